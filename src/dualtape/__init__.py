@@ -1,0 +1,22 @@
+"""dualtape: forward mode (dual numbers) and reverse mode (a tape), side by side.
+
+>>> import dualtape as dt
+>>> import dualtape.numpy as dnp
+>>> f = lambda x: dnp.sum(dnp.tanh(x) ** 2)
+>>> g = dt.grad(f)  # reverse mode
+>>> out, t = dt.jvp(f, (1.0,), (1.0,))  # forward mode
+"""
+
+from . import ops as _ops  # noqa: F401  (fills the registry)
+from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .counting import OpCounter, count
+from .forward import Dual
+from .registry import Primitive, primitives
+from .reverse import Tape, TapeValue
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dual", "OpCounter", "Primitive", "Tape", "TapeValue", "__version__", "count", "grad",
+    "hessian", "hvp", "jacfwd", "jacrev", "jvp", "primitives", "value_and_grad", "vjp",
+]

@@ -1,0 +1,121 @@
+"""JAX implementations of the primitives, used when an argument is a JAX array or tracer.
+
+Imported on first use only, so ``import dualtape`` does not import jax.  Each
+function takes the same arguments and parameters as the primitive's NumPy impl.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+add = jnp.add
+sub = jnp.subtract
+mul = jnp.multiply
+div = jnp.true_divide
+neg = jnp.negative
+power = jnp.power
+exp, log, log1p, expm1, sqrt = jnp.exp, jnp.log, jnp.log1p, jnp.expm1, jnp.sqrt
+sin, cos, tan, tanh, sinh, cosh = jnp.sin, jnp.cos, jnp.tan, jnp.tanh, jnp.sinh, jnp.cosh
+arctan, square, reciprocal, sign = jnp.arctan, jnp.square, jnp.reciprocal, jnp.sign
+maximum, minimum, where, matmul = jnp.maximum, jnp.minimum, jnp.where, jnp.matmul
+sigmoid = jax.nn.sigmoid
+relu = jax.nn.relu
+softplus = jax.nn.softplus
+
+
+def power_const(x, p):
+    return jnp.power(x, p)
+
+
+def clip(x, lo, hi):
+    return jnp.clip(x, lo, hi)
+
+
+def positive_mask(x):
+    return (x > 0).astype(x.dtype)
+
+
+def equal_mask(x, y):
+    return (x == y).astype(jnp.result_type(x))
+
+
+def max_weight(x, y):
+    dt = jnp.result_type(x)
+    return (x > y).astype(dt) + 0.5 * (x == y).astype(dt)
+
+
+def nonzero_or_one(x):
+    return jnp.where(x == 0, 1.0, x)
+
+
+def _reduction(fn):
+    return lambda x, axis, keepdims: fn(x, axis=axis, keepdims=keepdims)
+
+
+sum = _reduction(jnp.sum)  # noqa: A001
+max = _reduction(jnp.max)  # noqa: A001
+min = _reduction(jnp.min)  # noqa: A001
+abs = jnp.abs  # noqa: A001
+mean = _reduction(jnp.mean)
+prod = _reduction(jnp.prod)
+
+
+def logsumexp(x, axis, keepdims):
+    return jax.scipy.special.logsumexp(x, axis=axis, keepdims=keepdims)
+
+
+def softmax(x, axis):
+    return jax.nn.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis):
+    return jax.nn.log_softmax(x, axis=axis)
+
+
+def cumsum(x, axis):
+    return jnp.cumsum(x, axis=axis)
+
+
+def transpose(x, axes):
+    return jnp.transpose(x, axes)
+
+
+def reshape(x, shape):
+    return jnp.reshape(x, shape)
+
+
+def broadcast_to(x, shape):
+    return jnp.broadcast_to(x, shape)
+
+
+def expand_dims(x, axis):
+    return jnp.expand_dims(x, axis)
+
+
+def squeeze(x, axis):
+    return jnp.squeeze(x, axis)
+
+
+def flip(x, axis):
+    return jnp.flip(x, axis)
+
+
+def concatenate(*xs, axis):
+    return jnp.concatenate(xs, axis=axis)
+
+
+def stack(*xs, axis):
+    return jnp.stack(xs, axis=axis)
+
+
+def getitem(x, index):
+    return x[index]
+
+
+def scatter_add(g, index, shape):
+    return jnp.zeros(shape, dtype=g.dtype).at[index].add(g)
+
+
+def take(x, indices, axis):
+    return jnp.take(x, indices, axis=axis)

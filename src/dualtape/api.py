@@ -1,0 +1,440 @@
+"""The transformations: ``jvp``, ``vjp``, ``grad``, ``value_and_grad``, ``jacfwd``,
+``jacrev``, ``hessian`` and ``hvp``, with the contracts of their JAX namesakes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import numpy as dnp
+from .forward import Dual
+from .ops import shape_of
+from .registry import Tracer, _is_jax
+from .reverse import Tape, TapeValue, backward
+from .tree import TreeDef, flatten, unflatten
+
+__all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hvp"]
+
+_levels = itertools.count(1)
+
+# ---------------------------------------------------------------- argument checks
+
+
+def _input_leaf(x: Any, what: str) -> Any:
+    """Validate one differentiated input; returns it (JAX arrays become NumPy)."""
+    t = type(x)
+    if t is float or isinstance(x, Tracer):
+        return x
+    if t is int or t is bool:
+        raise TypeError(f"{what}: got the integer {x!r}; only floating-point inputs can be "
+                        f"differentiated, pass {float(x)!r} instead")
+    if _is_jax(t):
+        x = np.asarray(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        kind = x.dtype.kind
+        if kind == "f":
+            return x
+        if kind in "iub":
+            raise TypeError(f"{what}: has dtype {x.dtype}; only floating-point inputs can be "
+                            "differentiated, pass floats (e.g. x.astype(float))")
+        if kind == "c":
+            raise NotImplementedError(f"{what}: complex dtype {x.dtype} is not supported; "
+                                      "dualtape differentiates real floating-point functions")
+        raise TypeError(f"{what}: unsupported dtype {x.dtype}")
+    if isinstance(x, complex):
+        raise NotImplementedError(f"{what}: complex numbers are not supported")
+    raise TypeError(f"{what}: unsupported type {t.__name__}; expected a float or a NumPy array "
+                    "(or a tuple, list or dict of them)")
+
+
+def _output_leaf(x: Any, what: str) -> None:
+    t = type(x)
+    if t is float or t is int or isinstance(x, Tracer) or _is_jax(t):
+        return
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "fiub":
+        if x.dtype.kind == "c":
+            raise NotImplementedError(f"{what}: complex outputs are not supported")
+        return
+    raise TypeError(f"{what}: the function returned {t.__name__}; it must return floats or "
+                    "arrays (or tuples, lists or dicts of them)")
+
+
+def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[tuple[int, ...], bool]:
+    """Normalise ``argnums``; returns (positions, whether a single int was given)."""
+    single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
+    nums = (argnums,) if single else argnums
+    if not isinstance(nums, (tuple, list)) or not nums:
+        raise TypeError(f"argnums: expected an int or a non-empty tuple of ints, got {argnums!r}")
+    out = []
+    for a in nums:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"argnums: expected ints, got {a!r}")
+        if not -nargs <= a < nargs:
+            raise ValueError(f"argnums: {a} is out of range for a function called with "
+                             f"{nargs} positional argument(s)")
+        out.append(int(a) % nargs)
+    if len(set(out)) != len(out):
+        raise ValueError(f"argnums: repeated entries in {argnums!r}")
+    return tuple(out), single
+
+
+def _dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, TreeDef]:
+    dyn = args[argnums[0]] if single else tuple(args[i] for i in argnums)
+    leaves, td = flatten(dyn)
+    what = "argument {}".format
+    checked = []
+    for k, leaf in enumerate(leaves):
+        checked.append(_input_leaf(leaf, what(argnums[0] if single else argnums) +
+                                   (f" (leaf {k})" if len(leaves) > 1 else "")))
+    return checked, td
+
+
+def _substitute(args: tuple, argnums: tuple[int, ...], single: bool, td: TreeDef,
+                leaves: list) -> list:
+    rebuilt = unflatten(td, leaves)
+    new = list(args)
+    if single:
+        new[argnums[0]] = rebuilt
+    else:
+        for k, i in enumerate(argnums):
+            new[i] = rebuilt[k]
+    return new
+
+
+def _zeros(x: Any, batch: tuple[int, ...] = ()) -> Any:
+    dtype = getattr(x, "dtype", np.float64)
+    if np.dtype(dtype).kind != "f":
+        dtype = np.float64
+    return np.zeros(batch + shape_of(x), dtype=dtype)
+
+
+def _check_direction(d: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> None:
+    ds, ps = shape_of(d), shape_of(p)
+    if ds != batch + ps:
+        raise ValueError(f"{what}: shape {ds} does not match the primal's shape {batch + ps}")
+    ddt = np.dtype(getattr(d, "dtype", type(d) if type(d) in (float, int) else object))
+    if ddt.kind not in "f":
+        raise TypeError(f"{what}: dtype {ddt} is not a floating-point dtype")
+    pdt = getattr(p, "dtype", None)
+    if pdt is not None and hasattr(d, "dtype") and np.dtype(d.dtype) != np.dtype(pdt):
+        raise TypeError(f"{what}: dtype {d.dtype} does not match the primal's dtype {pdt}")
+
+
+# ---------------------------------------------------------------- the two engines' entry points
+
+
+def _jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, tangents: list,
+              nb: int, has_aux: bool = False, kwargs: dict | None = None):
+    leaves, td = _dynamic(args, argnums, single)
+    level = next(_levels)
+    duals = [Dual(p, t, level, nb) for p, t in zip(leaves, tangents, strict=True)]
+    out = f(*_substitute(args, argnums, single, td, duals), **(kwargs or {}))
+    aux = None
+    if has_aux:
+        out, aux = _split_aux(out)
+    out_leaves, out_td = flatten(out)
+    batch = shape_of(tangents[0])[:nb] if nb and tangents else ()
+    primals_out, tangents_out = [], []
+    for k, o in enumerate(out_leaves):
+        _output_leaf(o, f"output leaf {k}")
+        if type(o) is Dual and o.level == level:
+            primals_out.append(o.primal)
+            tangents_out.append(o.tangent)
+        else:
+            primals_out.append(o)
+            tangents_out.append(_zeros(o, batch))
+    return out_td, primals_out, tangents_out, aux
+
+
+def _split_aux(out: Any) -> tuple[Any, Any]:
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError("has_aux=True requires the function to return a pair (output, aux)")
+    return out[0], out[1]
+
+
+class _Recording:
+    """One forward pass recorded on a tape, ready for any number of backward passes."""
+
+    def __init__(self, f: Callable, args: tuple, argnums: tuple[int, ...], single: bool,
+                 has_aux: bool = False, kwargs: dict | None = None) -> None:
+        leaves, td = _dynamic(args, argnums, single)
+        self.tape = tape = Tape(next(_levels))
+        self.inputs = [tape.leaf(p) for p in leaves]
+        self.in_leaves = leaves
+        self.in_td = td
+        out = f(*_substitute(args, argnums, single, td, self.inputs), **(kwargs or {}))
+        self.aux = None
+        if has_aux:
+            out, self.aux = _split_aux(out)
+        out_leaves, self.out_td = flatten(out)
+        self.out_index: list[int | None] = []
+        self.out_leaves: list[Any] = []
+        for k, o in enumerate(out_leaves):
+            _output_leaf(o, f"output leaf {k}")
+            if type(o) is TapeValue and o.tape is tape:
+                self.out_index.append(o.index)
+                self.out_leaves.append(o.value)
+            else:
+                self.out_index.append(None)
+                self.out_leaves.append(o)
+
+    def pull(self, cts: list, nb: int = 0) -> list:
+        """Cotangents of the inputs (flat) for cotangents ``cts`` of the outputs (flat)."""
+        seeds = [(i, c) for i, c in zip(self.out_index, cts, strict=True) if i is not None]
+        batch = shape_of(cts[0])[:nb] if nb and cts else ()
+        got = backward(self.tape, seeds, nb)
+        return [got[v.index] if got[v.index] is not None else _zeros(p, batch)
+                for v, p in zip(self.inputs, self.in_leaves, strict=True)]
+
+
+# ---------------------------------------------------------------- public API
+
+
+def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
+        has_aux: bool = False) -> tuple[Any, ...]:
+    """Forward mode: evaluate ``fun(*primals)`` and its directional derivative.
+
+    Like ``jax.jvp``: ``primals`` and ``tangents`` are tuples (or lists) of the
+    same structure, each tangent shaped like its primal.  Returns
+    ``(primals_out, tangents_out)`` (plus ``aux`` when ``has_aux``).
+    """
+    if not isinstance(primals, (tuple, list)):
+        raise TypeError(f"primals: expected a tuple or list of arguments, got "
+                        f"{type(primals).__name__}")
+    if not isinstance(tangents, (tuple, list)):
+        raise TypeError(f"tangents: expected a tuple or list, got {type(tangents).__name__}")
+    if len(primals) != len(tangents):
+        raise ValueError(f"tangents: got {len(tangents)} tangents for {len(primals)} primals")
+    if not primals:
+        raise ValueError("primals: need at least one argument")
+    p_leaves, p_td = flatten(tuple(primals))
+    t_leaves, t_td = flatten(tuple(tangents))
+    if p_td != t_td:
+        raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}")
+    for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
+        _input_leaf(p, f"primal {k}")
+        _check_direction(t, p, f"tangent {k}")
+    argnums = tuple(range(len(primals)))
+    out_td, po, to, aux = _jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux)
+    result = (unflatten(out_td, po), unflatten(out_td, to))
+    return (*result, aux) if has_aux else result
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
+    """Reverse mode: evaluate ``fun(*primals)`` and return ``(out, vjp_fn)``.
+
+    Like ``jax.vjp``: ``vjp_fn(cotangent)`` takes a cotangent shaped like ``out``
+    and returns a tuple with one cotangent per primal, each shaped like it.
+    ``vjp_fn`` may be called any number of times.
+    """
+    if not primals:
+        raise ValueError("primals: need at least one argument")
+    rec = _Recording(fun, primals, tuple(range(len(primals))), False, has_aux)
+    out = unflatten(rec.out_td, rec.out_leaves)
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        c_leaves, c_td = flatten(cotangent)
+        if c_td != rec.out_td:
+            raise ValueError(f"cotangent: structure {c_td} does not match the output {rec.out_td}")
+        for k, (c, o) in enumerate(zip(c_leaves, rec.out_leaves, strict=True)):
+            _check_direction(c, o, f"cotangent (output leaf {k})")
+        return tuple(unflatten(rec.in_td, rec.pull(c_leaves)))
+
+    return (out, vjp_fn, rec.aux) if has_aux else (out, vjp_fn)
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[..., Any]:
+    """Return a function giving ``fun``'s value and its gradient (reverse mode).
+
+    ``fun`` must return a scalar; ``argnums`` (int or tuple) picks the arguments
+    to differentiate; with ``has_aux`` ``fun`` returns ``(value, aux)`` and the
+    result is ``((value, aux), grad)``.
+    """
+
+    def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
+        nums, single = _argnums(argnums, len(args))
+        rec = _Recording(fun, args, nums, single, has_aux, kwargs)
+        if len(rec.out_leaves) != 1 or shape_of(rec.out_leaves[0]) != ():
+            shapes = [shape_of(o) for o in rec.out_leaves]
+            raise TypeError(f"grad requires the function to return a scalar (shape ()), got "
+                            f"{shapes[0] if len(shapes) == 1 else f'{len(shapes)} outputs'}; "
+                            "use jacrev or vjp for non-scalar outputs")
+        value = rec.out_leaves[0]
+        dtype = np.dtype(getattr(value, "dtype", np.float64) if type(value) is not int else int)
+        if dtype.kind != "f":
+            raise TypeError(f"grad requires a real floating-point output, got dtype {dtype}")
+        seed = 1.0 if type(value) is float or not hasattr(value, "dtype") else np.ones((), dtype)
+        grads = unflatten(rec.in_td, rec.pull([seed]))
+        out = unflatten(rec.out_td, rec.out_leaves)
+        return ((out, rec.aux) if has_aux else out), grads
+
+    value_and_grad_fun.__name__ = f"value_and_grad({getattr(fun, '__name__', 'f')})"
+    return value_and_grad_fun
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0,
+         has_aux: bool = False) -> Callable[..., Any]:
+    """Return a function computing the gradient of scalar ``fun`` (reverse mode).
+
+    Like ``jax.grad``: the result has the structure of the differentiated
+    argument(s); with ``has_aux`` it is ``(grad, aux)``.
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    def grad_fun(*args: Any, **kwargs: Any) -> Any:
+        (value, g) = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    grad_fun.__name__ = f"grad({getattr(fun, '__name__', 'f')})"
+    return grad_fun
+
+
+# ---------------------------------------------------------------- Jacobians
+
+
+def _check_chunk(chunk: int | None) -> None:
+    if chunk is None:
+        return
+    if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
+        raise ValueError(f"chunk: expected None or a positive int, got {chunk!r}")
+
+
+def _traced(xs: list) -> bool:
+    return any(isinstance(x, Tracer) for x in xs)
+
+
+def _join(pieces: list, batched: bool) -> Any:
+    """Stack per-pass results along a new leading axis (or join batched ones)."""
+    if len(pieces) == 1 and batched:
+        return pieces[0]
+    if _traced(pieces):
+        return dnp.concatenate(pieces, 0) if batched else dnp.stack(pieces, 0)
+    return np.concatenate(pieces, 0) if batched else np.stack([np.asarray(p) for p in pieces], 0)
+
+
+def _basis(leaves: list, start: int, stop: int, batched: bool) -> list:
+    """Rows ``start:stop`` of the identity, split and shaped like ``leaves``."""
+    out, off = [], 0
+    for leaf in leaves:
+        s = shape_of(leaf)
+        n = int(np.prod(s))
+        dtype = getattr(leaf, "dtype", np.float64)
+        block = np.zeros((stop - start, n), dtype=dtype)
+        rows = np.arange(start, stop)
+        hit = (rows >= off) & (rows < off + n)
+        block[np.nonzero(hit)[0], rows[hit] - off] = 1
+        out.append(block.reshape((stop - start,) + s) if batched else block.reshape(s))
+        off += n
+    return out
+
+
+def _split_columns(full: Any, lead: tuple[int, ...], leaves: list) -> list:
+    """Split the last axis of ``full`` (``lead + (n,)``) into blocks shaped like ``leaves``."""
+    out, off = [], 0
+    for leaf in leaves:
+        s = shape_of(leaf)
+        n = int(np.prod(s))
+        block = full[..., off:off + n]
+        out.append(block.reshape(lead + s) if not isinstance(block, Tracer)
+                   else dnp.reshape(block, lead + s))
+        off += n
+    return out
+
+
+def _moveaxis0_last(x: Any) -> Any:
+    return dnp.moveaxis(x, 0, -1) if isinstance(x, Tracer) else np.moveaxis(x, 0, -1)
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
+           chunk: int | None = None) -> Callable[..., Any]:
+    """Jacobian by forward mode, shaped like ``jax.jacfwd``'s (output shape + input shape).
+
+    ``chunk=1`` is the textbook method, one JVP per input; ``chunk=k`` pushes
+    ``k`` tangents through each pass (vector mode); ``None`` does all inputs in
+    one pass.  Every choice gives the same Jacobian.
+    """
+    _check_chunk(chunk)
+
+    def jacfwd_fun(*args: Any, **kwargs: Any) -> Any:
+        nums, single = _argnums(argnums, len(args))
+        leaves, in_td = _dynamic(args, nums, single)
+        n = sum(int(np.prod(shape_of(x))) for x in leaves)
+        step = n if chunk is None else min(chunk, n)
+        batched = chunk != 1
+        per_pass: list[list] = []
+        out_td, outs = None, []
+        for start in range(0, max(n, 1), max(step, 1)):
+            stop = min(start + step, n)
+            tangents = _basis(leaves, start, stop, batched)
+            out_td, outs, t_out, _ = _jvp_core(fun, args, nums, single, tangents,
+                                               1 if batched else 0, kwargs=kwargs)
+            per_pass.append(t_out)
+        jac_leaves = []
+        for k, o in enumerate(outs):
+            full = _join([p[k] for p in per_pass], batched) if n else _zeros(o, (0,))
+            jac_leaves.append(unflatten(in_td, _split_columns(_moveaxis0_last(full),
+                                                              shape_of(o), leaves)))
+        return unflatten(out_td, jac_leaves)
+
+    return jacfwd_fun
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
+           chunk: int | None = None) -> Callable[..., Any]:
+    """Jacobian by reverse mode, shaped like ``jax.jacrev``'s (output shape + input shape).
+
+    The function is recorded once; then ``chunk=1`` runs one backward pass per
+    output, ``chunk=k`` pulls ``k`` cotangents through each pass, and ``None``
+    all outputs in one pass.
+    """
+    _check_chunk(chunk)
+
+    def jacrev_fun(*args: Any, **kwargs: Any) -> Any:
+        nums, single = _argnums(argnums, len(args))
+        rec = _Recording(fun, args, nums, single, kwargs=kwargs)
+        outs = rec.out_leaves
+        m = sum(int(np.prod(shape_of(o))) for o in outs)
+        step = m if chunk is None else min(chunk, m)
+        batched = chunk != 1
+        per_pass = []
+        for start in range(0, max(m, 1), max(step, 1)):
+            stop = min(start + step, m)
+            per_pass.append(rec.pull(_basis(outs, start, stop, batched), 1 if batched else 0))
+        # full[j]: (m, *in_shape_j)
+        full = [_join([p[j] for p in per_pass], batched) if m else _zeros(x, (0,))
+                for j, x in enumerate(rec.in_leaves)]
+        jac_leaves, off = [], 0
+        for o in outs:
+            s = shape_of(o)
+            size = int(np.prod(s))
+            blocks = []
+            for j, x in enumerate(rec.in_leaves):
+                rows = full[j][off:off + size]
+                target = s + shape_of(x)
+                blocks.append(dnp.reshape(rows, target) if isinstance(rows, Tracer)
+                              else rows.reshape(target))
+            jac_leaves.append(unflatten(rec.in_td, blocks))
+            off += size
+        return unflatten(rec.out_td, jac_leaves)
+
+    return jacrev_fun
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))``, as in JAX."""
+    return jacfwd(jacrev(fun, argnums), argnums)
+
+
+def hvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
+    """Hessian-vector product of scalar ``fun`` by forward-over-reverse.
+
+    Returns ``H(primals) @ tangents`` with the structure of ``primals``; never
+    forms the Hessian.  Equals ``jvp(grad(fun, argnums=all), primals, tangents)[1]``.
+    """
+    nums = 0 if len(primals) == 1 else tuple(range(len(primals)))
+    g = grad(fun, argnums=nums)
+    return jvp(g, primals, tangents)[1]

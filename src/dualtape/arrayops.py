@@ -1,0 +1,221 @@
+"""Python operators and NumPy protocol methods shared by ``Dual`` and ``TapeValue``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import numpy as dnp
+from . import ops
+
+__all__ = ["ArrayOps"]
+
+_UFUNCS = {
+    "add": dnp.add, "subtract": dnp.subtract, "multiply": dnp.multiply,
+    "divide": dnp.divide, "true_divide": dnp.divide, "negative": dnp.negative,
+    "power": dnp.power, "square": dnp.square, "reciprocal": dnp.reciprocal,
+    "exp": dnp.exp, "log": dnp.log, "log1p": dnp.log1p, "expm1": dnp.expm1,
+    "sqrt": dnp.sqrt, "sin": dnp.sin, "cos": dnp.cos, "tan": dnp.tan, "tanh": dnp.tanh,
+    "sinh": dnp.sinh, "cosh": dnp.cosh, "arctan": dnp.arctan, "absolute": dnp.abs,
+    "sign": dnp.sign, "maximum": dnp.maximum, "minimum": dnp.minimum, "matmul": dnp.matmul,
+    "positive": lambda x: x,
+}
+_COMPARISONS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
+                "isfinite", "isnan", "isinf", "signbit"}
+_FUNCTIONS = {
+    name: getattr(dnp, name)
+    for name in (
+        "sum", "mean", "prod", "max", "min", "amax", "amin", "matmul", "dot", "outer", "inner",
+        "vdot", "transpose", "moveaxis", "swapaxes", "reshape", "ravel", "broadcast_to",
+        "expand_dims", "squeeze", "concatenate", "stack", "hstack", "vstack", "take", "cumsum",
+        "where", "clip", "flip", "shape", "ndim", "size", "zeros_like", "ones_like", "argmax",
+        "argmin",
+    )
+}
+
+
+def _fn_name(func: Any) -> str:
+    return f"numpy.{getattr(func, '__name__', repr(func))}"
+
+
+class ArrayOps:
+    """Operators for traced values: each calls the matching ``dualtape.numpy`` op."""
+
+    __slots__ = ()
+    __array_priority__ = 1000.0
+    __hash__ = object.__hash__
+
+    # arithmetic
+    def __add__(self, other: Any) -> Any:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return ops.div(other, self)
+
+    def __pow__(self, other: Any) -> Any:
+        return dnp.power(self, other)
+
+    def __rpow__(self, other: Any) -> Any:
+        return ops.power(other, self)
+
+    def __matmul__(self, other: Any) -> Any:
+        return dnp.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return dnp.matmul(other, self)
+
+    def __neg__(self) -> Any:
+        return ops.neg(self)
+
+    def __pos__(self) -> Any:
+        return self
+
+    def __abs__(self) -> Any:
+        return ops.abs_(self)
+
+    def __getitem__(self, index: Any) -> Any:
+        return dnp.getitem(self, index)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # comparisons are not differentiable: they compare the concrete values
+    def __lt__(self, other: Any) -> Any:
+        return dnp.concrete(self) < dnp.concrete(other)
+
+    def __le__(self, other: Any) -> Any:
+        return dnp.concrete(self) <= dnp.concrete(other)
+
+    def __gt__(self, other: Any) -> Any:
+        return dnp.concrete(self) > dnp.concrete(other)
+
+    def __ge__(self, other: Any) -> Any:
+        return dnp.concrete(self) >= dnp.concrete(other)
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return dnp.concrete(self) == dnp.concrete(other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return dnp.concrete(self) != dnp.concrete(other)
+
+    # conversions of the concrete value
+    def __float__(self) -> float:
+        return float(dnp.concrete(self))
+
+    def __int__(self) -> int:
+        return int(dnp.concrete(self))
+
+    def __bool__(self) -> bool:
+        return bool(dnp.concrete(self))
+
+    def __len__(self) -> int:
+        s = self.shape
+        if not s:
+            raise TypeError("len() of a 0-d traced value")
+        return s[0]
+
+    # array attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return ops.shape_of(self.value)  # type: ignore[attr-defined]
+
+    @property
+    def ndim(self) -> int:
+        return ops.ndim_of(self.value)  # type: ignore[attr-defined]
+
+    @property
+    def size(self) -> int:
+        return ops.size_of(self.value)  # type: ignore[attr-defined]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return getattr(self.value, "dtype", np.dtype(np.float64))  # type: ignore[attr-defined]
+
+    @property
+    def T(self) -> Any:
+        return dnp.transpose(self)
+
+    # array methods
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return dnp.sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return dnp.mean(self, axis, keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return dnp.prod(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return dnp.max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return dnp.min(self, axis, keepdims)
+
+    def reshape(self, *shape: Any) -> Any:
+        return dnp.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes: Any) -> Any:
+        return dnp.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+
+    def ravel(self) -> Any:
+        return dnp.ravel(self)
+
+    flatten = ravel
+
+    def dot(self, other: Any) -> Any:
+        return dnp.dot(self, other)
+
+    def squeeze(self, axis: Any = None) -> Any:
+        return dnp.squeeze(self, axis)
+
+    def cumsum(self, axis: int | None = None) -> Any:
+        return dnp.cumsum(self, axis)
+
+    def clip(self, a_min: Any = None, a_max: Any = None) -> Any:
+        return dnp.clip(self, a_min, a_max)
+
+    # NumPy protocols: np.sin(traced), np.sum(traced), ...
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        name = ufunc.__name__
+        if method == "__call__" and not kwargs:
+            if name in _UFUNCS:
+                return _UFUNCS[name](*inputs)
+            if name in _COMPARISONS:
+                return ufunc(*(dnp.concrete(i) for i in inputs))
+        raise TypeError(
+            f"dualtape does not support numpy.{name}"
+            + (f".{method}" if method != "__call__" else "")
+            + (f" with keyword arguments {sorted(kwargs)}" if kwargs else "")
+            + " on traced values; use the functions of dualtape.numpy")
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        fn = _FUNCTIONS.get(getattr(func, "__name__", ""))
+        if fn is None:
+            raise TypeError(f"dualtape does not support {_fn_name(func)} on traced values; "
+                            "use the functions of dualtape.numpy")
+        return fn(*args, **kwargs)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TypeError(
+            "a traced value cannot be converted to a NumPy array: the derivative would be lost. "
+            "Use dualtape.numpy functions instead of NumPy ones (or call float() on a scalar)")

@@ -1,0 +1,78 @@
+"""Counting primitive applications, FLOPs and tape bytes: a machine-independent cost."""
+
+from __future__ import annotations
+
+from collections import Counter as _Tally
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from . import registry
+
+__all__ = ["OpCounter", "count"]
+
+
+class OpCounter:
+    """Totals gathered inside :func:`count`.
+
+    Attributes:
+        n_ops: primitive applications evaluated (each NumPy-level evaluation once).
+        flops: floating-point operations, from each primitive's cost model.
+        by_name: applications per primitive name.
+        tape_bytes: bytes of the values saved on tapes for the backward pass.
+        tape_entries: operations recorded on tapes.
+    """
+
+    __slots__ = ("n_ops", "flops", "by_name", "tape_bytes", "tape_entries", "_parent")
+
+    def __init__(self, parent: OpCounter | None = None) -> None:
+        self.n_ops = 0
+        self.flops = 0
+        self.by_name: _Tally[str] = _Tally()
+        self.tape_bytes = 0
+        self.tape_entries = 0
+        self._parent = parent
+
+    def record(self, prim: Any, ans: Any, args: tuple, params: dict) -> None:
+        flops = int(prim.flops(ans, *args, **params))
+        c: OpCounter | None = self
+        while c is not None:
+            c.n_ops += 1
+            c.flops += flops
+            c.by_name[prim.name] += 1
+            c = c._parent
+
+    def record_saved(self, nbytes: int) -> None:
+        c: OpCounter | None = self
+        while c is not None:
+            c.tape_bytes += nbytes
+            c.tape_entries += 1
+            c = c._parent
+
+    def as_dict(self) -> dict[str, Any]:
+        """The totals as a plain dict."""
+        return {"n_ops": self.n_ops, "flops": self.flops, "tape_bytes": self.tape_bytes,
+                "tape_entries": self.tape_entries, "by_name": dict(self.by_name)}
+
+    def __repr__(self) -> str:
+        return (f"OpCounter(n_ops={self.n_ops}, flops={self.flops}, "
+                f"tape_bytes={self.tape_bytes}, tape_entries={self.tape_entries})")
+
+
+@contextmanager
+def count() -> Iterator[OpCounter]:
+    """Count every primitive application inside the block.
+
+    >>> import dualtape as dt, dualtape.numpy as dnp
+    >>> with dt.count() as c:
+    ...     _ = dt.grad(lambda x: dnp.sum(dnp.sin(x)))(1.0)
+    >>> c.by_name["sin"], c.by_name["cos"]
+    (1, 1)
+    """
+    previous = registry.counting
+    counter = OpCounter(previous)
+    registry.counting = counter
+    try:
+        yield counter
+    finally:
+        registry.counting = previous

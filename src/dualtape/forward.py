@@ -1,0 +1,66 @@
+"""Forward mode: dual numbers.
+
+A :class:`Dual` carries a primal and a tangent at one level.  In vector mode
+the tangent has ``nb`` leading batch axes (one per direction set), and every
+rule broadcasts over them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .arrayops import ArrayOps
+from .ops import add, broadcast_to, pad_batch, shape_of
+from .registry import Primitive, Tracer
+
+__all__ = ["Dual"]
+
+
+class Dual(ArrayOps, Tracer):
+    """A primal value and its tangent (directional derivative) at ``level``."""
+
+    __slots__ = ("primal", "tangent", "nb")
+
+    def __init__(self, primal: Any, tangent: Any, level: int, nb: int = 0) -> None:
+        self.primal = primal
+        self.tangent = tangent
+        self.level = level
+        self.nb = nb
+
+    @property
+    def value(self) -> Any:
+        return self.primal
+
+    def __repr__(self) -> str:
+        return f"Dual(primal={self.primal!r}, tangent={self.tangent!r}, level={self.level})"
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        level = self.level
+        primals = list(args)
+        tangents: list[Any] = [None] * len(args)
+        for i, a in enumerate(args):
+            if type(a) is Dual and a.level == level:
+                primals[i] = a.primal
+                tangents[i] = a.tangent
+        ans = prim.bind(*primals, **params)
+        nb = self.nb
+        if prim.variadic:
+            out = prim.jvp(tangents, ans, *primals, **params)
+        else:
+            out = None
+            rules = prim.jvp
+            for i, t in enumerate(tangents):
+                if t is None or rules[i] is None:
+                    continue
+                if nb and prim.broadcasting:
+                    t = pad_batch(t, nb, len(shape_of(ans)))
+                c = rules[i](t, ans, *primals, **params)
+                out = c if out is None else add(out, c)
+            if out is None:
+                return ans
+            if prim.broadcasting:
+                ans_shape = shape_of(ans)
+                out_shape = shape_of(out)
+                if out_shape[nb:] != ans_shape:
+                    out = broadcast_to(out, shape=out_shape[:nb] + ans_shape)
+        return Dual(ans, out, level, nb)

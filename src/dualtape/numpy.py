@@ -1,0 +1,449 @@
+"""``dualtape.numpy``: the registry's primitives under NumPy's names and signatures.
+
+Every function here works on Python floats, NumPy arrays, ``Dual`` and
+``TapeValue`` values, and on JAX arrays and tracers (where it calls
+``jax.numpy``), so one function body runs under dualtape and under JAX::
+
+    import dualtape.numpy as dnp
+
+    def f(x):
+        return dnp.sum(dnp.tanh(x) ** 2)
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as _np
+
+# Array creation and constants are plain NumPy: they are never differentiated.
+from numpy import (  # noqa: F401  (re-exported)
+    arange,
+    array,
+    asarray,
+    e,
+    eye,
+    float32,
+    float64,
+    inf,
+    linspace,
+    nan,
+    newaxis,
+    ones,
+    pi,
+    zeros,
+)
+
+from . import ops as _ops
+from .registry import Tracer
+
+ArrayLike = Any
+
+# ---------------------------------------------------------------- helpers
+
+
+def concrete(x: Any) -> Any:
+    """The plain value under any number of tracing levels."""
+    while isinstance(x, Tracer):
+        x = x.value  # type: ignore[attr-defined]
+    return x
+
+
+def shape(a: ArrayLike) -> tuple[int, ...]:
+    """Shape of ``a`` (traced or not)."""
+    return _ops.shape_of(a)
+
+
+def ndim(a: ArrayLike) -> int:
+    """Number of axes of ``a``."""
+    return _ops.ndim_of(a)
+
+
+def size(a: ArrayLike) -> int:
+    """Number of elements of ``a``."""
+    return _ops.size_of(a)
+
+
+def _axis_tuple(a: ArrayLike, axis: Any, name: str = "axis") -> tuple[int, ...]:
+    """Normalise ``axis`` (None, int or sequence) to a tuple of negative ints."""
+    nd = ndim(a)
+    if axis is None:
+        return tuple(range(-nd, 0))
+    axes = (axis,) if isinstance(axis, (int, _np.integer)) else tuple(axis)
+    out = []
+    for ax in axes:
+        if not isinstance(ax, (int, _np.integer)) or isinstance(ax, bool):
+            raise TypeError(f"{name}: expected an int or a tuple of ints, got {axis!r}")
+        if not -nd <= ax < nd:
+            raise ValueError(f"{name}: axis {ax} is out of bounds for an array of rank {nd}")
+        out.append(int(ax) - nd if ax >= 0 else int(ax))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _one_axis(a: ArrayLike, axis: int, name: str = "axis", extra: int = 0) -> int:
+    nd = ndim(a) + extra
+    if not isinstance(axis, (int, _np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{name}: expected an int, got {axis!r}")
+    if not -nd <= axis < nd:
+        raise ValueError(f"{name}: axis {axis} is out of bounds for rank {nd}")
+    return int(axis) - nd if axis >= 0 else int(axis)
+
+
+# ---------------------------------------------------------------- elementwise
+
+add = _ops.add
+subtract = _ops.sub
+multiply = _ops.mul
+divide = true_divide = _ops.div
+negative = _ops.neg
+square = _ops.square
+reciprocal = _ops.reciprocal
+exp = _ops.exp
+log = _ops.log
+log1p = _ops.log1p
+expm1 = _ops.expm1
+sqrt = _ops.sqrt
+sin = _ops.sin
+cos = _ops.cos
+tan = _ops.tan
+tanh = _ops.tanh
+sinh = _ops.sinh
+cosh = _ops.cosh
+arctan = _ops.arctan
+abs = absolute = _ops.abs_
+sign = _ops.sign
+maximum = _ops.maximum
+minimum = _ops.minimum
+sigmoid = _ops.sigmoid
+relu = _ops.relu
+softplus = _ops.softplus
+
+
+def power(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """``x1 ** x2``; a constant Python exponent uses the cheaper constant-power rule."""
+    if type(x2) in (int, float):
+        return _ops.power_const(x1, p=x2)
+    return _ops.power(x1, x2)
+
+
+def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Any:
+    """Pick ``x`` where ``condition`` holds, else ``y`` (the condition is not differentiated)."""
+    return _ops.where(concrete(condition), x, y)
+
+
+def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
+    """Limit ``a`` to ``[a_min, a_max]``; the slope is 1/2 at a bound, as in JAX."""
+    if a_min is None and a_max is None:
+        raise ValueError("clip: at least one of a_min and a_max must be given")
+    return _ops.clip(a, concrete(a_min), concrete(a_max))
+
+
+# ---------------------------------------------------------------- reductions
+
+
+def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Sum over ``axis`` (all axes by default)."""
+    return _ops.sum_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+
+
+def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
+    """Mean over ``axis``."""
+    return _ops.mean(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+
+
+def prod(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
+    """Product over ``axis``; its derivative is exact when the input holds zeros."""
+    return _ops.prod(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+
+
+def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Maximum over ``axis``; tied maxima share the derivative equally (as in JAX)."""
+    return _ops.max_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+
+
+def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Minimum over ``axis``; tied minima share the derivative equally."""
+    return _ops.min_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+
+
+amax = max
+amin = min
+
+
+def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
+    """``log(sum(exp(a)))`` over ``axis``, computed without overflow."""
+    return _ops.logsumexp(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+
+
+def softmax(x: ArrayLike, axis: Any = -1) -> Any:
+    """Softmax along ``axis``."""
+    return _ops.softmax(x, axis=_axis_tuple(x, axis))
+
+
+def log_softmax(x: ArrayLike, axis: Any = -1) -> Any:
+    """Log-softmax along ``axis``."""
+    return _ops.log_softmax(x, axis=_axis_tuple(x, axis))
+
+
+def cumsum(a: ArrayLike, axis: int | None = None) -> Any:
+    """Cumulative sum along ``axis`` (over the flattened array if None)."""
+    if axis is None:
+        return _ops.cumsum(reshape(a, (-1,)), axis=-1)
+    return _ops.cumsum(a, axis=_one_axis(a, axis))
+
+
+# ---------------------------------------------------------------- linear algebra
+
+
+def matmul(a: ArrayLike, b: ArrayLike) -> Any:
+    """Matrix product with NumPy's rules for 1-D operands and batch broadcasting."""
+    na, nb = ndim(a), ndim(b)
+    if na == 0 or nb == 0:
+        raise ValueError("matmul: operands must have at least one axis; use multiply for scalars")
+    a2 = _ops.expand_dims(a, axis=(-2,)) if na == 1 else a
+    b2 = _ops.expand_dims(b, axis=(-1,)) if nb == 1 else b
+    out = _ops.matmul(a2, b2)
+    if na == 1 and nb == 1:
+        return _ops.squeeze(out, axis=(-2, -1))
+    if na == 1:
+        return _ops.squeeze(out, axis=(-2,))
+    if nb == 1:
+        return _ops.squeeze(out, axis=(-1,))
+    return out
+
+
+def dot(a: ArrayLike, b: ArrayLike) -> Any:
+    """NumPy's ``dot``: product for scalars, matmul up to 2-D, sum over last/second-last axes."""
+    na, nb = ndim(a), ndim(b)
+    if na == 0 or nb == 0:
+        return multiply(a, b)
+    if na <= 2 and nb <= 2:
+        return matmul(a, b)
+    sa, sb = shape(a), shape(b)
+    k = sa[-1]
+    if nb == 1:
+        return matmul(a, b)
+    b_moved = moveaxis(b, -2, 0)
+    rest = sb[:-2] + sb[-1:]
+    out = matmul(reshape(a, (-1, k)), reshape(b_moved, (k, math.prod(rest))))
+    return reshape(out, sa[:-1] + rest)
+
+
+def outer(a: ArrayLike, b: ArrayLike) -> Any:
+    """Outer product of the flattened inputs."""
+    return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+def inner(a: ArrayLike, b: ArrayLike) -> Any:
+    """Sum product over the last axes."""
+    return sum(multiply(a, b), axis=-1)
+
+
+def vdot(a: ArrayLike, b: ArrayLike) -> Any:
+    """Dot product of the flattened inputs."""
+    return sum(multiply(reshape(a, (-1,)), reshape(b, (-1,))))
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def reshape(a: ArrayLike, shape: Any = None, newshape: Any = None) -> Any:  # noqa: A002
+    """Reshape ``a``; one dimension may be -1."""
+    if shape is None:
+        shape = newshape
+    target = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(int(s) for s in shape)
+    n = size(a)
+    if target.count(-1) > 1:
+        raise ValueError(f"reshape: at most one -1 allowed in shape {target}")
+    if -1 in target:
+        known = math.prod(s for s in target if s != -1)
+        if known == 0 or n % known:
+            raise ValueError(f"reshape: cannot reshape size {n} into shape {target}")
+        target = tuple(n // known if s == -1 else s for s in target)
+    if math.prod(target) != n:
+        raise ValueError(f"reshape: cannot reshape size {n} into shape {target}")
+    if target == _ops.shape_of(a):
+        return a
+    return _ops.reshape(a, shape=target)
+
+
+def ravel(a: ArrayLike) -> Any:
+    """Flatten ``a``."""
+    return reshape(a, (-1,))
+
+
+def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
+    """Permute the axes of ``a`` (reverse them by default)."""
+    nd = ndim(a)
+    if axes is None:
+        perm = tuple(range(-1, -nd - 1, -1))
+    else:
+        perm = tuple(_one_axis(a, ax, "axes") for ax in axes)
+        if sorted(perm) != list(range(-nd, 0)):
+            raise ValueError(f"axes: {tuple(axes)} is not a permutation of {nd} axes")
+    if perm == tuple(range(-nd, 0)):
+        return a
+    return _ops.transpose(a, axes=perm)
+
+
+def moveaxis(a: ArrayLike, source: Any, destination: Any) -> Any:
+    """Move axes of ``a`` to new positions."""
+    nd = ndim(a)
+    src = [_one_axis(a, s, "source") % nd for s in ((source,) if isinstance(source, int) else source)]
+    dst = [_one_axis(a, d, "destination") % nd
+           for d in ((destination,) if isinstance(destination, int) else destination)]
+    if len(src) != len(dst):
+        raise ValueError("moveaxis: source and destination must have the same number of axes")
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    return transpose(a, order)
+
+
+def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
+    """Exchange two axes."""
+    nd = ndim(a)
+    perm = list(range(nd))
+    i, j = _one_axis(a, axis1, "axis1") % nd, _one_axis(a, axis2, "axis2") % nd
+    perm[i], perm[j] = perm[j], perm[i]
+    return transpose(a, perm)
+
+
+def broadcast_to(a: ArrayLike, shape: Any) -> Any:  # noqa: A002
+    """Broadcast ``a`` to ``shape``."""
+    target = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    src = _ops.shape_of(a)
+    try:
+        ok = _np.broadcast_shapes(src, target) == target
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {src} to {target}")
+    if target == src:
+        return a
+    return _ops.broadcast_to(a, shape=target)
+
+
+def expand_dims(a: ArrayLike, axis: Any) -> Any:
+    """Insert unit axes at ``axis`` (positions in the result)."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    norm = tuple(sorted(_one_axis(a, ax, "axis", extra=len(axes)) for ax in axes))
+    return _ops.expand_dims(a, axis=norm)
+
+
+def squeeze(a: ArrayLike, axis: Any = None) -> Any:
+    """Remove unit axes (all of them by default)."""
+    s = shape(a)
+    if axis is None:
+        axes = tuple(i - len(s) for i, d in enumerate(s) if d == 1)
+    else:
+        axes = _axis_tuple(a, axis)
+        for ax in axes:
+            if s[ax] != 1:
+                raise ValueError(f"squeeze: axis {ax} has size {s[ax]}, not 1")
+    if not axes:
+        return a
+    return _ops.squeeze(a, axis=axes)
+
+
+def flip(a: ArrayLike, axis: Any = None) -> Any:
+    """Reverse the order of elements along ``axis`` (all axes by default)."""
+    return _ops.flip(a, axis=_axis_tuple(a, axis))
+
+
+def concatenate(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
+    """Join arrays along an existing axis."""
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("concatenate: need at least one array")
+    return _ops.concatenate(*arrays, axis=_one_axis(arrays[0], axis))
+
+
+def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
+    """Join arrays along a new axis."""
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("stack: need at least one array")
+    return _ops.stack(*arrays, axis=_one_axis(arrays[0], axis, extra=1))
+
+
+def hstack(arrays: Sequence[ArrayLike]) -> Any:
+    """Concatenate along the first axis for 1-D inputs, else the second."""
+    arrays = list(arrays)
+    return concatenate(arrays, axis=0 if ndim(arrays[0]) <= 1 else 1)
+
+
+def vstack(arrays: Sequence[ArrayLike]) -> Any:
+    """Stack 1-D inputs as rows, or concatenate along the first axis."""
+    arrays = [reshape(a, (1, -1)) if ndim(a) <= 1 else a for a in arrays]
+    return concatenate(arrays, axis=0)
+
+
+def take(a: ArrayLike, indices: Any, axis: int | None = None) -> Any:
+    """Elements of ``a`` at integer ``indices`` along ``axis`` (of the flattened array if None)."""
+    idx = _np.asarray(concrete(indices))
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"take: indices must be integers, got dtype {idx.dtype}")
+    if axis is None:
+        return _ops.take(reshape(a, (-1,)), indices=idx, axis=-1)
+    return _ops.take(a, indices=idx, axis=_one_axis(a, axis))
+
+
+def getitem(a: ArrayLike, index: Any) -> Any:
+    """``a[index]`` for ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+    index = index if isinstance(index, tuple) else (index,)
+    norm: list[Any] = []
+    advanced = []
+    for i in index:
+        i = concrete(i)
+        if isinstance(i, (list, _np.ndarray)) or (hasattr(i, "dtype") and hasattr(i, "shape")):
+            arr = _np.asarray(i)
+            if arr.dtype == bool:
+                advanced.append(len(norm))
+                norm.extend(_np.nonzero(arr))
+                advanced.extend(range(advanced[-1] + 1, len(norm)))
+                continue
+            if arr.dtype.kind not in "iu":
+                raise IndexError(f"index: arrays used as indices must be integer or boolean, "
+                                 f"got dtype {arr.dtype}")
+            advanced.append(len(norm))
+            norm.append(arr)
+        elif isinstance(i, (_np.integer,)):
+            norm.append(int(i))
+        else:
+            norm.append(i)
+    if advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
+        raise NotImplementedError(
+            "index: advanced (array) indices separated by slices are not supported; "
+            "index in two steps instead")
+    return _ops.getitem(a, index=tuple(norm))
+
+
+# ---------------------------------------------------------------- non-differentiable helpers
+
+
+def zeros_like(a: ArrayLike, dtype: Any = None) -> Any:
+    """Plain zeros with the shape (and dtype) of ``a``."""
+    c = concrete(a)
+    return _np.zeros(shape(c), dtype=dtype or getattr(c, "dtype", float))
+
+
+def ones_like(a: ArrayLike, dtype: Any = None) -> Any:
+    """Plain ones with the shape (and dtype) of ``a``."""
+    c = concrete(a)
+    return _np.ones(shape(c), dtype=dtype or getattr(c, "dtype", float))
+
+
+def argmax(a: ArrayLike, axis: int | None = None) -> Any:
+    """Index of the maximum (an integer result: not differentiated)."""
+    return _np.argmax(concrete(a), axis=axis)
+
+
+def argmin(a: ArrayLike, axis: int | None = None) -> Any:
+    """Index of the minimum (not differentiated)."""
+    return _np.argmin(concrete(a), axis=axis)

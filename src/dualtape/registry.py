@@ -1,0 +1,139 @@
+"""The one operator table that both engines and the studies read.
+
+A :class:`Primitive` holds everything dualtape knows about one operation: its
+NumPy implementation, its JVP and VJP rules (one per positional argument), its
+cost model, and which values its VJP needs saved on the tape.  ``bind`` is the
+single dispatch point: plain arguments go straight to ``impl``; traced ones go
+to the engine of the innermost (highest) level; JAX arrays go to ``jax.numpy``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Primitive", "Tracer", "primitives", "register", "counting"]
+
+_TABLE: dict[str, Primitive] = {}
+
+# Types that never need an engine: the fast path checks membership first.
+PLAIN_TYPES = frozenset(
+    {float, int, bool, np.ndarray, np.float64, np.float32, np.int64, np.int32, np.bool_}
+)
+
+# The active counter (see dualtape.counting); module-global so the check is cheap.
+counting: Any = None
+
+
+class Tracer:
+    """Base class of traced values (forward ``Dual`` and reverse ``TapeValue``).
+
+    ``level`` orders nested transformations: the highest level is processed first.
+    """
+
+    __slots__ = ("level",)
+    level: int
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _is_jax(t: type) -> bool:
+    mod = t.__module__
+    return mod.startswith("jax") or mod.startswith("jaxlib")
+
+
+class Primitive:
+    """One primitive operation, defined once.
+
+    Attributes:
+        name: registry key.
+        impl: NumPy implementation ``impl(*args, **params)``.
+        jvp: tuple with one rule per positional argument,
+            ``rule(t, ans, *args, **params)`` giving that argument's contribution
+            to the output tangent (``None`` entry: not differentiable). For
+            variadic primitives a single ``rule(i, t, ans, *args, **params)``.
+        vjp: same layout, ``rule(g, ans, *args, **params)`` giving the cotangent
+            of that argument.
+        flops: cost model ``flops(ans, *args, **params) -> int``.
+        saves: what the VJP reads, so the tape keeps only that: ``"args"``,
+            ``"ans"``, ``"both"`` or ``"meta"`` (shapes and dtypes only).
+        broadcasting: the engine pads tangents and unbroadcasts cotangents.
+        jax_impl: used for JAX arguments; by default the function of the same
+            name in ``dualtape._jax_impls`` (imported, with jax, on first use).
+    """
+
+    __slots__ = (
+        "name", "impl", "jvp", "vjp", "flops", "saves", "broadcasting",
+        "variadic", "linear", "_jax",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        impl: Callable[..., Any],
+        jvp: Any,
+        vjp: Any,
+        flops: Callable[..., int],
+        *,
+        saves: str = "args",
+        broadcasting: bool = False,
+        variadic: bool = False,
+        linear: bool = False,
+        jax_impl: Callable[..., Any] | None = None,
+    ) -> None:
+        if saves not in ("args", "ans", "both", "meta"):
+            raise ValueError(f"saves: expected args/ans/both/meta, got {saves!r}")
+        self.name = name
+        self.impl = impl
+        self.jvp = jvp
+        self.vjp = vjp
+        self.flops = flops
+        self.saves = saves
+        self.broadcasting = broadcasting
+        self.variadic = variadic
+        self.linear = linear
+        self._jax = jax_impl
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r})"
+
+    def jax_fn(self) -> Callable[..., Any]:
+        """The jax implementation, resolved on first use (jax is imported lazily)."""
+        if self._jax is None:
+            self._jax = getattr(importlib.import_module("dualtape._jax_impls"), self.name)
+        return self._jax
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        """Apply the primitive: the one dispatch point of dualtape."""
+        top = None
+        for a in args:
+            if type(a) in PLAIN_TYPES:
+                continue
+            if isinstance(a, Tracer):
+                if top is None or a.level > top.level:
+                    top = a
+            elif _is_jax(type(a)):
+                return self.jax_fn()(*args, **params)
+        if top is not None:
+            return top.process(self, args, params)
+        ans = self.impl(*args, **params)
+        if counting is not None:
+            counting.record(self, ans, args, params)
+        return ans
+
+
+def register(prim: Primitive) -> Primitive:
+    """Add ``prim`` to the table (names are unique)."""
+    if prim.name in _TABLE:
+        raise ValueError(f"primitive {prim.name!r} is already registered")
+    _TABLE[prim.name] = prim
+    return prim
+
+
+def primitives() -> dict[str, Primitive]:
+    """A copy of the registry: name -> Primitive."""
+    return dict(_TABLE)

@@ -1,0 +1,138 @@
+"""Reverse mode: a tape in execution order, walked backwards by one loop.
+
+Each operation on a :class:`TapeValue` appends one entry to its :class:`Tape`:
+the primitive, its parameters, which arguments came from the tape, and only the
+values its VJP rule reads (``Primitive.saves``).  Because entries are appended
+in execution order, the reverse of the list is already a valid order for the
+backward pass: no topological sort, no recursion, any depth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import registry
+from .arrayops import ArrayOps
+from .ops import Meta, add, shape_of, unbroadcast
+from .registry import Primitive, Tracer
+
+__all__ = ["Tape", "TapeValue", "backward"]
+
+_FLOAT_META = Meta(0.0)
+
+
+def _meta(x: Any) -> Meta:
+    return _FLOAT_META if type(x) is float else Meta(x)
+
+
+def _nbytes(x: Any) -> int:
+    if x is None or type(x) is Meta:
+        return 0
+    return int(getattr(x, "nbytes", 8))
+
+
+class Tape:
+    """The record of one reverse-mode level: a list of entries in execution order.
+
+    An entry is ``None`` for an input (a leaf) or the tuple
+    ``(prim, params, parents, saved_args, saved_ans)`` where ``parents`` lists
+    ``(argument position, tape index)`` for every argument that is on this tape.
+    """
+
+    __slots__ = ("level", "entries")
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.entries: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def leaf(self, value: Any) -> TapeValue:
+        """Start recording ``value`` as an input of this tape."""
+        self.entries.append(None)
+        return TapeValue(value, self, len(self.entries) - 1)
+
+
+class TapeValue(ArrayOps, Tracer):
+    """A value recorded on a tape: its concrete ``value`` and its ``index`` there."""
+
+    __slots__ = ("value", "tape", "index")
+
+    def __init__(self, value: Any, tape: Tape, index: int) -> None:
+        self.value = value
+        self.tape = tape
+        self.index = index
+        self.level = tape.level
+
+    def __repr__(self) -> str:
+        return f"TapeValue({self.value!r}, index={self.index}, level={self.level})"
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        tape = self.tape
+        level = self.level
+        vals = list(args)
+        parents = []
+        variadic = prim.variadic
+        rules = prim.vjp
+        for i, a in enumerate(args):
+            if type(a) is TapeValue and a.level == level:
+                vals[i] = a.value
+                if variadic or rules[i] is not None:
+                    parents.append((i, a.index))
+        ans = prim.bind(*vals, **params)
+        if not parents:
+            return ans
+        saves = prim.saves
+        if saves == "args":
+            saved, saved_ans = tuple(vals), None
+        elif saves == "ans":
+            saved, saved_ans = (None,) * len(vals), ans
+        elif saves == "both":
+            saved, saved_ans = tuple(vals), ans
+        else:
+            saved, saved_ans = tuple(_meta(v) for v in vals), _meta(ans)
+        entries = tape.entries
+        entries.append((prim, params, parents, saved, saved_ans))
+        counter = registry.counting
+        if counter is not None:
+            nbytes = _nbytes(saved_ans) + sum(_nbytes(v) for v in saved if v is not ans)
+            counter.record_saved(nbytes)
+        return TapeValue(ans, tape, len(entries) - 1)
+
+
+def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0) -> list[Any]:
+    """Propagate cotangents from ``seeds`` (tape index, cotangent) to every entry.
+
+    ``nb`` is the number of leading batch axes of the cotangents (vector mode).
+    Returns the list of cotangents by tape index; leaves keep theirs.
+    """
+    entries = tape.entries
+    cts: list[Any] = [None] * len(entries)
+    for index, g in seeds:
+        cts[index] = g if cts[index] is None else add(cts[index], g)
+    start = max((index for index, _ in seeds), default=-1)
+    for i in range(start, -1, -1):
+        g = cts[i]
+        entry = entries[i]
+        if g is None or entry is None:
+            continue
+        cts[i] = None
+        prim, params, parents, args, ans = entry
+        for j, p in parents:
+            if prim.variadic:
+                c = prim.vjp(j, g, ans, *args, **params)
+            else:
+                c = prim.vjp[j](g, ans, *args, **params)
+            if prim.broadcasting:
+                c = unbroadcast(c, shape_of(args[j]), nb)
+            cts[p] = c if cts[p] is None else add(cts[p], c)
+    return cts
+
+
+def zeros_like_value(x: Any, batch: tuple[int, ...] = ()) -> Any:
+    """Zeros shaped like ``x`` (after ``batch`` axes) with ``x``'s float dtype."""
+    dtype = getattr(x, "dtype", np.float64)
+    return np.zeros(batch + shape_of(x), dtype=dtype)

@@ -1,0 +1,316 @@
+"""Planning and running a study's sweeps, resumably.
+
+``plan`` expands a study into cells (sweep × point × problem × method), each
+with the measurement groups it still lacks in the results folder.  ``execute``
+measures them in order, writing each group's rows as soon as it is measured,
+so an interrupted sweep loses nothing already measured and a rerun of the same
+command picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import measure
+from .env import environment
+from .methods import Method, get_method
+from .problems import Instance, Problem, get_problem
+from .spec import Study, StudyError, TimingConfig, check_sizes
+from .storage import DATA_FILE, ENV_FILE, ResultsWriter, prepare_dir, read_json, write_json
+
+RESULTS_ROOT = Path("results")
+
+
+def default_out(study_name: str, quick: bool = False) -> Path:
+    """``results/<study>``, or ``results/quick/<study>`` for ``--quick`` runs."""
+    return RESULTS_ROOT / "quick" / study_name if quick else RESULTS_ROOT / study_name
+
+
+@dataclass
+class Cell:
+    """One (sweep, problem, point, method) and the groups it still needs."""
+
+    sweep: str
+    problem: Problem
+    method: Method
+    request: tuple[int, int, int]
+    n: int
+    m: int
+    depth: int
+    groups: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.problem.name} {self.method.name} n={self.n} m={self.m} depth={self.depth}"
+
+    def weight(self) -> float:
+        """A rough guess of the cell's cost, for the progress bar's ETA."""
+        passes = self.method.passes(self.n, self.m)
+        base = 30.0 if self.method.jit else 1.0
+        return len(self.groups) * (base + passes * (1 + self.depth / 4)) * (
+            1 + self.n * self.m / 20_000)
+
+
+@dataclass
+class RunReport:
+    """What a run did, and whether the results folder holds failed cells."""
+
+    study: str
+    out: Path
+    cells_planned: int = 0
+    cells_measured: int = 0
+    cells_already_done: int = 0
+    failed: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+    repaired_bytes: int = 0
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+
+def applicable_groups(study: Study, method: Method) -> tuple[str, ...]:
+    """The measurement groups that make sense for ``method`` in ``study``."""
+    wanted = []
+    for g in study.measures:
+        if g == "check" and not method.is_jacobian:
+            continue
+        if g in ("count", "memory") and not method.counted:
+            continue
+        wanted.append(g)
+    return tuple(wanted)
+
+
+def plan(
+    study: Study,
+    *,
+    quick: bool = False,
+    sizes: Sequence[int] | None = None,
+    problems: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    done: set[tuple[str, ...]] | frozenset = frozenset(),
+) -> tuple[list[Cell], int]:
+    """Expand ``study`` into cells: (cells still to measure, cells already complete).
+
+    Points whose instances come out with the same real sizes (a loss ignores m;
+    the MLP rounds n to a parameter count) are measured once per sweep.
+    """
+    if sizes is not None:
+        sizes = check_sizes(list(sizes), "--sizes")
+    study_problems = [get_problem(p) for p in study.problems]
+    if problems is not None:
+        chosen = [get_problem(p) for p in problems]
+    else:
+        chosen = study_problems
+    method_filter = None if methods is None else [get_method(m).name for m in methods]
+    cells: list[Cell] = []
+    complete = 0
+    for sweep in study.sweeps:
+        sweep_problems = chosen if problems is not None else (
+            [get_problem(p) for p in sweep.problems] if sweep.problems else chosen)
+        names = sweep.methods or study.methods
+        if method_filter is not None:
+            names = [m for m in names if m in method_filter]
+        sweep_methods = [get_method(m) for m in names]
+        seen: set[tuple[str, int, int, int]] = set()
+        for point in sweep.points(study.sweep_sizes(sweep, quick, sizes)):
+            for prob in sweep_problems:
+                inst = prob.instance(point["n"], point["m"], point["depth"])
+                real = (prob.name, inst.n, inst.m, inst.depth)
+                if real in seen:
+                    continue
+                seen.add(real)
+                request = (point["n"], point["m"], point["depth"])
+                for meth in sweep_methods:
+                    groups = tuple(
+                        g for g in applicable_groups(study, meth)
+                        if (sweep.name, prob.name, meth.name, str(inst.n), str(inst.m),
+                            str(inst.depth), g) not in done)
+                    if groups:
+                        cells.append(Cell(sweep.name, prob, meth, request, inst.n, inst.m,
+                                          inst.depth, groups))
+                    else:
+                        complete += 1
+    return cells, complete
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _Instances:
+    """A small cache of instances and their JAX references (cells arrive grouped)."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple, tuple[Instance, Any]] = OrderedDict()
+
+    def get(self, cell: Cell) -> Instance:
+        key = (cell.problem.name, cell.request)
+        if key not in self.items:
+            inst = cell.problem.instance(*cell.request)
+            self.items[key] = (inst, None)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        self.items.move_to_end(key)
+        return self.items[key][0]
+
+    def reference(self, cell: Cell) -> measure.Reference:
+        inst = self.get(cell)
+        key = (cell.problem.name, cell.request)
+        ref = self.items[key][1]
+        if ref is None:
+            ref = measure.jax_reference(inst)
+            self.items[key] = (inst, ref)
+        return ref
+
+
+def measure_cell(
+    cell: Cell,
+    instances: _Instances,
+    timing: TimingConfig,
+    emit: Callable[[list[dict[str, Any]]], None],
+) -> bool:
+    """Measure the cell's missing groups, emitting each group's rows. True if all passed."""
+    base = {"sweep": cell.sweep, "problem": cell.problem.name, "method": cell.method.name,
+            "engine": cell.method.engine, "mode": cell.method.mode,
+            "n": cell.n, "m": cell.m, "depth": cell.depth}
+    ok = True
+    runner = None
+    for group in cell.groups:
+        rows: list[dict[str, Any]] = []
+
+        def row(measure_name, value, unit, repeat=0, calls=None, status="ok", note="",
+                _group=group, _rows=rows):
+            _rows.append({**base, "group": _group, "measure": measure_name, "repeat": repeat,
+                          "value": value, "unit": unit, "calls": calls, "status": status,
+                          "note": note})
+
+        try:
+            inst = instances.get(cell)
+            if runner is None:
+                runner = cell.method.make(inst)
+            if group == "check":
+                ref = instances.reference(cell)
+                err, passed, note = measure.check(cell.method, runner, inst, ref)
+                row("max_rel_err", float(err), "1", status="ok" if passed else "failed",
+                    note=note)
+                ok &= passed
+            elif group == "count":
+                for name, value in measure.counts(runner).items():
+                    row(name, value, "B" if name.endswith("bytes") else
+                        ("flop" if "flops" in name else "ops"))
+                if cell.method.is_jacobian and cell.method.chunk == 1:
+                    for name, value in measure.pass_counts(cell.method, inst).items():
+                        row(name, value, "flop" if "flops" in name else "ops")
+            elif group == "memory":
+                row("peak_bytes", measure.peak_memory(runner), "B")
+            elif group == "time":
+                calls, samples = measure.timings(runner, timing)
+                for i, seconds in enumerate(samples):
+                    row("time_s", seconds, "s", repeat=i, calls=calls)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # a broken method is a failed cell, never a dropped one
+            rows.clear()
+            row("exception", math.nan, "", status="failed", note=_one_line(exc))
+            ok = False
+        emit(rows)
+    return ok
+
+
+def failed_cells(rows: Sequence[dict[str, str]]) -> list[str]:
+    """One description per cell of the results that has a failed row."""
+    out: dict[tuple, str] = {}
+    for r in rows:
+        if r["status"] == "failed":
+            key = (r["sweep"], r["problem"], r["method"], r["n"], r["m"], r["depth"])
+            out.setdefault(key, f"{r['sweep']}: {r['problem']} {r['method']} n={r['n']} "
+                                f"m={r['m']} depth={r['depth']}: {r['note'] or r['measure']}")
+    return list(out.values())
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def execute(
+    study: Study,
+    *,
+    out: Path | str | None = None,
+    quick: bool = False,
+    sizes: Sequence[int] | None = None,
+    problems: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    timing: TimingConfig | None = None,
+    progress: bool = True,
+    command: list[str] | None = None,
+) -> RunReport:
+    """Measure every missing cell of ``study`` into ``out``; see ``dualtape.study.run``."""
+    out = prepare_dir(Path(out) if out is not None else default_out(study.name, quick))
+    writer = ResultsWriter(out / DATA_FILE, study.name)
+    env_doc = read_json(out / ENV_FILE) or {"study": study.name, "runs": []}
+    if env_doc.get("study") not in (None, study.name) or not isinstance(env_doc.get("runs"), list):
+        raise StudyError(f"belongs to study {env_doc.get('study')!r}, not {study.name!r}; it was "
+                         "left untouched: choose another --out", str(out / ENV_FILE))
+    cells, complete = plan(study, quick=quick, sizes=sizes, problems=problems,
+                           methods=methods, done=writer.done)
+    timing = timing or (study.quick_timing if quick else study.timing)
+    report = RunReport(study.name, out, cells_planned=len(cells) + complete,
+                       cells_already_done=complete, repaired_bytes=writer.repaired_bytes)
+    run_id = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    entry = {"run_id": run_id, "started": _now(), "finished": None, "elapsed_s": None,
+             "outcome": "running", "profile": "quick" if quick else "default",
+             "sizes": list(sizes) if sizes is not None else None,
+             "cells_planned": report.cells_planned, "cells_measured": 0,
+             "environment": environment(command)}
+    env_doc["runs"].append(entry)
+    write_json(out / ENV_FILE, env_doc)
+
+    def emit(rows):
+        for r in rows:
+            r["run_id"], r["study"] = run_id, study.name
+        writer.write(rows)
+
+    bar = None
+    if progress and cells:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(c.weight() for c in cells), file=sys.stderr, unit="w",
+                   bar_format="{desc} {percentage:3.0f}%|{bar:24}| "
+                              "[{elapsed} elapsed, ETA {remaining}] {postfix}",
+                   desc=study.name, dynamic_ncols=True)
+    start = time.perf_counter()
+    instances = _Instances()
+    try:
+        for i, cell in enumerate(cells):
+            if bar is not None:
+                bar.set_postfix_str(f"cell {i + 1}/{len(cells)}: {cell.label}", refresh=False)
+            measure_cell(cell, instances, timing, emit)
+            report.cells_measured += 1
+            if bar is not None:
+                bar.update(cell.weight())
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+        report.elapsed_s = time.perf_counter() - start
+        entry.update(finished=_now(), elapsed_s=round(report.elapsed_s, 3),
+                     outcome="interrupted" if report.interrupted else "completed",
+                     cells_measured=report.cells_measured)
+        write_json(out / ENV_FILE, env_doc)
+    report.failed = failed_cells(writer.rows)
+    report.files = [out / DATA_FILE, out / ENV_FILE]
+    return report

@@ -1,0 +1,106 @@
+"""Warm-up, batch calibration and interleaved timing (A B C A B C ...)."""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.contenders import Contender
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """How long and how often each contender is timed."""
+
+    rounds: int = 15
+    min_time: float = 0.2
+    warmup_time: float = 0.2
+    max_repeats: int = 1_000_000
+
+    @classmethod
+    def quick(cls) -> TimingConfig:
+        """A smoke-test configuration: seconds, not minutes; numbers are rough."""
+        return cls(rounds=3, min_time=0.01, warmup_time=0.0)
+
+
+@dataclass
+class Prepared:
+    """A contender ready to be timed: its callable and its calibrated batch size."""
+
+    contender: Contender
+    call: Callable[[], Any]
+    repeats: int = 1
+
+
+def warm_up(call: Callable[[], Any], config: TimingConfig) -> float:
+    """Call at least twice, then until ``warmup_time`` has passed; return the last call's time.
+
+    The first call compiles what a JIT compiles, so it is never part of the timings.
+    """
+    start = time.perf_counter()
+    last = math.inf
+    count = 0
+    while count < 2 or time.perf_counter() - start < config.warmup_time:
+        t0 = time.perf_counter()
+        call()
+        last = time.perf_counter() - t0
+        count += 1
+    return last
+
+
+def calibrate(call: Callable[[], Any], config: TimingConfig, last: float) -> int:
+    """The number of calls per batch so that one batch lasts about ``min_time``."""
+    t0 = time.perf_counter()
+    call()
+    single = min(last, time.perf_counter() - t0)
+    if single <= 0.0:
+        return config.max_repeats
+    return max(1, min(config.max_repeats, math.ceil(config.min_time / single)))
+
+
+def time_batch(call: Callable[[], Any], repeats: int) -> float:
+    """Seconds per call over one batch of ``repeats`` calls (garbage collected first)."""
+    gc.collect()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        call()
+    return (time.perf_counter() - t0) / repeats
+
+
+def measure_once(prepared: Prepared) -> float:
+    """One round's measurement of one contender, in seconds per call."""
+    if prepared.contender.self_timed:
+        seconds, _detail = prepared.call()
+        return float(seconds)
+    return time_batch(prepared.call, prepared.repeats)
+
+
+def prepare(prepared: Prepared, config: TimingConfig) -> None:
+    """Warm a contender up and set its batch size (self-timed ones run one call a round)."""
+    if prepared.contender.self_timed:
+        prepared.call()
+        prepared.repeats = 1
+        return
+    last = warm_up(prepared.call, config)
+    prepared.repeats = calibrate(prepared.call, config, last)
+
+
+def run_interleaved(
+    entries: list[Prepared],
+    config: TimingConfig,
+    on_round: Callable[[int], None] | None = None,
+) -> list[tuple[Prepared, int, float]]:
+    """Time every entry once per round, rotating the start: ``(entry, round, seconds)``."""
+    records: list[tuple[Prepared, int, float]] = []
+    count = len(entries)
+    for round_index in range(config.rounds):
+        shift = round_index % count if count else 0
+        for entry in entries[shift:] + entries[:shift]:
+            records.append((entry, round_index, measure_once(entry)))
+        if on_round is not None:
+            on_round(round_index)
+    return records

@@ -1,0 +1,95 @@
+"""Workload 1: a chain of scalar operations on Python floats.
+
+``acc = relu(acc * y + x)`` 1,000 times from ``acc = x``, forward and backward, for the
+gradient with respect to both ``x`` and ``y``. Per-operation overhead is all there is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from benchmarks import peers
+from benchmarks.contenders import Case, Contender, Target
+
+STEPS = 1_000
+TITLE = "Scalar chain: 1,000 x relu(acc*y + x), forward + backward"
+
+
+def _inputs() -> tuple[float, float]:
+    rng = np.random.default_rng(1)
+    return float(rng.uniform(0.2, 1.0)), float(rng.uniform(0.5, 0.9))
+
+
+def _chain(relu: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    def chain(x: Any, y: Any) -> Any:
+        acc = x
+        for _ in range(STEPS):
+            acc = relu(acc * y + x)
+        return acc
+
+    return chain
+
+
+def _dualtape_grad() -> Callable[[], Any]:
+    dt, dnp = peers.dualtape("grad")
+    x, y = _inputs()
+    grad = dt.grad(_chain(dnp.relu), argnums=(0, 1))
+    return lambda: grad(x, y)
+
+
+def _value_chain(value_class: Any) -> Callable[[], tuple[float, float]]:
+    x0, y0 = _inputs()
+
+    def run() -> tuple[float, float]:
+        x, y = value_class(x0), value_class(y0)
+        acc = x
+        for _ in range(STEPS):
+            acc = (acc * y + x).relu()
+        acc.backward()
+        return x.grad, y.grad
+
+    return run
+
+
+def _dualtape_value() -> Callable[[], Any]:
+    dt, _ = peers.dualtape("Value")
+    return _value_chain(dt.Value)
+
+
+def _micrograd() -> Callable[[], Any]:
+    return _value_chain(peers.micrograd_value())
+
+
+def _torch() -> Callable[[], Any]:
+    torch = peers.torch()
+    x0, y0 = _inputs()
+    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor(y0, dtype=torch.float64, requires_grad=True)
+    chain = _chain(torch.relu)
+    return lambda: torch.autograd.grad(chain(x, y), (x, y))
+
+
+def _autograd() -> Callable[[], Any]:
+    ag, anp = peers.autograd()
+    x, y = _inputs()
+    grad = ag.grad(_chain(lambda v: anp.maximum(v, 0.0)), argnum=(0, 1))
+    return lambda: grad(x, y)
+
+
+def cases() -> list[Case]:
+    """The single case of workload 1."""
+    contenders = [
+        Contender("dualtape grad", "dualtape", "grad", _dualtape_grad),
+        Contender("dualtape Value", "dualtape", "grad", _dualtape_value),
+        Contender("micrograd", "micrograd", "grad", _micrograd),
+        Contender("torch eager", "torch", "grad", _torch),
+        Contender("autograd", "autograd", "grad", _autograd, reference=True),
+    ]
+    targets = [
+        Target("dualtape grad", "micrograd", 0.75),
+        Target("dualtape Value", "micrograd", 0.75),
+    ]
+    return [Case(1, "1", TITLE, contenders, targets)]

@@ -1,0 +1,163 @@
+"""Smoke test of the benchmark suite: structure and correctness checks, never wall-clock.
+
+Runs ``python -m benchmarks`` in quick mode on a tiny subset (the scalar chain and the
+smallest Jacobian case) into a temporary folder. Peers that are not installed are skipped
+by the suite itself; the test only asks that what ran is well formed and correct.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.contenders import Target, compare  # noqa: E402
+from benchmarks.workloads import build_cases  # noqa: E402
+
+CASES = "1,4:4x256"
+ROUNDS = 2
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the suite once for the whole module; returns its output folder."""
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--rounds",
+            str(ROUNDS),
+            "--min-time",
+            "0.002",
+            "--workloads",
+            CASES,
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Ratios" in done.stdout
+    return out
+
+
+def test_writes_every_output(run: Path) -> None:
+    for name in (
+        "data.csv",
+        "ratios.csv",
+        "targets.csv",
+        "medians.csv",
+        "env.json",
+        "table.md",
+        "ratios.png",
+        "ratios.svg",
+    ):
+        assert (run / name).stat().st_size > 0, name
+    assert not list(run.glob(".*")), "temporary files left behind"
+
+
+def test_tidy_data(run: Path) -> None:
+    data = pd.read_csv(run / "data.csv")
+    assert list(data.columns) == [
+        "workload",
+        "case",
+        "contender",
+        "tool",
+        "task",
+        "round",
+        "seconds_per_call",
+        "repeats",
+        "check",
+    ]
+    assert set(data["case"].astype(str)) == set(CASES.split(","))
+    assert np.isfinite(data["seconds_per_call"]).all() and (data["seconds_per_call"] > 0).all()
+    assert (data["repeats"] >= 1).all()
+    per_contender = data.groupby(["case", "contender"])["round"].apply(sorted)
+    assert all(rounds == list(range(ROUNDS)) for rounds in per_contender)
+    assert "control (numpy)" in set(data["contender"])
+
+
+def test_checks_pass_and_peers_are_skipped_only_when_missing(run: Path) -> None:
+    data = pd.read_csv(run / "data.csv")
+    checks = data.drop_duplicates(["case", "contender"])["check"]
+    assert checks.isin(["ok", "ref", "not checked"]).all(), checks.tolist()
+    env = json.loads((run / "env.json").read_text())
+    for case, skipped in env["skipped"].items():
+        for name, why in skipped.items():
+            assert why.startswith("unavailable"), f"{case} / {name}: {why}"
+    for tool in ("micrograd", "torch", "autograd", "jax"):
+        ran = tool in set(data["tool"])
+        assert ran == _installed(tool), tool
+
+
+def test_ratios_pair_dualtape_with_peers(run: Path) -> None:
+    data = pd.read_csv(run / "data.csv")
+    if "dualtape" not in set(data["tool"]):
+        pytest.skip("no dualtape contender could run here")
+    ratios = pd.read_csv(run / "ratios.csv")
+    dualtape = set(data.loc[data["tool"] == "dualtape", "contender"])
+    assert set(ratios["dualtape"]) == dualtape
+    assert not set(ratios["peer"]) & dualtape
+    for row in ratios.itertuples():
+        assert math.isclose(row.ratio, row.dualtape_s / row.peer_s, rel_tol=1e-9)
+        assert row.paired_q25 <= row.paired_q75
+
+
+def test_targets_listed(run: Path) -> None:
+    targets = pd.read_csv(run / "targets.csv")
+    expected = {(t.dualtape, t.describe()) for c in build_cases(CASES.split(",")) for t in c.targets}
+    assert set(zip(targets["dualtape"], targets["target"], strict=True)) == expected
+    assert set(targets["met"]).issubset({"yes", "no", "not run"})
+
+
+def test_env_record(run: Path) -> None:
+    env = json.loads((run / "env.json").read_text())
+    for key in (
+        "cpu",
+        "cores",
+        "versions",
+        "numpy_blas",
+        "openblas_variables",
+        "git",
+        "command",
+        "timing",
+        "torch_threads",
+    ):
+        assert key in env, key
+    assert isinstance(env["openblas_variables"]["OPENBLAS_CORETYPE_set"], bool)
+    assert env["timing"]["rounds"] == ROUNDS
+
+
+def test_compare_and_target_helpers() -> None:
+    a = (1.0, np.arange(3.0))
+    assert compare(a, (1.0, np.arange(3.0)), 1e-9, 0.0) == "ok"
+    assert compare(a, (1.0, np.arange(3.0) + 1e-3), 1e-9, 0.0).startswith("FAIL")
+    assert compare(a, (1.0,), 1e-9, 0.0).startswith("FAIL")
+    assert compare((float("nan"),), (1.0,), 1e-9, 0.0).startswith("FAIL")
+    assert Target("a", "b", 1.0, strict=True).met(0.99)
+    assert not Target("a", "b", 1.0, strict=True).met(1.0)
+    assert Target("a", "b", 1.0).met(1.0)

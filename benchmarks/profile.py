@@ -1,0 +1,148 @@
+"""Profile the dualtape contenders with cProfile: where does dualtape's time go?
+
+Usage, from the repository root::
+
+    python -m benchmarks.profile                      # every dualtape contender
+    python -m benchmarks.profile --workloads 1,4:512x512 --seconds 2 --top 30
+
+For each dualtape contender it warms up, runs calls for about ``--seconds`` under cProfile,
+and writes ``results/benchmarks/profiles/<case>__<contender>.txt``: the functions ranked by
+own time (``tottime``) and by cumulative time, with paths inside ``src/dualtape`` shortened,
+and the share of own time spent in dualtape's Python code, in NumPy and in the rest.
+A ``summary.md`` next to them lists the top dualtape functions of every contender.
+Profiling slows Python-level code more than C code: read shares, not absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import files
+from benchmarks.contenders import Unavailable
+from benchmarks.timing import TimingConfig, warm_up
+from benchmarks.workloads import WORKLOADS, build_cases
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "results" / "benchmarks" / "profiles"
+
+FuncKey = tuple[str, int, str]
+
+
+def _where(key: FuncKey) -> str:
+    """``dualtape/ops.py:120(add)``-style location of a profiled function."""
+    filename, line, name = key
+    marker = f"{Path('src') / 'dualtape'}"
+    if marker in filename:
+        filename = "dualtape" + filename.split(marker, 1)[1]
+    elif "site-packages" in filename:
+        filename = filename.split("site-packages/", 1)[1]
+    elif filename == "~":
+        return name
+    return f"{filename}:{line}({name})"
+
+
+def _kind(key: FuncKey) -> str:
+    filename, _line, name = key
+    if f"{Path('src') / 'dualtape'}" in filename or "/dualtape/" in filename:
+        return "dualtape (Python)"
+    if "numpy" in filename or "numpy" in name or re.search(r"ufunc|array|ndarray", name):
+        return "numpy"
+    if "benchmarks" in filename:
+        return "benchmark driver"
+    return "other (builtins, peers)"
+
+
+def profile_call(call: Any, seconds: float) -> tuple[pstats.Stats, int]:
+    """Run ``call`` repeatedly for about ``seconds`` under cProfile; returns stats, calls."""
+    profiler = cProfile.Profile()
+    count = 0
+    start = time.perf_counter()
+    profiler.enable()
+    while count == 0 or time.perf_counter() - start < seconds:
+        call()
+        count += 1
+    profiler.disable()
+    return pstats.Stats(profiler), count
+
+
+def report(stats: pstats.Stats, count: int, title: str, top: int) -> tuple[str, list[str]]:
+    """A text report of ``stats`` and the top dualtape functions as markdown lines."""
+    raw: dict[FuncKey, tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in raw.values()) or 1e-12
+    by_kind: dict[str, float] = {}
+    for key, value in raw.items():
+        by_kind[_kind(key)] = by_kind.get(_kind(key), 0.0) + value[2]
+    lines = [title, f"{count} calls profiled; own time {total:.3f} s in total", ""]
+    lines += ["Own time by kind:"]
+    for kind, t in sorted(by_kind.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {100 * t / total:5.1f}%  {kind}")
+    ranked = sorted(raw.items(), key=lambda kv: -kv[1][2])
+    lines += ["", f"Top {top} by own time (tottime):", "   own%   cum%   calls/call  function"]
+    for key, (_cc, nc, tt, ct, _callers) in ranked[:top]:
+        lines.append(f"  {100 * tt / total:5.1f}  {100 * ct / total:5.1f}  {nc / count:11.1f}  {_where(key)}")
+    by_cum = sorted(raw.items(), key=lambda kv: -kv[1][3])
+    lines += ["", f"Top {top} by cumulative time:", "   cum%   own%   calls/call  function"]
+    for key, (_cc, nc, tt, ct, _callers) in by_cum[:top]:
+        lines.append(f"  {100 * ct / total:5.1f}  {100 * tt / total:5.1f}  {nc / count:11.1f}  {_where(key)}")
+    mine = [(k, v) for k, v in ranked if _kind(k) == "dualtape (Python)"][:8]
+    summary = [f"{100 * v[2] / total:.0f}% {_where(k)} ({v[1] / count:.0f}/call)" for k, v in mine]
+    shares = ", ".join(
+        f"{kind} {100 * t / total:.0f}%" for kind, t in sorted(by_kind.items(), key=lambda kv: -kv[1])
+    )
+    return "\n".join(lines) + "\n", [shares, *summary]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Profile the selected dualtape contenders and write the reports."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
+    parser.add_argument(
+        "--workloads",
+        default=",".join(str(w) for w in WORKLOADS if w not in (0, 5)),
+        help="workload numbers or case keys (default: 1-4)",
+    )
+    parser.add_argument("--seconds", type=float, default=2.0, help="profiled time per contender")
+    parser.add_argument("--top", type=int, default=25, help="functions listed per ranking")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    summary = ["# Where dualtape's time goes (cProfile, own time)", ""]
+    for case in build_cases([p for p in args.workloads.split(",") if p]):
+        for contender in case.contenders:
+            if not contender.is_dualtape or contender.self_timed:
+                continue
+            title = f"[{case.key}] {contender.name}: {case.title}"
+            try:
+                call = contender.build()
+            except Unavailable as exc:
+                print(f"{title}: skipped ({exc})")
+                continue
+            warm_up(call, TimingConfig(warmup_time=0.2))
+            stats, count = profile_call(call, args.seconds)
+            text, top_lines = report(stats, count, title, args.top)
+            name = f"{_slug(case.key)}__{_slug(contender.name)}.txt"
+            files.write_text(args.out / name, text)
+            buffer = io.StringIO()
+            buffer.write(f"## {title}\n\n")
+            buffer.write(f"Own time: {top_lines[0]}.\n\n")
+            buffer.writelines(f"- {line}\n" for line in top_lines[1:])
+            summary.append(buffer.getvalue())
+            print(text)
+    files.write_text(args.out / "summary.md", "\n".join(summary))
+    print(f"Wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

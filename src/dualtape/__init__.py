@@ -20,3 +20,11 @@ __all__ = [
     "Dual", "OpCounter", "Primitive", "Tape", "TapeValue", "__version__", "count", "grad",
     "hessian", "hvp", "jacfwd", "jacrev", "jvp", "primitives", "value_and_grad", "vjp",
 ]
+
+# The lessons: a micrograd-style scalar engine, networks, losses and graph drawing.
+from . import nn  # noqa: E402
+from .graph import draw, to_dot  # noqa: E402
+from .losses import binary_cross_entropy_with_logits  # noqa: E402
+from .value import Value  # noqa: E402
+
+__all__ += ["Value", "binary_cross_entropy_with_logits", "draw", "nn", "to_dot"]

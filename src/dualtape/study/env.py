@@ -77,8 +77,11 @@ def _blas_threads() -> int | None:
 
 
 def git_commit(cwd: Path | None = None) -> dict[str, Any]:
-    """HEAD of the git tree around ``cwd`` and whether tracked files differ from it."""
-    where = Path(cwd or Path.cwd())
+    """HEAD of dualtape's source checkout (else of ``cwd``'s tree), and whether it is dirty."""
+    import dualtape
+
+    checkout = Path(dualtape.__file__).resolve().parents[2]
+    where = checkout if (checkout / ".git").exists() else Path(cwd or Path.cwd())
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()

@@ -72,15 +72,17 @@ def jax_reference(inst: Instance) -> Reference:
 
     x = jnp.asarray(inst.x)
     f = inst.f
-
-    def column(v):
-        return jax.jvp(f, (x,), (v,))[1]
-
-    cols = jax.vmap(column)(jnp.eye(inst.n, dtype=x.dtype))  # row i = J e_i
-    _, pullback = jax.vjp(f, x)
     out_shape = jax.eval_shape(f, x).shape
-    basis = jnp.eye(inst.m, dtype=x.dtype).reshape((inst.m, *out_shape))
-    rows = jax.vmap(lambda u: pullback(u)[0])(basis)  # row j = e_j^T J
+
+    @jax.jit
+    def both(x):
+        cols = jax.vmap(lambda v: jax.jvp(f, (x,), (v,))[1])(jnp.eye(inst.n, dtype=x.dtype))
+        _, pullback = jax.vjp(f, x)
+        basis = jnp.eye(inst.m, dtype=x.dtype).reshape((inst.m, *out_shape))
+        rows = jax.vmap(lambda u: pullback(u)[0])(basis)
+        return cols, rows  # cols[i] = J e_i, rows[j] = e_j^T J
+
+    cols, rows = both(x)
     fwd = np.asarray(cols, dtype=np.float64).reshape(inst.n, inst.m).T
     rev = np.asarray(rows, dtype=np.float64).reshape(inst.m, inst.n)
     return Reference(np.ascontiguousarray(fwd), rev)
@@ -135,7 +137,6 @@ def pass_counts(method: Method, inst: Instance) -> dict[str, int]:
 
 def peak_memory(runner: Callable[[], Any]) -> int:
     """Peak bytes allocated above the starting level during one call."""
-    gc.collect()
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
@@ -159,7 +160,6 @@ def timings(runner: Callable[[], Any], cfg: TimingConfig) -> tuple[int, list[flo
     """
     for _ in range(cfg.warmup):
         runner()
-    gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:

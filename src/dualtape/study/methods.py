@@ -91,7 +91,7 @@ def get_method(name: str) -> Method:
         return _METHODS[name]
     except KeyError:
         raise StudyError(
-            f"unknown method {name!r}; valid methods: {', '.join(method_names())}", "method"
+            f"unknown method {name!r}; valid methods: {', '.join(method_names())}"
         ) from None
 
 

@@ -116,7 +116,7 @@ def get_problem(p: str | Problem) -> Problem:
         return _PROBLEMS[p]
     except KeyError:
         raise StudyError(
-            f"unknown problem {p!r}; valid problems: {', '.join(problem_names())}", "problem"
+            f"unknown problem {p!r}; valid problems: {', '.join(problem_names())}"
         ) from None
 
 
@@ -190,9 +190,11 @@ def _deep_chain(n, m, depth, rng):
     return f, rng.standard_normal(n)
 
 
-# The seed lesson's data set and network: MLP(3, [w, ..., w, 1]), ReLU on every
-# neuron (the seed's Neuron always applies relu), squared-error loss summed over
-# the four samples, weights uniform in [-1, 1], biases 0.
+# The seed lesson's data set and network: MLP(3, [w, ..., w, 1]), ReLU hidden
+# neurons, squared-error loss summed over the four samples, weights uniform in
+# [-1, 1], biases 0.  The output neuron is linear, as in micrograd: the lesson's
+# listing puts ReLU on it too, and then the output unit is dead for most draws
+# and the gradient is identically zero, which would make every check vacuous.
 SEED_XS = np.array([[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]])
 SEED_YS = np.array([1.0, -1.0, -1.0, 1.0])
 
@@ -218,8 +220,8 @@ def mlp_width_for(n: int, hidden_layers: int) -> int:
 
 @problem(
     "mlp_loss",
-    "the seed lesson's MLP loss over its parameters (width chosen so n = #params <= requested "
-    "n; depth = hidden layers, m = 1)",
+    "the seed lesson's MLP loss over its parameters (ReLU hidden layers of equal width, chosen "
+    "so n = #params <= requested n; depth = hidden layers, m = 1)",
 )
 def _mlp_loss(n, m, depth, rng):
     dnp = _dnp()
@@ -242,7 +244,8 @@ def _mlp_loss(n, m, depth, rng):
             start += a * b
             bias = params[start : start + b]
             start += b
-            h = dnp.maximum(dnp.matmul(h, w) + bias, 0.0)
+            z = dnp.matmul(h, w) + bias
+            h = dnp.maximum(z, 0.0) if start < len(x0) else z
         diff = h - ys
         return dnp.sum(diff * diff)
 

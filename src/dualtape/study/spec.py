@@ -126,7 +126,8 @@ class Sweep:
         for axis in ("n", "m"):
             if axis not in self.axes and axis not in self.fixed:
                 raise StudyError(f"sweep {self.name!r} must vary or fix {axis!r}", "sweep")
-        check_sizes(list(self.fixed.values()), f"sweep {self.name!r} fixed values")
+        if self.fixed:
+            check_sizes(list(self.fixed.values()), f"sweep {self.name!r} fixed values")
         for sizes in (self.sizes, self.quick_sizes):
             if sizes is not None:
                 check_sizes(sizes, f"sweep {self.name!r} sizes")

@@ -1,0 +1,188 @@
+"""The ``dualtape`` command line.
+
+``dualtape study list``                       studies, problems and methods
+``dualtape study run NAME [--quick] ...``     measure, plot and summarise a study
+``dualtape study plot NAME``                  redraw the figures from data.csv
+``dualtape study summary NAME``               rewrite summary.md from data.csv
+
+Exit status: 0 on success, 1 when the results hold failed cells, 2 on bad
+arguments (with a one-line reason), 130 when interrupted (rerun to resume).
+Heavy imports (pandas, JAX, matplotlib) happen only inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _fail(prog: str, message: str, status: int) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (exposed for docs and tests)."""
+    from dualtape import __version__
+
+    parser = _Parser(prog="dualtape", description="Forward and reverse mode automatic "
+                     "differentiation side by side, and a harness that measures their cost.")
+    parser.add_argument("--version", action="version", version=f"dualtape {__version__}")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    top.required = True
+
+    study = top.add_parser(
+        "study", help="run, plot and summarise cost studies (forward vs reverse mode)",
+        description="Studies live as modules with a STUDY object in ./studies, in the "
+        "repository's studies/, in $DUALTAPE_STUDIES folders, or in installed plugins.")
+    sub = study.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    sub.required = True
+
+    sub.add_parser("list", help="list the studies, problem families and methods",
+                   description="List every study that can be run, with where it was found, "
+                   "then the problem families and Jacobian methods studies can use.")
+
+    run = sub.add_parser(
+        "run", help="measure a study, then write its plots and summary",
+        description="Measure every cell of a study into results/<study>/data.csv (rows are "
+        "appended as they are measured: rerun the same command to resume after an "
+        "interruption), then draw the figures and write summary.md. Exits 1 if any cell "
+        "failed its check against JAX.")
+    run.add_argument("name", metavar="NAME", help="study to run (see 'dualtape study list')")
+    run.add_argument("--quick", action="store_true",
+                     help="small sizes and short timing (under a minute); default output "
+                     "results/quick/<study>")
+    run.add_argument("--sizes", nargs="+", metavar="N",
+                     help="positive integers replacing the sizes of every sweep of the study")
+    run.add_argument("--out", metavar="DIR", help="results folder (default results/<study>)")
+    run.add_argument("--problems", nargs="+", metavar="P",
+                     help="measure these problem families instead of the study's")
+    run.add_argument("--methods", nargs="+", metavar="M",
+                     help="measure only these of the study's methods")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    for action, text in (("plot", "redraw the figures (PNG and SVG) from data.csv"),
+                         ("summary", "rewrite summary.md from data.csv")):
+        p = sub.add_parser(action, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("name", metavar="NAME", help="study (see 'dualtape study list')")
+        p.add_argument("--quick", action="store_true", help="use results/quick/<study>")
+        p.add_argument("--out", metavar="DIR", help="results folder (default results/<study>)")
+    return parser
+
+
+def _list() -> int:
+    from dualtape import study as st
+
+    found = st.studies()
+    print("Studies (dualtape study run NAME):")
+    for name, s in found.items():
+        text = textwrap.wrap(s.description, 74) or [""]
+        print(f"  {name:22s} {text[0]}")
+        for line in text[1:] + ([f"[{s.source}]"] if s.source else []):
+            print(f"  {'':22s} {line}")
+    if not found:
+        print("  none found: run from the repository, or set DUALTAPE_STUDIES")
+    print("\nProblem families (f: R^n -> R^m):")
+    for name in st.problem_names():
+        print(f"  {name:22s} {st.get_problem(name).description}")
+    print("\nMethods:")
+    for name in st.method_names():
+        print(f"  {name:22s} {st.get_method(name).label}")
+    for where, reason in st.broken().items():
+        print(f"warning: could not load study module {where}: {reason}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from dualtape import study as st
+
+    study = st.get_study(args.name)
+    sizes = st.check_sizes(args.sizes, "--sizes") if args.sizes is not None else None
+    if args.problems:
+        for p in args.problems:
+            st.get_problem(p)
+    if args.methods:
+        for m in args.methods:
+            st.get_method(m)
+    report = st.run(study, out=args.out, quick=args.quick, sizes=sizes, problems=args.problems,
+                    methods=args.methods, progress=not args.no_progress,
+                    command=["dualtape", *argv])
+    if report.repaired_bytes:
+        print(f"note: dropped a torn last line ({report.repaired_bytes} bytes) left by an "
+              "interrupted run", file=sys.stderr)
+    print(f"{study.name}: measured {report.cells_measured} cells "
+          f"({report.cells_already_done} already done) in {report.elapsed_s:.1f} s -> "
+          f"{report.out}")
+    if report.interrupted:
+        return _fail("dualtape study run", f"interrupted after {report.cells_measured} cells; "
+                     "rerun the same command to resume", EXIT_INTERRUPTED)
+    for path in report.files:
+        print(f"  {path}")
+    if report.failed:
+        more = f" (and {len(report.failed) - 1} more, see summary.md)" if len(report.failed) > 1 \
+            else ""
+        return _fail("dualtape study run", f"{len(report.failed)} failed cell(s): "
+                     f"{report.failed[0]}{more}", EXIT_FAILED)
+    return EXIT_OK
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from dualtape import study as st
+
+    for path in st.plot(st.get_study(args.name), out=args.out, quick=args.quick):
+        print(path)
+    return EXIT_OK
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from dualtape import study as st
+
+    s = st.get_study(args.name)
+    path = st.summary(s, out=args.out, quick=args.quick)
+    print(path)
+    if s.summary is None:
+        from dualtape.study.analysis import cells, load
+
+        c = cells(load(path.parent))
+        if len(c) and c["failed"].any():
+            return _fail("dualtape study summary",
+                         f"{int(c['failed'].sum())} failed cell(s) in {path.parent}", EXIT_FAILED)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dualtape`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    prog = f"dualtape {args.command} {args.action}"
+    try:
+        from dualtape.study.spec import StudyError
+    except ImportError as exc:  # the harness needs pandas & co.
+        return _fail(prog, f"the study harness cannot load: {exc}", EXIT_FAILED)
+    try:
+        if args.action == "list":
+            return _list()
+        if args.action == "run":
+            return _run(args, argv)
+        if args.action == "plot":
+            return _plot(args)
+        return _summary(args)
+    except StudyError as exc:
+        return _fail(prog, str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return _fail(prog, "interrupted", EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

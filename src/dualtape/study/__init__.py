@@ -1,0 +1,147 @@
+"""dualtape's study harness: how forward and reverse mode costs grow with n and m.
+
+A *study* (``Study``) sweeps problem families f: R^n -> R^m (``Problem``)
+over sizes (``Sweep``) and measures, for every method of computing the full
+Jacobian (``Method``): wall time, primitive applications and FLOPs from the
+registry's cost model, peak memory and tape bytes, and the error against JAX.
+Rows land in ``results/<study>/data.csv`` as they are measured; plots, fits
+and ``summary.md`` are generated from that file.
+
+From Python, on your own problem::
+
+    import dualtape.numpy as dnp
+    from dualtape.study import Study, Sweep, problem, run, plot
+
+    @problem("sine_map", "sin(A x)")
+    def sine_map(n, m, depth, rng):
+        A = rng.standard_normal((m, n))
+        return (lambda x: dnp.sin(dnp.matmul(A, x))), rng.standard_normal(n)
+
+    report = run(sine_map, sizes=[2, 8, 32], out="results/sine_map")  # n and m sweeps
+    # or a full Study(...) for your own sweeps and methods
+
+From the shell: ``dualtape study list | run NAME | plot NAME | summary NAME``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .catalog import broken, get_study, register_study, studies
+from .methods import ALL_METHODS, Method, get_method, method_names, register_method
+from .problems import Instance, Problem, get_problem, problem, problem_names, register_problem
+from .spec import GROUPS, Study, StudyError, Sweep, TimingConfig, check_sizes
+from .storage import DATA_FILE
+from .sweep import RunReport, default_out, execute, plan
+
+__all__ = [
+    "ALL_METHODS", "GROUPS", "Instance", "Method", "Problem", "RunReport", "Study",
+    "StudyError", "Sweep", "TimingConfig", "broken", "check_sizes", "default_out",
+    "get_method", "get_problem", "get_study", "jacobian_study", "method_names", "plan",
+    "plot", "problem", "problem_names", "register_method", "register_problem",
+    "register_study", "results_dir", "run", "studies", "summary",
+]
+
+DEFAULT_SIZES = (2, 4, 8, 16, 32, 64)
+DEFAULT_QUICK_SIZES = (2, 8, 32)
+
+
+def jacobian_study(
+    problem: Problem | str,
+    *,
+    name: str | None = None,
+    methods: Sequence[str] = ALL_METHODS,
+    fixed: int = 8,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    quick_sizes: Sequence[int] = DEFAULT_QUICK_SIZES,
+) -> Study:
+    """A ready-made study of one problem: n swept at m = ``fixed``, m swept at n = ``fixed``."""
+    p = get_problem(problem)
+    return Study(
+        name=name or p.name,
+        description=f"Jacobian cost of '{p.name}' ({p.description}) against n and against m.",
+        problems=(p,),
+        methods=tuple(methods),
+        sweeps=(Sweep("n", ("n",), {"m": fixed}), Sweep("m", ("m",), {"n": fixed})),
+        sizes=tuple(sizes),
+        quick_sizes=tuple(quick_sizes),
+    )
+
+
+def _as_study(study: Study | Problem | str) -> Study:
+    if isinstance(study, Problem):
+        return jacobian_study(study)
+    return get_study(study)
+
+
+def results_dir(study: Study | str, out: Path | str | None = None, quick: bool = False) -> Path:
+    """Where a study's results live: ``out`` or ``results/[quick/]<study>``."""
+    name = study.name if isinstance(study, Study) else str(study)
+    return Path(out) if out is not None else default_out(name, quick)
+
+
+def _existing_results(study: Study, out: Path | str | None, quick: bool) -> Path:
+    folder = results_dir(study, out, quick)
+    if not (folder / DATA_FILE).exists():
+        hint = f"dualtape study run {study.name}{' --quick' if quick else ''}"
+        raise StudyError(f"no results in '{folder}' (no {DATA_FILE}); run `{hint}` first",
+                         "--out" if out is not None else study.name)
+    return folder
+
+
+def run(
+    study: Study | Problem | str,
+    *,
+    out: Path | str | None = None,
+    quick: bool = False,
+    sizes: Sequence[int] | None = None,
+    problems: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    timing: TimingConfig | None = None,
+    progress: bool = False,
+    figures: bool = True,
+    command: list[str] | None = None,
+) -> RunReport:
+    """Measure a study (or a lone problem) into ``out``, then plot and summarise it.
+
+    Cells already in ``out/data.csv`` are skipped, so rerunning after an
+    interruption resumes.  ``sizes`` replaces every sweep's sizes; ``problems``
+    and ``methods`` restrict the study; ``timing`` overrides its timing
+    profile.  A study with its own ``run`` callable gets these same keyword
+    arguments and must return a ``RunReport``.
+    """
+    s = _as_study(study)
+    if sizes is not None:
+        sizes = check_sizes(list(sizes), "--sizes")
+    if s.run is not None:
+        return s.run(s, out=results_dir(s, out, quick), quick=quick, sizes=sizes,
+                     progress=progress, command=command)
+    report = execute(s, out=out, quick=quick, sizes=sizes, problems=problems, methods=methods,
+                     timing=timing, progress=progress, command=command)
+    if figures and not report.interrupted:
+        report.files += plot(s, out=report.out)
+        report.files.append(summary(s, out=report.out))
+    return report
+
+
+def plot(study: Study | Problem | str, *, out: Path | str | None = None,
+         quick: bool = False) -> list[Path]:
+    """Draw the study's figures (PNG and SVG) from its ``data.csv``; returns the files."""
+    s = _as_study(study)
+    if s.plot is not None:
+        return list(s.plot(s, out=results_dir(s, out, quick)))
+    from .plots import plot_results
+
+    return plot_results(_existing_results(s, out, quick))
+
+
+def summary(study: Study | Problem | str, *, out: Path | str | None = None,
+            quick: bool = False) -> Path:
+    """Write ``summary.md`` from the study's ``data.csv``; returns its path."""
+    s = _as_study(study)
+    if s.summary is not None:
+        return Path(s.summary(s, out=results_dir(s, out, quick)))
+    from .summary import write_summary
+
+    return write_summary(_existing_results(s, out, quick), s)

@@ -437,6 +437,31 @@ class Value:
         return (self._a,) if self._b is _UNARY or self._b is _PARAMS else (self._a, self._b)
 
     @property
+    def inputs(self) -> tuple[Value | None, ...]:
+        """Per argument, the Value it came from, or ``None`` for a constant (aligned with ``args``)."""
+        if self._prim is None:
+            return ()
+        return (self._pa,) if self._b is _UNARY or self._b is _PARAMS else (self._pa, self._pb)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The primitive's keyword parameters (``{"p": 2}`` for ``x ** 2``), usually empty."""
+        return dict(self._params) if self._prim is not None and self._b is _PARAMS else {}
+
+    def local_grads(self) -> tuple[Any, ...]:
+        """The local derivatives ``d self / d arg`` per argument, from the registry's VJP rules.
+
+        ``None`` for an argument the primitive does not differentiate.  The
+        backward pass multiplies these by the upstream gradient.
+        """
+        prim = self._prim
+        if prim is None:
+            return ()
+        args, params = self.args, self.params
+        return tuple(None if rule is None else rule(1.0, self.data, *args, **params)
+                     for rule in prim.vjp[:len(args)])
+
+    @property
     def is_leaf(self) -> bool:
         """True for a Value made by the constructor rather than by an operation."""
         return self._prim is None

@@ -1,0 +1,301 @@
+"""Vanishing gradients: the gradient norm of each layer of a 10-layer MLP, with and without skips.
+
+The lesson's exercise: a stack of ten 64x64 linear layers, a batch of 32 random
+inputs and targets, the mean squared error, one forward and backward pass, and
+the norm ||dL/dW_l|| of each layer's weight gradient, layer 1 (input side) to
+layer 10 (output side).  This study does it for four activations between the
+layers (none, tanh, sigmoid, relu), four initialisations (PyTorch's default,
+Xavier, He, small normal) and two architectures: ``plain``, h = act(W h + b),
+and ``residual``, h = h + act(W h + b).  The gradients come from dualtape's
+reverse mode (``dt.grad`` on a function written with ``dualtape.numpy``); JAX's
+``jax.grad`` on the very same function checks every one of them.
+
+Run it with the CLI, ``dualtape study run vanishing_gradients`` (add ``--quick``
+for a smoke run into ``results/quick/``), or standalone:
+``python studies/vanishing_gradients.py [--quick] [--out DIR]``.  It writes
+``data.csv``, ``env.json``, ``vanishing_gradients.png`` and ``.svg`` and
+``summary.md`` into ``results/vanishing_gradients/``, each file replaced atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dualtape.lessons import ARCHITECTURES, INITS, deep_mlp_loss, init_deep_mlp, layer_grad_norms
+from dualtape.study import RunReport, Study
+from dualtape.study.env import environment
+from dualtape.study.storage import write_atomic, write_json
+
+NAME = "vanishing_gradients"
+ACTIVATIONS = ("none", "tanh", "sigmoid", "relu")
+DEPTH, WIDTH, BATCH = 10, 64, 32
+SEEDS, QUICK_SEEDS = 5, 2
+COLUMNS = ("architecture", "activation", "init", "seed", "layer", "grad_norm", "jax_grad_norm",
+           "rel_diff_jax", "loss")
+FIGURE = "vanishing_gradients"
+RESULTS = Path(__file__).resolve().parents[1] / "results" / NAME
+
+
+
+def measure(seeds: int = SEEDS, check_jax: bool = True, progress: bool = False) -> list[dict[str, Any]]:
+    """Every (architecture, activation, init, seed, layer) gradient norm, as rows."""
+    rows = []
+    configs = [(a, act, i) for i in INITS for a in ARCHITECTURES for act in ACTIVATIONS]
+    for k, (arch, act, init) in enumerate(configs):
+        for seed in range(seeds):
+            data = np.random.default_rng(seed)
+            x = data.standard_normal((BATCH, WIDTH))
+            y = data.standard_normal((BATCH, WIDTH))
+            params = init_deep_mlp(np.random.default_rng([seed, 1]), DEPTH, WIDTH, init)
+            activation = None if act == "none" else act
+            norms = layer_grad_norms(params, x, y, activation, arch, engine="reverse")
+            ref = layer_grad_norms(params, x, y, activation, arch, engine="jax") if check_jax \
+                else [math.nan] * DEPTH
+            loss = float(deep_mlp_loss(params, x, y, activation, arch))
+            for layer, (g, r) in enumerate(zip(norms, ref, strict=True), start=1):
+                rel = abs(g - r) / abs(r) if r else (0.0 if g == r else math.inf)
+                rows.append({"architecture": arch, "activation": act, "init": init, "seed": seed,
+                             "layer": layer, "grad_norm": g, "jax_grad_norm": r,
+                             "rel_diff_jax": rel, "loss": loss})
+        if progress:
+            print(f"  [{k + 1}/{len(configs)}] {arch} {act} {init}", file=sys.stderr)
+    return rows
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def load(out: Path) -> list[dict[str, Any]]:
+    """The rows of ``out/data.csv``, numbers parsed."""
+    path = Path(out) / "data.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run `dualtape study run {NAME}` first")
+    rows = []
+    with path.open(newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            for k in ("seed", "layer"):
+                r[k] = int(r[k])
+            for k in ("grad_norm", "jax_grad_norm", "rel_diff_jax", "loss"):
+                r[k] = float(r[k])
+            rows.append(r)
+    return rows
+
+
+def medians(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, np.ndarray]]:
+    """Per (architecture, activation, init): median, min and max over seeds, per layer."""
+    by: dict[tuple[str, str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by[(r["architecture"], r["activation"], r["init"])][r["layer"]].append(r["grad_norm"])
+    out = {}
+    for key, layers in by.items():
+        ls = sorted(layers)
+        out[key] = {"layer": np.array(ls),
+                    "median": np.array([np.median(layers[l]) for l in ls]),
+                    "min": np.array([min(layers[l]) for l in ls]),
+                    "max": np.array([max(layers[l]) for l in ls])}
+    return out
+
+
+def plot(study: Study | None = None, *, out: Path | str = RESULTS) -> list[Path]:
+    """Gradient norm per layer, log axis: one panel per initialisation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    stats = medians(load(out))
+    colors = {"none": "#444444", "tanh": "#1f77b4", "sigmoid": "#d62728", "relu": "#2ca02c"}
+    styles = {"plain": "-", "residual": "--"}
+    fig, grid = plt.subplots(2, 2, figsize=(11, 8.6), sharex=True)
+    axes = list(grid.ravel())
+    for ax, init in zip(axes, INITS, strict=True):
+        for arch in ARCHITECTURES:
+            for act in ACTIVATIONS:
+                s = stats.get((arch, act, init))
+                if s is None:
+                    continue
+                ax.plot(s["layer"], s["median"], styles[arch], color=colors[act], marker="o", ms=3,
+                        lw=1.6, label=f"{act}, {arch}")
+                ax.fill_between(s["layer"], s["min"], s["max"], color=colors[act], alpha=0.08,
+                                lw=0)
+        ax.set_yscale("log")
+        ax.set_title(f"init: {init}")
+        ax.set_xticks(range(1, DEPTH + 1))
+        ax.grid(True, which="major", alpha=0.3)
+    for ax in axes[2:]:
+        ax.set_xlabel("layer (1 = input side, 10 = output)")
+    for ax in axes[::2]:
+        ax.set_ylabel("||dL/dW|| (median over seeds)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
+    fig.suptitle("Gradient norm per layer of a 10-layer MLP (width 64, batch 32, MSE): "
+                 "plain (solid) vs residual (dashed)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    files = []
+    for ext in ("png", "svg"):
+        target = out / f"{FIGURE}.{ext}"
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{ext}", dir=out)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, dpi=130, metadata={"Date": None} if ext == "svg" else None)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        files.append(target)
+    plt.close(fig)
+    return files
+
+
+def _ratio(s: dict[str, np.ndarray]) -> float:
+    """Median gradient norm of layer 1 over that of the last hidden-to-output layer."""
+    return float(s["median"][0] / s["median"][-1])
+
+
+def _spread(s: dict[str, np.ndarray]) -> float:
+    """Orders of magnitude between the largest and smallest layer gradient (medians)."""
+    return float(np.log10(s["median"].max() / s["median"].min()))
+
+
+def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
+    """Write ``summary.md``: what the plot shows, the numbers behind it, the JAX check."""
+    out = Path(out)
+    rows = load(out)
+    stats = medians(rows)
+    seeds = len({r["seed"] for r in rows})
+    worst = max((r["rel_diff_jax"] for r in rows if not math.isnan(r["rel_diff_jax"])),
+                default=math.nan)
+
+    def spread(arch: str, act: str, init: str) -> float:
+        return _spread(stats[(arch, act, init)])
+
+    plain_sig = stats[("plain", "sigmoid", "default")]
+    res_sig = stats[("residual", "sigmoid", "default")]
+    plain_spreads = [spread("plain", a, i) for a in ACTIVATIONS for i in INITS]
+    res_spreads = [spread("residual", a, i) for a in ACTIVATIONS for i in INITS]
+    sig_worst = max(_ratio(stats[("plain", "sigmoid", i)]) for i in INITS)
+    small_plain = max(stats[("plain", a, "small")]["median"][0] for a in ACTIVATIONS)
+    small_res = min(stats[("residual", a, "small")]["median"][0] for a in ACTIVATIONS)
+    lines = [
+        f"# {NAME}",
+        "",
+        f"![gradient norm per layer]({FIGURE}.png)",
+        "",
+        "**What the plot shows.** Without skip connections the gradient that reaches the "
+        "first layers is orders of magnitude smaller than the last layer's whenever the "
+        f"activation squashes it: with sigmoid and PyTorch's default initialisation, "
+        f"||dL/dW_1|| is {_ratio(plain_sig):.1e} times ||dL/dW_10|| "
+        f"(with residual connections: {_ratio(res_sig):.1e}); "
+        f"across all activations and initialisations the layers of the plain network span up "
+        f"to {max(plain_spreads):.1f} orders of magnitude, the residual network's at most "
+        f"{max(res_spreads):.1f}. A poor initialisation makes it worse: with weights of std 0.01 "
+        f"the plain network's first-layer gradient is at most {small_plain:.1e}, while the "
+        f"residual network's identity path still delivers at least {small_res:.1e}. "
+        "An initialisation matched to the activation keeps even the plain network level "
+        f"(tanh with Xavier: {spread('plain', 'tanh', 'xavier'):.1f} orders of magnitude "
+        f"between layers; relu with He: {spread('plain', 'relu', 'he'):.1f}), but sigmoid's "
+        f"first layer gets at most {sig_worst:.0e} of its last layer's gradient under every "
+        "initialisation. With residual connections, every layer's gradient stays within "
+        f"{max(res_spreads):.1f} orders of magnitude of the others for every activation and "
+        "initialisation: the identity path carries the gradient down.",
+        "",
+        "## Setup",
+        "",
+        f"- {DEPTH} layers of {WIDTH}x{WIDTH} weights with biases, batch {BATCH} of standard "
+        f"normal inputs and targets, loss = mean((net(x) - y)^2); {seeds} seeds per cell "
+        "(data and weights), lines are medians, bands min..max.",
+        "- plain: h = act(W h + b); residual: h = h + act(W h + b); the last layer is linear "
+        "in both. `none` with `plain` is the lesson's `nn.Sequential` of `nn.Linear`.",
+        "- inits: default = U(±1/sqrt(64)) for W and b (PyTorch's nn.Linear); xavier = "
+        "N(0, 2/(64+64)); he = N(0, 2/64); small = N(0, 0.01²); biases 0 except default.",
+        "- gradients: dualtape reverse mode (`dt.grad`) on `dualtape.lessons.deep_mlp_loss`; "
+        f"checked against `jax.grad` of the same function: largest relative difference "
+        f"{worst:.1e}.",
+        "",
+        "## Layer 1 / layer 10 gradient norm (medians)",
+        "",
+        "| init | activation | plain | residual |",
+        "|---|---|---|---|",
+    ]
+    for init in INITS:
+        for act in ACTIVATIONS:
+            p = _ratio(stats[("plain", act, init)])
+            r = _ratio(stats[("residual", act, init)])
+            lines.append(f"| {init} | {act} | {p:.2e} | {r:.2e} |")
+    lines += [
+        "",
+        "## Regenerate",
+        "",
+        f"`dualtape study run {NAME}` (or `python studies/{NAME}.py`), then "
+        f"`dualtape study plot {NAME}` / `dualtape study summary {NAME}` redraw from data.csv.",
+        "",
+    ]
+    path = out / "summary.md"
+    write_atomic(path, "\n".join(lines))
+    return path
+
+
+def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
+        sizes: Any = None, progress: bool = False, command: list[str] | None = None,
+        **_: Any) -> RunReport:
+    """Measure every cell, then write data.csv, env.json, the figures and summary.md."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    rows = measure(QUICK_SEEDS if quick else SEEDS, check_jax=True, progress=progress)
+    write_atomic(out / "data.csv", _csv_text(rows))
+    write_json(out / "env.json", environment(command))
+    files = [out / "data.csv", out / "env.json", *plot(study, out=out), summary(study, out=out)]
+    cells = len(rows) // DEPTH
+    return RunReport(study=NAME, out=out, cells_planned=cells, cells_measured=cells,
+                     elapsed_s=time.perf_counter() - t0, files=files)
+
+
+STUDY = Study(
+    name=NAME,
+    description=("Gradient norm of each layer's weights in a 10-layer MLP, plain vs residual, "
+                 "for activations none/tanh/sigmoid/relu and four initialisations (the "
+                 "lesson's vanishing-gradients exercise)."),
+    run=run,
+    plot=plot,
+    summary=summary,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python studies/vanishing_gradients.py [--quick] [--out DIR]``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_SEEDS} seeds instead of "
+                        f"{SEEDS}, into results/quick/{NAME}")
+    parser.add_argument("--out", type=Path, default=None, help="results folder")
+    args = parser.parse_args(argv)
+    out = args.out or (RESULTS.parent / "quick" / NAME if args.quick else RESULTS)
+    report = run(STUDY, out=out, quick=args.quick, progress=True,
+                 command=["python", "studies/vanishing_gradients.py", *(argv or sys.argv[1:])])
+    print(f"{NAME}: {report.cells_measured} cells in {report.elapsed_s:.1f} s -> {report.out}")
+    for f in report.files:
+        print(f"  {f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,6 +9,7 @@
 
 from . import ops as _ops  # noqa: F401  (fills the registry)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .checks import JaxComparison, check_against_jax, check_grads
 from .counting import OpCounter, count
 from .forward import Dual
 from .registry import Primitive, primitives
@@ -17,7 +18,7 @@ from .reverse import Tape, TapeValue
 __version__ = "0.1.0"
 
 __all__ = [
-    "Dual", "OpCounter", "Primitive", "Tape", "TapeValue", "__version__", "count", "grad",
+    "Dual", "JaxComparison", "OpCounter", "check_against_jax", "check_grads", "Primitive", "Tape", "TapeValue", "__version__", "count", "grad",
     "hessian", "hvp", "jacfwd", "jacrev", "jvp", "primitives", "value_and_grad", "vjp",
 ]
 

@@ -45,10 +45,6 @@ def max_weight(x, y):
     return (x > y).astype(dt) + 0.5 * (x == y).astype(dt)
 
 
-def nonzero_or_one(x):
-    return jnp.where(x == 0, 1.0, x)
-
-
 def _reduction(fn):
     return lambda x, axis, keepdims: fn(x, axis=axis, keepdims=keepdims)
 

@@ -186,9 +186,6 @@ max_weight = _nondiff(
     2,
     broadcasting=True,
 )
-nonzero_or_one = _nondiff("nonzero_or_one", lambda x: np.where(x == 0, 1.0, x).astype(
-    getattr(x, "dtype", np.float64)) if type(x) is not float else (x if x != 0 else 1.0))
-
 # ---------------------------------------------------------------- arithmetic (broadcasting)
 
 add = register(Primitive(
@@ -228,11 +225,12 @@ neg = register(Primitive(
 
 def _pow_dx(ans, x, y):
     # y * x**(y-1), taken as 0 where y == 0 (as JAX does) so 0**0 has slope 0.
-    return where(equal_mask(y, 0.0) > 0, 0.0, mul(y, power(x, sub(y, 1.0))))
+    return where(y == 0, 0.0, mul(y, power(x, sub(y, 1.0))))
 
 
 def _pow_dy(ans, x, y):
-    return mul(ans, log(nonzero_or_one(x)))
+    # ans * log(x), with log(0) replaced by 0 (0**y does not move with y).
+    return mul(ans, log(where(x == 0, 1.0, x)))
 
 
 power = register(Primitive(
@@ -489,7 +487,7 @@ def _log_softmax_impl(x, axis):
 
 log_softmax = register(Primitive(
     "log_softmax", _log_softmax_impl,
-    jvp=(lambda t, ans, x, axis: sub(t, mul(exp(ans), sum_(t, axis=axis, keepdims=True))),),
+    jvp=(lambda t, ans, x, axis: sub(t, sum_(mul(t, exp(ans)), axis=axis, keepdims=True)),),
     vjp=(lambda g, ans, x, axis: sub(g, mul(exp(ans), sum_(g, axis=axis, keepdims=True))),),
     flops=_times(5), saves="ans",
 )).bind

@@ -77,7 +77,8 @@ def check_sizes(values: Sequence[Any], arg: str = "sizes") -> tuple[int, ...]:
     out = []
     if len(values) == 0:
         raise StudyError("expected at least one positive integer", arg)
-    for v in values:
+    for original in values:
+        v = original
         if isinstance(v, bool):
             raise StudyError(f"expected positive integers, got {v!r}", arg)
         if isinstance(v, str):
@@ -89,7 +90,7 @@ def check_sizes(values: Sequence[Any], arg: str = "sizes") -> tuple[int, ...]:
             raise StudyError(f"expected positive integers, got {v!r}", arg)
         v = int(v)
         if v <= 0:
-            raise StudyError(f"expected positive integers, got {v!r}", arg)
+            raise StudyError(f"expected positive integers, got {original!r}", arg)
         out.append(v)
     return tuple(out)
 

@@ -1,0 +1,668 @@
+"""Contracts of the public transformations, checked against their JAX namesakes.
+
+Every function under test is written once against a module ``xp`` and built twice:
+with ``dualtape.numpy`` for dualtape and with ``jax.numpy`` for the reference, so
+the reference never goes through dualtape's own code.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from _trees import assert_tree_close, jax_jvp, jax_out, jax_vjp, leaves
+
+import dualtape as dt
+import dualtape.numpy as dnp
+
+jax.config.update("jax_enable_x64", True)
+
+R = np.random.default_rng(7)
+W = R.normal(size=(3, 4))
+V3 = R.normal(size=3)
+V4 = R.normal(size=4)
+M23 = R.normal(size=(2, 3))
+M32 = R.normal(size=(3, 2))
+
+
+def both(make):
+    """(dualtape version, jax version) of ``make(xp)``."""
+    return make(dnp), make(jnp)
+
+
+# ---------------------------------------------------------------- jvp
+
+
+JVP_CASES = {
+    "scalar": (lambda xp: lambda x: xp.sin(x) * x ** 3, (0.7,)),
+    "vector": (lambda xp: lambda x: xp.tanh(x) * x[::-1], (V3,)),
+    "matrix_to_scalar": (lambda xp: lambda a: xp.sum(xp.exp(a) * a), (M23,)),
+    "two_args": (lambda xp: lambda x, y: xp.sin(x) @ y, (V3, M32)),
+    "float_and_array": (lambda xp: lambda s, x: s * x + s ** 2, (1.5, V4)),
+    "pytree_in": (lambda xp: lambda p: p["w"] * xp.sum(p["b"][0]) + p["b"][1], (
+        {"w": V3, "b": (V4, 0.3)},)),
+    "pytree_out": (lambda xp: lambda x: {"s": xp.sum(x), "l": [x * 2.0, (xp.cos(x),)]}, (V3,)),
+}
+
+
+@pytest.mark.parametrize("name", list(JVP_CASES))
+def test_jvp_matches_jax(name, rng):
+    make, primals = JVP_CASES[name]
+    f, jf = both(make)
+    tangents = tuple(jax.tree_util.tree_map(lambda p: np.asarray(rng.normal(size=np.shape(p)))
+                                            if np.ndim(p) else float(rng.normal()), primals))
+    out, t_out = dt.jvp(f, primals, tangents)
+    j_out, j_t_out = jax_jvp(jf, primals, tangents)
+    assert_tree_close(out, j_out)
+    assert_tree_close(t_out, j_t_out)
+
+
+def test_jvp_returns_pair_and_accepts_lists():
+    res = dt.jvp(lambda x, y: x * y, [2.0, 3.0], [1.0, 0.0])
+    assert isinstance(res, tuple) and len(res) == 2
+    assert res == (6.0, 3.0)
+
+
+def test_jvp_is_linear_in_the_tangent(rng):
+    f = lambda x: dnp.sin(x) * dnp.sum(x ** 2)
+    x, u, v = rng.normal(size=(3, 4))
+    _, tu = dt.jvp(f, (x,), (u,))
+    _, tv = dt.jvp(f, (x,), (v,))
+    _, tuv = dt.jvp(f, (x,), (2.0 * u - v,))
+    np.testing.assert_allclose(tuv, 2.0 * tu - tv, rtol=1e-12, atol=1e-12)
+
+
+def test_jvp_has_aux_returns_aux():
+    out, t, aux = dt.jvp(lambda x: (x * 2.0, "label"), (np.ones(2),), (np.ones(2),), has_aux=True)
+    np.testing.assert_array_equal(out, [2.0, 2.0])
+    np.testing.assert_array_equal(t, [2.0, 2.0])
+    assert aux == "label"
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: has_aux returns the traced Dual/TapeValue, not its value")
+@pytest.mark.parametrize("how", ["jvp", "vjp", "grad", "value_and_grad"])
+def test_aux_is_concrete_like_jax(how):
+    x = np.array([1.0, 2.0])
+
+    def f(v):
+        return dnp.sum(v ** 2), v * 3.0
+
+    if how == "jvp":
+        aux = dt.jvp(f, (x,), (np.ones(2),), has_aux=True)[2]
+    elif how == "vjp":
+        aux = dt.vjp(f, x, has_aux=True)[2]
+    elif how == "grad":
+        aux = dt.grad(f, has_aux=True)(x)[1]
+    else:
+        aux = dt.value_and_grad(f, has_aux=True)(x)[0][1]
+    ref = jax.grad(f, has_aux=True)(x)[1]
+    assert type(aux) is np.ndarray
+    np.testing.assert_array_equal(aux, ref)
+
+
+# ---------------------------------------------------------------- vjp
+
+
+VJP_CASES = {
+    "scalar": (lambda xp: lambda x: xp.sin(x) * x ** 3, (0.7,)),
+    "vector": (lambda xp: lambda x: xp.tanh(x) * x[::-1], (V3,)),
+    "matvec": (lambda xp: lambda a, x: xp.tanh(a @ x), (W, V4)),
+    "float_and_array": (lambda xp: lambda s, x: s * x + s ** 2, (1.5, V4)),
+    "pytree_in_out": (lambda xp: lambda p, q: {"a": p[0] * q, "b": [xp.sum(p[1]["k"] ** 2)]},
+                      ((V3, {"k": M23}), 0.5)),
+}
+
+
+def _cotangent_like(tree, rng):
+    return jax.tree_util.tree_map(
+        lambda o: np.asarray(rng.normal(size=np.shape(o))) if np.ndim(o) else float(rng.normal()),
+        tree)
+
+
+@pytest.mark.parametrize("name", list(VJP_CASES))
+def test_vjp_matches_jax(name, rng):
+    make, primals = VJP_CASES[name]
+    f, jf = both(make)
+    out, vjp_fn = dt.vjp(f, *primals)
+    ct = _cotangent_like(out, rng)
+    j_out, j_ct = jax_vjp(jf, primals, ct)
+    assert_tree_close(out, j_out)
+    got = vjp_fn(ct)
+    assert isinstance(got, tuple) and len(got) == len(primals)
+    for g, p in zip(got, primals, strict=True):
+        for gl, pl in zip(leaves(g), leaves(p), strict=True):
+            assert np.shape(gl) == np.shape(pl)
+    assert_tree_close(got, j_ct)
+
+
+def test_vjp_fn_can_be_called_twice(rng):
+    f = lambda x, y: dnp.sin(x) * y + dnp.sum(x * y)
+    x, y = rng.normal(size=(2, 5))
+    out, vjp_fn = dt.vjp(f, x, y)
+    c1, c2 = rng.normal(size=(2, 5))
+    first = vjp_fn(c1)
+    other = vjp_fn(c2)
+    again = vjp_fn(c1)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    ref = jax_vjp(f, (x, y), c2)[1]
+    assert_tree_close(other, ref)
+
+
+def test_vjp_single_primal_returns_one_tuple():
+    out, vjp_fn = dt.vjp(lambda x: x * 3.0, np.ones(2))
+    (g,) = vjp_fn(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(g, [3.0, 6.0])
+
+
+def test_adjoint_identity_jvp_vjp(rng):
+    """<u, J v> == <J^T u, v>, with J from dt.jvp and J^T from dt.vjp."""
+    f = lambda a: dnp.tanh(a @ W) * dnp.sum(a ** 2)
+    a = rng.normal(size=(2, 3))
+    v = rng.normal(size=(2, 3))
+    _, jv = dt.jvp(f, (a,), (v,))
+    out, vjp_fn = dt.vjp(f, a)
+    u = rng.normal(size=out.shape)
+    (jtu,) = vjp_fn(u)
+    assert np.isclose(np.sum(u * jv), np.sum(jtu * v), rtol=1e-12)
+
+
+def test_vjp_has_aux():
+    out, vjp_fn, aux = dt.vjp(lambda x: (x * 2.0, {"n": 3}), np.ones(2), has_aux=True)
+    assert aux == {"n": 3}
+    np.testing.assert_array_equal(vjp_fn(np.ones(2))[0], [2.0, 2.0])
+
+
+# ---------------------------------------------------------------- grad and value_and_grad
+
+
+def _g3(xp):
+    return lambda x, y, z: xp.sum(xp.sin(x) * y) * z ** 2
+
+
+ARGS3 = (V3, np.array([0.5, -1.0, 2.0]), 1.3)
+
+
+@pytest.mark.parametrize("argnums", [0, 1, 2, -1, (0,), (0, 2), (2, 0), (0, 1, 2), [1, 2]])
+def test_grad_argnums_matches_jax(argnums):
+    f, jf = both(_g3)
+    got = dt.grad(f, argnums=argnums)(*ARGS3)
+    ref = jax_out(jax.grad(jf, argnums=argnums), *ARGS3)
+    assert_tree_close(got, ref)
+
+
+@pytest.mark.parametrize("argnums", [0, 2, (1, 2), (2, 1, 0)])
+def test_value_and_grad_matches_jax(argnums):
+    f, jf = both(_g3)
+    value, g = dt.value_and_grad(f, argnums=argnums)(*ARGS3)
+    j_value, j_g = jax_out(jax.value_and_grad(jf, argnums=argnums), *ARGS3)
+    assert np.isclose(value, j_value, rtol=1e-13)
+    assert_tree_close(g, j_g)
+
+
+def test_grad_has_aux_structure():
+    def f(x):
+        return dnp.sum(x ** 2), {"sizes": (1, 2)}
+
+    g, aux = dt.grad(f, has_aux=True)(np.array([1.0, -2.0]))
+    np.testing.assert_array_equal(g, [2.0, -4.0])
+    assert aux == {"sizes": (1, 2)}
+    (value, aux2), g2 = dt.value_and_grad(f, has_aux=True)(np.array([1.0, -2.0]))
+    assert value == 5.0 and aux2 == {"sizes": (1, 2)}
+    np.testing.assert_array_equal(g2, [2.0, -4.0])
+
+
+def test_grad_with_tuple_argnums_and_aux():
+    def f(x, y):
+        return x * y ** 2, "aux"
+
+    (gx, gy), aux = dt.grad(f, argnums=(0, 1), has_aux=True)(2.0, 3.0)
+    assert (gx, gy, aux) == (9.0, 12.0, "aux")
+
+
+def test_grad_passes_keyword_arguments_through():
+    f = lambda x, scale=1.0: dnp.sum(x ** 2) * scale
+    np.testing.assert_allclose(dt.grad(f)(np.array([1.0, 2.0]), scale=3.0), [6.0, 12.0])
+
+
+PYTREE_ARGS = {
+    "dict": {"w": V3, "b": 0.25},
+    "list": [V3, 0.25, M23],
+    "tuple": (V3, (0.25, M23)),
+    "nested": {"layers": [{"w": M23, "b": V3}, {"w": M32, "b": 0.5}], "scale": (1.5,)},
+}
+
+
+def _tree_loss(xp):
+    def f(tree):
+        return sum(xp.sum(xp.sin(leaf) * leaf) for leaf in jax.tree_util.tree_leaves(tree))
+
+    return f
+
+
+@pytest.mark.parametrize("name", list(PYTREE_ARGS))
+def test_grad_of_pytree_argument_matches_jax(name):
+    f, jf = both(_tree_loss)
+    tree = PYTREE_ARGS[name]
+    assert_tree_close(dt.grad(f)(tree), jax_out(jax.grad(jf), tree))
+
+
+@pytest.mark.parametrize("name", list(PYTREE_ARGS))
+def test_jvp_of_pytree_argument_matches_jax(name, rng):
+    f, jf = both(_tree_loss)
+    tree = PYTREE_ARGS[name]
+    tangent = _cotangent_like(tree, rng)
+    assert_tree_close(dt.jvp(f, (tree,), (tangent,)), jax_jvp(jf, (tree,), (tangent,)))
+
+
+def test_grad_of_python_float_and_numpy_scalars():
+    f = lambda x: x ** 3 + dnp.sin(x)
+    for x in (2.0, np.float64(2.0), np.array(2.0)):
+        g = dt.grad(f)(x)
+        assert np.shape(g) == ()
+        assert math.isclose(float(g), 12.0 + math.cos(2.0), rel_tol=1e-14)
+
+
+def test_grad_of_numpy_array_is_array_of_same_shape(rng):
+    x = rng.normal(size=(2, 3, 2))
+    g = dt.grad(lambda a: dnp.sum(a ** 2))(x)
+    assert isinstance(g, np.ndarray) and g.shape == x.shape
+    np.testing.assert_allclose(g, 2 * x)
+
+
+def test_grad_of_unused_argument_is_zero():
+    g = dt.grad(lambda x, y: x * 2.0, argnums=1)(1.0, np.ones(3))
+    np.testing.assert_array_equal(g, np.zeros(3))
+    assert np.shape(g) == (3,)
+
+
+def test_grad_of_constant_function_is_zero():
+    assert dt.grad(lambda x: 3.0)(1.0) == 0.0
+    assert dt.jvp(lambda x: 3.0, (1.0,), (1.0,))[1] == 0.0
+
+
+# ---------------------------------------------------------------- jacfwd / jacrev
+
+
+JAC_CASES = {
+    "scalar_to_scalar": (lambda xp: lambda x: xp.sin(x) * x ** 2, (0.7,), 0),
+    "scalar_to_vector": (lambda xp: lambda x: xp.stack([x, x ** 2, xp.sin(x)]), (0.7,), 0),
+    "vector_to_scalar": (lambda xp: lambda x: xp.sum(xp.tanh(x) * x), (V4,), 0),
+    "vector_to_vector": (lambda xp: lambda x: xp.sin(x) * x[::-1], (V4,), 0),
+    "vector_to_matrix": (lambda xp: lambda x: xp.reshape(x, (2, 2)) * xp.cos(x[0]), (V4,), 0),
+    "matrix_to_vector": (lambda xp: lambda a: xp.sum(a ** 2, axis=1) * a[0, 0], (M23,), 0),
+    "matrix_to_matrix": (lambda xp: lambda a: xp.tanh(a @ W) + a[:, :1], (M23,), 0),
+    "tuple_outputs": (lambda xp: lambda x: (xp.sin(x), xp.sum(x ** 2), x[1:] * 2.0), (V3,), 0),
+    "dict_outputs": (lambda xp: lambda x: {"b": xp.exp(x), "a": xp.sum(x)}, (V3,), 0),
+    "dict_input": (lambda xp: lambda d: d["w"] * xp.sum(d["b"]) + xp.tanh(d["w"]),
+                   ({"w": V3, "b": M32},), 0),
+    "list_input": (lambda xp: lambda l: l[0] * l[1][0] + xp.sum(l[1][1]), ([V3, (0.5, V4)],), 0),
+    "tuple_input": (lambda xp: lambda t: xp.concatenate([t[0], t[1] * 2.0]), ((V3, V4),), 0),
+    "argnums_tuple": (lambda xp: lambda x, y: x * xp.sin(y), (V3, V3[::-1].copy()), (0, 1)),
+    "argnums_second": (lambda xp: lambda x, y, z: xp.sum(x) * y ** 2 + z, (V3, V4, 1.0), 1),
+}
+
+
+@functools.cache
+def _jac_ref(name):
+    make, args, argnums = JAC_CASES[name]
+    return jax.jit(jax.jacfwd(make(jnp), argnums=argnums))(*args)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, None])
+@pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
+@pytest.mark.parametrize("name", list(JAC_CASES))
+def test_jacobian_matches_jax(name, mode, chunk):
+    make, args, argnums = JAC_CASES[name]
+    got = getattr(dt, mode)(make(dnp), argnums=argnums, chunk=chunk)(*args)
+    assert_tree_close(got, _jac_ref(name))
+
+
+def test_jacobians_agree_for_every_chunk(rng):
+    f = lambda x: dnp.sin(x[:, None] * x[None, :]) @ x
+    x = rng.normal(size=7)
+    ref = jax_out(jax.jacfwd(lambda x: jnp.sin(x[:, None] * x[None, :]) @ x), x)
+    for chunk in (1, 2, 3, 4, 6, 7, 8, 100, None):
+        np.testing.assert_allclose(dt.jacfwd(f, chunk=chunk)(x), ref, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(dt.jacrev(f, chunk=chunk)(x), ref, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------- nesting and higher order
+
+
+def test_grad_of_grad_matches_jax():
+    f, jf = both(lambda xp: lambda x: xp.sin(x) * x ** 3 + xp.exp(-x * x))
+    d2 = jax.jit(jax.grad(jax.grad(jf)))
+    d3 = jax.jit(jax.grad(jax.grad(jax.grad(jf))))
+    for x in (-1.2, 0.0, 0.4, 2.0):
+        assert math.isclose(dt.grad(dt.grad(f))(x), d2(x), rel_tol=1e-12, abs_tol=1e-14)
+        assert math.isclose(dt.grad(dt.grad(dt.grad(f)))(x), d3(x), rel_tol=1e-11, abs_tol=1e-13)
+
+
+def test_jvp_of_jvp_of_jvp_third_derivative():
+    f = lambda x: dnp.sin(x) * x ** 2
+
+    def d(g):
+        return lambda x: dt.jvp(g, (x,), (1.0,))[1]
+
+    x = 0.9
+    ref = jax_out(jax.grad(jax.grad(jax.grad(lambda x: jnp.sin(x) * x ** 2))), x)
+    assert math.isclose(d(d(d(f)))(x), ref, rel_tol=1e-12)
+
+
+HESS_CASES = {
+    "poly": (lambda xp: lambda x: xp.sum(x ** 3 * x[0]), V4),
+    "trig": (lambda xp: lambda x: xp.sum(xp.sin(x) * xp.cos(x[::-1])), V4),
+    "logsumexp": (lambda xp: lambda x: xp.log(xp.sum(xp.exp(x))), V4),
+    "mlp": (lambda xp: lambda x: xp.sum(xp.tanh(W @ x) ** 2), V4),
+    "matrix": (lambda xp: lambda a: xp.sum(xp.sin(a) * xp.exp(a[0])), M23),
+    "matrix_transpose": (lambda xp: lambda a: xp.sum(xp.sin(a.T) * 2.0), M23),
+    "gram": (lambda xp: lambda a: xp.sum((a @ a.T) ** 2), M23),
+}
+
+# jacfwd in vector mode over jacrev in vector mode fails on transposes (see test below).
+_TRANSPOSE_BUG = pytest.mark.xfail(
+    strict=True, reason="core bug: transpose JVP rule over a batched transpose VJP (AxisError)")
+NESTINGS = {
+    "fwd_over_rev": lambda f: dt.jacfwd(dt.jacrev(f)),
+    "fwd_over_rev_chunks": lambda f: dt.jacfwd(dt.jacrev(f, chunk=2), chunk=3),
+    "fwd1_over_rev": lambda f: dt.jacfwd(dt.jacrev(f), chunk=1),
+    "rev_over_fwd": lambda f: dt.jacrev(dt.jacfwd(f)),
+    "rev_over_fwd_chunks": lambda f: dt.jacrev(dt.jacfwd(f, chunk=3), chunk=2),
+    "fwd_over_fwd": lambda f: dt.jacfwd(dt.jacfwd(f, chunk=2)),
+    "rev_over_rev": lambda f: dt.jacrev(dt.jacrev(f), chunk=1),
+    "hessian": dt.hessian,
+}
+_BROKEN = {("matrix_transpose", "fwd_over_rev"), ("matrix_transpose", "fwd_over_rev_chunks"),
+           ("matrix_transpose", "hessian"), ("gram", "fwd_over_rev"),
+           ("gram", "fwd_over_rev_chunks"), ("gram", "hessian")}
+
+
+@pytest.mark.parametrize("name, nesting", [
+    pytest.param(n, m, marks=[_TRANSPOSE_BUG] if (n, m) in _BROKEN else [])
+    for n in HESS_CASES for m in NESTINGS])
+def test_second_derivatives_match_jax_hessian(name, nesting):
+    make, x = HESS_CASES[name]
+    got = NESTINGS[nesting](make(dnp))(x)
+    np.testing.assert_allclose(got, _hess_ref(name), rtol=1e-10, atol=1e-12)
+
+
+@functools.cache
+def _hess_ref(name):
+    make, x = HESS_CASES[name]
+    return np.asarray(jax.jit(jax.hessian(make(jnp)))(x))
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: hessian through a transpose raises AxisError")
+def test_hessian_through_transpose_minimal():
+    a = np.ones((2, 3))
+    h = dt.hessian(lambda a: dnp.sum(dnp.sin(a.T)))(a)
+    np.testing.assert_allclose(h, jax.hessian(lambda a: jnp.sum(jnp.sin(a.T)))(a))
+
+
+def test_hessian_of_pytree_and_argnums_match_jax():
+    f, jf = both(lambda xp: lambda d: xp.sum(d["a"] ** 2 * d["b"]) * xp.sum(xp.sin(d["b"])))
+    d = {"a": V3, "b": V3[::-1].copy()}
+    assert_tree_close(dt.hessian(f)(d), jax_out(jax.hessian(jf), d), rtol=1e-10, atol=1e-12)
+    g, jg = both(lambda xp: lambda x, y: xp.sum(xp.sin(x) * y ** 3))
+    assert_tree_close(dt.hessian(g, argnums=(0, 1))(V3, V3 + 1.0),
+                      jax_out(jax.hessian(jg, argnums=(0, 1)), V3, V3 + 1.0), rtol=1e-10, atol=1e-12)
+    assert_tree_close(dt.hessian(g, argnums=1)(V3, V3 + 1.0),
+                      jax_out(jax.hessian(jg, argnums=1), V3, V3 + 1.0), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in HESS_CASES if n not in ("gram", "matrix_transpose")])
+def test_hvp_matches_jax(name, rng):
+    make, x = HESS_CASES[name]
+    f, jf = both(make)
+    v = rng.normal(size=np.shape(x))
+    got = dt.hvp(f, (x,), (v,))
+    ref = jax_jvp(jax.grad(jf), (x,), (v,))[1]
+    assert np.shape(got) == np.shape(x)
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_hvp_with_two_primals_matches_jax(rng):
+    f, jf = both(lambda xp: lambda x, y: xp.sum(xp.tanh(x) * y ** 2) + xp.sum(x * x) * y[0])
+    x, y, u, v = rng.normal(size=(4, 3))
+    got = dt.hvp(f, (x, y), (u, v))
+    ref = jax_jvp(jax.grad(jf, argnums=(0, 1)), (x, y), (u, v))[1]
+    assert_tree_close(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_hvp_with_transpose(rng):
+    """hvp is forward over reverse with nb=0, which is not hit by the transpose bug."""
+    f, jf = both(HESS_CASES["gram"][0])
+    v = rng.normal(size=M23.shape)
+    np.testing.assert_allclose(dt.hvp(f, (M23,), (v,)), jax_jvp(jax.grad(jf), (M23,), (v,))[1],
+                               rtol=1e-10)
+
+
+# ---------------------------------------------------------------- perturbation confusion
+
+
+def _inner(kind, x):
+    """d/dy (x + y) at y = 1, by ``kind``; x is closed over."""
+    if kind == "jvp":
+        return dt.jvp(lambda y: x + y, (1.0,), (1.0,))[1]
+    if kind == "grad":
+        return dt.grad(lambda y: x + y)(1.0)
+    if kind == "jacfwd":
+        return dt.jacfwd(lambda y: x + y)(1.0)
+    return dt.jacrev(lambda y: x + y)(1.0)
+
+
+def _outer(kind, f):
+    if kind == "jvp":
+        return dt.jvp(f, (1.0,), (1.0,))[1]
+    if kind == "grad":
+        return dt.grad(f)(1.0)
+    if kind == "jacfwd":
+        return dt.jacfwd(f)(1.0)
+    return dt.jacrev(f)(1.0)
+
+
+KINDS = ["jvp", "grad", "jacfwd", "jacrev"]
+
+
+@pytest.mark.parametrize("outer", KINDS)
+@pytest.mark.parametrize("inner", KINDS)
+def test_perturbation_confusion(inner, outer):
+    """d/dx [x * d/dy (x + y) at y=1] at x=1 == 1 (a confused AD gives 2)."""
+    got = _outer(outer, lambda x: x * _inner(inner, x))
+    assert float(got) == 1.0
+
+
+@pytest.mark.parametrize("outer", ["jvp", "grad"])
+@pytest.mark.parametrize("inner", ["jvp", "grad"])
+def test_perturbation_confusion_inner_depends_on_x(inner, outer):
+    """d/dx [x * d/dy (x * y)] = d/dx x^2 = 2x, as JAX computes it."""
+
+    def f(x):
+        if inner == "jvp":
+            d = dt.jvp(lambda y: x * y ** 2, (1.0,), (1.0,))[1]
+        else:
+            d = dt.grad(lambda y: x * y ** 2)(1.0)
+        return x * d
+
+    x0 = 1.5
+    got = dt.jvp(f, (x0,), (1.0,))[1] if outer == "jvp" else dt.grad(f)(x0)
+    ref = jax_out(jax.grad(lambda x: x * jax.grad(lambda y: x * y ** 2)(1.0)), x0)
+    assert math.isclose(float(got), float(ref)) and math.isclose(float(got), 4 * x0)
+
+
+# ---------------------------------------------------------------- float32 stays float32
+
+
+F32_FUNCS = {
+    "sin_scaled": lambda x: dnp.sin(x) * 2.0 + 1.0,
+    "mean_tanh": lambda x: dnp.mean(dnp.tanh(x)) * x,
+    "logsumexp": lambda x: dnp.logsumexp(x) - x,
+    "softmax": lambda x: dnp.softmax(x),
+    "matmul": lambda x: dnp.reshape(x, (2, 2)) @ W[:2, :2].astype(np.float32),
+    "max_relu": lambda x: dnp.max(x) * dnp.relu(x),
+    "sigmoid_softplus": lambda x: dnp.sigmoid(x) + dnp.softplus(x),
+    "pow_sqrt": lambda x: dnp.sqrt(x * x + 1.0) ** 2.5 / (x ** 2 + 1.0),
+    "where": lambda x: dnp.where(x > 0, x * 2.0, x ** 3),
+    "clip_lower": lambda x: dnp.clip(x, -0.5, None) * x,
+    "clip_both": lambda x: dnp.clip(x, -0.5, 0.5) * x,
+    "minimum_const": lambda x: dnp.minimum(x, 0.5) * x,
+}
+X32 = np.array([0.3, -1.2, 2.0, 0.7], dtype=np.float32)
+
+
+def _jax_f32(name):
+    return {
+        "sin_scaled": lambda x: jnp.sin(x) * 2.0 + 1.0,
+        "mean_tanh": lambda x: jnp.mean(jnp.tanh(x)) * x,
+        "logsumexp": lambda x: jax.scipy.special.logsumexp(x) - x,
+        "softmax": lambda x: jax.nn.softmax(x),
+        "matmul": lambda x: jnp.reshape(x, (2, 2)) @ W[:2, :2].astype(np.float32),
+        "max_relu": lambda x: jnp.max(x) * jax.nn.relu(x),
+        "sigmoid_softplus": lambda x: jax.nn.sigmoid(x) + jax.nn.softplus(x),
+        "pow_sqrt": lambda x: jnp.sqrt(x * x + 1.0) ** 2.5 / (x ** 2 + 1.0),
+        "where": lambda x: jnp.where(x > 0, x * 2.0, x ** 3),
+        "clip_lower": lambda x: jnp.clip(x, -0.5, None) * x,
+        "clip_both": lambda x: jnp.clip(x, -0.5, 0.5) * x,
+        "minimum_const": lambda x: jnp.minimum(x, 0.5) * x,
+    }[name]
+
+
+_F32_BUG = pytest.mark.xfail(strict=True, reason="core bug: max_weight(c, x) with a Python float c "
+                             "is a float64 mask, so minimum(x, c) and clip(x, lo, hi) promote")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[_F32_BUG] if n in ("clip_both", "minimum_const")
+                                               else []) for n in F32_FUNCS])
+def test_float32_stays_float32(name):
+    f = F32_FUNCS[name]
+    jf = _jax_f32(name)
+    t = np.ones_like(X32)
+    out, t_out = dt.jvp(f, (X32,), (t,))
+    assert out.dtype == np.float32 and t_out.dtype == np.float32
+    out, vjp_fn = dt.vjp(f, X32)
+    (ct,) = vjp_fn(np.ones_like(out))
+    assert out.dtype == np.float32 and ct.dtype == np.float32
+    g = dt.grad(lambda x: dnp.sum(f(x)))(X32)
+    assert g.dtype == np.float32
+    ref = jax_out(jax.jacfwd(jf), X32)
+    assert ref.dtype == np.float32
+    for chunk in (1, 3, None):
+        jf_ = dt.jacfwd(f, chunk=chunk)(X32)
+        jr_ = dt.jacrev(f, chunk=chunk)(X32)
+        assert jf_.dtype == np.float32 and jr_.dtype == np.float32
+        np.testing.assert_allclose(jf_, ref, rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(jr_, ref, rtol=2e-5, atol=2e-6)
+
+
+def test_float32_scalar_stays_float32():
+    x = np.float32(0.5)
+    g = dt.grad(lambda x: dnp.sin(x) * x)(x)
+    assert np.asarray(g).dtype == np.float32
+    _, t = dt.jvp(lambda x: dnp.exp(x) * 3.0, (x,), (np.float32(1.0),))
+    assert np.asarray(t).dtype == np.float32
+    assert np.asarray(dt.hessian(lambda x: dnp.sum(dnp.sin(x) * x))(X32)).dtype == np.float32
+
+
+# ---------------------------------------------------------------- non-differentiable points follow JAX
+
+
+KINKS = {
+    "relu_at_0": (dnp.relu, jax.nn.relu, 0.0),
+    "relu_vector": (lambda x: dnp.sum(dnp.relu(x)), lambda x: jnp.sum(jax.nn.relu(x)),
+                    np.array([-1.0, 0.0, 1.0])),
+    "abs_at_0": (dnp.abs, jnp.abs, 0.0),
+    "abs_operator_vector": (lambda x: dnp.sum(abs(x)), lambda x: jnp.sum(abs(x)),
+                            np.array([-1.0, 0.0, 2.0])),
+    "maximum_tie_x": (lambda x: dnp.maximum(x, 1.0), lambda x: jnp.maximum(x, 1.0), 1.0),
+    "maximum_tie_self": (lambda x: dnp.sum(dnp.maximum(x, x[::-1])),
+                         lambda x: jnp.sum(jnp.maximum(x, x[::-1])), np.array([1.0, 2.0, 1.0])),
+    "minimum_tie": (lambda x: dnp.minimum(x, 2.0), lambda x: jnp.minimum(x, 2.0), 2.0),
+    "max_reduction_ties": (dnp.max, jnp.max, np.array([1.0, 3.0, 3.0, -2.0])),
+    "max_reduction_three_ties": (dnp.max, jnp.max, np.array([3.0, 3.0, 3.0])),
+    "max_axis_ties": (lambda a: dnp.sum(dnp.max(a, axis=1) * np.array([1.0, 2.0])),
+                      lambda a: jnp.sum(jnp.max(a, axis=1) * np.array([1.0, 2.0])),
+                      np.array([[1.0, 1.0, 0.0], [2.0, 5.0, 5.0]])),
+    "min_reduction_ties": (dnp.min, jnp.min, np.array([2.0, -1.0, -1.0])),
+    "clip_at_bounds": (lambda x: dnp.sum(dnp.clip(x, 0.0, 1.0) * np.arange(1.0, 6.0)),
+                       lambda x: jnp.sum(jnp.clip(x, 0.0, 1.0) * np.arange(1.0, 6.0)),
+                       np.array([-1.0, 0.0, 0.5, 1.0, 2.0])),
+    "sign": (lambda x: dnp.sum(dnp.sign(x) * x), lambda x: jnp.sum(jnp.sign(x) * x),
+             np.array([-2.0, 0.0, 3.0])),
+}
+_ABS_BUG = pytest.mark.xfail(strict=True, reason="core bug: abs'(0) is 0, JAX gives 1 (sign rule)")
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[_ABS_BUG] if n.startswith("abs") else [])
+                                  for n in KINKS])
+def test_nondifferentiable_points_follow_jax(name, mode):
+    f, jf, x = KINKS[name]
+    ref = jax_out(jax.grad(jf), x)
+    if mode == "grad":
+        got = dt.grad(f)(x)
+    else:
+        got = dt.jacfwd(f, chunk=1)(x)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
+
+
+def test_maximum_ties_split_half_each_argument():
+    got = dt.grad(lambda x, y: dnp.maximum(x, y), argnums=(0, 1))(1.0, 1.0)
+    ref = jax.grad(jnp.maximum, argnums=(0, 1))(1.0, 1.0)
+    assert tuple(map(float, got)) == tuple(map(float, ref)) == (0.5, 0.5)
+
+
+def test_relu_and_abs_values_at_zero_in_forward_mode():
+    """The kinks also agree through dt.jvp of a scalar (no Jacobian wrapper)."""
+    assert dt.jvp(dnp.relu, (0.0,), (1.0,))[1] == float(jax.jvp(jax.nn.relu, (0.0,), (1.0,))[1])
+
+
+# ---------------------------------------------------------------- deep tapes
+
+
+def _sin_chain_grad(n):
+    """d/dx of sin applied n times, computed with plain math."""
+    x, d = 0.5, 1.0
+    for _ in range(n):
+        d *= math.cos(x)
+        x = math.sin(x)
+    return x, d
+
+
+@pytest.mark.slow
+def test_million_op_chain_in_reverse_mode():
+    n = 1_000_000
+
+    def f(x):
+        for _ in range(n):
+            x = dnp.sin(x)
+        return x
+
+    value, g = dt.value_and_grad(f)(0.5)
+    ref_value, ref_g = _sin_chain_grad(n)
+    assert math.isclose(value, ref_value, rel_tol=1e-12)
+    assert math.isclose(g, ref_g, rel_tol=1e-9)
+
+
+def test_deep_tape_second_order_no_recursion():
+    """grad of grad through a tape far deeper than Python's recursion limit."""
+    n = 3000
+
+    def f(x):
+        for _ in range(n):
+            x = x * 0.999 + 0.001 * dnp.sin(x)
+        return x
+
+    x0 = 0.3
+    h = dt.grad(dt.grad(f))(x0)
+    # reference: forward-mode second derivative by recurrences on (x, x', x'')
+    x, d1, d2 = x0, 1.0, 0.0
+    for _ in range(n):
+        c, s = math.cos(x), math.sin(x)
+        x, d1, d2 = (x * 0.999 + 0.001 * s, d1 * (0.999 + 0.001 * c),
+                     d2 * (0.999 + 0.001 * c) - 0.001 * s * d1 * d1)
+    assert math.isclose(h, d2, rel_tol=1e-9, abs_tol=1e-15)

@@ -8,6 +8,7 @@ Run it from the repository root with one command::
     python -m benchmarks --workloads 4:64x64 # one case of a workload
     python -m benchmarks --out DIR           # write somewhere else than results/benchmarks/
     python -m benchmarks --list              # show the workloads and contenders, run nothing
+    python -m benchmarks --wait-quiet 300    # on a shared machine: wait for others to go quiet
 
 The peers (HIPS autograd, micrograd, PyTorch CPU) come with ``pip install -e ".[peers]"``;
 JAX is a dependency already. A peer that is not installed is skipped and listed as such.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchmarks import env as environment
 from benchmarks import files, plot, report
+from benchmarks.machine import wait_until_quiet
 from benchmarks.runner import CaseResult, run_case
 from benchmarks.timing import TimingConfig
 from benchmarks.workloads import WORKLOADS, build_cases
@@ -44,6 +45,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument("--min-time", type=float, help="override the seconds per batch")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each case, wait up to SECONDS for other processes to go quiet "
+        "(recommended on a shared machine, e.g. 300)",
+    )
     parser.add_argument("--no-chart", action="store_true", help="skip the bar chart")
     parser.add_argument(
         "--list", action="store_true", help="list the workloads and their contenders, and exit"
@@ -54,6 +63,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run once without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (recorded)",
     )
     return parser.parse_args(argv)
+
+
+def _percent(fraction: float | None) -> str:
+    return "unknown" if fraction is None else f"{100 * fraction:.0f}%"
 
 
 def _selected(spec: str) -> list[str]:
@@ -109,16 +122,26 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     results: list[CaseResult] = []
+    busy: dict[str, float | None] = {}
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
     for case in cases:
         print(f"[{case.key}] {case.title}", flush=True)
+        busy[case.key] = wait_until_quiet(args.wait_quiet, log)
         t0 = time.perf_counter()
-        results.append(run_case(case, config, log=lambda msg: print(msg, flush=True)))
+        results.append(run_case(case, config, log=log))
         print(
-            f"      {len(results[-1].checks)} contenders, {time.perf_counter() - t0:.1f} s",
+            f"      {len(results[-1].checks)} contenders, {time.perf_counter() - t0:.1f} s"
+            f" (others' CPU use before: {_percent(busy[case.key])})",
             flush=True,
         )
 
-    timing = {**asdict(config), "quick": args.quick, "wall_seconds": time.perf_counter() - started}
+    timing = {
+        **asdict(config),
+        "quick": args.quick,
+        "wait_quiet_seconds": args.wait_quiet,
+        "others_cpu_use_before_case": busy,
+        "wall_seconds": time.perf_counter() - started,
+    }
     write_outputs(args.out, results, environment.record(ROOT, argv, timing), not args.no_chart)
     return 0
 

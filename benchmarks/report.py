@@ -227,7 +227,19 @@ def markdown(
     ]
     if skipped_lines:
         lines += ["", "Skipped:", *skipped_lines]
-    lines += ["", _environment_line(env), ""]
+    timing = env.get("timing", {})
+    busy = timing.get("others_cpu_use_before_case") or {}
+    if busy:
+        readings = ", ".join(f"{k}: {'?' if v is None else f'{100 * v:.0f}%'}" for k, v in busy.items())
+        lines += ["", f"Other processes' CPU use just before each case: {readings}."]
+    lines += [
+        "",
+        f"{timing.get('rounds', '?')} interleaved rounds of ~{timing.get('min_time', '?')} s "
+        f"batches per contender{' (quick mode)' if timing.get('quick') else ''}.",
+        "",
+        _environment_line(env),
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -16,8 +16,8 @@ from benchmarks.contenders import Contender
 class TimingConfig:
     """How long and how often each contender is timed."""
 
-    rounds: int = 15
-    min_time: float = 0.2
+    rounds: int = 21
+    min_time: float = 0.1
     warmup_time: float = 0.2
     max_repeats: int = 1_000_000
 
@@ -36,30 +36,34 @@ class Prepared:
     repeats: int = 1
 
 
-def warm_up(call: Callable[[], Any], config: TimingConfig) -> float:
-    """Call at least twice, then until ``warmup_time`` has passed; return the last call's time.
+def warm_up(call: Callable[[], Any], config: TimingConfig) -> None:
+    """Call at least twice, then until ``warmup_time`` has passed.
 
     The first call compiles what a JIT compiles, so it is never part of the timings.
     """
     start = time.perf_counter()
-    last = math.inf
     count = 0
     while count < 2 or time.perf_counter() - start < config.warmup_time:
-        t0 = time.perf_counter()
         call()
-        last = time.perf_counter() - t0
         count += 1
-    return last
 
 
-def calibrate(call: Callable[[], Any], config: TimingConfig, last: float) -> int:
-    """The number of calls per batch so that one batch lasts about ``min_time``."""
+def calibrate(call: Callable[[], Any], config: TimingConfig) -> int:
+    """The number of calls per batch so that one batch lasts about ``min_time``.
+
+    Times a short batch (at least one call, about a tenth of ``min_time``) rather than a
+    single call, so one unlucky call does not set the batch size.
+    """
+    budget = config.min_time / 10.0
+    count = 0
     t0 = time.perf_counter()
-    call()
-    single = min(last, time.perf_counter() - t0)
-    if single <= 0.0:
+    while count == 0 or time.perf_counter() - t0 < budget:
+        call()
+        count += 1
+    per_call = (time.perf_counter() - t0) / count
+    if per_call <= 0.0:
         return config.max_repeats
-    return max(1, min(config.max_repeats, math.ceil(config.min_time / single)))
+    return max(1, min(config.max_repeats, math.ceil(config.min_time / per_call)))
 
 
 def time_batch(call: Callable[[], Any], repeats: int) -> float:
@@ -85,8 +89,8 @@ def prepare(prepared: Prepared, config: TimingConfig) -> None:
         prepared.call()
         prepared.repeats = 1
         return
-    last = warm_up(prepared.call, config)
-    prepared.repeats = calibrate(prepared.call, config, last)
+    warm_up(prepared.call, config)
+    prepared.repeats = calibrate(prepared.call, config)
 
 
 def run_interleaved(

@@ -1,0 +1,54 @@
+"""How busy the machine is with other work: measured, waited out, recorded.
+
+On a shared machine another process can slow every contender of a workload several times
+over. Interleaving keeps the ratios fair within a round, but a quiet machine gives tighter
+numbers. :func:`others_busy` samples ``/proc/stat`` while this process sleeps, so what it
+sees is the load of everything else.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+#: Others' CPU use (fraction of all cores) under which the machine counts as quiet.
+QUIET_THRESHOLD = 0.15
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """``(busy, total)`` jiffies over all cores, or None where /proc/stat is missing."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return None
+    values = [int(v) for v in fields]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def others_busy(interval: float = 0.5) -> float | None:
+    """Fraction of all cores used by other processes over ``interval`` seconds (we sleep)."""
+    before = _cpu_times()
+    time.sleep(interval)
+    after = _cpu_times()
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
+def wait_until_quiet(max_wait: float, log: Callable[[str], None]) -> float | None:
+    """Wait up to ``max_wait`` seconds for the machine to be quiet; returns the last reading."""
+    busy = others_busy()
+    deadline = time.monotonic() + max_wait
+    told = False
+    while busy is not None and busy > QUIET_THRESHOLD and time.monotonic() < deadline:
+        if not told:
+            log(
+                f"      machine busy ({100 * busy:.0f}% of {os.cpu_count()} cores used by "
+                f"others); waiting up to {max_wait:.0f} s"
+            )
+            told = True
+        busy = others_busy(2.0)
+    return busy

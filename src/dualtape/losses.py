@@ -9,10 +9,12 @@ float64, so ``log(1 - p)`` is ``log(0) = -inf``; and ``exp(-z)`` overflows for
 z < -709.  Since ``log(sigmoid(z)) = -softplus(-z)`` and
 ``log(1 - sigmoid(z)) = -softplus(z)``, the same loss is
 
-    L = y softplus(-z) + (1 - y) softplus(z) = softplus(z) - y z
+    L = y softplus(-z) + (1 - y) softplus(z)
 
 and ``softplus(z) = max(z, 0) + log1p(exp(-|z|))`` is finite for every finite z.
-Its derivative is ``sigmoid(z) - y``, the textbook gradient, with no division.
+Its derivative is ``-y sigmoid(-z) + (1 - y) sigmoid(z) = sigmoid(z) - y``, the
+textbook gradient, with no division.  (The shorter ``softplus(z) - y z`` is the
+same function but cancels: at z = 50, y = 1 it gives 0 instead of 1.9e-22.)
 
 The array functions are written with ``dualtape.numpy``: they run on floats and
 NumPy arrays, under both of dualtape's engines (``dt.grad``, ``dt.jvp``), and on
@@ -53,7 +55,7 @@ def log_sigmoid(z: Any) -> Any:
 def binary_cross_entropy_with_logits(z: Any, y: Any, reduction: str = "mean") -> Any:
     """Binary cross-entropy of logits ``z`` (before the sigmoid) against labels ``y``.
 
-    Computed as ``softplus(z) - y z``: numerically stable for any finite ``z``
+    Computed as ``y softplus(-z) + (1 - y) softplus(z)``: numerically stable for any finite ``z``
     (no ``log(0)``, no overflow), with gradient ``dL/dz = sigmoid(z) - y``
     (divided by the number of elements when ``reduction="mean"``).
 
@@ -69,7 +71,8 @@ def binary_cross_entropy_with_logits(z: Any, y: Any, reduction: str = "mean") ->
     if isinstance(y, Value):
         raise TypeError("binary_cross_entropy_with_logits: y is a Value but z is not; "
                         "use Values for both or arrays for both")
-    loss = dnp.subtract(dnp.softplus(z), dnp.multiply(y, z))
+    loss = dnp.add(dnp.multiply(y, dnp.softplus(dnp.negative(z))),
+                   dnp.multiply(dnp.subtract(1.0, y), dnp.softplus(z)))
     return _reduce(loss, reduction)
 
 

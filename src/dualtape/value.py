@@ -318,12 +318,13 @@ class Value:
         """Binary cross-entropy of the logit ``self`` (``z``) against the label ``y``.
 
         ``L = -[y log(sigmoid(z)) + (1 - y) log(1 - sigmoid(z))]``, computed as
-        ``softplus(z) - y z``: no ``log(0)`` and no overflow for any finite ``z``
-        (|z| = 1000 included), and its gradient is the textbook
+        ``y softplus(-z) + (1 - y) softplus(z)`` (since ``log sigmoid(z) =
+        -softplus(-z)``): no ``log(0)``, no overflow and no cancellation for any
+        finite ``z`` (|z| = 1000 included), and its gradient is the textbook
         ``dL/dz = sigmoid(z) - y``.  ``y`` is a number in [0, 1] (or a Value).
         ``self`` is the *logit*, the value before the sigmoid.
         """
-        return self.softplus() - self * y
+        return (-self).softplus() * y + self.softplus() * (1.0 - y)
 
     # ------------------------------------------------------------ reverse mode
 

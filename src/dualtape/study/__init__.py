@@ -142,6 +142,6 @@ def summary(study: Study | Problem | str, *, out: Path | str | None = None,
     s = _as_study(study)
     if s.summary is not None:
         return Path(s.summary(s, out=results_dir(s, out, quick)))
-    from .summary import write_summary
+    from .summarize import write_summary
 
     return write_summary(_existing_results(s, out, quick), s)

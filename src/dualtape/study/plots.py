@@ -126,8 +126,9 @@ def plot_cost_sweep(c: pd.DataFrame, sweep: str, problem: str, axis: str, out: P
     part = analysis.with_relative(c[(c["sweep"] == sweep) & (c["problem"] == problem)])
     jac = part[part["mode"] != "primal"]
     counted = part[part["engine"] == "dualtape"]
-    fig = Figure(figsize=(13, 9.5), layout="constrained")
+    fig = Figure(figsize=(15, 9))
     axes = fig.subplots(2, 2)
+    fig.subplots_adjust(left=0.06, right=0.77, top=0.91, bottom=0.07, hspace=0.3, wspace=0.22)
     fixed = _fixed_text(part, axis)
     fig.suptitle(f"Cost of the full Jacobian of '{problem}' as the {AXIS_NAMES[axis]} grows"
                  f" ({fixed})", fontsize=13)
@@ -151,15 +152,20 @@ def plot_cost_sweep(c: pd.DataFrame, sweep: str, problem: str, axis: str, out: P
     ax.set_ylabel("Jacobian FLOPs / primal FLOPs")
     for ax in axes.flat:
         ax.set_xlabel(AXIS_NAMES[axis])
+    _legend(fig, axes.flat, "method\n(solid: dualtape,\ndashed / dotted: JAX eager / jit)")
+    return _save(fig, out, f"cost__{problem}__{sweep}")
+
+
+def _legend(fig, axes, title: str) -> None:
+    """One legend for all panels, to the right of them, each method once."""
     handles, labels = [], []
-    for ax in axes.flat:
+    for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             if lab not in labels and not lab.startswith("_"):
                 handles.append(h)
                 labels.append(lab)
-    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9,
-               title="method (solid: dualtape, dashed/dotted: JAX eager/jit)")
-    return _save(fig, out, f"cost__{problem}__{sweep}")
+    fig.legend(handles, labels, loc="center right", fontsize=9, title=title, title_fontsize=9,
+               frameon=False)
 
 
 def _edges(values: np.ndarray) -> np.ndarray:
@@ -187,8 +193,9 @@ def plot_crossover(c: pd.DataFrame, sweep: str, problem: str, out: Path):
     _, lines = analysis.crossovers(c[(c["sweep"] == sweep) & (c["problem"] == problem)])
     cols = min(2, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig = Figure(figsize=(6.8 * cols, 5.6 * rows), layout="constrained")
+    fig = Figure(figsize=(7 * cols, 5.8 * rows))
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    fig.subplots_adjust(left=0.07, right=0.93, top=0.9, bottom=0.07, hspace=0.42, wspace=0.3)
     fig.suptitle(f"Forward vs reverse mode for the Jacobian of '{problem}': "
                  "where does each win?", fontsize=13)
     for ax, (fwd, rev, cost, (ns, ms, r)) in zip(axes, panels, strict=False):
@@ -227,8 +234,9 @@ def plot_depth(c: pd.DataFrame, sweep: str, problem: str, out: Path):
     from matplotlib.figure import Figure
 
     part = c[(c["sweep"] == sweep) & (c["problem"] == problem)]
-    fig = Figure(figsize=(16, 5.4), layout="constrained")
+    fig = Figure(figsize=(18, 5.6))
     axes = fig.subplots(1, 3)
+    fig.subplots_adjust(left=0.05, right=0.8, top=0.8, bottom=0.12, wspace=0.3)
     fig.suptitle(f"Memory and time of the Jacobian of '{problem}' as the network gets deeper "
                  f"({_fixed_text(part, 'depth')})", fontsize=13)
     counted = part[part["engine"] == "dualtape"]
@@ -244,13 +252,7 @@ def plot_depth(c: pd.DataFrame, sweep: str, problem: str, out: Path):
     axes[2].set_ylabel("seconds per call")
     for ax in axes:
         ax.set_xlabel(AXIS_NAMES["depth"])
-    handles, labels = [], []
-    for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels and not lab.startswith("_"):
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
+    _legend(fig, axes, "method")
     return _save(fig, out, f"memory__{problem}__{sweep}")
 
 

@@ -204,12 +204,16 @@ def _crossover_section(c: pd.DataFrame) -> list[str]:
 
 
 def _gradient_table(c: pd.DataFrame) -> pd.DataFrame:
-    """Gradient cells: from sweeps with m = 1 throughout, else every m = 1 cell."""
+    """Gradient cells (m = 1) of sweeps over n: those with m = 1 throughout if any, else
+    the m = 1 row of the others (an (n, m) grid's)."""
     g = analysis.gradient_ratios(c)
     if g.empty:
         return g
-    pure = [sw for sw, part in c.groupby("sweep") if (part["m"] == 1).all()]
-    return g[g["sweep"].isin(pure)] if pure else g
+    over_n = [key for key, axes in analysis.sweep_axes(c).items() if "n" in axes]
+    pure = [(sw, pr) for sw, pr in over_n
+            if (c[(c["sweep"] == sw) & (c["problem"] == pr)]["m"] == 1).all()]
+    keep = set(pure or over_n)
+    return g[[(sw, pr) in keep for sw, pr in zip(g["sweep"], g["problem"], strict=True)]]
 
 
 def _gradient_section(c: pd.DataFrame) -> list[str]:

@@ -10,6 +10,7 @@ command picks up where it stopped.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import sys
 import time
@@ -150,30 +151,30 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Instances:
-    """A small cache of instances and their JAX references (cells arrive grouped)."""
+    """A small cache of instances (cells arrive grouped by instance)."""
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
-        self.items: OrderedDict[tuple, tuple[Instance, Any]] = OrderedDict()
+        self.items: OrderedDict[tuple, Instance] = OrderedDict()
 
     def get(self, cell: Cell) -> Instance:
         key = (cell.problem.name, cell.request)
         if key not in self.items:
-            inst = cell.problem.instance(*cell.request)
-            self.items[key] = (inst, None)
+            self.items[key] = cell.problem.instance(*cell.request)
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
         self.items.move_to_end(key)
-        return self.items[key][0]
+        return self.items[key]
 
     def reference(self, cell: Cell) -> measure.Reference:
-        inst = self.get(cell)
-        key = (cell.problem.name, cell.request)
-        ref = self.items[key][1]
-        if ref is None:
-            ref = measure.jax_reference(inst)
-            self.items[key] = (inst, ref)
-        return ref
+        return _reference(cell.problem, cell.request)
+
+
+@functools.lru_cache(maxsize=8)
+def _reference(problem: Problem, request: tuple[int, int, int]) -> measure.Reference:
+    """JAX's Jacobian of a problem's instance; instances are deterministic, so this is
+    shared by every method, sweep and run in the process."""
+    return measure.jax_reference(problem.instance(*request))
 
 
 def measure_cell(
@@ -269,7 +270,7 @@ def execute(
     timing = timing or (study.quick_timing if quick else study.timing)
     report = RunReport(study.name, out, cells_planned=len(cells) + complete,
                        cells_already_done=complete, repaired_bytes=writer.repaired_bytes)
-    run_id = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     entry = {"run_id": run_id, "started": _now(), "finished": None, "elapsed_s": None,
              "outcome": "running", "profile": "quick" if quick else "default",
              "sizes": list(sizes) if sizes is not None else None,

@@ -1,0 +1,179 @@
+"""The `dualtape` command line: exit codes (0 ok, 1 failed cells, 2 bad input) and messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from study_helpers import read_csv
+
+from dualtape.cli import main
+
+STUDY_MODULE = textwrap.dedent('''
+    import dualtape.numpy as dnp
+    from dualtape.study import Problem, Study, Sweep, TimingConfig
+
+    FAST = TimingConfig(target_s=1e-4, repeats=2, warmup=0)
+
+    def _wrong(n, m, depth, rng):
+        def f(x):
+            is_jax = type(x).__module__.startswith("jax")
+            return (dnp.cos(x) if is_jax else dnp.sin(x)) * 1.0
+        return f, rng.standard_normal(n)
+
+    METHODS = ("primal", "fwd_chunk1", "rev_chunk1")
+    STUDY = Study("cli_small", "a small study for the CLI tests", problems=("dense_two_layer",),
+                  methods=METHODS, sweeps=(Sweep("n", ("n",), {"m": 2}),), sizes=(2, 3, 4),
+                  quick_sizes=(2, 3), timing=FAST, quick_timing=FAST)
+    ''')
+FAILING_MODULE = STUDY_MODULE.replace("STUDY = Study(\"cli_small\"", "_OK = Study(\"cli_small\"") + \
+    textwrap.dedent('''
+    STUDY = Study("cli_failing", "disagrees with JAX", problems=(Problem("wrong", _wrong),),
+                  methods=METHODS, sweeps=(Sweep("n", ("n",), {"m": 1}),), sizes=(2,),
+                  timing=FAST)
+    ''')
+
+
+@pytest.fixture
+def studies_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "studies_here"
+    folder.mkdir()
+    (folder / "cli_small.py").write_text(STUDY_MODULE)
+    (folder / "cli_failing.py").write_text(FAILING_MODULE)
+    monkeypatch.setenv("DUALTAPE_STUDIES", str(folder))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(capsys, *argv):
+    try:
+        status = main(list(argv))
+    except SystemExit as exc:  # argparse's --help, --version and usage errors
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["study", "--help"], ["study", "list", "--help"],
+                                  ["study", "run", "--help"], ["study", "plot", "--help"],
+                                  ["study", "summary", "--help"]])
+def test_help_everywhere(capsys, argv):
+    status, out, _ = _run(capsys, *argv)
+    assert status == 0 and out.startswith("usage: dualtape")
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "the following arguments are required: COMMAND"),
+    (["study"], "the following arguments are required: ACTION"),
+    (["study", "run"], "the following arguments are required: NAME"),
+    (["study", "fly"], "invalid choice: 'fly'"),
+    (["study", "run", "x", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_usage_errors_are_one_line_and_exit_2(capsys, argv, message):
+    status, out, err = _run(capsys, *argv)
+    assert status == 2 and message in err
+    assert err.count("\n") == 1 and err.startswith("dualtape")
+
+
+def test_version(capsys):
+    import dualtape
+
+    status, out, _ = _run(capsys, "--version")
+    assert status == 0 and out.strip() == f"dualtape {dualtape.__version__}"
+
+
+def test_list_shows_studies_problems_and_methods(capsys, studies_dir):
+    status, out, _ = _run(capsys, "study", "list")
+    assert status == 0
+    for name in ("jacobian_scaling", "cli_small", "dense_two_layer", "mlp_loss", "fwd_chunk1",
+                 "jax_jacrev_jit"):
+        assert name in out
+
+
+def test_unknown_study_lists_the_valid_ones(capsys, studies_dir):
+    status, _, err = _run(capsys, "study", "run", "nope")
+    assert status == 2
+    assert err.startswith("dualtape study run: error: unknown study 'nope'; valid studies: ")
+    assert "cli_small" in err and "jacobian_scaling" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("bad", ["-3", "0", "2.5", "ten"])
+def test_bad_sizes(capsys, studies_dir, bad):
+    status, _, err = _run(capsys, "study", "run", "cli_small", "--sizes", "2", bad)
+    assert status == 2
+    assert err == f"dualtape study run: error: --sizes: expected positive integers, got {bad!r}\n"
+    assert not (studies_dir / "results").exists()
+
+
+def test_unknown_problem_and_method(capsys, studies_dir):
+    status, _, err = _run(capsys, "study", "run", "cli_small", "--problems", "nope")
+    assert status == 2 and "unknown problem 'nope'; valid problems: " in err
+    status, _, err = _run(capsys, "study", "run", "cli_small", "--methods", "nope")
+    assert status == 2 and "unknown method 'nope'; valid methods: " in err
+
+
+def test_unwritable_out(capsys, studies_dir):
+    (studies_dir / "afile").write_text("x")
+    status, _, err = _run(capsys, "study", "run", "cli_small", "--out", "afile/sub")
+    assert status == 2 and "--out: cannot write to 'afile/sub'" in err
+
+
+def test_foreign_csv_is_left_untouched(capsys, studies_dir):
+    out = studies_dir / "elsewhere"
+    out.mkdir()
+    (out / "data.csv").write_text("date,price\n2024-01-01,3\n")
+    status, _, err = _run(capsys, "study", "run", "cli_small", "--out", str(out))
+    assert status == 2 and "not a dualtape results file" in err
+    assert (out / "data.csv").read_text() == "date,price\n2024-01-01,3\n"
+    assert sorted(p.name for p in out.iterdir()) == ["data.csv"]
+
+
+def test_run_plot_summary_round_trip(capsys, studies_dir):
+    status, out, err = _run(capsys, "study", "run", "cli_small", "--no-progress")
+    assert status == 0, err
+    folder = studies_dir / "results" / "cli_small"
+    assert "measured 9 cells (0 already done)" in out and "-> results/cli_small" in out
+    assert (folder / "data.csv").exists() and (folder / "summary.md").exists()
+    status, out, _ = _run(capsys, "study", "plot", "cli_small")
+    assert status == 0 and out.count(".png") == 1 and out.count(".svg") == 1
+    status, out, _ = _run(capsys, "study", "summary", "cli_small")
+    assert status == 0 and out.strip().endswith("summary.md")
+    status, out, _ = _run(capsys, "study", "run", "cli_small", "--no-progress")
+    assert status == 0 and "measured 0 cells (9 already done)" in out
+
+
+def test_quick_run_goes_to_results_quick(capsys, studies_dir):
+    status, out, _ = _run(capsys, "study", "run", "cli_small", "--quick", "--no-progress")
+    assert status == 0
+    rows = read_csv(studies_dir / "results" / "quick" / "cli_small" / "data.csv")
+    assert {r["n"] for r in rows} == {"2", "3"}
+
+
+def test_plot_and_summary_without_results(capsys, studies_dir):
+    for action in ("plot", "summary"):
+        status, _, err = _run(capsys, "study", action, "cli_small")
+        assert status == 2 and "no results in 'results/cli_small'" in err
+        assert "dualtape study run cli_small" in err
+
+
+def test_failed_cells_exit_1_and_stay_in_the_data(capsys, studies_dir):
+    status, _, err = _run(capsys, "study", "run", "cli_failing", "--no-progress")
+    assert status == 1
+    assert err.startswith("dualtape study run: error: 2 failed cell(s): ")
+    rows = read_csv(studies_dir / "results" / "cli_failing" / "data.csv")
+    assert [r["method"] for r in rows if r["status"] == "failed"] == ["fwd_chunk1", "rev_chunk1"]
+    status, _, err = _run(capsys, "study", "summary", "cli_failing")
+    assert status == 1 and "2 failed cell(s)" in err
+
+
+def test_console_script_and_light_import():
+    done = subprocess.run(["dualtape", "study", "run", "no_such_study"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "unknown study 'no_such_study'" in done.stderr
+    code = ("import sys, dualtape.cli; "
+            "print(sorted(m for m in ('jax', 'pandas', 'matplotlib') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "[]", done.stderr

@@ -1,0 +1,88 @@
+"""Fits, crossovers and errors on synthetic data with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dualtape.study import analysis
+from dualtape.study.measure import Reference, max_relative_error, timings
+from dualtape.study.spec import TimingConfig
+
+
+def test_fit_power_recovers_exponent_and_constant_on_the_upper_half():
+    x = np.array([1, 2, 4, 8, 16, 32, 64], float)
+    y = 3.0 * x ** 1.5
+    y[:2] += 1000.0  # overhead at small sizes, ignored by the upper-half fit
+    k, c, lo, hi, npts = analysis.fit_power(x, y)
+    assert k == pytest.approx(1.5) and c == pytest.approx(3.0)
+    assert (lo, hi, npts) == (8.0, 64.0, 4)
+    assert analysis.fit_power(x[:2], y[:2]) is None
+
+
+def test_crossing_along_m_interpolates_in_log2():
+    ms = np.array([1, 4, 16])
+    assert analysis.crossing_along_m(ms, np.array([2.0, -2.0, -4.0])) == pytest.approx(2.0)
+    assert math.isnan(analysis.crossing_along_m(ms, np.array([-1.0, -2.0, -3.0])))
+
+
+def _synthetic_grid(fwd_cost, rev_cost, sizes=(1, 2, 4, 8, 16)):
+    rows = []
+    for n in sizes:
+        for m in sizes:
+            for method, mode, cost in (("fwd_chunk1", "forward", fwd_cost(n, m)),
+                                       ("rev_chunk1", "reverse", rev_cost(n, m)),
+                                       ("primal", "primal", 1.0)):
+                rows.append({"sweep": "grid", "problem": "p", "method": method,
+                             "engine": "dualtape", "mode": mode, "n": n, "m": m, "depth": 1,
+                             "flops": cost, "time_median": cost, "n_ops": cost,
+                             "max_rel_err": 0.0, "failed": False})
+    return pd.DataFrame(rows)
+
+
+def test_crossover_line_of_n_against_3m_is_m_equals_n_over_3():
+    c = _synthetic_grid(lambda n, m: 2.0 * n, lambda n, m: 6.0 * m)
+    points, lines = analysis.crossovers(c)
+    line = lines[(lines["forward"] == "fwd_chunk1") & (lines["cost"] == "flops")].iloc[0]
+    assert line["b"] == pytest.approx(1.0) and line["a"] == pytest.approx(1 / 3)
+    at8 = points[(points["n"] == 8) & (points["cost"] == "flops")].iloc[0]
+    assert at8["m_cross"] == pytest.approx(8 / 3)
+    at1 = points[(points["n"] == 1) & (points["cost"] == "flops")].iloc[0]
+    assert at1["side"] == "forward cheaper at every m"
+
+
+def test_slopes_relative_to_the_primal():
+    rows = []
+    for n in (4, 8, 16, 32):
+        for method, mode, cost in (("primal", "primal", 10.0 * n), ("fwd_chunk1", "forward",
+                                                                     30.0 * n * n)):
+            rows.append({"sweep": "n", "problem": "p", "method": method, "engine": "dualtape",
+                         "mode": mode, "n": n, "m": 2, "depth": 1, "flops": cost,
+                         "time_median": np.nan, "n_ops": cost, "failed": False})
+    s = analysis.slopes(pd.DataFrame(rows))
+    fwd = s[(s["method"] == "fwd_chunk1") & (s["cost"] == "flops")].set_index("relative")
+    assert fwd.loc[False, "slope"] == pytest.approx(2.0)
+    assert fwd.loc[True, "slope"] == pytest.approx(1.0)
+    assert fwd.loc[True, "constant"] == pytest.approx(3.0)
+
+
+def test_max_relative_error_cases():
+    ref = np.array([[1.0, -4.0]])
+    assert max_relative_error(ref, ref) == 0.0
+    assert max_relative_error(np.array([[1.0, -3.0]]), ref) == pytest.approx(0.25)
+    assert max_relative_error(np.array([[np.nan, -4.0]]), ref) == math.inf
+    assert max_relative_error(np.zeros((1, 3)), np.zeros((1, 2))) == math.inf
+    assert max_relative_error(np.zeros((2, 2)), np.zeros((2, 2))) == 0.0
+    assert max_relative_error(np.ones((2, 2)), np.zeros((2, 2))) == math.inf
+    r = Reference(ref, ref * (1 + 1e-12))
+    assert r.self_error < 1e-11 and r.error(ref) < 1e-11
+
+
+def test_timings_calibrates_calls_and_keeps_every_repeat():
+    calls = []
+    n, samples = timings(lambda: calls.append(1), TimingConfig(target_s=1e-3, repeats=4, warmup=2))
+    assert n >= 1 and len(samples) == 4 and all(s > 0 for s in samples)
+    assert len(calls) >= 2 + 4 * n

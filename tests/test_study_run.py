@@ -1,0 +1,117 @@
+"""Every study end to end at small sizes; failures are kept and reported, never dropped."""
+
+from __future__ import annotations
+
+import pytest
+from study_helpers import FAST, WRONG, read_csv, small_study
+
+from dualtape.study import (
+    ALL_METHODS,
+    Method,
+    get_study,
+    jacobian_study,
+    plot,
+    problem,
+    register_method,
+    run,
+    studies,
+    summary,
+)
+
+SMALL = (8, 17, 28)  # three distinct MLP widths (1, 2, 3) as well
+
+
+def _cheap_methods(study):
+    keep = [m for m in study.methods if not m.startswith("jax_")]
+    return keep + [m for m in study.methods if m == "jax_jacrev_jit"]
+
+
+@pytest.mark.parametrize("name", sorted(studies()))
+def test_every_study_runs_end_to_end(name, tmp_path):
+    s = get_study(name)
+    if s.custom:
+        report = run(s, out=tmp_path, sizes=SMALL[:2])
+    else:
+        report = run(s, out=tmp_path, sizes=SMALL, timing=FAST, methods=_cheap_methods(s))
+        rows = read_csv(tmp_path / "data.csv")
+        assert {r["study"] for r in rows} == {name}
+        checks = [r for r in rows if r["group"] == "check"]
+        assert checks and all(r["status"] == "ok" for r in checks)
+        assert all(float(r["value"]) <= 1e-8 for r in checks)
+        assert {r["method"] for r in rows} == set(_cheap_methods(s))
+        text = (tmp_path / "summary.md").read_text()
+        assert "failed: **0**" in text and "## Errors against JAX" in text
+        assert "## Fitted exponents" in text
+    assert report.ok, report.failed
+    assert (tmp_path / "summary.md").exists() and (tmp_path / "env.json").exists()
+    assert list(tmp_path.glob("*.png")) and list(tmp_path.glob("*.svg"))
+
+
+def test_every_method_runs_in_the_harness(tmp_path):
+    report = run(small_study(methods=ALL_METHODS, sizes=(3,)), out=tmp_path)
+    assert report.ok, report.failed
+    rows = read_csv(tmp_path / "data.csv")
+    by_method = {}
+    for r in rows:
+        by_method.setdefault(r["method"], set()).add(r["group"])
+    assert by_method["primal"] == {"count", "memory", "time"}
+    assert by_method["rev_chunk1"] == {"check", "count", "memory", "time"}
+    assert by_method["jax_jacfwd_jit"] == {"check", "time"}  # XLA is not counted
+    assert by_method["jax_primal"] == {"time"}
+    counts = {r["measure"] for r in rows if r["method"] == "rev_chunk1" and r["group"] == "count"}
+    assert counts == {"n_ops", "flops", "tape_bytes", "record_n_ops", "record_flops",
+                      "pass_n_ops", "pass_flops"}
+
+
+def test_a_wrong_jacobian_fails_the_cell_and_stays_in_the_data(tmp_path):
+    report = run(small_study(problems=(WRONG,), sizes=(2, 3)), out=tmp_path)
+    assert not report.ok and report.failed
+    rows = read_csv(tmp_path / "data.csv")
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert failed and all(r["group"] == "check" for r in failed)
+    assert "differs from JAX" in failed[0]["note"]
+    jac_cells = {(r["sweep"], r["method"], r["n"], r["m"]) for r in rows
+                 if r["method"] != "primal"}
+    assert len(failed) == len(jac_cells)  # every Jacobian cell failed, none dropped
+    assert "Failed cells:" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_crashing_method_is_a_failed_cell(tmp_path):
+    def make(inst):
+        def boom():
+            raise ZeroDivisionError("the method broke")
+        return boom
+
+    register_method(Method("test_crashing", "crashes", "forward", "dualtape", make, chunk=1),
+                    replace=True)
+    report = run(small_study(methods=("primal", "test_crashing"), sizes=(2,)), out=tmp_path)
+    assert report.failed
+    rows = [r for r in read_csv(tmp_path / "data.csv") if r["method"] == "test_crashing"]
+    assert {r["group"] for r in rows} == {"check", "count", "memory", "time"}
+    assert all(r["measure"] == "exception" and r["status"] == "failed" for r in rows)
+    assert rows[0]["note"] == "ZeroDivisionError: the method broke"
+
+
+def test_user_problem_through_the_python_api(tmp_path):
+    import dualtape.numpy as dnp
+
+    @problem("test_sine_map", "sin(A x)", replace=True)
+    def sine_map(n, m, depth, rng):
+        a = rng.standard_normal((m, n))
+        return (lambda x: dnp.sin(dnp.matmul(a, x))), rng.standard_normal(n)
+
+    report = run(sine_map, out=tmp_path, sizes=[2, 4, 8], methods=["primal", "fwd_chunk1",
+                                                                    "rev_chunk1"], timing=FAST)
+    assert report.ok and report.cells_measured == 2 * 3 * 3  # 2 sweeps x 3 sizes x 3 methods
+    assert set(plot(sine_map, out=tmp_path)) <= set(tmp_path.iterdir())
+    assert summary(sine_map, out=tmp_path).read_text().startswith("# Study `test_sine_map`")
+    assert jacobian_study(sine_map).sweeps[0].fixed == {"m": 8}
+
+
+def test_quick_profile_uses_quick_sizes_and_its_own_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = small_study(name="quicky", sizes=(5, 6, 7))
+    report = run(s, quick=True, methods=["primal"])
+    assert report.out.resolve() == tmp_path / "results" / "quick" / "quicky"
+    assert {r["n"] for r in read_csv(report.out / "data.csv") if r["sweep"] == "n"} == \
+        {"2", "3", "4"}

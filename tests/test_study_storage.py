@@ -1,0 +1,106 @@
+"""The results folder: tidy appends, torn-line repair, refusal of foreign or corrupt files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dualtape.study import StudyError
+from dualtape.study.storage import (
+    COLUMNS,
+    HEADER,
+    ResultsWriter,
+    prepare_dir,
+    read_json,
+    read_rows,
+    write_atomic,
+)
+
+
+def _row(**kw):
+    base = {"run_id": "r", "study": "s", "sweep": "n", "problem": "p", "method": "primal",
+            "engine": "dualtape", "mode": "primal", "n": 2, "m": 1, "depth": 1, "group": "time",
+            "measure": "time_s", "repeat": 0, "value": 0.1, "unit": "s", "calls": 3,
+            "status": "ok", "note": ""}
+    base.update(kw)
+    return base
+
+
+def test_writer_appends_batches_with_one_header_and_exact_floats(tmp_path):
+    path = tmp_path / "data.csv"
+    w = ResultsWriter(path, "s")
+    w.write([_row(value=0.1 + 0.2)])
+    w.write([_row(repeat=1, value=1e-300, note='a "quoted", note')])
+    text = path.read_text()
+    assert text.startswith(HEADER + "\n") and text.count(HEADER) == 1
+    rows, torn = read_rows(path, "s")
+    assert torn == -1
+    assert float(rows[0]["value"]) == 0.1 + 0.2 and float(rows[1]["value"]) == 1e-300
+    assert rows[1]["note"] == 'a "quoted", note'
+    assert ResultsWriter(path, "s").done == {("n", "p", "primal", "2", "1", "1", "time")}
+
+
+def test_torn_last_line_is_dropped_and_reported(tmp_path):
+    path = tmp_path / "data.csv"
+    ResultsWriter(path, "s").write([_row()])
+    good = path.read_bytes()
+    path.write_bytes(good + b"r,s,n,p,primal,dualt")  # a crash mid-write
+    w = ResultsWriter(path, "s")
+    assert w.repaired_bytes == len(b"r,s,n,p,primal,dualt")
+    assert path.read_bytes() == good and len(w.rows) == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    ("a,b,c\n1,2,3\n", "not a dualtape results file"),
+    ("", "not a dualtape results file"),
+    (HEADER + "\n" + "x,y\n", "line 2 has 2 fields"),
+    (HEADER + "\n" + ",".join(["1"] * 7 + ["two"] + ["1"] * (len(COLUMNS) - 8)) + "\n",
+     "is not a size"),
+])
+def test_foreign_or_corrupt_csv_is_refused_untouched(tmp_path, content, message):
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    before = path.read_bytes()
+    with pytest.raises(StudyError, match=message):
+        ResultsWriter(path, "s")
+    assert path.read_bytes() == before
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(StudyError, match="not UTF-8"):
+        ResultsWriter(path, "s")
+    assert path.read_bytes() == b"\xff\xfe\x00garbage"
+
+
+def test_another_studys_results_are_refused(tmp_path):
+    path = tmp_path / "data.csv"
+    ResultsWriter(path, "other").write([_row(study="other")])
+    before = path.read_bytes()
+    with pytest.raises(StudyError, match="holds results of study 'other', not 's'"):
+        ResultsWriter(path, "s")
+    assert path.read_bytes() == before
+
+
+def test_unwritable_output_folder_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StudyError, match="^--out: cannot write to"):
+        prepare_dir(blocker / "sub")
+    assert prepare_dir(tmp_path / "new" / "deep").is_dir()
+
+
+def test_atomic_write_and_json(tmp_path):
+    target = tmp_path / "summary.md"
+    write_atomic(target, "one")
+    write_atomic(target, "two")
+    assert target.read_text() == "two"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]  # no temporary left
+    bad = tmp_path / "env.json"
+    bad.write_text("{not json")
+    with pytest.raises(StudyError, match="not valid JSON"):
+        read_json(bad)
+    bad.write_text(json.dumps({"study": "s", "runs": []}))
+    assert read_json(bad)["study"] == "s"

@@ -155,7 +155,7 @@ def write_outputs(out: Path, results: list[CaseResult], env: dict, chart: bool) 
     skipped = {r.case.key: r.skipped for r in results if r.skipped}
     env = {**env, "skipped": skipped}
     titles = {r.case.key: r.case.title for r in results}
-    table = report.markdown(titles, ratio_frame, target_frame, median_frame, skipped, env)
+    table = report.markdown(data, titles, ratio_frame, target_frame, median_frame, skipped, env)
 
     files.write_csv(out / "data.csv", data)
     files.write_csv(out / "ratios.csv", ratio_frame)

@@ -28,6 +28,36 @@ def _cpu_times() -> tuple[int, int] | None:
     return sum(values) - idle, sum(values)
 
 
+class OthersMeter:
+    """Other processes' CPU use over a stretch of our own work (busy jiffies minus ours)."""
+
+    def __init__(self) -> None:
+        self._start: tuple[tuple[int, int], float] | None = None
+        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    @staticmethod
+    def _own_seconds() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def start(self) -> None:
+        """Begin a stretch."""
+        times = _cpu_times()
+        self._start = None if times is None else (times, self._own_seconds())
+
+    def stop(self) -> float | None:
+        """Others' share of all cores since :meth:`start`, or None where unknown."""
+        times = _cpu_times()
+        if self._start is None or times is None:
+            return None
+        (busy0, total0), own0 = self._start
+        total = times[1] - total0
+        if total <= 0:
+            return None
+        own = (self._own_seconds() - own0) * self._ticks
+        return max(0.0, (times[0] - busy0 - own) / total)
+
+
 def others_busy(interval: float = 0.5) -> float | None:
     """Fraction of all cores used by other processes over ``interval`` seconds (we sleep)."""
     before = _cpu_times()

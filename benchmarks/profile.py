@@ -9,6 +9,9 @@ For each dualtape contender it warms up, runs calls for about ``--seconds`` unde
 and writes ``results/benchmarks/profiles/<case>__<contender>.txt``: the functions ranked by
 own time (``tottime``) and by cumulative time, with paths inside ``src/dualtape`` shortened,
 and the share of own time spent in dualtape's Python code, in NumPy and in the rest.
+Then it times every primitive's NumPy ``impl`` one by one (cProfile cannot see inside
+NumPy's ufuncs, whose time it books to their caller): the kernels' share against dualtape's
+own overhead, and the costliest primitives with their argument shapes.
 A ``summary.md`` next to them lists the top dualtape functions of every contender.
 Profiling slows Python-level code more than C code: read shares, not absolute times.
 """
@@ -100,6 +103,68 @@ def report(stats: pstats.Stats, count: int, title: str, top: int) -> tuple[str, 
     return "\n".join(lines) + "\n", [shares, *summary]
 
 
+def _shape(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return type(value).__name__
+    return "x".join(map(str, shape)) or "0d"
+
+
+def primitive_breakdown(call: Any, seconds: float, top: int) -> tuple[list[str], str]:
+    """Time every primitive's NumPy ``impl`` (by name and argument shapes) while ``call`` runs.
+
+    The impls are wrapped for the duration only and restored afterwards (nothing in
+    dualtape is changed). What the impls do not account for is dualtape's own overhead:
+    dispatch, taping, rules, tree handling. Returns report lines and a one-line summary.
+    """
+    import dualtape
+
+    stats: dict[tuple[str, str], list[float]] = {}
+    table = dualtape.primitives()
+    originals = {name: prim.impl for name, prim in table.items()}
+
+    def wrap(name: str, impl: Any) -> Any:
+        def timed(*args: Any, **params: Any) -> Any:
+            t0 = time.perf_counter()
+            out = impl(*args, **params)
+            spent = time.perf_counter() - t0
+            entry = stats.setdefault((name, ", ".join(_shape(a) for a in args)), [0, 0.0])
+            entry[0] += 1
+            entry[1] += spent
+            return out
+
+        return timed
+
+    try:
+        for name, prim in table.items():
+            prim.impl = wrap(name, prim.impl)
+        call()
+        stats.clear()
+        count = 0
+        start = time.perf_counter()
+        while count == 0 or time.perf_counter() - start < seconds:
+            call()
+            count += 1
+        wall = (time.perf_counter() - start) / count
+    finally:
+        for name, prim in table.items():
+            prim.impl = originals[name]
+    kernels = sum(t for _n, t in stats.values()) / count
+    share = 100 * kernels / wall if wall > 0 else 0.0
+    summary = (
+        f"{wall * 1e3:.3g} ms per call with timed impls: NumPy/math kernels "
+        f"{share:.0f}%, dualtape overhead (dispatch, tape, rules, trees) {100 - share:.0f}%"
+    )
+    lines = [summary, "", "   ms/call   share  calls/call  primitive(argument shapes)"]
+    ranked = sorted(stats.items(), key=lambda kv: -kv[1][1])
+    for (name, shapes), (calls, spent) in ranked[:top]:
+        lines.append(
+            f"  {1e3 * spent / count:8.3f}  {100 * spent / count / wall:5.1f}%  "
+            f"{calls / count:10.1f}  {name}({shapes})"
+        )
+    return lines, summary
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
@@ -131,12 +196,15 @@ def main(argv: list[str] | None = None) -> int:
             warm_up(call, TimingConfig(warmup_time=0.2))
             stats, count = profile_call(call, args.seconds)
             text, top_lines = report(stats, count, title, args.top)
+            prim_lines, prim_summary = primitive_breakdown(call, args.seconds / 2, args.top)
+            text += "\nPrimitive impls, timed one by one (no cProfile):\n" + "\n".join(prim_lines) + "\n"
+            top_lines.insert(1, prim_summary)
             name = f"{_slug(case.key)}__{_slug(contender.name)}.txt"
             files.write_text(args.out / name, text)
             buffer = io.StringIO()
             buffer.write(f"## {title}\n\n")
-            buffer.write(f"Own time: {top_lines[0]}.\n\n")
-            buffer.writelines(f"- {line}\n" for line in top_lines[1:])
+            buffer.write(f"cProfile own time: {top_lines[0]}.\n\n{top_lines[1]}.\n\n")
+            buffer.writelines(f"- {line}\n" for line in top_lines[2:])
             summary.append(buffer.getvalue())
             print(text)
     files.write_text(args.out / "summary.md", "\n".join(summary))

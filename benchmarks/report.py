@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.machine import QUIET_THRESHOLD
 from benchmarks.runner import CaseResult
 from benchmarks.workloads.control import CONTROL_NAME
 
@@ -28,6 +29,7 @@ def tidy(results: list[CaseResult]) -> pd.DataFrame:
         "seconds_per_call",
         "repeats",
         "check",
+        "others_cpu",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -144,7 +146,23 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def load_note(data: pd.DataFrame) -> str:
+    """How much other processes ran while we timed: median per case, and busy rounds."""
+    rounds = data.drop_duplicates(["case", "round"])[["case", "round", "others_cpu"]]
+    known = rounds.dropna(subset=["others_cpu"])
+    if known.empty:
+        return "Other processes' CPU use during the rounds: unknown on this system."
+    per_case = known.groupby("case", sort=False)["others_cpu"].median()
+    busy = int((known["others_cpu"] > QUIET_THRESHOLD).sum())
+    readings = ", ".join(f"{case}: {100 * v:.0f}%" for case, v in per_case.items())
+    return (
+        f"Other processes' CPU use during the rounds (median per case, share of all cores): "
+        f"{readings}; {busy} of {len(known)} rounds above {100 * QUIET_THRESHOLD:.0f}%."
+    )
+
+
 def markdown(
+    data: pd.DataFrame,
     titles: dict[str, str],
     ratio_frame: pd.DataFrame,
     target_frame: pd.DataFrame,
@@ -228,10 +246,7 @@ def markdown(
     if skipped_lines:
         lines += ["", "Skipped:", *skipped_lines]
     timing = env.get("timing", {})
-    busy = timing.get("others_cpu_use_before_case") or {}
-    if busy:
-        readings = ", ".join(f"{k}: {'?' if v is None else f'{100 * v:.0f}%'}" for k, v in busy.items())
-        lines += ["", f"Other processes' CPU use just before each case: {readings}."]
+    lines += ["", load_note(data)]
     lines += [
         "",
         f"{timing.get('rounds', '?')} interleaved rounds of ~{timing.get('min_time', '?')} s "

@@ -109,7 +109,7 @@ def run_case(case: Case, config: TimingConfig, log: Log) -> CaseResult:
             log(f"  ! {entry.contender.name}: {last}")
             continue
         ready.append(entry)
-    for entry, round_index, seconds in run_interleaved(ready, config):
+    for entry, round_index, seconds, others in run_interleaved(ready, config):
         contender = entry.contender
         outcome.rows.append(
             {
@@ -122,6 +122,7 @@ def run_case(case: Case, config: TimingConfig, log: Log) -> CaseResult:
                 "seconds_per_call": seconds,
                 "repeats": entry.repeats,
                 "check": outcome.checks[contender.name],
+                "others_cpu": others,
             }
         )
     return outcome

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.contenders import Contender
+from benchmarks.machine import OthersMeter
 
 
 @dataclass(frozen=True)
@@ -94,17 +95,19 @@ def prepare(prepared: Prepared, config: TimingConfig) -> None:
 
 
 def run_interleaved(
-    entries: list[Prepared],
-    config: TimingConfig,
-    on_round: Callable[[int], None] | None = None,
-) -> list[tuple[Prepared, int, float]]:
-    """Time every entry once per round, rotating the start: ``(entry, round, seconds)``."""
-    records: list[tuple[Prepared, int, float]] = []
+    entries: list[Prepared], config: TimingConfig
+) -> list[tuple[Prepared, int, float, float | None]]:
+    """Time every entry once per round, rotating the start.
+
+    Returns ``(entry, round, seconds per call, others' CPU use during the round)``.
+    """
+    records: list[tuple[Prepared, int, float, float | None]] = []
     count = len(entries)
+    meter = OthersMeter()
     for round_index in range(config.rounds):
         shift = round_index % count if count else 0
-        for entry in entries[shift:] + entries[:shift]:
-            records.append((entry, round_index, measure_once(entry)))
-        if on_round is not None:
-            on_round(round_index)
+        meter.start()
+        timed = [(entry, measure_once(entry)) for entry in entries[shift:] + entries[:shift]]
+        others = meter.stop()
+        records.extend((entry, round_index, seconds, others) for entry, seconds in timed)
     return records

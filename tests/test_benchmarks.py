@@ -92,10 +92,13 @@ def test_tidy_data(run: Path) -> None:
         "seconds_per_call",
         "repeats",
         "check",
+        "others_cpu",
     ]
     assert set(data["case"].astype(str)) == set(CASES.split(","))
     assert np.isfinite(data["seconds_per_call"]).all() and (data["seconds_per_call"] > 0).all()
     assert (data["repeats"] >= 1).all()
+    others = data["others_cpu"].dropna()
+    assert ((others >= 0) & (others <= 1)).all()
     per_contender = data.groupby(["case", "contender"])["round"].apply(sorted)
     assert all(rounds == list(range(ROUNDS)) for rounds in per_contender)
     assert "control (numpy)" in set(data["contender"])

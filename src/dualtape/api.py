@@ -322,11 +322,7 @@ def _basis(leaves: list, start: int, stop: int, batched: bool) -> list:
     for leaf in leaves:
         s = shape_of(leaf)
         n = int(np.prod(s))
-        dtype = getattr(leaf, "dtype", np.float64)
-        block = np.zeros((stop - start, n), dtype=dtype)
-        rows = np.arange(start, stop)
-        hit = (rows >= off) & (rows < off + n)
-        block[np.nonzero(hit)[0], rows[hit] - off] = 1
+        block = np.eye(stop - start, n, k=start - off, dtype=getattr(leaf, "dtype", np.float64))
         out.append(block.reshape((stop - start,) + s) if batched else block.reshape(s))
         off += n
     return out

@@ -205,10 +205,16 @@ def trace(f: Callable[..., Any], *args: Any, names: Sequence[str] | None = None,
 # ---------------------------------------------------------------- DOT text
 
 
+def _title(title: str | None) -> list[str]:
+    if not title:
+        return []
+    return [f'  label="{_esc(title)}"; labelloc=t; fontname="Helvetica"; fontsize=14;']
+
+
 def _value_dot(root: Value, digits: int, title: str | None, rankdir: str) -> str:
     nodes = topological_order(root)
     ids = {id(v): f"v{k}" for k, v in enumerate(nodes)}
-    lines = [f'digraph "{_esc(title or "value graph")}" {{', f"  rankdir={rankdir};",
+    lines = [f'digraph "{_esc(title or "value graph")}" {{', f"  rankdir={rankdir};", *_title(title),
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9, color="#555555"];']
     consts = 0
@@ -234,7 +240,7 @@ def _value_dot(root: Value, digits: int, title: str | None, rankdir: str) -> str
         args = v.args
         ordered = v.prim is not None and v.prim.name in ("sub", "div", "power")
         for pos, parent in enumerate((pa, pb)[:len(args)]):
-            tag = f' [label="{"xy"[pos]}"]' if ordered else ""
+            tag = f' [label="{("lhs", "rhs")[pos]}"]' if ordered else ""
             if parent is not None:
                 lines.append(f"  {ids[id(parent)]} -> {name}{tag};")
             else:
@@ -249,7 +255,7 @@ def _value_dot(root: Value, digits: int, title: str | None, rankdir: str) -> str
 
 def _tape_dot(tr: TapeTrace, digits: int, title: str | None, rankdir: str) -> str:
     tape = tr.tape
-    lines = [f'digraph "{_esc(title or "tape")}" {{', f"  rankdir={rankdir};",
+    lines = [f'digraph "{_esc(title or "tape")}" {{', f"  rankdir={rankdir};", *_title(title),
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9, color="#555555"];']
     for i, entry in enumerate(tape.entries):

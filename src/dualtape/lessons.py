@@ -443,7 +443,7 @@ def draw_exercise_tape(path: str | Path = "exercise_tape.png", *, x: Sequence[fl
                        y: float = 1.0, seed: int = 0, missing: str = "raise") -> Path:
     """Draw the exercise network's reverse-mode tape (primitive, value, cotangent per entry)."""
     return draw(exercise_tape(x, y, seed), path, missing=missing,
-                title="the exercise network's tape", rankdir="LR")
+                title="the exercise network on arrays: its reverse-mode tape", rankdir="TB")
 
 
 # ---------------------------------------------------------------- cross-entropy

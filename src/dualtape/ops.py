@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import registry
 from .registry import Primitive, register
 
 # ---------------------------------------------------------------- shape helpers
@@ -150,6 +151,36 @@ def _mask(cond: Any, like: Any) -> Any:
 # ---------------------------------------------------------------- registration helpers
 
 
+def _fast1(prim: Primitive):
+    """The op for ``prim``: Python floats skip dispatch unless counting is on."""
+    impl, bind = prim.impl, prim.bind
+
+    def op(x):
+        if type(x) is float and registry.counting is None:
+            return impl(x)
+        return bind(x)
+
+    op.__name__ = op.__qualname__ = prim.name
+    op.__doc__ = f"Apply the ``{prim.name}`` primitive."
+    op.primitive = prim  # type: ignore[attr-defined]
+    return op
+
+
+def _fast2(prim: Primitive):
+    """Binary version of :func:`_fast1`."""
+    impl, bind = prim.impl, prim.bind
+
+    def op(x, y):
+        if type(x) is float and type(y) is float and registry.counting is None:
+            return impl(x, y)
+        return bind(x, y)
+
+    op.__name__ = op.__qualname__ = prim.name
+    op.__doc__ = f"Apply the ``{prim.name}`` primitive."
+    op.primitive = prim  # type: ignore[attr-defined]
+    return op
+
+
 def _unary(name, impl, deriv, *, saves="args", flops=_elementwise_flops):
     """An elementwise op from its derivative ``deriv(ans, x)``, written with dualtape ops."""
     prim = register(
@@ -162,7 +193,7 @@ def _unary(name, impl, deriv, *, saves="args", flops=_elementwise_flops):
             saves=saves,
         )
     )
-    return prim.bind
+    return _fast1(prim)
 
 
 def _nondiff(name, impl, nargs=1, flops=_elementwise_flops, broadcasting=False):
@@ -188,39 +219,39 @@ max_weight = _nondiff(
 )
 # ---------------------------------------------------------------- arithmetic (broadcasting)
 
-add = register(Primitive(
+add = _fast2(register(Primitive(
     "add", operator.add,
     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
     flops=_elementwise_flops, saves="meta", broadcasting=True, linear=True,
-)).bind
+)))
 
-sub = register(Primitive(
+sub = _fast2(register(Primitive(
     "sub", operator.sub,
     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t)),
     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g)),
     flops=_elementwise_flops, saves="meta", broadcasting=True, linear=True,
-)).bind
+)))
 
-mul = register(Primitive(
+mul = _fast2(register(Primitive(
     "mul", operator.mul,
     jvp=(lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t)),
     vjp=(lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g)),
     flops=_elementwise_flops, broadcasting=True,
-)).bind
+)))
 
-div = register(Primitive(
+div = _fast2(register(Primitive(
     "div", _safe_binary(operator.truediv, np.true_divide),
     jvp=(lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y)))),
     vjp=(lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(mul(g, div(ans, y)))),
     flops=_elementwise_flops, saves="both", broadcasting=True,
-)).bind
+)))
 
-neg = register(Primitive(
+neg = _fast1(register(Primitive(
     "neg", operator.neg,
     jvp=(lambda t, ans, x: neg(t),), vjp=(lambda g, ans, x: neg(g),),
     flops=_elementwise_flops, saves="meta", linear=True,
-)).bind
+)))
 
 
 def _pow_dx(ans, x, y):
@@ -506,8 +537,18 @@ def _mT(x):
     return transpose(x, axes=tuple(range(-ndim_of(x), -2)) + (-1, -2))
 
 
+def _matmul_impl(x, y):
+    # Fold a stack against one matrix into a single GEMM (vector mode's common case).
+    if type(x) is np.ndarray and type(y) is np.ndarray:
+        if x.ndim == 2 and y.ndim > 2 and y.shape[-1] == 1:
+            return np.matmul(y[..., 0], x.T)[..., None]
+        if y.ndim == 2 and x.ndim > 2:
+            return np.matmul(x.reshape(-1, x.shape[-1]), y).reshape(x.shape[:-1] + (y.shape[1],))
+    return np.matmul(x, y)
+
+
 matmul = register(Primitive(
-    "matmul", np.matmul,
+    "matmul", _matmul_impl,
     jvp=(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t)),
     vjp=(lambda g, ans, x, y: matmul(g, _mT(y)), lambda g, ans, x, y: matmul(_mT(x), g)),
     flops=lambda ans, x, y: 2 * size_of(ans) * shape_of(x)[-1],

@@ -72,16 +72,20 @@ class TapeValue(ArrayOps, Tracer):
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         tape = self.tape
-        level = self.level
-        vals = list(args)
-        parents = []
-        variadic = prim.variadic
         rules = prim.vjp
-        for i, a in enumerate(args):
-            if type(a) is TapeValue and a.level == level:
-                vals[i] = a.value
-                if variadic or rules[i] is not None:
-                    parents.append((i, a.index))
+        if len(args) == 1:
+            vals: Any = (self.value,)
+            parents = [(0, self.index)] if prim.variadic or rules[0] is not None else None
+        else:
+            level = self.level
+            vals = list(args)
+            parents = []
+            variadic = prim.variadic
+            for i, a in enumerate(args):
+                if type(a) is TapeValue and a.level == level:
+                    vals[i] = a.value
+                    if variadic or rules[i] is not None:
+                        parents.append((i, a.index))
         ans = prim.bind(*vals, **params)
         if not parents:
             return ans
@@ -98,8 +102,7 @@ class TapeValue(ArrayOps, Tracer):
         entries.append((prim, params, parents, saved, saved_ans))
         counter = registry.counting
         if counter is not None:
-            nbytes = _nbytes(saved_ans) + sum(_nbytes(v) for v in saved if v is not ans)
-            counter.record_saved(nbytes)
+            counter.record_saved(_nbytes(saved_ans) + sum(_nbytes(v) for v in saved if v is not ans))
         return TapeValue(ans, tape, len(entries) - 1)
 
 
@@ -126,7 +129,7 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0) -> list[Any]
                 c = prim.vjp(j, g, ans, *args, **params)
             else:
                 c = prim.vjp[j](g, ans, *args, **params)
-            if prim.broadcasting:
+            if prim.broadcasting and type(c) is not float:
                 c = unbroadcast(c, shape_of(args[j]), nb)
             cts[p] = c if cts[p] is None else add(cts[p], c)
     return cts

@@ -23,9 +23,9 @@ STUDY = Study(
         Sweep("n", ("n",), {"m": 8}),
         Sweep("m", ("m",), {"n": 8}),
         Sweep("grid", ("n", "m"), methods=GRID_METHODS,
-              sizes=(1, 4, 16, 64, 256), quick_sizes=(1, 8, 64)),
+              sizes=(1, 4, 16, 64, 256, 1024), quick_sizes=(1, 8, 64)),
     ),
-    sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+    sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
     quick_sizes=(2, 8, 32, 128),
     notes=(
         "What to look for: relative to one evaluation of f, forward mode with one pass per "

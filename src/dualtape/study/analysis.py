@@ -246,6 +246,11 @@ def crossovers(c: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(points), pd.DataFrame(lines)
 
 
+def consistent_crossover(line) -> bool:
+    """A crossover line worth quoting: at least three crossings, and rising with n."""
+    return line.points >= 3 and bool(np.isfinite(line.b)) and line.b > 0
+
+
 def gradient_ratios(c: pd.DataFrame) -> pd.DataFrame:
     """Cost of the gradient (cells with m = 1) relative to one evaluation of f."""
     if c.empty:

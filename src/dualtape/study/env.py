@@ -102,6 +102,14 @@ def _version(module: str) -> str | None:
         return None
 
 
+def _load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages: other work on the machine skews wall times."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def environment(command: list[str] | None = None) -> dict[str, Any]:
     """Everything needed to tell where and how a results folder was made."""
     import numpy as np
@@ -128,6 +136,7 @@ def environment(command: list[str] | None = None) -> dict[str, Any]:
         "matplotlib": _version("matplotlib"),
         "dualtape": getattr(dualtape, "__version__", None),
         "git": git_commit(),
+        "load_average": _load_average(),
         "command": shlex.join(argv),
         "cwd": str(Path.cwd()),
     }

@@ -210,7 +210,7 @@ def plot_crossover(c: pd.DataFrame, sweep: str, problem: str, out: Path):
             cs = ax.contour(ns, ms, r.T, levels=[0.0], colors="black", linewidths=2)
             ax.clabel(cs, fmt={0.0: "equal cost"}, fontsize=8)
         sel = lines[(lines["forward"] == fwd) & (lines["cost"] == cost)] if len(lines) else []
-        if len(sel) and np.isfinite(sel["b"].iloc[0]):
+        if len(sel) and analysis.consistent_crossover(sel.iloc[0]):
             a, b = sel["a"].iloc[0], sel["b"].iloc[0]
             xs = np.geomspace(ns[0], ns[-1], 50)
             ax.plot(xs, a * xs ** b, "--", color="#333333", lw=1,
@@ -218,6 +218,9 @@ def plot_crossover(c: pd.DataFrame, sweep: str, problem: str, out: Path):
             ax.legend(loc="lower right", fontsize=8)
         ax.set_xlim(_edges(ns)[[0, -1]])
         ax.set_ylim(_edges(ms)[[0, -1]])
+        ax.set_xticks(ns, [str(v) for v in ns])
+        ax.set_yticks(ms, [str(v) for v in ms])
+        ax.minorticks_off()
         what = "FLOPs (cost model)" if cost == "flops" else "wall time (median)"
         ax.set_title(f"{what}: {_label(fwd)}\nvs {_label(rev)}", fontsize=10)
         ax.set_xlabel(AXIS_NAMES["n"])

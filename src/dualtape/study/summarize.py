@@ -60,7 +60,9 @@ def _env_lines(out: Path) -> list[str]:
         f"- Versions: Python {env.get('python')}, NumPy {env.get('numpy')}, "
         f"JAX {env.get('jax')}, dualtape {env.get('dualtape')}, git "
         f"{(git.get('commit') or 'unknown')[:12]}{' (dirty tree)' if git.get('dirty') else ''}",
-        f"- Command: `{runs[-1].get('environment', {}).get('command')}`",
+        f"- Command: `{env.get('command')}`; load average (1 min) at start and end: "
+        f"{(env.get('load_average') or ['?'])[0]} and "
+        f"{(env.get('load_average_at_end') or ['?'])[0]} on {env.get('cores')} cores",
         f"- Measuring time: {total:.1f} s over {len(runs)} run(s) "
         f"(last run: {runs[-1].get('outcome')}, {runs[-1].get('cells_measured')} cells)",
     ]
@@ -155,10 +157,17 @@ def _key_numbers(c: pd.DataFrame, s: pd.DataFrame) -> list[str]:
                            + "; ".join(parts) + ".")
     _, lines = analysis.crossovers(c)
     for row in lines.itertuples(index=False) if not lines.empty else ():
-        if row.forward in ("fwd_chunk1", "fwd_vector") and np.isfinite(row.b):
-            out.append(f"- Crossover ({_label(row.forward)} vs {_label(row.reverse)}, "
-                       f"{COST_WORDS[row.cost]}): equal cost along m* = {_num(row.a)} · "
-                       f"n^{_slope(row.b)}; forward mode is cheaper above that line.")
+        if row.forward not in ("fwd_chunk1", "fwd_vector"):
+            continue
+        pair = f"{_label(row.forward)} vs {_label(row.reverse)}, {COST_WORDS[row.cost]}"
+        if analysis.consistent_crossover(row):
+            out.append(f"- Crossover ({pair}): equal cost along m* = {_num(row.a)} · "
+                       f"n^{_slope(row.b)} ({row.points} crossings); forward mode is cheaper "
+                       "above that line, reverse mode below.")
+        else:
+            out.append(f"- Crossover ({pair}): no consistent line ({row.points} crossings"
+                       f"{'' if not np.isfinite(row.b) else f', fitted slope {_slope(row.b)}'}): "
+                       "the two costs stay within noise of each other.")
     g = _gradient_table(c)
     if not g.empty:
         for (_sweep, problem), gp in g.groupby(["sweep", "problem"], sort=False):

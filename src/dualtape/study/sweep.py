@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import measure
-from .env import environment
+from .env import _load_average, environment
 from .methods import Method, get_method
 from .problems import Instance, Problem, get_problem
 from .spec import Study, StudyError, TimingConfig, check_sizes
@@ -308,6 +308,7 @@ def execute(
         if bar is not None:
             bar.close()
         report.elapsed_s = time.perf_counter() - start
+        entry["environment"]["load_average_at_end"] = _load_average()
         entry.update(finished=_now(), elapsed_s=round(report.elapsed_s, 3),
                      outcome="interrupted" if report.interrupted else "completed",
                      cells_measured=report.cells_measured)

@@ -55,7 +55,8 @@ def test_constants_tangents_and_ordered_edges_are_shown() -> None:
     text = to_dot(y)
     assert 'shape=plaintext' in text and 'label="4"' in text and 'label="1"' in text
     assert "tangent = -0.25" in text
-    assert '[label="x"]' in text and '[label="y"]' in text  # sub and div: which side is which
+    assert '[label="lhs"]' in text and '[label="rhs"]' in text  # sub, div: which side is which
+    assert 'labelloc=t' in to_dot(y, title="a title") and 'label="a title"' in to_dot(y, title="a title")
 
 
 def test_tape_trace_labels_values_and_cotangents() -> None:

@@ -223,3 +223,19 @@ def test_committed_vanishing_gradients_results_are_consistent() -> None:
     assert max(r["rel_diff_jax"] for r in rows) < 1e-10
     for name in ("summary.md", "vanishing_gradients.png", "vanishing_gradients.svg", "env.json"):
         assert (out / name).exists(), name
+
+
+def test_walkthrough_shows_every_exercise_and_its_pictures_exist() -> None:
+    import re
+
+    doc = ROOT / "docs" / "lesson-day1.md"
+    text = doc.read_text(encoding="utf-8")
+    for needle in ("Exercise 1", "Exercise 2", "Exercise 3", "Exercise 4",
+                   "dL/dx = 39, dL/dw1 = 26, dL/dw2 = -84.5, dL/db = 13",
+                   "trainable parameters: 20", "| 1 | 1000 | nan | nan | 0 | 0 | 0 |",
+                   "max |grad(Value) - grad(jax)|", "**What the plot shows.**"):
+        assert needle in text, needle
+    pictures = re.findall(r"\]\(((?:img|\.\./results)/[^)]+)\)", text)
+    assert len(pictures) >= 5
+    for rel in pictures:
+        assert (doc.parent / rel).exists(), rel

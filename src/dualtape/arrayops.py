@@ -35,6 +35,10 @@ _FUNCTIONS = {
 }
 
 
+# Traced operands never take the float fast path, so operators call bind directly.
+_add, _sub, _mul, _div = (getattr(ops, n).primitive.bind for n in ("add", "sub", "mul", "div"))
+
+
 def _fn_name(func: Any) -> str:
     return f"numpy.{getattr(func, '__name__', repr(func))}"
 
@@ -48,28 +52,28 @@ class ArrayOps:
 
     # arithmetic
     def __add__(self, other: Any) -> Any:
-        return ops.add(self, other)
+        return _add(self, other)
 
     def __radd__(self, other: Any) -> Any:
-        return ops.add(other, self)
+        return _add(other, self)
 
     def __sub__(self, other: Any) -> Any:
-        return ops.sub(self, other)
+        return _sub(self, other)
 
     def __rsub__(self, other: Any) -> Any:
-        return ops.sub(other, self)
+        return _sub(other, self)
 
     def __mul__(self, other: Any) -> Any:
-        return ops.mul(self, other)
+        return _mul(self, other)
 
     def __rmul__(self, other: Any) -> Any:
-        return ops.mul(other, self)
+        return _mul(other, self)
 
     def __truediv__(self, other: Any) -> Any:
-        return ops.div(self, other)
+        return _div(self, other)
 
     def __rtruediv__(self, other: Any) -> Any:
-        return ops.div(other, self)
+        return _div(other, self)
 
     def __pow__(self, other: Any) -> Any:
         return dnp.power(self, other)

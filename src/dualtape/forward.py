@@ -11,7 +11,8 @@ from typing import Any
 
 from .arrayops import ArrayOps
 from .ops import add, broadcast_to, pad_batch, shape_of
-from .registry import Primitive, Tracer
+from . import registry
+from .registry import PLAIN_TYPES, Primitive, Tracer
 
 __all__ = ["Dual"]
 
@@ -42,7 +43,14 @@ class Dual(ArrayOps, Tracer):
             if type(a) is Dual and a.level == level:
                 primals[i] = a.primal
                 tangents[i] = a.tangent
-        ans = prim.bind(*primals, **params)
+        for p in primals:
+            if type(p) not in PLAIN_TYPES:
+                ans = prim.bind(*primals, **params)
+                break
+        else:
+            ans = prim.impl(*primals, **params)
+            if registry.counting is not None:
+                registry.counting.record(prim, ans, tuple(primals), params)
         nb = self.nb
         if prim.variadic:
             out = prim.jvp(tangents, ans, *primals, **params)

@@ -202,7 +202,7 @@ def _nondiff(name, impl, nargs=1, flops=_elementwise_flops, broadcasting=False):
         Primitive(name, impl, jvp=(None,) * nargs, vjp=(None,) * nargs, flops=flops,
                   saves="meta", broadcasting=broadcasting)
     )
-    return prim.bind
+    return _fast1(prim) if nargs == 1 else _fast2(prim)
 
 
 # ---------------------------------------------------------------- non-differentiable helpers

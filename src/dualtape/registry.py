@@ -68,7 +68,7 @@ class Primitive:
 
     __slots__ = (
         "name", "impl", "jvp", "vjp", "flops", "saves", "broadcasting",
-        "variadic", "linear", "_jax",
+        "variadic", "linear", "_jax", "save_args", "save_ans", "save_meta",
     )
 
     def __init__(
@@ -93,6 +93,9 @@ class Primitive:
         self.vjp = vjp
         self.flops = flops
         self.saves = saves
+        self.save_args = saves in ("args", "both")
+        self.save_ans = saves in ("ans", "both")
+        self.save_meta = saves == "meta"
         self.broadcasting = broadcasting
         self.variadic = variadic
         self.linear = linear

@@ -16,7 +16,7 @@ import numpy as np
 from . import registry
 from .arrayops import ArrayOps
 from .ops import Meta, add, shape_of, unbroadcast
-from .registry import Primitive, Tracer
+from .registry import PLAIN_TYPES, Primitive, Tracer
 
 __all__ = ["Tape", "TapeValue", "backward"]
 
@@ -86,18 +86,21 @@ class TapeValue(ArrayOps, Tracer):
                     vals[i] = a.value
                     if variadic or rules[i] is not None:
                         parents.append((i, a.index))
-        ans = prim.bind(*vals, **params)
+        for v in vals:
+            if type(v) not in PLAIN_TYPES:
+                ans = prim.bind(*vals, **params)
+                break
+        else:
+            ans = prim.impl(*vals, **params)
+            if registry.counting is not None:
+                registry.counting.record(prim, ans, tuple(vals), params)
         if not parents:
             return ans
-        saves = prim.saves
-        if saves == "args":
-            saved, saved_ans = tuple(vals), None
-        elif saves == "ans":
-            saved, saved_ans = (None,) * len(vals), ans
-        elif saves == "both":
-            saved, saved_ans = tuple(vals), ans
+        if prim.save_meta:
+            saved, saved_ans = tuple([_meta(v) for v in vals]), _meta(ans)
         else:
-            saved, saved_ans = tuple(_meta(v) for v in vals), _meta(ans)
+            saved = tuple(vals) if prim.save_args else (None,) * len(vals)
+            saved_ans = ans if prim.save_ans else None
         entries = tape.entries
         entries.append((prim, params, parents, saved, saved_ans))
         counter = registry.counting

@@ -23,7 +23,6 @@ renders ``path`` as PNG or SVG; without it, it raises
 from __future__ import annotations
 
 import shutil
-import subprocess
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -335,6 +334,8 @@ def draw(graph: Value | Tape | TapeTrace | str, path: str | Path, format: str | 
             raise err
         warnings.warn(str(err), stacklevel=2)
         return dot_path
+    import subprocess  # only when rendering: keeps `import dualtape` light
+
     tmp = path.with_name(f".{path.name}.tmp")
     result = subprocess.run([exe, f"-T{fmt}", str(dot_path), "-o", str(tmp)],
                             capture_output=True, text=True, check=False)

@@ -7,25 +7,23 @@
 >>> out, t = dt.jvp(f, (1.0,), (1.0,))  # forward mode
 """
 
+from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
-from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, value_and_grad, vjp
+from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
 from .checks import JaxComparison, check_against_jax, check_grads
 from .counting import OpCounter, count
 from .forward import Dual
+from .graph import draw, to_dot
+from .losses import binary_cross_entropy_with_logits
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue
+from .value import Value
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Dual", "JaxComparison", "OpCounter", "check_against_jax", "check_grads", "Primitive", "Tape", "TapeValue", "__version__", "count", "grad",
-    "hessian", "hvp", "jacfwd", "jacrev", "jvp", "primitives", "value_and_grad", "vjp",
+    "Dual", "JaxComparison", "OpCounter", "Primitive", "Tape", "TapeValue", "Value",
+    "__version__", "binary_cross_entropy_with_logits", "check_against_jax", "check_grads",
+    "count", "draw", "grad", "hessian", "hvp", "jacfwd", "jacrev", "jvp", "new_level", "nn",
+    "primitives", "to_dot", "value_and_grad", "vjp",
 ]
-
-# The lessons: a micrograd-style scalar engine, networks, losses and graph drawing.
-from . import nn  # noqa: E402
-from .graph import draw, to_dot  # noqa: E402
-from .losses import binary_cross_entropy_with_logits  # noqa: E402
-from .value import Value  # noqa: E402
-
-__all__ += ["Value", "binary_cross_entropy_with_logits", "draw", "nn", "to_dot"]

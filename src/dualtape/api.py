@@ -16,9 +16,14 @@ from .registry import Tracer, _is_jax
 from .reverse import Tape, TapeValue, backward
 from .tree import TreeDef, flatten, unflatten
 
-__all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hvp"]
+__all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hvp", "new_level"]
 
 _levels = itertools.count(1)
+
+
+def new_level() -> int:
+    """A fresh transformation level, higher than every level handed out before."""
+    return next(_levels)
 
 # ---------------------------------------------------------------- argument checks
 

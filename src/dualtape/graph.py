@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from . import registry as _registry
-from .ops import Meta, add, shape_of, unbroadcast
+from .ops import Meta, shape_of
 from .reverse import Tape, TapeValue
+from .reverse import backward as reverse_pass
 from .tree import flatten, unflatten
 from .value import Value, topological_order
 
@@ -90,34 +90,6 @@ def _label(lines: Sequence[str]) -> str:
 # ---------------------------------------------------------------- tape traces
 
 
-class _ValueRecorder:
-    """Stands in for the op counter while tracing: catches each tape entry's value.
-
-    The engine reports every primitive evaluated (``record``, with its output)
-    and then, for operations that it put on a tape, ``record_saved``; the value
-    reported last before ``record_saved`` is the output of the new entry.
-    """
-
-    def __init__(self, tape: Tape, values: list, parent: Any) -> None:
-        self.tape = tape
-        self.values = values
-        self.parent = parent
-        self.last: Any = None
-
-    def record(self, prim: Any, ans: Any, args: tuple, params: dict) -> None:
-        self.last = ans
-        if self.parent is not None:
-            self.parent.record(prim, ans, args, params)
-
-    def record_saved(self, nbytes: int) -> None:
-        values = self.values
-        n = len(self.tape.entries)
-        values.extend([None] * (n - len(values)))
-        values[n - 1] = self.last
-        if self.parent is not None:
-            self.parent.record_saved(nbytes)
-
-
 @dataclass
 class TapeTrace:
     """A function recorded on a tape, with every entry's value and cotangent.
@@ -143,26 +115,6 @@ class TapeTrace:
         return None if self.grads is None else self.grads[i]
 
 
-def _cotangents(tape: Tape, output: int, seed: Any) -> list[Any]:
-    """Every entry's cotangent (the engine's loop, keeping the intermediate ones)."""
-    entries = tape.entries
-    cts: list[Any] = [None] * len(entries)
-    cts[output] = seed
-    for i in range(output, -1, -1):
-        g = cts[i]
-        entry = entries[i]
-        if g is None or entry is None:
-            continue
-        prim, params, parents, args, ans = entry
-        for j, p in parents:
-            c = prim.vjp(j, g, ans, *args, **params) if prim.variadic else \
-                prim.vjp[j](g, ans, *args, **params)
-            if prim.broadcasting:
-                c = unbroadcast(c, shape_of(args[j]))
-            cts[p] = c if cts[p] is None else add(cts[p], c)
-    return cts
-
-
 def trace(f: Callable[..., Any], *args: Any, names: Sequence[str] | None = None,
           backward: bool = True) -> TapeTrace:
     """Record ``f(*args)`` on a reverse-mode tape, keeping values and cotangents.
@@ -171,33 +123,24 @@ def trace(f: Callable[..., Any], *args: Any, names: Sequence[str] | None = None,
     leaf is an input of the tape, named by ``names`` (default ``x0, x1, ...``).
     With ``backward`` and a scalar output, the backward pass fills ``grads``.
     """
-    from .api import _levels  # one level counter for every transformation
+    from .api import new_level
 
     leaves, td = flatten(args)
     if names is not None and len(names) != len(leaves):
         raise ValueError(f"names: got {len(names)} names for {len(leaves)} inputs")
-    tape = Tape(next(_levels))
-    values: list[Any] = []
-    inputs = []
-    for leaf in leaves:
-        v = leaf if type(leaf) is float else np.asarray(leaf, dtype=float)
-        inputs.append(tape.leaf(v))
-        values.append(v)
-    rebuilt = unflatten(td, inputs)
-    previous = _registry.counting
-    _registry.counting = _ValueRecorder(tape, values, previous)
-    try:
-        out = f(*rebuilt)
-    finally:
-        _registry.counting = previous
-    values.extend([None] * (len(tape.entries) - len(values)))
+    tape = Tape(new_level(), keep_values=True)
+    inputs = [tape.leaf(leaf if type(leaf) is float else np.asarray(leaf, dtype=float))
+              for leaf in leaves]
+    out = f(*unflatten(td, inputs))
+    values = tape.values
+    assert values is not None
     labels = {i: (names[i] if names is not None else f"x{i}") for i in range(len(leaves))}
     if type(out) is not TapeValue or out.tape is not tape:
         return TapeTrace(tape, values, None, labels, None)
     values[out.index] = out.value
     grads = None
     if backward and shape_of(out.value) == ():
-        grads = _cotangents(tape, out.index, 1.0)
+        grads = reverse_pass(tape, [(out.index, 1.0)], keep=True)
     return TapeTrace(tape, values, grads, labels, out.index)
 
 

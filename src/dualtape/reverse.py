@@ -41,11 +41,13 @@ class Tape:
     ``(argument position, tape index)`` for every argument that is on this tape.
     """
 
-    __slots__ = ("level", "entries")
+    __slots__ = ("level", "entries", "values")
 
-    def __init__(self, level: int) -> None:
+    def __init__(self, level: int, keep_values: bool = False) -> None:
         self.level = level
         self.entries: list[Any] = []
+        # Every entry's value, for drawing and teaching; off by default to save memory.
+        self.values: list[Any] | None = [] if keep_values else None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -53,6 +55,8 @@ class Tape:
     def leaf(self, value: Any) -> TapeValue:
         """Start recording ``value`` as an input of this tape."""
         self.entries.append(None)
+        if self.values is not None:
+            self.values.append(value)
         return TapeValue(value, self, len(self.entries) - 1)
 
 
@@ -103,17 +107,21 @@ class TapeValue(ArrayOps, Tracer):
             saved_ans = ans if prim.save_ans else None
         entries = tape.entries
         entries.append((prim, params, parents, saved, saved_ans))
+        if tape.values is not None:
+            tape.values.append(ans)
         counter = registry.counting
         if counter is not None:
             counter.record_saved(_nbytes(saved_ans) + sum(_nbytes(v) for v in saved if v is not ans))
         return TapeValue(ans, tape, len(entries) - 1)
 
 
-def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0) -> list[Any]:
+def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
+             keep: bool = False) -> list[Any]:
     """Propagate cotangents from ``seeds`` (tape index, cotangent) to every entry.
 
     ``nb`` is the number of leading batch axes of the cotangents (vector mode).
-    Returns the list of cotangents by tape index; leaves keep theirs.
+    Returns the list of cotangents by tape index: the leaves', and with ``keep``
+    every entry's (otherwise intermediate ones are freed as soon as used).
     """
     entries = tape.entries
     cts: list[Any] = [None] * len(entries)
@@ -125,7 +133,8 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0) -> list[Any]
         entry = entries[i]
         if g is None or entry is None:
             continue
-        cts[i] = None
+        if not keep:
+            cts[i] = None
         prim, params, parents, args, ans = entry
         for j, p in parents:
             if prim.variadic:

@@ -24,6 +24,8 @@ STUDY = Study(
         "What to look for: tape bytes grow in proportion to depth (slope ~1) for reverse "
         "mode and are zero for forward mode; peak memory follows the tape for reverse mode "
         "and stays flat for forward mode, which is the memory price of reverse mode's cheap "
-        "gradient."
+        "gradient. Tape bytes count every array the tape holds, including the weight matrices "
+        "that exist anyway, so they exceed the extra memory the tape allocates (peak memory "
+        "counts new allocations only)."
     ),
 )

@@ -173,9 +173,13 @@ def _key_numbers(c: pd.DataFrame, s: pd.DataFrame) -> list[str]:
         for (_sweep, problem), gp in g.groupby(["sweep", "problem"], sort=False):
             n_max = int(gp["n"].max())
             at = gp[gp["n"] == n_max].set_index("method")
-            bits = [f"{_label(m)} {_num(at.loc[m, 'rel_flops'])}× in FLOPs, "
-                    f"{_num(at.loc[m, 'rel_time_median'])}× in time"
-                    for m in ("rev_chunk1", "fwd_chunk1", "jax_jacrev_jit") if m in at.index]
+            bits = []
+            for m in ("rev_chunk1", "fwd_chunk1", "jax_jacrev_jit"):
+                if m in at.index:
+                    flops = at.loc[m, "rel_flops"]
+                    bits.append(f"{_label(m)} " + (f"{_num(flops)}× in FLOPs, "
+                                                   if np.isfinite(flops) else "")
+                                + f"{_num(at.loc[m, 'rel_time_median'])}× in time")
             if bits:
                 out.append(f"- `{problem}`, gradient at n = {n_max} relative to one evaluation: "
                            + "; ".join(bits) + ".")

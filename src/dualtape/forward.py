@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import registry
 from .arrayops import ArrayOps
 from .ops import add, broadcast_to, pad_batch, shape_of
-from . import registry
 from .registry import PLAIN_TYPES, Primitive, Tracer
 
 __all__ = ["Dual"]

@@ -616,8 +616,8 @@ def test_maximum_ties_split_half_each_argument():
     assert tuple(map(float, got)) == tuple(map(float, ref)) == (0.5, 0.5)
 
 
-def test_relu_and_abs_values_at_zero_in_forward_mode():
-    """The kinks also agree through dt.jvp of a scalar (no Jacobian wrapper)."""
+def test_relu_at_zero_through_scalar_jvp():
+    """The kink also agrees through dt.jvp of a scalar (no Jacobian wrapper)."""
     assert dt.jvp(dnp.relu, (0.0,), (1.0,))[1] == float(jax.jvp(jax.nn.relu, (0.0,), (1.0,))[1])
 
 

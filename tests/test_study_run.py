@@ -115,3 +115,16 @@ def test_quick_profile_uses_quick_sizes_and_its_own_folder(tmp_path, monkeypatch
     assert report.out.resolve() == tmp_path / "results" / "quick" / "quicky"
     assert {r["n"] for r in read_csv(report.out / "data.csv") if r["sweep"] == "n"} == \
         {"2", "3", "4"}
+
+
+def test_a_problem_that_cannot_be_built_is_a_clear_error(tmp_path):
+    from dualtape.study import Problem, StudyError
+
+    def crash(n, m, depth, rng):
+        raise ZeroDivisionError("no such size")
+
+    with pytest.raises(StudyError) as err:
+        run(small_study(problems=(Problem("crash", crash),), sizes=(2,)), out=tmp_path)
+    assert str(err.value) == ("problem 'crash': cannot build it at n=2 m=2 depth=1: "
+                              "ZeroDivisionError: no such size")
+    assert not (tmp_path / "data.csv").exists()

@@ -108,11 +108,7 @@ def plan(
     """
     if sizes is not None:
         sizes = check_sizes(list(sizes), "--sizes")
-    study_problems = [get_problem(p) for p in study.problems]
-    if problems is not None:
-        chosen = [get_problem(p) for p in problems]
-    else:
-        chosen = study_problems
+    chosen = [get_problem(p) for p in (problems if problems is not None else study.problems)]
     method_filter = None if methods is None else [get_method(m).name for m in methods]
     cells: list[Cell] = []
     complete = 0
@@ -126,7 +122,7 @@ def plan(
         seen: set[tuple[str, int, int, int]] = set()
         for point in sweep.points(study.sweep_sizes(sweep, quick, sizes)):
             for prob in sweep_problems:
-                inst = prob.instance(point["n"], point["m"], point["depth"])
+                inst = _build(prob, point)
                 real = (prob.name, inst.n, inst.m, inst.depth)
                 if real in seen:
                     continue
@@ -143,6 +139,18 @@ def plan(
                     else:
                         complete += 1
     return cells, complete
+
+
+def _build(prob: Problem, point: dict[str, int]) -> Instance:
+    """The problem's instance at a sweep point; a builder that crashes is a bad definition."""
+    try:
+        return prob.instance(point["n"], point["m"], point["depth"])
+    except StudyError:
+        raise
+    except Exception as exc:
+        raise StudyError(f"cannot build it at n={point['n']} m={point['m']} "
+                         f"depth={point['depth']}: {_one_line(exc)}", f"problem {prob.name!r}"
+                         ) from exc
 
 
 def _one_line(exc: BaseException) -> str:

@@ -28,6 +28,8 @@ from .registry import Primitive, register
 def shape_of(x: Any) -> tuple[int, ...]:
     """Shape of an array, scalar or traced value."""
     t = type(x)
+    if t is np.ndarray:
+        return x.shape
     if t is float or t is int:
         return ()
     return x.shape if hasattr(x, "shape") else np.shape(x)
@@ -35,6 +37,8 @@ def shape_of(x: Any) -> tuple[int, ...]:
 
 def ndim_of(x: Any) -> int:
     t = type(x)
+    if t is np.ndarray:
+        return x.ndim
     if t is float or t is int:
         return 0
     return x.ndim if hasattr(x, "ndim") else np.ndim(x)
@@ -50,13 +54,22 @@ def size_of(x: Any) -> int:
 class Meta:
     """What the tape keeps of a value whose VJP needs only its shape and dtype."""
 
-    __slots__ = ("shape", "dtype", "ndim", "size")
+    __slots__ = ("shape", "dtype")
 
     def __init__(self, x: Any) -> None:
         self.shape = shape_of(x)
-        self.dtype = getattr(x, "dtype", np.dtype(np.float64))
-        self.ndim = len(self.shape)
-        self.size = math.prod(self.shape)
+        self.dtype = getattr(x, "dtype", _FLOAT64)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def unbroadcast(g: Any, target: tuple[int, ...], nb: int = 0) -> Any:
@@ -604,8 +617,18 @@ broadcast_to = register(Primitive(
     flops=_no_flops, saves="meta", linear=True,
 )).bind
 
+def _expand_dims_impl(x, axis):
+    if type(x) is not np.ndarray:
+        return np.expand_dims(x, axis)
+    shape = list(x.shape)
+    n = len(shape) + len(axis)
+    for a in sorted(a % n for a in axis):
+        shape.insert(a, 1)
+    return x.reshape(shape)
+
+
 expand_dims = register(Primitive(
-    "expand_dims", lambda x, axis: np.expand_dims(x, axis),
+    "expand_dims", _expand_dims_impl,
     jvp=(lambda t, ans, x, axis: expand_dims(t, axis=axis),),
     vjp=(lambda g, ans, x, axis: squeeze(g, axis=axis),),
     flops=_no_flops, saves="meta", linear=True,

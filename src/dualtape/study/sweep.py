@@ -53,11 +53,23 @@ class Cell:
         return f"{self.problem.name} {self.method.name} n={self.n} m={self.m} depth={self.depth}"
 
     def weight(self) -> float:
-        """A rough guess of the cell's cost, for the progress bar's ETA."""
-        passes = self.method.passes(self.n, self.m)
-        base = 30.0 if self.method.jit else 1.0
-        return len(self.groups) * (base + passes * (1 + self.depth / 4)) * (
-            1 + self.n * self.m / 20_000)
+        """A rough guess of the cell's seconds, for the progress bar's ETA.
+
+        One call costs ~0.1 ms of Python per pass and layer plus arithmetic in
+        proportion to directions × (n + m); the check, count and memory runs
+        take about six calls (tracemalloc is slow), and timing takes ~0.15 s or
+        seven calls, whichever is more.  A jit peer adds its compilation, longer
+        for deeper functions.
+        """
+        meth = self.method
+        directions = {"forward": self.n, "reverse": self.m}.get(meth.mode, 1)
+        call = meth.passes(self.n, self.m) * self.depth * 1e-4 + \
+            directions * (self.n + self.m) * self.depth * 1e-7
+        cost = 0.0
+        if "time" in self.groups:
+            cost += max(0.15, 7 * call)
+        cost += 2 * call * len([g for g in self.groups if g != "time"])
+        return cost + (0.3 * (1 + self.depth / 16) if meth.jit else 0.0)
 
 
 @dataclass

@@ -177,13 +177,9 @@ def test_jacobians_match(name):
     _close(dt.jacrev(FUNCS[name], chunk=5)(A), res["jac"])
 
 
-_TRANSPOSE_BUG = pytest.mark.xfail(
-    strict=True, reason="core bug: transpose JVP rule over a batched transpose VJP (AxisError)")
-_HESSIAN_BROKEN = {"transpose_axes", "moveaxis", "swapaxes"}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[_TRANSPOSE_BUG] if n in _HESSIAN_BROKEN else [])
-                                  for n in NAMES])
+@pytest.mark.parametrize("name", list(NAMES))
 def test_hessian_matches(name):
     res, _, _ = _jax_results(name)
     _close(dt.hessian(_loss(name))(A), res["hessian"], rtol=1e-9, atol=1e-11)

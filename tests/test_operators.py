@@ -184,14 +184,10 @@ def test_matrix_indexing(name):
     check_all_modes(MATRIX_INDEX[name], A)
 
 
-_MIXED_INDEX_BUG = pytest.mark.xfail(
-    strict=True, reason="core bug: getitem in vector mode prepends batch slices, which separates an "
-    "int from an index array and moves numpy's advanced axes to the front")
 
 
 @pytest.mark.parametrize("mode", [
-    "jvp", pytest.param("jvp_vector", marks=_MIXED_INDEX_BUG),
-    "vjp", pytest.param("vjp_vector", marks=_MIXED_INDEX_BUG)])
+    "jvp", "jvp_vector", "vjp", "vjp_vector"])
 def test_int_and_index_array_separated_by_a_slice(mode):
     """a[0, :, idx]: NumPy puts the advanced axis first; all modes must agree with JAX."""
     a = np.arange(24.0).reshape(2, 3, 4)

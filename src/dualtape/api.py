@@ -57,11 +57,15 @@ def _input_leaf(x: Any, what: str) -> Any:
 
 def _output_leaf(x: Any, what: str) -> None:
     t = type(x)
-    if t is float or t is int or isinstance(x, Tracer) or _is_jax(t):
+    while isinstance(x, Tracer):
+        x = x.value  # type: ignore[attr-defined]
+        t = type(x)
+    if t is float or t is int or _is_jax(t):
         return
+    if t is complex or (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "c"):
+        raise NotImplementedError(f"{what}: the function returned a complex value; dualtape "
+                                  "differentiates real floating-point functions")
     if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "fiub":
-        if x.dtype.kind == "c":
-            raise NotImplementedError(f"{what}: complex outputs are not supported")
         return
     raise TypeError(f"{what}: the function returned {t.__name__}; it must return floats or "
                     "arrays (or tuples, lists or dicts of them)")
@@ -90,6 +94,9 @@ def _dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list,
     dyn = args[argnums[0]] if single else tuple(args[i] for i in argnums)
     leaves, td = flatten(dyn)
     what = "argument {}".format
+    if not leaves:
+        raise TypeError(f"{what(argnums[0] if single else argnums)}: nothing to differentiate "
+                        f"(got {dyn!r}); pass floats or arrays")
     checked = []
     for k, leaf in enumerate(leaves):
         checked.append(_input_leaf(leaf, what(argnums[0] if single else argnums) +
@@ -120,12 +127,24 @@ def _check_direction(d: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> 
     ds, ps = shape_of(d), shape_of(p)
     if ds != batch + ps:
         raise ValueError(f"{what}: shape {ds} does not match the primal's shape {batch + ps}")
-    ddt = np.dtype(getattr(d, "dtype", type(d) if type(d) in (float, int) else object))
-    if ddt.kind not in "f":
+    ddt, pdt = _dtype_of(d), _dtype_of(p)
+    if ddt is None:
+        raise TypeError(f"{what}: got {type(d).__name__}; directions must be floating-point "
+                        "floats or arrays, like their primal")
+    if ddt.kind != "f":
         raise TypeError(f"{what}: dtype {ddt} is not a floating-point dtype")
-    pdt = getattr(p, "dtype", None)
-    if pdt is not None and hasattr(d, "dtype") and np.dtype(d.dtype) != np.dtype(pdt):
-        raise TypeError(f"{what}: dtype {d.dtype} does not match the primal's dtype {pdt}")
+    if pdt is not None and ddt != pdt:
+        raise TypeError(f"{what}: dtype {ddt} does not match the primal's dtype {pdt}")
+
+
+def _dtype_of(x: Any) -> np.dtype | None:
+    t = type(x)
+    if t is float:
+        return np.dtype(np.float64)
+    if t is int:
+        return np.dtype(np.int64)
+    dtype = getattr(x, "dtype", None)
+    return np.dtype(dtype) if dtype is not None else None
 
 
 # ---------------------------------------------------------------- the two engines' entry points
@@ -140,6 +159,7 @@ def _jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, 
     aux = None
     if has_aux:
         out, aux = _split_aux(out)
+        aux = _strip(aux, level)
     out_leaves, out_td = flatten(out)
     batch = shape_of(tangents[0])[:nb] if nb and tangents else ()
     primals_out, tangents_out = [], []
@@ -160,6 +180,17 @@ def _split_aux(out: Any) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
+def _strip(tree: Any, level: int) -> Any:
+    """``tree`` with the values traced at ``level`` replaced by their values (for aux)."""
+    leaves, td = flatten(tree)
+    out = []
+    for x in leaves:
+        if isinstance(x, Tracer) and x.level == level:
+            x = x.value  # type: ignore[attr-defined]
+        out.append(x)
+    return unflatten(td, out)
+
+
 class _Recording:
     """One forward pass recorded on a tape, ready for any number of backward passes."""
 
@@ -173,7 +204,8 @@ class _Recording:
         out = f(*_substitute(args, argnums, single, td, self.inputs), **(kwargs or {}))
         self.aux = None
         if has_aux:
-            out, self.aux = _split_aux(out)
+            out, aux = _split_aux(out)
+            self.aux = _strip(aux, tape.level)
         out_leaves, self.out_td = flatten(out)
         self.out_index: list[int | None] = []
         self.out_leaves: list[Any] = []
@@ -217,6 +249,9 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
         raise ValueError("primals: need at least one argument")
     p_leaves, p_td = flatten(tuple(primals))
     t_leaves, t_td = flatten(tuple(tangents))
+    if not p_leaves:
+        raise TypeError(f"primals: nothing to differentiate (got {tuple(primals)!r}); "
+                        "pass floats or arrays")
     if p_td != t_td:
         raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}")
     for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):

@@ -19,11 +19,12 @@ class OpCounter:
         n_ops: primitive applications evaluated (each NumPy-level evaluation once).
         flops: floating-point operations, from each primitive's cost model.
         by_name: applications per primitive name.
-        tape_bytes: bytes of the values saved on tapes for the backward pass.
+        tape_bytes: bytes of the distinct values saved on tapes for the backward pass
+            (an array saved by several entries counts once; shapes count nothing).
         tape_entries: operations recorded on tapes.
     """
 
-    __slots__ = ("n_ops", "flops", "by_name", "tape_bytes", "tape_entries", "_parent")
+    __slots__ = ("n_ops", "flops", "by_name", "tape_bytes", "tape_entries", "_parent", "_seen")
 
     def __init__(self, parent: OpCounter | None = None) -> None:
         self.n_ops = 0
@@ -32,6 +33,7 @@ class OpCounter:
         self.tape_bytes = 0
         self.tape_entries = 0
         self._parent = parent
+        self._seen: dict[int, Any] = {}  # id -> array: an array saved twice is counted once
 
     def record(self, prim: Any, ans: Any, args: tuple, params: dict) -> None:
         flops = int(prim.flops(ans, *args, **params))
@@ -42,11 +44,16 @@ class OpCounter:
             c.by_name[prim.name] += 1
             c = c._parent
 
-    def record_saved(self, nbytes: int) -> None:
+    def record_saved(self, values: tuple) -> None:
+        """Count the bytes of ``values`` saved by one tape entry (each array once)."""
         c: OpCounter | None = self
         while c is not None:
-            c.tape_bytes += nbytes
             c.tape_entries += 1
+            for v in values:
+                if v is None or id(v) in c._seen or not hasattr(v, "nbytes") and type(v) is not float:
+                    continue
+                c._seen[id(v)] = v
+                c.tape_bytes += int(getattr(v, "nbytes", 8))
             c = c._parent
 
     def as_dict(self) -> dict[str, Any]:

@@ -72,7 +72,12 @@ def _axis_tuple(a: ArrayLike, axis: Any, name: str = "axis") -> tuple[int, ...]:
     nd = ndim(a)
     if axis is None:
         return tuple(range(-nd, 0))
-    axes = (axis,) if isinstance(axis, (int, _np.integer)) else tuple(axis)
+    if isinstance(axis, (int, _np.integer)):
+        axes: tuple = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{name}: expected an int or a tuple of ints, got {axis!r}")
     out = []
     for ax in axes:
         if not isinstance(ax, (int, _np.integer)) or isinstance(ax, bool):
@@ -421,6 +426,29 @@ def getitem(a: ArrayLike, index: Any) -> Any:
         raise NotImplementedError(
             "index: advanced (array) indices separated by slices are not supported; "
             "index in two steps instead")
+    if advanced and any(type(i) is int for i in norm):
+        # NumPy counts ints as advanced indices next to arrays, which would move the
+        # batch axes of vector mode: apply the ints (and slices) first, then the arrays.
+        first = tuple(slice(None) if k in advanced else i for k, i in enumerate(norm))
+        second = tuple(i if k in advanced else (Ellipsis if i is Ellipsis else slice(None))
+                       for k, i in enumerate(norm) if type(i) is not int)
+        out = _ops.getitem(_ops.getitem(a, index=first), index=second)
+        mixed = sorted(advanced + [k for k, i in enumerate(norm) if type(i) is int])
+        if mixed == list(range(mixed[0], mixed[-1] + 1)):
+            return out
+        # Separated ints and arrays: NumPy puts the indexed axes first.
+        nd_first = ndim(a) - builtins.sum(type(i) is int for i in norm) \
+            + builtins.sum(i is None for i in norm)
+        consumed = builtins.sum(i is not Ellipsis for i in second)
+        start = 0
+        for i in second:
+            if isinstance(i, _np.ndarray):
+                break
+            start += (nd_first - consumed) if i is Ellipsis else 1
+        k = _np.broadcast(*[i for i in second if isinstance(i, _np.ndarray)]).ndim
+        order = list(range(start, start + k)) + [d for d in range(ndim(out))
+                                                  if not start <= d < start + k]
+        return transpose(out, order)
     return _ops.getitem(a, index=tuple(norm))
 
 

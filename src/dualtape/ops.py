@@ -154,11 +154,12 @@ def _pow_impl(x, y):
     return np.power(x, y)
 
 
-def _mask(cond: Any, like: Any) -> Any:
-    """A boolean mask as a float array (or float) of ``like``'s dtype."""
+def _mask(cond: Any, *like: Any) -> Any:
+    """A boolean mask as a float array (or float) of the first array's dtype in ``like``."""
     if type(cond) in (bool, np.bool_):
         return 1.0 if cond else 0.0
-    return cond.astype(getattr(like, "dtype", np.float64))
+    dtype = next((x.dtype for x in like if hasattr(x, "dtype")), np.float64)
+    return cond.astype(dtype)
 
 
 # ---------------------------------------------------------------- registration helpers
@@ -222,11 +223,11 @@ def _nondiff(name, impl, nargs=1, flops=_elementwise_flops, broadcasting=False):
 
 sign = _nondiff("sign", np.sign)
 positive_mask = _nondiff("positive_mask", lambda x: _mask(x > 0, x))
-equal_mask = _nondiff("equal_mask", lambda x, y: _mask(x == y, x), 2, broadcasting=True)
+equal_mask = _nondiff("equal_mask", lambda x, y: _mask(x == y, x, y), 2, broadcasting=True)
 # Weight of x in max(x, y): 1 if x > y, 0.5 on ties (as JAX does), 0 otherwise.
 max_weight = _nondiff(
     "max_weight",
-    lambda x, y: _mask(x > y, x) + 0.5 * _mask(x == y, x),
+    lambda x, y: _mask(x > y, x, y) + 0.5 * _mask(x == y, x, y),
     2,
     broadcasting=True,
 )
@@ -268,7 +269,7 @@ neg = _fast1(register(Primitive(
 
 
 def _pow_dx(ans, x, y):
-    # y * x**(y-1), taken as 0 where y == 0 (as JAX does) so 0**0 has slope 0.
+    # y * x**(y-1), taken as 0 where y == 0 so that 0**0 has slope 0 (JAX: NaN for float y).
     return where(y == 0, 0.0, mul(y, power(x, sub(y, 1.0))))
 
 
@@ -572,7 +573,9 @@ matmul = register(Primitive(
 
 
 def _batch_perm(nb, axes):
-    return tuple(range(nb)) + tuple(a + nb + len(axes) for a in axes)
+    # Negative axes, so the permutation stays valid when more batch axes are added in front.
+    n = len(axes)
+    return tuple(range(-nb - n, -n)) + tuple(a if a < 0 else a - n for a in axes)
 
 
 def _inverse_perm(axes):

@@ -27,12 +27,6 @@ def _meta(x: Any) -> Meta:
     return _FLOAT_META if type(x) is float else Meta(x)
 
 
-def _nbytes(x: Any) -> int:
-    if x is None or type(x) is Meta:
-        return 0
-    return int(getattr(x, "nbytes", 8))
-
-
 class Tape:
     """The record of one reverse-mode level: a list of entries in execution order.
 
@@ -111,7 +105,7 @@ class TapeValue(ArrayOps, Tracer):
             tape.values.append(ans)
         counter = registry.counting
         if counter is not None:
-            counter.record_saved(_nbytes(saved_ans) + sum(_nbytes(v) for v in saved if v is not ans))
+            counter.record_saved((*saved, saved_ans))
         return TapeValue(ans, tape, len(entries) - 1)
 
 

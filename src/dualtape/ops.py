@@ -309,23 +309,18 @@ power_const = register(Primitive(
     flops=_times(2),
 )).bind
 
-maximum = register(Primitive(
-    "maximum", np.maximum,
-    jvp=(lambda t, ans, x, y: mul(t, max_weight(x, y)),
-         lambda t, ans, x, y: mul(t, max_weight(y, x))),
-    vjp=(lambda g, ans, x, y: mul(g, max_weight(x, y)),
-         lambda g, ans, x, y: mul(g, max_weight(y, x))),
-    flops=_elementwise_flops, broadcasting=True,
-)).bind
+def _extremum(name, impl, weight_x, weight_y):
+    """maximum/minimum: each argument's slope is its weight (1, 1/2 on ties, or 0)."""
+    return register(Primitive(
+        name, impl,
+        jvp=(lambda t, ans, x, y: mul(t, weight_x(x, y)), lambda t, ans, x, y: mul(t, weight_y(x, y))),
+        vjp=(lambda g, ans, x, y: mul(g, weight_x(x, y)), lambda g, ans, x, y: mul(g, weight_y(x, y))),
+        flops=_elementwise_flops, broadcasting=True,
+    )).bind
 
-minimum = register(Primitive(
-    "minimum", np.minimum,
-    jvp=(lambda t, ans, x, y: mul(t, max_weight(y, x)),
-         lambda t, ans, x, y: mul(t, max_weight(x, y))),
-    vjp=(lambda g, ans, x, y: mul(g, max_weight(y, x)),
-         lambda g, ans, x, y: mul(g, max_weight(x, y))),
-    flops=_elementwise_flops, broadcasting=True,
-)).bind
+
+maximum = _extremum("maximum", np.maximum, max_weight, lambda x, y: max_weight(y, x))
+minimum = _extremum("minimum", np.minimum, lambda x, y: max_weight(y, x), max_weight)
 
 where = register(Primitive(
     "where", np.where,

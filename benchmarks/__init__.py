@@ -22,7 +22,9 @@ What one run does, workload by workload (see :mod:`benchmarks.workloads`):
 3. warms each up (JIT compilation happens here, untimed) and calibrates a batch size so
    that one batch lasts about ``--min-time`` seconds;
 4. times the contenders interleaved, ``for round: for contender: one batch`` (the start
-   rotates each round), with the garbage collector on and collected before each batch;
+   rotates each round), with the garbage collector on and collected before each batch,
+   and the objects that exist before timing (every tool's library) frozen out of its
+   sight (``gc.freeze``), so that no tool's collections pay for the peers' imports;
 5. takes medians per contender and computes ratios pair by pair (dualtape / peer, both
    from the same run), and evaluates the issue's targets.
 

@@ -143,6 +143,10 @@ def record(root: Path, argv: list[str], timing: dict[str, Any]) -> dict[str, Any
         "openblas_variables": openblas_variables(),
         "torch_threads": torch_threads(),
         "thread_variables": {k: os.environ.get(k) for k in THREAD_VARIABLES},
-        "gc_enabled_during_timing": gc.isenabled(),
+        "gc_during_timing": {
+            "enabled": gc.isenabled(),
+            "collected_before_each_batch": True,
+            "objects_present_before_timing_frozen": True,
+        },
         "timing": timing,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,6 +99,22 @@ def run_case(case: Case, config: TimingConfig, log: Log) -> CaseResult:
     for name, check in outcome.checks.items():
         if check not in ("ok", "ref", "not checked"):
             log(f"  ! check {name}: {check}")
+    # Freeze what exists now (the libraries of every tool, loaded in this one process) out
+    # of the collector's sight: otherwise each full collection scans them, and a tool that
+    # makes cyclic garbage (micrograd) pays for the peers' imports. Unfrozen at the end.
+    gc.collect()
+    gc.freeze()
+    try:
+        _time_case(case, config, log, prepared, outcome)
+    finally:
+        gc.unfreeze()
+    return outcome
+
+
+def _time_case(
+    case: Case, config: TimingConfig, log: Log, prepared: list[Prepared], outcome: CaseResult
+) -> None:
+    """Warm up, calibrate and time the prepared contenders; fills ``outcome.rows``."""
     ready: list[Prepared] = []
     for entry in prepared:
         try:
@@ -125,4 +142,3 @@ def run_case(case: Case, config: TimingConfig, log: Log) -> CaseResult:
                 "others_cpu": others,
             }
         )
-    return outcome

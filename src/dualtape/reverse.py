@@ -71,9 +71,24 @@ class TapeValue(ArrayOps, Tracer):
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         tape = self.tape
         rules = prim.vjp
-        if len(args) == 1:
+        n = len(args)
+        if n == 1:
             vals: Any = (self.value,)
             parents = [(0, self.index)] if prim.variadic or rules[0] is not None else None
+        elif n == 2 and not prim.variadic:
+            # The common binary case, written out: no list copies, no enumerate.
+            a, b = args
+            level = self.level
+            parents = []
+            if type(a) is TapeValue and a.level == level:
+                if rules[0] is not None:
+                    parents.append((0, a.index))
+                a = a.value
+            if type(b) is TapeValue and b.level == level:
+                if rules[1] is not None:
+                    parents.append((1, b.index))
+                b = b.value
+            vals = (a, b)
         else:
             level = self.level
             vals = list(args)
@@ -97,7 +112,7 @@ class TapeValue(ArrayOps, Tracer):
         if prim.save_meta:
             saved, saved_ans = tuple([_meta(v) for v in vals]), _meta(ans)
         else:
-            saved = tuple(vals) if prim.save_args else (None,) * len(vals)
+            saved = tuple(vals) if prim.save_args else (None,) * n
             saved_ans = ans if prim.save_ans else None
         entries = tape.entries
         entries.append((prim, params, parents, saved, saved_ans))

@@ -47,6 +47,7 @@ def ratio_chart(ratio_frame: pd.DataFrame, paths: list[Path]) -> None:
         )
         ax.axvline(1.0, color="grey", lw=1, ls="--")
         ax.set_yticks(y, labels, fontsize=7)
+        ax.set_ylim(-0.7, len(frame) - 0.3)
         ax.set_xscale("log")
         ax.set_xlabel("dualtape time / peer time (log scale; < 1: dualtape faster)")
         if has_target.any():

@@ -13,7 +13,9 @@ Run it from the repository root with one command::
 The peers (HIPS autograd, micrograd, PyTorch CPU) come with ``pip install -e ".[peers]"``;
 JAX is a dependency already. A peer that is not installed is skipped and listed as such.
 
-What one run does, workload by workload (see :mod:`benchmarks.workloads`):
+What one run does: it imports every installed tool first (importing jax or torch changes
+how fast NumPy's threaded BLAS runs in the same process, so every case gets the same state;
+``--no-preload`` turns this off), then, workload by workload (see :mod:`benchmarks.workloads`):
 
 1. builds every contender (dualtape and each installed peer) on the same seeded inputs;
 2. calls each once and checks its result against a reference peer (``np.allclose``), which

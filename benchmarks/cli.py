@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks import env as environment
-from benchmarks import files, plot, report
+from benchmarks import files, peers, plot, report
 from benchmarks.machine import wait_until_quiet
 from benchmarks.runner import CaseResult, run_case
 from benchmarks.timing import TimingConfig
@@ -54,6 +54,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "(recommended on a shared machine, e.g. 300)",
     )
     parser.add_argument("--no-chart", action="store_true", help="skip the bar chart")
+    parser.add_argument(
+        "--no-preload",
+        action="store_true",
+        help="do not import every tool before the first case (see benchmarks.peers.preload)",
+    )
     parser.add_argument(
         "--list", action="store_true", help="list the workloads and their contenders, and exit"
     )
@@ -119,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.min_time is not None:
         config = TimingConfig(config.rounds, args.min_time, config.warmup_time)
     cases = build_cases(_selected(args.workloads))
+    preloaded = peers.preload() if not args.no_preload else {}
 
     started = time.perf_counter()
     results: list[CaseResult] = []
@@ -139,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         **asdict(config),
         "quick": args.quick,
         "wait_quiet_seconds": args.wait_quiet,
+        "tools_imported_before_timing": preloaded,
         "others_cpu_use_before_case": busy,
         "wall_seconds": time.perf_counter() - started,
     }

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from . import registry
 from .arrayops import ArrayOps
 from .ops import Meta, add, shape_of, unbroadcast
@@ -154,9 +152,3 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
                 c = unbroadcast(c, shape_of(args[j]), nb)
             cts[p] = c if cts[p] is None else add(cts[p], c)
     return cts
-
-
-def zeros_like_value(x: Any, batch: tuple[int, ...] = ()) -> Any:
-    """Zeros shaped like ``x`` (after ``batch`` axes) with ``x``'s float dtype."""
-    dtype = getattr(x, "dtype", np.float64)
-    return np.zeros(batch + shape_of(x), dtype=dtype)

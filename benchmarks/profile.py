@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import pstats
 import re
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import files
+from benchmarks import files, peers
 from benchmarks.contenders import Unavailable
 from benchmarks.timing import TimingConfig, warm_up
 from benchmarks.workloads import WORKLOADS, build_cases
@@ -182,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
+    # The same process state as the suite's timings: every tool imported, and the objects
+    # that exist before profiling frozen out of the garbage collector's sight.
+    peers.preload()
+    gc.collect()
+    gc.freeze()
     summary = ["# Where dualtape's time goes (cProfile, own time)", ""]
     for case in build_cases([p for p in args.workloads.split(",") if p]):
         for contender in case.contenders:

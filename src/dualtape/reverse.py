@@ -9,6 +9,7 @@ backward pass: no topological sort, no recursion, any depth.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from . import registry
@@ -19,6 +20,7 @@ from .registry import PLAIN_TYPES, Primitive, Tracer
 __all__ = ["Tape", "TapeValue", "backward"]
 
 _FLOAT_META = Meta(0.0)
+_NO_PARAMS: dict = {}
 
 
 def _meta(x: Any) -> Meta:
@@ -72,20 +74,21 @@ class TapeValue(ArrayOps, Tracer):
         n = len(args)
         if n == 1:
             vals: Any = (self.value,)
-            parents = [(0, self.index)] if prim.variadic or rules[0] is not None else None
+            parents: Any = ((0, self.index),) if prim.variadic or rules[0] is not None else None
         elif n == 2 and not prim.variadic:
             # The common binary case, written out: no list copies, no enumerate.
             a, b = args
             level = self.level
-            parents = []
+            pa = pb = ()
             if type(a) is TapeValue and a.level == level:
                 if rules[0] is not None:
-                    parents.append((0, a.index))
+                    pa = ((0, a.index),)
                 a = a.value
             if type(b) is TapeValue and b.level == level:
                 if rules[1] is not None:
-                    parents.append((1, b.index))
+                    pb = ((1, b.index),)
                 b = b.value
+            parents = pa + pb
             vals = (a, b)
         else:
             level = self.level
@@ -108,12 +111,13 @@ class TapeValue(ArrayOps, Tracer):
         if not parents:
             return ans
         if prim.save_meta:
-            saved, saved_ans = tuple([_meta(v) for v in vals]), _meta(ans)
+            saved, saved_ans = tuple(map(_meta, vals)), _meta(ans)
         else:
             saved = tuple(vals) if prim.save_args else (None,) * n
             saved_ans = ans if prim.save_ans else None
         entries = tape.entries
-        entries.append((prim, params, parents, saved, saved_ans))
+        # Most ops have no parameters: keep one shared empty dict rather than one per entry.
+        entries.append((prim, params or _NO_PARAMS, parents, saved, saved_ans))
         if tape.values is not None:
             tape.values.append(ans)
         counter = registry.counting
@@ -135,20 +139,26 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
     for index, g in seeds:
         cts[index] = g if cts[index] is None else add(cts[index], g)
     start = max((index for index, _ in seeds), default=-1)
-    for i in range(start, -1, -1):
-        g = cts[i]
-        entry = entries[i]
-        if g is None or entry is None:
-            continue
-        if not keep:
-            cts[i] = None
-        prim, params, parents, args, ans = entry
-        for j, p in parents:
-            if prim.variadic:
-                c = prim.vjp(j, g, ans, *args, **params)
-            else:
-                c = prim.vjp[j](g, ans, *args, **params)
-            if prim.broadcasting and type(c) is not float:
-                c = unbroadcast(c, shape_of(args[j]), nb)
-            cts[p] = c if cts[p] is None else add(cts[p], c)
+    # The loop allocates many short-lived, acyclic objects: collector passes would only cost time.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for i in range(start, -1, -1):
+            g = cts[i]
+            entry = entries[i]
+            if g is None or entry is None:
+                continue
+            if not keep:
+                cts[i] = None
+            prim, params, parents, args, ans = entry
+            rules, bcast = prim.vjp, prim.broadcasting
+            for j, p in parents:
+                c = rules(j, g, ans, *args, **params) if prim.variadic else \
+                    rules[j](g, ans, *args, **params)
+                if bcast and type(c) is not float:
+                    c = unbroadcast(c, shape_of(args[j]), nb)
+                cts[p] = c if cts[p] is None else add(cts[p], c)
+    finally:
+        if gc_was_on:
+            gc.enable()
     return cts

@@ -14,7 +14,6 @@ training function itself is ``dualtape.lessons.train_lesson_mlp``.  Writes
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import os
@@ -147,18 +146,10 @@ STUDY = Study(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python studies/lesson_mlp.py [--quick] [--out DIR]``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20 steps, into results/quick/")
-    parser.add_argument("--out", type=Path, default=None, help="results folder")
-    args = parser.parse_args(argv)
-    out = args.out or (RESULTS.parent / "quick" / NAME if args.quick else RESULTS)
-    report = run(STUDY, out=out, quick=args.quick, progress=True,
-                 command=["python", "studies/lesson_mlp.py", *(argv or sys.argv[1:])])
-    print(f"{NAME}: {report.cells_measured} steps in {report.elapsed_s:.1f} s -> {report.out}")
-    for f in report.files:
-        print(f"  {f}")
-    return 0
+    """``python studies/lesson_mlp.py [options]`` runs ``dualtape study run lesson_mlp [options]``."""
+    from dualtape.cli import main as cli
+
+    return cli(["study", "run", NAME, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ for a smoke run into ``results/quick/``), or standalone:
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
@@ -282,19 +281,10 @@ STUDY = Study(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python studies/vanishing_gradients.py [--quick] [--out DIR]``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_SEEDS} seeds instead of "
-                        f"{SEEDS}, into results/quick/{NAME}")
-    parser.add_argument("--out", type=Path, default=None, help="results folder")
-    args = parser.parse_args(argv)
-    out = args.out or (RESULTS.parent / "quick" / NAME if args.quick else RESULTS)
-    report = run(STUDY, out=out, quick=args.quick, progress=True,
-                 command=["python", "studies/vanishing_gradients.py", *(argv or sys.argv[1:])])
-    print(f"{NAME}: {report.cells_measured} cells in {report.elapsed_s:.1f} s -> {report.out}")
-    for f in report.files:
-        print(f"  {f}")
-    return 0
+    """``python studies/vanishing_gradients.py [options]`` runs ``dualtape study run vanishing_gradients [options]``."""
+    from dualtape.cli import main as cli
+
+    return cli(["study", "run", NAME, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -281,7 +281,7 @@ STUDY = Study(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python studies/vanishing_gradients.py [options]`` runs ``dualtape study run vanishing_gradients [options]``."""
+    """Same as ``dualtape study run vanishing_gradients [options]``."""
     from dualtape.cli import main as cli
 
     return cli(["study", "run", NAME, *(sys.argv[1:] if argv is None else argv)])

@@ -653,3 +653,21 @@ def test_deep_tape_second_order_no_recursion():
         x, d1, d2 = (x * 0.999 + 0.001 * s, d1 * (0.999 + 0.001 * c),
                      d2 * (0.999 + 0.001 * c) - 0.001 * s * d1 * d1)
     assert math.isclose(h, d2, rel_tol=1e-9, abs_tol=1e-15)
+
+
+def test_backward_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    f = lambda x: dnp.sum(dnp.sin(x) * x)
+    assert gc.isenabled()
+    dt.grad(f)(np.ones(3))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        dt.grad(f)(np.ones(3))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(ZeroDivisionError):
+        dt.grad(lambda x: x * dt.grad(lambda y: 1 // 0 + y)(1.0))(1.0)
+    assert gc.isenabled()

@@ -92,6 +92,7 @@ CASES: list[Case] = [
     *unary("abs", dnp.abs, "away"),
     *unary("sign", dnp.sign, "away"),
     *unary("square", dnp.square),
+    *binary("tanh_tangent", ops.tanh_tangent, ("real", "unit")),
     *unary("reciprocal", dnp.reciprocal, "away"),
     *unary("sigmoid", dnp.sigmoid),
     *unary("relu", dnp.relu, "away"),

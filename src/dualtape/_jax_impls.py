@@ -24,6 +24,10 @@ relu = jax.nn.relu
 softplus = jax.nn.softplus
 
 
+def tanh_tangent(t, y):
+    return t * (1.0 - y * y)
+
+
 def power_const(x, p):
     return jnp.power(x, p)
 

@@ -338,3 +338,11 @@ def test_abs_slope_at_zero_is_zero():
     """abs'(0) = sign(0) = 0 in both modes (as PyTorch and autograd; JAX 0.10 returns 1)."""
     assert float(dt.grad(dnp.abs)(0.0)) == 0.0
     assert float(dt.jvp(dnp.abs, (0.0,), (1.0,))[1]) == 0.0
+
+
+def test_power_second_derivative_at_zero_exponent():
+    """(e^x)^x = e^(x^2): the base's slope vanishes at y = 0 but its y-derivative does not."""
+    g = lambda x: dnp.power(dnp.exp(x), x)
+    assert float(dt.hessian(g)(np.array(0.0))) == pytest.approx(2.0)
+    assert float(dt.hvp(g, (np.array(0.0),), (np.array(1.0),))) == pytest.approx(2.0)
+    assert float(dt.grad(lambda x: dnp.power(x, 0.0 * x))(0.0)) == 0.0

@@ -269,8 +269,8 @@ neg = _fast1(register(Primitive(
 
 
 def _pow_dx(ans, x, y):
-    # y * x**(y-1), taken as 0 where y == 0 so that 0**0 has slope 0 (JAX: NaN for float y).
-    return where(y == 0, 0.0, mul(y, power(x, sub(y, 1.0))))
+    # y * x**(y-1); at x == y == 0 that is 0 * inf, taken as 0 (0**0 has slope 0 in x).
+    return where(np.logical_and(x == 0, y == 0), 0.0, mul(y, power(x, sub(y, 1.0))))
 
 
 def _pow_dy(ans, x, y):

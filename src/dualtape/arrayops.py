@@ -35,8 +35,8 @@ _FUNCTIONS = {
 }
 
 
-# Traced operands never take the float fast path, so operators call bind directly.
-_add, _sub, _mul, _div = (getattr(ops, n).primitive.bind for n in ("add", "sub", "mul", "div"))
+# The ops send a traced operand straight to its engine when no other level is involved.
+_add, _sub, _mul, _div = ops.add, ops.sub, ops.mul, ops.div
 
 
 def _fn_name(func: Any) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
-from .registry import Primitive, register
+from .registry import PLAIN_TYPES, Primitive, Tracer, register
 
 # ---------------------------------------------------------------- shape helpers
 
@@ -165,13 +165,22 @@ def _mask(cond: Any, *like: Any) -> Any:
 # ---------------------------------------------------------------- registration helpers
 
 
+NO_PARAMS = registry._NO_PARAMS
+
+
 def _fast1(prim: Primitive):
-    """The op for ``prim``: Python floats skip dispatch unless counting is on."""
+    """The op for ``prim``: Python floats skip dispatch unless counting is on.
+
+    A single traced argument is the top of the level order by itself, so it goes straight
+    to its engine: what ``bind`` would decide, without its loop.
+    """
     impl, bind = prim.impl, prim.bind
 
     def op(x):
         if type(x) is float and registry.counting is None:
             return impl(x)
+        if isinstance(x, Tracer):
+            return x.process1(prim, x)
         return bind(x)
 
     op.__name__ = op.__qualname__ = prim.name
@@ -185,8 +194,15 @@ def _fast2(prim: Primitive):
     impl, bind = prim.impl, prim.bind
 
     def op(x, y):
-        if type(x) is float and type(y) is float and registry.counting is None:
+        tx, ty = type(x), type(y)
+        if tx is float and ty is float and registry.counting is None:
             return impl(x, y)
+        # The engine bind would pick: the traced operand, or the higher level of two.
+        if isinstance(x, Tracer):
+            if ty in PLAIN_TYPES or (ty is tx and y.level == x.level):
+                return x.process2(prim, x, y)
+        elif tx in PLAIN_TYPES and isinstance(y, Tracer):
+            return y.process2(prim, x, y)
         return bind(x, y)
 
     op.__name__ = op.__qualname__ = prim.name
@@ -419,7 +435,18 @@ def _softplus_impl(x):
 
 sigmoid = _unary("sigmoid", _sigmoid_impl, lambda ans, x: mul(ans, sub(1.0, ans)), saves="ans",
                  flops=_times(4))
-relu = _unary("relu", _relu_impl, lambda ans, x: positive_mask(ans), saves="ans")
+
+
+def _relu_rule(t, ans, x):
+    if type(t) is float and type(ans) is float:
+        return t * (1.0 if ans > 0.0 else 0.0)
+    return mul(t, positive_mask(ans))
+
+
+relu = _fast1(register(Primitive(
+    "relu", _relu_impl, jvp=(_relu_rule,), vjp=(_relu_rule,),
+    flops=_elementwise_flops, saves="ans",
+)))
 softplus = _unary("softplus", _softplus_impl, lambda ans, x: sigmoid(x), flops=_times(4))
 
 # ---------------------------------------------------------------- reductions (axis: tuple of negative ints)

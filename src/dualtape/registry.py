@@ -24,6 +24,9 @@ PLAIN_TYPES = frozenset(
     {float, int, bool, np.ndarray, np.float64, np.float32, np.int64, np.int32, np.bool_}
 )
 
+# Shared by every call without parameters; never mutated.
+_NO_PARAMS: dict = {}
+
 # The active counter (see dualtape.counting); module-global so the check is cheap.
 counting: Any = None
 
@@ -39,6 +42,13 @@ class Tracer:
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:  # pragma: no cover
         raise NotImplementedError
+
+    # Entry points for the hottest calls (no parameters); engines may specialise them.
+    def process1(self, prim: Primitive, x: Any) -> Any:
+        return self.process(prim, (x,), _NO_PARAMS)
+
+    def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
+        return self.process(prim, (x, y), _NO_PARAMS)
 
 
 def _is_jax(t: type) -> bool:

@@ -14,13 +14,12 @@ from typing import Any
 
 from . import registry
 from .arrayops import ArrayOps
-from .ops import Meta, add, shape_of, unbroadcast
+from .ops import NO_PARAMS, Meta, add, shape_of, unbroadcast
 from .registry import PLAIN_TYPES, Primitive, Tracer
 
 __all__ = ["Tape", "TapeValue", "backward"]
 
 _FLOAT_META = Meta(0.0)
-_NO_PARAMS: dict = {}
 
 
 def _meta(x: Any) -> Meta:
@@ -74,7 +73,7 @@ class TapeValue(ArrayOps, Tracer):
         n = len(args)
         if n == 1:
             vals: Any = (self.value,)
-            parents: Any = ((0, self.index),) if prim.variadic or rules[0] is not None else None
+            parents: Any = ((0, self.index),) if prim.variadic or rules[0] is not None else ()
         elif n == 2 and not prim.variadic:
             # The common binary case, written out: no list copies, no enumerate.
             a, b = args
@@ -100,30 +99,74 @@ class TapeValue(ArrayOps, Tracer):
                     vals[i] = a.value
                     if variadic or rules[i] is not None:
                         parents.append((i, a.index))
+        counter = registry.counting
         for v in vals:
             if type(v) not in PLAIN_TYPES:
                 ans = prim.bind(*vals, **params)
                 break
         else:
             ans = prim.impl(*vals, **params)
-            if registry.counting is not None:
-                registry.counting.record(prim, ans, tuple(vals), params)
+            if counter is not None:
+                counter.record(prim, ans, tuple(vals), params)
         if not parents:
             return ans
-        if prim.save_meta:
-            saved, saved_ans = tuple(map(_meta, vals)), _meta(ans)
-        else:
-            saved = tuple(vals) if prim.save_args else (None,) * n
-            saved_ans = ans if prim.save_ans else None
-        entries = tape.entries
-        # Most ops have no parameters: keep one shared empty dict rather than one per entry.
-        entries.append((prim, params or _NO_PARAMS, parents, saved, saved_ans))
-        if tape.values is not None:
-            tape.values.append(ans)
+        return self._record(prim, params, parents, tuple(vals), ans, counter)
+
+    def process1(self, prim: Primitive, x: Any) -> Any:
+        value = self.value
+        if type(value) not in PLAIN_TYPES:
+            return self.process(prim, (x,), NO_PARAMS)
+        ans = prim.impl(value)
         counter = registry.counting
         if counter is not None:
+            counter.record(prim, ans, (value,), NO_PARAMS)
+        if prim.vjp[0] is None:
+            return ans
+        return self._record(prim, NO_PARAMS, ((0, self.index),), (value,), ans, counter)
+
+    def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
+        # Called with ``self`` on top of the level order; ``prim`` is not variadic.
+        a, b = x, y
+        level = self.level
+        rules = prim.vjp
+        pa = pb = ()
+        if type(a) is TapeValue and a.level == level:
+            if rules[0] is not None:
+                pa = ((0, a.index),)
+            a = a.value
+        if type(b) is TapeValue and b.level == level:
+            if rules[1] is not None:
+                pb = ((1, b.index),)
+            b = b.value
+        if type(a) not in PLAIN_TYPES or type(b) not in PLAIN_TYPES:
+            return self.process(prim, (x, y), NO_PARAMS)
+        ans = prim.impl(a, b)
+        counter = registry.counting
+        if counter is not None:
+            counter.record(prim, ans, (a, b), NO_PARAMS)
+        if not (pa or pb):
+            return ans
+        return self._record(prim, NO_PARAMS, pa + pb, (a, b), ans, counter)
+
+    def _record(self, prim: Primitive, params: dict, parents: Any, vals: Any, ans: Any,
+                counter: Any) -> TapeValue:
+        """Append the entry for ``ans`` and return it traced."""
+        if prim.save_meta:
+            saved = tuple(map(_meta, vals))
+            saved_ans = _FLOAT_META if type(ans) is float else Meta(ans)
+        else:
+            saved = vals if prim.save_args else (None,) * len(vals)
+            saved_ans = ans if prim.save_ans else None
+        tape = self.tape
+        entries = tape.entries
+        index = len(entries)
+        # Most ops have no parameters: one shared empty dict rather than one per entry.
+        entries.append((prim, params or NO_PARAMS, parents, saved, saved_ans))
+        if tape.values is not None:
+            tape.values.append(ans)
+        if counter is not None:
             counter.record_saved((*saved, saved_ans))
-        return TapeValue(ans, tape, len(entries) - 1)
+        return TapeValue(ans, tape, index)
 
 
 def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
@@ -153,11 +196,16 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
             prim, params, parents, args, ans = entry
             rules, bcast = prim.vjp, prim.broadcasting
             for j, p in parents:
-                c = rules(j, g, ans, *args, **params) if prim.variadic else \
-                    rules[j](g, ans, *args, **params)
+                if prim.variadic:
+                    c = rules(j, g, ans, *args, **params)
+                elif params is NO_PARAMS:
+                    c = rules[j](g, ans, *args)
+                else:
+                    c = rules[j](g, ans, *args, **params)
                 if bcast and type(c) is not float:
                     c = unbroadcast(c, shape_of(args[j]), nb)
-                cts[p] = c if cts[p] is None else add(cts[p], c)
+                old = cts[p]
+                cts[p] = c if old is None else add(old, c)
     finally:
         if gc_was_on:
             gc.enable()

@@ -671,3 +671,43 @@ def test_backward_leaves_the_garbage_collector_as_it_found_it():
     with pytest.raises(ZeroDivisionError):
         dt.grad(lambda x: x * dt.grad(lambda y: 1 // 0 + y)(1.0))(1.0)
     assert gc.isenabled()
+
+
+# ---------------------------------------------------------------- operands of two levels, either order
+
+# Binary ops meet an outer-level and an inner-level operand; the engine of the higher level must
+# handle the call whichever side it is on (the ops' fast paths decide this without bind).
+MIXED_BINARY = {
+    "add": (lambda a, b: a + b, lambda a, b: a + b),
+    "sub": (lambda a, b: a - b, lambda a, b: a - b),
+    "mul": (lambda a, b: a * b, lambda a, b: a * b),
+    "div": (lambda a, b: a / b, lambda a, b: a / b),
+    "dnp.maximum": (dnp.maximum, jnp.maximum),
+    "tanh_tangent": (lambda a, b: dt.ops.tanh_tangent(a, b), lambda a, b: a * (1 - b * b)),
+}
+
+
+@pytest.mark.parametrize("outer", ["jvp", "grad"])
+@pytest.mark.parametrize("inner", ["jvp", "grad"])
+@pytest.mark.parametrize("swap", [False, True], ids=["outer_first", "inner_first"])
+@pytest.mark.parametrize("name", sorted(MIXED_BINARY))
+def test_mixed_level_operands_follow_jax(name, swap, inner, outer):
+    op, jop = MIXED_BINARY[name]
+
+    def pair(f, x, y):
+        return f(y, x) if swap else f(x, y)
+
+    def f(x):
+        if inner == "jvp":
+            d = dt.jvp(lambda y: pair(op, x, dt.numpy.tanh(y) * y), (0.7,), (1.0,))[1]
+        else:
+            d = dt.grad(lambda y: pair(op, x, dt.numpy.tanh(y) * y))(0.7)
+        return dt.numpy.relu(x) * d + x * x
+
+    def g(x):
+        d = jax.grad(lambda y: pair(jop, x, jnp.tanh(y) * y))(0.7)
+        return jax.nn.relu(x) * d + x * x
+
+    x0 = 1.3
+    got = dt.jvp(f, (x0,), (1.0,))[1] if outer == "jvp" else dt.grad(f)(x0)
+    assert math.isclose(float(got), float(jax_out(jax.grad(g), x0)), rel_tol=1e-12)

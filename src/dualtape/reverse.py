@@ -68,37 +68,16 @@ class TapeValue(ArrayOps, Tracer):
         return f"TapeValue({self.value!r}, index={self.index}, level={self.level})"
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        tape = self.tape
+        level = self.level
         rules = prim.vjp
-        n = len(args)
-        if n == 1:
-            vals: Any = (self.value,)
-            parents: Any = ((0, self.index),) if prim.variadic or rules[0] is not None else ()
-        elif n == 2 and not prim.variadic:
-            # The common binary case, written out: no list copies, no enumerate.
-            a, b = args
-            level = self.level
-            pa = pb = ()
+        variadic = prim.variadic
+        vals = list(args)
+        parents = []
+        for i, a in enumerate(args):
             if type(a) is TapeValue and a.level == level:
-                if rules[0] is not None:
-                    pa = ((0, a.index),)
-                a = a.value
-            if type(b) is TapeValue and b.level == level:
-                if rules[1] is not None:
-                    pb = ((1, b.index),)
-                b = b.value
-            parents = pa + pb
-            vals = (a, b)
-        else:
-            level = self.level
-            vals = list(args)
-            parents = []
-            variadic = prim.variadic
-            for i, a in enumerate(args):
-                if type(a) is TapeValue and a.level == level:
-                    vals[i] = a.value
-                    if variadic or rules[i] is not None:
-                        parents.append((i, a.index))
+                vals[i] = a.value
+                if variadic or rules[i] is not None:
+                    parents.append((i, a.index))
         counter = registry.counting
         for v in vals:
             if type(v) not in PLAIN_TYPES:

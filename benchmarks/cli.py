@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmarks import env as environment
 from benchmarks import files, peers, plot, report
-from benchmarks.machine import wait_until_quiet
+from benchmarks.machine import settle_heap, wait_until_quiet
 from benchmarks.runner import CaseResult, run_case
 from benchmarks.timing import TimingConfig
 from benchmarks.workloads import WORKLOADS, build_cases
@@ -58,6 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--no-preload",
         action="store_true",
         help="do not import every tool before the first case (see benchmarks.peers.preload)",
+    )
+    parser.add_argument(
+        "--cold-heap",
+        action="store_true",
+        help="skip settling the C heap before timing (see benchmarks.machine.settle_heap)",
     )
     parser.add_argument(
         "--list", action="store_true", help="list the workloads and their contenders, and exit"
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         config = TimingConfig(config.rounds, args.min_time, config.warmup_time)
     cases = build_cases(_selected(args.workloads))
     preloaded = peers.preload() if not args.no_preload else {}
+    heap = "cold (--cold-heap)" if args.cold_heap else f"settled ({settle_heap() // 2**20} MiB cycled)"
 
     started = time.perf_counter()
     results: list[CaseResult] = []
@@ -146,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "wait_quiet_seconds": args.wait_quiet,
         "tools_imported_before_timing": preloaded,
+        "c_heap": heap,
         "others_cpu_use_before_case": busy,
         "wall_seconds": time.perf_counter() - started,
     }

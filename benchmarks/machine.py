@@ -82,3 +82,36 @@ def wait_until_quiet(max_wait: float, log: Callable[[str], None]) -> float | Non
             told = True
         busy = others_busy(2.0)
     return busy
+
+
+#: Size of the buffer :func:`settle_heap` allocates and frees (glibc's adaptive limit is 32 MiB).
+SETTLE_BYTES = 24 * 2**20
+
+
+def settle_heap() -> int:
+    """Put the C heap in its steady state before timing; returns the bytes cycled.
+
+    glibc's ``malloc`` serves large blocks with ``mmap`` and gives the top of the heap back
+    to the kernel once more than ``M_TRIM_THRESHOLD`` (at first 128 KiB x 2) lies free.
+    Both limits adapt: freeing one ``mmap``-ed block of up to 32 MiB raises them to its
+    size. A process that has never freed a large array therefore hands its freed arrays
+    back after every call and takes page faults to get them again the next call; any
+    process that has loaded some data has not. Which state the suite starts in would
+    otherwise depend on the order of its workloads (the 512x512 Jacobians free 2 MiB
+    blocks), so every contender is timed in the steady state. The suite records the page
+    faults per call of every contender; ``--cold-heap`` skips this step.
+    """
+    import numpy as np
+
+    buffer = np.ones(SETTLE_BYTES // 8)
+    del buffer
+    return SETTLE_BYTES
+
+
+def minor_faults() -> int | None:
+    """Minor page faults of this process so far, or None where ``resource`` is missing."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -27,6 +27,7 @@ def tidy(results: list[CaseResult]) -> pd.DataFrame:
         "task",
         "round",
         "seconds_per_call",
+        "minor_faults_per_call",
         "repeats",
         "check",
         "others_cpu",
@@ -37,13 +38,15 @@ def tidy(results: list[CaseResult]) -> pd.DataFrame:
 def medians(data: pd.DataFrame) -> pd.DataFrame:
     """Median seconds per call for each (case, contender)."""
     keys = ["workload", "case", "contender", "tool", "task", "check"]
-    grouped = data.groupby(keys, sort=False)["seconds_per_call"]
-    return grouped.agg(
+    grouped = data.groupby(keys, sort=False)
+    frame = grouped["seconds_per_call"].agg(
         median="median",
         q25=lambda s: s.quantile(0.25),
         q75=lambda s: s.quantile(0.75),
         rounds="count",
-    ).reset_index()
+    )
+    frame["faults_per_call"] = grouped["minor_faults_per_call"].median()
+    return frame.reset_index()
 
 
 def _per_round(data: pd.DataFrame, case: str, contender: str) -> pd.Series:
@@ -223,11 +226,13 @@ def markdown(
             format_seconds(r.median),
             f"{format_seconds(r.q25)} - {format_seconds(r.q75)}",
             str(r.rounds),
+            "" if pd.isna(r.faults_per_call) else f"{r.faults_per_call:.0f}",
             r.check,
         ]
         for r in median_frame.itertuples(index=False)
     ]
-    lines += _md_table(["case", "contender", "median", "quartiles", "rounds", "check"], body)
+    header = ["case", "contender", "median", "quartiles", "rounds", "page faults/call", "check"]
+    lines += _md_table(header, body)
     control = median_frame[median_frame["contender"] == CONTROL_NAME]
     if len(control):
         spread = control["median"].max() / control["median"].min()
@@ -250,7 +255,8 @@ def markdown(
     lines += [
         "",
         f"{timing.get('rounds', '?')} interleaved rounds of ~{timing.get('min_time', '?')} s "
-        f"batches per contender{' (quick mode)' if timing.get('quick') else ''}.",
+        f"batches per contender{' (quick mode)' if timing.get('quick') else ''}; "
+        f"C heap {timing.get('c_heap', 'not recorded')} (benchmarks.machine.settle_heap).",
         "",
         _environment_line(env),
         "",

@@ -126,7 +126,7 @@ def _time_case(
             log(f"  ! {entry.contender.name}: {last}")
             continue
         ready.append(entry)
-    for entry, round_index, seconds, others in run_interleaved(ready, config):
+    for entry, round_index, seconds, faults, others in run_interleaved(ready, config):
         contender = entry.contender
         outcome.rows.append(
             {
@@ -137,6 +137,7 @@ def _time_case(
                 "task": contender.task,
                 "round": round_index,
                 "seconds_per_call": seconds,
+                "minor_faults_per_call": faults,
                 "repeats": entry.repeats,
                 "check": outcome.checks[contender.name],
                 "others_cpu": others,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.contenders import Contender
-from benchmarks.machine import OthersMeter
+from benchmarks.machine import OthersMeter, minor_faults
 
 
 @dataclass(frozen=True)
@@ -67,20 +67,23 @@ def calibrate(call: Callable[[], Any], config: TimingConfig) -> int:
     return max(1, min(config.max_repeats, math.ceil(config.min_time / per_call)))
 
 
-def time_batch(call: Callable[[], Any], repeats: int) -> float:
-    """Seconds per call over one batch of ``repeats`` calls (garbage collected first)."""
+def time_batch(call: Callable[[], Any], repeats: int) -> tuple[float, float | None]:
+    """Seconds and minor page faults per call over one batch (garbage collected first)."""
     gc.collect()
+    faults = minor_faults()
     t0 = time.perf_counter()
     for _ in range(repeats):
         call()
-    return (time.perf_counter() - t0) / repeats
+    seconds = (time.perf_counter() - t0) / repeats
+    after = minor_faults()
+    return seconds, None if faults is None or after is None else (after - faults) / repeats
 
 
-def measure_once(prepared: Prepared) -> float:
-    """One round's measurement of one contender, in seconds per call."""
+def measure_once(prepared: Prepared) -> tuple[float, float | None]:
+    """One round's measurement of one contender: seconds and page faults per call."""
     if prepared.contender.self_timed:
         seconds, _detail = prepared.call()
-        return float(seconds)
+        return float(seconds), None
     return time_batch(prepared.call, prepared.repeats)
 
 
@@ -96,12 +99,13 @@ def prepare(prepared: Prepared, config: TimingConfig) -> None:
 
 def run_interleaved(
     entries: list[Prepared], config: TimingConfig
-) -> list[tuple[Prepared, int, float, float | None]]:
+) -> list[tuple[Prepared, int, float, float | None, float | None]]:
     """Time every entry once per round, rotating the start.
 
-    Returns ``(entry, round, seconds per call, others' CPU use during the round)``.
+    Returns ``(entry, round, seconds per call, page faults per call, others' CPU use
+    during the round)``.
     """
-    records: list[tuple[Prepared, int, float, float | None]] = []
+    records: list[tuple[Prepared, int, float, float | None, float | None]] = []
     count = len(entries)
     meter = OthersMeter()
     for round_index in range(config.rounds):
@@ -109,5 +113,7 @@ def run_interleaved(
         meter.start()
         timed = [(entry, measure_once(entry)) for entry in entries[shift:] + entries[:shift]]
         others = meter.stop()
-        records.extend((entry, round_index, seconds, others) for entry, seconds in timed)
+        records.extend(
+            (entry, round_index, seconds, faults, others) for entry, (seconds, faults) in timed
+        )
     return records

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,7 @@ def test_tidy_data(run: Path) -> None:
         "task",
         "round",
         "seconds_per_call",
+        "minor_faults_per_call",
         "repeats",
         "check",
         "others_cpu",
@@ -97,6 +99,7 @@ def test_tidy_data(run: Path) -> None:
     assert set(data["case"].astype(str)) == set(CASES.split(","))
     assert np.isfinite(data["seconds_per_call"]).all() and (data["seconds_per_call"] > 0).all()
     assert (data["repeats"] >= 1).all()
+    assert (data["minor_faults_per_call"].dropna() >= 0).all()
     others = data["others_cpu"].dropna()
     assert ((others >= 0) & (others <= 1)).all()
     per_contender = data.groupby(["case", "contender"])["round"].apply(sorted)
@@ -169,3 +172,33 @@ def test_compare_and_target_helpers() -> None:
     assert Target("a", "b", 1.0, strict=True).met(0.99)
     assert not Target("a", "b", 1.0, strict=True).met(1.0)
     assert Target("a", "b", 1.0).met(1.0)
+
+
+_HEAP_PROBE = """
+import sys
+import numpy as np
+from benchmarks.machine import minor_faults, settle_heap
+if sys.argv[1] == "settled":
+    settle_heap()
+def burst():
+    arrays = [np.ones(65536) for _ in range(8)]  # eight 512 KiB arrays, then all freed
+    del arrays
+burst()
+before = minor_faults()
+for _ in range(20):
+    burst()
+print((minor_faults() - before) / 20)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc behaviour")
+def test_settled_heap_stops_the_page_faults_of_a_fresh_process() -> None:
+    """The state settle_heap puts every contender in: freed arrays stay in the process."""
+
+    def faults(state: str) -> float:
+        out = subprocess.run([sys.executable, "-c", _HEAP_PROBE, state], cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+        return float(out.stdout)
+
+    assert faults("cold") > 100  # 8 x 128 pages handed back and faulted in again
+    assert faults("settled") < 10

@@ -151,8 +151,9 @@ def _dtype_of(x: Any) -> np.dtype | None:
 
 
 def _jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, tangents: list,
-              nb: int, has_aux: bool = False, kwargs: dict | None = None):
-    leaves, td = _dynamic(args, argnums, single)
+              nb: int, has_aux: bool = False, kwargs: dict | None = None,
+              checked: tuple[list, TreeDef] | None = None):
+    leaves, td = checked if checked is not None else _dynamic(args, argnums, single)
     level = next(_levels)
     duals = [Dual(p, t, level, nb) for p, t in zip(leaves, tangents, strict=True)]
     out = f(*_substitute(args, argnums, single, td, duals), **(kwargs or {}))
@@ -254,11 +255,13 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
                         "pass floats or arrays")
     if p_td != t_td:
         raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}")
+    checked = []
     for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
-        _input_leaf(p, f"primal {k}")
+        checked.append(_input_leaf(p, f"primal {k}"))
         _check_direction(t, p, f"tangent {k}")
     argnums = tuple(range(len(primals)))
-    out_td, po, to, aux = _jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux)
+    out_td, po, to, aux = _jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
+                                    checked=(checked, p_td))
     result = (unflatten(out_td, po), unflatten(out_td, to))
     return (*result, aux) if has_aux else result
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import registry
 from .arrayops import ArrayOps
-from .ops import add, broadcast_to, pad_batch, shape_of
+from .ops import NO_PARAMS, add, broadcast_to, pad_batch, shape_of
 from .registry import PLAIN_TYPES, Primitive, Tracer
 
 __all__ = ["Dual"]
@@ -72,3 +72,44 @@ class Dual(ArrayOps, Tracer):
                 if out_shape[nb:] != ans_shape:
                     out = broadcast_to(out, shape=out_shape[:nb] + ans_shape)
         return Dual(ans, out, level, nb)
+
+    def process1(self, prim: Primitive, x: Any) -> Any:
+        primal = self.primal
+        if self.nb or type(primal) not in PLAIN_TYPES:
+            return self.process(prim, (x,), NO_PARAMS)
+        ans = prim.impl(primal)
+        if registry.counting is not None:
+            registry.counting.record(prim, ans, (primal,), NO_PARAMS)
+        rule = prim.jvp[0]
+        if rule is None:
+            return ans
+        return Dual(ans, rule(self.tangent, ans, primal), self.level)
+
+    def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
+        # Called with ``self`` on top of the level order; ``prim`` is not variadic.
+        if self.nb:
+            return self.process(prim, (x, y), NO_PARAMS)
+        level = self.level
+        a, b = x, y
+        ta = tb = None
+        if type(a) is Dual and a.level == level:
+            ta, a = a.tangent, a.primal
+        if type(b) is Dual and b.level == level:
+            tb, b = b.tangent, b.primal
+        if type(a) not in PLAIN_TYPES or type(b) not in PLAIN_TYPES:
+            return self.process(prim, (x, y), NO_PARAMS)
+        ans = prim.impl(a, b)
+        if registry.counting is not None:
+            registry.counting.record(prim, ans, (a, b), NO_PARAMS)
+        rules = prim.jvp
+        out = None
+        if ta is not None and rules[0] is not None:
+            out = rules[0](ta, ans, a, b)
+        if tb is not None and rules[1] is not None:
+            c = rules[1](tb, ans, a, b)
+            out = c if out is None else add(out, c)
+        if out is None:
+            return ans
+        if prim.broadcasting and shape_of(out) != shape_of(ans):
+            out = broadcast_to(out, shape=shape_of(ans))
+        return Dual(ans, out, level)

@@ -32,6 +32,8 @@ def shape_of(x: Any) -> tuple[int, ...]:
         return x.shape
     if t is float or t is int:
         return ()
+    if isinstance(x, Tracer):
+        return shape_of(x.value)  # type: ignore[attr-defined]
     return x.shape if hasattr(x, "shape") else np.shape(x)
 
 
@@ -41,6 +43,8 @@ def ndim_of(x: Any) -> int:
         return x.ndim
     if t is float or t is int:
         return 0
+    if isinstance(x, Tracer):
+        return ndim_of(x.value)  # type: ignore[attr-defined]
     return x.ndim if hasattr(x, "ndim") else np.ndim(x)
 
 
@@ -476,8 +480,15 @@ def _count(x, axis):
     return float(math.prod(s[a] for a in axis))
 
 
+def _mean_impl(x, axis, keepdims):
+    if type(x) is np.ndarray and (x.dtype == np.float64 or x.dtype == np.float32):
+        # np.mean's own arithmetic (sum, then divide by the count) without its Python wrapper
+        return np.true_divide(np.add.reduce(x, axis=axis, keepdims=keepdims), _count(x, axis))
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
 mean = register(Primitive(
-    "mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+    "mean", _mean_impl,
     jvp=(lambda t, ans, x, axis, keepdims: mean(t, axis=axis, keepdims=keepdims),),
     vjp=(lambda g, ans, x, axis, keepdims: div(_restore(g, x, axis, keepdims), _count(x, axis)),),
     flops=_reduce_flops, saves="meta", linear=True,
@@ -611,13 +622,13 @@ def _matmul_impl(x, y):
     return np.matmul(x, y)
 
 
-matmul = register(Primitive(
+matmul = _fast2(register(Primitive(
     "matmul", _matmul_impl,
     jvp=(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t)),
     vjp=(lambda g, ans, x, y: matmul(g, _mT(y)), lambda g, ans, x, y: matmul(_mT(x), g)),
     flops=lambda ans, x, y: 2 * size_of(ans) * shape_of(x)[-1],
     broadcasting=True,
-)).bind
+)))
 
 # ---------------------------------------------------------------- shape ops (linear; tape keeps shapes only)
 

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from dualtape.lessons import LESSON_YS, train_lesson_mlp
 from dualtape.study import RunReport, Study
-from dualtape.study.env import environment
-from dualtape.study.storage import write_atomic, write_json
+from dualtape.study.custom import finish_run, save_figure, study_main
+from dualtape.study.storage import write_atomic
 
 NAME = "lesson_mlp"
 STEPS, LR, SEED = 100, 0.01, 2
@@ -69,18 +67,7 @@ def plot(study: Study | None = None, *, out: Path | str = RESULTS) -> list[Path]
     b.legend(fontsize=8)
     b.grid(True, alpha=0.3)
     fig.tight_layout()
-    files = []
-    for ext in ("png", "svg"):
-        target = out / f"{NAME}.{ext}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{ext}", dir=out)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, dpi=130, metadata={"Date": None} if ext == "svg" else None)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        files.append(target)
+    files = save_figure(fig, out, NAME, dpi=130)
     plt.close(fig)
     return files
 
@@ -127,11 +114,8 @@ def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = 
     w.writerow(["step", "loss", *ENGINES])
     for k, loss in enumerate(h.losses):
         w.writerow([k, repr(loss), *(repr(h.disagreement[e][k]) for e in ENGINES)])
-    write_atomic(out / "data.csv", buf.getvalue())
-    write_json(out / "env.json", environment(command))
-    files = [out / "data.csv", out / "env.json", *plot(study, out=out), summary(study, out=out)]
-    return RunReport(study=NAME, out=out, cells_planned=steps, cells_measured=steps,
-                     elapsed_s=time.perf_counter() - t0, files=files)
+    return finish_run(NAME, out, buf.getvalue(), cells=steps, started=t0, command=command,
+                      plot=plot, summary=summary)
 
 
 STUDY = Study(
@@ -146,10 +130,8 @@ STUDY = Study(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python studies/lesson_mlp.py [options]`` runs ``dualtape study run lesson_mlp [options]``."""
-    from dualtape.cli import main as cli
-
-    return cli(["study", "run", NAME, *(sys.argv[1:] if argv is None else argv)])
+    """Same as ``dualtape study run lesson_mlp [options]``."""
+    return study_main(NAME, argv)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -34,8 +32,8 @@ import numpy as np
 
 from dualtape.lessons import ARCHITECTURES, INITS, deep_mlp_loss, init_deep_mlp, layer_grad_norms
 from dualtape.study import RunReport, Study
-from dualtape.study.env import environment
-from dualtape.study.storage import write_atomic, write_json
+from dualtape.study.custom import finish_run, save_figure, study_main
+from dualtape.study.storage import write_atomic
 
 NAME = "vanishing_gradients"
 ACTIVATIONS = ("none", "tanh", "sigmoid", "relu")
@@ -149,18 +147,7 @@ def plot(study: Study | None = None, *, out: Path | str = RESULTS) -> list[Path]
     fig.suptitle("Gradient norm per layer of a 10-layer MLP (width 64, batch 32, MSE): "
                  "plain (solid) vs residual (dashed)", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
-    files = []
-    for ext in ("png", "svg"):
-        target = out / f"{FIGURE}.{ext}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{ext}", dir=out)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, dpi=130, metadata={"Date": None} if ext == "svg" else None)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        files.append(target)
+    files = save_figure(fig, out, FIGURE, dpi=130)
     plt.close(fig)
     return files
 
@@ -261,12 +248,8 @@ def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     rows = measure(QUICK_SEEDS if quick else SEEDS, check_jax=True, progress=progress)
-    write_atomic(out / "data.csv", _csv_text(rows))
-    write_json(out / "env.json", environment(command))
-    files = [out / "data.csv", out / "env.json", *plot(study, out=out), summary(study, out=out)]
-    cells = len(rows) // DEPTH
-    return RunReport(study=NAME, out=out, cells_planned=cells, cells_measured=cells,
-                     elapsed_s=time.perf_counter() - t0, files=files)
+    return finish_run(NAME, out, _csv_text(rows), cells=len(rows) // DEPTH, started=t0,
+                      command=command, plot=plot, summary=summary)
 
 
 STUDY = Study(
@@ -282,9 +265,7 @@ STUDY = Study(
 
 def main(argv: list[str] | None = None) -> int:
     """Same as ``dualtape study run vanishing_gradients [options]``."""
-    from dualtape.cli import main as cli
-
-    return cli(["study", "run", NAME, *(sys.argv[1:] if argv is None else argv)])
+    return study_main(NAME, argv)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,11 @@ def _fixed_text(part: pd.DataFrame, axis: str) -> str:
                      if a != axis and not (a == "depth" and int(part[a].iloc[0]) == 1))
 
 
-def _save(fig, out: Path, stem: str) -> list[Path]:
+def save_figure(fig, out: Path, stem: str, dpi: int = 110) -> list[Path]:
+    """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` (each atomically); returns both paths.
+
+    The SVG carries no date, so an unchanged figure gives an unchanged file.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
@@ -66,8 +70,8 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
     for fmt in ("png", "svg"):
         buf = io.BytesIO()
         meta = {"Date": None} if fmt == "svg" else {}
-        fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
-        path = out / f"{stem}.{fmt}"
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
+        path = Path(out) / f"{stem}.{fmt}"
         write_atomic(path, buf.getvalue())
         paths.append(path)
     return paths
@@ -153,7 +157,7 @@ def plot_cost_sweep(c: pd.DataFrame, sweep: str, problem: str, axis: str, out: P
     for ax in axes.flat:
         ax.set_xlabel(AXIS_NAMES[axis])
     _legend(fig, axes.flat, "method\n(solid: dualtape,\ndashed / dotted: JAX eager / jit)")
-    return _save(fig, out, f"cost__{problem}__{sweep}")
+    return save_figure(fig, out, f"cost__{problem}__{sweep}")
 
 
 def _legend(fig, axes, title: str) -> None:
@@ -229,7 +233,7 @@ def plot_crossover(c: pd.DataFrame, sweep: str, problem: str, out: Path):
         cb.set_label("log2(forward cost / reverse cost)\nred: reverse cheaper, blue: forward")
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    return _save(fig, out, f"crossover__{problem}__{sweep}")
+    return save_figure(fig, out, f"crossover__{problem}__{sweep}")
 
 
 def plot_depth(c: pd.DataFrame, sweep: str, problem: str, out: Path):
@@ -256,7 +260,7 @@ def plot_depth(c: pd.DataFrame, sweep: str, problem: str, out: Path):
     for ax in axes:
         ax.set_xlabel(AXIS_NAMES["depth"])
     _legend(fig, axes, "method")
-    return _save(fig, out, f"memory__{problem}__{sweep}")
+    return save_figure(fig, out, f"memory__{problem}__{sweep}")
 
 
 def plot_results(out: Path | str) -> list[Path]:

@@ -185,6 +185,8 @@ def _fast1(prim: Primitive):
             return impl(x)
         if isinstance(x, Tracer):
             return x.process1(prim, x)
+        if type(x) in PLAIN_TYPES and registry.counting is None:
+            return impl(x)
         return bind(x)
 
     op.__name__ = op.__qualname__ = prim.name
@@ -205,8 +207,11 @@ def _fast2(prim: Primitive):
         if isinstance(x, Tracer):
             if ty in PLAIN_TYPES or (ty is tx and y.level == x.level):
                 return x.process2(prim, x, y)
-        elif tx in PLAIN_TYPES and isinstance(y, Tracer):
-            return y.process2(prim, x, y)
+        elif tx in PLAIN_TYPES:
+            if ty in PLAIN_TYPES and registry.counting is None:
+                return impl(x, y)  # plain arrays, e.g. inside the rules: no dispatch at all
+            if isinstance(y, Tracer):
+                return y.process2(prim, x, y)
         return bind(x, y)
 
     op.__name__ = op.__qualname__ = prim.name

@@ -3,8 +3,10 @@
 A :class:`Primitive` holds everything dualtape knows about one operation: its
 NumPy implementation, its JVP and VJP rules (one per positional argument), its
 cost model, and which values its VJP needs saved on the tape.  ``bind`` is the
-single dispatch point: plain arguments go straight to ``impl``; traced ones go
-to the engine of the innermost (highest) level; JAX arrays go to ``jax.numpy``.
+general dispatch: plain arguments go straight to ``impl``; traced ones go to the
+engine of the innermost (highest) level; JAX arrays go to ``jax.numpy``.  The ops
+in ``dualtape.ops`` take the same decision without ``bind`` in the common cases
+(plain values; one traced operand, or two on one level).
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ class Primitive:
         return self._jax
 
     def bind(self, *args: Any, **params: Any) -> Any:
-        """Apply the primitive: the one dispatch point of dualtape."""
+        """Apply the primitive to any mix of plain, traced and JAX values."""
         top = None
         for a in args:
             if type(a) in PLAIN_TYPES:

@@ -136,9 +136,20 @@ def primitive_breakdown(call: Any, seconds: float, top: int) -> tuple[list[str],
 
         return timed
 
+    wrapped = {name: wrap(name, prim.impl) for name, prim in table.items()}
+    # The ops' fast paths hold their impl in a closure cell: swap it there too.
+    cells = [
+        (cell, prim.name)
+        for op in vars(dualtape.ops).values()
+        if (prim := getattr(op, "primitive", None)) is not None and callable(op)
+        for cell in (getattr(op, "__closure__", None) or ())
+        if cell.cell_contents is prim.impl
+    ]
     try:
         for name, prim in table.items():
-            prim.impl = wrap(name, prim.impl)
+            prim.impl = wrapped[name]
+        for cell, name in cells:
+            cell.cell_contents = wrapped[name]
         call()
         stats.clear()
         count = 0
@@ -150,6 +161,8 @@ def primitive_breakdown(call: Any, seconds: float, top: int) -> tuple[list[str],
     finally:
         for name, prim in table.items():
             prim.impl = originals[name]
+        for cell, name in cells:
+            cell.cell_contents = originals[name]
     kernels = sum(t for _n, t in stats.values()) / count
     share = 100 * kernels / wall if wall > 0 else 0.0
     summary = (

@@ -186,6 +186,37 @@ def test_matrix_indexing(name):
 
 
 
+T3 = np.arange(24.0).reshape(2, 3, 4) / 7.0 - 1.0
+I0, I2 = np.array([1, 0, 1]), np.array([3, 0, 2])
+
+# Index arrays apart from each other: NumPy puts the broadcast axes first.
+SEPARATED_INDEX = {
+    "arrays_around_slice": lambda a: a[I0, :, I2],
+    "arrays_around_partial_slice": lambda a: a[I0, 1:, I2],
+    "arrays_around_none_and_slice": lambda a: a[I0, None, :, I2],
+    "arrays_around_ellipsis": lambda a: a[I0, ..., I2],
+    "broadcast_arrays_around_slice": lambda a: a[np.array([[0], [1]]), :, np.array([[1, 2, 3]])],
+    "array_slice_int": lambda a: a[I0, 1:, 2],
+    "int_then_separated_arrays": lambda a: a[None][0, I0, :, I2],
+    "mask_and_array_around_slice": lambda a: a[np.array([True, False]), :, np.array([1])],
+}
+
+
+@pytest.mark.parametrize("name", list(SEPARATED_INDEX))
+def test_separated_index_arrays(name):
+    check_all_modes(SEPARATED_INDEX[name], T3)
+
+
+@pytest.mark.parametrize("name", ["arrays_around_slice", "int_then_separated_arrays"])
+def test_separated_index_arrays_second_order(name):
+    f = SEPARATED_INDEX[name]
+    g = lambda a: dnp.sum(dnp.sin(f(a)) * f(a))  # noqa: E731
+    jg = lambda a: jnp.sum(jnp.sin(f(a)) * f(a))  # noqa: E731
+    ref = np.asarray(jax_out(jax.hessian(jg), T3))
+    np.testing.assert_allclose(dt.hessian(g)(T3), ref, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dt.jacfwd(dt.jacfwd(g))(T3), ref, rtol=1e-12, atol=1e-13)
+
+
 @pytest.mark.parametrize("mode", [
     "jvp", "jvp_vector", "vjp", "vjp_vector"])
 def test_int_and_index_array_separated_by_a_slice(mode):

@@ -422,16 +422,15 @@ def getitem(a: ArrayLike, index: Any) -> Any:
             norm.append(int(i))
         else:
             norm.append(i)
-    if advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
-        raise NotImplementedError(
-            "index: advanced (array) indices separated by slices are not supported; "
-            "index in two steps instead")
     if advanced and any(type(i) is int for i in norm):
         # NumPy counts ints as advanced indices next to arrays, which would move the
         # batch axes of vector mode: apply the ints (and slices) first, then the arrays.
         first = tuple(slice(None) if k in advanced else i for k, i in enumerate(norm))
         second = tuple(i if k in advanced else (Ellipsis if i is Ellipsis else slice(None))
                        for k, i in enumerate(norm) if type(i) is not int)
+        if _separated([k for k, i in enumerate(second) if isinstance(i, _np.ndarray)]):
+            # Arrays apart from each other: the broadcast axes go first, as in NumPy.
+            return getitem(_ops.getitem(a, index=first), second)
         out = _ops.getitem(_ops.getitem(a, index=first), index=second)
         mixed = sorted(advanced + [k for k, i in enumerate(norm) if type(i) is int])
         if mixed == list(range(mixed[0], mixed[-1] + 1)):
@@ -449,7 +448,37 @@ def getitem(a: ArrayLike, index: Any) -> Any:
         order = list(range(start, start + k)) + [d for d in range(ndim(out))
                                                   if not start <= d < start + k]
         return transpose(out, order)
+    if _separated(advanced):
+        return _separated_getitem(a, norm)
     return _ops.getitem(a, index=tuple(norm))
+
+
+def _separated(positions: list[int]) -> bool:
+    return builtins.bool(positions) and positions != list(range(positions[0], positions[-1] + 1))
+
+
+def _separated_getitem(a: ArrayLike, norm: list[Any]) -> Any:
+    """``a[norm]`` for index arrays apart from each other (no ints): NumPy puts the broadcast
+    axes first, then the other axes in order. Moving the indexed axes to the front first
+    makes the arrays adjacent, which puts them in the same place in every mode."""
+    consuming = builtins.sum(i is not None and i is not Ellipsis for i in norm)
+    if consuming > ndim(a):
+        raise IndexError(f"index: too many indices for an array with {ndim(a)} axes")
+    fill = [slice(None)] * (ndim(a) - consuming)
+    full = [f for i in norm for f in (fill if i is Ellipsis else [i])]
+    if not builtins.any(i is Ellipsis for i in norm):
+        full += fill
+    arrays, rest, indexed = [], [], []
+    axis = 0
+    for i in full:
+        if isinstance(i, _np.ndarray):
+            arrays.append(i)
+            indexed.append(axis)
+        else:
+            rest.append(i)
+        axis += i is not None
+    order = indexed + [d for d in range(ndim(a)) if d not in indexed]
+    return _ops.getitem(transpose(a, order), index=tuple(arrays + rest))
 
 
 # ---------------------------------------------------------------- non-differentiable helpers

@@ -711,3 +711,38 @@ def test_mixed_level_operands_follow_jax(name, swap, inner, outer):
     x0 = 1.3
     got = dt.jvp(f, (x0,), (1.0,))[1] if outer == "jvp" else dt.grad(f)(x0)
     assert math.isclose(float(got), float(jax_out(jax.grad(g), x0)), rel_tol=1e-12)
+
+
+# ---------------------------------------------------------------- integer outputs in vjp
+
+
+def _with_argmax(x):
+    return dnp.tanh(x) * 2.0, dnp.argmax(x), x > 0.0
+
+
+@pytest.mark.parametrize("zero", ["float0", "int_zeros", "float_zeros"])
+def test_vjp_integer_outputs_take_float0_or_zeros_like_jax(zero):
+    x = np.array([0.3, 1.2, -0.5])
+    g = np.array([1.0, -2.0, 0.5])
+    make = {"float0": lambda s: np.zeros(s, dtype=jax.dtypes.float0),
+            "int_zeros": lambda s: np.zeros(s, dtype=np.int64),
+            "float_zeros": lambda s: np.zeros(s)}[zero]
+    out, fn = dt.vjp(_with_argmax, x)
+    assert out[1] == 1 and out[2].dtype == bool
+    (got,) = fn((g, make(()), make((3,))))
+    f0 = lambda s: np.zeros(s, dtype=jax.dtypes.float0)  # noqa: E731
+    _, jfn = jax.vjp(lambda x: (jnp.tanh(x) * 2.0, jnp.argmax(x), x > 0.0), x)
+    (ref,) = jfn((g, f0(()), f0((3,))))
+    np.testing.assert_allclose(got, np.asarray(ref), rtol=1e-14)
+
+
+@pytest.mark.parametrize("bad, err, shown", [
+    (1, ValueError, "must be zero"),
+    (np.zeros(2, dtype=np.int64), ValueError, r"shape \(2,\) does not match"),
+    ("zero", TypeError, "pass zeros of its shape"),
+    (np.zeros((), dtype=complex), TypeError, "cannot be the cotangent of an integer output"),
+])
+def test_vjp_integer_output_rejects_a_cotangent_with_a_value(bad, err, shown):
+    _, fn = dt.vjp(_with_argmax, np.array([0.3, 1.2, -0.5]))
+    with pytest.raises(err, match=shown):
+        fn((np.ones(3), bad, np.zeros(3, bool)))

@@ -137,6 +137,29 @@ def _check_direction(d: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> 
         raise TypeError(f"{what}: dtype {ddt} does not match the primal's dtype {pdt}")
 
 
+def _is_integer_output(o: Any) -> bool:
+    dtype = _dtype_of(o)
+    return dtype is not None and dtype.kind in "iub"
+
+
+def _check_integer_cotangent(c: Any, o: Any, what: str) -> None:
+    """An integer or boolean output takes a cotangent of its shape that carries no value:
+    JAX's float0, or zeros of an integer, boolean or floating dtype."""
+    dtype = _dtype_of(c)
+    if dtype is None:
+        raise TypeError(f"{what}: got {type(c).__name__}; the output is an integer array, so "
+                        "pass zeros of its shape (or JAX's float0)")
+    if shape_of(c) != shape_of(o):
+        raise ValueError(f"{what}: shape {shape_of(c)} does not match the output's shape "
+                         f"{shape_of(o)}")
+    if dtype.kind not in "Viubf":
+        raise TypeError(f"{what}: dtype {dtype} cannot be the cotangent of an integer output; "
+                        "pass zeros of its shape (or JAX's float0)")
+    if dtype.kind != "V" and np.any(np.asarray(c) != 0):
+        raise ValueError(f"{what}: the output is an integer array, which has no derivative; "
+                         "its cotangent must be zero (or JAX's float0)")
+
+
 def _dtype_of(x: Any) -> np.dtype | None:
     t = type(x)
     if t is float:
@@ -221,7 +244,8 @@ class _Recording:
 
     def pull(self, cts: list, nb: int = 0) -> list:
         """Cotangents of the inputs (flat) for cotangents ``cts`` of the outputs (flat)."""
-        seeds = [(i, c) for i, c in zip(self.out_index, cts, strict=True) if i is not None]
+        seeds = [(i, c) for i, c in zip(self.out_index, cts, strict=True)
+                 if i is not None and c is not None]
         batch = shape_of(cts[0])[:nb] if nb and cts else ()
         got = backward(self.tape, seeds, nb)
         return [got[v.index] if got[v.index] is not None else _zeros(p, batch)
@@ -283,7 +307,11 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
         if c_td != rec.out_td:
             raise ValueError(f"cotangent: structure {c_td} does not match the output {rec.out_td}")
         for k, (c, o) in enumerate(zip(c_leaves, rec.out_leaves, strict=True)):
-            _check_direction(c, o, f"cotangent (output leaf {k})")
+            if _is_integer_output(o):
+                _check_integer_cotangent(c, o, f"cotangent (output leaf {k})")
+                c_leaves[k] = None  # an integer output has no derivative: nothing to pull back
+            else:
+                _check_direction(c, o, f"cotangent (output leaf {k})")
         return tuple(unflatten(rec.in_td, rec.pull(c_leaves)))
 
     return (out, vjp_fn, rec.aux) if has_aux else (out, vjp_fn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -136,16 +137,27 @@ def main(argv: list[str] | None = None) -> int:
     results: list[CaseResult] = []
     busy: dict[str, float | None] = {}
     log = lambda msg: print(msg, flush=True)  # noqa: E731
-    for case in cases:
-        print(f"[{case.key}] {case.title}", flush=True)
-        busy[case.key] = wait_until_quiet(args.wait_quiet, log)
-        t0 = time.perf_counter()
-        results.append(run_case(case, config, log=log))
-        print(
-            f"      {len(results[-1].checks)} contenders, {time.perf_counter() - t0:.1f} s"
-            f" (others' CPU use before: {_percent(busy[case.key])})",
-            flush=True,
-        )
+    not_run: list[str] = []
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        for case in cases:
+            print(f"[{case.key}] {case.title}", flush=True)
+            busy[case.key] = wait_until_quiet(args.wait_quiet, log)
+            t0 = time.perf_counter()
+            results.append(run_case(case, config, log=log))
+            print(
+                f"      {len(results[-1].checks)} contenders, {time.perf_counter() - t0:.1f} s"
+                f" (others' CPU use before: {_percent(busy[case.key])})",
+                flush=True,
+            )
+    except KeyboardInterrupt:
+        not_run = [c.key for c in cases[len(results):]]
+        print(f"\nInterrupted: keeping the {len(results)} finished case(s); not run: "
+              f"{', '.join(not_run)}.", flush=True)
+        if not results:
+            return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
     timing = {
         **asdict(config),
@@ -155,9 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         "c_heap": heap,
         "others_cpu_use_before_case": busy,
         "wall_seconds": time.perf_counter() - started,
+        "interrupted_before": not_run,
     }
     write_outputs(args.out, results, environment.record(ROOT, argv, timing), not args.no_chart)
-    return 0
+    return 130 if not_run else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a run like Ctrl-C: the finished cases are written."""
+    raise KeyboardInterrupt
 
 
 def write_outputs(out: Path, results: list[CaseResult], env: dict, chart: bool) -> None:

@@ -251,6 +251,9 @@ def markdown(
     if skipped_lines:
         lines += ["", "Skipped:", *skipped_lines]
     timing = env.get("timing", {})
+    if timing.get("interrupted_before"):
+        lines += ["", f"**Interrupted: cases {', '.join(timing['interrupted_before'])} were not "
+                      "run; the tables hold the finished cases only.**"]
     lines += ["", load_note(data)]
     lines += [
         "",

@@ -202,3 +202,26 @@ def test_settled_heap_stops_the_page_faults_of_a_fresh_process() -> None:
 
     assert faults("cold") > 100  # 8 x 128 pages handed back and faulted in again
     assert faults("settled") < 10
+
+
+def test_interrupted_run_keeps_the_finished_cases(tmp_path: Path) -> None:
+    """SIGTERM (like Ctrl-C) after the first case: that case is written, the rest listed."""
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks", "--quick", "--rounds", "2", "--min-time", "0.002",
+         "--workloads", "0,2,3", "--no-chart", "--out", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "contenders," in line:  # the first case is done
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=300) == 130, rest
+    data = pd.read_csv(tmp_path / "data.csv")
+    assert "0" in set(data["case"].astype(str)) and "3" not in set(data["case"].astype(str))
+    assert "Interrupted: cases" in (tmp_path / "table.md").read_text()
+    env = json.loads((tmp_path / "env.json").read_text())
+    assert env["timing"]["interrupted_before"][-1] == "3"

@@ -33,6 +33,13 @@ def _chain(relu: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
     return chain
 
 
+def _python_forward() -> Callable[[], Any]:
+    """The floor: the same chain on plain floats, no derivative."""
+    x, y = _inputs()
+    chain = _chain(lambda v: v if v > 0.0 else 0.0)
+    return lambda: chain(x, y)
+
+
 def _dualtape_grad() -> Callable[[], Any]:
     dt, dnp = peers.dualtape("grad")
     x, y = _inputs()
@@ -85,6 +92,7 @@ def cases() -> list[Case]:
         Contender("dualtape grad", "dualtape", "grad", _dualtape_grad),
         Contender("dualtape Value", "dualtape", "grad", _dualtape_value),
         Contender("micrograd", "micrograd", "grad", _micrograd),
+        Contender("python forward", "python", "forward", _python_forward),
         Contender("torch eager", "torch", "grad", _torch),
         Contender("autograd", "autograd", "grad", _autograd, reference=True),
     ]

@@ -283,3 +283,15 @@ def test_chunk_k_does_ceil_n_over_k_passes(mode):
         with dt.count() as c:
             getattr(dt, mode)(f, chunk=chunk)(X)
         assert c.by_name[prim] == passes, chunk
+
+
+def test_float_fast_paths_do_not_hide_operations_from_the_counter():
+    """Python floats count the same primitives as arrays (the rules' float paths step aside)."""
+    f = lambda v: dnp.sum(dnp.relu(v * 2.0 - 0.3) * dnp.tanh(v))  # noqa: E731
+    counts = []
+    for x in (0.37, np.array(0.37), np.array([0.37, -0.2])):
+        with dt.count() as c:
+            dt.jvp(f, (x,), (x * 0 + 1.0,))
+        counts.append(c.as_dict()["by_name"])
+    assert counts[0] == counts[1] == counts[2]
+    assert counts[0]["positive_mask"] == 1 and counts[0]["mul"] == 6

@@ -447,7 +447,7 @@ sigmoid = _unary("sigmoid", _sigmoid_impl, lambda ans, x: mul(ans, sub(1.0, ans)
 
 
 def _relu_rule(t, ans, x):
-    if type(t) is float and type(ans) is float:
+    if type(t) is float and type(ans) is float and registry.counting is None:
         return t * (1.0 if ans > 0.0 else 0.0)
     return mul(t, positive_mask(ans))
 

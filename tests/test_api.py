@@ -746,3 +746,15 @@ def test_vjp_integer_output_rejects_a_cotangent_with_a_value(bad, err, shown):
     _, fn = dt.vjp(_with_argmax, np.array([0.3, 1.2, -0.5]))
     with pytest.raises(err, match=shown):
         fn((np.ones(3), bad, np.zeros(3, bool)))
+
+
+def test_vjp_integer_output_cotangent_may_be_traced_or_a_python_bool():
+    x = np.array([0.3, 0.5, 0.7])
+
+    def inner_vjp(x):
+        _, fn = dt.vjp(lambda y: (y * x, np.array([1])), x)
+        return dnp.sum(fn((x, x[:1] * 0.0))[0])
+
+    np.testing.assert_allclose(dt.grad(inner_vjp)(x), 2.0 * x)
+    _, fn = dt.vjp(lambda y: (y * 2.0, np.True_), x)
+    np.testing.assert_allclose(fn((x, False))[0], 2.0 * x)

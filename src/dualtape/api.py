@@ -145,6 +145,8 @@ def _is_integer_output(o: Any) -> bool:
 def _check_integer_cotangent(c: Any, o: Any, what: str) -> None:
     """An integer or boolean output takes a cotangent of its shape that carries no value:
     JAX's float0, or zeros of an integer, boolean or floating dtype."""
+    while isinstance(c, Tracer):  # a traced zero (inside an outer transformation)
+        c = c.value  # type: ignore[attr-defined]
     dtype = _dtype_of(c)
     if dtype is None:
         raise TypeError(f"{what}: got {type(c).__name__}; the output is an integer array, so "
@@ -164,6 +166,8 @@ def _dtype_of(x: Any) -> np.dtype | None:
     t = type(x)
     if t is float:
         return np.dtype(np.float64)
+    if t is bool:
+        return np.dtype(bool)
     if t is int:
         return np.dtype(np.int64)
     dtype = getattr(x, "dtype", None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ PLAIN_TYPES = frozenset(
 )
 
 # Shared by every call without parameters; never mutated.
-_NO_PARAMS: dict = {}
+_NO_PARAMS: Any = MappingProxyType({})
 
 # The active counter (see dualtape.counting); module-global so the check is cheap.
 counting: Any = None

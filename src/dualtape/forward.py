@@ -18,15 +18,22 @@ __all__ = ["Dual"]
 
 
 class Dual(ArrayOps, Tracer):
-    """A primal value and its tangent (directional derivative) at ``level``."""
+    """A primal value and its tangent (directional derivative) at ``level``.
 
-    __slots__ = ("primal", "tangent", "nb")
+    ``stack``, when not ``None``, is one array holding both: ``stack[0]`` is the primal
+    and ``stack[1]`` the tangent (made by a primitive's ``jvp_fused`` kernel), so a
+    matmul can push both through one GEMM.
+    """
 
-    def __init__(self, primal: Any, tangent: Any, level: int, nb: int = 0) -> None:
+    __slots__ = ("primal", "tangent", "nb", "stack")
+
+    def __init__(self, primal: Any, tangent: Any, level: int, nb: int = 0,
+                 stack: Any = None) -> None:
         self.primal = primal
         self.tangent = tangent
         self.level = level
         self.nb = nb
+        self.stack = stack
 
     @property
     def value(self) -> Any:
@@ -77,6 +84,10 @@ class Dual(ArrayOps, Tracer):
         primal = self.primal
         if self.nb or type(primal) not in PLAIN_TYPES:
             return self.process(prim, (x,), NO_PARAMS)
+        if prim.jvp_fused is not None and registry.counting is None:
+            s = prim.jvp_fused(primal, self.tangent, self.stack)
+            if s is not None:
+                return Dual(s[0], s[1], self.level, 0, s)
         ans = prim.impl(primal)
         if registry.counting is not None:
             registry.counting.record(prim, ans, (primal,), NO_PARAMS)
@@ -91,13 +102,17 @@ class Dual(ArrayOps, Tracer):
             return self.process(prim, (x, y), NO_PARAMS)
         level = self.level
         a, b = x, y
-        ta = tb = None
+        ta = tb = sa = sb = None
         if type(a) is Dual and a.level == level:
-            ta, a = a.tangent, a.primal
+            ta, sa, a = a.tangent, a.stack, a.primal
         if type(b) is Dual and b.level == level:
-            tb, b = b.tangent, b.primal
+            tb, sb, b = b.tangent, b.stack, b.primal
         if type(a) not in PLAIN_TYPES or type(b) not in PLAIN_TYPES:
             return self.process(prim, (x, y), NO_PARAMS)
+        if prim.jvp_fused is not None and registry.counting is None:
+            s = prim.jvp_fused(a, ta, sa, b, tb, sb)
+            if s is not None:
+                return Dual(s[0], s[1], level, 0, s)
         ans = prim.impl(a, b)
         if registry.counting is not None:
             registry.counting.record(prim, ans, (a, b), NO_PARAMS)

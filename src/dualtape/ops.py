@@ -381,6 +381,13 @@ sqrt = _unary("sqrt", _scalar_fast(math.sqrt, np.sqrt), lambda ans, x: div(0.5, 
 sin = _unary("sin", _scalar_fast(math.sin, np.sin), lambda ans, x: cos(x))
 cos = _unary("cos", _scalar_fast(math.cos, np.cos), lambda ans, x: neg(sin(x)))
 tan = _unary("tan", _scalar_fast(math.tan, np.tan), lambda ans, x: add(1.0, square(ans)), saves="ans")
+def _tanh_tangent_into(t, y, out):
+    # t * (1 - y^2) with no temporary besides ``out``: on every tanh layer's hot path.
+    np.multiply(y, y, out=out)
+    np.subtract(1.0, out, out=out)
+    return np.multiply(t, out, out=out)
+
+
 def _tanh_tangent_impl(t, y):
     if type(y) is float and type(t) is float:
         return t * (1.0 - y * y)
@@ -388,10 +395,25 @@ def _tanh_tangent_impl(t, y):
     if type(d) is not np.ndarray:
         return t * (1.0 - d)
     np.subtract(1.0, d, out=d)
-    # One temporary for t * (1 - y^2): it sits on every tanh layer's hot path, both modes.
     if type(t) is np.ndarray and t.shape == d.shape and t.dtype == d.dtype:
         return np.multiply(t, d, out=d)
     return t * d
+
+
+def _stack_for(x, tx):
+    """An empty ``(2, *x.shape)`` array when ``x`` and its tangent are arrays of one float dtype."""
+    if (type(x) is not np.ndarray or type(tx) is not np.ndarray or not x.ndim
+            or tx.shape != x.shape or tx.dtype != x.dtype or x.dtype.kind != "f"):
+        return None
+    return np.empty((2,) + x.shape, x.dtype)
+
+
+def _tanh_fused(x, tx, sx):
+    s = _stack_for(x, tx)
+    if s is not None:
+        y = np.tanh(x, out=s[0])
+        _tanh_tangent_into(tx, y, s[1])
+    return s
 
 
 # t * tanh'(x) written with y = tanh(x): linear in t, and differentiable in y for higher orders.
@@ -408,7 +430,7 @@ tanh = register(Primitive(
     "tanh", _scalar_fast(math.tanh, np.tanh),
     jvp=(lambda t, ans, x: tanh_tangent(t, ans),),
     vjp=(lambda g, ans, x: tanh_tangent(g, ans),),
-    flops=_elementwise_flops, saves="ans",
+    flops=_elementwise_flops, saves="ans", jvp_fused=_tanh_fused,
 ))
 tanh = _fast1(tanh)
 sinh = _unary("sinh", _scalar_fast(math.sinh, np.sinh), lambda ans, x: cosh(x))
@@ -627,12 +649,38 @@ def _matmul_impl(x, y):
     return np.matmul(x, y)
 
 
+def _matmul_fused(x, tx, sx, y, ty, sy):
+    # Matrices of one float dtype only; the answer and its tangent land in one (2, m, n) stack.
+    if type(x) is not np.ndarray or type(y) is not np.ndarray or x.ndim != 2 or y.ndim != 2:
+        return None
+    dtype = x.dtype
+    if dtype.kind != "f" or y.dtype != dtype:
+        return None
+    for p, t in ((x, tx), (y, ty)):
+        if t is not None and (type(t) is not np.ndarray or t.dtype != dtype or t.shape != p.shape):
+            return None
+    m, n = x.shape[0], y.shape[1]
+    if tx is not None and sx is not None:
+        # [x; tx] @ y: the answer and x's tangent term from one GEMM of twice the rows
+        s = np.matmul(sx.reshape(2 * m, x.shape[1]), y).reshape(2, m, n)
+    else:
+        s = np.empty((2, m, n), dtype)
+        np.matmul(x, y, out=s[0])
+        if tx is None:
+            np.matmul(x, ty, out=s[1])
+            return s
+        np.matmul(tx, y, out=s[1])
+    if ty is not None:
+        s[1] += np.matmul(x, ty)
+    return s
+
+
 matmul = _fast2(register(Primitive(
     "matmul", _matmul_impl,
     jvp=(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t)),
     vjp=(lambda g, ans, x, y: matmul(g, _mT(y)), lambda g, ans, x, y: matmul(_mT(x), g)),
     flops=lambda ans, x, y: 2 * size_of(ans) * shape_of(x)[-1],
-    broadcasting=True,
+    broadcasting=True, jvp_fused=_matmul_fused,
 )))
 
 # ---------------------------------------------------------------- shape ops (linear; tape keeps shapes only)

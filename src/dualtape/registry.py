@@ -77,11 +77,18 @@ class Primitive:
         broadcasting: the engine pads tangents and unbroadcasts cotangents.
         jax_impl: used for JAX arguments; by default the function of the same
             name in ``dualtape._jax_impls`` (imported, with jax, on first use).
+        jvp_fused: optional forward-mode kernel for plain float arrays that writes the
+            primal and the tangent into one stacked array ``S`` (``S[0]`` the answer,
+            ``S[1]`` its tangent). Called as ``fused(x, tx, sx)`` (unary) or
+            ``fused(x, tx, sx, y, ty, sy)`` (binary), where ``t*`` is the argument's
+            tangent (``None``: not traced) and ``s*`` its own stack (or ``None``).
+            Returns ``None`` to decline. It must compute what ``impl`` and the JVP rules
+            compute, op for op; the engine skips it while counting.
     """
 
     __slots__ = (
         "name", "impl", "jvp", "vjp", "flops", "saves", "broadcasting",
-        "variadic", "linear", "_jax", "save_args", "save_ans", "save_meta",
+        "variadic", "linear", "_jax", "save_args", "save_ans", "save_meta", "jvp_fused",
     )
 
     def __init__(
@@ -97,6 +104,7 @@ class Primitive:
         variadic: bool = False,
         linear: bool = False,
         jax_impl: Callable[..., Any] | None = None,
+        jvp_fused: Callable[..., Any] | None = None,
     ) -> None:
         if saves not in ("args", "ans", "both", "meta"):
             raise ValueError(f"saves: expected args/ans/both/meta, got {saves!r}")
@@ -113,6 +121,7 @@ class Primitive:
         self.variadic = variadic
         self.linear = linear
         self._jax = jax_impl
+        self.jvp_fused = jvp_fused
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"

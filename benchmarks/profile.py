@@ -11,7 +11,8 @@ own time (``tottime``) and by cumulative time, with paths inside ``src/dualtape`
 and the share of own time spent in dualtape's Python code, in NumPy and in the rest.
 Then it times every primitive's NumPy ``impl`` one by one (cProfile cannot see inside
 NumPy's ufuncs, whose time it books to their caller): the kernels' share against dualtape's
-own overhead, and the costliest primitives with their argument shapes.
+own overhead, and the costliest primitives with their argument shapes. Forward mode's
+fused kernels (``Primitive.jvp_fused``) are timed the same way and counted as kernels.
 A ``summary.md`` next to them lists the top dualtape functions of every contender.
 Profiling slows Python-level code more than C code: read shares, not absolute times.
 """
@@ -31,6 +32,7 @@ from typing import Any
 
 from benchmarks import files, peers
 from benchmarks.contenders import Unavailable
+from benchmarks.machine import settle_heap
 from benchmarks.timing import TimingConfig, warm_up
 from benchmarks.workloads import WORKLOADS, build_cases
 
@@ -137,6 +139,8 @@ def primitive_breakdown(call: Any, seconds: float, top: int) -> tuple[list[str],
         return timed
 
     wrapped = {name: wrap(name, prim.impl) for name, prim in table.items()}
+    # Forward mode's fused kernels (impl and tangent in one) run NumPy without the impl.
+    fused = {name: prim.jvp_fused for name, prim in table.items() if prim.jvp_fused is not None}
     # The ops' fast paths hold their impl in a closure cell: swap it there too.
     cells = [
         (cell, prim.name)
@@ -150,6 +154,8 @@ def primitive_breakdown(call: Any, seconds: float, top: int) -> tuple[list[str],
             prim.impl = wrapped[name]
         for cell, name in cells:
             cell.cell_contents = wrapped[name]
+        for name, kernel in fused.items():
+            table[name].jvp_fused = wrap(f"{name} (fused jvp)", kernel)
         call()
         stats.clear()
         count = 0
@@ -163,6 +169,8 @@ def primitive_breakdown(call: Any, seconds: float, top: int) -> tuple[list[str],
             prim.impl = originals[name]
         for cell, name in cells:
             cell.cell_contents = originals[name]
+        for name, kernel in fused.items():
+            table[name].jvp_fused = kernel
     kernels = sum(t for _n, t in stats.values()) / count
     share = 100 * kernels / wall if wall > 0 else 0.0
     summary = (
@@ -196,12 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
-    # The same process state as the suite's timings: every tool imported, and the objects
-    # that exist before profiling frozen out of the garbage collector's sight.
+    # The same process state as the suite's timings: every tool imported, the C heap in its
+    # steady state, and the objects that exist before profiling frozen out of the garbage
+    # collector's sight.
     peers.preload()
+    settle_heap()
     gc.collect()
     gc.freeze()
-    summary = ["# Where dualtape's time goes (cProfile, own time)", ""]
+    summary = ["# Where dualtape's time goes (cProfile, own time)", "",
+               "Timed in the suite's process state: every tool imported, C heap settled "
+               "(benchmarks.machine.settle_heap).", ""]
     for case in build_cases([p for p in args.workloads.split(",") if p]):
         for contender in case.contenders:
             if not contender.is_dualtape or contender.self_timed:

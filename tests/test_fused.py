@@ -42,32 +42,45 @@ def _jvp_both(f, primals, tangents, monkeypatch):
 
 def test_the_fused_kernels_are_the_expected_ones():
     # A new fused kernel needs its cases below; this fails until they are added.
-    assert FUSED == ["matmul", "tanh"]
+    assert FUSED == ["matmul", "relu", "tanh"]
 
 
-# ---------------------------------------------------------------- tanh
+# ---------------------------------------------------------------- elementwise activations
 
-TANH_SHAPES = [(5,), (3, 4), (2, 3, 4)]
+ACTIVATIONS = {"tanh": (dnp.tanh, jnp.tanh), "relu": (dnp.relu, jax.nn.relu)}
+SHAPES = [(5,), (3, 4), (2, 3, 4)]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", TANH_SHAPES, ids=str)
-def test_tanh_fused_matches_unfused_and_jax(shape, dtype, monkeypatch):
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_fused_matches_unfused_and_jax(name, shape, dtype, monkeypatch):
+    op, jop = ACTIVATIONS[name]
     x = R.normal(size=shape).astype(dtype)
     t = R.normal(size=shape).astype(dtype)
-    fused, plain = _jvp_both(dnp.tanh, (x,), (t,), monkeypatch)
+    fused, plain = _jvp_both(op, (x,), (t,), monkeypatch)
     assert_tree_close(fused, plain, rtol=0, atol=0, check_dtype=True)
-    ref = jax.jvp(jnp.tanh, (jnp.asarray(x),), (jnp.asarray(t),))
+    ref = jax.jvp(jop, (jnp.asarray(x),), (jnp.asarray(t),))
     tol = 1e-13 if dtype == np.float64 else 1e-5
     assert_tree_close(fused, ref, rtol=tol, atol=tol, check_dtype=True)
 
 
-def test_tanh_fused_writes_one_stack():
+def test_relu_fused_keeps_the_rules_answers_at_zero_nan_and_inf(monkeypatch):
+    x = np.array([-1.0, 0.0, 2.0, np.nan, -np.inf, np.inf])
+    t = np.array([np.inf, 3.0, 4.0, 1.0, 2.0, -1.0])
+    with np.errstate(invalid="ignore"):
+        fused, plain = _jvp_both(dnp.relu, (x,), (t,), monkeypatch)
+    assert_tree_close(fused, plain, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_fused_writes_one_stack(name):
+    op = ACTIVATIONS[name][0]
     x, t = R.normal(size=(3, 4)), R.normal(size=(3, 4))
     seen = {}
 
     def f(x):
-        y = dnp.tanh(x)
+        y = op(x)
         seen["y"] = y
         return y
 
@@ -76,23 +89,26 @@ def test_tanh_fused_writes_one_stack():
     assert type(y) is Dual and y.stack is not None
     assert y.stack.shape == (2, 3, 4)
     assert np.shares_memory(y.primal, y.stack) and np.shares_memory(y.tangent, y.stack)
-    np.testing.assert_array_equal(y.stack[0], np.tanh(x))
+    np.testing.assert_array_equal(y.stack[0], np.tanh(x) if name == "tanh" else np.maximum(x, 0))
 
 
-@pytest.mark.parametrize("case", ["0-d", "tangent of another shape", "float32 tangent", "python float"])
-def test_tanh_fused_declines_and_the_rules_take_over(case, monkeypatch):
-    x, t = {
-        "0-d": (np.float64(0.3), np.float64(1.5)),
-        "tangent of another shape": (R.normal(size=(3,)), R.normal(size=(1,))),
-        "float32 tangent": (R.normal(size=(3,)), R.normal(size=(3,)).astype(np.float32)),
-        "python float": (0.3, 1.5),
-    }[case]
-    s = primitives()["tanh"].jvp_fused(x, t, None)
-    assert s is None
-    ref = (np.tanh(x), t * (1 - np.tanh(x) ** 2))
+DECLINED = {
+    "0-d": (np.float64(0.3), np.float64(1.5)),
+    "tangent of another shape": (R.normal(size=(3,)), R.normal(size=(1,))),
+    "float32 tangent": (R.normal(size=(3,)), R.normal(size=(3,)).astype(np.float32)),
+    "python float": (0.3, 1.5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DECLINED))
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_fused_declines_and_the_rules_take_over(name, case):
+    x, t = DECLINED[case]
+    assert primitives()[name].jvp_fused(x, t, None) is None
     if case in ("0-d", "python float"):
-        got = dt.jvp(dnp.tanh, (x,), (t,))
-        assert_tree_close(got, ref, rtol=1e-15)
+        op, jop = ACTIVATIONS[name]
+        got = dt.jvp(op, (x,), (t,))
+        assert_tree_close(got, jax.jvp(jop, (x,), (t,)), rtol=1e-15)
 
 
 # ---------------------------------------------------------------- matmul
@@ -104,7 +120,7 @@ MATMUL_MODES = ["x", "y", "both", "stacked x", "stacked x and y"]
 def _matmul_fn(mode, w):
     def f(a, b):
         if mode.startswith("stacked"):
-            a = dnp.tanh(a)
+            a = dnp.relu(dnp.tanh(a))
         if mode == "x":
             return dnp.matmul(a, w)
         if mode == "y":
@@ -131,7 +147,7 @@ def test_matmul_fused_matches_unfused_and_jax(mode, dtype, monkeypatch):
 
     def g(a, b):
         if mode.startswith("stacked"):
-            a = jnp.tanh(a)
+            a = jax.nn.relu(jnp.tanh(a))
         if mode == "x":
             return a @ w
         if mode == "y":
@@ -190,10 +206,12 @@ def test_matmul_fused_declines_and_the_rules_take_over(case, monkeypatch):
 # ---------------------------------------------------------------- whole programs
 
 
-def _mlp(xp, x):
+def _mlp(xp, x, act=None):
+    act = act or xp.tanh
+
     def loss(w1, w2, w3):
-        h = xp.tanh(xp.matmul(x, w1))
-        h = xp.tanh(xp.matmul(h, w2))
+        h = act(xp.matmul(x, w1))
+        h = act(xp.matmul(h, w2))
         r = xp.matmul(h, w3) - 0.5
         return xp.mean(r * r)
 
@@ -205,12 +223,14 @@ def _weights():
     return tuple(R.normal(size=s) / 2 for s in shapes), tuple(R.normal(size=s) for s in shapes)
 
 
-def test_mlp_jvp_fused_matches_unfused_and_jax(monkeypatch):
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_mlp_jvp_fused_matches_unfused_and_jax(name, monkeypatch):
+    op, jop = ACTIVATIONS[name]
     x = R.normal(size=(10, 6))
     w, v = _weights()
-    fused, plain = _jvp_both(_mlp(dnp, x), w, v, monkeypatch)
+    fused, plain = _jvp_both(_mlp(dnp, x, op), w, v, monkeypatch)
     assert_tree_close(fused, plain, rtol=1e-13)
-    ref = jax.jvp(_mlp(jnp, jnp.asarray(x)), tuple(map(jnp.asarray, w)),
+    ref = jax.jvp(_mlp(jnp, jnp.asarray(x), jop), tuple(map(jnp.asarray, w)),
                   tuple(map(jnp.asarray, v)))
     assert_tree_close(fused, ref, rtol=1e-12)
 

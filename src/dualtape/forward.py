@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from . import registry
 from .arrayops import ArrayOps
 from .ops import NO_PARAMS, add, broadcast_to, pad_batch, shape_of
@@ -84,7 +86,8 @@ class Dual(ArrayOps, Tracer):
         primal = self.primal
         if self.nb or type(primal) not in PLAIN_TYPES:
             return self.process(prim, (x,), NO_PARAMS)
-        if prim.jvp_fused is not None and registry.counting is None:
+        if (prim.jvp_fused is not None and type(primal) is np.ndarray
+                and registry.counting is None):
             s = prim.jvp_fused(primal, self.tangent, self.stack)
             if s is not None:
                 return Dual(s[0], s[1], self.level, 0, s)

@@ -474,9 +474,18 @@ def _relu_rule(t, ans, x):
     return mul(t, positive_mask(ans))
 
 
+def _relu_fused(x, tx, sx):
+    s = _stack_for(x, tx)
+    if s is not None:
+        y = np.maximum(x, 0, out=s[0])
+        np.greater(y, 0, out=s[1])  # positive_mask, written as 1.0 / 0.0
+        np.multiply(tx, s[1], out=s[1])
+    return s
+
+
 relu = _fast1(register(Primitive(
     "relu", _relu_impl, jvp=(_relu_rule,), vjp=(_relu_rule,),
-    flops=_elementwise_flops, saves="ans",
+    flops=_elementwise_flops, saves="ans", jvp_fused=_relu_fused,
 )))
 softplus = _unary("softplus", _softplus_impl, lambda ans, x: sigmoid(x), flops=_times(4))
 

@@ -131,6 +131,8 @@ def primitive_breakdown(call: Any, seconds: float, top: int) -> tuple[list[str],
             t0 = time.perf_counter()
             out = impl(*args, **params)
             spent = time.perf_counter() - t0
+            if out is None:  # a fused kernel that declined: the impl runs next and is timed
+                return out
             entry = stats.setdefault((name, ", ".join(_shape(a) for a in args)), [0, 0.0])
             entry[0] += 1
             entry[1] += spent

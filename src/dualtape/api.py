@@ -195,11 +195,22 @@ def _jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, 
         _output_leaf(o, f"output leaf {k}")
         if type(o) is Dual and o.level == level:
             primals_out.append(o.primal)
-            tangents_out.append(o.tangent)
+            tangents_out.append(_detached(o.tangent))
         else:
             primals_out.append(o)
             tangents_out.append(_zeros(o, batch))
     return out_td, primals_out, tangents_out, aux
+
+
+def _detached(a: Any) -> Any:
+    """``a``, copied if it is a view into a larger array.
+
+    A fused forward kernel keeps a primal and its tangent in one stack (see
+    ``Primitive.jvp_fused``); a result that keeps only one of them must not hold the other.
+    """
+    if type(a) is np.ndarray and isinstance(a.base, np.ndarray) and a.nbytes < a.base.nbytes:
+        return a.copy()
+    return a
 
 
 def _split_aux(out: Any) -> tuple[Any, Any]:
@@ -214,7 +225,7 @@ def _strip(tree: Any, level: int) -> Any:
     out = []
     for x in leaves:
         if isinstance(x, Tracer) and x.level == level:
-            x = x.value  # type: ignore[attr-defined]
+            x = _detached(x.value)  # type: ignore[attr-defined]
         out.append(x)
     return unflatten(td, out)
 

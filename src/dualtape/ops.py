@@ -401,9 +401,11 @@ def _tanh_tangent_impl(t, y):
 
 
 def _stack_for(x, tx):
-    """An empty ``(2, *x.shape)`` array when ``x`` and its tangent are arrays of one float dtype."""
+    """An empty ``(2, *x.shape)`` array when ``x`` and its tangent are C-ordered arrays of one
+    float dtype (NumPy would give other layouts the layout of ``x``, and the stack cannot)."""
     if (type(x) is not np.ndarray or type(tx) is not np.ndarray or not x.ndim
-            or tx.shape != x.shape or tx.dtype != x.dtype or x.dtype.kind != "f"):
+            or tx.shape != x.shape or tx.dtype != x.dtype or x.dtype.kind != "f"
+            or not (x.flags.c_contiguous and tx.flags.c_contiguous)):
         return None
     return np.empty((2,) + x.shape, x.dtype)
 

@@ -391,13 +391,10 @@ def _tanh_tangent_into(t, y, out):
 def _tanh_tangent_impl(t, y):
     if type(y) is float and type(t) is float:
         return t * (1.0 - y * y)
-    d = np.multiply(y, y)
-    if type(d) is not np.ndarray:
-        return t * (1.0 - d)
-    np.subtract(1.0, d, out=d)
-    if type(t) is np.ndarray and t.shape == d.shape and t.dtype == d.dtype:
-        return np.multiply(t, d, out=d)
-    return t * d
+    if (type(t) is np.ndarray and type(y) is np.ndarray and y.ndim
+            and t.shape == y.shape and t.dtype == y.dtype):
+        return _tanh_tangent_into(t, y, np.empty_like(y))
+    return t * (1.0 - np.multiply(y, y))
 
 
 def _stack_for(x, tx):

@@ -216,3 +216,42 @@ def test_mixed_python_float_and_jax_scalar():
     f = lambda x: dnp.sin(x) * 2.0 + dnp.exp(x) ** 2
     assert np.isclose(jax.grad(f)(0.3), dt.grad(f)(0.3), rtol=1e-13)
     assert np.isclose(jax.jit(jax.grad(jax.grad(f)))(0.3), dt.grad(dt.grad(f))(0.3), rtol=1e-13)
+
+
+# ---------------------------------------------------------------- JAX arrays inside dualtape
+
+MIXED = {
+    "traced * jax": lambda x, c: x * c,
+    "jax * traced": lambda x, c: c * x,
+    "matmul(jax, traced)": lambda x, c: dnp.matmul(dnp.reshape(c, (1, 3)), x),
+    "where(traced > 0, jax, traced)": lambda x, c: dnp.where(x > 0, c, x),
+    "concatenate": lambda x, c: dnp.concatenate([x, c]),
+}
+
+
+@pytest.mark.parametrize("transform", ["grad", "jvp", "jacrev", "jacfwd"])
+@pytest.mark.parametrize("name", sorted(MIXED))
+def test_concrete_jax_arrays_are_constants_inside_dualtape(name, transform):
+    g = MIXED[name]
+    x0 = np.array([0.5, -1.0, 2.0])
+    c_np = np.array([1.5, 2.0, -0.5])
+
+    def make(c):
+        return lambda x: dnp.sum(dnp.sin(g(x, c)))
+
+    f_jax, f_np = make(jnp.asarray(c_np)), make(c_np)
+    if transform == "jvp":
+        got = dt.jvp(f_jax, (x0,), (np.ones(3),))
+        want = dt.jvp(f_np, (x0,), (np.ones(3),))
+    else:
+        got, want = getattr(dt, transform)(f_jax)(x0), getattr(dt, transform)(f_np)(x0)
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    assert not isinstance(np.asarray(got).flat[0], jax.Array)
+
+
+def test_a_jax_tracer_meeting_a_dualtape_value_is_a_clear_error():
+    def f(y):
+        return dt.grad(lambda x: dnp.sum(x * y))(np.arange(3.0))
+
+    with pytest.raises(TypeError, match="dualtape-traced value met a JAX tracer"):
+        jax.jit(f)(jnp.ones(3))

@@ -59,6 +59,19 @@ def _is_jax(t: type) -> bool:
     return mod.startswith("jax") or mod.startswith("jaxlib")
 
 
+def _jax_constant(a: Any, name: str) -> np.ndarray:
+    """A concrete JAX array met by a dualtape-traced value: a constant, as a NumPy array."""
+    import jax
+
+    if isinstance(a, jax.core.Tracer):
+        raise TypeError(
+            f"{name}: a dualtape-traced value met a JAX tracer ({type(a).__name__}). dualtape's "
+            "transformations run on NumPy values, so they cannot run inside jax.jit or a JAX "
+            "transformation of the same value; apply JAX's transformations to the whole "
+            "function instead (dualtape.numpy ops follow jax.numpy on JAX values)")
+    return np.asarray(a)
+
+
 class Primitive:
     """One primitive operation, defined once.
 
@@ -135,6 +148,7 @@ class Primitive:
     def bind(self, *args: Any, **params: Any) -> Any:
         """Apply the primitive to any mix of plain, traced and JAX values."""
         top = None
+        has_jax = False
         for a in args:
             if type(a) in PLAIN_TYPES:
                 continue
@@ -142,7 +156,11 @@ class Primitive:
                 if top is None or a.level > top.level:
                     top = a
             elif _is_jax(type(a)):
+                has_jax = True
+        if has_jax:
+            if top is None:
                 return self.jax_fn()(*args, **params)
+            args = tuple(_jax_constant(a, self.name) if _is_jax(type(a)) else a for a in args)
         if top is not None:
             return top.process(self, args, params)
         ans = self.impl(*args, **params)

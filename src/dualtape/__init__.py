@@ -7,17 +7,14 @@
 >>> out, t = dt.jvp(f, (1.0,), (1.0,))  # forward mode
 """
 
-from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
 from .checks import JaxComparison, check_against_jax, check_grads
 from .counting import OpCounter, count
 from .forward import Dual
-from .graph import draw, to_dot
-from .losses import binary_cross_entropy_with_logits
+from .lessons import Value, binary_cross_entropy_with_logits, draw, nn, to_dot
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue
-from .value import Value
 
 __version__ = "0.1.0"
 

@@ -12,7 +12,8 @@ import numpy as np
 from . import numpy as dnp
 from .forward import Dual
 from .ops import shape_of
-from .registry import Tracer, _is_jax
+from .dispatch import Tracer
+from .dispatch import is_jax as _is_jax
 from .reverse import Tape, TapeValue, backward
 from .tree import TreeDef, flatten, unflatten
 

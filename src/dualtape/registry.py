@@ -16,7 +16,7 @@ from typing import Any
 
 from . import dispatch
 from .dispatch import NO_PARAMS, PLAIN_TYPES, Tracer
-from .dispatch import is_jax as _is_jax
+from .dispatch import is_jax as _is_jax  # noqa: F401  (older name, imported by api.py)
 
 __all__ = ["PLAIN_TYPES", "Primitive", "Tracer", "primitives", "register"]
 

@@ -20,22 +20,68 @@ primitives); ``None`` as a rule means "zero".
 
 from ..dispatch import NO_PARAMS, PLAIN_TYPES, Tracer
 from ..registry import Primitive, register
-
-# Import order matters once: reductions imports shape_ops, which reads reductions lazily.
 from .core import Meta, batch_shape, ndim_of, shape_of, size_of
 from .elementwise import (
-    abs_, add, arctan, clip, cos, cosh, div, equal_mask, exp, expm1, log, log1p, max_weight,
-    maximum, minimum, mul, neg, positive_mask, power, power_const, reciprocal, relu, sigmoid,
-    sign, sin, sinh, softplus, sqrt, square, sub, tan, tanh, tanh_tangent, where,
-)
-from .reductions import (
-    cumsum, log_softmax, logsumexp, max_, mean, min_, prod, softmax, sum_, unbroadcast,
-)
-from .shape_ops import (
-    broadcast_to, concatenate, expand_dims, flip, pad_batch, reshape, squeeze, stack, transpose,
+    abs_,
+    add,
+    arctan,
+    clip,
+    cos,
+    cosh,
+    div,
+    equal_mask,
+    exp,
+    expm1,
+    log,
+    log1p,
+    max_weight,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    positive_mask,
+    power,
+    power_const,
+    reciprocal,
+    relu,
+    sigmoid,
+    sign,
+    sin,
+    sinh,
+    softplus,
+    sqrt,
+    square,
+    sub,
+    tan,
+    tanh,
+    tanh_tangent,
+    where,
 )
 from .indexing import getitem, scatter_add, take
 from .linalg import matmul
+from .reductions import (
+    cumsum,
+    log_softmax,
+    logsumexp,
+    max_,
+    mean,
+    min_,
+    prod,
+    softmax,
+    sum_,
+    unbroadcast,
+)
+from .shape_ops import (
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    flip,
+    pad_batch,
+    reshape,
+    squeeze,
+    stack,
+    transpose,
+)
 
 __all__ = [
     "Meta", "NO_PARAMS", "PLAIN_TYPES", "Primitive", "Tracer", "abs_", "add", "arctan",

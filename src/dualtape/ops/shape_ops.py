@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from . import reductions as _reductions  # unbroadcast; reductions imports this module first
 from .core import axis_param, batch_shape, ndim_of, perm_param, shape_of
 from .indexing import getitem
 from .rules import deflinear
@@ -62,9 +61,14 @@ def _bcast_jvp(t: Any, ans: Any, x: Any, shape: tuple) -> Any:
                         shape=batch_shape(t, x) + tuple(shape))
 
 
-broadcast_to = deflinear(
-    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), jvp=(_bcast_jvp,),
-    vjp=(lambda g, ans, x, shape: _reductions.unbroadcast(g, shape_of(x), ndim_of(g) - len(shape)),))
+def _bcast_vjp(g: Any, ans: Any, x: Any, shape: tuple) -> Any:
+    from .reductions import unbroadcast  # reductions builds on this module
+
+    return unbroadcast(g, shape_of(x), ndim_of(g) - len(shape))
+
+
+broadcast_to = deflinear("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                         jvp=(_bcast_jvp,), vjp=(_bcast_vjp,))
 
 
 def _expand_dims_impl(x: Any, axis: tuple) -> Any:

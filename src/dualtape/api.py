@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from . import numpy as dnp
-from .forward import Dual
-from .ops import shape_of
 from .dispatch import Tracer
 from .dispatch import is_jax as _is_jax
+from .forward import Dual
+from .ops import shape_of
 from .reverse import Tape, TapeValue, backward
 from .tree import TreeDef, flatten, unflatten
 

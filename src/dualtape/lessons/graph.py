@@ -200,16 +200,17 @@ def _tape_dot(tr: TapeTrace, digits: int, title: str | None, rankdir: str) -> st
     lines = [f'digraph "{_esc(title or "tape")}" {{', f"  rankdir={rankdir};", *_title(title),
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9, color="#555555"];']
-    for i, entry in enumerate(tape.entries):
+    for i in range(len(tape.entries)):
+        entry = tape.entry(i)
         value = tr.values[i] if i < len(tr.values) else None
-        if value is None and entry is not None and entry[4] is not None:
-            value = entry[4]
+        if value is None and entry is not None and entry.ans is not None:
+            value = entry.ans
         if entry is None:
             label = [tr.labels.get(i, f"x{i}"), "input"]
             fill = "#dbe9f6"
         else:
-            prim, params = entry[0], entry[1]
-            shown = {k: v for k, v in params.items() if not isinstance(v, np.ndarray)}
+            prim = entry.prim
+            shown = {k: v for k, v in entry.params.items() if not isinstance(v, np.ndarray)}
             extra = ", ".join(f"{k}={v}" for k, v in shown.items())
             label = [f"#{i}", f"{prim.name}({extra})" if extra else prim.name]
             fill = "#f4f4f4"
@@ -219,7 +220,7 @@ def _tape_dot(tr: TapeTrace, digits: int, title: str | None, rankdir: str) -> st
             fill = "#fde2c8"
         lines.append(f'  t{i} [label="{_label(label)}", fillcolor="{fill}"];')
         if entry is not None:
-            for pos, parent in entry[2]:
+            for pos, parent in entry.parents:
                 lines.append(f'  t{parent} -> t{i} [label="{pos}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -241,7 +242,7 @@ def to_dot(graph: Value | Tape | TapeTrace, *, title: str | None = None, digits:
     if isinstance(graph, TapeTrace):
         return _tape_dot(graph, digits, title, rankdir)
     if isinstance(graph, Tape):
-        values = [e[4] if e is not None else None for e in graph.entries]
+        values = [None if e is None else e.ans for e in map(graph.entry, range(len(graph)))]
         return _tape_dot(TapeTrace(graph, values, None), digits, title, rankdir)
     raise TypeError(f"to_dot: expected a Value, a Tape or a TapeTrace, got {type(graph).__name__}")
 

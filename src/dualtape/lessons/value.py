@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import Any
 
+from .. import dispatch as _dispatch
 from .. import ops as _ops
 from ..dispatch import evaluate, evaluate1, evaluate2
 from ..registry import Primitive, primitives
@@ -78,6 +79,7 @@ def _float(x: Any, what: str) -> float:
 def _binary(prim: Primitive, reflected: bool = False) -> Callable[[Value, Any], Value]:
     """The method ``self (op) other`` (``other (op) self`` if reflected) for ``prim``."""
     what = f"operand of {prim.name}"
+    impl = prim.impl
 
     def method(self: Value, other: Any) -> Value:
         if type(other) is Value:
@@ -87,7 +89,7 @@ def _binary(prim: Primitive, reflected: bool = False) -> Callable[[Value, Any], 
             pa, pb, a, b = None, self, _float(other, what), self.data
         else:
             pa, pb, a, b = self, None, self.data, _float(other, what)
-        ans = evaluate2(prim, a, b)
+        ans = impl(a, b) if _dispatch.counting is None else evaluate2(prim, a, b)
         out = _new(Value)
         out.data = ans if type(ans) is float else float(ans)
         out.grad = 0.0
@@ -108,19 +110,21 @@ def _binary(prim: Primitive, reflected: bool = False) -> Callable[[Value, Any], 
 
 
 def _unary(prim: Primitive, doc: str = "") -> Callable[..., Value]:
-    """The method ``op(self, **params)`` for a one-argument ``prim``."""
+    """The method ``op(self)`` for a one-argument ``prim`` (``op(self, params)`` with
+    keyword parameters, e.g. ``{"p": 2}`` for ``power_const``)."""
     rule = prim.jvp[0]
+    impl = prim.impl
 
-    def method(self: Value, **params: Any) -> Value:
+    def method(self: Value, params: dict | None = None) -> Value:
         a = self.data
         out = _new(Value)
-        if params:
+        if params is None:
+            ans = impl(a) if _dispatch.counting is None else evaluate1(prim, a)
+            out._b = _UNARY
+        else:
             ans = evaluate(prim, (a,), params)
             out._b = _PARAMS
             out._params = params
-        else:
-            ans = evaluate1(prim, a)
-            out._b = _UNARY
         out.data = ans if type(ans) is float else float(ans)
         out.grad = 0.0
         out.label = ""
@@ -130,7 +134,10 @@ def _unary(prim: Primitive, doc: str = "") -> Callable[..., Value]:
         out._pb = None
         out._id = _next_id()
         t = self.tangent
-        out.tangent = None if t is None else rule(t, ans, a, **params)
+        if t is None:
+            out.tangent = None
+        else:
+            out.tangent = rule(t, ans, a) if params is None else rule(t, ans, a, **params)
         return out
 
     method.__name__ = prim.name
@@ -201,7 +208,7 @@ class Value:
         if isinstance(other, bool) or not isinstance(other, (int, float)):
             raise TypeError(f"Value ** {type(other).__name__}: the exponent must be a "
                             "number or a Value")
-        return self._pow_const(p=other)
+        return self._pow_const({"p": other})
 
     def __pos__(self) -> Value:
         return self

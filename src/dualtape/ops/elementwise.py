@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dispatch import fusing
 from ..registry import Primitive, register
 from .core import elementwise_flops, times
 from .fused import relu_fused, tanh_fused, tanh_tangent_into
@@ -200,6 +201,14 @@ def _softplus_impl(x: Any) -> Any:
 
 sigmoid = defunary("sigmoid", _sigmoid_impl, lambda ans, x: mul(ans, sub(1.0, ans)), saves="ans",
                    flops=times(4))
-relu = defunary("relu", _relu_impl, lambda ans, x: positive_mask(ans), saves="ans",
-                jvp_fused=relu_fused)
+def _relu_rule(t: Any, ans: Any, x: Any) -> Any:
+    if type(t) is float and type(ans) is float and fusing():
+        return t if ans > 0.0 else 0.0  # mul(t, positive_mask(ans)) on floats, unfused when counting
+    return mul(t, positive_mask(ans))
+
+
+relu = op_for(register(Primitive(
+    "relu", _relu_impl, jvp=(_relu_rule,), vjp=(_relu_rule,), flops=elementwise_flops,
+    saves="ans", jvp_fused=relu_fused,
+)), 1)
 softplus = defunary("softplus", _softplus_impl, lambda ans, x: sigmoid(x), flops=times(4))

@@ -101,32 +101,16 @@ def _one_axis(a: ArrayLike, axis: int, name: str = "axis", extra: int = 0) -> in
 
 # ---------------------------------------------------------------- elementwise
 
-add = _ops.add
-subtract = _ops.sub
-multiply = _ops.mul
+# The primitives' own functions (no wrapper: they route traced operands straight to an engine).
+add, subtract, multiply, negative = _ops.add, _ops.sub, _ops.mul, _ops.neg
 divide = true_divide = _ops.div
-negative = _ops.neg
-square = _ops.square
-reciprocal = _ops.reciprocal
-exp = _ops.exp
-log = _ops.log
-log1p = _ops.log1p
-expm1 = _ops.expm1
-sqrt = _ops.sqrt
-sin = _ops.sin
-cos = _ops.cos
-tan = _ops.tan
-tanh = _ops.tanh
-sinh = _ops.sinh
-cosh = _ops.cosh
-arctan = _ops.arctan
 abs = absolute = _ops.abs_
-sign = _ops.sign
-maximum = _ops.maximum
-minimum = _ops.minimum
-sigmoid = _ops.sigmoid
-relu = _ops.relu
-softplus = _ops.softplus
+square, reciprocal, sqrt, sign = _ops.square, _ops.reciprocal, _ops.sqrt, _ops.sign
+exp, log, log1p, expm1 = _ops.exp, _ops.log, _ops.log1p, _ops.expm1
+sin, cos, tan, arctan = _ops.sin, _ops.cos, _ops.tan, _ops.arctan
+tanh, sinh, cosh = _ops.tanh, _ops.sinh, _ops.cosh
+maximum, minimum = _ops.maximum, _ops.minimum
+sigmoid, relu, softplus = _ops.sigmoid, _ops.relu, _ops.softplus
 
 
 def power(x1: ArrayLike, x2: ArrayLike) -> Any:

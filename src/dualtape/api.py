@@ -56,7 +56,7 @@ def _jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, 
     for k, o in enumerate(out_leaves):
         output_leaf(o, f"output leaf {k}")
         if type(o) is Dual and o.level == level:
-            primals_out.append(o.primal)
+            primals_out.append(o.value)
             tangents_out.append(_detached(o.tangent))
         else:
             primals_out.append(o)

@@ -18,7 +18,10 @@ for one and two operands, without ``bind``'s loop and keyword dictionary, becaus
 is most of the cost of scalar code.  They hand a traced operand to the engine's
 ``process1``/``process2`` only when the other operand is plain or on the same level.
 
-The active operation counter (:func:`dualtape.count`) is read only here: ``counting``.
+The active operation counter (:func:`dualtape.count`) is ``counting``, here.  Evaluations
+are counted only here; the only other readers are ``Value``'s node builders (which
+skip the call to :func:`evaluate2` when nothing counts) and the tape, which counts
+the bytes it saves.
 """
 
 from __future__ import annotations

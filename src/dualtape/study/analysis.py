@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .methods import forward_reverse_pairs
 from .storage import DATA_FILE, read_rows
 
 CELL_KEY = ["sweep", "problem", "method", "engine", "mode", "n", "m", "depth"]
@@ -38,13 +39,6 @@ COSTS = {
     "tape_bytes": "tape (bytes)",
 }
 RELATIVE_COSTS = ("time_median", "flops", "n_ops")
-FORWARD_REVERSE_PAIRS = (
-    ("fwd_chunk1", "rev_chunk1"),
-    ("fwd_vector", "rev_vector"),
-    ("fwd_chunk8", "rev_chunk8"),
-    ("jax_jacfwd_jit", "jax_jacrev_jit"),
-    ("jax_jacfwd", "jax_jacrev"),
-)
 
 
 def load(out: Path | str) -> pd.DataFrame:
@@ -63,10 +57,11 @@ def load(out: Path | str) -> pd.DataFrame:
 
 def unit_method(method: str, engine: str) -> str:
     """The primal method a cost of ``method`` is divided by."""
-    from .methods import _METHODS
+    from .methods import find_method
 
-    if method in _METHODS:
-        return _METHODS[method].unit
+    found = find_method(method)
+    if found is not None:
+        return found.unit
     if engine == "jax":
         return "jax_primal_jit" if method.endswith("_jit") else "jax_primal"
     return "primal"
@@ -217,7 +212,7 @@ def crossovers(c: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for (sweep, problem), axes in sweep_axes(c).items():
         if not {"n", "m"} <= set(axes):
             continue
-        for fwd, rev in FORWARD_REVERSE_PAIRS:
+        for fwd, rev in forward_reverse_pairs(set(c["method"])):
             for cost in ("flops", "time_median"):
                 grid = log2_ratio_grid(c, sweep, problem, fwd, rev, cost)
                 if grid is None:

@@ -41,9 +41,9 @@ AXIS_NAMES = {"n": "number of inputs n", "m": "number of outputs m",
 
 
 def _label(method: str) -> str:
-    from .methods import _METHODS
+    from .methods import method_label
 
-    return _METHODS[method].label if method in _METHODS else method
+    return method_label(method)
 
 
 def _style(method: str, engine: str):
@@ -187,7 +187,10 @@ def plot_crossover(c: pd.DataFrame, sweep: str, problem: str, out: Path):
     from matplotlib.figure import Figure
 
     panels = []
-    for fwd, rev in analysis.FORWARD_REVERSE_PAIRS[:2]:
+    from .methods import forward_reverse_pairs, is_headline
+
+    present = set(c["method"])
+    for fwd, rev in [p for p in forward_reverse_pairs(present) if is_headline(p[0])]:
         for cost in ("flops", "time_median"):
             grid = analysis.log2_ratio_grid(c, sweep, problem, fwd, rev, cost)
             if grid is not None:

@@ -23,7 +23,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..measure.files import append_durable, write_atomic, write_json
 from .spec import StudyError
+
+__all__ = ["COLUMNS", "DATA_FILE", "ENV_FILE", "HEADER", "ResultsWriter", "format_value",
+           "prepare_dir", "read_json", "read_rows", "row_key", "write_atomic", "write_json"]
 
 COLUMNS = (
     "run_id", "study", "sweep", "problem", "method", "engine", "mode",
@@ -141,28 +145,9 @@ class ResultsWriter:
             buf.write(HEADER + "\n")
         for r in rows:
             writer.writerow([r[c] for c in COLUMNS])
-        with open(self.path, "a", encoding="utf-8", newline="") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_durable(self.path, buf.getvalue())
         self.rows.extend(rows)
         self.done.update(row_key(r) for r in rows)
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Replace ``path`` with ``data`` in one step (temporary file + os.replace)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -178,8 +163,3 @@ def read_json(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise StudyError("is not a dualtape env file; it was left untouched", str(path))
     return data
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Atomically write ``data`` as indented JSON."""
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis
+from .methods import is_headline
 from .spec import Study
 from .storage import ENV_FILE, read_json, write_atomic
 
@@ -39,9 +40,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _label(method: str) -> str:
-    from .methods import _METHODS
+    from .methods import method_label
 
-    return _METHODS[method].label if method in _METHODS else method
+    return method_label(method)
 
 
 def _env_lines(out: Path) -> list[str]:
@@ -157,7 +158,7 @@ def _key_numbers(c: pd.DataFrame, s: pd.DataFrame) -> list[str]:
                            + "; ".join(parts) + ".")
     _, lines = analysis.crossovers(c)
     for row in lines.itertuples(index=False) if not lines.empty else ():
-        if row.forward not in ("fwd_chunk1", "fwd_vector"):
+        if not is_headline(row.forward):
             continue
         pair = f"{_label(row.forward)} vs {_label(row.reverse)}, {COST_WORDS[row.cost]}"
         if analysis.consistent_crossover(row):

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..measure.env import environment, load_average
+from ..measure.timing import TimingConfig
 from . import measure
-from .env import _load_average, environment
 from .methods import Method, get_method
 from .problems import Instance, Problem, get_problem
-from .spec import Study, StudyError, TimingConfig, check_sizes
+from .spec import Study, StudyError, check_sizes
 from .storage import DATA_FILE, ENV_FILE, ResultsWriter, prepare_dir, read_json, write_json
 
 RESULTS_ROOT = Path("results")
@@ -328,7 +329,7 @@ def execute(
         if bar is not None:
             bar.close()
         report.elapsed_s = time.perf_counter() - start
-        entry["environment"]["load_average_at_end"] = _load_average()
+        entry["environment"]["load_average_at_end"] = load_average()
         entry.update(finished=_now(), elapsed_s=round(report.elapsed_s, 3),
                      outcome="interrupted" if report.interrupted else "completed",
                      cells_measured=report.cells_measured)

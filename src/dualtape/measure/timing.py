@@ -119,19 +119,22 @@ def warm_up(call: Call, config: TimingConfig) -> None:
         count += 1
 
 
-def calibrate(call: Call, config: TimingConfig) -> int:
+def calibrate(call: Call, config: TimingConfig, tries: int = 3) -> int:
     """The number of calls per batch that makes one batch last about ``target_s``.
 
-    Times a short run (at least one call, about a tenth of ``target_s``) rather than a
-    single call, so one unlucky call does not set the batch size.
+    Times ``tries`` short runs (each at least one call and about a tenth of
+    ``target_s``) rather than a single call, and trusts the fastest: on a shared
+    machine one run can be descheduled, and one unlucky run must not set the size.
     """
     budget = config.target_s / 10.0
-    count = 0
-    t0 = time.perf_counter()
-    while count == 0 or time.perf_counter() - t0 < budget:
-        call()
-        count += 1
-    per_call = (time.perf_counter() - t0) / count
+    per_call = math.inf
+    for _ in range(tries):
+        count = 0
+        t0 = time.perf_counter()
+        while count == 0 or time.perf_counter() - t0 < budget:
+            call()
+            count += 1
+        per_call = min(per_call, (time.perf_counter() - t0) / count)
     if per_call <= 0.0:
         return config.max_calls
     return max(1, min(config.max_calls, math.ceil(config.target_s / per_call)))

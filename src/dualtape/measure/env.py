@@ -88,6 +88,40 @@ def openblas_runtime() -> dict[str, Any]:
     return info
 
 
+def _openblas_functions(kind: str) -> list[Any]:
+    """``openblas_{kind}_num_threads`` of every OpenBLAS this process loaded."""
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for path in sorted({ln.split()[-1] for ln in maps if "openblas" in ln.lower()}):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in (f"scipy_openblas_{kind}_num_threads64_", f"scipy_openblas_{kind}_num_threads",
+                     f"openblas_{kind}_num_threads64_", f"openblas_{kind}_num_threads"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                found.append(fn)
+                break
+    return found
+
+
+def set_blas_threads(threads: int) -> int | None:
+    """Set the thread count of NumPy's OpenBLAS; returns the previous count (None: unknown,
+    or no OpenBLAS to set, so nothing was changed)."""
+    import numpy  # noqa: F401  (loads the BLAS, so its library is mapped)
+
+    previous = openblas_runtime().get("threads")
+    setters = _openblas_functions("set")
+    for fn in setters:
+        fn.argtypes = [ctypes.c_int]
+        fn(int(threads))
+    return previous if setters else None
+
+
 def numpy_build_blas() -> dict[str, Any]:
     """NumPy's build-time BLAS and LAPACK description."""
     import numpy as np

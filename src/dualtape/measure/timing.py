@@ -42,7 +42,9 @@ class TimingConfig:
     ``target_s``: seconds one batch should last; ``repeats``: batches kept (the speed
     suite's rounds); ``warmup``: untimed calls first, continued until ``warmup_s``
     seconds have passed; ``max_calls``: most calls per batch; ``gc``: the
-    collector policy while timing (see the module docstring).
+    collector policy while timing (see the module docstring); ``blas_threads``: the
+    OpenBLAS thread count while timing (None: as the process has it; Dask starts its
+    workers with 1).
     """
 
     target_s: float = 0.02
@@ -51,6 +53,7 @@ class TimingConfig:
     warmup_s: float = 0.0
     max_calls: int = 100_000
     gc: str = "off"
+    blas_threads: int | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.target_s, int | float) and self.target_s > 0):
@@ -64,6 +67,11 @@ class TimingConfig:
             raise ValueError(f"TimingConfig.warmup must be an integer >= 0, got {self.warmup!r}")
         if not (isinstance(self.warmup_s, int | float) and self.warmup_s >= 0):
             raise ValueError(f"TimingConfig.warmup_s must be >= 0 seconds, got {self.warmup_s!r}")
+        threads = self.blas_threads
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise ValueError(f"TimingConfig.blas_threads must be None or an integer >= 1, "
+                             f"got {threads!r}")
         if self.gc not in GC_POLICIES:
             raise ValueError(f"TimingConfig.gc must be one of {GC_POLICIES}, got {self.gc!r}")
 
@@ -166,14 +174,24 @@ def time_batch(call: Call, calls: int, policy: str = "off") -> tuple[float, floa
 
 
 def sample(call: Call, config: TimingConfig) -> Samples:
-    """Warm ``call`` up, calibrate a batch, and time ``config.repeats`` batches."""
-    warm_up(call, config)
-    with gc_policy(config.gc):
-        out = Samples(calibrate(call, config))
-        for _ in range(config.repeats):
-            seconds, faults = time_batch(call, out.calls, config.gc)
-            out.seconds.append(seconds)
-            out.faults.append(faults)
+    """Warm ``call`` up, calibrate a batch, and time ``config.repeats`` batches (with the
+    BLAS thread count ``config.blas_threads``, restored afterwards)."""
+    previous = None
+    if config.blas_threads is not None:
+        from .env import set_blas_threads
+
+        previous = set_blas_threads(config.blas_threads)
+    try:
+        warm_up(call, config)
+        with gc_policy(config.gc):
+            out = Samples(calibrate(call, config))
+            for _ in range(config.repeats):
+                seconds, faults = time_batch(call, out.calls, config.gc)
+                out.seconds.append(seconds)
+                out.faults.append(faults)
+    finally:
+        if previous is not None:
+            set_blas_threads(previous)
     return out
 
 

@@ -79,8 +79,13 @@ def connect(*, scheduler: str | None = None, scheduler_file: str | None = None,
     if workers is not None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise StudyError(f"expected a positive number of workers, got {workers!r}", flag)
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+        import dask
+
+        # Saturation 1: a worker holds only the cell it measures, so a worker that dies
+        # takes no queued cell down with it, and long cells spread evenly.
+        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                               processes=True, dashboard_address=None)
         try:
             with distributed.Client(cluster) as client:
                 yield client
@@ -194,18 +199,18 @@ def run_cells(client: Any, cells: list[Any], timing: TimingConfig,
     try:
         for future in distributed.as_completed(futures):
             cell = futures.pop(future)
-            if future.status == "finished":
+            try:
                 result = future.result()
+            except VersionSkew as exc:
+                raise StudyError(str(exc), "--scheduler") from None
+            except Exception as exc:  # KilledWorker after Dask's retries, a lost task, ...
+                rows = failed_rows(cell, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+            else:
                 rows, environment = result["rows"], result["environment"]
                 key = repr(sorted(environment.items()))
                 if key not in seen:
                     seen.add(key)
                     info.environments.append(environment)
-            else:
-                exc = future.exception()
-                if isinstance(exc, VersionSkew):
-                    raise StudyError(str(exc), "--scheduler")
-                rows = failed_rows(cell, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
             write(rows)
             done(cell)
     finally:

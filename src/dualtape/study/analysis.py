@@ -67,12 +67,29 @@ def unit_method(method: str, engine: str) -> str:
     return "primal"
 
 
-def cells(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell: time statistics, counts, memory, error and failure."""
+def time_hosts(df: pd.DataFrame) -> list[str]:
+    """Hosts that measured wall times, the one with the most timed cells first."""
+    if df.empty or "host" not in df:
+        return []
+    timed = df[df["measure"] == "time_s"].drop_duplicates([*CELL_KEY, "host"])
+    return list(timed["host"].fillna("").value_counts().index)
+
+
+def cells(df: pd.DataFrame, host: str | None = None) -> pd.DataFrame:
+    """One row per cell: time statistics, counts, memory, error and failure.
+
+    Wall times never mix machines: they come from the rows of ``host``, by default the
+    host that timed the most cells (see ``time_hosts``).  Counts, FLOPs, memory and
+    checks do not depend on the machine and come from every row.
+    """
     if df.empty:
         return pd.DataFrame(columns=[*CELL_KEY, "failed", "note"])
     keys = df[CELL_KEY].drop_duplicates().set_index(CELL_KEY)
-    times = df[df["measure"] == "time_s"].groupby(CELL_KEY)["value"]
+    timed = df[df["measure"] == "time_s"]
+    hosts = time_hosts(df)
+    if len(hosts) > 1 or host is not None:
+        timed = timed[timed["host"].fillna("") == (hosts[0] if host is None else host)]
+    times = timed.groupby(CELL_KEY)["value"]
     stats = pd.DataFrame({
         "time_median": times.median(),
         "time_q1": times.quantile(0.25),

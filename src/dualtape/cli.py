@@ -2,6 +2,8 @@
 
 ``dualtape study list``                       studies, problems and methods
 ``dualtape study run NAME [--quick] ...``     measure, plot and summarise a study
+``dualtape study run NAME --workers N``       the same, each cell a task on Dask workers
+                                             (or ``--scheduler ADDRESS``, ``--scheduler-file F``)
 ``dualtape study plot NAME``                  redraw the figures from data.csv
 ``dualtape study summary NAME``               rewrite summary.md from data.csv
 

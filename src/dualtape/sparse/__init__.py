@@ -16,9 +16,8 @@ except ImportError as err:  # pragma: no cover
     raise ImportError("dualtape.sparse needs SciPy: pip install 'dualtape[sparse]'") from err
 
 from .coloring import Coloring, check_coloring, color_hessian, color_jacobian
-from .jacobian import (DensePatternWarning, SparseHessian, SparseJacobian, sparse_hessian,
-                       sparse_jacobian)
-from .rules import declare, declarations
+from .jacobian import DensePatternWarning, SparseHessian, SparseJacobian, sparse_hessian, sparse_jacobian
+from .rules import declarations, declare
 from .tracer import SparsityTracer, hessian_sparsity, jacobian_sparsity
 
 __all__ = [

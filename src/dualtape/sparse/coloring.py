@@ -253,6 +253,19 @@ def star_sources(p: sp.csr_array, colors: np.ndarray,
     """
     rows = np.repeat(np.arange(p.shape[0]), np.diff(p.indptr))
     cols = p.indices
-    here = np.asarray(counts[rows, colors[cols]]).ravel() == 1
-    there = np.asarray(counts[cols, colors[rows]]).ravel() == 1
+    here = _lookup(counts, rows, colors[cols]) == 1
+    there = _lookup(counts, cols, colors[rows]) == 1
     return here, here | there
+
+
+def _lookup(a: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``a[rows[k], cols[k]]`` for every k (0 where not stored), by binary search on keys."""
+    a = sp.csr_array(a)
+    a.sort_indices()
+    width = a.shape[1]
+    keys = np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr)) * width + a.indices
+    want = rows.astype(np.int64) * width + cols
+    if keys.size == 0:
+        return np.zeros(want.size, dtype=a.dtype)
+    pos = np.minimum(np.searchsorted(keys, want), keys.size - 1)
+    return np.where(keys[pos] == want, a.data[pos], 0)

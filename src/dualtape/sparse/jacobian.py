@@ -21,8 +21,15 @@ import scipy.sparse as sp
 
 from ..api import _argnums, _dynamic, _jvp_core, _Recording, grad
 from ..ops import shape_of
-from .coloring import (Coloring, _counts, as_pattern, check_coloring, color_hessian,
-                       color_jacobian, star_sources)
+from .coloring import (
+    Coloring,
+    _counts,
+    as_pattern,
+    check_coloring,
+    color_hessian,
+    color_jacobian,
+    star_sources,
+)
 from .tracer import hessian_sparsity, jacobian_sparsity
 
 __all__ = ["DensePatternWarning", "SparseHessian", "SparseJacobian", "sparse_hessian",

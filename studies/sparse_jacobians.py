@@ -261,7 +261,7 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
              "detect+color has paid for itself against the dense one. Dense methods run while "
              f"m x n <= 2^{int(math.log2(DENSE_CAP))}.", ""]
     lines += ["| family | n | colours fwd | colours rev | colored | dense fwd | dense rev | jax "
-              "jit | sparsejac jit | detect+color | break-even | colored vs jax |",
+              "jit | sparsejac jit | detect+color | break-even | speedup over jax |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for fam in families:
         for n in sorted(n for f, n in cells if f == fam):
@@ -273,11 +273,11 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
                 f"{_fmt(c.get('jax_jacfwd_jit.rel', math.nan))} | "
                 f"{_fmt(c.get('sparsejac_jit.rel', math.nan))} | {_fmt(c['detect_color.rel'])} | "
                 f"{_fmt(c.get('break_even', math.nan))} | "
-                f"{_fmt(c.get('speedup_vs_jax', math.nan))}x |")
+                f"{_fmt(c.get('speedup_vs_jax', math.nan))} |")
     lines += ["", "## Checks", ""] + _checks(cells) + [
         "", "## Regenerate", "",
-        f"`dualtape study run {NAME}` (about two minutes on two cores; `--quick` for a smoke "
-        f"run), then `dualtape study plot {NAME}` / `dualtape study summary {NAME}` redraw "
+        f"`dualtape study run {NAME}` (about ten minutes on two busy cores; `--quick` for "
+        f"a smoke run), then `dualtape study plot {NAME}` / `dualtape study summary {NAME}` redraw "
         "from data.csv.", ""]
     path = out / "summary.md"
     write_atomic(path, "\n".join(lines))

@@ -21,9 +21,22 @@ from .value import Value
 
 __version__ = "0.1.0"
 
+# dualtape.sparse needs SciPy: its names are imported on first use, not by `import dualtape`.
+_SPARSE = ("Coloring", "DensePatternWarning", "color_hessian", "color_jacobian",
+           "hessian_sparsity", "jacobian_sparsity", "sparse_hessian", "sparse_jacobian")
+
+
+def __getattr__(name: str):
+    if name in _SPARSE:
+        from . import sparse
+
+        return getattr(sparse, name)
+    raise AttributeError(f"module 'dualtape' has no attribute {name!r}")
+
+
 __all__ = [
     "Dual", "JaxComparison", "OpCounter", "Primitive", "Tape", "TapeValue", "Value",
     "__version__", "binary_cross_entropy_with_logits", "check_against_jax", "check_grads",
     "count", "draw", "grad", "hessian", "hvp", "jacfwd", "jacrev", "jvp", "new_level", "nn",
-    "primitives", "to_dot", "value_and_grad", "vjp",
+    "primitives", "to_dot", "value_and_grad", "vjp", *_SPARSE,
 ]

@@ -23,6 +23,7 @@ class OpCounter:
         flops: floating-point operations, from each primitive's cost model.
         by_name: applications per primitive name.
         tape_bytes: bytes of the distinct values saved on tapes for the backward pass
+            (and of the snapshots ``checkpoint_loop`` stores)
             (an array saved by several entries counts once; shapes count nothing).
         tape_entries: operations recorded on tapes.
         n_recomputed: the part of ``n_ops`` that recomputed values a checkpoint dropped
@@ -56,11 +57,12 @@ class OpCounter:
                 c.recomputed_by_name[prim.name] += 1
             c = c._parent
 
-    def record_saved(self, values: tuple) -> None:
-        """Count the bytes of ``values`` saved by one tape entry (each array once)."""
+    def record_saved(self, values: tuple, entry: bool = True) -> None:
+        """Count the bytes of ``values`` saved by one tape entry (each array once); with
+        ``entry=False`` they are kept for the backward pass some other way (a snapshot)."""
         c: OpCounter | None = self
         while c is not None:
-            c.tape_entries += 1
+            c.tape_entries += entry
             for v in values:
                 if v is None or id(v) in c._seen or not hasattr(v, "nbytes") and type(v) is not float:
                     continue

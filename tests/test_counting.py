@@ -30,7 +30,8 @@ X = np.linspace(0.1, 0.9, N)
 
 def _snapshot(c):
     return {"n_ops": c.n_ops, "flops": c.flops, "tape_bytes": c.tape_bytes,
-            "tape_entries": c.tape_entries, "by_name": dict(c.by_name)}
+            "tape_entries": c.tape_entries, "by_name": dict(c.by_name),
+            "n_recomputed": c.n_recomputed, "recomputed_by_name": dict(c.recomputed_by_name)}
 
 
 # ---------------------------------------------------------------- exact counts for small functions

@@ -215,8 +215,8 @@ def measure_group(problem: str, n: int, rounds: int, quick: bool, jax_peer: bool
             calls[name + " eager"] = lambda *a, f=jgrad: jax.block_until_ready(f(*jargs))
             calls[name + " jit"] = lambda *a, f=jit: jax.block_until_ready(f(*jargs))
             calls[name + " eval eager"] = lambda *a, f=jloss: jax.block_until_ready(f(*jargs))
-            calls[name + " eval jit"] = lambda *a, f=jax.jit(jloss): jax.block_until_ready(
-                f(*jargs))
+            jit_loss = jax.jit(jloss)
+            calls[name + " eval jit"] = lambda *a, f=jit_loss: jax.block_until_ready(f(*jargs))
             mem = jit.lower(*jargs).compile().memory_analysis()
             for mode in ("eager", "jit"):
                 rows[f"{name} {mode}"] = {

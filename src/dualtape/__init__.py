@@ -10,7 +10,7 @@
 from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
-from .checkpoint import checkpoint, remat
+from .checkpointing import checkpoint, remat
 from .checks import JaxComparison, check_against_jax, check_grads
 from .counting import OpCounter, count
 from .forward import Dual

@@ -1,7 +1,7 @@
 """``dt.checkpoint_loop``: n applications of a step function, reversed on a memory budget.
 
 Under reverse mode the whole loop is one ``checkpoint`` tape entry (see
-``dualtape.checkpoint``) that keeps ``x0`` and the values the step closes over.  Its
+``dualtape.checkpointing``) that keeps ``x0`` and the values the step closes over.  Its
 forward pass follows a schedule (``dualtape.revolve``) up to the first reversal: it
 advances, stores the scheduled snapshots and records the last step or segment, and
 hands those to the backward pass, which continues the same schedule: restore a
@@ -20,7 +20,7 @@ from typing import Any
 
 from . import registry
 from .api import vjp
-from .checkpoint import Call, _is_float, bind_call, needs_tape
+from .checkpointing import Call, _is_float, bind_call, needs_tape
 from .counting import recomputing
 from .registry import Tracer
 from .revolve import binomial_schedule, every_schedule

@@ -10,10 +10,12 @@
 from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
+from .checkpointing import checkpoint, remat
 from .checks import JaxComparison, check_against_jax, check_grads
 from .counting import OpCounter, count
 from .forward import Dual
 from .graph import draw, to_dot
+from .loop import LoopStats, checkpoint_loop
 from .losses import binary_cross_entropy_with_logits
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue
@@ -35,8 +37,9 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Dual", "JaxComparison", "OpCounter", "Primitive", "Tape", "TapeValue", "Value",
+    "Dual", "JaxComparison", "LoopStats", "OpCounter", "Primitive", "Tape", "TapeValue", "Value",
     "__version__", "binary_cross_entropy_with_logits", "check_against_jax", "check_grads",
+    "checkpoint", "checkpoint_loop",
     "count", "draw", "grad", "hessian", "hvp", "jacfwd", "jacrev", "jvp", "new_level", "nn",
-    "primitives", "to_dot", "value_and_grad", "vjp", *_SPARSE,
+    "primitives", "remat", "to_dot", "value_and_grad", "vjp", *_SPARSE,
 ]

@@ -79,16 +79,17 @@ def _nan_aware(fn_name: str, pick_first: Any) -> Any:
     @jax_twin(fn_name)
     def f(x1: Any, x2: Any) -> Any:
         a, b = np.asarray(concrete(x1)), np.asarray(concrete(x2))
-        # As JAX: the first argument wins ties and wherever the second is NaN.
+        # As JAX: the first argument where it is strictly better or the second is NaN, so ties
+        # go to the second.
         return ops.where(pick_first(a, b) | np.isnan(b), x1, x2)
 
     f.__name__ = f.__qualname__ = fn_name
-    f.__doc__ = f"Elementwise {fn_name[1:]}imum ignoring NaN; ties go to the first argument."
+    f.__doc__ = f"Elementwise {fn_name[1:]}imum ignoring NaN; ties go to the second argument (as JAX)."
     return f
 
 
-fmax = _nan_aware("fmax", lambda a, b: a >= b)
-fmin = _nan_aware("fmin", lambda a, b: a <= b)
+fmax = _nan_aware("fmax", lambda a, b: a > b)
+fmin = _nan_aware("fmin", lambda a, b: a < b)
 
 
 def _real_input(name: str, x: Any) -> None:

@@ -143,9 +143,16 @@ def _sumsq(x: Any, y: Any) -> Any:
 arctan2 = _binary("arctan2", np.arctan2,
                   lambda ans, y, x: ops.div(x, _sumsq(x, y)),
                   lambda ans, y, x: ops.neg(ops.div(y, _sumsq(x, y))), flops=_times(6))
+
+
+def _over_radius(v: Any, ans: Any) -> Any:
+    # v / hypot, taken as 0 at the origin (the minimum-norm subgradient; JAX gives 1/2 there)
+    return ops.div(v, ops.where(ans == 0, 1.0, ans))
+
+
 hypot = _binary("hypot", np.hypot,
-                lambda ans, x, y: ops.div(x, ans), lambda ans, x, y: ops.div(y, ans),
-                saves="both", flops=_times(4))
+                lambda ans, x, y: _over_radius(x, ans), lambda ans, x, y: _over_radius(y, ans),
+                saves="both", flops=_times(5))
 logaddexp = _binary("logaddexp", np.logaddexp,
                     lambda ans, x, y: ops.exp(ops.sub(x, ans)),
                     lambda ans, x, y: ops.exp(ops.sub(y, ans)), saves="both", flops=_times(4))

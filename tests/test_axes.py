@@ -5,6 +5,8 @@ and no case here fails the coverage test."""
 
 from __future__ import annotations
 
+import inspect
+
 import jax
 import numpy as np
 import pytest
@@ -24,6 +26,9 @@ CASES: list[tuple[str, tuple[tuple[int, ...], ...], dict]] = [
     ("softmax", ((3, 4),), {"axis": (0,)}),
     ("log_softmax", ((3, 4),), {"axis": (1,)}),
     ("cumsum", ((3, 4),), {"axis": 0}),
+    ("cumprod", ((3, 4),), {"axis": 0}),
+    ("var", ((3, 4),), {"axis": (0,), "ddof": 0, "keepdims": False}),
+    ("var", ((3, 4),), {"axis": (1,), "ddof": 1, "keepdims": True}),
     ("flip", ((3, 4),), {"axis": (0,)}),
     ("expand_dims", ((3, 4),), {"axis": (0,)}),
     ("expand_dims", ((3, 4),), {"axis": (2,)}),
@@ -42,8 +47,19 @@ def _id(case):
     return f"{name}-" + "-".join(f"{k}{v}" for k, v in params.items() if k != "indices")
 
 
-def test_every_axis_taking_primitive_has_a_case() -> None:
-    axis_taking = {n for n, p in primitives().items() if p.normalize is not None}
+def _takes_axes(prim) -> bool:
+    try:
+        names = inspect.signature(prim.impl).parameters
+    except (TypeError, ValueError):
+        return False
+    return "axis" in names or "axes" in names
+
+
+def test_every_axis_taking_primitive_normalizes_and_has_a_case() -> None:
+    table = primitives()
+    missing = sorted(n for n, p in table.items() if _takes_axes(p) and p.normalize is None)
+    assert not missing, f"axis-taking primitives without a normalize hook: {missing}"
+    axis_taking = {n for n, p in table.items() if p.normalize is not None}
     assert axis_taking == {name for name, _, _ in CASES}
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .env import environment
+from ..measure.env import environment
 from .plots import save_figure
 from .storage import write_atomic, write_json
 from .sweep import RunReport

@@ -98,11 +98,12 @@ def _filled(ts: list, xs: tuple) -> list:
 
 
 def defnondiff(name: str, impl: Callable[..., Any], nargs: int = 1, *,
-               broadcasting: bool = False) -> Callable[..., Any]:
-    """A primitive with zero derivative everywhere it is defined (masks, sign)."""
-    return op_for(register(Primitive(name, impl, jvp=(None,) * nargs, vjp=(None,) * nargs,
-                                     flops=elementwise_flops, saves="meta",
-                                     broadcasting=broadcasting)), nargs)
+               broadcasting: bool = False, params: bool = False) -> Callable[..., Any]:
+    """A primitive with zero derivative everywhere it is defined (masks, sign, rounding);
+    ``params``: it takes keyword parameters, so it is applied through ``bind``."""
+    prim = register(Primitive(name, impl, jvp=(None,) * nargs, vjp=(None,) * nargs,
+                              flops=elementwise_flops, saves="meta", broadcasting=broadcasting))
+    return op_for(prim, None if params else nargs)
 
 
 # ---------------------------------------------------------------- implementation helpers

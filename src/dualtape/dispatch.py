@@ -199,6 +199,8 @@ def op1(prim: Any) -> Callable[[Any], Any]:
     impl = prim.impl
 
     def op(x):
+        if type(x) is float and counting is None:
+            return impl(x)  # Python floats first: scalar code and the rules applied to it
         if type(x) in PLAIN_TYPES:
             return impl(x) if counting is None else _apply(prim, (x,), NO_PARAMS)
         if isinstance(x, Tracer):
@@ -214,6 +216,8 @@ def op2(prim: Any) -> Callable[[Any, Any], Any]:
 
     def op(x, y):
         tx, ty = type(x), type(y)
+        if tx is float and ty is float and counting is None:
+            return impl(x, y)  # Python floats first: scalar code and the rules applied to it
         if tx in PLAIN_TYPES:
             if ty in PLAIN_TYPES:
                 return impl(x, y) if counting is None else _apply(prim, (x, y), NO_PARAMS)

@@ -82,13 +82,22 @@ def _binary(prim: Primitive, reflected: bool = False) -> Callable[[Value, Any], 
     impl = prim.impl
 
     def method(self: Value, other: Any) -> Value:
-        if type(other) is Value:
-            pa, pb = (other, self) if reflected else (self, other)
-            a, b = pa.data, pb.data
-        elif reflected:
-            pa, pb, a, b = None, self, _float(other, what), self.data
+        if type(other) is Value and not reflected:
+            pa = self
+            pb = other
+            a = self.data
+            b = other.data
+            ta = self.tangent
+            tb = other.tangent
         else:
-            pa, pb, a, b = self, None, self.data, _float(other, what)
+            if type(other) is Value:
+                pa, pb, a, b = other, self, other.data, self.data
+            elif reflected:
+                pa, pb, a, b = None, self, _float(other, what), self.data
+            else:
+                pa, pb, a, b = self, None, self.data, _float(other, what)
+            ta = pa.tangent if pa is not None else None
+            tb = pb.tangent if pb is not None else None
         ans = impl(a, b) if _dispatch.counting is None else evaluate2(prim, a, b)
         out = _new(Value)
         out.data = ans if type(ans) is float else float(ans)
@@ -100,8 +109,6 @@ def _binary(prim: Primitive, reflected: bool = False) -> Callable[[Value, Any], 
         out._pa = pa
         out._pb = pb
         out._id = _next_id()
-        ta = pa.tangent if pa is not None else None
-        tb = pb.tangent if pb is not None else None
         out.tangent = None if ta is None and tb is None else _tangent2(prim, ta, tb, ans, a, b)
         return out
 

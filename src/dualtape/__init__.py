@@ -10,11 +10,14 @@
 from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
+from .choice import ModeChoice, choose_mode
+from .comparison import Comparison, compare
 from .checks import JaxComparison, check_against_jax, check_grads
 from .counting import OpCounter, count
 from .forward import Dual
 from .graph import draw, to_dot
 from .losses import binary_cross_entropy_with_logits
+from .modes import jacobian
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue
 from .value import Value
@@ -22,8 +25,8 @@ from .value import Value
 __version__ = "0.1.0"
 
 __all__ = [
-    "Dual", "JaxComparison", "OpCounter", "Primitive", "Tape", "TapeValue", "Value",
+    "Comparison", "Dual", "JaxComparison", "ModeChoice", "OpCounter", "Primitive", "Tape", "TapeValue", "Value",
     "__version__", "binary_cross_entropy_with_logits", "check_against_jax", "check_grads",
-    "count", "draw", "grad", "hessian", "hvp", "jacfwd", "jacrev", "jvp", "new_level", "nn",
+    "choose_mode", "compare", "count", "draw", "grad", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "new_level", "nn",
     "primitives", "to_dot", "value_and_grad", "vjp",
 ]

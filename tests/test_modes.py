@@ -111,7 +111,7 @@ def test_jacobian_random_compositions(problem, mode):
 def _dense(n: int, m: int):
     rng = np.random.default_rng([n, m])
     a = rng.standard_normal((m, n)) / np.sqrt(n)
-    return (lambda x: dnp.tanh(a @ x)), rng.standard_normal(n)
+    return (lambda x: dnp.tanh(dnp.matmul(a, x))), rng.standard_normal(n)
 
 
 def test_choose_mode_reverse_for_many_inputs_one_output():
@@ -139,7 +139,7 @@ def test_choose_mode_is_deterministic_and_counts_only():
         dt.choose_mode(f, x)
     with dt.count() as one:
         f(x)
-    assert c.n_ops <= 12 * one.n_ops  # a small constant times one evaluation
+    assert one.n_ops == 2 and c.n_ops <= 10 * one.n_ops  # a small constant times one evaluation
 
 
 def test_choose_mode_argnums_and_pytrees():

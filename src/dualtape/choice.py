@@ -45,13 +45,15 @@ CHUNKS = (1, 4, 16, 64, None)
 class CostModel:
     """Seconds per primitive application (α, per engine) and per FLOP (β); see the module."""
 
-    alpha_fwd: float = 4e-6
-    alpha_vec: float = 5e-6
-    alpha_rec: float = 4e-6
-    alpha_bwd: float = 4e-6
-    beta: float = 1e-9
+    alpha_fwd: float = 3.5e-6
+    alpha_vec: float = 3e-6
+    alpha_rec: float = 3.5e-6
+    alpha_bwd: float = 3.5e-6
+    beta: float = 1e-10
     gamma: float = 1e-9
     cache_bytes: float = 4e6
+    per_pass: float = 2e-5
+    per_call: float = 5e-5
 
 
 @dataclass(frozen=True)
@@ -121,19 +123,19 @@ def predict(p: Profile, mode: str, chunk: int | None, model: CostModel = CostMod
     k = dim if chunk is None else min(chunk, dim)
     passes = math.ceil(dim / max(k, 1))
     batched = chunk != 1
-    spill = model.gamma * max(0.0, k * max(p.tape_bytes, 8 * p.n) - model.cache_bytes) \
-        if batched else 0.0
+    spill = model.gamma * max(0.0, k * 8 * (p.n + p.m) - model.cache_bytes) if batched else 0.0
+    fixed = model.per_call + passes * model.per_pass
     if mode == "fwd":
         if not batched:
-            return passes * (model.alpha_fwd * p.jvp_ops + model.beta * p.jvp_flops)
+            return fixed + passes * (model.alpha_fwd * p.jvp_ops + model.beta * p.jvp_flops)
         tangent = max(p.jvp_flops - p.eval_flops, 0)
-        return passes * (model.alpha_vec * p.jvp_ops + model.beta * (p.eval_flops + k * tangent)
-                         + spill)
-    record = model.alpha_rec * p.record_ops + model.beta * p.record_flops
+        return fixed + passes * (model.alpha_vec * p.jvp_ops + spill
+                                 + model.beta * (p.eval_flops + k * tangent))
+    fixed += model.alpha_rec * p.record_ops + model.beta * p.record_flops
     if not batched:
-        return record + passes * (model.alpha_bwd * p.pull_ops + model.beta * p.pull_flops)
-    return record + passes * (model.alpha_vec * p.pull_ops + model.beta * k * p.pull_flops
-                              + spill)
+        return fixed + passes * (model.alpha_bwd * p.pull_ops + model.beta * p.pull_flops)
+    return fixed + passes * (model.alpha_vec * p.pull_ops + model.beta * k * p.pull_flops
+                             + spill)
 
 
 def choose_mode(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0,

@@ -6,20 +6,25 @@ Four counted runs (``dt.count()``), each a constant times one evaluation of ``f`
 one plain evaluation (E), one JVP with one tangent (J), one recording ``dt.vjp`` (R)
 and one call of its pullback with one cotangent (B).  Each gives a number of primitive
 applications (``ops``) and of FLOPs from the registry's cost model.  With n inputs and
-m outputs, a Jacobian made of passes of k directions costs
+m outputs, a Jacobian made of p passes of k directions (k = 1, 4, 16, 64, or all of
+them: vector mode) is predicted to cost
 
-* forward, k = 1:   n · [α_fwd · J.ops + β · J.flops]
-* forward, k > 1:   ⌈n/k⌉ · [α_vec · J.ops + β · (E.flops + k · (J.flops − E.flops))]
-* reverse, k = 1:   α_rec · R.ops + β · R.flops + m · [α_bwd · B.ops + β · B.flops]
-* reverse, k > 1:   α_rec · R.ops + β · R.flops + ⌈m/k⌉ · [α_vec · B.ops + β · k · B.flops]
+* every method:     c_call + p · c_pass
+* forward, k = 1:   + n · [α_fwd · J.ops + β · J.flops]
+* forward, k > 1:   + ⌈n/k⌉ · [α_vec · J.ops + β · (E.flops + k · (J.flops − E.flops)) + S(k)]
+* reverse, both:    + α_rec · R.ops + β · R.flops
+* reverse, k = 1:   + m · [α_bwd · B.ops + β · B.flops]
+* reverse, k > 1:   + ⌈m/k⌉ · [α_pull · B.ops + β · k · B.flops + S(k)]
 
-plus, for every batched pass, ``γ`` per byte by which its k-wide working set
-(k × the bytes of one direction's intermediates, taken as the tape's bytes) exceeds
-``cache_bytes``: a pass that no longer fits in cache runs at memory speed.  α is the
-fixed cost of one primitive application in each engine (Python dispatch and the rule),
-β the cost of one FLOP, both in seconds on a typical machine; only their ratios matter.
-The candidate with the lowest predicted cost wins; ties go to vector mode, then to the
-smaller chunk, then to reverse mode.  Chunks tried: 1, 4, 16, 64 and vector mode (None).
+α is the fixed cost of one primitive application in each engine (Python dispatch and
+the rule), β the cost of one FLOP, c_call and c_pass the bookkeeping of a call and of a
+pass (seeds, flattening, joining the result).  S(k) = γ · max(0, 8k(n + m) − cache)
+charges a batched pass whose k-wide seeds and results no longer fit in cache.  The
+constants (:class:`CostModel`) are seconds, fitted once to CPU times of the built-in
+problem families on one core; only their ratios matter for the choice.  The candidate
+with the lowest predicted cost wins; ties go to vector mode, then to reverse mode, then
+to the smaller chunk.  A chunk at least as large as the number of directions is vector
+mode and is not a separate candidate.
 
 The whole choice is a function of the counts, n and m: it takes no timing and gives the
 same answer on every run and every machine.
@@ -45,15 +50,16 @@ CHUNKS = (1, 4, 16, 64, None)
 class CostModel:
     """Seconds per primitive application (α, per engine) and per FLOP (β); see the module."""
 
-    alpha_fwd: float = 3.5e-6
-    alpha_vec: float = 3e-6
-    alpha_rec: float = 3.5e-6
-    alpha_bwd: float = 3.5e-6
-    beta: float = 1e-10
+    alpha_fwd: float = 3.0e-6
+    alpha_vec: float = 3.2e-6
+    alpha_rec: float = 4.0e-6
+    alpha_bwd: float = 2.2e-6
+    alpha_pull: float = 2.2e-6
+    beta: float = 5e-11
     gamma: float = 1e-9
     cache_bytes: float = 4e6
-    per_pass: float = 2e-5
-    per_call: float = 5e-5
+    per_pass: float = 1.8e-5
+    per_call: float = 4e-5
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,7 @@ def predict(p: Profile, mode: str, chunk: int | None, model: CostModel = CostMod
     fixed += model.alpha_rec * p.record_ops + model.beta * p.record_flops
     if not batched:
         return fixed + passes * (model.alpha_bwd * p.pull_ops + model.beta * p.pull_flops)
-    return fixed + passes * (model.alpha_vec * p.pull_ops + model.beta * k * p.pull_flops
+    return fixed + passes * (model.alpha_pull * p.pull_ops + model.beta * k * p.pull_flops
                              + spill)
 
 

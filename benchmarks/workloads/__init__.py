@@ -7,6 +7,7 @@
 3     MLP loss (:mod:`.mlp`)
 4     Jacobians at four shapes (:mod:`.jacobians`)
 5     ``import dualtape`` in a fresh process (:mod:`.import_time`)
+6     ``dt.compare`` on a 100-input, 10-output function (:mod:`.compare_speed`)
 ====  ===================================================================
 """
 
@@ -15,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmarks.contenders import Case
-from benchmarks.workloads import control, import_time, jacobians, mlp, scalar_chain, small_arrays
+from benchmarks.workloads import (compare_speed, control, import_time, jacobians, mlp,
+                                  scalar_chain, small_arrays)
 
 CONTROL_TITLE = "Control: plain NumPy, no AD"
 
@@ -32,6 +34,7 @@ WORKLOADS: dict[int, tuple[str, Callable[[], list[Case]]]] = {
     3: (mlp.TITLE, mlp.cases),
     4: (jacobians.TITLE, jacobians.cases),
     5: (import_time.TITLE, import_time.cases),
+    6: (compare_speed.TITLE, compare_speed.cases),
 }
 
 

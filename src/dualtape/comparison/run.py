@@ -127,7 +127,12 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     cfg = DEFAULT_TIMING if repeats is None else TimingConfig(
         target_s=DEFAULT_TIMING.target_s, repeats=int(repeats), warmup=DEFAULT_TIMING.warmup)
     n = n_inputs(args, argnums)
-    m = n_outputs(fun(*args))
+    from ..api import _output_leaf
+
+    out = fun(*args)
+    for k, leaf in enumerate(flatten(out)[0]):
+        _output_leaf(leaf, f"output leaf {k}")
+    m = n_outputs(out)
     notes: list[str] = []
     if order == 1:
         candidates, dropped = first_order(n, m)

@@ -50,14 +50,14 @@ CHUNKS = (1, 4, 16, 64, None)
 class CostModel:
     """Seconds per primitive application (α, per engine) and per FLOP (β); see the module."""
 
-    alpha_fwd: float = 3.0e-6
-    alpha_vec: float = 3.2e-6
-    alpha_rec: float = 4.0e-6
-    alpha_bwd: float = 2.2e-6
-    alpha_pull: float = 2.2e-6
+    alpha_fwd: float = 3.5e-6
+    alpha_vec: float = 3.5e-6
+    alpha_rec: float = 4.2e-6
+    alpha_bwd: float = 2.3e-6
+    alpha_pull: float = 2.3e-6
     beta: float = 5e-11
     gamma: float = 1e-9
-    cache_bytes: float = 4e6
+    cache_bytes: float = 64e6
     per_pass: float = 1.8e-5
     per_call: float = 4e-5
 

@@ -140,13 +140,13 @@ def plot(study: Study | None = None, *, out: Path | str = RESULTS) -> list[Path]
     grid = np.full((len(ms), len(ns)), np.nan)
     for c in dense:
         grid[ms.index(c["m"]), ns.index(c["n"])] = c["regret"]
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5.2),
-                                 gridspec_kw={"width_ratios": [1, 1.3]})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5.6),
+                                 gridspec_kw={"width_ratios": [1.3, 1]})
     im = ax.imshow(grid, origin="lower", cmap="RdYlGn_r", vmin=1.0, vmax=2.0)
     for c in dense:
         i, j = ms.index(c["m"]), ns.index(c["n"])
-        ax.text(j, i, f"{c['regret']:.2f}\n{c['pick'].replace('_chunk', ' ')}", ha="center",
-                va="center", fontsize=7)
+        short = c["pick"].replace("_vector", " vec").replace("_chunk", " ")
+        ax.text(j, i, f"{c['regret']:.2f}\n{short}", ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(ns)), ns)
     ax.set_yticks(range(len(ms)), ms)
     ax.set_xlabel("n (inputs)")

@@ -79,7 +79,8 @@ def measure_cell(problem: str, n: int, timing: TimingConfig) -> list[dict[str, A
     jax = enable_jax()
     f, x = instance(problem, n)
     v = np.random.default_rng(n).standard_normal(x.size)
-    runners = {c: (lambda h=dt.hessian(f, mode=c): h(x)) for c in COMPOSITIONS}
+    hessians = {c: dt.hessian(f, mode=c) for c in COMPOSITIONS}
+    runners = {c: (lambda h=h: h(x)) for c, h in hessians.items()}
     runners["hvp"] = lambda: dt.hvp(f, (x,), (v,))
     jx = jax.numpy.asarray(x)
     eager, jitted = jax.hessian(f), jax.jit(jax.hessian(f))

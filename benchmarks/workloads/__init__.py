@@ -16,8 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmarks.contenders import Case
-from benchmarks.workloads import (compare_speed, control, import_time, jacobians, mlp,
-                                  scalar_chain, small_arrays)
+from benchmarks.workloads import (
+    compare_speed,
+    control,
+    import_time,
+    jacobians,
+    mlp,
+    scalar_chain,
+    small_arrays,
+)
 
 CONTROL_TITLE = "Control: plain NumPy, no AD"
 

@@ -10,9 +10,9 @@
 from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
+from .checks import JaxComparison, check_against_jax, check_grads
 from .choice import ModeChoice, choose_mode
 from .comparison import Comparison, compare
-from .checks import JaxComparison, check_against_jax, check_grads
 from .counting import OpCounter, count
 from .forward import Dual
 from .graph import draw, to_dot
@@ -25,8 +25,9 @@ from .value import Value
 __version__ = "0.1.0"
 
 __all__ = [
-    "Comparison", "Dual", "JaxComparison", "ModeChoice", "OpCounter", "Primitive", "Tape", "TapeValue", "Value",
-    "__version__", "binary_cross_entropy_with_logits", "check_against_jax", "check_grads",
-    "choose_mode", "compare", "count", "draw", "grad", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "new_level", "nn",
-    "primitives", "to_dot", "value_and_grad", "vjp",
+    "Comparison", "Dual", "JaxComparison", "ModeChoice", "OpCounter", "Primitive", "Tape",
+    "TapeValue", "Value", "__version__", "binary_cross_entropy_with_logits",
+    "check_against_jax", "check_grads", "choose_mode", "compare", "count", "draw", "grad",
+    "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "new_level", "nn", "primitives",
+    "to_dot", "value_and_grad", "vjp",
 ]

@@ -114,10 +114,11 @@ class Comparison:
         flops = ""
         if _finite(best.get("flops")) and _finite(rival.get("flops")):
             flops = f", and it does {_int(best['flops'])} FLOPs against {_int(rival['flops'])}"
-        return (f", {rival['time_s'] / best['time_s']:.2g}× faster than the best "
-                f"{'reverse' if other == 'rev' else 'forward'}-mode method ({rival['method']}, "
-                f"{_ms(rival['time_s'])}). With n = {self.n} and m = {self.m}, {cheap}"
-                f"{flops}.")
+        ratio = rival["time_s"] / best["time_s"]
+        than = f"{ratio:.2g}× faster than" if ratio >= 1.05 else "level with"
+        return (f", {than} the best {'reverse' if other == 'rev' else 'forward'}-mode method "
+                f"({rival['method']}, {_ms(rival['time_s'])}). With n = {self.n} and "
+                f"m = {self.m}, {cheap}{flops}.")
 
     def _dualtape_note(self, best: dict) -> str:
         if best["engine"] == "dualtape":
@@ -139,8 +140,11 @@ class Comparison:
         if row is None or not mine or not _finite(row.get("time_s")):
             return f" dt.choose_mode picks {name}."
         regret = row["time_s"] / mine[0]["time_s"]
-        verdict = "the fastest" if row is mine[0] else f"{regret:.2g}× the fastest"
-        return f" dt.choose_mode (no timing) picks {name}: measured {verdict} of dualtape's."
+        verdict = ("the fastest of dualtape's methods" if row is mine[0] else
+                   f"within {regret - 1:.0%} of dualtape's fastest ({mine[0]['method']})"
+                   if regret < 1.1 else
+                   f"{regret:.2g}× the time of dualtape's fastest ({mine[0]['method']})")
+        return f" dt.choose_mode (no timing) picks {name}: measured {verdict}."
 
     def __str__(self) -> str:
         lines = [f"dt.compare({self.function}): n = {self.n}, m = {self.m}, "

@@ -18,10 +18,7 @@ per cell and method), ``env.json``, ``regret.png``/``.svg`` and ``summary.md``.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from dualtape.study import RunReport, Study, TimingConfig, get_problem
-from dualtape.study.custom import finish_run, save_figure, study_main
+from dualtape.study.custom import load_csv, run_cells, save_figure, study_main
 from dualtape.study.storage import write_atomic
 
 NAME = "auto_mode"
@@ -86,28 +83,10 @@ def measure_cell(problem: str, n: int, m: int, depth: int,
     return rows
 
 
-def _csv_text(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
-
-
 def load(out: Path | str) -> list[dict[str, Any]]:
     """The rows of ``out/data.csv``, numbers parsed."""
-    path = Path(out) / "data.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `dualtape study run {NAME}` first")
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        for k in ("n", "m", "depth", "picked", "fastest"):
-            r[k] = int(r[k])
-        for k in ("time_s", "time_q1", "time_q3", "predicted", "regret"):
-            r[k] = float(r[k])
-    return rows
+    return load_csv(out, NAME, ("n", "m", "depth", "picked", "fastest"),
+                    ("time_s", "time_q1", "time_q3", "predicted", "regret"))
 
 
 def verdicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -216,21 +195,9 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
 def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
         progress: bool = False, command: list[str] | None = None, **_: Any) -> RunReport:
     """Measure every cell, then write data.csv, env.json, the figure and summary.md."""
-    from dualtape.study.blas import blas_threads
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    todo = cells(quick)
-    rows: list[dict[str, Any]] = []
-    with blas_threads(1):
-        for k, cell in enumerate(todo):
-            rows += measure_cell(*cell, QUICK_TIMING if quick else TIMING)
-            if progress:
-                print(f"  [{k + 1}/{len(todo)}] {cell[0]} n={cell[1]} m={cell[2]} "
-                      f"regret {rows[-1]['regret']:.2f}", file=sys.stderr)
-        return finish_run(NAME, out, _csv_text(rows), cells=len(todo), started=t0,
-                          command=command, plot=plot, summary=summary)
+    timing = QUICK_TIMING if quick else TIMING
+    return run_cells(NAME, out, cells(quick), lambda *c: measure_cell(*c, timing), COLUMNS,
+                     command=command, plot=plot, summary=summary, progress=progress)
 
 
 STUDY = Study(

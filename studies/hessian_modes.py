@@ -19,10 +19,7 @@ Run: ``dualtape study run hessian_modes`` (a few minutes) or
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from dualtape.study import RunReport, Study, TimingConfig, get_problem
-from dualtape.study.custom import finish_run, save_figure, study_main
+from dualtape.study.custom import load_csv, run_cells, save_figure, study_main
 from dualtape.study.storage import write_atomic
 
 NAME = "hessian_modes"
@@ -105,27 +102,9 @@ def measure_cell(problem: str, n: int, timing: TimingConfig) -> list[dict[str, A
     return rows
 
 
-def _csv_text(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
-
-
 def load(out: Path | str) -> list[dict[str, Any]]:
     """The rows of ``out/data.csv``, numbers parsed."""
-    path = Path(out) / "data.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `dualtape study run {NAME}` first")
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        r["n"] = int(r["n"])
-        for k in ("time_s", "time_q1", "time_q3", "flops", "rel_error"):
-            r[k] = float(r[k])
-    return rows
+    return load_csv(out, NAME, ("n",), ("time_s", "time_q1", "time_q3", "flops", "rel_error"))
 
 
 def slope(rows: list[dict[str, Any]], problem: str, method: str, key: str) -> float:
@@ -216,20 +195,10 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
 def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
         progress: bool = False, command: list[str] | None = None, **_: Any) -> RunReport:
     """Measure every cell, then write data.csv, env.json, the figure and summary.md."""
-    from dualtape.study.blas import blas_threads
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    timing = QUICK_TIMING if quick else TIMING
     todo = [(p, n) for p, sizes in (QUICK_SIZES if quick else SIZES).items() for n in sizes]
-    rows: list[dict[str, Any]] = []
-    with blas_threads(1):
-        for k, (problem, n) in enumerate(todo):
-            rows += measure_cell(problem, n, QUICK_TIMING if quick else TIMING)
-            if progress:
-                print(f"  [{k + 1}/{len(todo)}] {problem} n={n}", file=sys.stderr)
-        return finish_run(NAME, out, _csv_text(rows), cells=len(todo), started=t0,
-                          command=command, plot=plot, summary=summary)
+    return run_cells(NAME, out, todo, lambda *c: measure_cell(*c, timing), COLUMNS,
+                     command=command, plot=plot, summary=summary, progress=progress)
 
 
 STUDY = Study(

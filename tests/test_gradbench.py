@@ -225,7 +225,7 @@ def test_particle_nested_derivative_matches_jax() -> None:
     for variant in nested.VARIANTS:
         outer, inner = variant
         close(nested.particle_miss(0.3, inner), want[0], rtol=1e-12)
-        got = nested.partials(lambda w: nested.particle_miss(w, inner), (0.3,), 1, outer)[0]
+        got = nested.partials(lambda w, inner=inner: nested.particle_miss(w, inner), (0.3,), 1, outer)[0]
         close(got, want[1], rtol=1e-9)
 
 
@@ -242,7 +242,7 @@ def test_saddle_nested_derivative_matches_jax() -> None:
     want = jax.grad(jax_inner_max)(jnp.array(x))  # the inner maximum is 0 at y = 0
     for variant in nested.VARIANTS:
         outer, inner = variant
-        got = nested.partials(lambda a, b: nested._inner_max((a, b), (1.0, 1.0), inner), x, 2,
+        got = nested.partials(lambda a, b, i=inner: nested.inner_max((a, b), (1.0, 1.0), i), x, 2,
                               outer)
         close(got, want, rtol=1e-9)
 

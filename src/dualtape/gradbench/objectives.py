@@ -1,8 +1,10 @@
 """The array objectives of GradBench's evals, written once with ``dualtape.numpy``.
 
 Each function takes NumPy arrays, dualtape-traced values or JAX arrays (``dnp`` dispatches
-to ``jax.numpy`` on the latter). Inputs that are not differentiated (data points, the
-least-squares design, index tables) are built by the ``*_data`` helpers with plain NumPy.
+to ``jax.numpy`` on the latter). The namespace is a parameter, ``xp``: the benchmark suite
+passes ``autograd.numpy`` or an adapter over PyTorch to time the peers on the same bodies.
+Inputs that are not differentiated (data points, the least-squares design, index tables)
+are built by the ``*_data`` helpers with plain NumPy.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import numpy as np
 from .. import numpy as dnp
 
 
-def lse(x: Any) -> Any:
+def lse(x: Any, xp: Any = dnp) -> Any:
     """``log(sum(exp(x)))``, stabilised by the maximum (the eval asks for the max-and-sum form)."""
-    a = dnp.max(x)
-    return a + dnp.log(dnp.sum(dnp.exp(x - a)))
+    a = xp.max(x)
+    return a + xp.log(xp.sum(xp.exp(x - a)))
 
 
 def llsq_data(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -32,18 +34,18 @@ def llsq_data(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return powers, np.sign(t)
 
 
-def llsq(x: Any, powers: Any, s: Any) -> Any:
+def llsq(x: Any, powers: Any, s: Any, xp: Any = dnp) -> Any:
     """``1/2 sum_i (s_i - sum_j x_j t_i^j)^2``, with ``(powers, s)`` from :func:`llsq_data`."""
-    r = s - dnp.matmul(powers, x)
-    return 0.5 * dnp.sum(r * r)
+    r = s - xp.matmul(powers, x)
+    return 0.5 * xp.sum(r * r)
 
 
-def kmeans(centroids: Any, points: Any) -> Any:
+def kmeans(centroids: Any, points: Any, xp: Any = dnp) -> Any:
     """``sum_i min_j |C_j - P_i|^2``: the k-means cost of ``points`` (n, d) for ``centroids`` (k, d)."""
     # |P_i - C_j|^2 = |P_i|^2 + |C_j|^2 - 2 P_i.C_j: no (n, k, d) temporary
-    cross = dnp.matmul(points, dnp.transpose(centroids))
-    dists = dnp.sum(points * points, axis=1)[:, None] + dnp.sum(centroids * centroids, axis=1) - 2.0 * cross
-    return dnp.sum(dnp.min(dists, axis=1))
+    cross = xp.matmul(points, xp.transpose(centroids))
+    norms = xp.sum(points * points, axis=1)[:, None] + xp.sum(centroids * centroids, axis=1)
+    return xp.sum(xp.min(norms - 2.0 * cross, axis=1))
 
 
 def gmm_index(d: int) -> np.ndarray:
@@ -67,35 +69,36 @@ def _multigammaln(a: float, d: int) -> float:
     return d * (d - 1) / 4 * math.log(math.pi) + sum(math.lgamma(a - j / 2) for j in range(d))
 
 
-def gmm(alpha: Any, mu: Any, q: Any, l: Any, x: Any, m: int, gamma: float) -> Any:  # noqa: E741
+def gmm(alpha: Any, mu: Any, q: Any, l: Any, x: Any, m: int, gamma: float,  # noqa: E741
+        xp: Any = dnp) -> Any:
     """The log posterior of the GMM eval: mixture likelihood of ``x`` plus a Wishart prior.
 
     ``alpha`` (k,), ``mu`` (k, d), ``q`` (k, d), ``l`` (k, d(d-1)/2), ``x`` (n, d).
     """
     n, d = x.shape
     k = alpha.shape[0]
-    qexp = dnp.exp(q)
-    entries = dnp.concatenate([np.zeros((k, 1)), qexp, l], axis=1)
-    qt = dnp.transpose(dnp.reshape(entries[:, gmm_index(d)], (k, d, d)), (0, 2, 1))
+    qexp = xp.exp(q)
+    entries = xp.concatenate([xp.zeros((k, 1)), qexp, l], axis=1)
+    qt = xp.transpose(xp.reshape(entries[:, gmm_index(d)], (k, d, d)), (0, 2, 1))
     # Q_k (x_i - mu_k) for all i, k, as rows: x Q_k^T - mu_k Q_k^T, shape (k, n, d)
-    qx = dnp.matmul(x, qt) - dnp.matmul(mu[:, None, :], qt)
-    sum_q = dnp.sum(q, axis=1)
-    beta = (alpha + sum_q)[:, None] - 0.5 * dnp.sum(qx * qx, axis=2)
-    likelihood = dnp.sum(_lse_rows(beta)) - n * (0.5 * d * math.log(2 * math.pi) + lse(alpha))
+    qx = xp.matmul(x, qt) - xp.matmul(mu[:, None, :], qt)
+    sum_q = xp.sum(q, axis=1)
+    beta = (alpha + sum_q)[:, None] - 0.5 * xp.sum(qx * qx, axis=2)
+    likelihood = xp.sum(_lse_rows(beta, xp)) - n * (0.5 * d * math.log(2 * math.pi) + lse(alpha, xp))
     dof = d + m + 1
     constant = k * (dof * d * math.log(gamma / math.sqrt(2)) - _multigammaln(0.5 * dof, d))
-    frobenius = dnp.sum(qexp * qexp) + dnp.sum(l * l)
-    prior = constant - 0.5 * gamma * gamma * frobenius + m * dnp.sum(sum_q)
+    frobenius = xp.sum(qexp * qexp) + xp.sum(l * l)
+    prior = constant - 0.5 * gamma * gamma * frobenius + m * xp.sum(sum_q)
     return likelihood + prior
 
 
-def _lse_rows(beta: Any) -> Any:
+def _lse_rows(beta: Any, xp: Any) -> Any:
     """Log-sum-exp over axis 0 of ``beta`` (k, n), one value per column, from max and sum."""
-    a = dnp.max(beta, axis=0)
-    return a + dnp.log(dnp.sum(dnp.exp(beta - a), axis=0))
+    a = xp.max(beta, axis=0)
+    return a + xp.log(xp.sum(xp.exp(beta - a), axis=0))
 
 
-def ode(x: Any, s: int) -> Any:
+def ode(x: Any, s: int, xp: Any = dnp) -> Any:
     """Fourth-order Runge-Kutta, ``s`` steps to ``t = 2``, for ``y0' = x0``, ``yi' = xi y(i-1)``."""
     if s < 1:
         raise ValueError(f"s: the number of steps must be at least 1, got {s}")
@@ -103,7 +106,7 @@ def ode(x: Any, s: int) -> Any:
     head, tail = x[:1], x[1:]
 
     def rate(y: Any) -> Any:
-        return dnp.concatenate([head, tail * y[:-1]])
+        return xp.concatenate([head, tail * y[:-1]])
 
     y = x * 0.0
     for _ in range(s):
@@ -115,9 +118,9 @@ def ode(x: Any, s: int) -> Any:
     return y
 
 
-def ode_last(x: Any, s: int) -> Any:
+def ode_last(x: Any, s: int, xp: Any = dnp) -> Any:
     """The last component of :func:`ode`: the scalar whose gradient the eval asks for."""
-    return ode(x, s)[-1]
+    return ode(x, s, xp)[-1]
 
 
 def det(a: Any, ell: int) -> Any:

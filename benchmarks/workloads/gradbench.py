@@ -21,7 +21,7 @@ saddle     one outer derivative at (1, 1) (nested AD)   variants rr and ff
 
 llsq's design ``t_i^j`` and ``sign(t_i)`` depend only on n: every tool gets them as data.
 Each case also times every tool's objective alone ("<tool> objective", task ``objective``)
-so that :func:`grad_over_objective` can report ADBench's metric, the derivative's time over
+so that :mod:`.gradbench_report` can report ADBench's metric, the derivative's time over
 the objective's, per tool. The NumPy floor is the objective on plain NumPy.
 
 For particle and saddle, GradBench runs a whole gradient descent; one outer derivative is
@@ -29,21 +29,18 @@ its unit of work, and the solver's own cost is the same for every tool. JAX is a
 there: its ``grad`` cannot follow Python control flow on traced values (the Euler loop stops
 on the particle's position), and ``lax.while_loop`` has no reverse mode.
 
-``python -m benchmarks.workloads.gradbench DIR`` prints the per-tool ratios of a run's
-``DIR/data.csv``.
+``python -m benchmarks.workloads.gradbench_report DIR`` prints the per-tool ratios of a
+run's ``DIR/data.csv``.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from benchmarks import peers
 from benchmarks.contenders import Case, Contender, Target
@@ -297,42 +294,3 @@ def _objectives(spec: Spec) -> list[Contender]:
 def cases() -> list[Case]:
     """One case per eval and size."""
     return [_case(spec) for spec in SPECS]
-
-
-# ---------------------------------------------------------------- ADBench's metric
-
-
-def grad_over_objective(data: pd.DataFrame) -> pd.DataFrame:
-    """Per case and tool (eager and jit apart): median derivative time / median objective time."""
-    rows = data[data["workload"] == NUMBER]
-    medians = rows.groupby(["case", "contender"], sort=False)["seconds_per_call"].median()
-    out = []
-    for case in rows["case"].unique():
-        per = medians[case]
-        for name in per.index:
-            if name.endswith(" objective"):
-                continue
-            tool = name.rsplit(" ", 1)[0]
-            objective = per.get(f"{tool} objective", per.get("numpy objective"))
-            if objective is not None and not pd.isna(objective):
-                out.append({"case": case, "derivative": name, "seconds": per[name],
-                            "objective_seconds": objective, "ratio": per[name] / objective})
-    return pd.DataFrame(out)
-
-
-def main(argv: list[str]) -> int:
-    """Print the per-tool derivative/objective ratios of ``argv[0]/data.csv``."""
-    if len(argv) != 1:
-        print("usage: python -m benchmarks.workloads.gradbench RESULTS_DIR", file=sys.stderr)
-        return 2
-    path = Path(argv[0]) / "data.csv"
-    if not path.is_file():
-        print(f"no {path}: run the suite with --out {argv[0]} first", file=sys.stderr)
-        return 2
-    table = grad_over_objective(pd.read_csv(path))
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

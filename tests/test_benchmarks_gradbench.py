@@ -1,4 +1,4 @@
-"""Workload 6 of the benchmark suite (GradBench's evals): its cases, checks and report."""
+"""Workload 7 of the benchmark suite (GradBench's evals): its cases, checks and report."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from benchmarks.workloads.gradbench_report import grad_over_objective  # noqa: E
 
 
 def test_cases_are_selectable_and_targets_name_contenders() -> None:
-    cases = build_cases(["6"])
+    cases = build_cases(["7"])
     assert len(cases) == 16
     for case in cases:
         assert "," not in case.key  # the CLI splits --workloads on commas
@@ -30,7 +30,7 @@ def test_cases_are_selectable_and_targets_name_contenders() -> None:
 
 
 def test_every_tool_agrees_on_small_cases() -> None:
-    for key in ("6:lse:5000", "6:det:5"):
+    for key in ("7:lse:5000", "7:det:5"):
         (case,) = build_cases([key])
         prepared, results, skipped = _first_results(case, lambda msg: None)
         checks = check_results(case, results)
@@ -42,7 +42,7 @@ def test_every_tool_agrees_on_small_cases() -> None:
 def test_grad_over_objective_pairs_each_tool_with_its_own_objective() -> None:
     rows = [("dualtape grad", 3.0), ("dualtape objective", 1.0), ("jax jit grad", 2.0),
             ("jax jit objective", 4.0), ("numpy objective", 0.5), ("control (numpy)", 9.0)]
-    data = pd.DataFrame([{"workload": 6, "case": "6:lse:5", "contender": name, "round": r,
+    data = pd.DataFrame([{"workload": 7, "case": "7:lse:5", "contender": name, "round": r,
                           "seconds_per_call": s} for name, s in rows for r in range(2)])
     table = grad_over_objective(data).set_index("derivative")["ratio"].to_dict()
     assert table == {"dualtape grad": 3.0, "jax jit grad": 0.5}

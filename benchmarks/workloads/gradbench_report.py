@@ -1,4 +1,4 @@
-"""ADBench's metric for workload 6: each tool's derivative time over its own objective time.
+"""ADBench's metric for workload 7: each tool's derivative time over its own objective time.
 
     python -m benchmarks.workloads.gradbench_report results/benchmarks
 

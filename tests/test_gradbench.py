@@ -145,8 +145,8 @@ def _gmm_naive(alpha, mu, q, l, x, m, gamma) -> float:  # noqa: E741
                 big_q[i, j] = l[c][p]
                 p += 1
         precisions.append(big_q.T @ big_q)
-    dens = np.array([[phi[c] * multivariate_normal.pdf(xi, mu[c], np.linalg.inv(precisions[c]))
-                      for c in range(k)] for xi in x])
+    dens = np.stack([phi[c] * multivariate_normal.pdf(x, mu[c], np.linalg.inv(precisions[c]))
+                     for c in range(k)], axis=1)
     prior = sum(wishart.logpdf(s, df=d + m + 1, scale=np.eye(d) / gamma ** 2) for s in precisions)
     return float(np.sum(np.log(dens.sum(axis=1))) + prior)
 

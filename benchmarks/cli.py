@@ -9,15 +9,16 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks import env as environment
-from benchmarks import files, peers, plot, report
-from benchmarks.machine import settle_heap, wait_until_quiet
+from benchmarks import peers, plot, report
+from benchmarks import timing as suite_timing
 from benchmarks.runner import CaseResult, run_case
-from benchmarks.timing import TimingConfig
 from benchmarks.workloads import WORKLOADS, build_cases
+from dualtape.measure.env import wait_until_quiet
+from dualtape.measure.files import write_atomic, write_json
+from dualtape.measure.timing import settle_heap
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "benchmarks"
@@ -63,7 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--cold-heap",
         action="store_true",
-        help="skip settling the C heap before timing (see benchmarks.machine.settle_heap)",
+        help="skip settling the C heap before timing (see dualtape.measure.timing.settle_heap)",
     )
     parser.add_argument(
         "--list", action="store_true", help="list the workloads and their contenders, and exit"
@@ -124,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             f"(were {os.environ[environment.UNSET_MARKER]})."
         )
 
-    config = TimingConfig.quick() if args.quick else TimingConfig()
+    config = suite_timing.QUICK if args.quick else suite_timing.SUITE
     if args.rounds is not None:
-        config = TimingConfig(args.rounds, config.min_time, config.warmup_time)
+        config = config.but(repeats=args.rounds)
     if args.min_time is not None:
-        config = TimingConfig(config.rounds, args.min_time, config.warmup_time)
+        config = config.but(target_s=args.min_time)
     cases = build_cases(_selected(args.workloads))
     preloaded = peers.preload() if not args.no_preload else {}
     heap = "cold (--cold-heap)" if args.cold_heap else f"settled ({settle_heap() // 2**20} MiB cycled)"
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
     timing = {
-        **asdict(config),
+        **suite_timing.record(config),
         "quick": args.quick,
         "wait_quiet_seconds": args.wait_quiet,
         "tools_imported_before_timing": preloaded,
@@ -189,12 +190,11 @@ def write_outputs(out: Path, results: list[CaseResult], env: dict, chart: bool) 
     titles = {r.case.key: r.case.title for r in results}
     table = report.markdown(data, titles, ratio_frame, target_frame, median_frame, skipped, env)
 
-    files.write_csv(out / "data.csv", data)
-    files.write_csv(out / "ratios.csv", ratio_frame)
-    files.write_csv(out / "targets.csv", target_frame)
-    files.write_csv(out / "medians.csv", median_frame)
-    files.write_json(out / "env.json", env)
-    files.write_text(out / "table.md", table)
+    for name, frame in (("data", data), ("ratios", ratio_frame), ("targets", target_frame),
+                        ("medians", median_frame)):
+        write_atomic(out / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n"))
+    write_json(out / "env.json", env)
+    write_atomic(out / "table.md", table)
     if chart:
         plot.ratio_chart(ratio_frame, [out / "ratios.png", out / "ratios.svg"])
     print()

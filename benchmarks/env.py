@@ -1,92 +1,26 @@
-"""The environment record (``env.json``): machine, BLAS, threads, versions, commit, command."""
+"""The suite's environment record (``env.json``): dualtape's record plus the suite's own keys.
+
+Machine, cores, BLAS, threads, versions, commit and load come from
+:mod:`dualtape.measure.env`; the suite adds its peers' versions, the OpenBLAS kernel
+variables (and whether this run unset them), PyTorch's threads and its timing policy.
+"""
 
 from __future__ import annotations
 
-import ctypes
-import datetime as _dt
-import gc
-import importlib.metadata
 import json
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks.peers import TOOL_DISTRIBUTIONS
+from dualtape.measure import env as base
 
 #: Variables that OpenBLAS reads for its kernel choice (set on some machines here).
 OPENBLAS_KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 #: Set by ``--unset-openblas-coretype`` in the re-run: JSON of the values that were removed.
 UNSET_MARKER = "DUALTAPE_BENCH_UNSET_OPENBLAS"
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "XLA_FLAGS",
-)
-
-
-def cpu_model() -> str:
-    """The CPU model name, from /proc/cpuinfo when there is one."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def openblas_runtime() -> dict[str, Any]:
-    """The OpenBLAS kernel and thread count NumPy runs with (read from the loaded library)."""
-    info: dict[str, Any] = {}
-    try:
-        maps = Path("/proc/self/maps").read_text().splitlines()
-    except OSError:
-        return info
-    paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        info["library"] = path
-        for prefix in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                core = getattr(lib, f"{prefix}_get_corename{suffix}", None)
-                threads = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                if core is not None and "kernel" not in info:
-                    core.restype = ctypes.c_char_p
-                    info["kernel"] = core().decode()
-                if threads is not None and "threads" not in info:
-                    threads.restype = ctypes.c_int
-                    info["threads"] = int(threads())
-    return info
-
-
-def numpy_blas() -> dict[str, Any]:
-    """NumPy's build-time BLAS/LAPACK description."""
-    try:
-        config = np.show_config(mode="dicts")
-        deps = config.get("Build Dependencies", {})
-        return {key: deps.get(key, {}) for key in ("blas", "lapack")}
-    except Exception as exc:  # noqa: BLE001 - older NumPy, odd builds
-        return {"error": str(exc)}
-
-
-def versions() -> dict[str, str | None]:
-    """Versions of Python and of every tool the suite can load."""
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for tool, distribution in TOOL_DISTRIBUTIONS.items():
-        try:
-            found[tool] = importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            found[tool] = None
-    return found
 
 
 def torch_threads() -> dict[str, Any]:
@@ -98,21 +32,6 @@ def torch_threads() -> dict[str, Any]:
         "num_threads": torch.get_num_threads(),
         "num_interop_threads": torch.get_num_interop_threads(),
     }
-
-
-def git_state(root: Path) -> dict[str, Any]:
-    """The commit of the checkout and whether its tracked files have local changes."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=20)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    status = git("status", "--porcelain", "--untracked-files=no")
-    dirty = bool(status) if status is not None else None
-    return {"commit": git("rev-parse", "HEAD"), "dirty": dirty}
 
 
 def openblas_variables() -> dict[str, Any]:
@@ -129,24 +48,29 @@ def openblas_variables() -> dict[str, Any]:
 
 def record(root: Path, argv: list[str], timing: dict[str, Any]) -> dict[str, Any]:
     """The full environment record of this run."""
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    versions = {"python": platform.python_version()}
+    found = base.versions(TOOL_DISTRIBUTIONS.values())
+    versions.update({tool: found[dist] for tool, dist in TOOL_DISTRIBUTIONS.items()})
     return {
-        "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "date_utc": base.now_utc(),
+        "host": base.host(),
         "command": " ".join([Path(sys.executable).name, "-m", "benchmarks", *argv]),
-        "git": git_state(root),
+        "git": base.git_state(root),
         "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cores": {"os_cpu_count": os.cpu_count(), "usable": len(affinity) if affinity else None},
-        "versions": versions(),
-        "numpy_blas": numpy_blas(),
-        "openblas_runtime": openblas_runtime(),
+        "cpu": base.cpu_model(),
+        "cores": base.cores(),
+        "versions": versions,
+        "numpy_blas": base.numpy_build_blas(),
+        "openblas_runtime": base.openblas_runtime(),
         "openblas_variables": openblas_variables(),
         "torch_threads": torch_threads(),
-        "thread_variables": {k: os.environ.get(k) for k in THREAD_VARIABLES},
+        "thread_variables": base.thread_variables(),
+        "load_average": base.load_average(),
         "gc_during_timing": {
-            "enabled": gc.isenabled(),
-            "collected_before_each_batch": True,
-            "objects_present_before_timing_frozen": True,
+            "policy": timing.get("gc"),
+            "enabled": timing.get("gc") == "collect",
+            "collected_before_each_batch": timing.get("gc") == "collect",
+            "objects_present_before_timing_frozen": timing.get("gc") == "collect",
         },
         "timing": timing,
     }

@@ -47,9 +47,10 @@ def dualtape(*attributes: str) -> tuple[ModuleType, ModuleType]:
 
 def jax() -> tuple[ModuleType, ModuleType]:
     """``(jax, jax.numpy)`` with float64 enabled (the suite compares in float64)."""
-    jax_module = _import("jax")
-    jax_module.config.update("jax_enable_x64", True)
-    return jax_module, _import("jax.numpy")
+    _import("jax")
+    from dualtape.measure.jaxconfig import jax_x64
+
+    return jax_x64(), _import("jax.numpy")
 
 
 def torch() -> ModuleType:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.files import write_atomic
+from dualtape.measure.files import write_atomic
 
 
 def ratio_chart(ratio_frame: pd.DataFrame, paths: list[Path]) -> None:

@@ -30,11 +30,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import files, peers
+from benchmarks import peers
 from benchmarks.contenders import Unavailable
-from benchmarks.machine import settle_heap
-from benchmarks.timing import TimingConfig, warm_up
+from benchmarks.timing import SUITE
 from benchmarks.workloads import WORKLOADS, build_cases
+from dualtape.measure.files import write_atomic
+from dualtape.measure.timing import settle_heap, warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "results" / "benchmarks" / "profiles"
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     summary = ["# Where dualtape's time goes (cProfile, own time)", "",
                "Timed in the suite's process state: every tool imported, C heap settled "
-               "(benchmarks.machine.settle_heap).", ""]
+               "(dualtape.measure.timing.settle_heap).", ""]
     for case in build_cases([p for p in args.workloads.split(",") if p]):
         for contender in case.contenders:
             if not contender.is_dualtape or contender.self_timed:
@@ -226,21 +227,21 @@ def main(argv: list[str] | None = None) -> int:
             except Unavailable as exc:
                 print(f"{title}: skipped ({exc})")
                 continue
-            warm_up(call, TimingConfig(warmup_time=0.2))
+            warm_up(call, SUITE)
             stats, count = profile_call(call, args.seconds)
             text, top_lines = report(stats, count, title, args.top)
             prim_lines, prim_summary = primitive_breakdown(call, args.seconds / 2, args.top)
             text += "\nPrimitive impls, timed one by one (no cProfile):\n" + "\n".join(prim_lines) + "\n"
             top_lines.insert(1, prim_summary)
             name = f"{_slug(case.key)}__{_slug(contender.name)}.txt"
-            files.write_text(args.out / name, text)
+            write_atomic(args.out / name, text)
             buffer = io.StringIO()
             buffer.write(f"## {title}\n\n")
             buffer.write(f"cProfile own time: {top_lines[0]}.\n\n{top_lines[1]}.\n\n")
             buffer.writelines(f"- {line}\n" for line in top_lines[2:])
             summary.append(buffer.getvalue())
             print(text)
-    files.write_text(args.out / "summary.md", "\n".join(summary))
+    write_atomic(args.out / "summary.md", "\n".join(summary))
     print(f"Wrote {args.out}")
     return 0
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.machine import QUIET_THRESHOLD
 from benchmarks.runner import CaseResult
 from benchmarks.workloads.control import CONTROL_NAME
+from dualtape.measure.env import QUIET_THRESHOLD
 
 #: Control times spread more than this (max/min across workloads) earn a warning.
 CONTROL_SPREAD_WARNING = 1.25
@@ -259,7 +259,7 @@ def markdown(
         "",
         f"{timing.get('rounds', '?')} interleaved rounds of ~{timing.get('min_time', '?')} s "
         f"batches per contender{' (quick mode)' if timing.get('quick') else ''}; "
-        f"C heap {timing.get('c_heap', 'not recorded')} (benchmarks.machine.settle_heap).",
+        f"C heap {timing.get('c_heap', 'not recorded')} (dualtape.measure.timing.settle_heap).",
         "",
         _environment_line(env),
         "",

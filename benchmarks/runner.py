@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.contenders import AD_TASKS, Case, Contender, Unavailable, compare
-from benchmarks.timing import Prepared, TimingConfig, prepare, run_interleaved
+from benchmarks.timing import Prepared, prepare, run_interleaved
+from dualtape.measure.timing import TimingConfig, gc_policy
 
 Log = Callable[[str], None]
 
@@ -99,15 +99,12 @@ def run_case(case: Case, config: TimingConfig, log: Log) -> CaseResult:
     for name, check in outcome.checks.items():
         if check not in ("ok", "ref", "not checked"):
             log(f"  ! check {name}: {check}")
-    # Freeze what exists now (the libraries of every tool, loaded in this one process) out
-    # of the collector's sight: otherwise each full collection scans them, and a tool that
-    # makes cyclic garbage (micrograd) pays for the peers' imports. Unfrozen at the end.
-    gc.collect()
-    gc.freeze()
-    try:
+    # The suite's policy (gc="collect") freezes what exists now (the libraries of every
+    # tool, loaded in this one process) out of the collector's sight: otherwise each full
+    # collection scans them, and a tool that makes cyclic garbage (micrograd) pays for the
+    # peers' imports.
+    with gc_policy(config.gc):
         _time_case(case, config, log, prepared, outcome)
-    finally:
-        gc.unfreeze()
     return outcome
 
 

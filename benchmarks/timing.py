@@ -1,31 +1,33 @@
-"""Warm-up, batch calibration and interleaved timing (A B C A B C ...)."""
+"""The suite's timing profile and its interleaved rounds (A B C A B C ...).
+
+Warm-up, calibration, one timed batch, the collector policy and page-fault counts all
+come from dualtape's measurement base (:mod:`dualtape.measure.timing`); what is the
+suite's own is interleaving several contenders round by round.
+"""
 
 from __future__ import annotations
 
-import gc
-import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.contenders import Contender
-from benchmarks.machine import OthersMeter, minor_faults
+from dualtape.measure.env import OthersMeter
+from dualtape.measure.timing import TimingConfig, calibrate, time_batch, warm_up
+
+#: The suite's profile: 21 rounds of ~0.1 s batches, after at least 2 calls and 0.2 s of
+#: warm-up; the collector stays on, collected before each batch (``gc="collect"``).
+SUITE = TimingConfig(target_s=0.1, repeats=21, warmup=2, warmup_s=0.2, max_calls=1_000_000,
+                     gc="collect")
+#: ``--quick``: a smoke run, seconds not minutes; the numbers are rough.
+QUICK = SUITE.but(target_s=0.01, repeats=3, warmup_s=0.0)
 
 
-@dataclass(frozen=True)
-class TimingConfig:
-    """How long and how often each contender is timed."""
-
-    rounds: int = 21
-    min_time: float = 0.1
-    warmup_time: float = 0.2
-    max_repeats: int = 1_000_000
-
-    @classmethod
-    def quick(cls) -> TimingConfig:
-        """A smoke-test configuration: seconds, not minutes; numbers are rough."""
-        return cls(rounds=3, min_time=0.01, warmup_time=0.0)
+def record(config: TimingConfig) -> dict[str, Any]:
+    """The profile as ``env.json`` records it (the suite's names: rounds, min_time, ...)."""
+    return {"rounds": config.repeats, "min_time": config.target_s,
+            "warmup_time": config.warmup_s, "max_repeats": config.max_calls,
+            "gc": config.gc}
 
 
 @dataclass
@@ -37,54 +39,12 @@ class Prepared:
     repeats: int = 1
 
 
-def warm_up(call: Callable[[], Any], config: TimingConfig) -> None:
-    """Call at least twice, then until ``warmup_time`` has passed.
-
-    The first call compiles what a JIT compiles, so it is never part of the timings.
-    """
-    start = time.perf_counter()
-    count = 0
-    while count < 2 or time.perf_counter() - start < config.warmup_time:
-        call()
-        count += 1
-
-
-def calibrate(call: Callable[[], Any], config: TimingConfig) -> int:
-    """The number of calls per batch so that one batch lasts about ``min_time``.
-
-    Times a short batch (at least one call, about a tenth of ``min_time``) rather than a
-    single call, so one unlucky call does not set the batch size.
-    """
-    budget = config.min_time / 10.0
-    count = 0
-    t0 = time.perf_counter()
-    while count == 0 or time.perf_counter() - t0 < budget:
-        call()
-        count += 1
-    per_call = (time.perf_counter() - t0) / count
-    if per_call <= 0.0:
-        return config.max_repeats
-    return max(1, min(config.max_repeats, math.ceil(config.min_time / per_call)))
-
-
-def time_batch(call: Callable[[], Any], repeats: int) -> tuple[float, float | None]:
-    """Seconds and minor page faults per call over one batch (garbage collected first)."""
-    gc.collect()
-    faults = minor_faults()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        call()
-    seconds = (time.perf_counter() - t0) / repeats
-    after = minor_faults()
-    return seconds, None if faults is None or after is None else (after - faults) / repeats
-
-
-def measure_once(prepared: Prepared) -> tuple[float, float | None]:
+def measure_once(prepared: Prepared, config: TimingConfig) -> tuple[float, float | None]:
     """One round's measurement of one contender: seconds and page faults per call."""
     if prepared.contender.self_timed:
         seconds, _detail = prepared.call()
         return float(seconds), None
-    return time_batch(prepared.call, prepared.repeats)
+    return time_batch(prepared.call, prepared.repeats, config.gc)
 
 
 def prepare(prepared: Prepared, config: TimingConfig) -> None:
@@ -108,10 +68,11 @@ def run_interleaved(
     records: list[tuple[Prepared, int, float, float | None, float | None]] = []
     count = len(entries)
     meter = OthersMeter()
-    for round_index in range(config.rounds):
+    for round_index in range(config.repeats):
         shift = round_index % count if count else 0
         meter.start()
-        timed = [(entry, measure_once(entry)) for entry in entries[shift:] + entries[:shift]]
+        order = entries[shift:] + entries[:shift]
+        timed = [(entry, measure_once(entry, config)) for entry in order]
         others = meter.stop()
         records.extend(
             (entry, round_index, seconds, faults, others) for entry, (seconds, faults) in timed

@@ -41,8 +41,8 @@ OTHERS = (
 )
 QUICK_OTHERS = [("broadcast_outer", 4, 256, 1), ("elementwise_sum", 256, 1, 1),
                 ("mlp_loss", 128, 1, 2), ("deep_chain", 64, 1, 3)]
-TIMING = TimingConfig(target_s=0.02, repeats=11, warmup=1)
-QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1)
+TIMING = TimingConfig(target_s=0.02, repeats=11, warmup=1, blas_threads=1)
+QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1, blas_threads=1)
 WITHIN = 1.1
 COLUMNS = ("problem", "n", "m", "depth", "method", "time_s", "time_q1", "time_q3",
            "predicted", "picked", "fastest", "regret")

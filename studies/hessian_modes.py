@@ -38,8 +38,8 @@ COMPOSITIONS = ("fwd-fwd", "fwd-rev", "rev-fwd", "rev-rev")
 METHODS = (*COMPOSITIONS, "hvp", "jax_hessian", "jax_hessian_jit")
 THEORY = {"quadratic_tanh": {"hvp": 2, "fwd-rev": 3, "rev-rev": 3, "rev-fwd": 4, "fwd-fwd": 4},
           "mlp_loss": {"hvp": 1, "fwd-rev": 2, "rev-rev": 2, "rev-fwd": 3, "fwd-fwd": 3}}
-TIMING = TimingConfig(target_s=0.005, repeats=7, warmup=1)
-QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1)
+TIMING = TimingConfig(target_s=0.005, repeats=7, warmup=1, blas_threads=1)
+QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1, blas_threads=1)
 COLUMNS = ("problem", "n", "method", "time_s", "time_q1", "time_q3", "flops", "rel_error")
 
 

@@ -177,7 +177,7 @@ def test_compare_and_target_helpers() -> None:
 _HEAP_PROBE = """
 import sys
 import numpy as np
-from benchmarks.machine import minor_faults, settle_heap
+from dualtape.measure.timing import minor_faults, settle_heap
 if sys.argv[1] == "settled":
     settle_heap()
 def burst():

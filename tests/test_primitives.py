@@ -19,6 +19,7 @@ import pytest
 import dualtape as dt
 import dualtape.numpy as dnp
 from dualtape import ops
+from dualtape.ops_more import elementwise as _E
 
 jax.config.update("jax_enable_x64", True)
 
@@ -169,6 +170,48 @@ CASES += [
     Case("scatter_add", lambda g: ops.scatter_add(g, index=(slice(1, None),), shape=(3, 2)),
          ((2, 2),), label="basic"),
 ]
+
+
+# ---------------------------------------------------------------- npcov: ops_more primitives
+
+DOMAINS["gt1"] = lambda r, s: r.uniform(1.2, 3.0, s)
+# Standard normal with about a third of the entries exactly zero.
+DOMAINS["zeros"] = lambda r, s: r.standard_normal(s) * (r.uniform(size=s) > 0.35)
+
+CASES += [
+    *unary("arcsin", dnp.arcsin, "unit"),
+    *unary("arccos", dnp.arccos, "unit"),
+    *unary("arcsinh", dnp.arcsinh),
+    *unary("arccosh", dnp.arccosh, "gt1"),
+    *unary("arctanh", dnp.arctanh, "unit"),
+    *unary("log2", dnp.log2, "pos"),
+    *unary("log10", dnp.log10, "pos"),
+    *unary("exp2", dnp.exp2),
+    *unary("cbrt", dnp.cbrt, "away"),
+    *unary("sinc", dnp.sinc),
+    Case("sinc", dnp.sinc, ((7,),), "zeros", label="at-zero"),
+    *binary("arctan2", dnp.arctan2),
+    *binary("hypot", dnp.hypot, "away"),
+    *binary("logaddexp", dnp.logaddexp),
+    *binary("logaddexp2", dnp.logaddexp2),
+    *binary("remainder", dnp.remainder, ("real", "away")),
+    *binary("fmod", dnp.fmod, ("real", "away")),
+    *unary("floor", dnp.floor, "away"),
+    *unary("ceil", dnp.ceil, "away"),
+    *unary("rint", dnp.rint, "away"),
+    *unary("trunc", dnp.trunc, "away"),
+    *unary("round", lambda x: dnp.round(x, 1), "away"),
+    *unary("astype", lambda x: _E.astype(x, dtype=np.dtype(np.float64))),
+]
+for _shape, _axis, _keep in REDUCTION_AXES:
+    for _ddof in (0, 1):
+        CASES.append(Case("var", lambda x, a=_axis, k=_keep, d=_ddof: dnp.var(x, a, ddof=d, keepdims=k),
+                          (_shape,), label=f"axis{_axis}-keep{int(_keep)}-ddof{_ddof}"))
+for _shape, _axis in [((4,), None), ((3, 2), 0), ((3, 2), -1), ((2, 3, 2), 1)]:
+    CASES.append(Case("cumprod", lambda x, a=_axis: dnp.cumprod(x, axis=a), (_shape,),
+                      label=f"axis{_axis}"))
+    CASES.append(Case("cumprod", lambda x, a=_axis: dnp.cumprod(x, axis=a), (_shape,), "zeros",
+                      label=f"zeros-axis{_axis}"))
 
 CASE_IDS = [c.id for c in CASES]
 
@@ -346,3 +389,4 @@ def test_power_second_derivative_at_zero_exponent():
     assert float(dt.hessian(g)(np.array(0.0))) == pytest.approx(2.0)
     assert float(dt.hvp(g, (np.array(0.0),), (np.array(1.0),))) == pytest.approx(2.0)
     assert float(dt.grad(lambda x: dnp.power(x, 0.0 * x))(0.0)) == 0.0
+

@@ -86,3 +86,25 @@ def test_timings_calibrates_calls_and_keeps_every_repeat():
     n, samples = timings(lambda: calls.append(1), TimingConfig(target_s=1e-3, repeats=4, warmup=2))
     assert n >= 1 and len(samples) == 4 and all(s > 0 for s in samples)
     assert len(calls) >= 2 + 4 * n
+
+
+def _timed_rows(host: str, seconds: float, n: int) -> list[dict]:
+    base = {"sweep": "n", "problem": "p", "method": "fwd_vector", "engine": "dualtape",
+            "mode": "forward", "n": n, "m": 2, "depth": 1, "host": host, "status": "ok",
+            "note": ""}
+    rows = [{**base, "group": "time", "measure": "time_s", "repeat": r, "value": seconds}
+            for r in range(3)]
+    rows.append({**base, "group": "count", "measure": "flops", "repeat": 0, "value": 10.0 * n})
+    return rows
+
+
+def test_wall_times_never_mix_hosts_but_counts_use_every_row():
+    df = pd.DataFrame([*_timed_rows("fast", 1.0, 2), *_timed_rows("fast", 2.0, 4),
+                       *_timed_rows("slow", 50.0, 8)])
+    assert analysis.time_hosts(df) == ["fast", "slow"]
+    c = analysis.cells(df).set_index("n")
+    assert c.loc[2, "time_median"] == 1.0 and math.isnan(c.loc[8, "time_median"])
+    assert list(c["flops"]) == [20.0, 40.0, 80.0]  # machine-independent: every host's rows
+    assert analysis.cells(df, host="slow").set_index("n").loc[8, "time_median"] == 50.0
+    one = pd.DataFrame(_timed_rows("fast", 1.0, 2))
+    assert analysis.cells(one)["time_median"].tolist() == [1.0]

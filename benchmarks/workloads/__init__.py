@@ -7,7 +7,9 @@
 3     MLP loss (:mod:`.mlp`)
 4     Jacobians at four shapes (:mod:`.jacobians`)
 5     ``import dualtape`` in a fresh process (:mod:`.import_time`)
-6     ``dt.compare`` on a 100-input, 10-output function (:mod:`.compare_speed`)
+6     sparse Jacobian detection at n = 10^5 (:mod:`.sparsity`)
+7     GradBench's evals (:mod:`.gradbench`)
+8     ``dt.compare`` on a 100-input, 10-output function (:mod:`.compare_speed`)
 ====  ===================================================================
 """
 
@@ -19,11 +21,13 @@ from benchmarks.contenders import Case
 from benchmarks.workloads import (
     compare_speed,
     control,
+    gradbench,
     import_time,
     jacobians,
     mlp,
     scalar_chain,
     small_arrays,
+    sparsity,
 )
 
 CONTROL_TITLE = "Control: plain NumPy, no AD"
@@ -41,7 +45,9 @@ WORKLOADS: dict[int, tuple[str, Callable[[], list[Case]]]] = {
     3: (mlp.TITLE, mlp.cases),
     4: (jacobians.TITLE, jacobians.cases),
     5: (import_time.TITLE, import_time.cases),
-    6: (compare_speed.TITLE, compare_speed.cases),
+    6: (sparsity.TITLE, sparsity.cases),
+    7: (gradbench.TITLE, gradbench.cases),
+    8: (compare_speed.TITLE, compare_speed.cases),
 }
 
 

@@ -1,4 +1,4 @@
-"""Workload 6: ``dt.compare`` itself, on a 100-input, 10-output function, default settings.
+"""Workload 8: ``dt.compare`` itself, on a 100-input, 10-output function, default settings.
 
 One call runs every method (dualtape's forward and reverse mode at every chunk, JAX's
 ``jacfwd``/``jacrev`` eager and jit, compiled afresh each call), checks each against JAX,
@@ -43,6 +43,6 @@ def _compare() -> Callable[[], tuple[float, list[str]]]:
 
 
 def cases() -> list[Case]:
-    """The single case of workload 6."""
+    """The single case of workload 8."""
     contender = Contender("dualtape compare", "dualtape", "compare", _compare, self_timed=True)
-    return [Case(6, "6", TITLE, [contender], [Target("dualtape compare", None, 5.0)])]
+    return [Case(8, "8", TITLE, [contender], [Target("dualtape compare", None, 5.0)])]

@@ -9,13 +9,16 @@
 
 from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
+from . import ops_more as _ops_more  # noqa: F401  (more primitives: npcov)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
+from .checkpointing import checkpoint, remat
 from .checks import JaxComparison, check_against_jax, check_grads
 from .choice import ModeChoice, choose_mode
 from .comparison import Comparison, compare
 from .counting import OpCounter, count
 from .forward import Dual
 from .graph import draw, to_dot
+from .loop import LoopStats, checkpoint_loop
 from .losses import binary_cross_entropy_with_logits
 from .modes import jacobian
 from .registry import Primitive, primitives
@@ -24,10 +27,23 @@ from .value import Value
 
 __version__ = "0.1.0"
 
+# dualtape.sparse needs SciPy: its names are imported on first use, not by `import dualtape`.
+_SPARSE = ("Coloring", "DensePatternWarning", "color_hessian", "color_jacobian",
+           "hessian_sparsity", "jacobian_sparsity", "sparse_hessian", "sparse_jacobian")
+
+
+def __getattr__(name: str):
+    if name in _SPARSE:
+        from . import sparse
+
+        return getattr(sparse, name)
+    raise AttributeError(f"module 'dualtape' has no attribute {name!r}")
+
+
 __all__ = [
-    "Comparison", "Dual", "JaxComparison", "ModeChoice", "OpCounter", "Primitive", "Tape",
-    "TapeValue", "Value", "__version__", "binary_cross_entropy_with_logits",
-    "check_against_jax", "check_grads", "choose_mode", "compare", "count", "draw", "grad",
-    "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "new_level", "nn", "primitives",
-    "to_dot", "value_and_grad", "vjp",
+    "Comparison", "Dual", "JaxComparison", "LoopStats", "ModeChoice", "OpCounter", "Primitive",
+    "Tape", "TapeValue", "Value", "__version__", "binary_cross_entropy_with_logits",
+    "check_against_jax", "check_grads", "checkpoint", "checkpoint_loop", "choose_mode",
+    "compare", "count", "draw", "grad", "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp",
+    "new_level", "nn", "primitives", "remat", "to_dot", "value_and_grad", "vjp", *_SPARSE,
 ]

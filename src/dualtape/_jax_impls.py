@@ -119,3 +119,35 @@ def scatter_add(g, index, shape):
 
 def take(x, indices, axis):
     return jnp.take(x, indices, axis=axis)
+
+
+# ---------------------------------------------------------------- ops_more (npcov): elementwise, reductions
+
+arcsin, arccos, arcsinh, arccosh, arctanh = jnp.arcsin, jnp.arccos, jnp.arcsinh, jnp.arccosh, jnp.arctanh
+log2, log10, exp2, cbrt = jnp.log2, jnp.log10, jnp.exp2, jnp.cbrt
+arctan2, hypot, logaddexp, logaddexp2 = jnp.arctan2, jnp.hypot, jnp.logaddexp, jnp.logaddexp2
+remainder, fmod = jnp.remainder, jnp.fmod
+floor, ceil, rint, trunc = jnp.floor, jnp.ceil, jnp.rint, jnp.trunc
+
+
+def sinc(x, k):
+    f = jnp.sinc
+    for _ in range(k):  # the k-th derivative, by nested forward mode
+        f = (lambda g: lambda v: jax.jvp(g, (v,), (jnp.ones_like(v),))[1])(f)
+    return f(x)
+
+
+def round(x, decimals):  # noqa: A001
+    return jnp.round(x, decimals)
+
+
+def astype(x, dtype):
+    return jnp.asarray(x).astype(dtype)
+
+
+def var(x, axis, ddof, keepdims):
+    return jnp.var(x, axis=axis, ddof=ddof, keepdims=keepdims)
+
+
+def cumprod(x, axis):
+    return jnp.cumprod(x, axis=axis)

@@ -198,6 +198,40 @@ class ArrayOps:
     def clip(self, a_min: Any = None, a_max: Any = None) -> Any:
         return dnp.clip(self, a_min, a_max)
 
+    # npcov: more array methods
+    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+        return dnp.var(self, axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+        return dnp.std(self, axis, ddof=ddof, keepdims=keepdims)
+
+    def cumprod(self, axis: int | None = None) -> Any:
+        return dnp.cumprod(self, axis)
+
+    def astype(self, dtype: Any, copy: bool = True) -> Any:
+        return dnp.astype(self, dtype)
+
+    def round(self, decimals: int = 0) -> Any:
+        return dnp.round(self, decimals)
+
+    def repeat(self, repeats: Any, axis: int | None = None) -> Any:
+        return dnp.repeat(self, repeats, axis)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Any:
+        return dnp.swapaxes(self, axis1, axis2)
+
+    def conj(self) -> Any:
+        return dnp.conj(self)
+
+    def argmax(self, axis: int | None = None) -> Any:
+        return dnp.argmax(self, axis)
+
+    def argmin(self, axis: int | None = None) -> Any:
+        return dnp.argmin(self, axis)
+
+    def argsort(self, axis: int | None = -1) -> Any:
+        return dnp.argsort(self, axis)
+
     # NumPy protocols: np.sin(traced), np.sum(traced), ...
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         name = ufunc.__name__
@@ -223,3 +257,28 @@ class ArrayOps:
         raise TypeError(
             "a traced value cannot be converted to a NumPy array: the derivative would be lost. "
             "Use dualtape.numpy functions instead of NumPy ones (or call float() on a scalar)")
+
+
+# ---------------------------------------------------------------- npcov: more of NumPy reaches dualtape.numpy
+
+_UFUNCS.update({
+    name: getattr(dnp, name)
+    for name in (
+        "arcsin", "arccos", "arcsinh", "arccosh", "arctanh", "log2", "log10", "exp2", "cbrt",
+        "arctan2", "hypot", "logaddexp", "logaddexp2", "remainder", "fmod", "floor", "ceil",
+        "rint", "trunc", "deg2rad", "rad2deg", "radians", "degrees", "fabs", "fmax", "fmin",
+        "conjugate",
+    )
+})
+_COMPARISONS |= {"logical_and", "logical_or", "logical_not", "logical_xor", "floor_divide"}
+_FUNCTIONS.update({
+    name: getattr(dnp, name)
+    for name in (
+        "var", "std", "average", "cumprod", "nansum", "nanmean", "diff", "pad", "tile", "repeat",
+        "roll", "rot90", "fliplr", "flipud", "sort", "partition", "take_along_axis", "split",
+        "array_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d",
+        "rollaxis", "permute_dims", "append", "column_stack", "dstack", "select", "gradient",
+        "full_like", "nan_to_num", "sinc", "round", "around", "fix", "real", "imag", "conj",
+        "conjugate", "real_if_close", "angle", "astype", "linspace", *dnp.PASSTHROUGH,
+    )
+})

@@ -120,9 +120,9 @@ def check_against_jax(f: Callable, *args: Any, seed: int = 0, rtol: float | None
     (VJP); ``result.ok`` says whether all are within ``rtol`` (default 1e-9
     for float64 and 1e-4 for float32).
     """
-    import jax
+    from .measure.jaxconfig import jax_x64
 
-    jax.config.update("jax_enable_x64", True)
+    jax = jax_x64()
     import jax.numpy as jnp
 
     rng = np.random.default_rng(seed)

@@ -2,6 +2,8 @@
 
 ``dualtape study list``                       studies, problems and methods
 ``dualtape study run NAME [--quick] ...``     measure, plot and summarise a study
+``dualtape study run NAME --workers N``       the same, each cell a task on Dask workers
+                                             (or ``--scheduler ADDRESS``, ``--scheduler-file F``)
 ``dualtape study plot NAME``                  redraw the figures from data.csv
 ``dualtape study summary NAME``               rewrite summary.md from data.csv
 ``dualtape compare FILE.py:FUNC [--n N] ...``  every way to differentiate FUNC, timed
@@ -26,6 +28,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
 
 
 def _fail(prog: str, message: str, status: int) -> int:
@@ -72,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--methods", nargs="+", metavar="M",
                      help="measure only these of the study's methods")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run each cell as a task on the Dask scheduler at ADDRESS "
+                       "(e.g. tcp://10.0.0.5:8786); needs pip install \"dualtape[dask]\"")
+    where.add_argument("--scheduler-file", metavar="F",
+                       help="the same, with the scheduler found through its scheduler file")
+    where.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="start a Dask LocalCluster of N single-threaded worker processes "
+                       "here (parallel timings interfere: for counts and checks, or idle cores)")
 
     for action, text in (("plot", "redraw the figures (PNG and SVG) from data.csv"),
                          ("summary", "rewrite summary.md from data.csv")):
@@ -117,6 +134,12 @@ def _list() -> int:
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from dualtape import study as st
 
+    flag = next((f for f, v in (("--workers", args.workers), ("--scheduler", args.scheduler),
+                                ("--scheduler-file", args.scheduler_file)) if v is not None), None)
+    if flag is not None:
+        from dualtape.study.cluster import require_dask
+
+        require_dask(flag)  # without the extra, fail at once
     study = st.get_study(args.name)
     sizes = st.check_sizes(args.sizes, "--sizes") if args.sizes is not None else None
     if args.problems:
@@ -125,9 +148,17 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.methods:
         for m in args.methods:
             st.get_method(m)
-    report = st.run(study, out=args.out, quick=args.quick, sizes=sizes, problems=args.problems,
-                    methods=args.methods, progress=not args.no_progress,
-                    command=["dualtape", *argv])
+    kwargs = dict(out=args.out, quick=args.quick, sizes=sizes, problems=args.problems,
+                  methods=args.methods, progress=not args.no_progress,
+                  command=["dualtape", *argv])
+    if args.scheduler is None and args.scheduler_file is None and args.workers is None:
+        report = st.run(study, **kwargs)
+    else:
+        from dualtape.study.cluster import connect
+
+        with connect(scheduler=args.scheduler, scheduler_file=args.scheduler_file,
+                     workers=args.workers) as client:
+            report = st.run(study, client=client, **kwargs)
     if report.repaired_bytes:
         print(f"note: dropped a torn last line ({report.repaired_bytes} bytes) left by an "
               "interrupted run", file=sys.stderr)

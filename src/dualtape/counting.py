@@ -9,7 +9,10 @@ from typing import Any
 
 from . import registry
 
-__all__ = ["OpCounter", "count"]
+__all__ = ["OpCounter", "count", "recomputing"]
+
+# How many recomputations (checkpointing's second forward runs) are in progress.
+_recompute_depth = 0
 
 
 class OpCounter:
@@ -20,11 +23,16 @@ class OpCounter:
         flops: floating-point operations, from each primitive's cost model.
         by_name: applications per primitive name.
         tape_bytes: bytes of the distinct values saved on tapes for the backward pass
+            (and of the snapshots ``checkpoint_loop`` stores)
             (an array saved by several entries counts once; shapes count nothing).
         tape_entries: operations recorded on tapes.
+        n_recomputed: the part of ``n_ops`` that recomputed values a checkpoint dropped
+            (``dt.checkpoint``, ``dt.checkpoint_loop``), made during the backward pass.
+        recomputed_by_name: that part per primitive name.
     """
 
-    __slots__ = ("n_ops", "flops", "by_name", "tape_bytes", "tape_entries", "_parent", "_seen")
+    __slots__ = ("n_ops", "flops", "by_name", "tape_bytes", "tape_entries", "n_recomputed",
+                 "recomputed_by_name", "_parent", "_seen")
 
     def __init__(self, parent: OpCounter | None = None) -> None:
         self.n_ops = 0
@@ -32,6 +40,8 @@ class OpCounter:
         self.by_name: _Tally[str] = _Tally()
         self.tape_bytes = 0
         self.tape_entries = 0
+        self.n_recomputed = 0
+        self.recomputed_by_name: _Tally[str] = _Tally()
         self._parent = parent
         self._seen: dict[int, Any] = {}  # id -> array: an array saved twice is counted once
 
@@ -42,13 +52,17 @@ class OpCounter:
             c.n_ops += 1
             c.flops += flops
             c.by_name[prim.name] += 1
+            if _recompute_depth:
+                c.n_recomputed += 1
+                c.recomputed_by_name[prim.name] += 1
             c = c._parent
 
-    def record_saved(self, values: tuple) -> None:
-        """Count the bytes of ``values`` saved by one tape entry (each array once)."""
+    def record_saved(self, values: tuple, entry: bool = True) -> None:
+        """Count the bytes of ``values`` saved by one tape entry (each array once); with
+        ``entry=False`` they are kept for the backward pass some other way (a snapshot)."""
         c: OpCounter | None = self
         while c is not None:
-            c.tape_entries += 1
+            c.tape_entries += entry
             for v in values:
                 if v is None or id(v) in c._seen or not hasattr(v, "nbytes") and type(v) is not float:
                     continue
@@ -59,11 +73,14 @@ class OpCounter:
     def as_dict(self) -> dict[str, Any]:
         """The totals as a plain dict."""
         return {"n_ops": self.n_ops, "flops": self.flops, "tape_bytes": self.tape_bytes,
-                "tape_entries": self.tape_entries, "by_name": dict(self.by_name)}
+                "tape_entries": self.tape_entries, "by_name": dict(self.by_name),
+                "n_recomputed": self.n_recomputed,
+                "recomputed_by_name": dict(self.recomputed_by_name)}
 
     def __repr__(self) -> str:
         return (f"OpCounter(n_ops={self.n_ops}, flops={self.flops}, "
-                f"tape_bytes={self.tape_bytes}, tape_entries={self.tape_entries})")
+                f"tape_bytes={self.tape_bytes}, tape_entries={self.tape_entries}, "
+                f"n_recomputed={self.n_recomputed})")
 
 
 @contextmanager
@@ -83,3 +100,14 @@ def count() -> Iterator[OpCounter]:
         yield counter
     finally:
         registry.counting = previous
+
+
+@contextmanager
+def recomputing() -> Iterator[None]:
+    """Mark the primitives applied inside the block as recomputation (see ``n_recomputed``)."""
+    global _recompute_depth
+    _recompute_depth += 1
+    try:
+        yield
+    finally:
+        _recompute_depth -= 1

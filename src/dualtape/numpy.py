@@ -22,14 +22,11 @@ import numpy as _np
 # Array creation and constants are plain NumPy: they are never differentiated.
 from numpy import (  # noqa: F401  (re-exported)
     arange,
-    array,
-    asarray,
     e,
     eye,
     float32,
     float64,
     inf,
-    linspace,
     nan,
     newaxis,
     ones,
@@ -422,7 +419,7 @@ def getitem(a: ArrayLike, index: Any) -> Any:
             norm.append(int(i))
         else:
             norm.append(i)
-    if advanced and any(type(i) is int for i in norm):
+    if advanced and builtins.any(type(i) is int for i in norm):
         # NumPy counts ints as advanced indices next to arrays, which would move the
         # batch axes of vector mode: apply the ints (and slices) first, then the arrays.
         first = tuple(slice(None) if k in advanced else i for k, i in enumerate(norm))
@@ -465,12 +462,12 @@ def _separated_getitem(a: ArrayLike, norm: list[Any]) -> Any:
     if consuming > ndim(a):
         raise IndexError(f"index: too many indices for an array with {ndim(a)} axes")
     fill = [slice(None)] * (ndim(a) - consuming)
-    full = [f for i in norm for f in (fill if i is Ellipsis else [i])]
+    full_index = [f for i in norm for f in (fill if i is Ellipsis else [i])]
     if not builtins.any(i is Ellipsis for i in norm):
-        full += fill
+        full_index += fill
     arrays, rest, indexed = [], [], []
     axis = 0
-    for i in full:
+    for i in full_index:
         if isinstance(i, _np.ndarray):
             arrays.append(i)
             indexed.append(axis)
@@ -481,26 +478,32 @@ def _separated_getitem(a: ArrayLike, norm: list[Any]) -> Any:
     return _ops.getitem(transpose(a, order), index=tuple(arrays + rest))
 
 
-# ---------------------------------------------------------------- non-differentiable helpers
+# ---------------------------------------------------------------- npcov: the rest of NumPy (dualtape/npext)
+# Imported last: the npext modules build on the functions above.
 
+from .npext import passthrough as _passthrough  # noqa: E402, F401, I001
+from .npext.construct import (  # noqa: E402, F401
+    append, array, asarray, column_stack, dstack, full, full_like, gradient, linspace, select,
+)
+from .npext.elementwise import (  # noqa: E402, F401
+    acos, acosh, angle, arccos, arccosh, arcsin, arcsinh, arctan2, arctanh, around, asin, asinh,
+    astype, atan, atan2, atanh, cbrt, ceil, conj, conjugate, deg2rad, degrees, exp2, fabs, fix,
+    floor, fmax, fmin, fmod, hypot, imag, log2, log10, logaddexp, logaddexp2, mod, nan_to_num,
+    rad2deg, radians, real, real_if_close, remainder, rint, round, sinc, trunc,
+)
+from .npext.passthrough import (  # noqa: E402, F401
+    all, any, argmax, argmin, argpartition, argsort, argwhere, allclose, array_equal, array_equiv,
+    count_nonzero, digitize, empty_like, equal, flatnonzero, floor_divide, greater, greater_equal,
+    isclose, iscomplex, iscomplexobj, isfinite, isinf, isnan, isneginf, isposinf, isreal, isscalar,
+    less, less_equal, logical_and, logical_not, logical_or, logical_xor, nonzero, not_equal,
+    ones_like, result_type, searchsorted, signbit, unique, zeros_like,
+)
+from .npext.reductions import average, cumprod, nanmean, nansum, std, var  # noqa: E402, F401
+from .npext.shapes import (  # noqa: E402, F401
+    array_split, atleast_1d, atleast_2d, atleast_3d, diff, dsplit, fliplr, flipud, hsplit, pad,
+    partition, permute_dims, repeat, roll, rollaxis, rot90, sort, split, take_along_axis, tile,
+    vsplit,
+)
 
-def zeros_like(a: ArrayLike, dtype: Any = None) -> Any:
-    """Plain zeros with the shape (and dtype) of ``a``."""
-    c = concrete(a)
-    return _np.zeros(shape(c), dtype=dtype or getattr(c, "dtype", float))
-
-
-def ones_like(a: ArrayLike, dtype: Any = None) -> Any:
-    """Plain ones with the shape (and dtype) of ``a``."""
-    c = concrete(a)
-    return _np.ones(shape(c), dtype=dtype or getattr(c, "dtype", float))
-
-
-def argmax(a: ArrayLike, axis: int | None = None) -> Any:
-    """Index of the maximum (an integer result: not differentiated)."""
-    return _np.argmax(concrete(a), axis=axis)
-
-
-def argmin(a: ArrayLike, axis: int | None = None) -> Any:
-    """Index of the minimum (not differentiated)."""
-    return _np.argmin(concrete(a), axis=axis)
+pow = power  # noqa: A001
+PASSTHROUGH = _passthrough.NAMES

@@ -133,8 +133,9 @@ def save(c: Any, out: Path, extra: dict[str, Any], argv: list[str]) -> list[Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..study.env import environment
-    from ..study.storage import prepare_dir, write_atomic, write_json
+    from ..measure.env import environment
+    from ..measure.files import write_atomic, write_json
+    from ..study.storage import prepare_dir
 
     try:
         prepare_dir(out)

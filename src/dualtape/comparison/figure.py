@@ -20,7 +20,7 @@ def comparison_figure(c: Any, path: str | Path | None = None):
     """Draw ``c`` (a ``Comparison``); save it to ``path`` atomically when given."""
     import matplotlib.pyplot as plt
 
-    from ..study.storage import write_atomic
+    from ..measure.files import write_atomic
 
     rows = sorted((r for r in c.rows if math.isfinite(r.get("time_s", math.nan))),
                   key=lambda r: r["time_s"])

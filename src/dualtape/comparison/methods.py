@@ -108,11 +108,10 @@ def jax_methods(order: int) -> list[Method]:
 
 
 def enable_jax():
-    """Import JAX with float64 on (the comparison is at 1e-8, float32 cannot pass it)."""
-    import jax
+    """JAX with float64 on (the comparison is at 1e-8, float32 cannot pass it)."""
+    from ..measure.jaxconfig import jax_x64
 
-    jax.config.update("jax_enable_x64", True)
-    return jax
+    return jax_x64()
 
 
 def to_jax(args: tuple) -> tuple:

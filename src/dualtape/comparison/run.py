@@ -114,7 +114,6 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     ``progress=True`` shows a progress bar once the run has lasted a second.
     """
     from ..study.measure import counts, peak_memory
-    from ..study.spec import TimingConfig
     from .timing import DEFAULT_TIMING, interleaved, steps
 
     if order not in (1, 2) or isinstance(order, bool):
@@ -124,8 +123,7 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
         raise ValueError(f"repeats: expected a positive int, got {repeats!r}")
     if not callable(fun):
         raise TypeError(f"fun: expected a callable, got {type(fun).__name__}")
-    cfg = DEFAULT_TIMING if repeats is None else TimingConfig(
-        target_s=DEFAULT_TIMING.target_s, repeats=int(repeats), warmup=DEFAULT_TIMING.warmup)
+    cfg = DEFAULT_TIMING if repeats is None else DEFAULT_TIMING.but(repeats=int(repeats))
     n = n_inputs(args, argnums)
     from ..api import _output_leaf
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .catalog import broken, get_study, register_study, studies
 from .methods import ALL_METHODS, Method, get_method, method_names, register_method
@@ -102,23 +103,29 @@ def run(
     progress: bool = False,
     figures: bool = True,
     command: list[str] | None = None,
+    client: Any = None,
 ) -> RunReport:
     """Measure a study (or a lone problem) into ``out``, then plot and summarise it.
 
     Cells already in ``out/data.csv`` are skipped, so rerunning after an
     interruption resumes.  ``sizes`` replaces every sweep's sizes; ``problems``
     and ``methods`` restrict the study; ``timing`` overrides its timing
-    profile.  A study with its own ``run`` callable gets these same keyword
-    arguments and must return a ``RunReport``.
+    profile.  With a Dask ``client`` (``distributed.Client``) each cell is one
+    task on its cluster and rows are appended as tasks complete (see
+    ``dualtape.study.cluster``).  A study with its own ``run`` callable gets
+    the other keyword arguments and must return a ``RunReport``.
     """
     s = _as_study(study)
     if sizes is not None:
         sizes = check_sizes(list(sizes), "--sizes")
     if s.run is not None:
+        if client is not None:
+            raise StudyError(f"study {s.name!r} brings its own run, which cannot be spread "
+                             "over a Dask cluster; run it without a scheduler", "client")
         return s.run(s, out=results_dir(s, out, quick), quick=quick, sizes=sizes,
                      progress=progress, command=command)
     report = execute(s, out=out, quick=quick, sizes=sizes, problems=problems, methods=methods,
-                     timing=timing, progress=progress, command=command)
+                     timing=timing, progress=progress, command=command, client=client)
     if figures and not report.interrupted:
         report.files += plot(s, out=report.out)
         report.files.append(summary(s, out=report.out))

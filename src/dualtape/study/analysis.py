@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .methods import forward_reverse_pairs
 from .storage import DATA_FILE, read_rows
 
 CELL_KEY = ["sweep", "problem", "method", "engine", "mode", "n", "m", "depth"]
@@ -38,13 +39,6 @@ COSTS = {
     "tape_bytes": "tape (bytes)",
 }
 RELATIVE_COSTS = ("time_median", "flops", "n_ops")
-FORWARD_REVERSE_PAIRS = (
-    ("fwd_chunk1", "rev_chunk1"),
-    ("fwd_vector", "rev_vector"),
-    ("fwd_chunk8", "rev_chunk8"),
-    ("jax_jacfwd_jit", "jax_jacrev_jit"),
-    ("jax_jacfwd", "jax_jacrev"),
-)
 
 
 def load(out: Path | str) -> pd.DataFrame:
@@ -63,21 +57,39 @@ def load(out: Path | str) -> pd.DataFrame:
 
 def unit_method(method: str, engine: str) -> str:
     """The primal method a cost of ``method`` is divided by."""
-    from .methods import _METHODS
+    from .methods import find_method
 
-    if method in _METHODS:
-        return _METHODS[method].unit
+    found = find_method(method)
+    if found is not None:
+        return found.unit
     if engine == "jax":
         return "jax_primal_jit" if method.endswith("_jit") else "jax_primal"
     return "primal"
 
 
-def cells(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell: time statistics, counts, memory, error and failure."""
+def time_hosts(df: pd.DataFrame) -> list[str]:
+    """Hosts that measured wall times, the one with the most timed cells first."""
+    if df.empty or "host" not in df:
+        return []
+    timed = df[df["measure"] == "time_s"].drop_duplicates([*CELL_KEY, "host"])
+    return list(timed["host"].fillna("").value_counts().index)
+
+
+def cells(df: pd.DataFrame, host: str | None = None) -> pd.DataFrame:
+    """One row per cell: time statistics, counts, memory, error and failure.
+
+    Wall times never mix machines: they come from the rows of ``host``, by default the
+    host that timed the most cells (see ``time_hosts``).  Counts, FLOPs, memory and
+    checks do not depend on the machine and come from every row.
+    """
     if df.empty:
         return pd.DataFrame(columns=[*CELL_KEY, "failed", "note"])
     keys = df[CELL_KEY].drop_duplicates().set_index(CELL_KEY)
-    times = df[df["measure"] == "time_s"].groupby(CELL_KEY)["value"]
+    timed = df[df["measure"] == "time_s"]
+    hosts = time_hosts(df)
+    if len(hosts) > 1 or host is not None:
+        timed = timed[timed["host"].fillna("") == (hosts[0] if host is None else host)]
+    times = timed.groupby(CELL_KEY)["value"]
     stats = pd.DataFrame({
         "time_median": times.median(),
         "time_q1": times.quantile(0.25),
@@ -217,7 +229,7 @@ def crossovers(c: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for (sweep, problem), axes in sweep_axes(c).items():
         if not {"n", "m"} <= set(axes):
             continue
-        for fwd, rev in FORWARD_REVERSE_PAIRS:
+        for fwd, rev in forward_reverse_pairs(set(c["method"])):
             for cost in ("flops", "time_median"):
                 grid = log2_ratio_grid(c, sweep, problem, fwd, rev, cost)
                 if grid is None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .env import environment
+from ..measure.env import environment
 from .plots import save_figure
 from .storage import write_atomic, write_json
 from .sweep import RunReport
@@ -72,18 +72,15 @@ def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Calla
               columns: Sequence[str], *, command: Sequence[str] | None,
               plot: Callable[..., list[Path]], summary: Callable[..., Path],
               progress: bool = False) -> RunReport:
-    """Measure ``measure(*cell)`` rows for every cell with OpenBLAS on one thread, then
-    write everything :func:`finish_run` writes (``data.csv`` from ``columns``)."""
-    from .blas import blas_threads
-
+    """Measure ``measure(*cell)`` rows for every cell, then write everything
+    :func:`finish_run` writes (``data.csv`` from ``columns``)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
-    with blas_threads(1):
-        for k, cell in enumerate(cells):
-            rows += measure(*cell)
-            if progress:
-                print(f"  [{k + 1}/{len(cells)}] {' '.join(map(str, cell[:3]))}", file=sys.stderr)
-        return finish_run(name, out, csv_text(rows, columns), cells=len(cells), started=t0,
-                          command=command, plot=plot, summary=summary)
+    for k, cell in enumerate(cells):
+        rows += measure(*cell)
+        if progress:
+            print(f"  [{k + 1}/{len(cells)}] {' '.join(map(str, cell[:3]))}", file=sys.stderr)
+    return finish_run(name, out, csv_text(rows, columns), cells=len(cells), started=t0,
+                      command=command, plot=plot, summary=summary)

@@ -5,15 +5,13 @@
   bytes from ``dualtape.count()``: deterministic and machine-independent;
 - ``memory``: peak bytes allocated during one call, from ``tracemalloc``
   (NumPy reports its buffers to it), in a run of its own;
-- ``time``: wall time per call from ``time.perf_counter``, GC off while timing,
-  after warm-up, with calibrated repeats.
+- ``time``: wall time per call, after warm-up, in calibrated batches, with the
+  collector off while timing (:mod:`dualtape.measure.timing`).
 """
 
 from __future__ import annotations
 
-import gc
 import math
-import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .methods import Method, enable_jax
+from ..measure.jaxconfig import jax_x64
+from ..measure.timing import TimingConfig, sample
+from .methods import Method
 from .problems import Instance
-from .spec import TimingConfig
 
 TOLERANCE = 1e-8  # largest relative error accepted against JAX (float64 on both sides)
 
@@ -67,7 +66,7 @@ class Reference:
 
 def jax_reference(inst: Instance) -> Reference:
     """Build the JAX reference Jacobians of ``inst`` (float64)."""
-    jax = enable_jax()
+    jax = jax_x64()
     import jax.numpy as jnp
 
     x = jnp.asarray(inst.x)
@@ -155,33 +154,7 @@ def peak_memory(runner: Callable[[], Any]) -> int:
 
 
 def timings(runner: Callable[[], Any], cfg: TimingConfig) -> tuple[int, list[float]]:
-    """Seconds per call: (calls per sample, one value per repeat).
-
-    Calibration grows the number of calls tenfold until a batch takes at least
-    a fifth of ``cfg.target_s``, then scales it to the target.
-    """
-    for _ in range(cfg.warmup):
-        runner()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        calls = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                runner()
-            elapsed = time.perf_counter() - t0
-            if elapsed >= cfg.target_s / 5 or calls >= cfg.max_calls:
-                break
-            calls = min(calls * 10, cfg.max_calls)
-        calls = max(1, min(cfg.max_calls, round(calls * cfg.target_s / max(elapsed, 1e-9))))
-        samples = []
-        for _ in range(cfg.repeats):
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                runner()
-            samples.append((time.perf_counter() - t0) / calls)
-    finally:
-        if enabled:
-            gc.enable()
-    return calls, samples
+    """Seconds per call: (calls per sample, one value per repeat), from the shared
+    timing base (``dualtape.measure.timing.sample``, under ``cfg.gc``)."""
+    samples = sample(runner, cfg)
+    return samples.calls, samples.seconds

@@ -12,12 +12,13 @@ only, since neither the registry's cost model nor tracemalloc sees inside XLA.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..measure.jaxconfig import jax_x64
 from .problems import Instance
 from .spec import StudyError
 
@@ -86,13 +87,54 @@ def method_names() -> list[str]:
 
 
 def get_method(name: str) -> Method:
-    """Look a method up by name."""
+    """Look a method up by name; an unknown name raises ``StudyError`` listing the valid ones."""
     try:
         return _METHODS[name]
     except KeyError:
         raise StudyError(
             f"unknown method {name!r}; valid methods: {', '.join(method_names())}"
         ) from None
+
+
+def find_method(name: str) -> Method | None:
+    """The registered method called ``name``, or None (results may name methods of
+    another process, such as a user's own, that are not registered here)."""
+    return _METHODS.get(name)
+
+
+def method_label(name: str) -> str:
+    """A method's label for tables and legends (its name when not registered)."""
+    method = _METHODS.get(name)
+    return method.label if method is not None else name
+
+
+def is_headline(name: str) -> bool:
+    """Whether ``name`` is one of dualtape's two textbook Jacobians: one direction per
+    pass (chunk 1) or all directions in one vector-mode pass (chunk 0)."""
+    method = _METHODS.get(name)
+    return method is not None and method.engine == "dualtape" and method.chunk in (0, 1)
+
+
+def _pair_order(method: Method) -> tuple:
+    """dualtape before peers; one direction per pass, then all at once, then chunks; jit first."""
+    chunk = method.chunk or 0
+    return (method.engine != "dualtape", chunk != 1, chunk != 0, chunk, not method.jit)
+
+
+def forward_reverse_pairs(names: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(forward, reverse) method pairs that differ only in their mode.
+
+    Two Jacobian methods pair when they share ``engine``, ``chunk`` and ``jit``, one
+    in forward mode and one in reverse.  ``names`` restricts the pairs to methods
+    among them (those present in a results file); every registered method counts
+    otherwise, so a newly registered pair is found with no list to edit.
+    """
+    pool = [m for m in _METHODS.values() if m.is_jacobian and m.chunk is not None
+            and (names is None or m.name in names)]
+    reverse = {(m.engine, m.chunk, m.jit): m for m in pool if m.mode == "reverse"}
+    pairs = [(f, reverse[(f.engine, f.chunk, f.jit)]) for f in pool if f.mode == "forward"
+             and (f.engine, f.chunk, f.jit) in reverse]
+    return [(f.name, r.name) for f, r in sorted(pairs, key=lambda p: _pair_order(p[0]))]
 
 
 def _primal(inst: Instance) -> Runner:
@@ -112,17 +154,9 @@ def _dualtape_jac(kind: str, chunk: int) -> Callable[[Instance], Runner]:
     return make
 
 
-def enable_jax():
-    """Import JAX with float64 switched on (done lazily, never at import time)."""
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
 def _jax_runner(kind: str | None, jit: bool) -> Callable[[Instance], Runner]:
     def make(inst: Instance) -> Runner:
-        jax = enable_jax()
+        jax = jax_x64()
         import jax.numpy as jnp
 
         fn = inst.f if kind is None else getattr(jax, kind)(inst.f)

@@ -41,9 +41,9 @@ AXIS_NAMES = {"n": "number of inputs n", "m": "number of outputs m",
 
 
 def _label(method: str) -> str:
-    from .methods import _METHODS
+    from .methods import method_label
 
-    return _METHODS[method].label if method in _METHODS else method
+    return method_label(method)
 
 
 def _style(method: str, engine: str):
@@ -187,7 +187,10 @@ def plot_crossover(c: pd.DataFrame, sweep: str, problem: str, out: Path):
     from matplotlib.figure import Figure
 
     panels = []
-    for fwd, rev in analysis.FORWARD_REVERSE_PAIRS[:2]:
+    from .methods import forward_reverse_pairs, is_headline
+
+    present = set(c["method"])
+    for fwd, rev in [p for p in forward_reverse_pairs(present) if is_headline(p[0])]:
         for cost in ("flops", "time_median"):
             grid = analysis.log2_ratio_grid(c, sweep, problem, fwd, rev, cost)
             if grid is not None:
@@ -263,15 +266,51 @@ def plot_depth(c: pd.DataFrame, sweep: str, problem: str, out: Path):
     return save_figure(fig, out, f"memory__{problem}__{sweep}")
 
 
+def plot_hosts(df: pd.DataFrame, sweep: str, problem: str, axis: str, out: Path):
+    """Wall time against ``axis`` coloured by host: one line per (host, method)."""
+    from matplotlib.figure import Figure
+
+    hosts = analysis.time_hosts(df)
+    fig = Figure(figsize=(11, 6))
+    ax = fig.subplots()
+    fig.subplots_adjust(left=0.08, right=0.7, top=0.9, bottom=0.1)
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    for i, host in enumerate(hosts):
+        c = analysis.cells(df, host=host)
+        part = c[(c["sweep"] == sweep) & (c["problem"] == problem)]
+        for method, g in part.groupby("method", sort=False):
+            g = g.sort_values(axis)
+            ok = np.isfinite(g["time_median"].to_numpy(dtype=float))
+            if ok.any():
+                ax.plot(g[axis][ok], g["time_median"][ok], _style(method, "")[1],
+                        marker=_style(method, "")[2], color=palette[i % len(palette)], ms=4,
+                        label=f"{host or 'unrecorded host'}: {_label(method)}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    _integer_ticks(ax.xaxis)
+    ax.grid(True, alpha=0.3)
+    ax.set_xlabel(AXIS_NAMES[axis])
+    ax.set_ylabel("seconds per call (median)")
+    ax.set_title(f"Wall time of '{problem}' by host (colour), sweep {sweep}")
+    fig.legend(*ax.get_legend_handles_labels(), loc="center right", fontsize=8, frameon=False)
+    return save_figure(fig, out, f"hosts__{problem}__{sweep}")
+
+
 def plot_results(out: Path | str) -> list[Path]:
-    """Draw every figure the data in ``out`` supports; returns the files written."""
+    """Draw every figure the data in ``out`` supports; returns the files written.
+
+    Wall times come from one host (``analysis.cells``); when several hosts timed cells,
+    a ``hosts__*`` figure per one-axis sweep shows each host's times in its own colour.
+    """
     import matplotlib
 
     out = Path(out)
-    c = analysis.cells(analysis.load(out))
+    df = analysis.load(out)
+    c = analysis.cells(df)
     if c.empty:
         return []
     paths: list[Path] = []
+    several_hosts = len(analysis.time_hosts(df)) > 1
     with matplotlib.rc_context({"svg.hashsalt": "dualtape", "font.size": 10}):
         for (sweep, problem), axes in analysis.sweep_axes(c).items():
             if {"n", "m"} <= set(axes):
@@ -280,4 +319,6 @@ def plot_results(out: Path | str) -> list[Path]:
                 paths += plot_depth(c, sweep, problem, out)
             elif len(axes) == 1:
                 paths += plot_cost_sweep(c, sweep, problem, axes[0], out)
+            if several_hosts and len(axes) == 1:
+                paths += plot_hosts(df, sweep, problem, axes[0], out)
     return paths

@@ -190,11 +190,12 @@ def _deep_chain(n, m, depth, rng):
     return f, rng.standard_normal(n)
 
 
-# The seed lesson's data set and network: MLP(3, [w, ..., w, 1]), ReLU hidden
-# neurons, squared-error loss summed over the four samples, weights uniform in
-# [-1, 1], biases 0.  The output neuron is linear, as in micrograd: the lesson's
-# listing puts ReLU on it too, and then the output unit is dead for most draws
-# and the gradient is identically zero, which would make every check vacuous.
+# The seed lesson's data set and network, run by the shared ``dualtape.nn.mlp_loss``:
+# MLP(3, [w, ..., w, 1]), ReLU hidden neurons, squared-error loss summed over the
+# four samples, weights uniform in [-1, 1], biases 0.  The output neuron is linear,
+# as in micrograd: the lesson's listing puts ReLU on it too, and then the output
+# unit is dead for most draws and the gradient is identically zero, which would
+# make every check vacuous.
 SEED_XS = np.array([[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]])
 SEED_YS = np.array([1.0, -1.0, -1.0, 1.0])
 
@@ -224,29 +225,25 @@ def mlp_width_for(n: int, hidden_layers: int) -> int:
     "so n = #params <= requested n; depth = hidden layers, m = 1)",
 )
 def _mlp_loss(n, m, depth, rng):
+    from dualtape import nn
+
     dnp = _dnp()
     hidden_layers = max(depth, 1)
-    width = mlp_width_for(n, hidden_layers)
-    sizes = mlp_layer_sizes(width, hidden_layers)
+    sizes = mlp_layer_sizes(mlp_width_for(n, hidden_layers), hidden_layers)
     shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
     theta = []
-    for a, b in shapes:
-        theta.append(rng.uniform(-1.0, 1.0, size=a * b))
-        theta.append(np.zeros(b))
+    for n_in, n_out in shapes:
+        theta.append(rng.uniform(-1.0, 1.0, size=n_out * n_in))
+        theta.append(np.zeros(n_out))
     x0 = np.concatenate(theta)
-    ys = SEED_YS[:, None]
 
-    def f(params):
-        h = SEED_XS
-        start = 0
-        for a, b in shapes:
-            w = dnp.reshape(params[start : start + a * b], (a, b))
-            start += a * b
-            bias = params[start : start + b]
-            start += b
-            z = dnp.matmul(h, w) + bias
-            h = dnp.maximum(z, 0.0) if start < len(x0) else z
-        diff = h - ys
-        return dnp.sum(diff * diff)
+    def f(flat):
+        params, start = [], 0
+        for n_in, n_out in shapes:  # the layout of dualtape.nn: W[l] is (n_out, n_in)
+            w = dnp.reshape(flat[start : start + n_out * n_in], (n_out, n_in))
+            start += n_out * n_in
+            params.append((w, flat[start : start + n_out]))
+            start += n_out
+        return nn.mlp_loss(params, SEED_XS, SEED_YS, activation="relu")
 
     return f, x0

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..measure.timing import TimingConfig
+
 if TYPE_CHECKING:
     from .problems import Problem
 
@@ -41,30 +43,8 @@ class StudyError(Exception):
         return f"{self.arg}: {message}" if self.arg else message
 
 
-@dataclass(frozen=True)
-class TimingConfig:
-    """How wall time is sampled.
-
-    Each sample runs the measured call ``calls`` times back to back, with
-    ``calls`` calibrated so that a sample lasts about ``target_s`` seconds;
-    ``repeats`` samples are kept, after ``warmup`` untimed calls.
-    """
-
-    target_s: float = 0.02
-    repeats: int = 5
-    warmup: int = 1
-    max_calls: int = 100_000
-
-    def __post_init__(self) -> None:
-        if not self.target_s > 0:
-            raise StudyError(f"target_s must be positive, got {self.target_s!r}", "timing")
-        for name in ("repeats", "max_calls"):
-            if int(getattr(self, name)) < 1:
-                raise StudyError(f"{name} must be at least 1", "timing")
-        if self.warmup < 0:
-            raise StudyError("warmup must be non-negative", "timing")
-
-
+#: The studies' timing profiles: the collector off while timing (see dualtape.measure.timing).
+DEFAULT_TIMING = TimingConfig(target_s=0.02, repeats=5, warmup=1)
 QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1)
 
 
@@ -161,7 +141,7 @@ class Study:
     sizes: tuple[int, ...] = ()
     quick_sizes: tuple[int, ...] = ()
     measures: tuple[str, ...] = GROUPS
-    timing: TimingConfig = TimingConfig()
+    timing: TimingConfig = DEFAULT_TIMING
     quick_timing: TimingConfig = QUICK_TIMING
     notes: str = ""
     run: Callable[..., Any] | None = None

@@ -1,6 +1,8 @@
 """The results folder: a tidy ``data.csv`` appended row batch by row batch.
 
-``data.csv`` has one row per cell × measurement group × measure × repeat.  A
+``data.csv`` has one row per cell × measurement group × measure × repeat, with the
+host that measured it (a file written before that column existed is upgraded in
+place, atomically, when a run appends to it).  A
 batch (one group of one cell) is written, flushed and fsync'ed as soon as it is
 measured, so an interruption loses at most the group being measured; a torn
 last line left by a crash is dropped on the next run.  Every other file
@@ -23,14 +25,21 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..measure.files import append_durable, write_atomic, write_json
 from .spec import StudyError
+
+__all__ = ["COLUMNS", "DATA_FILE", "ENV_FILE", "HEADER", "ResultsWriter", "format_value",
+           "prepare_dir", "read_json", "read_rows", "row_key", "write_atomic", "write_json"]
 
 COLUMNS = (
     "run_id", "study", "sweep", "problem", "method", "engine", "mode",
     "n", "m", "depth", "group", "measure", "repeat", "value", "unit", "calls",
-    "status", "note",
+    "status", "note", "host",
 )
 HEADER = ",".join(COLUMNS)
+#: The columns before rows recorded their host (files written before the cluster runs).
+LEGACY_COLUMNS = COLUMNS[:-1]
+LEGACY_HEADER = ",".join(LEGACY_COLUMNS)
 DATA_FILE = "data.csv"
 ENV_FILE = "env.json"
 KEY_COLUMNS = ("sweep", "problem", "method", "n", "m", "depth", "group")
@@ -78,7 +87,8 @@ def read_rows(path: Path, study: str | None = None) -> tuple[list[dict[str, str]
         raise StudyError("not a dualtape results file (not UTF-8 text); "
                          "move it away or choose another --out", where) from None
     first, _, _ = text.partition("\n")
-    if first.rstrip("\r") != HEADER:
+    columns = LEGACY_COLUMNS if first.rstrip("\r") == LEGACY_HEADER else COLUMNS
+    if first.rstrip("\r") not in (HEADER, LEGACY_HEADER):
         raise StudyError(
             "not a dualtape results file (unexpected header); it was left untouched: "
             "move it away or choose another --out", where)
@@ -90,11 +100,11 @@ def read_rows(path: Path, study: str | None = None) -> tuple[list[dict[str, str]
         body = text[len(first) + 1:cut] if cut > len(first) else ""
     rows = []
     for lineno, fields in enumerate(csv.reader(io.StringIO(body)), start=2):
-        if len(fields) != len(COLUMNS):
+        if len(fields) != len(columns):
             raise StudyError(
-                f"line {lineno} has {len(fields)} fields, expected {len(COLUMNS)}: the file is "
+                f"line {lineno} has {len(fields)} fields, expected {len(columns)}: the file is "
                 "corrupt and was left untouched; move it away or choose another --out", where)
-        row = dict(zip(COLUMNS, fields, strict=True))
+        row = {"host": "", **dict(zip(columns, fields, strict=True))}
         for col in ("n", "m", "depth"):
             if not row[col].isdigit():
                 raise StudyError(f"line {lineno}: {col}={row[col]!r} is not a size; the file is "
@@ -127,6 +137,8 @@ class ResultsWriter:
                 with open(self.path, "r+b") as fh:
                     fh.truncate(torn)
                     os.fsync(fh.fileno())
+            if self.path.read_bytes().partition(b"\n")[0].rstrip(b"\r") != HEADER.encode():
+                write_atomic(self.path, _csv_text(self.rows, header=True))  # add the host column
         self.done = {row_key(r) for r in self.rows}
 
     def write(self, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -134,35 +146,20 @@ class ResultsWriter:
         rows = [{c: format_value(r.get(c)) for c in COLUMNS} for r in rows]
         if not rows:
             return
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
         new = not self.path.exists() or self.path.stat().st_size == 0
-        if new:
-            buf.write(HEADER + "\n")
-        for r in rows:
-            writer.writerow([r[c] for c in COLUMNS])
-        with open(self.path, "a", encoding="utf-8", newline="") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_durable(self.path, _csv_text(rows, header=new))
         self.rows.extend(rows)
         self.done.update(row_key(r) for r in rows)
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Replace ``path`` with ``data`` in one step (temporary file + os.replace)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _csv_text(rows: Iterable[Mapping[str, str]], header: bool) -> str:
+    buf = io.StringIO()
+    if header:
+        buf.write(HEADER + "\n")
+    writer = csv.writer(buf, lineterminator="\n")
+    for r in rows:
+        writer.writerow([r[c] for c in COLUMNS])
+    return buf.getvalue()
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -178,8 +175,3 @@ def read_json(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise StudyError("is not a dualtape env file; it was left untouched", str(path))
     return data
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Atomically write ``data`` as indented JSON."""
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis
+from .methods import is_headline
 from .spec import Study
 from .storage import ENV_FILE, read_json, write_atomic
 
@@ -39,9 +40,37 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _label(method: str) -> str:
-    from .methods import _METHODS
+    from .methods import method_label
 
-    return _METHODS[method].label if method in _METHODS else method
+    return method_label(method)
+
+
+def _host_lines(df: pd.DataFrame, out: Path) -> list[str]:
+    """Which machine the wall times come from, and how many workers ran at once."""
+    hosts = [h or "unrecorded host" for h in analysis.time_hosts(df)]
+    lines = []
+    if len(hosts) > 1:
+        lines.append(f"- Wall times (fits, figures) use only the rows of host `{hosts[0]}`, "
+                     f"which timed the most cells; rows of {', '.join(f'`{h}`' for h in hosts[1:])} "
+                     "are in `data.csv` but not mixed in (`dualtape.study.analysis.cells(df, "
+                     "host=...)` fits another host)")
+    elif hosts:
+        lines.append(f"- Wall times measured on host `{hosts[0]}`")
+    lines[-1:] = [lines[-1] + "; primitive counts, FLOPs, tape bytes and the checks against "
+                  "JAX do not depend on the machine and use every row."] if lines else []
+    doc = read_json(out / ENV_FILE) or {}
+    runs = [r for r in doc.get("runs", []) if isinstance(r, dict) and r.get("cluster")]
+    if runs:
+        c = runs[-1]["cluster"]
+        envs = c.get("worker_environments") or []
+        threads = sorted({str((e.get("blas") or {}).get("threads")) for e in envs})
+        shared = c.get("workers_on_this_host") and (c.get("parallel_workers") or 0) > 1
+        lines.append(f"- Last cluster run: {c.get('parallel_workers')} Dask workers measuring "
+                     f"at once {'on this machine' if c.get('workers_on_this_host') else 'on a cluster'}"
+                     f" ({len(envs)} distinct worker environment(s) in `env.json`, BLAS threads "
+                     f"{', '.join(threads)})"
+                     + ("; their wall times interfere on shared cores" if shared else ""))
+    return lines
 
 
 def _env_lines(out: Path) -> list[str]:
@@ -157,7 +186,7 @@ def _key_numbers(c: pd.DataFrame, s: pd.DataFrame) -> list[str]:
                            + "; ".join(parts) + ".")
     _, lines = analysis.crossovers(c)
     for row in lines.itertuples(index=False) if not lines.empty else ():
-        if row.forward not in ("fwd_chunk1", "fwd_vector"):
+        if not is_headline(row.forward):
             continue
         pair = f"{_label(row.forward)} vs {_label(row.reverse)}, {COST_WORDS[row.cost]}"
         if analysis.consistent_crossover(row):
@@ -306,7 +335,7 @@ def render(out: Path | str, study: Study | None = None) -> str:
     if study is not None:
         lines += [study.description, ""]
     lines += [f"- Cells: {len(c)} ({len(df)} rows); failed: **{failed}**"]
-    lines += _env_lines(out) + [""]
+    lines += _env_lines(out) + _host_lines(df, out) + [""]
     if study is not None and study.notes:
         lines += [study.notes.strip(), ""]
     fits = analysis.slopes(c)

@@ -10,7 +10,6 @@ command picks up where it stopped.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import math
 import sys
 import time
@@ -20,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..measure.env import environment, host, load_average
+from ..measure.timing import TimingConfig
 from . import measure
-from .env import _load_average, environment
 from .methods import Method, get_method
 from .problems import Instance, Problem, get_problem
-from .spec import Study, StudyError, TimingConfig, check_sizes
+from .spec import Study, StudyError, check_sizes
 from .storage import DATA_FILE, ENV_FILE, ResultsWriter, prepare_dir, read_json, write_json
 
 RESULTS_ROOT = Path("results")
@@ -170,43 +170,53 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class _Instances:
-    """A small cache of instances (cells arrive grouped by instance)."""
+class Instances:
+    """Small caches of instances and of their JAX references (cells arrive grouped by
+    instance).  Instances are deterministic, so a reference is shared by every method,
+    sweep and run in the process; entries are keyed by the problem's name and builder,
+    not by the object, so a problem sent to a Dask worker with each cell still hits."""
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
         self.items: OrderedDict[tuple, Instance] = OrderedDict()
+        self.references: OrderedDict[tuple, measure.Reference] = OrderedDict()
+
+    @staticmethod
+    def _key(cell: Cell) -> tuple:
+        build = cell.problem.build
+        return (cell.problem.name, getattr(build, "__module__", ""),
+                getattr(build, "__qualname__", ""), cell.request)
+
+    def _cached(self, table: OrderedDict, key: tuple, make: Callable[[], Any], size: int) -> Any:
+        if key not in table:
+            table[key] = make()
+            while len(table) > size:
+                table.popitem(last=False)
+        table.move_to_end(key)
+        return table[key]
 
     def get(self, cell: Cell) -> Instance:
-        key = (cell.problem.name, cell.request)
-        if key not in self.items:
-            self.items[key] = cell.problem.instance(*cell.request)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        self.items.move_to_end(key)
-        return self.items[key]
+        return self._cached(self.items, self._key(cell),
+                            lambda: cell.problem.instance(*cell.request), self.size)
 
     def reference(self, cell: Cell) -> measure.Reference:
-        return _reference(cell.problem, cell.request)
+        return self._cached(self.references, self._key(cell),
+                            lambda: measure.jax_reference(cell.problem.instance(*cell.request)),
+                            2 * self.size)
 
 
-@functools.lru_cache(maxsize=8)
-def _reference(problem: Problem, request: tuple[int, int, int]) -> measure.Reference:
-    """JAX's Jacobian of a problem's instance; instances are deterministic, so this is
-    shared by every method, sweep and run in the process."""
-    return measure.jax_reference(problem.instance(*request))
+#: The process-wide caches (the sequential run and, on a Dask worker, every task share them).
+INSTANCES = Instances()
 
 
 def measure_cell(
     cell: Cell,
-    instances: _Instances,
+    instances: Instances,
     timing: TimingConfig,
     emit: Callable[[list[dict[str, Any]]], None],
 ) -> bool:
     """Measure the cell's missing groups, emitting each group's rows. True if all passed."""
-    base = {"sweep": cell.sweep, "problem": cell.problem.name, "method": cell.method.name,
-            "engine": cell.method.engine, "mode": cell.method.mode,
-            "n": cell.n, "m": cell.m, "depth": cell.depth}
+    base = _cell_base(cell)
     ok = True
     runner = None
     for group in cell.groups:
@@ -251,6 +261,19 @@ def measure_cell(
     return ok
 
 
+def _cell_base(cell: Cell) -> dict[str, Any]:
+    return {"sweep": cell.sweep, "problem": cell.problem.name, "method": cell.method.name,
+            "engine": cell.method.engine, "mode": cell.method.mode,
+            "n": cell.n, "m": cell.m, "depth": cell.depth}
+
+
+def failed_rows(cell: Cell, note: str) -> list[dict[str, Any]]:
+    """The rows of a cell that could not be measured at all (its task was lost)."""
+    return [{**_cell_base(cell), "group": group, "measure": "exception", "repeat": 0,
+             "value": math.nan, "unit": "", "calls": None, "status": "failed", "note": note}
+            for group in cell.groups]
+
+
 def failed_cells(rows: Sequence[dict[str, str]]) -> list[str]:
     """One description per cell of the results that has a failed row."""
     out: dict[tuple, str] = {}
@@ -277,8 +300,12 @@ def execute(
     timing: TimingConfig | None = None,
     progress: bool = True,
     command: list[str] | None = None,
+    client: Any = None,
 ) -> RunReport:
-    """Measure every missing cell of ``study`` into ``out``; see ``dualtape.study.run``."""
+    """Measure every missing cell of ``study`` into ``out``; see ``dualtape.study.run``.
+
+    With a Dask ``client`` every cell is one task on the cluster (``.cluster``).
+    """
     out = prepare_dir(Path(out) if out is not None else default_out(study.name, quick))
     writer = ResultsWriter(out / DATA_FILE, study.name)
     env_doc = read_json(out / ENV_FILE) or {"study": study.name, "runs": []}
@@ -299,9 +326,12 @@ def execute(
     env_doc["runs"].append(entry)
     write_json(out / ENV_FILE, env_doc)
 
+    here = host()
+
     def emit(rows):
         for r in rows:
             r["run_id"], r["study"] = run_id, study.name
+            r.setdefault("host", here)
         writer.write(rows)
 
     bar = None
@@ -313,22 +343,34 @@ def execute(
                               "[{elapsed} elapsed, ETA {remaining}] {postfix}",
                    desc=study.name, dynamic_ncols=True)
     start = time.perf_counter()
-    instances = _Instances()
+
+    def advance(cell: Cell) -> None:
+        report.cells_measured += 1
+        if bar is not None:
+            bar.set_postfix_str(f"cell {report.cells_measured}/{len(cells)}: {cell.label}",
+                                refresh=False)
+            bar.update(cell.weight())
+
+    cluster_info = None
     try:
-        for i, cell in enumerate(cells):
-            if bar is not None:
-                bar.set_postfix_str(f"cell {i + 1}/{len(cells)}: {cell.label}", refresh=False)
-            measure_cell(cell, instances, timing, emit)
-            report.cells_measured += 1
-            if bar is not None:
-                bar.update(cell.weight())
+        if client is not None and cells:
+            from .cluster import ClusterRun, run_cells
+
+            cluster_info = ClusterRun()
+            run_cells(client, cells, timing, emit, advance, failed_rows, cluster_info)
+        else:
+            for cell in cells:
+                measure_cell(cell, INSTANCES, timing, emit)
+                advance(cell)
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
         if bar is not None:
             bar.close()
+        if cluster_info is not None:
+            entry["cluster"] = cluster_info.record()
         report.elapsed_s = time.perf_counter() - start
-        entry["environment"]["load_average_at_end"] = _load_average()
+        entry["environment"]["load_average_at_end"] = load_average()
         entry.update(finished=_now(), elapsed_s=round(report.elapsed_s, 3),
                      outcome="interrupted" if report.interrupted else "completed",
                      cells_measured=report.cells_measured)

@@ -1,0 +1,148 @@
+"""Elementwise NumPy functions: the new primitives under NumPy's names, plus the ones
+that are exact compositions (degree conversion, ``fabs``, ``nan_to_num``, ``fmax``,
+the complex-part functions on real input) and rounding (zero derivative).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..ops_more import elementwise as E
+from ._common import concrete, jax_twin
+
+__all__ = [
+    "acos", "acosh", "angle", "arccos", "arccosh", "arcsin", "arcsinh", "arctan2", "arctanh",
+    "around", "asin", "asinh", "astype", "atan", "atan2", "atanh", "cbrt", "ceil", "conj",
+    "conjugate", "deg2rad", "degrees", "exp2", "fabs", "fix", "floor", "fmax", "fmin", "fmod",
+    "hypot", "imag", "log10", "log2", "logaddexp", "logaddexp2", "mod", "nan_to_num", "rad2deg",
+    "radians", "real", "real_if_close", "remainder", "rint", "round", "sinc", "trunc",
+]
+
+arcsin = asin = E.arcsin
+arccos = acos = E.arccos
+arcsinh = asinh = E.arcsinh
+arccosh = acosh = E.arccosh
+arctanh = atanh = E.arctanh
+atan = ops.arctan
+log2, log10, exp2, cbrt = E.log2, E.log10, E.exp2, E.cbrt
+arctan2 = atan2 = E.arctan2
+hypot, logaddexp, logaddexp2 = E.hypot, E.logaddexp, E.logaddexp2
+remainder = mod = E.remainder
+fmod = E.fmod
+floor, ceil, rint = E.floor, E.ceil, E.rint
+trunc = fix = E.trunc
+fabs = ops.abs_
+
+
+def sinc(x: Any) -> Any:
+    """``sin(pi x) / (pi x)``, 1 at 0; every derivative is exact, at 0 too."""
+    return E.sinc(x, k=0)
+
+
+def round(a: Any, decimals: int = 0) -> Any:  # noqa: A001
+    """Round to ``decimals`` places (zero derivative, as in JAX)."""
+    return E.round_(a, decimals=int(decimals))
+
+
+around = round
+
+_DEG = 180.0 / math.pi
+
+
+def deg2rad(x: Any) -> Any:
+    """Degrees to radians: ``x * pi / 180``."""
+    return ops.mul(x, 1.0 / _DEG)
+
+
+def rad2deg(x: Any) -> Any:
+    """Radians to degrees: ``x * 180 / pi``."""
+    return ops.mul(x, _DEG)
+
+
+radians, degrees = deg2rad, rad2deg
+
+
+@jax_twin()
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Any:
+    """Replace NaN and infinities by finite numbers; slope 1 where ``x`` is finite, else 0."""
+    c = np.asarray(concrete(x))
+    fill = np.nan_to_num(c, nan=nan, posinf=posinf, neginf=neginf)
+    return ops.where(np.isfinite(c), x, fill)
+
+
+def _nan_aware(fn_name: str, pick_first: Any) -> Any:
+    @jax_twin(fn_name)
+    def f(x1: Any, x2: Any) -> Any:
+        a, b = np.asarray(concrete(x1)), np.asarray(concrete(x2))
+        # As JAX: the first argument where it is strictly better or the second is NaN, so ties
+        # go to the second.
+        return ops.where(pick_first(a, b) | np.isnan(b), x1, x2)
+
+    f.__name__ = f.__qualname__ = fn_name
+    f.__doc__ = f"Elementwise {fn_name[1:]}imum ignoring NaN; ties go to the second argument (as JAX)."
+    return f
+
+
+fmax = _nan_aware("fmax", lambda a, b: a > b)
+fmin = _nan_aware("fmin", lambda a, b: a < b)
+
+
+def _real_input(name: str, x: Any) -> None:
+    if np.iscomplexobj(concrete(x)):
+        raise NotImplementedError(f"{name}: complex inputs are not supported by dualtape")
+
+
+@jax_twin()
+def real(val: Any) -> Any:
+    """The real part: the value itself for real input."""
+    _real_input("real", val)
+    return val
+
+
+@jax_twin()
+def conj(x: Any) -> Any:
+    """The complex conjugate: the value itself for real input."""
+    _real_input("conj", x)
+    return x
+
+
+conjugate = conj
+
+
+def real_if_close(a: Any, tol: float = 100) -> Any:
+    """The value itself for real input."""
+    _real_input("real_if_close", a)
+    return a
+
+
+@jax_twin()
+def imag(val: Any) -> Any:
+    """The imaginary part: zeros for real input (no derivative)."""
+    _real_input("imag", val)
+    c = np.asarray(concrete(val))
+    return np.zeros(c.shape, c.dtype)[()]
+
+
+@jax_twin()
+def angle(z: Any, deg: bool = False) -> Any:
+    """The argument: 0 or pi for real input, piecewise constant (no derivative)."""
+    _real_input("angle", z)
+    return np.angle(concrete(z), deg=deg)
+
+
+@jax_twin()
+def astype(x: Any, dtype: Any, copy: bool = True) -> Any:
+    """``x`` cast to ``dtype``: differentiable between float dtypes; to an integer or bool
+    dtype the result is a constant (no derivative)."""
+    target = np.dtype(dtype)
+    c = concrete(x)
+    if target.kind != "f":
+        return np.asarray(c).astype(target)[()]
+    if getattr(c, "dtype", None) == target:
+        return x
+    return E.astype(x, dtype=target)

@@ -1,0 +1,53 @@
+"""NumPy functions with no derivative (integer, boolean or piecewise-constant results):
+they run on the concrete values under any tracing and return plain values, as JAX's
+``argmax``, comparisons and ``*_like`` constructors give no derivative."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._common import concrete, has_jax
+
+NAMES = (
+    "all", "any", "argmax", "argmin", "argpartition", "argsort", "argwhere", "nonzero",
+    "flatnonzero", "count_nonzero", "searchsorted", "floor_divide", "logical_and", "logical_or",
+    "logical_not", "logical_xor", "isfinite", "isinf", "isnan", "isneginf", "isposinf",
+    "allclose", "isclose", "array_equal", "array_equiv", "greater", "greater_equal", "less",
+    "less_equal", "equal", "not_equal", "iscomplexobj", "iscomplex", "isreal", "isscalar",
+    "signbit", "zeros_like", "ones_like", "empty_like", "result_type", "unique", "digitize",
+)
+
+__all__ = list(NAMES)
+
+
+def _constant(name: str) -> Any:
+    npfn = getattr(np, name)
+
+    def f(*args: Any, **kwargs: Any) -> Any:
+        if has_jax(args) or has_jax(tuple(kwargs.values())):
+            import jax.numpy as jnp
+
+            return getattr(jnp, name)(*args, **kwargs)
+        return npfn(*concrete(args), **{k: concrete(v) for k, v in kwargs.items()})
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``numpy.{name}`` of the concrete values (no derivative)."
+    return f
+
+
+all, any, argmax, argmin = map(_constant, ("all", "any", "argmax", "argmin",))  # noqa: A001
+argpartition, argsort, argwhere = map(_constant, ("argpartition", "argsort", "argwhere",))
+nonzero, flatnonzero, count_nonzero = map(_constant, ("nonzero", "flatnonzero", "count_nonzero",))
+searchsorted, floor_divide = map(_constant, ("searchsorted", "floor_divide",))
+logical_and, logical_or, logical_not = map(_constant, ("logical_and", "logical_or", "logical_not",))
+logical_xor, isfinite, isinf, isnan = map(_constant, ("logical_xor", "isfinite", "isinf", "isnan",))
+isneginf, isposinf, allclose = map(_constant, ("isneginf", "isposinf", "allclose",))
+isclose, array_equal, array_equiv = map(_constant, ("isclose", "array_equal", "array_equiv",))
+greater, greater_equal, less = map(_constant, ("greater", "greater_equal", "less",))
+less_equal, equal, not_equal = map(_constant, ("less_equal", "equal", "not_equal",))
+iscomplexobj, iscomplex, isreal = map(_constant, ("iscomplexobj", "iscomplex", "isreal",))
+isscalar, signbit, zeros_like = map(_constant, ("isscalar", "signbit", "zeros_like",))
+ones_like, empty_like, result_type = map(_constant, ("ones_like", "empty_like", "result_type",))
+unique, digitize = map(_constant, ("unique", "digitize",))

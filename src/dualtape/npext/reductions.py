@@ -1,0 +1,96 @@
+"""Statistics and scans: ``var``, ``std``, ``average``, ``cumprod``, ``nansum``, ``nanmean``."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from .. import numpy as dnp
+from .. import ops
+from ..ops_more import reductions as R
+from ._common import concrete, jax_twin, unsupported
+
+__all__ = ["average", "cumprod", "nanmean", "nansum", "std", "var"]
+
+
+@jax_twin()
+def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    """Variance over ``axis``, dividing by ``n - ddof``."""
+    unsupported("var", dtype=dtype, out=out)
+    return R.var(a, axis=dnp._axis_tuple(a, axis), ddof=int(ddof), keepdims=builtins.bool(keepdims))
+
+
+@jax_twin()
+def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    """Standard deviation: ``sqrt(var)``; its slope is infinite where the variance is 0 (as JAX)."""
+    return ops.sqrt(var(a, axis, dtype, out, ddof, keepdims))
+
+
+@jax_twin()
+def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *,
+            keepdims: bool = False) -> Any:
+    """Weighted mean over ``axis``; both ``a`` and ``weights`` are differentiated.
+
+    1-D weights with an int ``axis`` weigh that axis, as in NumPy.
+    """
+    if weights is None:
+        avg = dnp.mean(a, axis=axis, keepdims=keepdims)
+        if not returned:
+            return avg
+        axes = dnp._axis_tuple(a, axis)
+        n = float(np.prod([dnp.shape(a)[i] for i in axes]))
+        return avg, np.full(dnp.shape(avg), n)
+    sa, sw = dnp.shape(a), dnp.shape(weights)
+    if sw != sa:
+        if axis is None:
+            raise TypeError("average: axis must be given when the shapes of a and weights differ")
+        if len(sw) != 1 or not isinstance(axis, (int, np.integer)):
+            raise TypeError("average: weights must be 1-D (with an int axis) or the shape of a")
+        ax = dnp._one_axis(a, axis)
+        if sw[0] != sa[ax]:
+            raise ValueError(f"average: weights of length {sw[0]} do not match axis {axis} "
+                             f"of length {sa[ax]}")
+        weights = dnp.reshape(weights, (sw[0],) + (1,) * (-ax - 1))
+    num = dnp.sum(ops.mul(a, weights), axis=axis, keepdims=keepdims)
+    den = dnp.sum(dnp.broadcast_to(weights, sa) if dnp.shape(weights) != sa else weights,
+                  axis=axis, keepdims=keepdims)
+    if np.any(np.asarray(concrete(den)) == 0):
+        raise ZeroDivisionError("average: weights sum to zero")
+    avg = ops.div(num, den)
+    return (avg, den) if returned else avg
+
+
+@jax_twin()
+def cumprod(a: Any, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Cumulative product along ``axis`` (flattened if None); exact when ``a`` holds zeros."""
+    unsupported("cumprod", dtype=dtype, out=out)
+    if axis is None:
+        return R.cumprod(dnp.ravel(a), axis=-1)
+    return R.cumprod(a, axis=dnp._one_axis(a, axis))
+
+
+def _without_nan(a: Any) -> Any:
+    return ops.where(np.isnan(np.asarray(concrete(a))), 0.0, a)
+
+
+@jax_twin()
+def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+           keepdims: bool = False) -> Any:
+    """Sum treating NaN as zero (NaN entries get zero derivative)."""
+    unsupported("nansum", dtype=dtype, out=out)
+    return dnp.sum(_without_nan(a), axis=axis, keepdims=keepdims)
+
+
+@jax_twin()
+def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+            keepdims: bool = False) -> Any:
+    """Mean of the entries that are not NaN."""
+    unsupported("nanmean", dtype=dtype, out=out)
+    count = np.sum(~np.isnan(np.asarray(concrete(a))), axis=dnp._axis_tuple(a, axis),
+                   keepdims=keepdims)
+    dtype = getattr(concrete(a), "dtype", np.dtype(np.float64))
+    return ops.div(nansum(a, axis=axis, keepdims=keepdims), count.astype(dtype))

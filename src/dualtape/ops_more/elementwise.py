@@ -1,0 +1,200 @@
+"""Elementwise primitives beyond ``dualtape.ops``: inverse trigonometric and hyperbolic
+functions, other bases of exp and log, ``cbrt``, ``sinc`` (every derivative), the
+two-argument functions (``arctan2``, ``hypot``, ``logaddexp``, ``logaddexp2``,
+``remainder``, ``fmod``), dtype conversion, and rounding (zero derivative).
+
+Each rule is ``t * f'(x)`` (or ``g * f'(x)``) with ``f'`` written in dualtape ops,
+so it is differentiated again at higher orders.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..registry import Primitive, register
+
+__all__ = [
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan2", "arctanh", "astype", "cbrt", "ceil",
+    "exp2", "floor", "fmod", "hypot", "log10", "log2", "logaddexp", "logaddexp2", "remainder",
+    "rint", "round_", "sinc", "trunc",
+]
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+def _size(ans: Any, *args: Any, **params: Any) -> int:
+    return ops.size_of(ans)
+
+
+def _times(k: int):
+    return lambda ans, *args, **params: k * ops.size_of(ans)
+
+
+def _unary(name: str, impl, deriv, *, saves: str = "args", flops=_size):
+    """An elementwise primitive from its derivative ``deriv(ans, x)`` (dualtape ops)."""
+    return register(Primitive(
+        name, impl,
+        jvp=(lambda t, ans, x: ops.mul(t, deriv(ans, x)),),
+        vjp=(lambda g, ans, x: ops.mul(g, deriv(ans, x)),),
+        flops=flops, saves=saves,
+    )).bind
+
+
+def _binary(name: str, impl, dx, dy, *, saves: str = "args", flops=_size):
+    """A broadcasting two-argument primitive from its partials ``dx(ans, x, y)``, ``dy(...)``."""
+    return register(Primitive(
+        name, impl,
+        jvp=(lambda t, ans, x, y: ops.mul(t, dx(ans, x, y)),
+             lambda t, ans, x, y: ops.mul(t, dy(ans, x, y))),
+        vjp=(lambda g, ans, x, y: ops.mul(g, dx(ans, x, y)),
+             lambda g, ans, x, y: ops.mul(g, dy(ans, x, y))),
+        flops=flops, saves=saves, broadcasting=True,
+    )).bind
+
+
+def _zero_slope(name: str, impl):
+    """A float-valued primitive whose derivative is zero wherever it exists (rounding)."""
+    return register(Primitive(name, impl, jvp=(None,), vjp=(None,), flops=_size,
+                              saves="meta")).bind
+
+
+def _one_minus_sq(x: Any) -> Any:
+    return ops.sub(1.0, ops.square(x))
+
+
+# ---------------------------------------------------------------- inverse trigonometric, hyperbolic
+
+arcsin = _unary("arcsin", np.arcsin, lambda ans, x: ops.reciprocal(ops.sqrt(_one_minus_sq(x))))
+arccos = _unary("arccos", np.arccos,
+                lambda ans, x: ops.neg(ops.reciprocal(ops.sqrt(_one_minus_sq(x)))))
+arcsinh = _unary("arcsinh", np.arcsinh,
+                 lambda ans, x: ops.reciprocal(ops.sqrt(ops.add(ops.square(x), 1.0))))
+arccosh = _unary("arccosh", np.arccosh,
+                 lambda ans, x: ops.reciprocal(ops.sqrt(ops.sub(ops.square(x), 1.0))))
+arctanh = _unary("arctanh", np.arctanh, lambda ans, x: ops.reciprocal(_one_minus_sq(x)))
+
+# ---------------------------------------------------------------- other bases, roots
+
+log2 = _unary("log2", np.log2, lambda ans, x: ops.reciprocal(ops.mul(x, _LN2)))
+log10 = _unary("log10", np.log10, lambda ans, x: ops.reciprocal(ops.mul(x, _LN10)))
+exp2 = _unary("exp2", np.exp2, lambda ans, x: ops.mul(ans, _LN2), saves="ans")
+# cbrt' = 1 / (3 cbrt(x)^2): infinite at 0, as in JAX.
+cbrt = _unary("cbrt", np.cbrt, lambda ans, x: ops.div(1.0 / 3.0, ops.square(ans)), saves="ans")
+
+# ---------------------------------------------------------------- sinc and all its derivatives
+
+_SERIES_TERMS = 30
+_SERIES_BELOW = 1.5  # |pi x| below this: Maclaurin series (no cancellation near 0)
+
+
+def _sinc_derivative_y(y: np.ndarray, k: int) -> np.ndarray:
+    """The k-th derivative of sin(y)/y, exact at y = 0."""
+    small = np.abs(y) < _SERIES_BELOW
+    out = np.empty_like(y)
+    ys = y[small]
+    acc = np.zeros_like(ys)
+    # sin(y)/y = sum_n (-1)^n y^(2n) / (2n+1)!, differentiated k times term by term
+    for n in range((k + 1) // 2, _SERIES_TERMS + k // 2):
+        p = 2 * n - k
+        acc += (-1.0) ** n * ys ** p / ((2 * n + 1) * math.factorial(p))
+    out[small] = acc
+    yl = y[~small]
+    # Leibniz on sin(y) * (1/y): sin^(j)(y) = sin(y + j pi/2), (1/y)^(m) = (-1)^m m! / y^(m+1)
+    big = np.zeros_like(yl)
+    for j in range(k + 1):
+        m = k - j
+        big += math.comb(k, j) * np.sin(yl + j * np.pi / 2) * (-1.0) ** m * math.factorial(m) \
+            / yl ** (m + 1)
+    out[~small] = big
+    return out
+
+
+def _sinc_impl(x: Any, k: int) -> Any:
+    if k == 0:
+        return np.sinc(x)
+    xa = np.asarray(x)
+    dtype = xa.dtype if xa.dtype.kind == "f" else np.dtype(np.float64)
+    y = np.pi * xa.astype(np.float64)
+    out = (np.pi ** k * _sinc_derivative_y(np.atleast_1d(y), k)).reshape(y.shape)
+    return out.astype(dtype)[()]
+
+
+# ``sinc(x, k)`` is the k-th derivative of sin(pi x)/(pi x); its slope is ``sinc(x, k + 1)``.
+sinc = register(Primitive(
+    "sinc", _sinc_impl,
+    jvp=(lambda t, ans, x, k: ops.mul(t, sinc(x, k=k + 1)),),
+    vjp=(lambda g, ans, x, k: ops.mul(g, sinc(x, k=k + 1)),),
+    flops=_times(8),
+)).bind
+
+# ---------------------------------------------------------------- two arguments (broadcasting)
+
+
+def _sumsq(x: Any, y: Any) -> Any:
+    return ops.add(ops.square(x), ops.square(y))
+
+
+# arctan2(y, x) = angle of the point (x, y): d/dy = x / r^2, d/dx = -y / r^2.
+arctan2 = _binary("arctan2", np.arctan2,
+                  lambda ans, y, x: ops.div(x, _sumsq(x, y)),
+                  lambda ans, y, x: ops.neg(ops.div(y, _sumsq(x, y))), flops=_times(6))
+
+
+def _over_radius(v: Any, ans: Any) -> Any:
+    # v / hypot, taken as 0 at the origin (the minimum-norm subgradient; JAX gives 1/2 there)
+    return ops.div(v, ops.where(ans == 0, 1.0, ans))
+
+
+hypot = _binary("hypot", np.hypot,
+                lambda ans, x, y: _over_radius(x, ans), lambda ans, x, y: _over_radius(y, ans),
+                saves="both", flops=_times(5))
+logaddexp = _binary("logaddexp", np.logaddexp,
+                    lambda ans, x, y: ops.exp(ops.sub(x, ans)),
+                    lambda ans, x, y: ops.exp(ops.sub(y, ans)), saves="both", flops=_times(4))
+logaddexp2 = _binary("logaddexp2", np.logaddexp2,
+                     lambda ans, x, y: exp2(ops.sub(x, ans)),
+                     lambda ans, x, y: exp2(ops.sub(y, ans)), saves="both", flops=_times(4))
+
+
+def _one(ans: Any, x: Any, y: Any) -> float:
+    return 1.0
+
+
+# x - q y with q = floor(x / y) (remainder) or trunc(x / y) (fmod); q is piecewise constant.
+remainder = _binary("remainder", np.remainder, _one,
+                    lambda ans, x, y: ops.neg(floor(ops.div(x, y))), flops=_times(2))
+fmod = _binary("fmod", np.fmod, _one, lambda ans, x, y: ops.neg(trunc(ops.div(x, y))),
+               flops=_times(2))
+
+# ---------------------------------------------------------------- rounding: zero derivative
+
+floor = _zero_slope("floor", np.floor)
+ceil = _zero_slope("ceil", np.ceil)
+rint = _zero_slope("rint", np.rint)
+trunc = _zero_slope("trunc", np.trunc)
+
+
+round_ = _zero_slope("round", lambda x, decimals: np.round(x, decimals))
+
+# ---------------------------------------------------------------- dtype conversion (float to float)
+
+
+def _astype_impl(x: Any, dtype: Any) -> Any:
+    return np.asarray(x).astype(dtype)[()]
+
+
+def _source_dtype(x: Any) -> Any:
+    return getattr(x, "dtype", np.dtype(np.float64))
+
+
+astype = register(Primitive(
+    "astype", _astype_impl,
+    jvp=(lambda t, ans, x, dtype: astype(t, dtype=dtype),),
+    vjp=(lambda g, ans, x, dtype: astype(g, dtype=_source_dtype(x)),),
+    flops=_size, saves="meta", linear=True,
+)).bind

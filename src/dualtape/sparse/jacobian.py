@@ -1,0 +1,259 @@
+"""Compressed Jacobians and Hessians: one vector-mode pass with one seed per colour.
+
+``sparse_jacobian(f)(x)`` detects the pattern (:func:`jacobian_sparsity`), colours
+it (:func:`color_jacobian`), pushes ``n_colors`` tangents through one forward pass
+(or pulls ``n_colors`` cotangents through one backward pass) and reads every
+Jacobian entry off the compressed result.  The pattern and the colouring are
+computed on the first call for a given input structure and reused afterwards.
+``sparse_hessian`` does the same with a star colouring and one batched
+forward-over-reverse Hessian-vector product.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..api import _argnums, _dynamic, _jvp_core, _Recording, grad
+from ..ops import shape_of
+from .coloring import (
+    Coloring,
+    _counts,
+    as_pattern,
+    check_coloring,
+    color_hessian,
+    color_jacobian,
+    star_sources,
+)
+from .tracer import hessian_sparsity, jacobian_sparsity
+
+__all__ = ["DensePatternWarning", "SparseHessian", "SparseJacobian", "sparse_hessian",
+           "sparse_jacobian"]
+
+
+class DensePatternWarning(UserWarning):
+    """The pattern needs as many colours as the dense Jacobian needs passes."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one input structure needs: the pattern, its colouring, where each entry is read."""
+
+    pattern: sp.csr_array
+    coloring: Coloring
+    rows: np.ndarray  # row of every stored entry, in CSR order
+    here: np.ndarray | None = None  # Hessians: entry read at (i, colour(j)) (else (j, colour(i)))
+
+
+def _sizes(xs: Sequence[Any]) -> list[int]:
+    return [int(np.prod(shape_of(x))) for x in xs]
+
+
+def _split(s: np.ndarray, like: Sequence[Any]) -> list[np.ndarray]:
+    """Split the columns of ``s`` (k, total) into blocks shaped (k, *leaf shape), leaf dtypes."""
+    out, off = [], 0
+    for x, size in zip(like, _sizes(like), strict=True):
+        dtype = getattr(x, "dtype", np.float64)
+        dtype = dtype if np.dtype(dtype).kind == "f" else np.float64
+        out.append(s[:, off:off + size].astype(dtype).reshape((s.shape[0],) + shape_of(x)))
+        off += size
+    return out
+
+
+def _join(blocks: Sequence[Any], k: int) -> np.ndarray:
+    """Leaves with a leading batch axis of ``k``, flattened and joined: (k, total)."""
+    return np.concatenate([np.asarray(b, dtype=np.float64).reshape(k, -1) for b in blocks], axis=1)
+
+
+def _identity(size: int, mode: str) -> Coloring:
+    return Coloring(colors=np.arange(size), n_colors=size, mode=mode, order="natural")
+
+
+def _warn_dense(what: str, n_colors: int, passes: int) -> None:
+    warnings.warn(
+        f"{what}: the pattern needs {n_colors} colours, no fewer than the {passes} passes of the "
+        "dense computation, so colouring saves nothing; computing it densely in vector mode",
+        DensePatternWarning, stacklevel=4)
+
+
+class _Compressed:
+    """The shared part of :class:`SparseJacobian` and :class:`SparseHessian`: plans per input."""
+
+    def __init__(self, fun: Callable, argnums: int | Sequence[int], sparsity: Any,
+                 coloring: Coloring | None) -> None:
+        if not callable(fun):
+            raise TypeError(f"fun: expected a callable, got {type(fun).__name__}")
+        if coloring is not None and not isinstance(coloring, Coloring):
+            raise TypeError(f"coloring: expected a Coloring, got {type(coloring).__name__}")
+        self.fun = fun
+        self.argnums = argnums
+        self._sparsity = None if sparsity is None else as_pattern(sparsity, "sparsity")
+        self._coloring = coloring
+        self._plans: dict[Any, _Plan] = {}
+        self._last: _Plan | None = None
+
+    @property
+    def sparsity(self) -> sp.csr_array | None:
+        """The pattern used by the last call (or the one given)."""
+        return self._last.pattern if self._last is not None else self._sparsity
+
+    @property
+    def coloring(self) -> Coloring | None:
+        """The colouring used by the last call (or the one given)."""
+        return self._last.coloring if self._last is not None else self._coloring
+
+    def _prepare(self, args: tuple) -> tuple[tuple[int, ...], bool, list, _Plan]:
+        nums, single = _argnums(self.argnums, len(args))
+        leaves, td = _dynamic(args, nums, single)
+        key = (nums, td, tuple((shape_of(x), str(getattr(x, "dtype", "float"))) for x in leaves))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(args, sum(_sizes(leaves)))
+        self._last = plan
+        return nums, single, leaves, plan
+
+    def _plan(self, args: tuple, n: int) -> _Plan:  # pragma: no cover
+        raise NotImplementedError
+
+    def _check_columns(self, pattern: sp.csr_array, n: int) -> None:
+        if pattern.shape[1] != n:
+            raise ValueError(f"sparsity: has {pattern.shape[1]} columns, but the differentiated "
+                             f"inputs have {n} elements")
+
+    @staticmethod
+    def _result(plan: _Plan, data: np.ndarray) -> sp.csr_array:
+        p = plan.pattern
+        return sp.csr_array((data, p.indices.copy(), p.indptr.copy()), shape=p.shape)
+
+
+class SparseJacobian(_Compressed):
+    """``sparse_jacobian(fun, ...)``: call it like ``fun`` to get the Jacobian as CSR."""
+
+    def __init__(self, fun: Callable, argnums: int | Sequence[int], sparsity: Any,
+                 coloring: Coloring | None, mode: str) -> None:
+        if mode not in ("fwd", "rev", "auto"):
+            raise ValueError(f"mode: expected 'fwd', 'rev' or 'auto', got {mode!r}")
+        if coloring is not None and coloring.mode not in ("fwd", "rev"):
+            raise ValueError(f"coloring: a Jacobian needs a 'fwd' or 'rev' colouring, got "
+                             f"{coloring.mode!r} (color_hessian's is for sparse_hessian)")
+        if coloring is not None and mode != "auto" and coloring.mode != mode:
+            raise ValueError(f"coloring: is a {coloring.mode!r} colouring but mode={mode!r}")
+        super().__init__(fun, argnums, sparsity, coloring)
+        self.mode = mode
+
+    def _plan(self, args: tuple, n: int) -> _Plan:
+        pattern = self._sparsity
+        if pattern is None:
+            pattern = jacobian_sparsity(self.fun, *args, argnums=self.argnums)
+        self._check_columns(pattern, n)
+        coloring = self._coloring
+        if coloring is None:
+            coloring = color_jacobian(pattern, self.mode)
+        else:
+            check_coloring(pattern, coloring)
+        m = pattern.shape[0]
+        if min(n, m) and coloring.n_colors >= min(n, m):
+            _warn_dense("sparse_jacobian", coloring.n_colors, min(n, m))
+            coloring = _identity(n, "fwd") if n <= m else _identity(m, "rev")
+        rows = np.repeat(np.arange(m), np.diff(pattern.indptr))
+        return _Plan(pattern, coloring, rows)
+
+    def __call__(self, *args: Any) -> sp.csr_array:
+        nums, single, leaves, plan = self._prepare(args)
+        col = plan.coloring
+        k, m = col.n_colors, plan.pattern.shape[0]
+        cols = plan.pattern.indices
+        if col.mode == "fwd":
+            tangents = _split(col.seeds(), leaves)
+            _, outs, t_out, _ = _jvp_core(self.fun, args, nums, single, tangents, 1)
+            self._check_rows(outs, m)
+            compressed = _join(t_out, k)  # (k, m): row c is J @ seed c
+            data = compressed[col.colors[cols], plan.rows]
+        else:
+            rec = _Recording(self.fun, args, nums, single)
+            self._check_rows(rec.out_leaves, m)
+            cts = _split(col.seeds(), rec.out_leaves)
+            compressed = _join(rec.pull(cts, 1), k)  # (k, n): row c is seed c @ J
+            data = compressed[col.colors[plan.rows], cols]
+        return self._result(plan, data)
+
+    @staticmethod
+    def _check_rows(outs: Sequence[Any], m: int) -> None:
+        got = sum(_sizes(outs))
+        if got != m:
+            raise ValueError(f"sparsity: has {m} rows, but the function returned {got} elements")
+
+
+class SparseHessian(_Compressed):
+    """``sparse_hessian(fun, ...)``: call it like ``fun`` to get the Hessian as CSR."""
+
+    def __init__(self, fun: Callable, argnums: int | Sequence[int], sparsity: Any,
+                 coloring: Coloring | None) -> None:
+        if coloring is not None and coloring.mode != "sym":
+            raise ValueError(f"coloring: a Hessian needs a symmetric colouring (color_hessian), "
+                             f"got mode {coloring.mode!r}")
+        super().__init__(fun, argnums, sparsity, coloring)
+        if self._sparsity is not None:
+            p = self._sparsity
+            self._sparsity = as_pattern(p + p.T, "sparsity")
+
+    def _plan(self, args: tuple, n: int) -> _Plan:
+        pattern = self._sparsity
+        if pattern is None:
+            pattern = hessian_sparsity(self.fun, *args, argnums=self.argnums)
+        self._check_columns(pattern, n)
+        coloring = self._coloring
+        if coloring is None:
+            coloring = color_hessian(pattern)
+        else:
+            check_coloring(pattern, coloring)
+        if n and coloring.n_colors >= n:
+            _warn_dense("sparse_hessian", coloring.n_colors, n)
+            coloring = _identity(n, "sym")
+        counts = _counts(pattern, coloring.colors, coloring.n_colors)
+        here, _ = star_sources(pattern, coloring.colors, counts)
+        rows = np.repeat(np.arange(n), np.diff(pattern.indptr))
+        return _Plan(pattern, coloring, rows, here)
+
+    def __call__(self, *args: Any) -> sp.csr_array:
+        nums, single, leaves, plan = self._prepare(args)
+        col = plan.coloring
+        gfun = grad(self.fun, argnums=nums[0] if single else nums)
+        _, _, t_out, _ = _jvp_core(gfun, args, nums, single, _split(col.seeds(), leaves), 1)
+        compressed = _join(t_out, col.n_colors)  # (k, n): row c is H @ seed c
+        rows, cols, c = plan.rows, plan.pattern.indices, col.colors
+        data = np.where(plan.here, compressed[c[cols], rows], compressed[c[rows], cols])
+        return self._result(plan, data)
+
+
+def sparse_jacobian(fun: Callable, argnums: int | Sequence[int] = 0, *, sparsity: Any = None,
+                    coloring: Coloring | None = None, mode: str = "auto") -> SparseJacobian:
+    """Return a function computing ``fun``'s Jacobian as a ``scipy.sparse.csr_array``.
+
+    The result has shape ``(m, n)`` (outputs and the ``argnums`` inputs flattened in
+    pytree order) and exactly the structure of the pattern.  On the first call for a
+    given input structure the pattern is detected with :func:`jacobian_sparsity`
+    (unless ``sparsity`` is given) and coloured with :func:`color_jacobian` in ``mode``
+    (unless ``coloring`` is given); both are kept for later calls (see the returned
+    object's ``.sparsity`` and ``.coloring``).  Each call is then one vector-mode pass:
+    forward with one tangent per column colour, or reverse with one cotangent per row
+    colour.  A pattern that needs as many colours as the dense Jacobian needs passes
+    raises a :class:`DensePatternWarning` and is computed densely in vector mode.
+    """
+    return SparseJacobian(fun, argnums, sparsity, coloring, mode)
+
+
+def sparse_hessian(fun: Callable, argnums: int | Sequence[int] = 0, *, sparsity: Any = None,
+                   coloring: Coloring | None = None) -> SparseHessian:
+    """Return a function computing scalar ``fun``'s Hessian as a ``scipy.sparse.csr_array``.
+
+    Like :func:`sparse_jacobian`, with :func:`hessian_sparsity` and a star colouring
+    (:func:`color_hessian`): one forward-over-reverse pass of ``n_colors`` Hessian-vector
+    products, each entry read directly from it.
+    """
+    return SparseHessian(fun, argnums, sparsity, coloring)

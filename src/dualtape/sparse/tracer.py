@@ -1,0 +1,126 @@
+"""Sparsity detection: a third interpretation of the registry, beside dual numbers and the tape.
+
+A :class:`SparsityTracer` carries a value and, for each of its elements, the set
+of inputs it may depend on (a boolean sparse matrix of shape ``(size, n)``, see
+:mod:`dualtape.sparse.rules`).  Every primitive goes through ``bind`` as usual; the
+tracer evaluates the primal with the primitive's impl and derives the output's
+dependencies from the primitive's declaration.  The Jacobian's pattern is the
+dependency matrix of the output.
+
+The pattern is *global* (valid at every input) as long as the function's control flow
+does not depend on the input's values: comparisons, ``float(x)`` and ``bool(x)`` read
+the value at the point given, and a branch taken on it makes the pattern local.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..api import _argnums, _dynamic, _substitute, grad, new_level
+from ..arrayops import ArrayOps
+from ..ops import shape_of
+from ..registry import Primitive, Tracer
+from ..tree import flatten
+from .rules import empty, rule_for
+
+__all__ = ["SparsityTracer", "hessian_sparsity", "jacobian_sparsity"]
+
+
+class SparsityTracer(ArrayOps, Tracer):
+    """A value and its dependency matrix (boolean CSR, one row per element) at ``level``."""
+
+    __slots__ = ("value", "deps")
+
+    def __init__(self, value: Any, deps: sp.csr_array, level: int) -> None:
+        self.value = value
+        self.deps = deps
+        self.level = level
+
+    def __repr__(self) -> str:
+        return (f"SparsityTracer(shape={shape_of(self.value)}, "
+                f"nnz={self.deps.nnz}, level={self.level})")
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        level = self.level
+        primals = list(args)
+        deps: list[Any] = [None] * len(args)
+        for i, a in enumerate(args):
+            if type(a) is SparsityTracer and a.level == level:
+                primals[i] = a.value
+                deps[i] = a.deps
+        ans = prim.bind(*primals, **params)
+        if not prim.variadic:
+            # an argument whose JVP rule is None has zero derivative: it adds no dependency
+            rules = prim.jvp
+            deps = [d if i < len(rules) and rules[i] is not None else None
+                    for i, d in enumerate(deps)]
+        if all(d is None for d in deps):
+            return ans
+        out = rule_for(prim)(prim, ans, primals, deps, params)
+        if out is None:
+            return ans
+        return SparsityTracer(ans, out, level)
+
+
+def _input_size(x: Any) -> int:
+    return int(np.prod(shape_of(x)))
+
+
+def _output_rows(o: Any, level: int, n: int) -> sp.csr_array:
+    if type(o) is SparsityTracer and o.level == level:
+        return o.deps
+    return empty(_input_size(o), n)
+
+
+def jacobian_sparsity(fun: Callable, *args: Any,
+                      argnums: int | Sequence[int] = 0) -> sp.csr_array:
+    """The sparsity pattern of ``fun``'s Jacobian, detected by tracing dependencies.
+
+    Returns a boolean ``scipy.sparse.csr_array`` of shape ``(m, n)``: entry ``(i, j)``
+    is True when output element ``i`` may depend on input element ``j``.  Inputs
+    (the arguments picked by ``argnums``) and outputs are flattened in pytree order,
+    each leaf in C order.  The pattern contains every nonzero of the Jacobian at every
+    input (see the module docstring for the one caveat: value-dependent control flow).
+    ``args`` fixes the shapes and the values of the other arguments.
+    """
+    nums, single = _argnums(argnums, len(args))
+    leaves, td = _dynamic(args, nums, single)
+    sizes = [_input_size(x) for x in leaves]
+    n = sum(sizes)
+    level = new_level()
+    tracers, off = [], 0
+    for x, size in zip(leaves, sizes, strict=True):
+        deps = sp.eye_array(size, n, k=off, dtype=bool, format="csr")
+        tracers.append(SparsityTracer(x, deps, level))
+        off += size
+    out = fun(*_substitute(args, nums, single, td, tracers))
+    out_leaves, _ = flatten(out)
+    if not out_leaves:
+        raise TypeError("fun: returned no arrays; it must return floats or arrays "
+                        "(or tuples, lists or dicts of them)")
+    rows = [_output_rows(o, level, n) for o in out_leaves]
+    pattern = rows[0] if len(rows) == 1 else sp.vstack(rows, format="csr")
+    pattern = sp.csr_array(pattern, dtype=bool)
+    pattern.sum_duplicates()
+    pattern.sort_indices()
+    return pattern
+
+
+def hessian_sparsity(fun: Callable, *args: Any,
+                     argnums: int | Sequence[int] = 0) -> sp.csr_array:
+    """The sparsity pattern of the Hessian of scalar ``fun`` (boolean, symmetric, ``(n, n)``).
+
+    The gradient is computed by dualtape's reverse mode on top of the sparsity tracer,
+    so the pattern is that of the Jacobian of the gradient, symmetrised.  Inputs are
+    flattened as in :func:`jacobian_sparsity`.
+    """
+    nums, single = _argnums(argnums, len(args))
+    pattern = jacobian_sparsity(grad(fun, argnums=nums[0] if single else nums), *args,
+                                argnums=argnums)
+    sym = sp.csr_array(pattern + pattern.T, dtype=bool)
+    sym.sort_indices()
+    return sym

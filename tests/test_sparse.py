@@ -1,0 +1,344 @@
+"""Sparse Jacobians and Hessians: detection against JAX, colourings, compressed evaluation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from test_hypothesis import SETTINGS, evaluate, problems
+
+import dualtape as dt
+import dualtape.numpy as dnp
+from dualtape.registry import Primitive, primitives
+from dualtape.sparse import check_coloring, declarations
+from dualtape.sparse.families import FAMILIES, make
+
+jax.config.update("jax_enable_x64", True)
+
+
+def jax_jacobian(f, x, jit=True):
+    """JAX's Jacobian of f at x as an (m, n) array."""
+    x = np.asarray(x, dtype=float)
+    jac = jax.jacfwd(f)
+    out = np.asarray((jax.jit(jac) if jit else jac)(jnp.asarray(x)))
+    return out.reshape(-1, x.size)
+
+
+def assert_covers(pattern, jac):
+    """Every nonzero of ``jac`` is in ``pattern``."""
+    missed = (jac != 0) & ~pattern.toarray()
+    assert not missed.any(), f"pattern misses {np.argwhere(missed)[:5].tolist()}"
+
+
+def assert_close(got, want, rtol=1e-12):
+    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+    assert np.abs(got - want).max(initial=0.0) <= rtol * scale
+
+
+# ---------------------------------------------------------------- detection
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("n", [8, 37, 200])
+def test_pattern_is_exact_on_the_families(name, n):
+    fam = make(name, n, seed=n)
+    pattern = dt.jacobian_sparsity(fam.f, fam.x)
+    assert pattern.dtype == bool and pattern.shape == fam.pattern.shape
+    assert (pattern != fam.pattern).nnz == 0
+    rng = np.random.default_rng(n)
+    for x in (fam.x, rng.uniform(-2, 2, fam.n)):
+        jac = jax_jacobian(fam.f, x)
+        assert_covers(pattern, jac)
+
+
+@given(problems())
+@settings(SETTINGS, max_examples=25)
+def test_pattern_covers_jax_on_random_compositions(problem):
+    tree, x, seed = problem
+    f = lambda v: evaluate(tree, v, 0)  # noqa: E731
+    pattern = dt.jacobian_sparsity(f, x)
+    jac = jax_jacobian(lambda v: evaluate(tree, v, 1), x, jit=False)
+    assert pattern.shape == jac.shape
+    assert_covers(pattern, jac)
+    x2 = np.random.default_rng(seed).uniform(-2, 2, np.shape(x))
+    assert_covers(pattern, jax_jacobian(lambda v: evaluate(tree, v, 1), x2, jit=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dt.DensePatternWarning)
+        for mode in ("fwd", "rev"):
+            got = dt.sparse_jacobian(f, mode=mode, sparsity=pattern)(x)
+            assert_close(got.toarray(), jac)
+
+
+@given(problems())
+@settings(SETTINGS, max_examples=15)
+def test_hessian_pattern_covers_jax_on_random_compositions(problem):
+    tree, x, _ = problem
+    f = lambda v: dnp.sum(evaluate(tree, v, 0))  # noqa: E731
+    pattern = dt.hessian_sparsity(f, x)
+    hess = np.asarray(jax.jit(jax.hessian(lambda v: jnp.sum(evaluate(tree, v, 1))))(jnp.asarray(x)))
+    hess = hess.reshape(np.size(x), np.size(x))
+    assert_covers(pattern, hess)
+    assert (pattern != pattern.T).nnz == 0
+
+
+CONST = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0]])
+STRUCTURAL = {
+    "transpose": lambda x: dnp.transpose(dnp.reshape(x, (2, 3))) * 2.0,
+    "flip_cumsum": lambda x: dnp.cumsum(dnp.flip(x, 0)),
+    "softmax_rows": lambda x: dnp.softmax(dnp.reshape(x, (2, 3)), axis=1),
+    "take": lambda x: dnp.take(x, np.array([4, 0, 0, 2])) ** 2,
+    "mask": lambda x: x[np.array([True, False, True, False, False, True])] * 3.0,
+    "stack": lambda x: dnp.stack([x[:3], x[3:] * 2.0, np.ones(3)], axis=1),
+    "broadcast": lambda x: dnp.reshape(x[:2], (2, 1)) * dnp.reshape(x[3:], (1, 3)),
+    "matmul_const": lambda x: CONST @ dnp.reshape(x, (3, 2)),
+    "matmul_traced": lambda x: dnp.reshape(x[:4], (2, 2)) @ dnp.reshape(x[2:], (2, 2)),
+    "matvec": lambda x: dnp.matmul(x[:3], CONST.T),
+    "batched_matmul": lambda x: np.ones((2, 1, 3)) @ dnp.reshape(x, (3, 2)),
+    "scatter": lambda x: dt.grad(lambda y: dnp.sum(y[np.array([0, 2, 2])] * x[1:4]))(x[:3]),
+    "reductions": lambda x: dnp.concatenate([
+        dnp.prod(dnp.reshape(x, (2, 3)), axis=0), dnp.max(dnp.reshape(x, (3, 2)), axis=1),
+        dnp.mean(x[::2], keepdims=True), dnp.logsumexp(dnp.reshape(x, (2, 3)), axis=1)]),
+    "where_clip": lambda x: dnp.where(x > 0.4, dnp.clip(x, 0.2, 0.8), x[::-1]),
+    "numpy_protocol": lambda x: np.sin(x) * np.sum(x[:2]),
+}
+# JAX's version where NumPy's functions cannot take a JAX tracer
+JAX_VERSION = {
+    "numpy_protocol": lambda x: jnp.sin(x) * jnp.sum(x[:2]),
+    "scatter": lambda x: jax.grad(lambda y: jnp.sum(y[np.array([0, 2, 2])] * x[1:4]))(x[:3]),
+}
+EXACT = {"transpose", "flip_cumsum", "softmax_rows", "take", "stack", "broadcast",
+         "matmul_const", "matmul_traced", "matvec", "batched_matmul", "numpy_protocol"}
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURAL))
+def test_structural_ops(name):
+    f = STRUCTURAL[name]
+    x = np.array([0.3, 0.9, 0.1, 0.7, 0.5, 0.6])
+    pattern = dt.jacobian_sparsity(f, x)
+    jac = jax_jacobian(JAX_VERSION.get(name, f), x)
+    assert_covers(pattern, jac)
+    if name in EXACT:
+        assert np.array_equal(pattern.toarray(), jac != 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dt.DensePatternWarning)
+        assert_close(dt.sparse_jacobian(f)(x).toarray(), jac)
+
+
+def test_matmul_reads_the_zeros_of_a_constant_only():
+    a = np.array([[1.0, 0.0], [0.0, 2.0]])
+    x = np.array([1.0, 2.0])
+    assert dt.jacobian_sparsity(lambda x: a @ x, x).nnz == 2
+    # a traced operand's zero is not structural: x * 0 here, but not at other inputs
+    both = dt.jacobian_sparsity(lambda x: dnp.reshape(x * 1.0, (1, 2)) @ dnp.reshape(x, (2, 1)), x)
+    assert both.nnz == 2
+
+
+def test_unknown_primitive_falls_back_to_dense_silently():
+    prim = Primitive("sparse_test_roll", lambda x: np.roll(x, 1), jvp=(None,), vjp=(None,),
+                     flops=lambda ans, x: 0)
+    prim.jvp = (lambda t, ans, x: prim.bind(t),)  # differentiable, but no declaration
+    x = np.arange(4.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pattern = dt.jacobian_sparsity(lambda v: prim.bind(v * 2.0)[:3], x)
+    assert pattern.toarray().all() and pattern.shape == (3, 4)
+    # a primitive whose JVP rules are all None has zero derivative: no dependency at all
+    assert dt.jacobian_sparsity(lambda v: dnp.sign(v) + 1.0, x).nnz == 0
+
+
+def test_declarations_name_registered_primitives():
+    names = set(primitives())
+    assert set(declarations()) <= names, set(declarations()) - names
+
+
+def test_pytrees_argnums_and_levels():
+    def f(a, b):
+        return {"s": a["u"] * b[1:], "t": dnp.sum(a["v"] ** 2)}
+
+    a = {"u": np.array([1.0, 2.0]), "v": np.array([3.0])}
+    b = np.array([1.0, 2.0, 3.0])
+    pattern = dt.jacobian_sparsity(f, a, b, argnums=(0, 1))
+    # inputs: u (2), v (1), b (3); outputs: s (2), t (1)
+    want = np.array([[1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 1], [0, 0, 1, 0, 0, 0]], bool)
+    assert np.array_equal(pattern.toarray(), want)
+    # a transformation inside the traced function runs at a higher level
+    g = lambda x: dt.grad(lambda y: dnp.sum(y ** 2 * x))(x[::-1])  # noqa: E731
+    g_jax = lambda x: jax.grad(lambda y: jnp.sum(y ** 2 * x))(x[::-1])  # noqa: E731
+    x = np.array([1.0, 2.0, 3.0])
+    assert np.array_equal(dt.jacobian_sparsity(g, x).toarray(), jax_jacobian(g_jax, x) != 0)
+    # and one outside
+    out = dt.jvp(lambda s: dt.jacobian_sparsity(lambda x: x * s, x).nnz, (2.0,), (1.0,))
+    assert out[0] == 3
+
+
+# ---------------------------------------------------------------- colouring
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_tridiagonal_needs_three_colours_at_every_n(mode):
+    for n in list(range(3, 40)) + [1000, 4097]:
+        pattern = make("reaction_diffusion", n).pattern
+        coloring = dt.color_jacobian(pattern, mode)
+        assert coloring.n_colors == 3 and coloring.mode == mode
+        check_coloring(pattern, coloring)
+
+
+def test_block_diagonal_needs_eight_colours():
+    for n in (8, 64, 800):
+        pattern = make("block_diagonal", n).pattern
+        for mode in ("fwd", "rev", "auto"):
+            assert dt.color_jacobian(pattern, mode).n_colors == 8
+
+
+def test_auto_picks_the_mode_with_fewer_colours():
+    pattern = make("arrowhead", 50).pattern  # dense last row
+    assert dt.color_jacobian(pattern, "fwd").n_colors == 50
+    assert dt.color_jacobian(pattern, "rev").n_colors == 2
+    assert dt.color_jacobian(pattern).mode == "rev"
+    transposed = dt.color_jacobian(pattern.T)  # dense last column
+    assert transposed.mode == "fwd" and transposed.n_colors == 2
+
+
+def test_colourings_are_valid_on_random_patterns():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        m, n = rng.integers(1, 25, 2)
+        p = rng.random((m, n)) < rng.uniform(0, 0.5)
+        for mode in ("fwd", "rev", "auto"):
+            for order in ("largest_first", "natural"):
+                check_coloring(p, dt.color_jacobian(p, mode, order=order))
+        s = p[:, :min(m, n)][:min(m, n)]
+        check_coloring(s | s.T, dt.color_hessian(s))
+
+
+def test_star_colouring_of_an_arrowhead_needs_two_colours():
+    n = 30
+    p = np.eye(n, dtype=bool)
+    p[0] = p[:, 0] = True
+    assert dt.color_jacobian(p).n_colors == n
+    assert dt.color_hessian(p).n_colors == 2
+
+
+def test_an_invalid_colouring_is_rejected():
+    pattern = make("reaction_diffusion", 10).pattern
+    bad = dt.Coloring(colors=np.arange(10) % 2, n_colors=2, mode="fwd")
+    with pytest.raises(ValueError, match="share a nonzero"):
+        check_coloring(pattern, bad)
+    with pytest.raises(ValueError, match="share a nonzero"):
+        dt.sparse_jacobian(make("reaction_diffusion", 10).f, coloring=bad)(np.ones(10))
+    with pytest.raises(ValueError, match="star"):
+        check_coloring(pattern, dt.Coloring(colors=np.arange(10) % 2, n_colors=2, mode="sym"))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="mode"):
+        dt.color_jacobian(np.eye(3), "forward")
+    with pytest.raises(ValueError, match="order"):
+        dt.color_jacobian(np.eye(3), order="random")
+    with pytest.raises(TypeError, match="pattern"):
+        dt.color_jacobian([[1, 0], [0, 1]])
+    with pytest.raises(ValueError, match="2-D"):
+        dt.color_jacobian(np.ones(3))
+    with pytest.raises(ValueError, match="square"):
+        dt.color_hessian(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="mode"):
+        dt.sparse_jacobian(dnp.sin, mode="both")
+    with pytest.raises(ValueError, match="columns"):
+        dt.sparse_jacobian(dnp.sin, sparsity=sp.eye_array(4))(np.ones(3))
+    with pytest.raises(ValueError, match="rows"):
+        dt.sparse_jacobian(lambda x: x[:2], sparsity=sp.eye_array(3), mode="fwd")(np.ones(3))
+    with pytest.raises(ValueError, match="symmetric"):
+        dt.sparse_hessian(dnp.sum, coloring=dt.color_jacobian(np.eye(3)))
+    with pytest.raises(TypeError, match="float"):
+        dt.jacobian_sparsity(dnp.sin, np.arange(3))
+
+
+# ---------------------------------------------------------------- compressed evaluation
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("mode", ["fwd", "rev", "auto"])
+def test_sparse_jacobian_equals_jax(name, mode):
+    fam = make(name, 120, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dt.DensePatternWarning)  # arrowhead in fwd mode
+        jac_fn = dt.sparse_jacobian(fam.f, mode=mode)
+        got = jac_fn(fam.x)
+    assert isinstance(got, sp.csr_array)
+    assert (got != 0).nnz <= fam.pattern.nnz
+    assert np.array_equal(got.indptr, fam.pattern.indptr)
+    assert np.array_equal(got.indices, fam.pattern.indices)
+    assert_close(got.toarray(), jax_jacobian(fam.f, fam.x))
+    x2 = np.random.default_rng(1).uniform(0.1, 0.9, fam.n)
+    assert_close(jac_fn(x2).toarray(), jax_jacobian(fam.f, x2))
+
+
+def test_pattern_and_colouring_are_computed_once(monkeypatch):
+    from dualtape.sparse import jacobian as module
+
+    calls = []
+    real = module.jacobian_sparsity
+    monkeypatch.setattr(module, "jacobian_sparsity", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fam = make("reaction_diffusion", 30)
+    jac_fn = dt.sparse_jacobian(fam.f)
+    first = jac_fn(fam.x)
+    coloring = jac_fn.coloring
+    second = jac_fn(fam.x + 0.1)
+    assert len(calls) == 1 and jac_fn.coloring is coloring and coloring.n_colors == 3
+    assert not np.allclose(first.data, second.data)
+    jac_fn(np.linspace(0.1, 0.9, 40))  # a new shape: detected again
+    assert len(calls) == 2 and jac_fn.sparsity.shape == (40, 40)
+
+
+def test_a_dense_pattern_warns_and_falls_back():
+    a = np.random.default_rng(0).standard_normal((5, 4))
+    f = lambda x: dnp.tanh(a @ x)  # noqa: E731
+    x = np.linspace(0.1, 0.4, 4)
+    with pytest.warns(dt.DensePatternWarning, match="dense"):
+        jac_fn = dt.sparse_jacobian(f)
+        got = jac_fn(x)
+    assert jac_fn.coloring.n_colors == 4
+    assert_close(got.toarray(), jax_jacobian(f, x))
+
+
+def test_sparse_jacobian_of_several_arguments():
+    f = lambda a, b: dnp.concatenate([a * b[:3], dnp.sin(b)])  # noqa: E731
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.6, 0.7, 0.8])
+    got = dt.sparse_jacobian(f, argnums=(0, 1), mode="rev")(a, b).toarray()
+    ja, jb = jax.jacfwd(f, argnums=(0, 1))(jnp.asarray(a), jnp.asarray(b))
+    assert_close(got, np.hstack([ja, jb]))
+
+
+HESSIAN_CASES = {
+    "chain": lambda x: dnp.sum(x[1:] * dnp.sin(x[:-1])) + dnp.sum(dnp.exp(x) ** 2),
+    "arrowhead": lambda x: dnp.sum(x[1:] ** 2) * x[0] + dnp.sum(dnp.cos(x)),
+    "stencil": lambda x: dnp.sum(make("stencil_2d", 36).f(x) ** 2),
+    "rosenbrock": lambda x: dnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HESSIAN_CASES))
+def test_sparse_hessian_equals_jax(name):
+    f = HESSIAN_CASES[name]
+    x = np.random.default_rng(2).uniform(0.1, 0.9, 36)
+    hess_fn = dt.sparse_hessian(f)
+    got = hess_fn(x)
+    want = np.asarray(jax.jit(jax.hessian(f))(jnp.asarray(x)))
+    assert_covers(hess_fn.sparsity, want)
+    assert_close(got.toarray(), want)
+    assert hess_fn.coloring.mode == "sym" and hess_fn.coloring.n_colors < 36
+    if name == "arrowhead":
+        assert hess_fn.coloring.n_colors == 2
+
+
+def test_import_dualtape_does_not_import_scipy():
+    code = "import sys, dualtape; print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

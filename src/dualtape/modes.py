@@ -95,10 +95,11 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
 
     ``"auto"`` takes ``"fwd-rev"``, and ``"fwd-fwd"`` when the function has one scalar
     input.  Why: in the ``hessian_modes`` study (``results/hessian_modes/summary.md``)
-    ``fwd-rev`` and ``rev-rev`` are the two fastest compositions on both problems and
-    grow like n evaluations, within about 10% of each other beyond the smallest sizes,
-    while ``fwd-fwd`` and ``rev-fwd`` grow like n² evaluations (10-25× slower at
-    n = 128); of the two, ``fwd-rev`` never records a backward pass on a tape.  At
+    ``fwd-rev`` and ``rev-rev`` are the two fastest compositions on both problems at the
+    largest sizes and grow like n evaluations, within about 15% of each other, while
+    ``fwd-fwd`` and ``rev-fwd`` carry n × n tangent pairs wherever two traced values
+    meet (7-12× slower on the dense map at n = 128, 60-140× on the MLP at n = 476); of
+    the two, ``fwd-rev`` never records a backward pass on a tape.  At
     n = 1 the nested forward pass is one dual-of-dual evaluation with no tape at all.
     """
     _check_mode(mode, HESSIAN_MODES)

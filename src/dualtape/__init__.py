@@ -10,6 +10,7 @@
 from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
 from . import ops_more as _ops_more  # noqa: F401  (more primitives: npcov)
+from . import ops_ext as _ops_ext  # noqa: F401  (linear algebra, einsum)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
 from .checkpointing import checkpoint, remat
 from .checks import JaxComparison, check_against_jax, check_grads

@@ -206,7 +206,7 @@ def _svd_flops(ans, a):
 
 svd = register(Primitive(
     "svd", _svd_impl, jvp=(_svd_jvp,), vjp=(_svd_vjp,), flops=_svd_flops,
-    saves="ans", jax_impl=_jax_svd,
+    saves="both", jax_impl=_jax_svd,
 )).bind
 
 
@@ -244,7 +244,7 @@ def _qr_jvp(t, ans, a):
 
 
 def _qr_vjp(g, ans, a):
-    m = shape_of(a)[-2]
+    m = shape_of(ans)[-2] - shape_of(ans)[-1]  # a is not saved: Q over R has m + n rows
     q, r = _rows(ans, 0, m), _rows(ans, m, None)
     gq, gr = _rows(g, 0, m), _rows(g, m, None)
     nmat = sub(matmul(mT(q), gq), matmul(gr, mT(r)))

@@ -155,8 +155,9 @@ def _tri_vjp_b(g, ans, a, b, lower, trans, unit_diagonal):
 
 def _tri_vjp_a(g, ans, a, b, lower, trans, unit_diagonal):
     gb = _tri_vjp_b(g, ans, a, b, lower, trans, unit_diagonal)
-    outer = neg(matmul(gb, mT(ans)))
-    return _tri_op(outer, lower, trans, unit_diagonal, dtype_of(a))
+    outer = neg(matmul(gb, mT(ans)))  # the cotangent of op(T); op^T, then the triangle
+    outer = mT(outer) if trans else outer
+    return mul(outer, _tri_mask(shape_of(a)[-1], lower, unit_diagonal, dtype_of(a)))
 
 
 def _tri_jvp_a(t, ans, a, b, lower, trans, unit_diagonal):

@@ -289,6 +289,7 @@ CASES += [
     Case("inv", lambda x: LA.matrix_power(x, -2), ((3, 3),), "wellcond", label="matrix_power"),
     Case("matmul", lambda x: LA.matrix_power(x, 5), ((3, 3),), label="matrix_power"),
     Case("einsum", lambda x: dnp.einsum("ij,ij->ij", x, x), ((1, 3),), label="selfsame"),
+    Case("stop_gradient", lambda x: x * dt.stop_gradient(x), ((3, 2),)),
 ]
 for _lower in (True, False):
     for _trans in (0, 1, "C"):

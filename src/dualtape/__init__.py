@@ -15,9 +15,11 @@ from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_g
 from .checkpointing import checkpoint, remat
 from .checks import JaxComparison, check_against_jax, check_grads
 from .counting import OpCounter, count
+from .custom import custom_jvp, custom_vjp, primitive, stop_gradient
 from .forward import Dual
 from .graph import draw, to_dot
 from .loop import LoopStats, checkpoint_loop
+from .ops_ext.decomp import DegenerateSpectrumWarning
 from .losses import binary_cross_entropy_with_logits
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue
@@ -39,9 +41,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Dual", "JaxComparison", "LoopStats", "OpCounter", "Primitive", "Tape", "TapeValue", "Value",
-    "__version__", "binary_cross_entropy_with_logits", "check_against_jax", "check_grads",
-    "checkpoint", "checkpoint_loop",
-    "count", "draw", "grad", "hessian", "hvp", "jacfwd", "jacrev", "jvp", "new_level", "nn",
-    "primitives", "remat", "to_dot", "value_and_grad", "vjp", *_SPARSE,
+    "DegenerateSpectrumWarning", "Dual", "JaxComparison", "LoopStats", "OpCounter", "Primitive",
+    "Tape", "TapeValue", "Value", "__version__", "binary_cross_entropy_with_logits",
+    "check_against_jax", "check_grads", "checkpoint", "checkpoint_loop", "count", "custom_jvp",
+    "custom_vjp", "draw", "grad", "hessian", "hvp", "jacfwd", "jacrev", "jvp", "new_level", "nn",
+    "primitive", "primitives", "remat", "stop_gradient", "to_dot", "value_and_grad", "vjp",
+    *_SPARSE,
 ]

@@ -42,7 +42,7 @@ def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tup
             raise TypeError(f"{name}: argument {i} is in nondiff_argnums but is being "
                             "differentiated; remove it from nondiff_argnums")
     diff = tuple(a for i, a in enumerate(args) if i not in nondiff)
-    for k, a in enumerate(diff):
+    for a in diff:
         if not (type(a) in PLAIN_TYPES or isinstance(a, (Tracer, np.generic))
                 or hasattr(a, "shape")):
             raise TypeError(f"{name}: differentiable arguments must be arrays or floats, got "

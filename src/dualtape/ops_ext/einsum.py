@@ -175,7 +175,7 @@ def einsum_call(subscripts: Any, *operands: Any) -> Any:
     ins = ins_s.split(",")
     if len(ins) != len(operands):
         raise ValueError(f"einsum: {len(ins)} operand subscripts for {len(operands)} operands")
-    parts = [_split_ellipsis(s, ndim_of(x), k) for k, (s, x) in enumerate(zip(ins, operands))]
+    parts = [_split_ellipsis(s, ndim_of(x), k) for k, (s, x) in enumerate(zip(ins, operands, strict=True))]
     n_ell = max((p[2] for p in parts), default=0)
     ell = fresh_labels(spec, n_ell)
     labels = [h + (ell[n_ell - e:] if e else "") + t for h, t, e in parts]

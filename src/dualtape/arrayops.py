@@ -43,7 +43,8 @@ _LINALG.update({"multi_dot": dnp.linalg.multi_dot, "matmul": dnp.matmul,
                 "outer": dnp.outer, "tensordot": dnp.tensordot,
                 "trace": lambda x, offset=0: dnp.trace(x, offset, -2, -1),
                 "diagonal": lambda x, offset=0: dnp.diagonal(x, offset, -2, -1),
-                "cross": lambda a, b, axis=-1: dnp.cross(a, b, axis=axis)})
+                "cross": lambda a, b, axis=-1: dnp.cross(a, b, axis=axis),
+                "eig": dnp.linalg.unsupported_eig, "eigvals": dnp.linalg.unsupported_eig})
 # ---- end of the "linalg" block
 
 

@@ -18,8 +18,8 @@ from .ops_ext import decomp as _decomp
 from .ops_ext import linalg as _la
 from .registry import Tracer
 
-__all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "det", "eig",
-           "eigh", "eigvals", "eigvalsh", "inv", "matrix_norm", "matrix_power", "norm", "pinv",
+__all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "det",
+           "eigh", "eigvalsh", "inv", "matrix_norm", "matrix_power", "norm", "pinv",
            "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vector_norm"]
 
 ArrayLike = Any
@@ -177,18 +177,6 @@ def eigvalsh(a: ArrayLike, UPLO: str = "L") -> Any:  # noqa: N803
     return eigh(a, UPLO).eigenvalues
 
 
-def eig(a: ArrayLike) -> Any:
-    """Not supported: a real non-symmetric matrix can have complex eigenvalues."""
-    raise NotImplementedError(
-        "linalg.eig: the eigenvalues of a real non-symmetric matrix can be complex, and "
-        "dualtape differentiates real functions only; use eigh for symmetric matrices")
-
-
-def eigvals(a: ArrayLike) -> Any:
-    """Not supported (see :func:`eig`)."""
-    return eig(a)
-
-
 def svd(a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True,
         hermitian: bool = False) -> Any:
     """Singular value decomposition ``a = U diag(S) Vh`` (``S`` descending).
@@ -328,3 +316,18 @@ def multi_dot(arrays: Any) -> Any:
         out = _dnp.dot(out, b)
     return out
 
+
+
+_EIG = ("linalg.eig: the eigenvalues of a real non-symmetric matrix can be complex, and "
+        "dualtape differentiates real functions only; use eigh for symmetric matrices")
+
+
+def unsupported_eig(*args: Any, **kwargs: Any) -> Any:
+    """What ``numpy.linalg.eig``/``eigvals`` do on a traced value: a clear error."""
+    raise NotImplementedError(_EIG)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("eig", "eigvals"):
+        raise AttributeError(_EIG)
+    raise AttributeError(f"module 'dualtape.numpy.linalg' has no attribute {name!r}")

@@ -9,8 +9,8 @@
 
 from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
-from . import ops_more as _ops_more  # noqa: F401  (more primitives: npcov)
 from . import ops_ext as _ops_ext  # noqa: F401  (linear algebra, einsum)
+from . import ops_more as _ops_more  # noqa: F401  (more primitives: npcov)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
 from .checkpointing import checkpoint, remat
 from .checks import JaxComparison, check_against_jax, check_grads
@@ -19,8 +19,8 @@ from .custom import custom_jvp, custom_vjp, primitive, stop_gradient
 from .forward import Dual
 from .graph import draw, to_dot
 from .loop import LoopStats, checkpoint_loop
-from .ops_ext.decomp import DegenerateSpectrumWarning
 from .losses import binary_cross_entropy_with_logits
+from .ops_ext.decomp import DegenerateSpectrumWarning
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue
 from .value import Value

@@ -507,3 +507,20 @@ from .npext.shapes import (  # noqa: E402, F401
 
 pow = power  # noqa: A001
 PASSTHROUGH = _passthrough.NAMES
+
+
+# ---------------------------------------------------------------- linear algebra and einsum
+# (the "linalg" block: dualtape.numpy.linalg, einsum, tensordot, matrix helpers)
+
+from . import numpy_linalg as linalg  # noqa: E402, F401  (dualtape.numpy.linalg)
+from .numpy_matrix import (  # noqa: E402, F401  (re-exported)
+    cross,
+    diag,
+    diagonal,
+    einsum,
+    kron,
+    tensordot,
+    trace,
+    tril,
+    triu,
+)

@@ -51,7 +51,9 @@ class Row:
 
     def fn(self, module) -> Callable:
         name = self.ref if module is jnp and self.ref else self.name
-        f = getattr(module, name)
+        f = module
+        for part in name.split("."):  # "linalg.det"
+            f = getattr(f, part)
         return lambda *a: self.call(f, *a)
 
 
@@ -180,6 +182,38 @@ ROWS: list[Row] = [
     R("linspace", lambda f, x, y: f(x, y, 5), ((), ()), via_numpy=False),
     R("linspace", lambda f, x, y: f(x, y, 4, endpoint=False, axis=1), ((2,), (2,)),
       via_numpy=False, label="vector"),
+]
+
+# ---- the "linalg" block: linear algebra, einsum and matrix helpers
+ROWS += [
+    R("einsum", lambda f, a, b: f("ij,jk->ik", a, b), ((3, 2), (2, 4))),
+    R("einsum", lambda f, a: f("ii", a), ((3, 3),), label="trace"),
+    R("tensordot", lambda f, a, b: f(a, b, 1), ((3, 2), (2, 4))),
+    R("trace", shapes=((3, 3),)),
+    R("trace", lambda f, x: f(x, 1, 1, 2), ((2, 3, 4),), label="axes"),
+    R("diag", shapes=((3,),)),
+    R("diag", lambda f, x: f(x, 1), ((3, 3),), label="2d"),
+    R("diagonal", lambda f, x: f(x, -1), ((3, 4),)),
+    R("triu", lambda f, x: f(x, 1), ((3, 3),)),
+    R("tril", lambda f, x: f(x, -1), ((2, 3, 3),)),
+    R("kron", shapes=((2, 3), (3, 2))),
+    R("cross", shapes=((4, 3), (3,))),
+    R("linalg.norm"),
+    R("linalg.norm", lambda f, x: f(x, "nuc"), label="nuc"),
+    R("linalg.norm", lambda f, x: f(x, 1, axis=0), domain="away", label="ord1"),
+    R("linalg.det", shapes=((3, 3),), domain="wellcond"),
+    R("linalg.slogdet", lambda f, x: f(x)[1], ((3, 3),), "negdet"),
+    R("linalg.solve", shapes=((3, 3), (3, 2)), domain=("wellcond", "real")),
+    R("linalg.inv", shapes=((3, 3),), domain="wellcond"),
+    R("linalg.cholesky", shapes=((3, 3),), domain="spd"),
+    R("linalg.eigh", lambda f, x: f(x)[0], ((3, 3),), "spd"),
+    R("linalg.eigvalsh", shapes=((2, 3, 3),), domain="spd"),
+    R("linalg.svd", lambda f, x: f(x, full_matrices=False)[1], ((3, 2),)),
+    R("linalg.svdvals", shapes=((2, 3),)),
+    R("linalg.qr", lambda f, x: f(x)[1], ((3, 2),)),
+    R("linalg.pinv", shapes=((3, 2),)),
+    R("linalg.matrix_power", lambda f, x: f(x, 3), ((3, 3),)),
+    R("linalg.multi_dot", lambda f, a, b: f([a, b, b]), ((3, 2), (2, 2))),
 ]
 
 ROW_IDS = [r.id for r in ROWS]

@@ -213,6 +213,156 @@ for _shape, _axis in [((4,), None), ((3, 2), 0), ((3, 2), -1), ((2, 3, 2), 1)]:
     CASES.append(Case("cumprod", lambda x, a=_axis: dnp.cumprod(x, axis=a), (_shape,), "zeros",
                       label=f"zeros-axis{_axis}"))
 
+
+# ---------------------------------------------------------------- linear algebra and einsum
+# (the "linalg" block; decompositions are tested through sign-invariant functions of their
+# factors, since two correct libraries may flip a singular vector)
+
+
+def _eye_like(s):
+    return np.broadcast_to(np.eye(s[-1]), s)
+
+
+DOMAINS.update({
+    "spd": lambda r, s: (lambda m: m @ np.swapaxes(m, -1, -2) + s[-1] * _eye_like(s))(
+        r.standard_normal(s)),
+    "wellcond": lambda r, s: r.standard_normal(s) + 3.0 * _eye_like(s),
+    "negdet": lambda r, s: (r.standard_normal(s) + 3.0 * _eye_like(s)) * np.array(
+        [-1.0] + [1.0] * (s[-1] - 1))[:, None],
+})
+LA = dnp.linalg
+
+
+def _svd_u(x):
+    u, s, _ = LA.svd(x, full_matrices=False)
+    return u * u * s[..., None, :]
+
+
+def _svd_v(x):
+    _, s, vh = LA.svd(x, full_matrices=False)
+    return vh * vh * s[..., :, None]
+
+
+def _eigh_v(x):
+    w, v = LA.eigh(x)
+    return v * v * w[..., None, :]
+
+
+def _qr_both(x):
+    q, r = LA.qr(x)
+    if dnp.shape(q)[-1] == dnp.shape(r)[-1]:
+        return dnp.concatenate([q, r], axis=-2)
+    return q @ r + q[..., :1] * r[..., :1, :]  # wide: R has more columns than Q
+
+
+CASES += [
+    Case("solve", LA.solve, ((3, 3), (3, 2)), ("wellcond", "real")),
+    Case("solve", LA.solve, ((2, 3, 3), (3, 2)), ("wellcond", "real"), label="bcast"),
+    Case("solve", LA.solve, ((3, 3), (3,)), ("wellcond", "real"), label="vector"),
+    Case("inv", LA.inv, ((3, 3),), "wellcond"),
+    Case("inv", LA.inv, ((2, 3, 3),), "wellcond", label="stack"),
+    Case("det", LA.det, ((3, 3),), "wellcond"),
+    Case("det", LA.det, ((2, 3, 3),), "negdet", label="stack"),
+    Case("logabsdet", lambda x: LA.slogdet(x)[1], ((3, 3),), "wellcond"),
+    Case("logabsdet", lambda x: LA.slogdet(x).logabsdet, ((2, 3, 3),), "negdet", label="neg"),
+    Case("det_sign", lambda x: LA.slogdet(x)[0] * dnp.sum(x), ((3, 3),), "negdet"),
+    Case("cholesky", LA.cholesky, ((3, 3),), "spd"),
+    Case("cholesky", LA.cholesky, ((2, 3, 3),), "spd", label="stack"),
+    Case("cholesky", lambda x: LA.cholesky(x, upper=True), ((3, 3),), "spd", label="upper"),
+    Case("pinv", LA.pinv, ((3, 2),)),
+    Case("pinv", LA.pinv, ((2, 3),), label="wide"),
+    Case("pinv", LA.pinv, ((2, 3, 3),), "wellcond", label="stack"),
+    Case("eigh", LA.eigvalsh, ((3, 3),), "spd", label="values"),
+    Case("eigh", LA.eigvalsh, ((2, 3, 3),), "real", label="values-stack"),
+    Case("eigh", _eigh_v, ((3, 3),), "spd", label="vectors"),
+    Case("eigh", _eigh_v, ((2, 4, 4),), "real", label="vectors-stack"),
+    Case("svd", LA.svdvals, ((3, 2),), label="values"),
+    Case("svd", LA.svdvals, ((2, 2, 3),), label="values-stack"),
+    Case("svd", _svd_u, ((4, 3),), label="u-tall"),
+    Case("svd", _svd_u, ((2, 4),), label="u-wide"),
+    Case("svd", _svd_v, ((3, 2),), label="v-tall"),
+    Case("svd", _svd_v, ((2, 2, 3),), label="v-wide"),
+    Case("svd", _svd_u, ((3, 3),), label="u-square"),
+    Case("qr", _qr_both, ((3, 2),)),
+    Case("qr", _qr_both, ((3, 3),), label="square"),
+    Case("qr", _qr_both, ((2, 3, 2),), label="stack"),
+    Case("qr", _qr_both, ((2, 4),), label="wide"),
+    Case("qr", lambda x: LA.qr(x, mode="r"), ((4, 3),), label="r"),
+    Case("inv", lambda x: LA.matrix_power(x, -2), ((3, 3),), "wellcond", label="matrix_power"),
+    Case("matmul", lambda x: LA.matrix_power(x, 5), ((3, 3),), label="matrix_power"),
+    Case("einsum", lambda x: dnp.einsum("ij,ij->ij", x, x), ((1, 3),), label="selfsame"),
+    # (finite differences see through stop_gradient, so its argument is constant in value here)
+    Case("stop_gradient", lambda x: dnp.sin(x) * dt.stop_gradient(dnp.sign(x) + 0.0 * x),
+         ((3, 2),), "away"),
+]
+for _lower in (True, False):
+    for _trans in (0, 1, "C"):
+        for _unit in (False, True):
+            CASES.append(Case(
+                "solve_triangular",
+                lambda a, b, lo=_lower, tr=_trans, un=_unit: LA.solve_triangular(
+                    a, b, lower=lo, trans=tr, unit_diagonal=un),
+                ((3, 3), (3, 2)), ("wellcond", "real"), label=f"lower{int(_lower)}-{_trans}-{int(_unit)}"))
+CASES += [
+    Case("solve_triangular", lambda a, b: LA.solve_triangular(a, b, lower=True),
+         ((2, 3, 3), (3,)), ("wellcond", "real"), label="vector-bcast"),
+    Case("solve_triangular", lambda a, b: LA.solve_triangular(a, b, trans="T"),
+         ((3, 3), (2, 3, 2)), ("wellcond", "real"), label="bcast-b"),
+]
+EINSUM_CASES = [
+    ("ij,jk->ik", ((3, 2), (2, 4))), ("ij,jk", ((3, 2), (2, 4))), ("ii->", ((3, 3),)),
+    ("ii", ((3, 3),)), ("ii->i", ((3, 3),)), ("...ij,...jk->...ik", ((2, 3, 2), (2, 4))),
+    ("...ij,...jk", ((2, 1, 3, 2), (4, 2, 2))), ("i,i", ((3,), (3,))), ("i,j->ij", ((3,), (2,))),
+    ("ijk->", ((2, 3, 2),)), ("ij->ji", ((3, 2),)), ("bij,bjk,bkl->bil", ((2, 3, 2), (2, 2, 2),
+                                                                         (2, 2, 3))),
+    ("ij->i", ((3, 2),)), ("ii,i->i", ((3, 3), (3,))), ("iij->j", ((2, 2, 3),)),
+    ("ij,ij->ij", ((1, 3), (2, 3))), ("i...->...", ((2, 3, 2),)), (",i->i", ((), (3,))),
+    ("ij,jk,kl,lm->im", ((2, 3), (3, 2), (2, 2), (2, 3))), ("Ba,aC", ((2, 3), (3, 2))),
+]
+for _spec, _shapes in EINSUM_CASES:
+    CASES.append(Case("einsum", lambda *xs, s=_spec: dnp.einsum(s, *xs), _shapes, label=_spec))
+CASES += [
+    Case("einsum", lambda a, b: dnp.einsum(a, [0, 1], b, [1, 2], [0, 2]), ((3, 2), (2, 4)),
+         label="sublist"),
+    Case("einsum", lambda a: dnp.einsum(a, [Ellipsis, 1]), ((2, 3),), label="sublist-ellipsis"),
+    Case("einsum", lambda a, b: dnp.tensordot(a, b, 1), ((3, 2), (2, 4)), label="tensordot1"),
+    Case("einsum", lambda a, b: dnp.tensordot(a, b), ((3, 2, 2), (2, 2, 3)),
+         label="tensordot2"),
+    Case("einsum", lambda a, b: dnp.tensordot(a, b, ([1, 0], [0, 1])), ((3, 2, 2), (2, 3)),
+         label="tensordot-pairs"),
+    Case("einsum", lambda a, b: dnp.tensordot(a, b, 0), ((3,), (2,)), label="tensordot0"),
+    Case("einsum", lambda a, b: dnp.tensordot(a, b, (1, 0)), ((3, 2), (2, 4)),
+         label="tensordot-ints"),
+    Case("getitem", lambda x: dnp.trace(x), ((3, 3),), label="trace"),
+    Case("getitem", lambda x: dnp.trace(x, 1, 1, 2), ((2, 3, 4),), label="trace-offset"),
+    Case("getitem", lambda x: dnp.diagonal(x, -1), ((3, 4),), label="diagonal"),
+    Case("getitem", lambda x: dnp.diag(x, 1), ((3, 3),), label="diag-2d"),
+    Case("scatter_add", lambda v: dnp.diag(v, -1), ((3,),), label="diag"),
+    Case("mul", lambda x: dnp.triu(x, 1), ((2, 3, 3),), label="triu"),
+    Case("mul", lambda x: dnp.tril(x), ((3, 4),), label="tril"),
+    Case("mul", dnp.kron, ((2, 3), (3, 2)), label="kron"),
+    Case("mul", dnp.kron, ((2,), (2, 3)), label="kron-ranks"),
+    Case("mul", dnp.cross, ((4, 3), (3,)), label="cross"),
+    Case("mul", lambda a, b: dnp.cross(a, b, axis=0), ((3, 2), (3, 2)), label="cross-axis"),
+    Case("mul", dnp.cross, ((2,), (4, 2)), label="cross-2d"),
+]
+NORM_CASES = [
+    ("sqrt", {}, (3, 2), "real"), ("sqrt", {"ord": 2, "axis": 0}, (3, 2), "real"),
+    ("abs", {"ord": 1, "axis": -1}, (3, 2), "away"), ("max", {"ord": np.inf}, (4,), "away"),
+    ("min", {"ord": -np.inf, "axis": 1, "keepdims": True}, (3, 4), "away"),
+    ("power_const", {"ord": 3}, (4,), "away"),
+    ("power_const", {"ord": 0.5, "axis": 0}, (4, 2), "away"),
+    ("sqrt", {"ord": "fro"}, (3, 2), "real"), ("svd", {"ord": "nuc"}, (3, 2), "real"),
+    ("svd", {"ord": 2}, (3, 3), "real"), ("svd", {"ord": -2, "axis": (2, 0)}, (3, 2, 2), "real"),
+    ("max", {"ord": 1}, (3, 2), "away"), ("min", {"ord": -1}, (3, 2), "away"),
+    ("max", {"ord": np.inf, "axis": (0, 2), "keepdims": True}, (3, 2, 2), "away"),
+    ("min", {"ord": -np.inf}, (3, 2), "away"),
+]
+for _prim, _kw, _shape, _dom in NORM_CASES:
+    CASES.append(Case(_prim, lambda x, kw=_kw: dnp.linalg.norm(x, **kw), (_shape,), _dom,
+                      label="norm-" + "-".join(f"{k}{v}" for k, v in _kw.items())))
+
+
 CASE_IDS = [c.id for c in CASES]
 
 

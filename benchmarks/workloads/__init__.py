@@ -8,6 +8,8 @@
 4     Jacobians at four shapes (:mod:`.jacobians`)
 5     ``import dualtape`` in a fresh process (:mod:`.import_time`)
 6     sparse Jacobian detection at n = 10^5 (:mod:`.sparsity`)
+7     GradBench's evals (:mod:`.gradbench`)
+8     ``dt.compare`` on a 100-input, 10-output function (:mod:`.compare_speed`)
 ====  ===================================================================
 """
 
@@ -16,7 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmarks.contenders import Case
-from benchmarks.workloads import control, import_time, jacobians, mlp, scalar_chain, small_arrays, sparsity
+from benchmarks.workloads import (
+    compare_speed,
+    control,
+    gradbench,
+    import_time,
+    jacobians,
+    mlp,
+    scalar_chain,
+    small_arrays,
+    sparsity,
+)
 
 CONTROL_TITLE = "Control: plain NumPy, no AD"
 
@@ -34,6 +46,8 @@ WORKLOADS: dict[int, tuple[str, Callable[[], list[Case]]]] = {
     4: (jacobians.TITLE, jacobians.cases),
     5: (import_time.TITLE, import_time.cases),
     6: (sparsity.TITLE, sparsity.cases),
+    7: (gradbench.TITLE, gradbench.cases),
+    8: (compare_speed.TITLE, compare_speed.cases),
 }
 
 

@@ -8,14 +8,20 @@
 """
 
 from . import ops as _ops  # noqa: F401  (fills the registry)
+from . import ops_ext as _ops_ext  # noqa: F401  (linear algebra, einsum)
 from . import ops_more as _ops_more  # noqa: F401  (more primitives: npcov)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
 from .checkpointing import checkpoint, remat
 from .checks import JaxComparison, check_against_jax, check_grads
+from .choice import ModeChoice, choose_mode
+from .comparison import Comparison, compare
 from .counting import OpCounter, count
+from .custom import custom_jvp, custom_vjp, primitive, stop_gradient
 from .forward import Dual
 from .lessons import Value, binary_cross_entropy_with_logits, draw, nn, to_dot
 from .loop import LoopStats, checkpoint_loop
+from .modes import jacobian
+from .ops_ext.decomp import DegenerateSpectrumWarning
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue
 
@@ -35,9 +41,10 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Dual", "JaxComparison", "LoopStats", "OpCounter", "Primitive", "Tape", "TapeValue", "Value",
-    "__version__", "binary_cross_entropy_with_logits", "check_against_jax", "check_grads",
-    "checkpoint", "checkpoint_loop",
-    "count", "draw", "grad", "hessian", "hvp", "jacfwd", "jacrev", "jvp", "new_level", "nn",
-    "primitives", "remat", "to_dot", "value_and_grad", "vjp", *_SPARSE,
+    "Comparison", "DegenerateSpectrumWarning", "Dual", "JaxComparison", "LoopStats", "ModeChoice",
+    "OpCounter", "Primitive", "Tape", "TapeValue", "Value", "__version__",
+    "binary_cross_entropy_with_logits", "check_against_jax", "check_grads", "checkpoint",
+    "checkpoint_loop", "choose_mode", "compare", "count", "custom_jvp", "custom_vjp", "draw", "grad",
+    "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "new_level", "nn", "primitive",
+    "primitives", "remat", "stop_gradient", "to_dot", "value_and_grad", "vjp", *_SPARSE,
 ]

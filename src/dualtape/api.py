@@ -368,9 +368,16 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
     return jacrev_fun
 
 
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))``, as in JAX."""
-    return jacfwd(jacrev(fun, argnums), argnums)
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
+            mode: str = "fwd-rev") -> Callable[..., Any]:
+    """Hessian of ``fun``; by default ``jacfwd(jacrev(fun))``, as in JAX.
+
+    ``mode`` is ``"fwd-rev"``, ``"fwd-fwd"``, ``"rev-fwd"``, ``"rev-rev"`` (outer-inner)
+    or ``"auto"``: see :func:`dualtape.modes.hessian`.
+    """
+    from .modes import hessian as by_mode
+
+    return by_mode(fun, argnums, mode=mode)
 
 
 def hvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> Any:

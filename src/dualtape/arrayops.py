@@ -34,6 +34,26 @@ _FUNCTIONS = {
     )
 }
 
+# ---- the "linalg" block: numpy.linalg functions, einsum, tensordot and matrix helpers
+_FUNCTIONS.update({name: getattr(dnp, name) for name in (
+    "einsum", "tensordot", "trace", "diag", "diagonal", "triu", "tril", "kron", "cross")})
+_LINALG = {name: getattr(dnp.linalg, name) for name in dnp.linalg.__all__
+           if callable(getattr(dnp.linalg, name)) and name[0].islower()}
+_LINALG.update({"multi_dot": dnp.linalg.multi_dot, "matmul": dnp.matmul,
+                "outer": dnp.outer, "tensordot": dnp.tensordot,
+                "trace": lambda x, offset=0: dnp.trace(x, offset, -2, -1),
+                "diagonal": lambda x, offset=0: dnp.diagonal(x, offset, -2, -1),
+                "cross": lambda a, b, axis=-1: dnp.cross(a, b, axis=axis),
+                "eig": dnp.linalg.unsupported_eig, "eigvals": dnp.linalg.unsupported_eig})
+# ---- end of the "linalg" block
+
+
+def _lookup(func: Any) -> Any:
+    name = getattr(func, "__name__", "")
+    if getattr(func, "__module__", "") == "numpy.linalg":
+        return _LINALG.get(name)
+    return _FUNCTIONS.get(name)
+
 
 _add, _sub, _mul, _div = ops.add, ops.sub, ops.mul, ops.div
 
@@ -239,7 +259,7 @@ class ArrayOps:
             + " on traced values; use the functions of dualtape.numpy")
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        fn = _FUNCTIONS.get(getattr(func, "__name__", ""))
+        fn = _lookup(func)
         if fn is None:
             raise TypeError(f"dualtape does not support {_fn_name(func)} on traced values; "
                             "use the functions of dualtape.numpy")

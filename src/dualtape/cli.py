@@ -6,6 +6,7 @@
                                              (or ``--scheduler ADDRESS``, ``--scheduler-file F``)
 ``dualtape study plot NAME``                  redraw the figures from data.csv
 ``dualtape study summary NAME``               rewrite summary.md from data.csv
+``dualtape compare FILE.py:FUNC [--n N] ...``  every way to differentiate FUNC, timed
 
 Exit status: 0 on success, 1 when the results hold failed cells, 2 on bad
 arguments (with a one-line reason), 130 when interrupted (rerun to resume).
@@ -95,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("name", metavar="NAME", help="study (see 'dualtape study list')")
         p.add_argument("--quick", action="store_true", help="use results/quick/<study>")
         p.add_argument("--out", metavar="DIR", help="results folder (default results/<study>)")
+
+    from dualtape.comparison.cli import add_arguments
+
+    add_arguments(top.add_parser(
+        "compare", help="compare every way to differentiate your function (and JAX's)",
+        description="Load FUNC from FILE.py, call it on a random input (or --input), run "
+        "every Jacobian (or, with --order 2, Hessian) method of dualtape and JAX on it, check "
+        "each against JAX, time them interleaved, print the table and the recommendation, "
+        "and write table.csv, env.json and compare.png to --out. Exits 2 on a bad input."))
     return parser
 
 
@@ -192,10 +202,23 @@ def _summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compare(args: argparse.Namespace, argv: list[str]) -> int:
+    from dualtape.comparison.cli import CompareError, run
+
+    try:
+        return run(args, argv)
+    except CompareError as exc:
+        return _fail("dualtape compare", str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return _fail("dualtape compare", "interrupted", EXIT_INTERRUPTED)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dualtape`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.command == "compare":
+        return _compare(args, argv)
     prog = f"dualtape {args.command} {args.action}"
     try:
         from dualtape.study.spec import StudyError

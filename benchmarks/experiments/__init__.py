@@ -1,0 +1,1 @@
+"""Experiments run outside the package: proposed rules measured before anyone edits ``ops.py``."""

@@ -1,0 +1,136 @@
+"""The methods ``dt.compare`` runs: dualtape's modes and chunk sizes, and JAX's transforms.
+
+Each method turns (fun, args, argnums) into a zero-argument *runner*: the call that is
+timed, counted and checked.  Methods that would do exactly the same computation as another
+for this function (a chunk at least as large as the number of directions is vector mode)
+are dropped before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Runner = Callable[[], Any]
+
+#: Chunk sizes tried besides 1 and vector mode (those below the number of directions).
+CHUNKS = (4, 16, 64)
+HESSIAN_COMPOSITIONS = ("fwd-fwd", "fwd-rev", "rev-fwd", "rev-rev")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way to compute the derivative: its row in the table.
+
+    ``mode`` is ``fwd`` or ``rev`` (order 1) or an outer-inner composition such as
+    ``fwd-rev`` (order 2); ``chunk`` is the tangents (cotangents) per pass, ``None`` for
+    vector mode (all at once); ``engine`` is ``dualtape`` or ``jax``.
+    """
+
+    name: str
+    label: str
+    mode: str
+    engine: str
+    chunk: int | None = None
+    jit: bool = False
+
+    @property
+    def counted(self) -> bool:
+        """Whether dualtape's counters and tracemalloc see this method's work."""
+        return self.engine == "dualtape"
+
+    def runner(self, fun: Callable, args: tuple, argnums: int | Sequence[int],
+               order: int) -> Runner:
+        """The zero-argument call that computes this method's derivative."""
+        if self.engine == "jax":
+            return _jax_runner(self, fun, args, argnums)
+        import dualtape as dt
+
+        if order == 2:
+            h = dt.hessian(fun, argnums, mode=self.mode)
+        else:
+            h = dt.jacobian(fun, argnums, mode=self.mode, chunk=self.chunk)
+        return lambda: h(*args)
+
+
+def _chunk_label(mode: str, chunk: int | None, dim: int) -> str:
+    what = "tangent" if mode == "fwd" else "cotangent"
+    engine = "forward" if mode == "fwd" else "reverse"
+    if chunk is None:
+        return f"{engine}, vector mode (all {dim} {what}s in one pass)"
+    if chunk == 1:
+        return f"{engine}, one {what} per pass ({dim} passes)"
+    return f"{engine}, {chunk} {what}s per pass ({-(-dim // chunk)} passes)"
+
+
+def first_order(n: int, m: int, chunks: Sequence[int] = CHUNKS) -> tuple[list[Method], list[str]]:
+    """dualtape's forward and reverse modes at chunk 1, a few chunks and vector mode.
+
+    Returns the methods and notes on those left out as duplicates of vector mode.
+    """
+    methods, notes = [], []
+    for mode, dim in (("fwd", n), ("rev", m)):
+        for chunk in (1, *chunks, None):
+            if chunk is not None and chunk > 1 and chunk >= dim:
+                notes.append(f"{mode}_chunk{chunk} left out: with {dim} "
+                             f"{'inputs' if mode == 'fwd' else 'outputs'} it is vector mode")
+                continue
+            name = f"{mode}_vector" if chunk is None else f"{mode}_chunk{chunk}"
+            methods.append(Method(name, _chunk_label(mode, chunk, dim), mode, "dualtape", chunk))
+    return methods, notes
+
+
+def second_order() -> list[Method]:
+    """The four compositions of dualtape's modes (outer-inner), each in vector mode."""
+    labels = {"fwd": "forward", "rev": "reverse"}
+    out = []
+    for comp in HESSIAN_COMPOSITIONS:
+        outer, inner = comp.split("-")
+        out.append(Method(f"hessian_{comp.replace('-', '_')}",
+                          f"{labels[outer]} over {labels[inner]}", comp, "dualtape"))
+    return out
+
+
+def jax_methods(order: int) -> list[Method]:
+    """JAX's transforms, eager and jit: jacfwd and jacrev, or hessian."""
+    kinds = ("jacfwd", "jacrev") if order == 1 else ("hessian",)
+    out = []
+    for kind in kinds:
+        mode = {"jacfwd": "fwd", "jacrev": "rev", "hessian": "fwd-rev"}[kind]
+        for jit in (False, True):
+            suffix = "_jit" if jit else ""
+            out.append(Method(f"jax_{kind}{suffix}", f"JAX {kind}, {'jit' if jit else 'eager'}",
+                              mode, "jax", jit=jit))
+    return out
+
+
+def enable_jax():
+    """JAX with float64 on (the comparison is at 1e-8, float32 cannot pass it)."""
+    from ..measure.jaxconfig import jax_x64
+
+    return jax_x64()
+
+
+def to_jax(args: tuple) -> tuple:
+    """``args`` with every float array (or float) leaf turned into a JAX array."""
+    from ..tree import flatten, unflatten
+
+    jax = enable_jax()
+    leaves, td = flatten(tuple(args))
+    out = [jax.numpy.asarray(x) if isinstance(x, (float, np.ndarray, np.generic)) else x
+           for x in leaves]
+    return tuple(unflatten(td, out))
+
+
+def _jax_runner(method: Method, fun: Callable, args: tuple,
+                argnums: int | Sequence[int]) -> Runner:
+    jax = enable_jax()
+    kind = method.name[len("jax_"):].removesuffix("_jit")
+    transform = getattr(jax, kind)(fun, argnums)
+    if method.jit:
+        transform = jax.jit(transform)
+    jargs = to_jax(args)
+    return lambda: jax.block_until_ready(transform(*jargs))

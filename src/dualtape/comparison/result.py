@@ -1,0 +1,198 @@
+"""``Comparison``: the table of a ``dt.compare`` run, its best method and what to make of it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..choice import ModeChoice
+
+TOLERANCE = 1e-8  # largest relative error accepted against JAX
+COLUMNS = ("method", "mode", "chunk", "engine", "time_s", "time_q1", "time_q3", "relative_time",
+           "n_ops", "flops", "tape_bytes", "peak_bytes", "max_rel_error", "status", "label",
+           "note")
+_SHOWN = ("method", "time_s", "relative_time", "n_ops", "flops", "tape_bytes", "peak_bytes",
+          "max_rel_error", "status")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def _int(v: Any) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{int(v):,}"
+
+
+@dataclass
+class Comparison:
+    """What ``dt.compare`` measured: one row per method, and the verdict.
+
+    ``rows`` are dicts with the columns of :attr:`table`; ``n`` and ``m`` are the numbers
+    of inputs and outputs; ``eval_time_s`` is the median time of one plain evaluation of
+    the function (the unit of ``relative_time``); ``choice`` is what
+    :func:`dualtape.choose_mode` predicts (order 1 only); ``notes`` lists what was left
+    out and why.
+    """
+
+    rows: list[dict[str, Any]]
+    n: int
+    m: int
+    order: int
+    eval_time_s: float
+    function: str = "f"
+    notes: list[str] = field(default_factory=list)
+    choice: ModeChoice | None = None
+    repeats: int = 0
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per method, fastest first (pandas ``DataFrame``).
+
+        Columns: ``method``, ``mode``, ``chunk`` (None: vector mode), ``engine``, ``time_s``
+        (median seconds per call), ``time_q1``/``time_q3`` (quartiles over the rounds),
+        ``relative_time`` (over one evaluation of the function), ``n_ops``, ``flops``,
+        ``tape_bytes`` (dualtape's counters), ``peak_bytes`` (tracemalloc), ``max_rel_error``
+        (against JAX; NaN where unchecked), ``status`` (``ok``, ``failed`` or
+        ``unchecked``), ``label`` and ``note``.
+        """
+        import pandas as pd
+
+        df = pd.DataFrame([{c: r.get(c, math.nan) for c in COLUMNS} for r in self.rows],
+                          columns=list(COLUMNS))
+        df["chunk"] = df["chunk"].astype(object).where(df["chunk"].notna(), None)
+        return df.sort_values("time_s", na_position="last", kind="stable").reset_index(drop=True)
+
+    def _ranked(self, engine: str | None = None, mode: str | None = None) -> list[dict]:
+        ok = [r for r in self.rows if r["status"] != "failed" and not math.isnan(
+            r.get("time_s", math.nan)) and (engine is None or r["engine"] == engine)
+            and (mode is None or r["mode"] == mode)]
+        return sorted(ok, key=lambda r: r["time_s"])
+
+    @property
+    def best(self) -> str | None:
+        """The name of the fastest method that did not fail (None if all failed)."""
+        ranked = self._ranked()
+        return ranked[0]["method"] if ranked else None
+
+    @property
+    def recommendation(self) -> str:
+        """A sentence: which method to use and why, in terms of n, m and the measured costs."""
+        ranked = self._ranked()
+        if not ranked:
+            return (f"Every method failed on {self.function} (n = {self.n}, m = {self.m}); "
+                    "see the notes column.")
+        best = ranked[0]
+        head = (f"{self.function} has n = {self.n} inputs and m = {self.m} output"
+                f"{'s' if self.m != 1 else ''}. Use {best['method']} ({best['label']}): "
+                f"{_ms(best['time_s'])} per call, {best['relative_time']:.3g}× one evaluation")
+        return head + self._why(best) + self._dualtape_note(best) + self._choice_note()
+
+    def _why(self, best: dict) -> str:
+        if self.order == 2:
+            others = [r for r in self._ranked("dualtape") if r["method"] != best["method"]]
+            if not others:
+                return "."
+            worst = others[-1]
+            return (f", {worst['time_s'] / best['time_s']:.2g}× faster than the slowest "
+                    f"composition ({worst['method']}).")
+        other = "rev" if best["mode"] == "fwd" else "fwd"
+        rivals = self._ranked(mode=other)
+        if not rivals:
+            return "."
+        rival = rivals[0]
+        s = lambda k: "s" if k != 1 else ""  # noqa: E731
+        cheap = (f"reverse mode needs {self.m} cotangent{s(self.m)} where forward mode needs "
+                 f"{self.n} tangent{s(self.n)}")
+        if self.n < self.m:
+            cheap = (f"forward mode needs {self.n} tangent{s(self.n)} where reverse mode needs "
+                     f"{self.m} cotangent{s(self.m)}")
+        flops = ""
+        if _finite(best.get("flops")) and _finite(rival.get("flops")):
+            flops = f", and it does {_int(best['flops'])} FLOPs against {_int(rival['flops'])}"
+        ratio = rival["time_s"] / best["time_s"]
+        than = f"{ratio:.2g}× faster than" if ratio >= 1.05 else "level with"
+        return (f", {than} the best {'reverse' if other == 'rev' else 'forward'}-mode method "
+                f"({rival['method']}, {_ms(rival['time_s'])}). With n = {self.n} and "
+                f"m = {self.m}, {cheap}{flops}.")
+
+    def _dualtape_note(self, best: dict) -> str:
+        if best["engine"] == "dualtape":
+            return ""
+        mine = self._ranked("dualtape")
+        if not mine:
+            return ""
+        return (f" Among dualtape's methods, {mine[0]['method']} is fastest "
+                f"({_ms(mine[0]['time_s'])}, {mine[0]['time_s'] / best['time_s']:.2g}× "
+                f"{best['method']}).")
+
+    def _choice_note(self) -> str:
+        c = self.choice
+        if c is None:
+            return ""
+        name = f"{c.mode}_vector" if c.chunk is None else f"{c.mode}_chunk{c.chunk}"
+        row = next((r for r in self.rows if r["method"] == name), None)
+        mine = self._ranked("dualtape")
+        if row is None or not mine or not _finite(row.get("time_s")):
+            return f" dt.choose_mode picks {name}."
+        regret = row["time_s"] / mine[0]["time_s"]
+        verdict = ("the fastest of dualtape's methods" if row is mine[0] else
+                   f"within {regret - 1:.0%} of dualtape's fastest ({mine[0]['method']})"
+                   if regret < 1.1 else
+                   f"{regret:.2g}× the time of dualtape's fastest ({mine[0]['method']})")
+        return f" dt.choose_mode (no timing) picks {name}: measured {verdict}."
+
+    def __str__(self) -> str:
+        lines = [f"dt.compare({self.function}): n = {self.n}, m = {self.m}, "
+                 f"{'Jacobian' if self.order == 1 else 'Hessian'}; one evaluation "
+                 f"{_ms(self.eval_time_s)}; medians of {self.repeats} interleaved rounds", ""]
+        header = ("method", "time", "× f", "n_ops", "FLOPs", "tape bytes", "peak bytes",
+                  "rel. error", "status")
+        body = []
+        for r in sorted(self.rows, key=lambda r: r.get("time_s", math.inf)):
+            t = r.get("time_s", math.nan)
+            body.append((r["method"], _ms(t) if _finite(t) else "—",
+                         f"{r['relative_time']:.3g}" if _finite(r.get("relative_time")) else "—",
+                         _int(r.get("n_ops")), _int(r.get("flops")), _int(r.get("tape_bytes")),
+                         _int(r.get("peak_bytes")),
+                         f"{r['max_rel_error']:.1e}" if _finite(r.get("max_rel_error")) else "—",
+                         r["status"] + ("  " + r["note"] if r["note"] else "")))
+        widths = [max(len(x[i]) for x in (header, *body)) for i in range(len(header))]
+        for line in (header, *body):
+            cells = [line[0].ljust(widths[0])] + [c.rjust(w) for c, w in
+                                                   zip(line[1:-1], widths[1:-1], strict=True)]
+            lines.append("  ".join([*cells, line[-1]]).rstrip())
+        lines += ["", f"best: {self.best}", self.recommendation]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        table = self.table[list(_SHOWN)].to_html(index=False, float_format=lambda v: f"{v:.3g}",
+                                                 na_rep="—")
+        import html
+
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return (f"<div><p><b>dt.compare({html.escape(self.function)})</b>: n = {self.n}, "
+                f"m = {self.m}</p>{table}<p>{html.escape(self.recommendation)}</p>"
+                f"{f'<ul>{notes}</ul>' if notes else ''}</div>")
+
+    def plot(self, path: str | Path | None = None):
+        """Bar chart of median time (with quartiles) and FLOPs per method.
+
+        Returns the matplotlib ``Figure``; with ``path`` it is also saved there (the
+        format follows the suffix, written atomically).
+        """
+        from .figure import comparison_figure
+
+        return comparison_figure(self, path)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False

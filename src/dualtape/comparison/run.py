@@ -1,0 +1,190 @@
+"""``dt.compare``: every applicable method on the user's function, checked and timed together."""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..modes import n_inputs, n_outputs
+from ..tree import flatten
+from .methods import Method, first_order, jax_methods, second_order, to_jax
+from .result import TOLERANCE, Comparison
+
+__all__ = ["compare"]
+
+
+def _short(exc: BaseException) -> str:
+    return traceback.format_exception_only(exc)[-1].strip()
+
+
+def _jax_argnums(argnums: int | Sequence[int]) -> int | tuple[int, ...]:
+    return argnums if isinstance(argnums, (int, np.integer)) else tuple(argnums)
+
+
+def rel_error(got: Any, ref: Any) -> float:
+    """max |got - ref| / max |ref| over all leaves; infinite on a mismatch of structure."""
+    from ..study.measure import max_relative_error
+
+    g, r = flatten(got)[0], flatten(ref)[0]
+    if len(g) != len(r):
+        return math.inf
+    ga = [np.asarray(x, dtype=np.float64) for x in g]
+    ra = [np.asarray(x, dtype=np.float64) for x in r]
+    if any(a.shape != b.shape for a, b in zip(ga, ra, strict=True)):
+        return math.inf
+    if not ra:
+        return 0.0
+    return max_relative_error(np.concatenate([a.ravel() for a in ga]),
+                              np.concatenate([b.ravel() for b in ra]))
+
+
+def _select(available: list[Method], methods: Sequence[str] | None) -> list[Method]:
+    if methods is None:
+        return available
+    if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
+        raise TypeError(f"methods: expected a sequence of method names, got {methods!r}")
+    names = [m.name for m in available]
+    unknown = [m for m in methods if m not in names]
+    if unknown:
+        raise ValueError(f"methods: unknown method(s) {', '.join(map(repr, unknown))} for this "
+                         f"function; valid: {', '.join(names)}")
+    return [m for m in available if m.name in methods]
+
+
+def _jax_reference(fun: Callable, args: tuple, argnums: Any, order: int,
+                   notes: list[str]) -> tuple[bool, Any]:
+    """Whether ``fun`` runs under JAX, and JAX's derivative (None when unavailable)."""
+    try:
+        from .methods import enable_jax
+
+        jax = enable_jax()
+    except ImportError as exc:
+        notes.append(f"JAX methods skipped and nothing checked: JAX is not installed ({exc})")
+        return False, None
+    jargs = to_jax(args)
+    try:
+        jax.block_until_ready(fun(*jargs))
+    except Exception as exc:  # noqa: BLE001 - any failure means "does not run under JAX"
+        notes.append(f"JAX methods skipped and nothing checked: the function does not run on "
+                     f"JAX arrays ({_short(exc)})")
+        return False, None
+    transform = jax.jacfwd if order == 1 else jax.hessian
+    try:
+        return True, transform(fun, _jax_argnums(argnums))(*jargs)
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"nothing checked: JAX could not differentiate the function ({_short(exc)})")
+        return True, None
+
+
+def _progress(total: int, enabled: bool, what: str):
+    """A tqdm bar that appears only once the run has lasted a second, or None."""
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=what, unit="step", delay=1.0, leave=False)
+
+
+def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: int = 1,
+            methods: Sequence[str] | None = None, repeats: int | None = None,
+            progress: bool = False) -> Comparison:
+    """Run every applicable method on ``fun(*args)``, check each against JAX, time them together.
+
+    ``order=1`` compares Jacobian methods: dualtape's forward and reverse mode with one
+    direction per pass, a few chunk sizes and vector mode, and JAX's ``jacfwd`` and
+    ``jacrev``, eager and jit.  ``order=2`` compares Hessians: the four compositions of
+    dualtape's modes and JAX's ``hessian``, eager and jit.  JAX's methods run only if
+    ``fun`` runs on JAX arrays (``dualtape.numpy`` ops do); otherwise they are skipped
+    with a note and nothing is checked.  JAX's float64 mode is switched on.
+
+    Each method is called once and checked against JAX's ``jacfwd`` (``hessian``): above
+    a relative error of 1e-8 it is marked failed and is never ``best``.  dualtape's
+    methods are also counted (``dt.count()``) and memory-profiled (tracemalloc), each in
+    a run of its own.  Then all of them, and one plain evaluation of ``fun``, are timed
+    in the same process, interleaved round by round: ``repeats`` rounds (default 7) of
+    calibrated samples of about 10 ms; the table gives the median and quartiles.
+
+    ``methods`` restricts the run to some of the method names (see ``Comparison.table``).
+    ``progress=True`` shows a progress bar once the run has lasted a second.
+    """
+    from ..study.measure import counts, peak_memory
+    from .timing import DEFAULT_TIMING, interleaved, steps
+
+    if order not in (1, 2) or isinstance(order, bool):
+        raise ValueError(f"order: expected 1 (Jacobian) or 2 (Hessian), got {order!r}")
+    if repeats is not None and (not isinstance(repeats, (int, np.integer))
+                                or isinstance(repeats, bool) or repeats < 1):
+        raise ValueError(f"repeats: expected a positive int, got {repeats!r}")
+    if not callable(fun):
+        raise TypeError(f"fun: expected a callable, got {type(fun).__name__}")
+    cfg = DEFAULT_TIMING if repeats is None else DEFAULT_TIMING.but(repeats=int(repeats))
+    n = n_inputs(args, argnums)
+    from ..argchecks import output_leaf as _output_leaf
+
+    out = fun(*args)
+    for k, leaf in enumerate(flatten(out)[0]):
+        _output_leaf(leaf, f"output leaf {k}")
+    m = n_outputs(out)
+    notes: list[str] = []
+    if order == 1:
+        candidates, dropped = first_order(n, m)
+        notes += dropped
+    else:
+        candidates = second_order()
+    chosen = _select(candidates + jax_methods(order), methods)
+    runs_jax, ref = _jax_reference(fun, args, argnums, order, notes)
+    if not runs_jax:
+        chosen = [m for m in chosen if m.engine != "jax"]
+    rows: dict[str, dict[str, Any]] = {}
+    runners: dict[str, Callable[[], Any]] = {"f": lambda: fun(*args)}
+    bar = _progress(len(chosen) + steps(len(chosen) + 1, cfg), progress,
+                    f"compare {getattr(fun, '__name__', 'f')}")
+    for meth in chosen:
+        row = {"method": meth.name, "label": meth.label, "mode": meth.mode,
+               "chunk": meth.chunk, "engine": meth.engine, "jit": meth.jit, "status": "ok",
+               "note": "", "max_rel_error": math.nan}
+        rows[meth.name] = row
+        try:
+            runner = meth.runner(fun, args, argnums, order)
+            result = runner()
+        except Exception as exc:  # noqa: BLE001 - a method that raises is a failed method
+            row.update(status="failed", note=f"raised {_short(exc)}")
+        else:
+            if ref is not None:
+                err = rel_error(result, ref)
+                row["max_rel_error"] = err
+                if not err <= TOLERANCE:
+                    row.update(status="failed", note=f"differs from JAX (max rel. error "
+                                                     f"{err:.3g})")
+            else:
+                row["status"] = "unchecked"
+            if meth.counted:
+                row.update(counts(runner))
+                row["peak_bytes"] = peak_memory(runner)
+            runners[meth.name] = runner
+        if bar is not None:
+            bar.update()
+    try:
+        samples = interleaved(runners, cfg, tick=None if bar is None else bar.update)
+    finally:
+        if bar is not None:
+            bar.close()
+    choice = None
+    if order == 1:
+        from ..choice import choose_mode
+
+        choice = choose_mode(fun, *args, argnums=argnums)
+    eval_s = float(np.median(samples.pop("f")))
+    for name, ts in samples.items():
+        q1, med, q3 = np.percentile(ts, [25, 50, 75])
+        rows[name].update(time_s=float(med), time_q1=float(q1), time_q3=float(q3),
+                          relative_time=float(med) / eval_s, samples=len(ts))
+    return Comparison(rows=list(rows.values()), n=n, m=m, order=order, eval_time_s=eval_s,
+                      function=getattr(fun, "__name__", "f"), notes=notes, choice=choice,
+                      repeats=cfg.repeats)

@@ -1,0 +1,295 @@
+"""Rules users add themselves: ``custom_jvp``, ``custom_vjp``, ``primitive``, ``stop_gradient``.
+
+``custom_jvp`` and ``custom_vjp`` follow JAX's interface.  A ``custom_jvp``
+function becomes a primitive of its own whose JVP is the user's rule; its VJP
+is that rule transposed: the rule is linear in the tangent, so recording it on
+a tape (with the tangent as the input) and pulling the cotangent back gives the
+transpose, at any order and in any mix of modes.  A ``custom_vjp`` function
+records one tape entry whose backward step is the user's ``bwd``; forward mode
+has no rule to use and raises ``TypeError``, as in JAX.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import numpy as dnp
+from .forward import Dual
+from .ops import ndim_of, shape_of, size_of
+from .registry import PLAIN_TYPES, Primitive, Tracer, register
+from .reverse import TapeValue
+from .tree import flatten, unflatten
+
+__all__ = ["custom_jvp", "custom_vjp", "primitive", "stop_gradient"]
+
+
+def _no_flops(ans: Any, *args: Any, **params: Any) -> int:
+    return 0
+
+
+def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tuple]:
+    """(non-differentiated arguments, differentiated arguments) of a call."""
+    for i in nondiff:
+        if i >= len(args):
+            raise TypeError(f"{name}: nondiff_argnums names argument {i}, but the call has "
+                            f"only {len(args)} positional arguments")
+        if any(isinstance(x, Tracer) for x in flatten(args[i])[0]):
+            raise TypeError(f"{name}: argument {i} is in nondiff_argnums but is being "
+                            "differentiated; remove it from nondiff_argnums")
+    diff = tuple(a for i, a in enumerate(args) if i not in nondiff)
+    for a in diff:
+        if not (type(a) in PLAIN_TYPES or isinstance(a, (Tracer, np.generic))
+                or hasattr(a, "shape")):
+            raise TypeError(f"{name}: differentiable arguments must be arrays or floats, got "
+                            f"{type(a).__name__} (mark it in nondiff_argnums)")
+    return tuple(args[i] for i in nondiff), diff
+
+
+def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> list:
+    """Put the non-differentiated arguments back in their positions."""
+    out, it_nd, it_d = [], iter(nd_vals), iter(diff)
+    for i in range(len(nd_vals) + len(diff)):
+        out.append(next(it_nd) if i in nondiff else next(it_d))
+    return out
+
+
+def _fit(x: Any, like: Any) -> Any:
+    """``x`` broadcast to the shape of ``like`` (a rule may return a scalar zero)."""
+    return x if shape_of(x) == shape_of(like) else dnp.broadcast_to(x, shape_of(like))
+
+
+def _per_direction(fn: Callable[[list], Any], batched: list, nb: int, like: Any) -> Any:
+    """Apply ``fn`` (written for one direction) to each direction of vector mode and stack."""
+    if nb == 0:
+        return fn(batched)
+    ref = next(b for b in batched if b is not None)
+    batch = shape_of(ref)[:nb]
+    n = math.prod(batch)
+    flat = [None if b is None else dnp.reshape(b, (n,) + shape_of(b)[nb:]) for b in batched]
+    outs = [fn([None if f is None else f[k] for f in flat]) for k in range(n)]
+    return dnp.reshape(dnp.stack(outs, 0), batch + shape_of(like))
+
+
+class custom_jvp:  # noqa: N801  (JAX's name)
+    """A function with a user-given JVP rule, usable in both modes and nested.
+
+    >>> @custom_jvp
+    ... def log1pexp(x):
+    ...     return dnp.log1p(dnp.exp(x))
+    >>> @log1pexp.defjvp
+    ... def log1pexp_jvp(primals, tangents):
+    ...     (x,), (t,) = primals, tangents
+    ...     return log1pexp(x), t * dnp.sigmoid(x)
+
+    The rule is ``rule(*nondiff_args, primals, tangents) -> (out, tangent_out)`` and must
+    be linear in the tangents. Differentiable arguments are arrays or floats; arguments
+    that are not (ints, strings, callables) go in ``nondiff_argnums``.
+    """
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(sorted(int(i) for i in nondiff_argnums))
+        self.jvp_rule: Callable | None = None
+        name = getattr(fun, "__name__", "f")
+        self.prim = Primitive(f"custom_jvp({name})", self._impl, jvp=self._jvp, vjp=self._vjp,
+                              flops=_no_flops, saves="both", variadic=True,
+                              jax_impl=self._impl)
+
+    def defjvp(self, jvp: Callable) -> Callable:
+        """Set the JVP rule (usable as a decorator)."""
+        self.jvp_rule = jvp
+        return jvp
+
+    def __call__(self, *args: Any) -> Any:
+        name = self.prim.name
+        if self.jvp_rule is None:
+            raise AttributeError(f"{name}: no JVP rule; define one with @f.defjvp")
+        nd, diff = _split(args, self.nondiff_argnums, name)
+        if not any(isinstance(a, Tracer) for a in diff):
+            return self.fun(*args)
+        return self.prim.bind(*diff, nd=nd)
+
+    def _impl(self, *diff: Any, nd: tuple) -> Any:
+        return self.fun(*_merge(nd, diff, self.nondiff_argnums))
+
+    def _tangent_out(self, nd: tuple, primals: tuple, tangents: list, ans: Any) -> Any:
+        out = self.jvp_rule(*nd, primals, tuple(tangents))  # type: ignore[misc]
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(f"{self.prim.name}: the JVP rule must return a pair "
+                            "(primal_out, tangent_out)")
+        return _fit(out[1], ans)
+
+    def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple) -> Any:
+        k = next(i for i, t in enumerate(ts) if t is not None)
+        nb = ndim_of(ts[k]) - ndim_of(primals[k])
+
+        def one(tangents: list) -> Any:
+            filled = [t if t is not None else np.zeros(shape_of(x), getattr(x, "dtype", float))
+                      for t, x in zip(tangents, primals, strict=True)]
+            return self._tangent_out(nd, primals, filled, ans)
+
+        return _per_direction(one, list(ts), nb, ans)
+
+    def _vjp(self, i: int, g: Any, ans: Any, *primals: Any, nd: tuple) -> Any:
+        from .api import vjp
+
+        zeros = [np.zeros(shape_of(x), getattr(x, "dtype", np.float64)) for x in primals]
+
+        def linear(ti: Any) -> Any:
+            tangents = list(zeros)
+            tangents[i] = ti
+            return self._tangent_out(nd, primals, tangents, ans)
+
+        _, pull = vjp(linear, zeros[i])
+        nb = ndim_of(g) - ndim_of(ans)
+        return _per_direction(lambda gs: pull(gs[0])[0], [g], nb, primals[i])
+
+
+class custom_vjp:  # noqa: N801  (JAX's name)
+    """A function with a user-given VJP: ``f.defvjp(fwd, bwd)``.
+
+    ``fwd(*args) -> (out, residuals)``; ``bwd(*nondiff_args, residuals, g) -> tuple`` with
+    one cotangent per differentiable argument (``None`` for zero). Reverse mode only: a
+    ``custom_vjp`` function under forward mode (``jvp``, ``jacfwd``) raises ``TypeError``.
+    """
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(sorted(int(i) for i in nondiff_argnums))
+        self.fwd: Callable | None = None
+        self.bwd: Callable | None = None
+        self.name = f"custom_vjp({getattr(fun, '__name__', 'f')})"
+
+    def defvjp(self, fwd: Callable, bwd: Callable) -> None:
+        """Set the forward pass (output and residuals) and the backward pass."""
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args: Any) -> Any:
+        if self.fwd is None or self.bwd is None:
+            raise AttributeError(f"{self.name}: no VJP rule; define one with f.defvjp(fwd, bwd)")
+        nd, diff = _split(args, self.nondiff_argnums, self.name)
+        top = None
+        for a in diff:
+            if isinstance(a, Tracer) and (top is None or a.level > top.level):
+                top = a
+        if top is None:
+            return self.fun(*args)
+        if isinstance(top, Dual):
+            raise TypeError(f"{self.name}: a custom_vjp function has no forward-mode rule, so "
+                            "jvp/jacfwd/hessian cannot differentiate it (as in JAX); use "
+                            "reverse mode (grad, vjp, jacrev), or custom_jvp")
+        level = top.level
+        mine = [type(a) is TapeValue and a.level == level for a in diff]
+        vals = [a.value if m else a for a, m in zip(diff, mine, strict=True)]
+        out, res = self.fwd(*_merge(nd, vals, self.nondiff_argnums))
+        out_leaves = flatten(out)[0]
+        if len(out_leaves) != 1 or out_leaves[0] is not out:
+            raise NotImplementedError(f"{self.name}: the function must return one array")
+        prim = Primitive(self.name, lambda *a: out, jvp=None,
+                         vjp=self._backward(nd, res, out, vals), flops=_no_flops,
+                         saves="meta", variadic=True)
+        parents = tuple((i, a.index) for i, (a, m) in enumerate(zip(diff, mine, strict=True)) if m)
+        from . import registry
+
+        return top._record(prim, {}, parents, tuple(vals), out, registry.counting)
+
+    def _backward(self, nd: tuple, res: Any, out: Any, vals: list) -> Callable:
+        last: list = [None, None]  # (cotangent, its result): one bwd call per cotangent
+
+        def one(gs: list) -> list:
+            cts = self.bwd(*nd, res, gs[0])  # type: ignore[misc]
+            if not isinstance(cts, (tuple, list)) or len(cts) != len(vals):
+                raise TypeError(f"{self.name}: bwd must return a tuple of {len(vals)} "
+                                f"cotangent(s), one per differentiable argument, got {cts!r}")
+            return [np.zeros(shape_of(x)) if c is None else _fit(c, x)
+                    for c, x in zip(cts, vals, strict=True)]
+
+        def rule(i: int, g: Any, ans: Any, *args: Any) -> Any:
+            if last[0] is not g:
+                nb = ndim_of(g) - ndim_of(out)
+                if nb == 0:
+                    last[1] = one([g])
+                else:
+                    last[1] = [_per_direction(lambda gs, j=j: one(gs)[j], [g], nb, x)
+                               for j, x in enumerate(vals)]
+                last[0] = g
+            return last[1][i]
+
+        return rule
+
+
+def _as_rules(rules: Any, what: str) -> Any:
+    if rules is None or callable(rules):
+        return (rules,)
+    if isinstance(rules, (tuple, list)):
+        return tuple(rules)
+    raise TypeError(f"{what}: expected a callable, None, or a tuple of them, got {rules!r}")
+
+
+def primitive(name: str, impl: Callable, jvp: Any = None, vjp: Any = None,
+              flops: Callable[..., int] | None = None, saves: str = "args",
+              jax_impl: Callable | None = None, broadcasting: bool = False,
+              linear: bool = False) -> Callable[..., Any]:
+    """Add a primitive to the registry and return the function that applies it.
+
+    ``impl(*args, **params)`` computes it with NumPy. ``jvp`` and ``vjp`` hold one rule per
+    positional argument (a single callable for one argument; ``None``: not differentiable):
+    ``jvp_rule(t, ans, *args, **params)`` gives that argument's contribution to the output
+    tangent and ``vjp_rule(g, ans, *args, **params)`` that argument's cotangent. Write the
+    rules with ``dualtape.numpy`` ops so they differentiate again, and let them broadcast
+    over leading batch axes of ``t``/``g`` (vector mode). ``flops(ans, *args, **params)`` is
+    the cost model (default: one per output element); ``saves`` says what the VJP reads
+    ("args", "ans", "both", "meta"); ``jax_impl`` runs it on JAX arrays.
+
+    The primitive is counted by ``dt.count``, drawn by ``dt.draw`` and checked by
+    ``dt.check_grads``/``dt.check_against_jax`` like the built-in ones.
+    """
+    jvps, vjps = _as_rules(jvp, "jvp"), _as_rules(vjp, "vjp")
+    if len(jvps) != len(vjps):
+        raise ValueError(f"primitive {name!r}: {len(jvps)} JVP rule(s) but {len(vjps)} VJP "
+                         "rule(s); give one of each per argument")
+    for k, (j, v) in enumerate(zip(jvps, vjps, strict=True)):
+        if (j is None) != (v is None):
+            raise ValueError(f"primitive {name!r}: argument {k} has a "
+                             f"{'VJP' if j is None else 'JVP'} rule but no "
+                             f"{'JVP' if j is None else 'VJP'} rule")
+
+    if jax_impl is None:
+        def jax_impl(*args: Any, **params: Any) -> Any:
+            raise NotImplementedError(f"primitive {name!r} has no JAX implementation; pass "
+                                      "jax_impl= to dt.primitive")
+
+    prim = register(Primitive(name, impl, jvp=jvps, vjp=vjps,
+                              flops=flops or (lambda ans, *a, **p: size_of(ans)), saves=saves,
+                              broadcasting=broadcasting, linear=linear, jax_impl=jax_impl))
+
+    def apply(*args: Any, **params: Any) -> Any:
+        return prim.bind(*args, **params)
+
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"Apply the user primitive ``{name}``."
+    apply.primitive = prim  # type: ignore[attr-defined]
+    return apply
+
+
+def _jax_stop_gradient(x: Any) -> Any:
+    import jax
+
+    return jax.lax.stop_gradient(x)
+
+
+_stop = register(Primitive("stop_gradient", lambda x: x, jvp=(None,), vjp=(None,),
+                           flops=_no_flops, saves="meta", jax_impl=_jax_stop_gradient))
+
+
+def stop_gradient(x: Any) -> Any:
+    """``x`` with a zero derivative (in every mode, at every order); works on pytrees."""
+    leaves, td = flatten(x)
+    return unflatten(td, [_stop.bind(leaf) for leaf in leaves])

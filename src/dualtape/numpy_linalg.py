@@ -1,0 +1,333 @@
+"""``dualtape.numpy.linalg``: NumPy's ``linalg`` names on plain, traced and JAX values.
+
+Decompositions return NumPy's named tuples (``EighResult``, ``SVDResult``,
+``QRResult``, ``SlogdetResult``).  Each function accepts stacks of matrices
+(leading axes) as NumPy does.  ``solve_triangular`` takes SciPy's and JAX's
+``lower``, ``trans`` and ``unit_diagonal``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as _np
+
+from . import numpy as _dnp
+from . import ops as _ops
+from .ops_ext import decomp as _decomp
+from .ops_ext import linalg as _la
+from .registry import Tracer
+
+__all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "det",
+           "eigh", "eigvalsh", "inv", "matrix_norm", "matrix_power", "norm", "pinv",
+           "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vector_norm"]
+
+ArrayLike = Any
+
+
+class EighResult(NamedTuple):
+    eigenvalues: Any
+    eigenvectors: Any
+
+
+class SVDResult(NamedTuple):
+    U: Any
+    S: Any
+    Vh: Any
+
+
+class QRResult(NamedTuple):
+    Q: Any
+    R: Any
+
+
+class SlogdetResult(NamedTuple):
+    sign: Any
+    logabsdet: Any
+
+
+def _square(a: ArrayLike, name: str) -> tuple[int, ...]:
+    s = _ops.shape_of(a)
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise ValueError(f"{name}: expected a square matrix (or a stack of them) in the last two "
+                         f"axes, got shape {s}")
+    return s
+
+
+def _matrix(a: ArrayLike, name: str) -> tuple[int, ...]:
+    s = _ops.shape_of(a)
+    if len(s) < 2:
+        raise ValueError(f"{name}: expected a matrix (at least 2 axes), got shape {s}")
+    return s
+
+
+def _traced(*xs: Any) -> bool:
+    return any(isinstance(x, Tracer) for x in xs)
+
+
+# ---------------------------------------------------------------- solves and inverses
+
+
+def solve(a: ArrayLike, b: ArrayLike) -> Any:
+    """Solve ``a x = b``; ``b`` is a vector if 1-D, else a stack of matrices (NumPy 2 rules)."""
+    n = _square(a, "solve")[-1]
+    if _ops.ndim_of(b) == 1:
+        if _ops.shape_of(b)[0] != n:
+            raise ValueError(f"solve: b has length {_ops.shape_of(b)[0]}, a is {n}x{n}")
+        return _ops.squeeze(_la.solve(a, _ops.expand_dims(b, axis=(-1,))), axis=(-1,))
+    if _ops.ndim_of(b) < 2 or _ops.shape_of(b)[-2] != n:
+        raise ValueError(f"solve: b of shape {_ops.shape_of(b)} does not match a {n}x{n} matrix")
+    return _la.solve(a, b)
+
+
+def inv(a: ArrayLike) -> Any:
+    """Inverse of a square matrix (or of each in a stack)."""
+    _square(a, "inv")
+    return _la.inv(a)
+
+
+def det(a: ArrayLike) -> Any:
+    """Determinant; its derivative is ``det(a) a^{-T}`` (a singular ``a`` raises LinAlgError)."""
+    _square(a, "det")
+    return _la.det(a)
+
+
+def slogdet(a: ArrayLike) -> SlogdetResult:
+    """``(sign, log|det a|)``; the sign is piecewise constant (zero derivative)."""
+    _square(a, "slogdet")
+    return SlogdetResult(_la.det_sign(a), _la.logabsdet(a))
+
+
+def cholesky(a: ArrayLike, upper: bool = False) -> Any:
+    """Cholesky factor of ``(a + a^T) / 2`` (lower, or its transpose with ``upper=True``)."""
+    _square(a, "cholesky")
+    low = _la.cholesky(a)
+    return _la.mT(low) if upper else low
+
+
+def solve_triangular(a: ArrayLike, b: ArrayLike, lower: bool = False, trans: int | str = 0,
+                     unit_diagonal: bool = False) -> Any:
+    """Solve ``op(T) x = b`` with ``T`` the lower (or upper) triangle of ``a``, as
+    ``jax.scipy.linalg.solve_triangular``: ``trans`` 0/'N' (T), 1/'T' or 2/'C' (T^T);
+    ``unit_diagonal`` takes the diagonal as ones. Entries outside the triangle are not read
+    and get zero derivative."""
+    n = _square(a, "solve_triangular")[-1]
+    codes = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}
+    if trans not in codes:
+        raise ValueError(f"trans: expected 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
+    vector = _ops.ndim_of(b) == 1
+    bm = _ops.expand_dims(b, axis=(-1,)) if vector else b
+    if _ops.ndim_of(bm) < 2 or _ops.shape_of(bm)[-2] != n:
+        raise ValueError(f"solve_triangular: b of shape {_ops.shape_of(b)} does not match a "
+                         f"{n}x{n} matrix")
+    x = _la.solve_triangular(a, bm, lower=bool(lower), trans=codes[trans],
+                             unit_diagonal=bool(unit_diagonal))
+    return _ops.squeeze(x, axis=(-1,)) if vector else x
+
+
+def pinv(a: ArrayLike, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
+    """Moore-Penrose pseudo-inverse; singular values below ``rtol * max(s)`` count as zero
+    (default ``max(m, n) * eps``). The derivative is Golub and Pereyra's, valid where the
+    rank does not change."""
+    m, n = _matrix(a, "pinv")[-2:]
+    r = rtol if rtol is not None else rcond
+    if r is None:
+        r = max(m, n) * float(_np.finfo(_la.dtype_of(a)).eps)
+    return _la.pinv(a, rtol=float(r))
+
+
+def matrix_power(a: ArrayLike, n: int) -> Any:
+    """``a`` to the integer power ``n`` by repeated squaring (``inv(a)`` for negative ``n``)."""
+    s = _square(a, "matrix_power")
+    if not isinstance(n, (int, _np.integer)) or isinstance(n, bool):
+        raise TypeError(f"matrix_power: n must be an int, got {n!r}")
+    if n == 0:
+        return _np.broadcast_to(_np.eye(s[-1], dtype=_la.dtype_of(a)), s).copy()
+    base = _la.inv(a) if n < 0 else a
+    n = abs(int(n))
+    out = None
+    while n:
+        if n & 1:
+            out = base if out is None else _ops.matmul(out, base)
+        n >>= 1
+        if n:
+            base = _ops.matmul(base, base)
+    return out
+
+
+# ---------------------------------------------------------------- decompositions
+
+
+def eigh(a: ArrayLike, UPLO: str = "L") -> EighResult:  # noqa: N803
+    """Eigenvalues (ascending) and eigenvectors of the symmetric matrix ``(a + a^T) / 2``.
+
+    ``UPLO`` is accepted for NumPy compatibility; the input is symmetrised instead (as JAX
+    does), so the value and the derivative agree for any input.
+    """
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"UPLO: expected 'L' or 'U', got {UPLO!r}")
+    _square(a, "eigh")
+    packed = _decomp.eigh(a)
+    return EighResult(_ops.getitem(packed, index=(Ellipsis, 0, slice(None))),
+                      _ops.getitem(packed, index=(Ellipsis, slice(1, None), slice(None))))
+
+
+def eigvalsh(a: ArrayLike, UPLO: str = "L") -> Any:  # noqa: N803
+    """Eigenvalues of the symmetric matrix ``(a + a^T) / 2``, ascending."""
+    return eigh(a, UPLO).eigenvalues
+
+
+def svd(a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True,
+        hermitian: bool = False) -> Any:
+    """Singular value decomposition ``a = U diag(S) Vh`` (``S`` descending).
+
+    Differentiable for ``full_matrices=False`` (or square ``a``): the extra columns of a
+    full U or V are not unique. ``compute_uv=False`` returns ``S`` only.
+    """
+    m, n = _matrix(a, "svd")[-2:]
+    if full_matrices and compute_uv and m != n:
+        if _traced(a):
+            raise NotImplementedError(
+                "svd: full_matrices=True of a non-square traced matrix has no derivative "
+                "(the extra singular vectors are not unique); pass full_matrices=False")
+        if not isinstance(a, _np.ndarray):
+            import jax.numpy as jnp
+
+            return SVDResult(*jnp.linalg.svd(a, full_matrices=True))
+        return SVDResult(*_np.linalg.svd(a, full_matrices=True))
+    packed = _decomp.svd(a)
+    u = _ops.getitem(packed, index=(Ellipsis, slice(0, m), slice(None)))
+    s = _ops.getitem(packed, index=(Ellipsis, m, slice(None)))
+    if not compute_uv:
+        return s
+    v = _ops.getitem(packed, index=(Ellipsis, slice(m + 1, None), slice(None)))
+    return SVDResult(u, s, _la.mT(v))
+
+
+def svdvals(x: ArrayLike) -> Any:
+    """Singular values, descending."""
+    return svd(x, compute_uv=False)
+
+
+def qr(a: ArrayLike, mode: str = "reduced") -> Any:
+    """QR decomposition (``mode`` 'reduced' or 'r'; 'complete' of a square or wide matrix).
+
+    A wide matrix ``[X, Y]`` is factored as ``X = Q R_X`` and ``R = [R_X, Q^T Y]``, so
+    its derivative follows from the square case.
+    """
+    m, n = _matrix(a, "qr")[-2:]
+    if mode not in ("reduced", "r", "complete"):
+        raise ValueError(f"mode: expected 'reduced', 'complete' or 'r', got {mode!r}")
+    if mode == "complete" and m > n:
+        raise NotImplementedError("qr: mode='complete' of a tall matrix has no derivative "
+                                  "(the extra columns of Q are not unique); use 'reduced'")
+    if m < n:
+        left = _ops.getitem(a, index=(Ellipsis, slice(None), slice(0, m)))
+        right = _ops.getitem(a, index=(Ellipsis, slice(None), slice(m, None)))
+        q, r_left = qr(left)
+        r = _ops.concatenate(r_left, _ops.matmul(_la.mT(q), right), axis=-1)
+    else:
+        packed = _decomp.qr(a)
+        q = _ops.getitem(packed, index=(Ellipsis, slice(0, m), slice(None)))
+        r = _ops.getitem(packed, index=(Ellipsis, slice(m, None), slice(None)))
+    return r if mode == "r" else QRResult(q, r)
+
+
+# ---------------------------------------------------------------- norms
+
+
+def vector_norm(x: ArrayLike, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:  # noqa: A002
+    """Vector p-norm over ``axis`` (all axes by default): ``ord`` any real p, ``inf``, ``-inf``,
+    or 0 (the count of nonzeros, a constant)."""
+    axes = _dnp._axis_tuple(x, axis)
+    kw = {"axis": axes, "keepdims": keepdims}
+    if ord is None or ord == 2:
+        return _dnp.sqrt(_dnp.sum(_ops.mul(x, x), **kw))
+    if ord == _np.inf:
+        return _dnp.max(_dnp.abs(x), **kw)
+    if ord == -_np.inf:
+        return _dnp.min(_dnp.abs(x), **kw)
+    if ord == 0:
+        return _np.sum(_dnp.concrete(x) != 0, axis=axes, keepdims=keepdims).astype(
+            _la.dtype_of(x))
+    if ord == 1:
+        return _dnp.sum(_dnp.abs(x), **kw)
+    if isinstance(ord, str):
+        raise ValueError(f"ord: {ord!r} is not a vector norm")
+    p = float(ord)
+    return _dnp.power(_dnp.sum(_dnp.power(_dnp.abs(x), p), **kw), 1.0 / p)
+
+
+def matrix_norm(x: ArrayLike, keepdims: bool = False, ord: Any = "fro",
+                axis: tuple[int, int] = (-2, -1)) -> Any:  # noqa: A002
+    """Matrix norm over two axes: 'fro', 'nuc', 1, -1, 2, -2, inf, -inf."""
+    rc = _dnp._axis_tuple(x, axis)
+    if len(rc) != 2 or len(axis) != 2:
+        raise ValueError(f"axis: a matrix norm needs two distinct axes, got {axis!r}")
+    r, c = (_dnp._one_axis(x, a) for a in axis)
+    if ord in ("fro", None):
+        out = _dnp.sqrt(_dnp.sum(_ops.mul(x, x), axis=rc, keepdims=True))
+    elif ord in ("nuc", 2, -2):
+        s = svdvals(_dnp.moveaxis(x, (r, c), (-2, -1)))
+        red = {"nuc": _dnp.sum, 2: _dnp.max, -2: _dnp.min}[ord](s, axis=-1)
+        out = _ops.expand_dims(red, axis=rc)
+    elif ord in (1, -1, _np.inf, -_np.inf):
+        along, then = (r, c) if ord in (1, -1) else (c, r)
+        pick = _dnp.max if ord in (1, _np.inf) else _dnp.min
+        out = pick(_dnp.sum(_dnp.abs(x), axis=along, keepdims=True), axis=then, keepdims=True)
+    else:
+        raise ValueError(f"ord: {ord!r} is not a matrix norm ('fro', 'nuc', 1, -1, 2, -2, inf, "
+                         "-inf)")
+    return out if keepdims else _ops.squeeze(out, axis=rc)
+
+
+def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
+    """NumPy's ``linalg.norm``: a vector norm over one axis, a matrix norm over two; with
+    ``axis=None`` the 2-norm of the flattened array (``ord=None``) or, with ``ord``, the
+    vector norm of a 1-D or the matrix norm of a 2-D input.
+
+    At the zero vector the 2-norm's derivative is ``nan`` (0/0), as in JAX.
+    """
+    nd = _ops.ndim_of(x)
+    if axis is None:
+        if ord is None:
+            return vector_norm(x, None, keepdims)
+        if nd not in (1, 2):
+            raise ValueError(f"norm: ord={ord!r} with axis=None needs a 1-D or 2-D input, "
+                             f"got {nd} axes")
+        axis = tuple(range(nd))
+    if isinstance(axis, (int, _np.integer)):
+        axis = (int(axis),)
+    axis = tuple(axis)
+    if len(axis) == 1:
+        return vector_norm(x, axis, keepdims, ord)
+    if len(axis) == 2:
+        return matrix_norm(x, keepdims, "fro" if ord is None else ord, axis)
+    raise ValueError(f"norm: axis must name one or two axes, got {axis!r}")
+
+
+def multi_dot(arrays: Any) -> Any:
+    """Product of a chain of matrices (1-D ends as in NumPy), left to right."""
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise ValueError("multi_dot: need at least two arrays")
+    out = arrays[0]
+    for b in arrays[1:]:
+        out = _dnp.dot(out, b)
+    return out
+
+
+
+_EIG = ("linalg.eig: the eigenvalues of a real non-symmetric matrix can be complex, and "
+        "dualtape differentiates real functions only; use eigh for symmetric matrices")
+
+
+def unsupported_eig(*args: Any, **kwargs: Any) -> Any:
+    """What ``numpy.linalg.eig``/``eigvals`` do on a traced value: a clear error."""
+    raise NotImplementedError(_EIG)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("eig", "eigvals"):
+        raise AttributeError(_EIG)
+    raise AttributeError(f"module 'dualtape.numpy.linalg' has no attribute {name!r}")

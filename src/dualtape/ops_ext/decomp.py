@@ -1,0 +1,267 @@
+"""Decompositions: ``eigh``, ``svd`` and ``qr``, each one primitive with one packed output.
+
+A primitive has one output, so each factorisation returns its factors stacked
+along the second-last axis, and ``dualtape.numpy.linalg`` slices them apart
+(the slices are ordinary ``getitem`` ops, so a factor nobody uses gets a zero
+cotangent):
+
+* ``eigh``: ``(..., 1 + n, n)`` = eigenvalues (one row) over eigenvectors.
+* ``svd``:  ``(..., m + 1 + n, k)`` = U over the singular values over V (= Vh^T).
+* ``qr``:   ``(..., m + n, n)`` = Q over R (``m >= n``; the wide case is composed).
+
+At a degenerate spectrum (repeated eigenvalues or singular values) eigenvector
+and singular-vector derivatives do not exist: the rules warn with
+:class:`DegenerateSpectrumWarning` and the affected entries come out ``nan``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..ops import add, concatenate, expand_dims, getitem, matmul, mul, shape_of, sub, sum_
+from ..registry import Primitive, Tracer, register
+from .linalg import batch_count, dtype_of, mT, solve_triangular, sym
+
+__all__ = ["DegenerateSpectrumWarning", "eigh", "svd", "qr"]
+
+
+class DegenerateSpectrumWarning(RuntimeWarning):
+    """A derivative was asked at repeated eigenvalues or singular values."""
+
+
+def _concrete(x: Any) -> Any:
+    while isinstance(x, Tracer):
+        x = x.value  # type: ignore[attr-defined]
+    return np.asarray(x)
+
+
+def _rows(x: Any, start: int, stop: int | None) -> Any:
+    return getitem(x, index=(Ellipsis, slice(start, stop), slice(None)))
+
+
+def _row(x: Any, i: int) -> Any:
+    return getitem(x, index=(Ellipsis, i, slice(None)))
+
+
+def _diag_part(x: Any) -> Any:
+    """The diagonal of each matrix, as a vector."""
+    n = shape_of(x)[-1]
+    return sum_(mul(x, np.eye(n, dtype=dtype_of(x))), axis=(-1,), keepdims=False)
+
+
+def _diag_matrix(v: Any) -> Any:
+    n = shape_of(v)[-1]
+    return mul(expand_dims(v, axis=(-2,)), np.eye(n, dtype=dtype_of(v)))
+
+
+def _is_zero(g: Any) -> bool:
+    """A cotangent block that is a plain array of zeros (an unused factor)."""
+    return type(g) is np.ndarray and not g.any()
+
+
+def _inverse_gaps(vals: Any, name: str, what: str) -> Any:
+    """``F[i, j] = 1 / (vals[j] - vals[i])`` off the diagonal, 0 on it, ``nan`` where two
+    values coincide (with a :class:`DegenerateSpectrumWarning`)."""
+    d = sub(expand_dims(vals, axis=(-2,)), expand_dims(vals, axis=(-1,)))
+    dc = _concrete(d)
+    n = dc.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    scale = float(np.max(np.abs(_concrete(vals)), initial=0.0))
+    tol = 10 * n * np.finfo(dc.dtype).eps * max(scale, np.finfo(dc.dtype).tiny)
+    bad = (np.abs(dc) <= tol) & ~eye
+    f = ops.reciprocal(ops.where(eye | bad, 1.0, d))
+    f = ops.where(eye, 0.0, f)
+    if bad.any():
+        warnings.warn(f"{name}: repeated {what}; the derivatives of the corresponding vectors "
+                      "do not exist and are set to nan", DegenerateSpectrumWarning, stacklevel=2)
+        f = ops.where(bad, np.nan, f)
+    return f
+
+
+def _warn_degenerate(vals: Any, name: str, what: str) -> None:
+    """Warn when ``vals`` has repeated entries, even if no vector derivative is needed."""
+    v = np.sort(_concrete(vals), axis=-1)
+    if v.shape[-1] < 2:
+        return
+    scale = float(np.max(np.abs(v), initial=0.0))
+    tol = 10 * v.shape[-1] * np.finfo(v.dtype).eps * max(scale, np.finfo(v.dtype).tiny)
+    if np.any(np.diff(v, axis=-1) <= tol):
+        warnings.warn(f"{name}: repeated {what}; the derivative there is one of many one-sided "
+                      "choices (the function is not differentiable)", DegenerateSpectrumWarning,
+                      stacklevel=3)
+
+
+# ---------------------------------------------------------------- eigh
+
+
+def _eigh_impl(a):
+    w, v = np.linalg.eigh(0.5 * (a + np.swapaxes(a, -1, -2)))
+    return np.concatenate([w[..., None, :], v], axis=-2)
+
+
+def _eigh_jvp(t, ans, a):
+    w, v = _row(ans, 0), _rows(ans, 1, None)
+    p = matmul(mT(v), matmul(sym(t), v))
+    dv = matmul(v, mul(_inverse_gaps(w, "eigh", "eigenvalues"), p))
+    return concatenate(expand_dims(_diag_part(p), axis=(-2,)), dv, axis=-2)
+
+
+def _eigh_vjp(g, ans, a):
+    w, v = _row(ans, 0), _rows(ans, 1, None)
+    gw, gv = _row(g, 0), _rows(g, 1, None)
+    inner = _diag_matrix(gw)
+    if _is_zero(gv):
+        _warn_degenerate(w, "eigh", "eigenvalues")
+    else:
+        inner = add(inner, mul(_inverse_gaps(w, "eigh", "eigenvalues"), matmul(mT(v), gv)))
+    return sym(matmul(v, matmul(inner, mT(v))))
+
+
+def _jax_eigh(a):
+    import jax.numpy as jnp
+
+    w, v = jnp.linalg.eigh(a, symmetrize_input=True)
+    return jnp.concatenate([w[..., None, :], v], axis=-2)
+
+
+eigh = register(Primitive(
+    "eigh", _eigh_impl, jvp=(_eigh_jvp,), vjp=(_eigh_vjp,),
+    flops=lambda ans, a: batch_count(a) * 9 * shape_of(a)[-1] ** 3,
+    saves="ans", jax_impl=_jax_eigh,
+)).bind
+
+
+# ---------------------------------------------------------------- svd (reduced)
+
+
+def _svd_impl(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.concatenate([u, s[..., None, :], np.swapaxes(vh, -1, -2)], axis=-2)
+
+
+def _svd_parts(x, m):
+    return _rows(x, 0, m), _row(x, m), _rows(x, m + 1, None)
+
+
+def _inv_or_zero(s):
+    zero = _concrete(s) == 0
+    return ops.where(zero, 0.0, ops.reciprocal(ops.where(zero, 1.0, s)))
+
+
+def _svd_jvp(t, ans, a):
+    m, n = shape_of(a)[-2:]
+    u, s, v = _svd_parts(ans, m)
+    f = _inverse_gaps(mul(s, s), "svd", "singular values")
+    dp = matmul(mT(u), matmul(t, v))
+    row, col = expand_dims(s, axis=(-2,)), expand_dims(s, axis=(-1,))
+    du = matmul(u, mul(f, add(mul(dp, row), mul(col, mT(dp)))))
+    dv = matmul(v, mul(f, add(mul(col, dp), mul(mT(dp), row))))
+    inv_row = expand_dims(_inv_or_zero(s), axis=(-2,))
+    if m > n:  # (I - U U^T) t V S^{-1}
+        du = add(du, mul(sub(matmul(t, v), matmul(u, dp)), inv_row))
+    if n > m:  # (I - V V^T) t^T U S^{-1}
+        du_t = matmul(mT(t), u)
+        dv = add(dv, mul(sub(du_t, matmul(v, mT(dp))), inv_row))
+    return concatenate(du, expand_dims(_diag_part(dp), axis=(-2,)), dv, axis=-2)
+
+
+def _svd_vjp(g, ans, a):
+    m, n = shape_of(a)[-2:]
+    u, s, v = _svd_parts(ans, m)
+    gu, gs, gv = _svd_parts(g, m)
+    pbar = _diag_matrix(gs)
+    row, col = expand_dims(s, axis=(-2,)), expand_dims(s, axis=(-1,))
+    inv_row = expand_dims(_inv_or_zero(s), axis=(-2,))
+    if _is_zero(gu) and _is_zero(gv):
+        _warn_degenerate(s, "svd", "singular values")
+        return matmul(u, matmul(pbar, mT(v)))
+    f = _inverse_gaps(mul(s, s), "svd", "singular values")
+    j = mul(f, matmul(mT(u), gu))
+    k = mul(f, matmul(mT(v), gv))
+    pbar = add(pbar, add(mul(add(j, mT(j)), row), mul(col, add(k, mT(k)))))
+    out = matmul(u, matmul(pbar, mT(v)))
+    if m > n:
+        out = add(out, matmul(mul(sub(gu, matmul(u, matmul(mT(u), gu))), inv_row), mT(v)))
+    if n > m:
+        out = add(out, matmul(u, mT(mul(sub(gv, matmul(v, matmul(mT(v), gv))), inv_row))))
+    return out
+
+
+def _jax_svd(a):
+    import jax.numpy as jnp
+
+    u, s, vh = jnp.linalg.svd(a, full_matrices=False)
+    return jnp.concatenate([u, s[..., None, :], jnp.swapaxes(vh, -1, -2)], axis=-2)
+
+
+def _svd_flops(ans, a):
+    m, n = shape_of(a)[-2:]
+    k = min(m, n)
+    return batch_count(a) * (4 * m * n * k + 8 * k ** 3)
+
+
+svd = register(Primitive(
+    "svd", _svd_impl, jvp=(_svd_jvp,), vjp=(_svd_vjp,), flops=_svd_flops,
+    saves="both", jax_impl=_jax_svd,
+)).bind
+
+
+# ---------------------------------------------------------------- qr (reduced, m >= n)
+
+
+def _qr_impl(a):
+    if a.shape[-2] < a.shape[-1]:
+        raise ValueError("qr primitive: needs rows >= columns (dualtape.numpy.linalg.qr "
+                         "composes the wide case)")
+    q, r = np.linalg.qr(a)
+    return np.concatenate([q, r], axis=-2)
+
+
+def _strict_lower(x):
+    n = shape_of(x)[-1]
+    return mul(x, np.tril(np.ones((n, n), dtype_of(x)), -1))
+
+
+def _r_solve(r, x, trans):
+    """``x R^{-1}`` (trans=1) or ``x R^{-T}`` (trans=0), through R's triangular solves."""
+    return mT(solve_triangular(r, mT(x), lower=False, trans=trans, unit_diagonal=False))
+
+
+def _qr_jvp(t, ans, a):
+    m = shape_of(a)[-2]
+    q, r = _rows(ans, 0, m), _rows(ans, m, None)
+    c = _r_solve(r, t, 1)
+    b = matmul(mT(q), c)
+    low = _strict_lower(b)
+    omega = sub(low, mT(low))
+    dq = add(matmul(q, sub(omega, b)), c)
+    dr = matmul(sub(b, omega), r)
+    return concatenate(dq, dr, axis=-2)
+
+
+def _qr_vjp(g, ans, a):
+    m = shape_of(ans)[-2] - shape_of(ans)[-1]  # a is not saved: Q over R has m + n rows
+    q, r = _rows(ans, 0, m), _rows(ans, m, None)
+    gq, gr = _rows(g, 0, m), _rows(g, m, None)
+    nmat = sub(matmul(mT(q), gq), matmul(gr, mT(r)))
+    bbar = sub(_strict_lower(sub(nmat, mT(nmat))), nmat)
+    cbar = add(gq, matmul(q, bbar))
+    return _r_solve(r, cbar, 0)
+
+
+def _jax_qr(a):
+    import jax.numpy as jnp
+
+    q, r = jnp.linalg.qr(a)
+    return jnp.concatenate([q, r], axis=-2)
+
+
+qr = register(Primitive(
+    "qr", _qr_impl, jvp=(_qr_jvp,), vjp=(_qr_vjp,),
+    flops=lambda ans, a: batch_count(a) * 2 * shape_of(a)[-2] * shape_of(a)[-1] ** 2,
+    saves="ans", jax_impl=_jax_qr,
+)).bind

@@ -1,0 +1,251 @@
+"""Linear-algebra primitives: solve, inv, det, slogdet, cholesky, triangular solve, pinv.
+
+Operands are stacks of matrices (the last two axes); leading axes broadcast as
+in NumPy.  The rules are written with dualtape ops (matmul, these primitives
+themselves), so they differentiate again to any order, and every matrix
+product broadcasts over the leading batch axes of vector mode.
+
+``cholesky`` reads its input as ``(a + a^T) / 2`` (JAX does the same), so its
+value and derivative agree for any input, symmetric or not.  The spectral
+decompositions (eigh, svd, qr) live in :mod:`dualtape.ops_ext.decomp`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..ops import expand_dims, matmul, mul, neg, shape_of, size_of, sub, sum_
+from ..registry import Primitive, register
+
+__all__ = ["solve", "inv", "det", "logabsdet", "det_sign", "cholesky", "solve_triangular",
+           "pinv", "mT", "sym", "dtype_of", "batch_count"]
+
+
+def mT(x: Any) -> Any:
+    """Swap the last two axes."""
+    nd = len(shape_of(x))
+    return ops.transpose(x, axes=tuple(range(-nd, -2)) + (-1, -2))
+
+
+def sym(x: Any) -> Any:
+    """``(x + x^T) / 2`` over the last two axes."""
+    return mul(0.5, ops.add(x, mT(x)))
+
+
+def dtype_of(x: Any) -> np.dtype:
+    return np.dtype(getattr(x, "dtype", np.float64))
+
+
+def batch_count(x: Any) -> int:
+    """Number of matrices in a stack."""
+    return math.prod(shape_of(x)[:-2])
+
+
+def _last2(x: Any) -> Any:
+    """Put back the two matrix axes a scalar-per-matrix result has lost."""
+    return expand_dims(x, axis=(-2, -1))
+
+
+def _jax(name: str):
+    """A ``jax.numpy.linalg`` function by name, imported on first call."""
+    def call(*args: Any, **params: Any) -> Any:
+        import jax.numpy as jnp
+
+        return getattr(jnp.linalg, name)(*args, **params)
+
+    return call
+
+
+def _cubic(ans: Any, a: Any, *rest: Any, **params: Any) -> int:
+    n = shape_of(a)[-1]
+    return batch_count(a) * 2 * n ** 3
+
+
+# ---------------------------------------------------------------- solve, inv
+
+
+def _solve_vjp_b(g, ans, a, b):
+    return solve(mT(a), g)
+
+
+solve = register(Primitive(
+    "solve", np.linalg.solve,
+    jvp=(lambda t, ans, a, b: neg(solve(a, matmul(t, ans))),
+         lambda t, ans, a, b: solve(a, t)),
+    vjp=(lambda g, ans, a, b: neg(matmul(_solve_vjp_b(g, ans, a, b), mT(ans))),
+         _solve_vjp_b),
+    flops=lambda ans, a, b: (batch_count(ans) * 2 * shape_of(a)[-1] ** 3 // 3
+                             + 2 * shape_of(a)[-1] * size_of(ans)),
+    saves="both", broadcasting=True, jax_impl=_jax("solve"),
+)).bind
+
+inv = register(Primitive(
+    "inv", np.linalg.inv,
+    jvp=(lambda t, ans, a: neg(matmul(ans, matmul(t, ans))),),
+    vjp=(lambda g, ans, a: neg(matmul(mT(ans), matmul(g, mT(ans)))),),
+    flops=_cubic, saves="ans", jax_impl=_jax("inv"),
+)).bind
+
+
+# ---------------------------------------------------------------- determinants
+
+def _inv_T(a):
+    return mT(inv(a))
+
+
+def _logdet_jvp(t, a):
+    # d log|det a| = tr(a^{-1} t) = <a^{-T}, t>
+    return sum_(mul(_inv_T(a), t), axis=(-2, -1), keepdims=False)
+
+
+det = register(Primitive(
+    "det", np.linalg.det,
+    jvp=(lambda t, ans, a: mul(ans, _logdet_jvp(t, a)),),
+    vjp=(lambda g, ans, a: mul(_last2(mul(g, ans)), _inv_T(a)),),
+    flops=_cubic, saves="both", jax_impl=_jax("det"),
+)).bind
+
+logabsdet = register(Primitive(
+    "logabsdet", lambda a: np.linalg.slogdet(a)[1],
+    jvp=(lambda t, ans, a: _logdet_jvp(t, a),),
+    vjp=(lambda g, ans, a: mul(_last2(g), _inv_T(a)),),
+    flops=_cubic, saves="args", jax_impl=lambda a: _jax("slogdet")(a)[1],
+)).bind
+
+# The sign of the determinant: piecewise constant, so its derivative is zero.
+det_sign = register(Primitive(
+    "det_sign", lambda a: np.linalg.slogdet(a)[0],
+    jvp=(None,), vjp=(None,), flops=_cubic, saves="meta",
+    jax_impl=lambda a: _jax("slogdet")(a)[0],
+)).bind
+
+
+# ---------------------------------------------------------------- triangular solves
+
+
+def _tri_mask(n: int, lower: bool, unit: bool, dtype: np.dtype) -> np.ndarray:
+    m = np.tril(np.ones((n, n), dtype), -1 if unit else 0)
+    return m if lower else m.T
+
+
+def _tri_impl(a, b, lower, trans, unit_diagonal):
+    m = np.tril(a) if lower else np.triu(a)
+    if unit_diagonal:
+        m = m.copy()
+        idx = np.arange(a.shape[-1])
+        m[..., idx, idx] = 1.0
+    if trans:
+        m = np.swapaxes(m, -1, -2)
+    return np.linalg.solve(m, b)
+
+
+def _tri_op(t, lower, trans, unit, dtype):
+    """``op(tri(t))``: the part of ``t`` the solve reads, transposed when ``trans``."""
+    t = mul(t, _tri_mask(shape_of(t)[-1], lower, unit, dtype))
+    return mT(t) if trans else t
+
+
+def _tri_vjp_b(g, ans, a, b, lower, trans, unit_diagonal):
+    return solve_triangular(a, g, lower=lower, trans=1 - trans, unit_diagonal=unit_diagonal)
+
+
+def _tri_vjp_a(g, ans, a, b, lower, trans, unit_diagonal):
+    gb = _tri_vjp_b(g, ans, a, b, lower, trans, unit_diagonal)
+    outer = neg(matmul(gb, mT(ans)))  # the cotangent of op(T); op^T, then the triangle
+    outer = mT(outer) if trans else outer
+    return mul(outer, _tri_mask(shape_of(a)[-1], lower, unit_diagonal, dtype_of(a)))
+
+
+def _tri_jvp_a(t, ans, a, b, lower, trans, unit_diagonal):
+    dm = _tri_op(t, lower, trans, unit_diagonal, dtype_of(a))
+    return neg(solve_triangular(a, matmul(dm, ans), lower=lower, trans=trans,
+                                unit_diagonal=unit_diagonal))
+
+
+def _jax_tri(a, b, lower, trans, unit_diagonal):
+    import jax.numpy as jnp
+    from jax.scipy.linalg import solve_triangular as jst
+
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = jnp.broadcast_to(a, batch + a.shape[-2:])
+    b = jnp.broadcast_to(b, batch + b.shape[-2:])
+    return jst(a, b, lower=lower, trans=trans, unit_diagonal=unit_diagonal)
+
+
+solve_triangular = register(Primitive(
+    "solve_triangular", _tri_impl,
+    jvp=(_tri_jvp_a,
+         lambda t, ans, a, b, lower, trans, unit_diagonal: solve_triangular(
+             a, t, lower=lower, trans=trans, unit_diagonal=unit_diagonal)),
+    vjp=(_tri_vjp_a, _tri_vjp_b),
+    flops=lambda ans, a, b, **p: shape_of(a)[-1] * size_of(ans),
+    saves="both", broadcasting=True, jax_impl=_jax_tri,
+)).bind
+
+
+# ---------------------------------------------------------------- Cholesky
+
+
+def _phi(x, dtype):
+    """The lower triangle of ``x`` with its diagonal halved."""
+    n = shape_of(x)[-1]
+    return mul(x, np.tril(np.ones((n, n), dtype), -1) + 0.5 * np.eye(n, dtype=dtype))
+
+
+def _chol_jvp(t, ans, a):
+    # dL = L phi(L^{-1} sym(t) L^{-T})  (L^{-1} S L^{-T} is symmetric: one more solve gives it)
+    x = solve_triangular(ans, sym(t), lower=True, trans=0, unit_diagonal=False)
+    y = solve_triangular(ans, mT(x), lower=True, trans=0, unit_diagonal=False)
+    return matmul(ans, _phi(y, dtype_of(ans)))
+
+
+def _chol_vjp(g, ans, a):
+    # The transpose of _chol_jvp, step by step in reverse.
+    p = _phi(matmul(mT(ans), g), dtype_of(ans))
+    w = solve_triangular(ans, p, lower=True, trans=1, unit_diagonal=False)
+    z = solve_triangular(ans, mT(w), lower=True, trans=1, unit_diagonal=False)
+    return sym(z)
+
+
+cholesky = register(Primitive(
+    "cholesky", lambda a: np.linalg.cholesky(0.5 * (a + np.swapaxes(a, -1, -2))),
+    jvp=(_chol_jvp,), vjp=(_chol_vjp,),
+    flops=lambda ans, a: batch_count(a) * shape_of(a)[-1] ** 3 // 3,
+    saves="ans", jax_impl=lambda a: _jax("cholesky")(a, symmetrize_input=True),
+)).bind
+
+
+# ---------------------------------------------------------------- pseudo-inverse
+
+
+def _pinv_jvp(t, ans, a, rtol):
+    # Golub & Pereyra: dP = -P t P + P P^T t^T (I - a P) + (I - P a) t^T P^T P
+    p, tt = ans, mT(t)
+    first = neg(matmul(p, matmul(t, p)))
+    right = sub(tt, matmul(tt, matmul(a, p)))
+    left = sub(tt, matmul(p, matmul(a, tt)))
+    return ops.add(first, ops.add(matmul(p, matmul(mT(p), right)),
+                                  matmul(left, matmul(mT(p), p))))
+
+
+def _pinv_vjp(g, ans, a, rtol):
+    p, gt = ans, mT(g)
+    first = neg(matmul(mT(p), matmul(g, mT(p))))
+    second = matmul(sub(gt, matmul(a, matmul(p, gt))), matmul(p, mT(p)))
+    third = matmul(matmul(mT(p), p), sub(gt, matmul(gt, matmul(p, a))))
+    return ops.add(first, ops.add(second, third))
+
+
+def _pinv_impl(a, rtol):
+    return np.linalg.pinv(a, rcond=rtol)
+
+
+pinv = register(Primitive(
+    "pinv", _pinv_impl, jvp=(_pinv_jvp,), vjp=(_pinv_vjp,),
+    flops=lambda ans, a, rtol: batch_count(a) * 4 * shape_of(a)[-1] ** 2 * shape_of(a)[-2],
+    saves="both", jax_impl=lambda a, rtol: _jax("pinv")(a, rtol=rtol),
+)).bind

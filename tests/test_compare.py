@@ -1,0 +1,200 @@
+"""dt.compare and ``dualtape compare``: the table, the verdict, the checks, the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dualtape as dt
+import dualtape.numpy as dnp
+from dualtape.cli import main
+
+W = np.random.default_rng(0).standard_normal((3, 6))
+
+
+def small(x):
+    return dnp.tanh(dnp.matmul(W, x)) * dnp.sum(x * x)
+
+
+X = np.linspace(-1.0, 1.0, 6)
+
+
+@pytest.fixture(scope="module")
+def first():
+    return dt.compare(small, X, repeats=2)
+
+
+def test_table_has_the_columns_and_one_row_per_method(first):
+    t = first.table
+    assert isinstance(t, pd.DataFrame)
+    for col in ("method", "mode", "chunk", "time_s", "time_q1", "time_q3", "n_ops", "flops",
+                "tape_bytes", "peak_bytes", "max_rel_error", "relative_time"):
+        assert col in t.columns
+    names = set(t["method"])
+    assert {"fwd_chunk1", "fwd_chunk4", "fwd_vector", "rev_chunk1", "rev_vector",
+            "jax_jacfwd", "jax_jacrev", "jax_jacfwd_jit", "jax_jacrev_jit"} <= names
+    assert "rev_chunk4" not in names  # m = 3: chunk 4 is vector mode
+    assert (t["status"] == "ok").all() and (t["max_rel_error"] < 1e-12).all()
+    assert (t["time_q1"] <= t["time_s"]).all() and (t["time_s"] <= t["time_q3"]).all()
+    mine = t[t["engine"] == "dualtape"]
+    assert (mine["n_ops"] > 0).all() and (mine["peak_bytes"] > 0).all()
+    assert t.loc[t["method"] == "rev_vector", "tape_bytes"].item() > 0
+    assert math.isnan(t.loc[t["method"] == "jax_jacrev", "flops"].item())
+    assert first.n == 6 and first.m == 3
+
+
+def test_best_recommendation_str_html_plot(first, tmp_path):
+    t = first.table
+    assert first.best == t.loc[t["status"] != "failed"].sort_values("time_s")["method"].iloc[0]
+    rec = first.recommendation
+    assert "n = 6" in rec and "m = 3" in rec and first.best in rec
+    text = str(first)
+    assert first.best in text and "rev_vector" in text
+    assert "<table" in first._repr_html_()
+    fig = first.plot(tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_a_wrong_method_is_failed_and_never_best(monkeypatch):
+    from dualtape.comparison import methods as cm
+
+    real = cm.Method.runner
+
+    def broken(self, fun, args, argnums, order):
+        run = real(self, fun, args, argnums, order)
+        if self.name == "fwd_chunk1":
+            return lambda: run() * 1.001
+        return run
+
+    monkeypatch.setattr(cm.Method, "runner", broken)
+    c = dt.compare(small, X, repeats=1, methods=["fwd_chunk1", "rev_vector", "jax_jacfwd"])
+    row = c.table.set_index("method").loc["fwd_chunk1"]
+    assert row["status"] == "failed" and row["max_rel_error"] > 1e-8
+    assert c.best != "fwd_chunk1"
+
+
+def test_order_two_compares_the_four_hessians():
+    c = dt.compare(lambda x: dnp.sum(dnp.tanh(x) ** 3), X, order=2, repeats=1)
+    names = set(c.table["method"])
+    assert {"hessian_fwd_fwd", "hessian_fwd_rev", "hessian_rev_fwd", "hessian_rev_rev",
+            "jax_hessian", "jax_hessian_jit"} == names
+    assert (c.table["status"] == "ok").all()
+    assert c.best in names
+
+
+def test_a_function_that_does_not_run_under_jax_is_compared_without_it():
+    def host_only(x):
+        if not isinstance(x, (np.ndarray, dt.Dual, dt.TapeValue)):
+            raise TypeError("NumPy or dualtape values only")
+        return dnp.sin(x) * 2.0
+
+    c = dt.compare(host_only, X, repeats=1)
+    assert not any(c.table["engine"] == "jax")
+    assert (c.table["status"] == "unchecked").all()
+    assert any("JAX" in n for n in c.notes)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="order"):
+        dt.compare(small, X, order=3)
+    with pytest.raises(ValueError, match="repeats"):
+        dt.compare(small, X, repeats=0)
+    with pytest.raises(ValueError, match="methods"):
+        dt.compare(small, X, methods=["nope"])
+    with pytest.raises(TypeError, match="fun"):
+        dt.compare(3, X)
+
+
+# ---------------------------------------------------------------- the CLI
+
+USER_FILE = """
+import numpy as np
+import dualtape.numpy as dnp
+
+A = np.random.default_rng(1).standard_normal((4, 12)) / 4
+
+def model(x):
+    return dnp.tanh(A @ x) * dnp.sum(x ** 2)
+
+def broken(x):
+    raise RuntimeError("boom")
+
+def complex_out(x):
+    return x * 1j
+
+NOT_A_FUNCTION = 3
+"""
+
+
+@pytest.fixture
+def user(tmp_path, monkeypatch):
+    (tmp_path / "user_fn.py").write_text(USER_FILE)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_cli_end_to_end(user, capsys):
+    status = main(["compare", "user_fn.py:model", "--n", "12", "--repeats", "2",
+                   "--no-progress"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "best:" in out and "n = 12" in out and "m = 4" in out
+    folder = user / "results" / "compare" / "model"
+    table = pd.read_csv(folder / "table.csv")
+    assert len(table) >= 9 and (table["status"] == "ok").all()
+    env = json.loads((folder / "env.json").read_text())
+    assert env["compare"]["seed"] == 0 and env["compare"]["n"] == 12
+    assert (folder / "compare.png").stat().st_size > 1000
+
+
+def test_cli_input_file_and_out(user, capsys):
+    np.save(user / "x.npy", np.linspace(0, 1, 12))
+    status = main(["compare", "user_fn.py:model", "--input", "x.npy", "--out", "here",
+                   "--repeats", "1", "--order", "2", "--no-progress"])
+    assert status == 0
+    assert (user / "here" / "table.csv").exists()
+    assert "hessian_fwd_rev" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["missing.py:model"], "missing.py: no such file"),
+    (["user_fn.py:nope"], "has no function 'nope'"),
+    (["user_fn.py:NOT_A_FUNCTION"], "not a function"),
+    (["user_fn.py"], "expected FILE.py:FUNC"),
+    (["user_fn.py:broken"], "broken failed on the input: RuntimeError: boom"),
+    (["user_fn.py:complex_out"], "cannot be differentiated"),
+    (["user_fn.py:model", "--input", "nowhere.npy"], "--input: nowhere.npy: no such file"),
+    (["user_fn.py:model", "--input", "ints.npy"], "cannot be differentiated"),
+    (["user_fn.py:model", "--n", "0"], "--n: expected a positive integer"),
+    (["user_fn.py:model", "--repeats", "0"], "--repeats: expected a positive integer"),
+])
+def test_cli_bad_inputs_exit_2_with_one_line(user, capsys, argv, message):
+    np.save(user / "ints.npy", np.arange(12))
+    status = main(["compare", *argv, "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_syntax_error_in_the_file(user, capsys):
+    (user / "bad.py").write_text("def f(x):\n    return x +\n")
+    assert main(["compare", "bad.py:f", "--no-progress"]) == 2
+    assert "bad.py: could not be loaded: SyntaxError" in capsys.readouterr().err
+
+
+def test_console_script_runs(user):
+    done = subprocess.run([sys.executable, "-m", "dualtape.cli", "compare", "user_fn.py:nope"],
+                          capture_output=True, text=True, cwd=user)
+    assert done.returncode == 2 and "has no function" in done.stderr
+    assert Path(user / "user_fn.py").exists()

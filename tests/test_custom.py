@@ -1,0 +1,213 @@
+"""User rules: custom_jvp, custom_vjp, dt.primitive and stop_gradient, against JAX."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import dualtape as dt
+import dualtape.numpy as dnp
+from dualtape import registry
+
+jax.config.update("jax_enable_x64", True)
+
+
+@dt.custom_jvp
+def log1pexp(x):
+    return dnp.log1p(dnp.exp(x))
+
+
+@log1pexp.defjvp
+def _log1pexp_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return log1pexp(x), t * (1.0 - 1.0 / (1.0 + dnp.exp(x)))
+
+
+@jax.custom_jvp
+def jax_log1pexp(x):
+    return jnp.log1p(jnp.exp(x))
+
+
+@jax_log1pexp.defjvp
+def _jax_log1pexp_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return jax_log1pexp(x), t * (1.0 - 1.0 / (1.0 + jnp.exp(x)))
+
+
+X = np.array([-3.0, 0.5, 2.0, 800.0])
+
+
+def test_log1pexp_is_stable_in_both_modes():
+    with np.errstate(over="ignore"):
+        g = dt.grad(lambda x: dnp.sum(log1pexp(x)))(X)
+        _, t = dt.jvp(log1pexp, (X,), (np.ones(4),))
+        plain = dt.grad(lambda x: dnp.sum(dnp.log1p(dnp.exp(x))))(X)
+    ref = np.asarray(jax.grad(lambda x: jnp.sum(jax_log1pexp(x)))(jnp.asarray(X)))
+    np.testing.assert_allclose(g, ref, rtol=1e-12)
+    np.testing.assert_allclose(t, ref, rtol=1e-12)
+    assert g[-1] == 1.0 and np.isnan(plain[-1])  # the rule is what makes it stable
+
+
+def test_log1pexp_nested_every_mode_mix():
+    x = X[:3]
+    f = lambda x: dnp.sum(log1pexp(x) ** 2)
+    ref = np.asarray(jax.hessian(lambda x: jnp.sum(jax_log1pexp(x) ** 2))(jnp.asarray(x)))
+    for h in (dt.hessian(f)(x), dt.jacrev(dt.jacrev(f))(x), dt.jacfwd(dt.jacfwd(f))(x),
+              dt.jacrev(dt.jacfwd(f))(x)):
+        np.testing.assert_allclose(h, ref, rtol=1e-10, atol=1e-14)
+    third = dt.grad(dt.grad(dt.grad(lambda s: log1pexp(s))))(0.3)
+    ref3 = jax.grad(jax.grad(jax.grad(jax_log1pexp)))(0.3)
+    assert third == pytest.approx(float(ref3), rel=1e-10)
+    dt.check_grads(f, (x,), order=2)
+
+
+def test_custom_jvp_counts_as_one_entry_and_runs_under_jax():
+    with dt.count() as c:
+        dt.grad(lambda x: dnp.sum(log1pexp(x)))(X[:3])
+    assert c.by_name["custom_jvp(log1pexp)"] == 1
+    out = log1pexp(jnp.asarray(X[:3]))
+    np.testing.assert_allclose(np.asarray(out), np.log1p(np.exp(X[:3])))
+
+
+def test_nondiff_argnums_jvp():
+    @dt.custom_jvp
+    def scaled_power(n, x, scale):
+        return scale * x ** n
+
+    scaled_power = dt.custom_jvp(scaled_power.fun, nondiff_argnums=(0,))
+
+    @scaled_power.defjvp
+    def _(n, primals, tangents):
+        x, scale = primals
+        tx, ts = tangents
+        return scaled_power(n, x, scale), scale * n * x ** (n - 1) * tx + x ** n * ts
+
+    x, s = np.array([0.5, 1.5]), 2.0
+    g = dt.grad(lambda x, s: dnp.sum(scaled_power(3, x, s)), argnums=(0, 1))(x, s)
+    np.testing.assert_allclose(g[0], 2.0 * 3 * x ** 2)
+    assert g[1] == pytest.approx(np.sum(x ** 3))
+    h = dt.hessian(lambda x: dnp.sum(scaled_power(3, x, s)))(x)
+    np.testing.assert_allclose(h, np.diag(2.0 * 6 * x))
+    with pytest.raises(TypeError, match="nondiff_argnums"):
+        dt.grad(lambda n: scaled_power(n, x[0], s))(3.0)
+
+
+@dt.custom_vjp
+def clip_gradient(lo, hi, x):
+    return x
+
+
+def _clip_fwd(lo, hi, x):
+    return x, None
+
+
+def _clip_bwd(lo, hi, res, g):
+    return (dnp.clip(g, lo, hi),)
+
+
+clip_gradient = dt.custom_vjp(clip_gradient.fun, nondiff_argnums=(0, 1))
+clip_gradient.defvjp(_clip_fwd, _clip_bwd)
+
+
+def test_gradient_clipping_with_custom_vjp():
+    x = np.array([0.1, -2.0, 3.0])
+    f = lambda x: dnp.sum(clip_gradient(-0.5, 0.5, x * 4.0) ** 2)
+    g = dt.grad(f)(x)
+    np.testing.assert_allclose(g, 4.0 * np.clip(2 * 4.0 * x, -0.5, 0.5))
+    jac = dt.jacrev(lambda x: clip_gradient(-0.5, 0.5, x) * 3.0)(x)
+    np.testing.assert_allclose(jac, 0.5 * np.eye(3))
+    # forward over reverse runs bwd under forward mode, as JAX does
+    hv = dt.hvp(lambda x: dnp.sum(clip_gradient(-10.0, 10.0, dnp.sin(x))), (x,), (np.ones(3),))
+    np.testing.assert_allclose(hv, -np.sin(x))
+
+
+def test_custom_vjp_with_residuals_matches_jax():
+    @dt.custom_vjp
+    def f(x, y):
+        return dnp.sin(x) * y
+
+    f.defvjp(lambda x, y: (dnp.sin(x) * y, (dnp.cos(x), dnp.sin(x), y)),
+             lambda res, g: (res[0] * g * res[2], res[1] * g))
+    x, y = np.array([0.3, 1.2]), np.array([2.0, -1.0])
+    g = dt.grad(lambda x, y: dnp.sum(f(x, y) ** 2), argnums=(0, 1))(x, y)
+    ref = jax.grad(lambda x, y: jnp.sum((jnp.sin(x) * y) ** 2), argnums=(0, 1))(x, y)
+    for a, b in zip(g, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    hh = dt.jacrev(dt.grad(lambda x: dnp.sum(f(x, y) ** 2)))(x)
+    np.testing.assert_allclose(hh, jax.hessian(lambda x: jnp.sum((jnp.sin(x) * y) ** 2))(x),
+                               rtol=1e-10)
+
+
+def test_custom_vjp_in_forward_mode_is_a_clear_type_error():
+    x = np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="custom_vjp.*forward-mode"):
+        dt.jvp(lambda x: clip_gradient(-1.0, 1.0, x), (x,), (x,))
+    with pytest.raises(TypeError, match="forward-mode"):
+        dt.jacfwd(lambda x: clip_gradient(-1.0, 1.0, x))(x)
+    # forward over reverse differentiates bwd, not the function: allowed, as in JAX
+    np.testing.assert_allclose(dt.hessian(lambda x: dnp.sum(clip_gradient(-1.0, 1.0, x)))(x),
+                               np.zeros((2, 2)))
+
+
+def test_missing_rules_are_clear_errors():
+    f = dt.custom_jvp(lambda x: x)
+    with pytest.raises(AttributeError, match="defjvp"):
+        f(1.0)
+    g = dt.custom_vjp(lambda x: x)
+    with pytest.raises(AttributeError, match="defvjp"):
+        g(1.0)
+
+
+@pytest.fixture
+def user_primitive():
+    made = []
+    yield made
+    for name in made:
+        registry._TABLE.pop(name, None)  # keep the registry as the generated tests expect it
+
+
+def test_user_primitive_is_a_full_citizen(user_primitive):
+    cube = dt.primitive(
+        "user_cube", lambda x: x ** 3,
+        jvp=lambda t, ans, x: t * 3.0 * x ** 2,
+        vjp=lambda g, ans, x: g * 3.0 * x ** 2,
+        flops=lambda ans, x: 2 * dnp.size(ans), jax_impl=lambda x: x ** 3)
+    user_primitive.append("user_cube")
+    assert "user_cube" in dt.primitives()
+    x = np.array([0.5, -1.0, 2.0])
+    f = lambda x: dnp.sum(dnp.sin(cube(x)))
+    dt.check_grads(f, (x,), order=2)
+    assert dt.check_against_jax(f, x).ok
+    with dt.count() as c:
+        dt.grad(f)(x)
+    assert c.by_name["user_cube"] == 1 and c.flops >= 6
+    np.testing.assert_allclose(dt.jacfwd(cube)(x), np.diag(3 * x ** 2))
+    from dualtape.graph import trace
+
+    assert "user_cube" in dt.to_dot(trace(f, x))
+    with pytest.raises(ValueError, match="already registered"):
+        dt.primitive("user_cube", lambda x: x)
+
+
+def test_user_primitive_bad_rules(user_primitive):
+    with pytest.raises(ValueError, match="VJP rule"):
+        dt.primitive("user_bad", lambda x, y: x, jvp=(lambda t, a, x, y: t, None),
+                     vjp=(None, None))
+    nojax = dt.primitive("user_nojax", lambda x: x, jvp=lambda t, a, x: t,
+                         vjp=lambda g, a, x: g)
+    user_primitive.append("user_nojax")
+    with pytest.raises(NotImplementedError, match="jax_impl"):
+        nojax(jnp.ones(2))
+
+
+def test_stop_gradient():
+    x = np.array([1.0, 2.0])
+    f = lambda x: dnp.sum(x * dt.stop_gradient(x))
+    np.testing.assert_allclose(dt.grad(f)(x), x)
+    np.testing.assert_allclose(dt.jvp(f, (x,), (np.ones(2),))[1], np.sum(x))
+    jf = lambda x: jnp.sum(x * jax.lax.stop_gradient(x))
+    np.testing.assert_allclose(dt.hessian(f)(x), jax.hessian(jf)(x))  # zero: grad is sg(x)
+    tree = dt.stop_gradient({"a": x, "b": 2.0})
+    assert set(tree) == {"a", "b"}

@@ -1,0 +1,194 @@
+"""numpy.linalg and einsum on traced values, a Gaussian likelihood, degenerate spectra."""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import dualtape as dt
+import dualtape.numpy as dnp
+
+jax.config.update("jax_enable_x64", True)
+
+RNG = np.random.default_rng(7)
+A = RNG.standard_normal((4, 4)) + 4.0 * np.eye(4)
+B = RNG.standard_normal((4, 2))
+
+
+@pytest.mark.parametrize("name, f, jf", [
+    ("det", lambda a: np.linalg.det(a), lambda a: jnp.linalg.det(a)),
+    ("slogdet", lambda a: np.linalg.slogdet(a)[1] * np.linalg.slogdet(a)[0],
+     lambda a: jnp.linalg.slogdet(a)[1] * jnp.linalg.slogdet(a)[0]),
+    ("solve", lambda a: np.sum(np.linalg.solve(a, B) ** 2),
+     lambda a: jnp.sum(jnp.linalg.solve(a, B) ** 2)),
+    ("einsum", lambda a: np.einsum("ij,jk,ik->", a, a, a), lambda a: jnp.einsum("ij,jk,ik->", a, a, a)),
+    ("einsum-trace", lambda a: np.einsum("ii", a @ a), lambda a: jnp.einsum("ii", a @ a)),
+    ("norm", lambda a: np.linalg.norm(a), lambda a: jnp.linalg.norm(a)),
+    ("norm-nuc", lambda a: np.linalg.norm(a, "nuc"), lambda a: jnp.linalg.norm(a, "nuc")),
+    ("norm-axis", lambda a: np.sum(np.linalg.norm(a, 3, axis=0)),
+     lambda a: jnp.sum(jnp.linalg.norm(a, 3, axis=0))),
+    ("inv-trace", lambda a: np.trace(np.linalg.inv(a)), lambda a: jnp.trace(jnp.linalg.inv(a))),
+    ("tensordot", lambda a: np.sum(np.tensordot(a, a, 1) ** 2),
+     lambda a: jnp.sum(jnp.tensordot(a, a, 1) ** 2)),
+])
+def test_numpy_functions_on_traced_values(name, f, jf):
+    """NumPy's own functions reach dualtape's through __array_function__, in both modes."""
+    ref = np.asarray(jax.grad(jf)(jnp.asarray(A)))
+    np.testing.assert_allclose(dt.grad(f)(A), ref, rtol=1e-10)
+    v = RNG.standard_normal(A.shape)
+    _, t = dt.jvp(f, (A,), (v,))
+    assert float(t) == pytest.approx(float(np.sum(ref * v)), rel=1e-9)
+    np.testing.assert_allclose(dt.hessian(f)(A), jax.hessian(jf)(jnp.asarray(A)), rtol=1e-8,
+                               atol=1e-10)
+
+
+def _gaussian_nll(lib, solve_tri, cholesky):
+    def nll(mu, a, x):
+        n = x.shape[-1]
+        sigma = a @ a.T + lib.eye(n)
+        low = cholesky(sigma)
+        z = solve_tri(low, (x - mu).T, lower=True)
+        half_logdet = lib.sum(lib.log(lib.diagonal(low)))
+        return 0.5 * lib.sum(z ** 2) + x.shape[0] * (half_logdet + 0.5 * n * np.log(2 * np.pi))
+    return nll
+
+
+def test_gaussian_nll_gradient_and_hessian_match_jax():
+    import jax.scipy.linalg as jsl
+
+    mu, a = RNG.standard_normal(3), RNG.standard_normal((3, 3))
+    x = RNG.standard_normal((5, 3))
+    ours = _gaussian_nll(dnp, dnp.linalg.solve_triangular, dnp.linalg.cholesky)
+    theirs = _gaussian_nll(jnp, jsl.solve_triangular, jnp.linalg.cholesky)
+    assert float(ours(mu, a, x)) == pytest.approx(float(theirs(mu, a, x)), rel=1e-12)
+    g = dt.grad(ours, argnums=(0, 1))(mu, a, x)
+    jg = jax.grad(theirs, argnums=(0, 1))(mu, a, x)
+    for u, w in zip(g, jg, strict=True):
+        np.testing.assert_allclose(u, w, rtol=1e-10)
+    h = dt.hessian(ours, argnums=1)(mu, a, x)
+    jh = jax.hessian(theirs, argnums=1)(mu, a, x)
+    np.testing.assert_allclose(h, jh, rtol=1e-9, atol=1e-11)
+    hm = dt.jacrev(dt.grad(ours, argnums=0), argnums=1)(mu, a, x)
+    np.testing.assert_allclose(hm, jax.jacrev(jax.grad(theirs, argnums=0), argnums=1)(mu, a, x),
+                               rtol=1e-9, atol=1e-11)
+    # the same function body runs under JAX through dualtape.numpy
+    np.testing.assert_allclose(jax.grad(ours, argnums=1)(mu, a, x), jg[1], rtol=1e-10)
+
+
+def test_slogdet_hessian_every_mode_mix():
+    f = lambda a: dnp.linalg.slogdet(a)[1]
+    ref = jax.hessian(lambda a: jnp.linalg.slogdet(a)[1])(jnp.asarray(A))
+    for h in (dt.hessian(f)(A), dt.jacrev(dt.jacrev(f))(A), dt.jacfwd(dt.jacfwd(f))(A),
+              dt.jacrev(dt.jacfwd(f))(A)):
+        np.testing.assert_allclose(h, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_degenerate_spectrum_warns_and_gives_nan():
+    eye = np.eye(3)
+    with pytest.warns(dt.DegenerateSpectrumWarning, match="repeated eigenvalues"):
+        _, t = dt.jvp(lambda a: dnp.linalg.eigh(a)[1], (eye,), (RNG.standard_normal((3, 3)),))
+    assert np.isnan(t).any()
+    with pytest.warns(dt.DegenerateSpectrumWarning):
+        g = dt.grad(lambda a: dnp.sum(dnp.linalg.eigh(a)[1][:, 0]))(eye)
+    assert np.isnan(g).any()
+    # eigenvalues alone: finite (the trace is smooth), but still warned about
+    with pytest.warns(dt.DegenerateSpectrumWarning, match="not differentiable"):
+        g = dt.grad(lambda a: dnp.sum(dnp.linalg.eigvalsh(a)))(eye)
+    np.testing.assert_allclose(g, eye)
+    with pytest.warns(dt.DegenerateSpectrumWarning, match="singular values"):
+        dt.grad(lambda a: dnp.sum(dnp.linalg.svd(a)[0]))(np.eye(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dt.grad(lambda a: dnp.sum(dnp.linalg.eigh(a)[1] ** 2 * 3.0))(A @ A.T)
+
+
+EINSUM_FORMS = [
+    ("ij,jk->ik", [(3, 2), (2, 4)]), ("ij,jk", [(3, 2), (2, 4)]), ("ii", [(3, 3)]),
+    ("ii->i", [(3, 3)]), ("...ij,...jk", [(2, 1, 3, 2), (4, 2, 2)]), ("i,i", [(3,), (3,)]),
+    ("ba,ac", [(2, 3), (3, 4)]), ("Ba,aC", [(2, 3), (3, 2)]), ("...", [(2, 3)]),
+    ("i...->...", [(2, 3, 2)]), ("ij,ij->ij", [(1, 3), (2, 3)]), (" i j , j ", [(2, 3), (3,)]),
+    ("a,b,c->abc", [(2,), (3,), (2,)]), ("iij->ij", [(2, 2, 3)]),
+]
+
+
+@pytest.mark.parametrize("spec, shapes", EINSUM_FORMS)
+def test_einsum_forms_match_numpy(spec, shapes):
+    ops = [RNG.standard_normal(s) for s in shapes]
+    np.testing.assert_allclose(dnp.einsum(spec, *ops), np.einsum(spec, *ops), rtol=1e-12)
+    f = lambda *xs: dnp.sum(dnp.einsum(spec, *xs) ** 2)
+    jf = lambda *xs: jnp.sum(jnp.einsum(spec, *xs) ** 2)
+    nums = tuple(range(len(ops)))
+    for a, b in zip(dt.grad(f, argnums=nums)(*ops), jax.grad(jf, argnums=nums)(*ops),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_einsum_bad_input():
+    a = np.ones((2, 3))
+    with pytest.raises(ValueError, match="name 1"):
+        dnp.einsum("i", a)
+    with pytest.raises(ValueError, match="output label"):
+        dnp.einsum("ij->k", a)
+    with pytest.raises(ValueError, match="sizes"):
+        dnp.einsum("ij,ij", a, np.ones((2, 4)))
+    with pytest.raises(ValueError, match="operand subscripts"):
+        dnp.einsum("ij,jk", a)
+    with pytest.raises(ValueError, match="tensordot"):
+        dnp.tensordot(a, a, 3)
+
+
+def test_bad_input_and_unsupported():
+    with pytest.raises(ValueError, match="square"):
+        dnp.linalg.det(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="trans"):
+        dnp.linalg.solve_triangular(A, B, trans=3)
+    with pytest.raises(NotImplementedError, match="complex"):
+        dt.grad(lambda a: np.sum(np.linalg.eig(a)[0]))(A)
+    with pytest.raises(AttributeError, match="complex"):
+        dnp.linalg.eig(A)
+    with pytest.raises(NotImplementedError, match="full_matrices=False"):
+        dt.grad(lambda a: dnp.sum(dnp.linalg.svd(a)[0]))(np.ones((3, 2)))
+    u, s, vh = dnp.linalg.svd(RNG.standard_normal((3, 2)))  # plain values: NumPy's full SVD
+    assert u.shape == (3, 3)
+
+
+def test_results_are_named_tuples_and_float32_stays():
+    a32 = (A @ A.T).astype(np.float32)
+    w, v = dnp.linalg.eigh(a32)
+    assert w.dtype == np.float32 and dnp.linalg.eigh(a32).eigenvectors is not None
+    g = dt.grad(lambda a: dnp.linalg.slogdet(a).logabsdet)(a32)
+    assert g.dtype == np.float32
+    g = dt.grad(lambda a: dnp.sum(dnp.linalg.cholesky(a)))(a32)
+    assert g.dtype == np.float32
+    q, r = dnp.linalg.qr(A)
+    np.testing.assert_allclose(q @ r, A, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn, args", [
+    (lambda a: dnp.trace(a, 1), (A,)), (lambda a: dnp.diag(dnp.diagonal(a)), (A,)),
+    (lambda a: dnp.triu(a, -1), (A,)), (lambda a: dnp.tril(a, 1), (A,)),
+    (lambda a: dnp.kron(a[:2, :2], a[1:, 2]), (A,)), (lambda a: dnp.cross(a[:, :3], a[0, 1:]), (A,)),
+    (lambda a: dnp.linalg.matrix_power(a, 3), (A,)), (lambda a: dnp.linalg.pinv(a[:, :3]), (A,)),
+    (lambda a: dnp.linalg.multi_dot([a, a.T, a]), (A,)),
+])
+def test_matrix_helpers_match_jax(fn, args):
+    """The same body on NumPy and on JAX arrays: values, and derivatives in both modes."""
+    np.testing.assert_allclose(fn(*args), fn(*(jnp.asarray(a) for a in args)), rtol=1e-10)
+    assert dt.check_against_jax(fn, *args).ok
+
+
+def test_matrix_helpers_values_match_numpy():
+    assert float(dnp.trace(A, 1)) == pytest.approx(np.trace(A, 1))
+    np.testing.assert_allclose(dnp.diag(A[0], -2), np.diag(A[0], -2))
+    np.testing.assert_allclose(dnp.diagonal(A[None], 1, 2, 1), np.diagonal(A[None], 1, 2, 1))
+    np.testing.assert_allclose(dnp.triu(A, 1), np.triu(A, 1))
+    np.testing.assert_allclose(dnp.tril(A, -1), np.tril(A, -1))
+    np.testing.assert_allclose(dnp.kron(A[:2], B), np.kron(A[:2], B))
+    np.testing.assert_allclose(dnp.cross(A[:, :3], B[:3, 0], axisb=0),
+                               np.cross(A[:, :3], B[:3, 0], axisb=0))
+    np.testing.assert_allclose(dnp.linalg.matrix_power(A, -2), np.linalg.matrix_power(A, -2))
+    np.testing.assert_allclose(dnp.linalg.norm(A, -2), np.linalg.norm(A, -2))

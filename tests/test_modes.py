@@ -1,0 +1,166 @@
+"""dt.jacobian (auto/fwd/rev), dt.hessian's four compositions and choose_mode, against JAX.
+
+The Jacobian and Hessian tests are generated from the op table of test_primitives.py
+(its CASES), so every primitive is covered in every mode.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from test_hypothesis import SETTINGS, _finite_and_moderate, _functions, problems
+from test_primitives import CASE_IDS, CASES, REPRESENTATIVE, _jax_args
+
+import dualtape as dt
+import dualtape.numpy as dnp
+
+jax.config.update("jax_enable_x64", True)
+
+HESSIAN_MODES = ("fwd-fwd", "fwd-rev", "rev-fwd", "rev-rev")
+
+
+def _rel_tree(got, ref) -> float:
+    """Largest |got - ref| over the largest |ref| (at least 1), over matching leaves."""
+    g, _ = jax.tree_util.tree_flatten(got)
+    r, _ = jax.tree_util.tree_flatten(ref)
+    assert len(g) == len(r)
+    worst = 0.0
+    for a, b in zip(g, r, strict=True):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"
+        scale = max(1.0, float(np.max(np.abs(b), initial=0.0)))
+        worst = max(worst, float(np.max(np.abs(a - b), initial=0.0)) / scale)
+    return worst
+
+
+@pytest.mark.parametrize("mode", ["auto", "fwd", "rev"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_jacobian_matches_jax_jacfwd(case, mode):
+    args = case.args()
+    nums = tuple(range(len(args)))
+    ref = jax.jacfwd(case.fn, argnums=nums)(*_jax_args(args))
+    got = dt.jacobian(case.fn, argnums=nums, mode=mode)(*args)
+    assert _rel_tree(got, ref) < 1e-10
+    # argnums=0 alone: shaped like jax.jacfwd's single-argument result
+    ref0 = jax.jacfwd(case.fn)(*_jax_args(args))
+    assert _rel_tree(dt.jacobian(case.fn, mode=mode)(*args), ref0) < 1e-10
+
+
+def _scalar(case, args):
+    """<u, f(x)>: a scalar function of every argument, for the Hessian."""
+    u = np.random.default_rng(3).standard_normal(np.shape(case.fn(*args)))
+    return lambda *a: dnp.sum(case.fn(*a) * u)
+
+
+@pytest.mark.parametrize("mode", HESSIAN_MODES + ("auto",))
+@pytest.mark.parametrize("case", [c for c in REPRESENTATIVE if c.second_order],
+                         ids=lambda c: c.id)
+def test_hessian_modes_match_jax(case, mode):
+    args = case.args()
+    f = _scalar(case, args)
+    nums = tuple(range(len(args)))
+    ref = jax.hessian(f, argnums=nums)(*_jax_args(args))
+    assert _rel_tree(dt.hessian(f, argnums=nums, mode=mode)(*args), ref) < 1e-10
+
+
+@pytest.mark.parametrize("mode", HESSIAN_MODES)
+def test_hessian_of_vector_function_and_pytree(mode):
+    """Non-scalar output and a dict argument: shapes and values as jax.hessian's."""
+    w = np.array([[0.3, -1.2], [0.7, 0.4], [1.1, 0.2]])
+
+    def f(p, x):
+        return dnp.tanh(w @ p["a"] * x) + p["b"] ** 3
+
+    p = {"a": np.array([0.5, -0.4]), "b": np.array([0.2, 0.9, -0.3])}
+    x = 0.7
+    ref = jax.hessian(f)(jax.tree_util.tree_map(jnp.asarray, p), x)
+    assert _rel_tree(dt.hessian(f, mode=mode)(p, x), ref) < 1e-10
+    ref2 = jax.hessian(f, argnums=(0, 1))(jax.tree_util.tree_map(jnp.asarray, p), x)
+    assert _rel_tree(dt.hessian(f, argnums=(0, 1), mode=mode)(p, x), ref2) < 1e-10
+
+
+@SETTINGS
+@given(problems(), __import__("hypothesis").strategies.sampled_from(HESSIAN_MODES))
+def test_hessian_modes_random_compositions(problem, mode):
+    tree, x, _ = problem
+    f, jf = _functions(tree)
+    ref = jax.hessian(lambda y: jnp.sum(jf(y)))(x)
+    assume(_finite_and_moderate(ref))
+    got = dt.hessian(lambda y: dnp.sum(f(y)), mode=mode)(x)
+    np.testing.assert_allclose(got, ref, rtol=1e-7,
+                               atol=1e-9 * max(1.0, float(np.max(np.abs(ref)))))
+
+
+@SETTINGS
+@given(problems(), __import__("hypothesis").strategies.sampled_from(["auto", "fwd", "rev"]))
+def test_jacobian_random_compositions(problem, mode):
+    tree, x, _ = problem
+    f, jf = _functions(tree)
+    ref = jax.jacfwd(jf)(x)
+    assume(_finite_and_moderate(ref))
+    np.testing.assert_allclose(dt.jacobian(f, mode=mode)(x), ref, rtol=1e-7,
+                               atol=1e-9 * max(1.0, float(np.max(np.abs(ref)))))
+
+
+# ---------------------------------------------------------------- choose_mode
+
+
+def _dense(n: int, m: int):
+    rng = np.random.default_rng([n, m])
+    a = rng.standard_normal((m, n)) / np.sqrt(n)
+    return (lambda x: dnp.tanh(dnp.matmul(a, x))), rng.standard_normal(n)
+
+
+def test_choose_mode_reverse_for_many_inputs_one_output():
+    f, x = _dense(2000, 1)
+    c = dt.choose_mode(f, x)
+    assert c.mode == "rev"
+    assert "reverse mode" in c.reason and "n = 2000" in c.reason and "m = 1 " in c.reason
+    assert c.costs[c.method] == min(c.costs.values())
+    assert c.costs["fwd_chunk1"] > 100 * c.costs[c.method]
+
+
+def test_choose_mode_forward_for_one_input_many_outputs():
+    f, x = _dense(1, 2000)
+    c = dt.choose_mode(f, x)
+    assert c.mode == "fwd"
+    assert "forward mode" in c.reason and "n = 1 " in c.reason and "m = 2000" in c.reason
+    assert c.costs["rev_chunk1"] > 100 * c.costs[c.method]
+
+
+def test_choose_mode_is_deterministic_and_counts_only():
+    f, x = _dense(50, 20)
+    first = dt.choose_mode(f, x)
+    assert all(dt.choose_mode(f, x) == first for _ in range(3))
+    with dt.count() as c:
+        dt.choose_mode(f, x)
+    with dt.count() as one:
+        f(x)
+    assert 0 < one.n_ops and c.n_ops <= 10 * one.n_ops  # a small constant times one evaluation
+
+
+def test_choose_mode_argnums_and_pytrees():
+    def f(p, x):
+        return dnp.sum(dnp.tanh(p["w"] @ x + p["b"]))
+
+    p = {"w": np.ones((3, 400)) / 20, "b": np.zeros(3)}
+    x = np.linspace(-1, 1, 400)
+    c = dt.choose_mode(f, p, x, argnums=(0, 1))
+    assert c.profile.n == 1603 and c.profile.m == 1 and c.mode == "rev"
+    with pytest.raises(ValueError, match="argnums"):
+        dt.choose_mode(f, p, x, argnums=5)
+
+
+def test_jacobian_auto_follows_choice_and_rejects_bad_mode():
+    f, x = _dense(300, 2)
+    assert dt.choose_mode(f, x).mode == "rev"
+    np.testing.assert_allclose(dt.jacobian(f)(x), dt.jacfwd(f)(x), rtol=1e-12)
+    with pytest.raises(ValueError, match="mode"):
+        dt.jacobian(f, mode="forward")
+    with pytest.raises(ValueError, match="mode"):
+        dt.hessian(f, mode="fwd")
+    with pytest.raises(ValueError, match="chunk"):
+        dt.jacobian(f, chunk=0)

@@ -111,38 +111,53 @@ class TapeValue(ArrayOps, Tracer):
 
     def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
         rules = prim.vjp
-        pa = pb = ()
+        parents: tuple = ()
         if type(x) is TapeValue:
             if rules[0] is not None:
-                pa = ((0, x.index),)
+                parents = ((0, x.index),)
             x = x.value
         if type(y) is TapeValue:
             if rules[1] is not None:
-                pb = ((1, y.index),)
+                parents += ((1, y.index),)
             y = y.value
         ans = evaluate2(prim, x, y)
-        if not (pa or pb):
+        if not parents:
             return ans
-        return self._record(prim, NO_PARAMS, pa + pb, (x, y), ans)
+        return self._record(prim, NO_PARAMS, parents, (x, y), ans)
 
     def _record(self, prim: Primitive, params: Any, parents: tuple, vals: tuple,
                 ans: Any) -> TapeValue:
         """Append the entry for ``ans`` and return it traced."""
         if prim.save_meta:
-            saved = tuple([_FLOAT_META if type(v) is float else Meta(v) for v in vals])
+            saved = _metas(vals)
             saved_ans = _FLOAT_META if type(ans) is float else Meta(ans)
         else:
             saved = vals if prim.save_args else (None,) * len(vals)
             saved_ans = ans if prim.save_ans else None
         tape = self.tape
         entries = tape.entries
-        index = len(entries)
+        out = _new(TapeValue)  # __init__'s fields without its call: most of scalar code's cost
+        out.value = ans
+        out.tape = tape
+        out.index = len(entries)
+        out.level = tape.level
         entries.append((prim, params, parents, saved, saved_ans))  # an Entry's fields, in order
         if tape.values is not None:
             tape.values.append(ans)
         if dispatch.counting is not None:
             dispatch.counting.record_saved((*saved, saved_ans))
-        return TapeValue(ans, tape, index)
+        return out
+
+
+_new = object.__new__
+_FLOAT_METAS2 = (_FLOAT_META, _FLOAT_META)
+
+
+def _metas(vals: tuple) -> tuple:
+    """The :class:`Meta` of each value (one shared record for Python floats)."""
+    if len(vals) == 2 and type(vals[0]) is float and type(vals[1]) is float:
+        return _FLOAT_METAS2
+    return tuple([_FLOAT_META if type(v) is float else Meta(v) for v in vals])
 
 
 def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,

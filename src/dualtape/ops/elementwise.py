@@ -32,8 +32,13 @@ sign = defnondiff("sign", np.sign)
 positive_mask = defnondiff("positive_mask", _positive_mask_impl)
 equal_mask = defnondiff("equal_mask", lambda x, y: mask(x == y, x, y), 2, broadcasting=True)
 # Weight of x in max(x, y): 1 if x > y, 0.5 on ties (as JAX does), 0 otherwise.
-max_weight = defnondiff(
-    "max_weight", lambda x, y: mask(x > y, x, y) + 0.5 * mask(x == y, x, y), 2, broadcasting=True)
+def _max_weight_impl(x: Any, y: Any) -> Any:
+    if type(x) is float and type(y) is float:
+        return 1.0 if x > y else (0.5 if x == y else 0.0)
+    return mask(x > y, x, y) + 0.5 * mask(x == y, x, y)
+
+
+max_weight = defnondiff("max_weight", _max_weight_impl, 2, broadcasting=True)
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -105,9 +110,21 @@ power_const = register(Primitive(
 # ---------------------------------------------------------------- selection
 
 
-maximum = defbinary("maximum", np.maximum, lambda ans, x, y: max_weight(x, y),
+def _maximum_impl(x: Any, y: Any) -> Any:
+    if type(x) is float and type(y) is float:
+        return x if x >= y or x != x else y  # np.maximum on floats: NaN wins, stays a float
+    return np.maximum(x, y)
+
+
+def _minimum_impl(x: Any, y: Any) -> Any:
+    if type(x) is float and type(y) is float:
+        return x if x <= y or x != x else y
+    return np.minimum(x, y)
+
+
+maximum = defbinary("maximum", _maximum_impl, lambda ans, x, y: max_weight(x, y),
                     lambda ans, x, y: max_weight(y, x))
-minimum = defbinary("minimum", np.minimum, lambda ans, x, y: max_weight(y, x),
+minimum = defbinary("minimum", _minimum_impl, lambda ans, x, y: max_weight(y, x),
                     lambda ans, x, y: max_weight(x, y))
 
 where = op_for(register(Primitive(

@@ -101,10 +101,39 @@ def _argmax_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     return div(ind, sum_(ind, axis=axis, keepdims=True))
 
 
-max_ = _reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
-                  _argmax_weights, flops=reduce_flops, saves="both")
-min_ = _reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
-                  _argmax_weights, flops=reduce_flops, saves="both")
+def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
+    # One compare, the tie count on the bool mask, one multiply by g / count (reduced shape).
+    hit = np.equal(x, ans if keepdims else np.expand_dims(ans, axis))
+    share = np.true_divide(g if keepdims else np.expand_dims(g, axis),
+                           np.sum(hit, axis=axis, keepdims=True))
+    return np.multiply(hit, share, dtype=np.result_type(share, x))
+
+
+# The VJP of max/min: g spread over the maximisers (batch axes of g kept). Linear in g; its
+# transpose weighs a full-shape cotangent by the same shares and reduces it.
+tie_scale = register(Primitive(
+    "tie_scale", _tie_scale_impl,
+    jvp=(lambda t, out, g, x, ans, axis, keepdims: tie_scale(t, x, ans, axis=axis, keepdims=keepdims),
+         None, None),
+    vjp=(lambda c, out, g, x, ans, axis, keepdims: sum_(
+        mul(c, _argmax_weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims),
+         None, None),
+    flops=times(3), linear=True, normalize=_AXIS,
+)).bind
+
+
+def _extremum(name: str, impl: Any) -> Any:
+    return register(Primitive(
+        name, impl,
+        jvp=(lambda t, ans, x, axis, keepdims: sum_(mul(t, _argmax_weights(ans, x, axis, keepdims)),
+                                                     axis=axis, keepdims=keepdims),),
+        vjp=(lambda g, ans, x, axis, keepdims: tie_scale(g, x, ans, axis=axis, keepdims=keepdims),),
+        flops=reduce_flops, saves="both", normalize=_AXIS,
+    )).bind
+
+
+max_ = _extremum("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
+min_ = _extremum("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims))
 
 
 def _logsumexp_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
@@ -114,9 +143,19 @@ def _logsumexp_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-logsumexp = _reduction("logsumexp", _logsumexp_impl,
-                       lambda ans, x, axis, keepdims: exp(sub(x, _expand_reduced(ans, axis, keepdims))),
-                       flops=times(4), saves="both")
+def _lse_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
+    return exp(sub(x, _expand_reduced(ans, axis, keepdims)))  # softmax(x) along axis
+
+
+logsumexp = register(Primitive(
+    "logsumexp", _logsumexp_impl,
+    jvp=(lambda t, ans, x, axis, keepdims: sum_(mul(t, _lse_weights(ans, x, axis, keepdims)),
+                                                 axis=axis, keepdims=keepdims),),
+    # g times the weights, broadcast by the multiply itself (no broadcast_to of g first)
+    vjp=(lambda g, ans, x, axis, keepdims: mul(_expand_reduced(g, axis, keepdims),
+                                               _lse_weights(ans, x, axis, keepdims)),),
+    flops=times(4), saves="both", normalize=_AXIS,
+)).bind
 
 
 def _softmax_impl(x: Any, axis: tuple) -> Any:

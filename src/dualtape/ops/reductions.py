@@ -103,10 +103,11 @@ def _argmax_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
 
 def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
     # One compare, the tie count on the bool mask, one multiply by g / count (reduced shape).
+    dtype = np.result_type(g, x, 1.0)  # before g becomes an array: a Python float stays weak
     hit = np.equal(x, ans if keepdims else np.expand_dims(ans, axis))
     share = np.true_divide(g if keepdims else np.expand_dims(g, axis),
-                           np.sum(hit, axis=axis, keepdims=True))
-    return np.multiply(hit, share, dtype=np.result_type(share, x))
+                           np.sum(hit, axis=axis, keepdims=True), dtype=dtype)
+    return np.multiply(hit, share, dtype=dtype)
 
 
 # The VJP of max/min: g spread over the maximisers (batch axes of g kept). Linear in g; its

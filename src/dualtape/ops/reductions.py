@@ -33,15 +33,16 @@ def _restore(g: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     return broadcast_to(g, shape=batch_shape(g, x) + shape_of(x))
 
 
-def _reduction(name: str, impl: Any, weights: Any, **kw: Any) -> Any:
+def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, **kw: Any) -> Any:
     """A reduction whose derivative is a weighting of its input:
-    ``jvp = sum(t * w)`` and ``vjp = restore(g) * w`` with ``w = weights(ans, x, axis, keepdims)``."""
+    ``jvp = sum(t * w)`` and ``vjp = restore(g) * w`` with ``w = weights(ans, x, axis, keepdims)``
+    (``vjp``: a faster rule for the same product)."""
     return register(Primitive(
         name, impl,
         jvp=(lambda t, ans, x, axis, keepdims: sum_(mul(t, weights(ans, x, axis, keepdims)),
                                                      axis=axis, keepdims=keepdims),),
-        vjp=(lambda g, ans, x, axis, keepdims: mul(_restore(g, x, axis, keepdims),
-                                                   weights(ans, x, axis, keepdims)),),
+        vjp=(vjp or (lambda g, ans, x, axis, keepdims: mul(_restore(g, x, axis, keepdims),
+                                                           weights(ans, x, axis, keepdims))),),
         normalize=_AXIS, **kw,
     )).bind
 
@@ -124,13 +125,9 @@ tie_scale = register(Primitive(
 
 
 def _extremum(name: str, impl: Any) -> Any:
-    return register(Primitive(
-        name, impl,
-        jvp=(lambda t, ans, x, axis, keepdims: sum_(mul(t, _argmax_weights(ans, x, axis, keepdims)),
-                                                     axis=axis, keepdims=keepdims),),
-        vjp=(lambda g, ans, x, axis, keepdims: tie_scale(g, x, ans, axis=axis, keepdims=keepdims),),
-        flops=reduce_flops, saves="both", normalize=_AXIS,
-    )).bind
+    return _reduction(name, impl, _argmax_weights, flops=reduce_flops, saves="both",
+                      vjp=lambda g, ans, x, axis, keepdims: tie_scale(g, x, ans, axis=axis,
+                                                                      keepdims=keepdims))
 
 
 max_ = _extremum("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
@@ -148,15 +145,11 @@ def _lse_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     return exp(sub(x, _expand_reduced(ans, axis, keepdims)))  # softmax(x) along axis
 
 
-logsumexp = register(Primitive(
-    "logsumexp", _logsumexp_impl,
-    jvp=(lambda t, ans, x, axis, keepdims: sum_(mul(t, _lse_weights(ans, x, axis, keepdims)),
-                                                 axis=axis, keepdims=keepdims),),
-    # g times the weights, broadcast by the multiply itself (no broadcast_to of g first)
-    vjp=(lambda g, ans, x, axis, keepdims: mul(_expand_reduced(g, axis, keepdims),
-                                               _lse_weights(ans, x, axis, keepdims)),),
-    flops=times(4), saves="both", normalize=_AXIS,
-)).bind
+# the VJP broadcasts g in the multiply itself (no broadcast_to of g first)
+logsumexp = _reduction(
+    "logsumexp", _logsumexp_impl, _lse_weights, flops=times(4), saves="both",
+    vjp=lambda g, ans, x, axis, keepdims: mul(_expand_reduced(g, axis, keepdims),
+                                              _lse_weights(ans, x, axis, keepdims)))
 
 
 def _softmax_impl(x: Any, axis: tuple) -> Any:

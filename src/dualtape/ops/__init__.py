@@ -69,6 +69,7 @@ from .reductions import (
     prod,
     softmax,
     sum_,
+    tie_scale,
     unbroadcast,
 )
 from .shape_ops import (
@@ -91,6 +92,7 @@ __all__ = [
     "minimum", "mul", "ndim_of", "neg", "pad_batch", "positive_mask", "power", "power_const",
     "prod", "reciprocal", "register", "relu", "reshape", "scatter_add", "shape_of", "sigmoid",
     "sign", "sin", "sinh", "size_of", "softmax", "softplus", "sqrt", "square", "squeeze",
-    "stack", "sub", "sum_", "take", "tan", "tanh", "tanh_tangent", "transpose", "unbroadcast",
+    "stack", "sub", "sum_", "take", "tan", "tanh", "tanh_tangent", "tie_scale", "transpose",
+    "unbroadcast",
     "where",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..dispatch import fusing
 from ..registry import Primitive, register
-from .core import elementwise_flops, times
+from .core import elementwise_flops, shape_of, times
 from .fused import relu_fused, tanh_fused, tanh_tangent_into
 from .rules import defbinary, deflinear, defnondiff, defunary, mask, op_for, safe_binary, scalar_fast
 
@@ -51,9 +51,16 @@ def _arith(name: str, impl: Any, jvp: tuple, vjp: tuple, **kw: Any) -> Any:
 add = _arith("add", operator.add,
              (lambda t, ans, x, y: t, lambda t, ans, x, y: t),
              (lambda g, ans, x, y: g, lambda g, ans, x, y: g), saves="meta", linear=True)
+def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    # Reduce to y's shape first, then negate the (often much smaller) result.
+    from .reductions import unbroadcast
+
+    return neg(unbroadcast(g, shape_of(y), len(shape_of(g)) - len(shape_of(ans))))
+
+
 sub = _arith("sub", operator.sub,
              (lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t)),
-             (lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g)), saves="meta", linear=True)
+             (lambda g, ans, x, y: g, _sub_vjp_y), saves="meta", linear=True)
 mul = _arith("mul", operator.mul,
              (lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t)),
              (lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g)))

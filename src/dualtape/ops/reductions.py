@@ -33,15 +33,16 @@ def _restore(g: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     return broadcast_to(g, shape=batch_shape(g, x) + shape_of(x))
 
 
-def _reduction(name: str, impl: Any, weights: Any, **kw: Any) -> Any:
+def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, **kw: Any) -> Any:
     """A reduction whose derivative is a weighting of its input:
-    ``jvp = sum(t * w)`` and ``vjp = restore(g) * w`` with ``w = weights(ans, x, axis, keepdims)``."""
+    ``jvp = sum(t * w)`` and ``vjp = restore(g) * w`` with ``w = weights(ans, x, axis, keepdims)``
+    (``vjp``: a faster rule for the same product)."""
     return register(Primitive(
         name, impl,
         jvp=(lambda t, ans, x, axis, keepdims: sum_(mul(t, weights(ans, x, axis, keepdims)),
                                                      axis=axis, keepdims=keepdims),),
-        vjp=(lambda g, ans, x, axis, keepdims: mul(_restore(g, x, axis, keepdims),
-                                                   weights(ans, x, axis, keepdims)),),
+        vjp=(vjp or (lambda g, ans, x, axis, keepdims: mul(_restore(g, x, axis, keepdims),
+                                                           weights(ans, x, axis, keepdims))),),
         normalize=_AXIS, **kw,
     )).bind
 
@@ -101,10 +102,36 @@ def _argmax_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     return div(ind, sum_(ind, axis=axis, keepdims=True))
 
 
-max_ = _reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
-                  _argmax_weights, flops=reduce_flops, saves="both")
-min_ = _reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
-                  _argmax_weights, flops=reduce_flops, saves="both")
+def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
+    # One compare, the tie count on the bool mask, one multiply by g / count (reduced shape).
+    dtype = np.result_type(g, x, 1.0)  # before g becomes an array: a Python float stays weak
+    hit = np.equal(x, ans if keepdims else np.expand_dims(ans, axis))
+    share = np.true_divide(g if keepdims else np.expand_dims(g, axis),
+                           np.sum(hit, axis=axis, keepdims=True), dtype=dtype)
+    return np.multiply(hit, share, dtype=dtype)
+
+
+# The VJP of max/min: g spread over the maximisers (batch axes of g kept). Linear in g; its
+# transpose weighs a full-shape cotangent by the same shares and reduces it.
+tie_scale = register(Primitive(
+    "tie_scale", _tie_scale_impl,
+    jvp=(lambda t, out, g, x, ans, axis, keepdims: tie_scale(t, x, ans, axis=axis, keepdims=keepdims),
+         None, None),
+    vjp=(lambda c, out, g, x, ans, axis, keepdims: sum_(
+        mul(c, _argmax_weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims),
+         None, None),
+    flops=times(3), linear=True, normalize=_AXIS,
+)).bind
+
+
+def _extremum(name: str, impl: Any) -> Any:
+    return _reduction(name, impl, _argmax_weights, flops=reduce_flops, saves="both",
+                      vjp=lambda g, ans, x, axis, keepdims: tie_scale(g, x, ans, axis=axis,
+                                                                      keepdims=keepdims))
+
+
+max_ = _extremum("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
+min_ = _extremum("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims))
 
 
 def _logsumexp_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
@@ -114,9 +141,15 @@ def _logsumexp_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-logsumexp = _reduction("logsumexp", _logsumexp_impl,
-                       lambda ans, x, axis, keepdims: exp(sub(x, _expand_reduced(ans, axis, keepdims))),
-                       flops=times(4), saves="both")
+def _lse_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
+    return exp(sub(x, _expand_reduced(ans, axis, keepdims)))  # softmax(x) along axis
+
+
+# the VJP broadcasts g in the multiply itself (no broadcast_to of g first)
+logsumexp = _reduction(
+    "logsumexp", _logsumexp_impl, _lse_weights, flops=times(4), saves="both",
+    vjp=lambda g, ans, x, axis, keepdims: mul(_expand_reduced(g, axis, keepdims),
+                                              _lse_weights(ans, x, axis, keepdims)))
 
 
 def _softmax_impl(x: Any, axis: tuple) -> Any:

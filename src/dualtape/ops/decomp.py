@@ -24,7 +24,7 @@ import numpy as np
 from .. import ops
 from ..ops import add, concatenate, expand_dims, getitem, matmul, mul, shape_of, sub, sum_
 from ..registry import Primitive, Tracer, register
-from .linalg import batch_count, dtype_of, mT, solve_triangular, sym
+from .matrix import batch_count, dtype_of, mT, solve_triangular, sym
 
 __all__ = ["DegenerateSpectrumWarning", "eigh", "svd", "qr"]
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops.core import axis_param
 from ..registry import Primitive, Tracer, register
+from .core import axis_param
 
 __all__ = ["cumprod", "var"]
 

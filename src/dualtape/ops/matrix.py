@@ -7,7 +7,7 @@ product broadcasts over the leading batch axes of vector mode.
 
 ``cholesky`` reads its input as ``(a + a^T) / 2`` (JAX does the same), so its
 value and derivative agree for any input, symmetric or not.  The spectral
-decompositions (eigh, svd, qr) live in :mod:`dualtape.ops_ext.decomp`.
+decompositions (eigh, svd, qr) live in :mod:`dualtape.ops.decomp`.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops.core import elementwise_flops, times
-from ..ops.rules import defbinary, defnondiff, defunary
 from ..registry import Primitive, register
+from .core import elementwise_flops, times
+from .rules import defbinary, defnondiff, defunary
 
 __all__ = [
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan2", "arctanh", "astype", "cbrt", "ceil",

@@ -19,7 +19,6 @@ per cell and method), ``env.json``, ``regret.png``/``.svg`` and ``summary.md``.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +40,8 @@ OTHERS = (
 )
 QUICK_OTHERS = [("broadcast_outer", 4, 256, 1), ("elementwise_sum", 256, 1, 1),
                 ("mlp_loss", 128, 1, 2), ("deep_chain", 64, 1, 3)]
-TIMING = TimingConfig(target_s=0.02, repeats=11, warmup=1, blas_threads=1)
-QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1, blas_threads=1)
+TIMING = TimingConfig(target_s=0.02, repeats=11, warmup=1, blas_threads=1, clock="cpu")
+QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1, blas_threads=1, clock="cpu")
 WITHIN = 1.1
 COLUMNS = ("problem", "n", "m", "depth", "method", "time_s", "time_q1", "time_q3",
            "predicted", "picked", "fastest", "regret")
@@ -60,14 +59,14 @@ def measure_cell(problem: str, n: int, m: int, depth: int,
     """choose_mode's pick and every method's time at one cell, as rows."""
     import dualtape as dt
     from dualtape.comparison.methods import first_order
-    from dualtape.comparison.timing import interleaved
+    from dualtape.measure.timing import interleaved
 
     inst = get_problem(problem).instance(n, m, depth)
     f, x = inst.f, inst.x
     choice = dt.choose_mode(f, x)
     methods, _ = first_order(inst.n, inst.m)
     runners = {meth.name: meth.runner(f, (x,), 0, 1) for meth in methods}
-    samples = interleaved(runners, timing, clock=time.process_time)
+    samples = interleaved(runners, timing)
     rows = []
     for meth in methods:
         q1, med, q3 = np.percentile(samples[meth.name], [25, 50, 75])

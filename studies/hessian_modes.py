@@ -25,7 +25,6 @@ Run: ``dualtape study run hessian_modes`` (a few minutes) or
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +42,8 @@ COMPOSITIONS = ("fwd-fwd", "fwd-rev", "rev-fwd", "rev-rev")
 METHODS = (*COMPOSITIONS, "hvp", "jax_hessian", "jax_hessian_jit")
 THEORY = {"quadratic_tanh": {"hvp": 2, "fwd-rev": 3, "rev-rev": 3, "rev-fwd": 3, "fwd-fwd": 3},
           "mlp_loss": {"hvp": 1, "fwd-rev": 2, "rev-rev": 2, "rev-fwd": 3, "fwd-fwd": 3}}
-TIMING = TimingConfig(target_s=0.005, repeats=7, warmup=1, blas_threads=1)
-QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1, blas_threads=1)
+TIMING = TimingConfig(target_s=0.005, repeats=7, warmup=1, blas_threads=1, clock="cpu")
+QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1, blas_threads=1, clock="cpu")
 COLUMNS = ("problem", "n", "method", "time_s", "time_q1", "time_q3", "flops", "rel_error")
 
 
@@ -76,7 +75,7 @@ def measure_cell(problem: str, n: int, timing: TimingConfig) -> list[dict[str, A
     import dualtape as dt
     from dualtape.comparison.methods import enable_jax
     from dualtape.comparison.run import rel_error
-    from dualtape.comparison.timing import interleaved
+    from dualtape.measure.timing import interleaved
 
     jax = enable_jax()
     f, x = instance(problem, n)
@@ -89,7 +88,7 @@ def measure_cell(problem: str, n: int, timing: TimingConfig) -> list[dict[str, A
     runners["jax_hessian"] = lambda: jax.block_until_ready(eager(jx))
     runners["jax_hessian_jit"] = lambda: jax.block_until_ready(jitted(jx))
     ref = np.asarray(eager(jx))
-    samples = interleaved(runners, timing, clock=time.process_time)
+    samples = interleaved(runners, timing)
     rows = []
     for name in METHODS:
         flops, err = math.nan, math.nan

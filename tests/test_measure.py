@@ -126,3 +126,18 @@ def test_base_imports_without_pandas_matplotlib_or_jax():
     done = subprocess.run([sys.executable, "-c", BLOCKED], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_cpu_clock_is_a_timing_option(monkeypatch):
+    with pytest.raises(ValueError, match="clock"):
+        timing.TimingConfig(clock="sundial")
+    cpu = [0.0]
+    monkeypatch.setattr(timing.time, "process_time", lambda: cpu[0])
+
+    def call():  # 1 ms of CPU a call, whatever the wall clock says
+        cpu[0] += 1e-3
+
+    got = timing.interleaved({"a": call, "b": call},
+                             timing.TimingConfig(target_s=0.01, repeats=3, clock="cpu"))
+    assert set(got) == {"a", "b"} and all(len(v) == 3 for v in got.values())
+    assert all(abs(s - 1e-3) < 1e-9 for v in got.values() for s in v)

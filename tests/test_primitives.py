@@ -19,7 +19,7 @@ import pytest
 import dualtape as dt
 import dualtape.numpy as dnp
 from dualtape import ops
-from dualtape.ops_more import elementwise as _E
+from dualtape.ops import special as _E
 
 jax.config.update("jax_enable_x64", True)
 
@@ -178,7 +178,7 @@ CASES += [
 ]
 
 
-# ---------------------------------------------------------------- npcov: ops_more primitives
+# ---------------------------------------------------------------- npcov: ops.special, ops.statistics
 
 DOMAINS["gt1"] = lambda r, s: r.uniform(1.2, 3.0, s)
 # Standard normal with about a third of the entries exactly zero.

@@ -8,8 +8,6 @@
 """
 
 from . import ops as _ops  # noqa: F401  (fills the registry)
-from . import ops_ext as _ops_ext  # noqa: F401  (linear algebra, einsum)
-from . import ops_more as _ops_more  # noqa: F401  (more primitives: npcov)
 from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
 from .checkpointing import checkpoint, remat
 from .checks import JaxComparison, check_against_jax, check_grads
@@ -21,7 +19,7 @@ from .forward import Dual
 from .lessons import Value, binary_cross_entropy_with_logits, draw, nn, to_dot
 from .loop import LoopStats, checkpoint_loop
 from .modes import jacobian
-from .ops_ext.decomp import DegenerateSpectrumWarning
+from .ops.decomp import DegenerateSpectrumWarning
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue
 

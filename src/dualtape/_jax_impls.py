@@ -127,7 +127,7 @@ def take(x, indices, axis):
     return jnp.take(x, indices, axis=axis)
 
 
-# ---------------------------------------------------------------- ops_more (npcov): elementwise, reductions
+# ---------------------------------------------------------------- ops.special, ops.statistics (npcov)
 
 arcsin, arccos, arcsinh, arccosh, arctanh = jnp.arcsin, jnp.arccos, jnp.arcsinh, jnp.arccosh, jnp.arctanh
 log2, log10, exp2, cbrt = jnp.log2, jnp.log10, jnp.exp2, jnp.cbrt

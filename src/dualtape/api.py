@@ -39,7 +39,7 @@ def new_level() -> int:
 # ---------------------------------------------------------------- the two engines' entry points
 
 
-def _jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, tangents: list,
+def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, tangents: list,
               nb: int, has_aux: bool = False, kwargs: dict | None = None,
               checked: tuple[list, TreeDef] | None = None):
     leaves, td = checked if checked is not None else dynamic(args, argnums, single)
@@ -92,7 +92,7 @@ def _strip(tree: Any, level: int) -> Any:
     return unflatten(td, out)
 
 
-class _Recording:
+class Recording:
     """One forward pass recorded on a tape, ready for any number of backward passes."""
 
     def __init__(self, f: Callable, args: tuple, argnums: tuple[int, ...], single: bool,
@@ -161,7 +161,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
         checked.append(input_leaf(p, f"primal {k}"))
         check_direction(t, p, f"tangent {k}")
     argnums = tuple(range(len(primals)))
-    out_td, po, to, aux = _jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
+    out_td, po, to, aux = jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
                                     checked=(checked, p_td))
     result = (unflatten(out_td, po), unflatten(out_td, to))
     return (*result, aux) if has_aux else result
@@ -176,7 +176,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     """
     if not primals:
         raise ValueError("primals: need at least one argument")
-    rec = _Recording(fun, primals, tuple(range(len(primals))), False, has_aux)
+    rec = Recording(fun, primals, tuple(range(len(primals))), False, has_aux)
     out = unflatten(rec.out_td, rec.out_leaves)
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
@@ -205,7 +205,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
         nums, single = normalize_argnums(argnums, len(args))
-        rec = _Recording(fun, args, nums, single, has_aux, kwargs)
+        rec = Recording(fun, args, nums, single, has_aux, kwargs)
         if len(rec.out_leaves) != 1 or shape_of(rec.out_leaves[0]) != ():
             shapes = [shape_of(o) for o in rec.out_leaves]
             raise TypeError(f"grad requires the function to return a scalar (shape ()), got "
@@ -244,7 +244,7 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0,
 # ---------------------------------------------------------------- Jacobians
 
 
-def _check_chunk(chunk: int | None) -> None:
+def check_chunk(chunk: int | None) -> None:
     if chunk is None:
         return
     if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
@@ -264,7 +264,7 @@ def _join(pieces: list, batched: bool) -> Any:
     return np.concatenate(pieces, 0) if batched else np.stack([np.asarray(p) for p in pieces], 0)
 
 
-def _basis(leaves: list, start: int, stop: int, batched: bool) -> list:
+def basis(leaves: list, start: int, stop: int, batched: bool) -> list:
     """Rows ``start:stop`` of the identity, split and shaped like ``leaves``."""
     out, off = [], 0
     for leaf in leaves:
@@ -301,7 +301,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
     ``k`` tangents through each pass (vector mode); ``None`` does all inputs in
     one pass.  Every choice gives the same Jacobian.
     """
-    _check_chunk(chunk)
+    check_chunk(chunk)
 
     def jacfwd_fun(*args: Any, **kwargs: Any) -> Any:
         nums, single = normalize_argnums(argnums, len(args))
@@ -313,8 +313,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
         out_td, outs = None, []
         for start in range(0, max(n, 1), max(step, 1)):
             stop = min(start + step, n)
-            tangents = _basis(leaves, start, stop, batched)
-            out_td, outs, t_out, _ = _jvp_core(fun, args, nums, single, tangents,
+            tangents = basis(leaves, start, stop, batched)
+            out_td, outs, t_out, _ = jvp_core(fun, args, nums, single, tangents,
                                                1 if batched else 0, kwargs=kwargs)
             per_pass.append(t_out)
         jac_leaves = []
@@ -335,11 +335,11 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
     output, ``chunk=k`` pulls ``k`` cotangents through each pass, and ``None``
     all outputs in one pass.
     """
-    _check_chunk(chunk)
+    check_chunk(chunk)
 
     def jacrev_fun(*args: Any, **kwargs: Any) -> Any:
         nums, single = normalize_argnums(argnums, len(args))
-        rec = _Recording(fun, args, nums, single, kwargs=kwargs)
+        rec = Recording(fun, args, nums, single, kwargs=kwargs)
         outs = rec.out_leaves
         m = sum(int(np.prod(shape_of(o))) for o in outs)
         step = m if chunk is None else min(chunk, m)
@@ -347,7 +347,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
         per_pass = []
         for start in range(0, max(m, 1), max(step, 1)):
             stop = min(start + step, m)
-            per_pass.append(rec.pull(_basis(outs, start, stop, batched), 1 if batched else 0))
+            per_pass.append(rec.pull(basis(outs, start, stop, batched), 1 if batched else 0))
         # full[j]: (m, *in_shape_j)
         full = [_join([p[j] for p in per_pass], batched) if m else zeros(x, (0,))
                 for j, x in enumerate(rec.in_leaves)]

@@ -104,7 +104,7 @@ def name(mode: str, chunk: int | None) -> str:
 
 def profile(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0) -> Profile:
     """Count one evaluation, one JVP, one recording and one pullback of ``fun`` at ``args``."""
-    from .api import _basis, _jvp_core, _Recording
+    from .api import Recording, basis, jvp_core
     from .argchecks import dynamic as _dynamic
     from .argchecks import normalize_argnums as _argnums
 
@@ -113,14 +113,14 @@ def profile(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0) -> Prof
     with count() as e:
         fun(*args)
     with count() as j:
-        _jvp_core(fun, args, nums, single, _basis(leaves, 0, 1, False), 0,
+        jvp_core(fun, args, nums, single, basis(leaves, 0, 1, False), 0,
                   checked=(leaves, td))
     with count() as r:
-        rec = _Recording(fun, args, nums, single)
+        rec = Recording(fun, args, nums, single)
     n = sum(int(np.size(x)) for x in leaves)
     m = sum(int(np.size(o)) for o in rec.out_leaves)
     with count() as b:
-        rec.pull(_basis(rec.out_leaves, 0, 1, False) if m else [None] * len(rec.out_leaves))
+        rec.pull(basis(rec.out_leaves, 0, 1, False) if m else [None] * len(rec.out_leaves))
     return Profile(n, m, e.n_ops, e.flops, j.n_ops, j.flops, r.n_ops, r.flops, r.tape_bytes,
                    b.n_ops, b.flops)
 

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from . import numpy as dnp
+from .dispatch import NO_PARAMS, unwrap
 from .forward import Dual
 from .ops import ndim_of, shape_of, size_of
 from .registry import PLAIN_TYPES, Primitive, Tracer, register
-from .reverse import TapeValue
 from .tree import flatten, unflatten
 
 __all__ = ["custom_jvp", "custom_vjp", "primitive", "stop_gradient"]
@@ -185,18 +185,16 @@ class custom_vjp:  # noqa: N801  (JAX's name)
             raise TypeError(f"{self.name}: a custom_vjp function has no forward-mode rule, so "
                             "jvp/jacfwd/hessian cannot differentiate it (as in JAX); use "
                             "reverse mode (grad, vjp, jacrev), or custom_jvp")
-        level = top.level
-        mine = [type(a) is TapeValue and a.level == level for a in diff]
-        vals = [a.value if m else a for a, m in zip(diff, mine, strict=True)]
-        out, res = self.fwd(*_merge(nd, vals, self.nondiff_argnums))
+        vals, mine = unwrap(top.level, tuple(diff))  # the shared unwrap of dispatch.py
+        out, res = self.fwd(*_merge(nd, list(vals), self.nondiff_argnums))
         out_leaves = flatten(out)[0]
         if len(out_leaves) != 1 or out_leaves[0] is not out:
             raise NotImplementedError(f"{self.name}: the function must return one array")
         prim = Primitive(self.name, lambda *a: out, jvp=None,
-                         vjp=self._backward(nd, res, out, vals), flops=_no_flops,
+                         vjp=self._backward(nd, res, out, list(vals)), flops=_no_flops,
                          saves="meta", variadic=True)
-        on_tape = [(i, a) for i, (a, m) in enumerate(zip(diff, mine, strict=True)) if m]
-        return top.extend(prim, out, tuple(vals), on_tape, {})  # the tape engine's own step
+        # the tape's own step of the engine protocol: one entry, this level's arguments as parents
+        return top.extend(prim, out, vals, mine, NO_PARAMS)
 
     def _backward(self, nd: tuple, res: Any, out: Any, vals: list) -> Callable:
         last: list = [None, None]  # (cotangent, its result): one bwd call per cotangent

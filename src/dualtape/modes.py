@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .api import _check_chunk, jacfwd, jacrev
+from .api import check_chunk, jacfwd, jacrev
 from .argchecks import dynamic as _dynamic
 from .argchecks import normalize_argnums as _argnums
 from .ops import shape_of
@@ -50,7 +50,7 @@ def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, *, mode: str = "au
     then replaces the chunk it picked.
     """
     _check_mode(mode, JACOBIAN_MODES)
-    _check_chunk(chunk)
+    check_chunk(chunk)
     if mode != "auto":
         return _ENGINES[mode](fun, argnums, chunk=chunk)
     choices: dict[tuple, Any] = {}

@@ -14,8 +14,8 @@ import numpy as _np
 
 from . import numpy as _dnp
 from . import ops as _ops
-from .ops_ext import decomp as _decomp
-from .ops_ext import linalg as _la
+from .ops import decomp as _decomp
+from .ops import matrix as _la
 from .registry import Tracer
 
 __all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "det",

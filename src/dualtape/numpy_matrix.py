@@ -13,8 +13,8 @@ import numpy as _np
 
 from . import numpy as _dnp
 from . import ops as _ops
-from .ops_ext.einsum import einsum_call, tensordot  # noqa: F401  (re-exported)
-from .ops_ext.linalg import dtype_of
+from .ops.einsum import einsum_call, tensordot  # noqa: F401  (re-exported)
+from .ops.matrix import dtype_of
 
 __all__ = ["cross", "diag", "diagonal", "einsum", "kron", "tensordot", "trace", "tril", "triu"]
 

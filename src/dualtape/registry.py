@@ -18,7 +18,10 @@ from . import dispatch
 from .dispatch import NO_PARAMS, PLAIN_TYPES, Tracer
 from .dispatch import is_jax as _is_jax  # noqa: F401  (older name, imported by api.py)
 
-__all__ = ["PLAIN_TYPES", "Primitive", "Tracer", "primitives", "register"]
+__all__ = [
+    "AXIS_GROUP", "CUMULATIVE", "DENSE", "ELEMENTWISE", "GATHER", "MATMUL", "PLAIN_TYPES",
+    "Primitive", "REDUCTION", "SCATTER", "Sparsity", "Tracer", "primitives", "register",
+]
 
 _TABLE: dict[str, Primitive] = {}
 _NO_PARAMS = NO_PARAMS  # older name, kept for imports written against it
@@ -29,6 +32,38 @@ def __getattr__(name: str) -> Any:
     if name == "counting":
         return dispatch.counting
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class Sparsity:
+    """A kind of dependency pattern, declared by a primitive (``Primitive.sparsity``).
+
+    A plain descriptor: :mod:`dualtape.sparse` interprets each kind as a rule on
+    boolean dependency matrices, so declaring one needs neither SciPy nor the tracer.
+    """
+
+    __slots__ = ("name", "doc")
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name = name
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return f"Sparsity({self.name!r})"
+
+
+ELEMENTWISE = Sparsity("elementwise", "output element k depends on element k of each "
+                       "argument, after broadcasting")
+REDUCTION = Sparsity("reduction", "output element k depends on the elements of group k "
+                     "(params axis, keepdims)")
+AXIS_GROUP = Sparsity("axis_group", "each element depends on every element of its group "
+                      "along params axis (softmax)")
+CUMULATIVE = Sparsity("cumulative", "element i along params axis depends on elements 0..i "
+                      "of its fibre (cumsum, cumprod)")
+GATHER = Sparsity("gather", "each output element is one argument element or a constant; "
+                  "the impl applied to element positions says which (shape ops, indexing)")
+SCATTER = Sparsity("scatter", "scatter_add(g, index, shape): element j of g lands at index j")
+MATMUL = Sparsity("matmul", "x @ y, reading the zeros of a constant operand")
+DENSE = Sparsity("dense", "every output element may depend on every input element")
 
 
 class Primitive:
@@ -53,7 +88,9 @@ class Primitive:
         linear: linear in its (differentiable) arguments; ``dualtape.ops.rules.deflinear``
             then derives the JVP from the op itself.
         sparsity: how each output element depends on the inputs, for a sparsity
-            tracer; ``None`` means every output element may depend on every input one.
+            tracer: a :class:`Sparsity` kind (``ELEMENTWISE``, ``GATHER``, ...; the
+            rule-writing helpers of ``dualtape.ops.rules`` set it), or a callable rule
+            (see :mod:`dualtape.sparse.rules`); ``None`` = ``DENSE``.
         normalize: ``normalize(args, params) -> params``, applied by ``bind`` to put
             axis parameters in the internal convention (negative axes), whoever calls.
         jax_impl: used for JAX arguments; by default the function of the same

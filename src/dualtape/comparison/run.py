@@ -113,8 +113,8 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     ``methods`` restricts the run to some of the method names (see ``Comparison.table``).
     ``progress=True`` shows a progress bar once the run has lasted a second.
     """
+    from ..measure.timing import TimingConfig, interleaved, interleaved_steps
     from ..study.measure import counts, peak_memory
-    from .timing import DEFAULT_TIMING, interleaved, steps
 
     if order not in (1, 2) or isinstance(order, bool):
         raise ValueError(f"order: expected 1 (Jacobian) or 2 (Hessian), got {order!r}")
@@ -123,7 +123,8 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
         raise ValueError(f"repeats: expected a positive int, got {repeats!r}")
     if not callable(fun):
         raise TypeError(f"fun: expected a callable, got {type(fun).__name__}")
-    cfg = DEFAULT_TIMING if repeats is None else DEFAULT_TIMING.but(repeats=int(repeats))
+    # 7 rounds of ~10 ms batches by default, the collector off while timing
+    cfg = TimingConfig(target_s=0.01, repeats=7 if repeats is None else int(repeats), warmup=1)
     n = n_inputs(args, argnums)
     from ..argchecks import output_leaf as _output_leaf
 
@@ -143,7 +144,7 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
         chosen = [m for m in chosen if m.engine != "jax"]
     rows: dict[str, dict[str, Any]] = {}
     runners: dict[str, Callable[[], Any]] = {"f": lambda: fun(*args)}
-    bar = _progress(len(chosen) + steps(len(chosen) + 1, cfg), progress,
+    bar = _progress(len(chosen) + interleaved_steps(len(chosen) + 1, cfg), progress,
                     f"compare {getattr(fun, '__name__', 'f')}")
     for meth in chosen:
         row = {"method": meth.name, "label": meth.label, "mode": meth.mode,

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .. import numpy as dnp
-from .explain import _fmt
+from .explain import fmt
 from .graph import TapeTrace, draw, trace
 from .losses import binary_cross_entropy, binary_cross_entropy_with_logits
 from .nn import MLP, scalar_params
@@ -145,6 +145,6 @@ def print_cross_entropy_table(rows: list[dict[str, float]] | None = None,
     print("|---|---|---|---|---|---|---|", file=out)
     for r in rows:
         cells = [r["naive"], r["naive_grad"], r["stable"], r["grad"], r["sigmoid_minus_y"]]
-        text = " | ".join("nan" if math.isnan(c) else _fmt(c) for c in cells)
-        print(f"| {_fmt(r['y'])} | {_fmt(r['z'])} | {text} |", file=out)
+        text = " | ".join("nan" if math.isnan(c) else fmt(c) for c in cells)
+        print(f"| {fmt(r['y'])} | {fmt(r['z'])} | {text} |", file=out)
 

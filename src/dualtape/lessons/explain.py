@@ -20,14 +20,14 @@ __all__ = ["HandExercise", "explain_backward", "explain_forward", "explain_forwa
            "hand_exercise"]
 
 
-def _fmt(x: Any) -> str:
+def fmt(x: Any) -> str:
     x = float(x) + 0.0
     return f"{x:.6g}"
 
 
 def _name(v: Value | None, names: dict[int, str], const: Any = None) -> str:
     if v is None:
-        return _fmt(const)
+        return fmt(const)
     return v.label or names.setdefault(id(v), f"v{len(names)}")
 
 
@@ -45,7 +45,7 @@ _LOCAL_TEXT = {
 def _expression(v: Value, names: dict[int, str], numbers: bool = False) -> str:
     """``v``'s operation on its inputs' names (or, with ``numbers``, their values)."""
     if numbers:
-        ins = [_fmt(a) if float(a) >= 0 else f"({_fmt(a)})" for a in v.args]
+        ins = [fmt(a) if float(a) >= 0 else f"({fmt(a)})" for a in v.args]
     else:
         ins = [_name(p, names, c) for p, c in zip(v.inputs, v.args, strict=True)]
     symbol = {"add": "+", "sub": "-", "mul": "*", "div": "/"}.get(v.op)
@@ -82,12 +82,12 @@ def explain_forward_values(root: Value, file: TextIO | None = None) -> list[dict
         name = _name(v, names)
         if v.is_leaf:
             rows.append({"node": name, "op": "input", "value": v.data})
-            print(f"  {name:>4} = {_fmt(v.data):<12} (input)", file=out)
+            print(f"  {name:>4} = {fmt(v.data):<12} (input)", file=out)
             continue
         expr = _expression(v, names)
         rows.append({"node": name, "op": v.op, "expr": expr, "value": v.data})
         print(f"  {name:>4} = {expr:<12} = {_expression(v, names, numbers=True):<14} "
-              f"= {_fmt(v.data)}", file=out)
+              f"= {fmt(v.data)}", file=out)
     return rows
 
 
@@ -113,7 +113,7 @@ def explain_backward(root: Value, file: TextIO | None = None) -> list[dict[str, 
         name = _name(v, names)
         up = v.grad
         print(f"  at {name} = {_expression(v, names)}: upstream d{_name(root, names)}/d{name} "
-              f"= {_fmt(up)}", file=out)
+              f"= {fmt(up)}", file=out)
         for i, (p, local) in enumerate(zip(v.inputs, v.local_grads(), strict=True)):
             if p is None or local is None:
                 continue
@@ -123,11 +123,11 @@ def explain_backward(root: Value, file: TextIO | None = None) -> list[dict[str, 
             down = up * local
             rows.append({"node": name, "input": pname, "upstream": up, "local": float(local),
                          "downstream": float(down)})
-            local_part = f"local d{name}/d{pname}{text} = {_fmt(local)}"
-            print(f"      -> {pname:<4} {local_part:<28} downstream {_fmt(up)} x {_fmt(local)} "
-                  f"= {_fmt(down)}", file=out)
+            local_part = f"local d{name}/d{pname}{text} = {fmt(local)}"
+            print(f"      -> {pname:<4} {local_part:<28} downstream {fmt(up)} x {fmt(local)} "
+                  f"= {fmt(down)}", file=out)
     leaves = [v for v in topological_order(root) if v.is_leaf]
-    summary = ", ".join(f"d{_name(root, names)}/d{_name(v, names)} = {_fmt(v.grad)}"
+    summary = ", ".join(f"d{_name(root, names)}/d{_name(v, names)} = {fmt(v.grad)}"
                         for v in leaves)
     print(f"  gradients (each input's total over its paths): {summary}", file=out)
     return rows
@@ -165,8 +165,8 @@ def explain_forward(root: Value, seed: Value, file: TextIO | None = None) -> flo
                 if p is None or local is None or p.tangent is None:
                     continue
                 text = _local_text(v, i, names)
-                terms.append(f"{_fmt(local)}{f' ({text})' if text else ''} x {_fmt(p.tangent)}")
-            print(f"  d{name}/d{sname} = {' + '.join(terms)} = {_fmt(v.tangent)}", file=out)
+                terms.append(f"{fmt(local)}{f' ({text})' if text else ''} x {fmt(p.tangent)}")
+            print(f"  d{name}/d{sname} = {' + '.join(terms)} = {fmt(v.tangent)}", file=out)
     finally:
         for v, t in zip(leaves, saved, strict=True):
             v.tangent = t

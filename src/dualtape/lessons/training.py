@@ -36,10 +36,9 @@ LESSON_YS: list[float] = [1.0, -1.0, -1.0, 1.0]
 
 def enable_jax_x64() -> Any:
     """Import jax with float64 enabled (the comparisons are made in float64); returns jax."""
-    import jax
+    from ..measure.jaxconfig import jax_x64
 
-    jax.config.update("jax_enable_x64", True)
-    return jax
+    return jax_x64()
 
 
 def jax_mlp_grad(activation: str | None = "relu", final_activation: str | None = None) -> Any:

@@ -1,10 +1,17 @@
 """Timing a zero-argument call: warm-up, calibrated batches, repeats, GC policy, page faults.
 
-One sample is a *batch*: the call run ``calls`` times back to back, timed with
-``time.perf_counter`` and divided by ``calls``.  :func:`calibrate` picks ``calls`` so
+One sample is a *batch*: the call run ``calls`` times back to back, timed with the
+configured clock and divided by ``calls``.  :func:`calibrate` picks ``calls`` so
 that a batch lasts about ``TimingConfig.target_s``; :func:`sample` warms the call up,
-calibrates, then keeps ``repeats`` batches.  The speed suite interleaves the batches of
-several contenders itself (``benchmarks.timing.run_interleaved``) from the same pieces.
+calibrates, then keeps ``repeats`` batches; :func:`interleaved` times several calls
+round by round (``dt.compare`` and the studies that compare variants).  The speed suite
+interleaves its contenders itself (``benchmarks.timing.run_interleaved``) from the same
+pieces.
+
+The clock is a field too: ``"wall"`` (``time.perf_counter``) or ``"cpu"``
+(``time.process_time``, this process's CPU time), which on an oversubscribed machine
+leaves out the time the scheduler gave to others; use it only for single-threaded work,
+since it adds up every thread's time.
 
 The garbage-collector policy is explicit, because the two clients need opposite ones:
 
@@ -22,12 +29,19 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 GC_POLICIES = ("off", "collect")
+#: Clock name -> the function of :mod:`time` it reads (looked up at each use).
+CLOCKS = {"wall": "perf_counter", "cpu": "process_time"}
+
+
+def clock_fn(name: str) -> Callable[[], float]:
+    """The clock called ``name`` (``"wall"`` or ``"cpu"``)."""
+    return getattr(time, CLOCKS[name])
 
 #: Bytes :func:`settle_heap` allocates and frees (glibc's adaptive mmap limit is 32 MiB).
 SETTLE_BYTES = 24 * 2**20
@@ -44,7 +58,7 @@ class TimingConfig:
     seconds have passed; ``max_calls``: most calls per batch; ``gc``: the
     collector policy while timing (see the module docstring); ``blas_threads``: the
     OpenBLAS thread count while timing (None: as the process has it; Dask starts its
-    workers with 1).
+    workers with 1); ``clock``: ``"wall"`` or ``"cpu"`` (see the module docstring).
     """
 
     target_s: float = 0.02
@@ -54,6 +68,7 @@ class TimingConfig:
     max_calls: int = 100_000
     gc: str = "off"
     blas_threads: int | None = None
+    clock: str = "wall"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.target_s, int | float) and self.target_s > 0):
@@ -74,6 +89,9 @@ class TimingConfig:
                              f"got {threads!r}")
         if self.gc not in GC_POLICIES:
             raise ValueError(f"TimingConfig.gc must be one of {GC_POLICIES}, got {self.gc!r}")
+        if self.clock not in CLOCKS:
+            raise ValueError(f"TimingConfig.clock must be one of {tuple(CLOCKS)}, "
+                             f"got {self.clock!r}")
 
     def but(self, **changes: Any) -> TimingConfig:
         """A copy with some fields changed (validated again)."""
@@ -135,14 +153,15 @@ def calibrate(call: Call, config: TimingConfig, tries: int = 3) -> int:
     machine one run can be descheduled, and one unlucky run must not set the size.
     """
     budget = config.target_s / 10.0
+    clock = clock_fn(config.clock)
     per_call = math.inf
     for _ in range(tries):
         count = 0
-        t0 = time.perf_counter()
-        while count == 0 or time.perf_counter() - t0 < budget:
+        t0 = clock()
+        while count == 0 or clock() - t0 < budget:
             call()
             count += 1
-        per_call = min(per_call, (time.perf_counter() - t0) / count)
+        per_call = min(per_call, (clock() - t0) / count)
     if per_call <= 0.0:
         return config.max_calls
     return max(1, min(config.max_calls, math.ceil(config.target_s / per_call)))
@@ -157,18 +176,20 @@ def minor_faults() -> int | None:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def time_batch(call: Call, calls: int, policy: str = "off") -> tuple[float, float | None]:
-    """Seconds and minor page faults per call over one batch of ``calls`` calls.
+def time_batch(call: Call, calls: int, policy: str = "off",
+               clock: str = "wall") -> tuple[float, float | None]:
+    """Seconds (of ``clock``) and minor page faults per call over one batch of ``calls`` calls.
 
     Under the ``"collect"`` policy the collector runs first, outside the timed region.
     """
     if policy == "collect":
         gc.collect()
+    now = clock_fn(clock)
     faults = minor_faults()
-    t0 = time.perf_counter()
+    t0 = now()
     for _ in range(calls):
         call()
-    seconds = (time.perf_counter() - t0) / calls
+    seconds = (now() - t0) / calls
     after = minor_faults()
     return seconds, None if faults is None or after is None else (after - faults) / calls
 
@@ -176,23 +197,65 @@ def time_batch(call: Call, calls: int, policy: str = "off") -> tuple[float, floa
 def sample(call: Call, config: TimingConfig) -> Samples:
     """Warm ``call`` up, calibrate a batch, and time ``config.repeats`` batches (with the
     BLAS thread count ``config.blas_threads``, restored afterwards)."""
-    previous = None
-    if config.blas_threads is not None:
-        from .env import set_blas_threads
-
-        previous = set_blas_threads(config.blas_threads)
-    try:
+    with blas_threads(config.blas_threads):
         warm_up(call, config)
         with gc_policy(config.gc):
             out = Samples(calibrate(call, config))
             for _ in range(config.repeats):
-                seconds, faults = time_batch(call, out.calls, config.gc)
+                seconds, faults = time_batch(call, out.calls, config.gc, config.clock)
                 out.seconds.append(seconds)
                 out.faults.append(faults)
+    return out
+
+
+def interleaved(calls: Mapping[str, Call], config: TimingConfig,
+                tick: Callable[[], None] | None = None) -> dict[str, list[float]]:
+    """Seconds per call of each call, ``config.repeats`` batches each, taken round-robin.
+
+    Each call is warmed up and calibrated, then each round times one batch of every call
+    in an order that rotates from round to round, so a slow spell of the machine lands on
+    all of them alike.  ``tick`` is called after each calibration and after every batch
+    (a progress bar; :func:`interleaved_steps` says how often).
+    """
+    with blas_threads(config.blas_threads):
+        names = list(calls)
+        sizes: dict[str, int] = {}
+        for name in names:
+            warm_up(calls[name], config)
+            sizes[name] = calibrate(calls[name], config)
+            if tick is not None:
+                tick()
+        samples: dict[str, list[float]] = {name: [] for name in names}
+        with gc_policy(config.gc):
+            for r in range(config.repeats):
+                shift = r % len(names)
+                for name in names[shift:] + names[:shift]:
+                    samples[name].append(
+                        time_batch(calls[name], sizes[name], config.gc, config.clock)[0])
+                    if tick is not None:
+                        tick()
+    return samples
+
+
+def interleaved_steps(n_calls: int, config: TimingConfig) -> int:
+    """How many times :func:`interleaved` calls ``tick``."""
+    return n_calls * (1 + config.repeats)
+
+
+@contextmanager
+def blas_threads(threads: int | None) -> Iterator[None]:
+    """Hold OpenBLAS at ``threads`` threads for the block (None: leave it as it is)."""
+    if threads is None:
+        yield
+        return
+    from .env import set_blas_threads
+
+    previous = set_blas_threads(threads)
+    try:
+        yield
     finally:
         if previous is not None:
             set_blas_threads(previous)
-    return out
 
 
 def settle_heap() -> int:

@@ -12,7 +12,7 @@ import numpy as np
 from .. import numpy as dnp
 from .. import ops
 from ._common import concrete, has_jax, is_traced, jax_twin
-from .shapes import _along, atleast_3d
+from .shapes import along, atleast_3d
 
 __all__ = ["append", "array", "asarray", "column_stack", "dstack", "full", "full_like", "gradient",
            "linspace", "select"]
@@ -135,7 +135,7 @@ def select(condlist: Any, choicelist: Any, default: Any = 0) -> Any:
 
 def _gradient_1axis(f: Any, ax: int, h: float, edge_order: int) -> Any:
     def sl(s):
-        return ops.getitem(f, index=_along(ax, s))
+        return ops.getitem(f, index=along(ax, s))
 
     inner = ops.div(ops.sub(sl(slice(2, None)), sl(slice(None, -2))), 2.0 * h)
     if edge_order == 1:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops_more import elementwise as E
+from ..ops import special as E
 from ._common import concrete, jax_twin
 
 __all__ = [

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import numpy as dnp
 from .. import ops
-from ..ops_more import reductions as R
+from ..ops import statistics as R
 from ._common import concrete, jax_twin, unsupported
 
 __all__ = ["average", "cumprod", "nanmean", "nansum", "std", "var"]

@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-def _along(axis: int, s: Any) -> tuple:
+def along(axis: int, s: Any) -> tuple:
     """An index applying ``s`` on negative ``axis`` (valid with batch axes in front)."""
     return (Ellipsis, s) + (slice(None),) * (-axis - 1)
 
@@ -69,8 +69,8 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
     if parts[0] is not None or parts[1] is not None:
         a = dnp.concatenate([p for p in (parts[0], a, parts[1]) if p is not None], axis=ax)
     for _ in range(n):
-        a = ops.sub(ops.getitem(a, index=_along(ax, slice(1, None))),
-                    ops.getitem(a, index=_along(ax, slice(None, -1))))
+        a = ops.sub(ops.getitem(a, index=along(ax, slice(1, None))),
+                    ops.getitem(a, index=along(ax, slice(None, -1))))
     return a
 
 
@@ -160,8 +160,8 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
         n = dnp.shape(a)[ax]
         k = int(s) % n if n else 0
         if k:
-            a = ops.concatenate(ops.getitem(a, index=_along(ax, slice(n - k, None))),
-                                ops.getitem(a, index=_along(ax, slice(None, n - k))), axis=ax)
+            a = ops.concatenate(ops.getitem(a, index=along(ax, slice(n - k, None))),
+                                ops.getitem(a, index=along(ax, slice(None, n - k))), axis=ax)
     return a
 
 
@@ -248,7 +248,7 @@ def _split(ary: Any, sections: Any, axis: int, even: bool, name: str) -> list:
         bounds = np.concatenate([[0], np.cumsum([each + 1] * extra + [each] * (k - extra))])
     else:
         bounds = np.concatenate([[0], np.asarray(sections, dtype=np.int64), [n]])
-    return [ops.getitem(ary, index=_along(ax, slice(int(b), int(e))))
+    return [ops.getitem(ary, index=along(ax, slice(int(b), int(e))))
             for b, e in zip(bounds[:-1], bounds[1:], strict=True)]
 
 

@@ -7,7 +7,10 @@
 * :mod:`.shape_ops` -- transpose, reshape, broadcast_to, expand_dims, squeeze, flip,
   concatenate, stack;
 * :mod:`.indexing` -- getitem, scatter_add, take;
-* :mod:`.linalg` -- matmul;
+* :mod:`.linalg` -- matmul; :mod:`.matrix` -- solve, inv, det, slogdet, cholesky,
+  triangular solve, pinv; :mod:`.decomp` -- eigh, svd, qr; :mod:`.einsum` -- einsum;
+* :mod:`.special` -- NumPy's further elementwise functions (inverse trigonometric,
+  other bases, two-operand functions, rounding); :mod:`.statistics` -- var, cumprod;
 * :mod:`.fused` -- the fused forward kernels; :mod:`.rules` -- the rule-writing
   helpers; :mod:`.core` -- shapes, cost models and axis normalisation.
 
@@ -96,3 +99,6 @@ __all__ = [
     "unbroadcast",
     "where",
 ]
+
+# The families written on top of the core set; importing them fills the registry.
+from . import decomp, einsum, matrix, special, statistics  # noqa: E402, F401

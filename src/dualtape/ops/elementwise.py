@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..dispatch import fusing
-from ..registry import Primitive, register
+from ..registry import ELEMENTWISE, Primitive, register
 from .core import elementwise_flops, shape_of, times
 from .fused import relu_fused, tanh_fused, tanh_tangent_into
 from .rules import defbinary, deflinear, defnondiff, defunary, mask, op_for, safe_binary, scalar_fast
@@ -45,6 +45,7 @@ max_weight = defnondiff("max_weight", _max_weight_impl, 2, broadcasting=True)
 
 def _arith(name: str, impl: Any, jvp: tuple, vjp: tuple, **kw: Any) -> Any:
     kw.setdefault("flops", elementwise_flops)
+    kw.setdefault("sparsity", ELEMENTWISE)
     return op_for(register(Primitive(name, impl, jvp=jvp, vjp=vjp, broadcasting=True, **kw)), 2)
 
 
@@ -69,7 +70,7 @@ div = _arith("div", safe_binary(operator.truediv, np.true_divide),
              (lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(mul(g, div(ans, y)))),
              saves="both")
 neg = deflinear("neg", operator.neg, (lambda g, ans, x: neg(g),), nargs=1,
-                flops=elementwise_flops)
+                flops=elementwise_flops, sparsity=ELEMENTWISE)
 
 # ---------------------------------------------------------------- powers
 
@@ -111,7 +112,7 @@ power_const = register(Primitive(
     "power_const", lambda x, p: _pow_impl(x, p),
     jvp=(lambda t, ans, x, p: mul(t, _powc_deriv(x, p)),),
     vjp=(lambda g, ans, x, p: mul(g, _powc_deriv(x, p)),),
-    flops=times(2),
+    flops=times(2), sparsity=ELEMENTWISE,
 )).bind
 
 # ---------------------------------------------------------------- selection
@@ -138,7 +139,7 @@ where = op_for(register(Primitive(
     "where", np.where,
     jvp=(None, lambda t, ans, c, x, y: where(c, t, 0.0), lambda t, ans, c, x, y: where(c, 0.0, t)),
     vjp=(None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)),
-    flops=elementwise_flops, broadcasting=True,
+    flops=elementwise_flops, broadcasting=True, sparsity=ELEMENTWISE,
 )), 3)
 
 
@@ -155,7 +156,7 @@ clip = op_for(register(Primitive(
     "clip", lambda x, lo, hi: np.clip(x, lo, hi),
     jvp=(lambda t, ans, x, lo, hi: mul(t, _clip_weight(x, lo, hi)), None, None),
     vjp=(lambda g, ans, x, lo, hi: mul(g, _clip_weight(x, lo, hi)), None, None),
-    flops=times(2), broadcasting=True,
+    flops=times(2), broadcasting=True, sparsity=ELEMENTWISE,
 )), 3)
 
 # ---------------------------------------------------------------- unary functions
@@ -194,11 +195,11 @@ tanh_tangent = _arith(
     "tanh_tangent", _tanh_tangent_impl,
     (lambda dt_, ans, t, y: tanh_tangent(dt_, y), lambda dy, ans, t, y: mul(dy, mul(-2.0, mul(t, y)))),
     (lambda g, ans, t, y: tanh_tangent(g, y), lambda g, ans, t, y: mul(g, mul(-2.0, mul(t, y)))),
-    flops=times(3))
+    flops=times(3), sparsity=ELEMENTWISE)
 tanh = op_for(register(Primitive(
     "tanh", scalar_fast(math.tanh, np.tanh),
     jvp=(lambda t, ans, x: tanh_tangent(t, ans),), vjp=(lambda g, ans, x: tanh_tangent(g, ans),),
-    flops=elementwise_flops, saves="ans", jvp_fused=tanh_fused,
+    flops=elementwise_flops, saves="ans", jvp_fused=tanh_fused, sparsity=ELEMENTWISE,
 )), 1)
 
 
@@ -233,6 +234,6 @@ def _relu_rule(t: Any, ans: Any, x: Any) -> Any:
 
 relu = op_for(register(Primitive(
     "relu", _relu_impl, jvp=(_relu_rule,), vjp=(_relu_rule,), flops=elementwise_flops,
-    saves="ans", jvp_fused=relu_fused,
+    saves="ans", jvp_fused=relu_fused, sparsity=ELEMENTWISE,
 )), 1)
 softplus = defunary("softplus", _softplus_impl, lambda ans, x: sigmoid(x), flops=times(4))

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..registry import SCATTER
 from .core import axis_param, batch_shape, ndim_of, shape_of, size_of
 from .rules import deflinear
 
@@ -45,7 +46,7 @@ scatter_add = deflinear(
         t, index=_batched_index(t, g, index), shape=batch_shape(t, g) + tuple(shape)),),
     vjp=(lambda c, ans, g, index, shape: getitem(
         c, index=(slice(None),) * (ndim_of(c) - len(shape)) + index),),
-    flops=lambda ans, g, index, shape: size_of(g))
+    flops=lambda ans, g, index, shape: size_of(g), sparsity=SCATTER)
 
 take = deflinear(
     "take", lambda x, indices, axis: np.take(x, indices, axis=axis),

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..registry import Primitive, register
+from ..registry import MATMUL, Primitive, register
 from .core import ndim_of, shape_of, size_of
 from .fused import matmul_fused
 from .rules import op_for
@@ -33,5 +33,5 @@ matmul = op_for(register(Primitive(
     jvp=(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t)),
     vjp=(lambda g, ans, x, y: matmul(g, _mT(y)), lambda g, ans, x, y: matmul(_mT(x), g)),
     flops=lambda ans, x, y: 2 * size_of(ans) * shape_of(x)[-1],
-    broadcasting=True, jvp_fused=matmul_fused,
+    broadcasting=True, jvp_fused=matmul_fused, sparsity=MATMUL,
 )), 2)

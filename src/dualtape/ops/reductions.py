@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..registry import Primitive, register
+from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, Primitive, register
 from .core import axis_param, batch_shape, reduce_flops, shape_of, times
 from .elementwise import div, equal_mask, exp, mul, sub, where
 from .rules import deflinear
@@ -43,14 +43,14 @@ def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, **kw: Any) -
                                                      axis=axis, keepdims=keepdims),),
         vjp=(vjp or (lambda g, ans, x, axis, keepdims: mul(_restore(g, x, axis, keepdims),
                                                            weights(ans, x, axis, keepdims))),),
-        normalize=_AXIS, **kw,
+        normalize=_AXIS, sparsity=REDUCTION, **kw,
     )).bind
 
 
 sum_ = deflinear(
     "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
     (lambda g, ans, x, axis, keepdims: _restore(g, x, axis, keepdims),),
-    flops=reduce_flops, normalize=_AXIS)
+    flops=reduce_flops, normalize=_AXIS, sparsity=REDUCTION)
 
 
 def _count(x: Any, axis: tuple) -> float:
@@ -68,7 +68,7 @@ def _mean_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
 mean = deflinear(
     "mean", _mean_impl,
     (lambda g, ans, x, axis, keepdims: div(_restore(g, x, axis, keepdims), _count(x, axis)),),
-    flops=reduce_flops, normalize=_AXIS)
+    flops=reduce_flops, normalize=_AXIS, sparsity=REDUCTION)
 
 
 def _prod_others(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
@@ -164,7 +164,7 @@ def _softmax_lin(t: Any, ans: Any, x: Any, axis: tuple) -> Any:
 
 softmax = register(Primitive(
     "softmax", _softmax_impl, jvp=(_softmax_lin,), vjp=(_softmax_lin,),
-    flops=times(5), saves="ans", normalize=_AXIS,
+    flops=times(5), saves="ans", normalize=_AXIS, sparsity=AXIS_GROUP,
 )).bind
 
 
@@ -177,13 +177,13 @@ log_softmax = register(Primitive(
     "log_softmax", _log_softmax_impl,
     jvp=(lambda t, ans, x, axis: sub(t, sum_(mul(t, exp(ans)), axis=axis, keepdims=True)),),
     vjp=(lambda g, ans, x, axis: sub(g, mul(exp(ans), sum_(g, axis=axis, keepdims=True))),),
-    flops=times(5), saves="ans", normalize=_AXIS,
+    flops=times(5), saves="ans", normalize=_AXIS, sparsity=AXIS_GROUP,
 )).bind
 
 cumsum = deflinear(
     "cumsum", lambda x, axis: np.cumsum(x, axis=axis),
     (lambda g, ans, x, axis: flip(cumsum(flip(g, axis=(axis,)), axis=axis), axis=(axis,)),),
-    flops=reduce_flops, normalize=_AXIS)
+    flops=reduce_flops, normalize=_AXIS, sparsity=CUMULATIVE)
 
 
 def unbroadcast(g: Any, target: tuple[int, ...], nb: int = 0) -> Any:

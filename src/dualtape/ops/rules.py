@@ -7,6 +7,11 @@
   so only the VJP (its transpose) is written;
 * :func:`defnondiff` -- zero derivative wherever defined (masks, ``sign``).
 
+Each helper also declares the primitive's dependency pattern (``sparsity``):
+elementwise for :func:`defunary`, :func:`defbinary` and :func:`defnondiff`, and
+for :func:`deflinear` a gather (the op applied to element positions says where
+each output element comes from) unless the definition passes another kind.
+
 Elementwise rules are ``t * d`` in forward mode and ``g * d`` in reverse mode, so the
 derivative is stated once and both modes follow.  Each helper registers the primitive
 and returns the function that ``dualtape.ops`` exports for it.
@@ -20,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import dispatch
-from ..registry import Primitive, register
+from ..registry import ELEMENTWISE, GATHER, Primitive, register
 from . import elementwise as _ew  # the rules multiply with ``mul``: read when a rule runs
 from .core import batch_shape, elementwise_flops, no_flops, shape_of
 
@@ -48,7 +53,7 @@ def defunary(name: str, impl: Callable[[Any], Any], d: Callable[[Any, Any], Any]
         return _ew.mul(t, d(ans, x))
 
     return op_for(register(Primitive(name, impl, jvp=(rule,), vjp=(rule,), flops=flops,
-                                     saves=saves, jvp_fused=jvp_fused)), 1)
+                                     saves=saves, jvp_fused=jvp_fused, sparsity=ELEMENTWISE)), 1)
 
 
 def defbinary(name: str, impl: Callable[[Any, Any], Any], d_x: Any, d_y: Any, *,
@@ -63,7 +68,8 @@ def defbinary(name: str, impl: Callable[[Any, Any], Any], d_x: Any, d_y: Any, *,
 
     rules = (scale(d_x), scale(d_y))
     return op_for(register(Primitive(name, impl, jvp=rules, vjp=rules, flops=flops,
-                                     saves=saves, broadcasting=True, jvp_fused=jvp_fused)), 2)
+                                     saves=saves, broadcasting=True, jvp_fused=jvp_fused,
+                                     sparsity=ELEMENTWISE)), 2)
 
 
 def deflinear(name: str, impl: Callable[..., Any], vjp: Any, *, nargs: int | None = None,
@@ -73,6 +79,7 @@ def deflinear(name: str, impl: Callable[..., Any], vjp: Any, *, nargs: int | Non
     axes (negative axes).  ``vjp`` is the transpose; the tape keeps only shapes."""
     kw.setdefault("saves", "meta")
     kw.setdefault("flops", no_flops)
+    kw.setdefault("sparsity", GATHER)
     prim = Primitive(name, impl, jvp=jvp, vjp=vjp, linear=True, **kw)
     op = op_for(register(prim), nargs)
     if prim.jvp is None:
@@ -102,7 +109,8 @@ def defnondiff(name: str, impl: Callable[..., Any], nargs: int = 1, *,
     """A primitive with zero derivative everywhere it is defined (masks, sign, rounding);
     ``params``: it takes keyword parameters, so it is applied through ``bind``."""
     prim = register(Primitive(name, impl, jvp=(None,) * nargs, vjp=(None,) * nargs,
-                              flops=elementwise_flops, saves="meta", broadcasting=broadcasting))
+                              flops=elementwise_flops, saves="meta", broadcasting=broadcasting,
+                              sparsity=ELEMENTWISE))
     return op_for(prim, None if params else nargs)
 
 

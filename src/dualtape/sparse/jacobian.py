@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..api import _jvp_core, _Recording, grad
+from ..api import Recording, grad, jvp_core
 from ..argchecks import dynamic as _dynamic
 from ..argchecks import normalize_argnums as _argnums
 from ..ops import shape_of
@@ -172,12 +172,12 @@ class SparseJacobian(_Compressed):
         cols = plan.pattern.indices
         if col.mode == "fwd":
             tangents = _split(col.seeds(), leaves)
-            _, outs, t_out, _ = _jvp_core(self.fun, args, nums, single, tangents, 1)
+            _, outs, t_out, _ = jvp_core(self.fun, args, nums, single, tangents, 1)
             self._check_rows(outs, m)
             compressed = _join(t_out, k)  # (k, m): row c is J @ seed c
             data = compressed[col.colors[cols], plan.rows]
         else:
-            rec = _Recording(self.fun, args, nums, single)
+            rec = Recording(self.fun, args, nums, single)
             self._check_rows(rec.out_leaves, m)
             cts = _split(col.seeds(), rec.out_leaves)
             compressed = _join(rec.pull(cts, 1), k)  # (k, n): row c is seed c @ J
@@ -226,7 +226,7 @@ class SparseHessian(_Compressed):
         nums, single, leaves, plan = self._prepare(args)
         col = plan.coloring
         gfun = grad(self.fun, argnums=nums[0] if single else nums)
-        _, _, t_out, _ = _jvp_core(gfun, args, nums, single, _split(col.seeds(), leaves), 1)
+        _, _, t_out, _ = jvp_core(gfun, args, nums, single, _split(col.seeds(), leaves), 1)
         compressed = _join(t_out, col.n_colors)  # (k, n): row c is H @ seed c
         rows, cols, c = plan.rows, plan.pattern.indices, col.colors
         data = np.where(plan.here, compressed[c[cols], rows], compressed[c[rows], cols])

@@ -1,8 +1,11 @@
-"""How dependencies flow through each primitive: the sparsity declarations.
+"""How dependencies flow through each primitive: the interpretation of the declarations.
 
 A *dependency matrix* is a boolean ``scipy.sparse.csr_array`` of shape
 ``(size, n)``: row ``k`` holds the inputs that element ``k`` (in C order) of a
-value may depend on.  A declaration is a rule
+value may depend on.  Each primitive declares its pattern where it is defined,
+``Primitive(..., sparsity=ELEMENTWISE)`` (the rule-writing helpers of
+``dualtape.ops.rules`` set it by construction); the kinds are plain descriptors in
+:mod:`dualtape.registry`.  This module turns each kind into a rule
 
     rule(prim, ans, primals, deps, params) -> csr_array | None
 
@@ -11,19 +14,12 @@ for a constant or a non-differentiable argument) and the result is the
 dependency matrix of ``ans`` (``None``: depends on nothing).  Rules never look at
 the values of traced arguments, so the pattern they build is global: valid at
 every input.  (Matmul reads the zeros of a *constant* operand, which are the
-same at every input.)
-
-The rules are built from a few kinds, one line per primitive::
-
-    declare("exp", ELEMENTWISE)
-    declare("sum", REDUCTION)
+same at every input.)  A primitive may also declare a rule of its own (a callable).
 
 A primitive without a declaration gets :data:`DENSE` ("every output element
 depends on every input element of every argument"), which is always correct.
 A primitive whose JVP rules are all ``None`` (masks, ``sign``) depends on
-nothing; the tracer reads that from the registry.  ``rule_for`` looks first for
-a ``sparsity`` attribute on the primitive, so a declaration can later move next
-to its primitive as ``Primitive(..., sparsity=ELEMENTWISE)``.
+nothing; the tracer reads that from the registry.
 """
 
 from __future__ import annotations
@@ -35,33 +31,32 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .. import registry as _kinds
 from ..ops import shape_of
+from ..registry import Sparsity, primitives
 
 __all__ = [
     "AXIS_GROUP", "CUMULATIVE", "DENSE", "ELEMENTWISE", "GATHER", "MATMUL", "REDUCTION",
-    "SCATTER", "declare", "declarations", "empty", "rule_for",
+    "SCATTER", "declarations", "empty", "rule_for",
 ]
 
 Rule = Callable[..., Any]
-_TABLE: dict[str, Rule] = {}
-
-
-def declare(name: str, rule: Rule) -> None:
-    """Declare how dependencies flow through the primitive called ``name``."""
-    _TABLE[name] = rule
-
-
-def declarations() -> dict[str, Rule]:
-    """A copy of the declaration table: primitive name -> rule."""
-    return dict(_TABLE)
 
 
 def rule_for(prim: Any) -> Rule:
-    """The primitive's own ``sparsity`` slot, else this table, else :data:`DENSE`."""
-    own = getattr(prim, "sparsity", None)
-    if own is not None:
-        return own
-    return _TABLE.get(prim.name, DENSE)
+    """The rule of the primitive's ``sparsity`` declaration (:data:`DENSE` when it has none)."""
+    kind = getattr(prim, "sparsity", None)
+    if kind is None:
+        return DENSE
+    if isinstance(kind, Sparsity):
+        return KINDS[kind.name]
+    return kind
+
+
+def declarations() -> dict[str, Any]:
+    """Primitive name -> its declared ``sparsity`` (kind or rule), for every registered
+    primitive that declares one."""
+    return {name: p.sparsity for name, p in primitives().items() if p.sparsity is not None}
 
 
 # ---------------------------------------------------------------- helpers
@@ -240,21 +235,11 @@ def DENSE(prim: Any, ans: Any, primals: list, deps: list, params: dict) -> Any:
                         shape=(size, n))
 
 
-# ---------------------------------------------------------------- the table
+# ---------------------------------------------------------------- kind -> rule
 
-for _name in (
-    "add", "sub", "mul", "div", "neg", "power", "power_const", "maximum", "minimum", "where",
-    "clip", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh_tangent", "tanh",
-    "sinh", "cosh", "arctan", "abs", "square", "reciprocal", "sigmoid", "relu", "softplus",
-):
-    declare(_name, ELEMENTWISE)
-for _name in ("sum", "mean", "prod", "max", "min", "logsumexp"):
-    declare(_name, REDUCTION)
-for _name in ("softmax", "log_softmax"):
-    declare(_name, AXIS_GROUP)
-declare("cumsum", CUMULATIVE)
-for _name in ("transpose", "reshape", "broadcast_to", "expand_dims", "squeeze", "flip",
-              "concatenate", "stack", "getitem", "take"):
-    declare(_name, GATHER)
-declare("scatter_add", SCATTER)
-declare("matmul", MATMUL)
+KINDS: dict[str, Rule] = {
+    _kinds.ELEMENTWISE.name: ELEMENTWISE, _kinds.REDUCTION.name: REDUCTION,
+    _kinds.AXIS_GROUP.name: AXIS_GROUP, _kinds.CUMULATIVE.name: CUMULATIVE,
+    _kinds.GATHER.name: GATHER, _kinds.SCATTER.name: SCATTER, _kinds.MATMUL.name: MATMUL,
+    _kinds.DENSE.name: DENSE,
+}

@@ -3,8 +3,9 @@
 A :class:`SparsityTracer` carries a value and, for each of its elements, the set
 of inputs it may depend on (a boolean sparse matrix of shape ``(size, n)``, see
 :mod:`dualtape.sparse.rules`).  Every primitive goes through ``bind`` as usual; the
-tracer evaluates the primal with the primitive's impl and derives the output's
-dependencies from the primitive's declaration.  The Jacobian's pattern is the
+tracer is a :class:`dualtape.dispatch.Tracer`: the shared ``process`` unwraps its
+level and evaluates the primal, and :meth:`SparsityTracer.extend` derives the output's
+dependencies from the primitive's ``sparsity`` declaration.  The Jacobian's pattern is the
 dependency matrix of the output.
 
 The pattern is *global* (valid at every input) as long as the function's control flow
@@ -47,26 +48,21 @@ class SparsityTracer(ArrayOps, Tracer):
         return (f"SparsityTracer(shape={shape_of(self.value)}, "
                 f"nnz={self.deps.nnz}, level={self.level})")
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        level = self.level
-        primals = list(args)
-        deps: list[Any] = [None] * len(args)
-        for i, a in enumerate(args):
-            if type(a) is SparsityTracer and a.level == level:
-                primals[i] = a.value
-                deps[i] = a.deps
-        ans = prim.bind(*primals, **params)
-        if not prim.variadic:
+    def extend(self, prim: Primitive, ans: Any, vals: tuple, mine: list, params: Any) -> Any:
+        """Combine this level's dependency matrices by the primitive's declaration
+        (``dispatch.Tracer.process`` has unwrapped and evaluated)."""
+        deps: list[Any] = [None] * len(vals)
+        rules = None if prim.variadic else prim.jvp
+        for i, a in mine:
             # an argument whose JVP rule is None has zero derivative: it adds no dependency
-            rules = prim.jvp
-            deps = [d if i < len(rules) and rules[i] is not None else None
-                    for i, d in enumerate(deps)]
+            if rules is None or (i < len(rules) and rules[i] is not None):
+                deps[i] = a.deps
         if all(d is None for d in deps):
             return ans
-        out = rule_for(prim)(prim, ans, primals, deps, params)
+        out = rule_for(prim)(prim, ans, list(vals), deps, params)
         if out is None:
             return ans
-        return SparsityTracer(ans, out, level)
+        return SparsityTracer(ans, out, self.level)
 
 
 def _input_size(x: Any) -> int:

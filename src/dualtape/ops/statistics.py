@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops.core import axis_param
-from ..registry import Primitive, Tracer, register
+from ..registry import CUMULATIVE, REDUCTION, Primitive, Tracer, register
+from .core import axis_param
 
 __all__ = ["cumprod", "var"]
 
@@ -51,6 +51,7 @@ var = register(Primitive(
     "var", lambda x, axis, ddof, keepdims: np.var(x, axis=axis, ddof=ddof, keepdims=keepdims),
     jvp=(_var_jvp,), vjp=(_var_vjp,),
     flops=lambda ans, x, axis, ddof, keepdims: 4 * ops.size_of(x), normalize=axis_param("axis"),
+    sparsity=REDUCTION,
 )).bind
 
 # ---------------------------------------------------------------- cumulative product
@@ -113,4 +114,5 @@ cumprod = register(Primitive(
     "cumprod", lambda x, axis: np.cumprod(x, axis=axis),
     jvp=(_cumprod_jvp,), vjp=(_cumprod_vjp,),
     flops=lambda ans, x, axis: ops.size_of(x), saves="both", normalize=axis_param("axis"),
+    sparsity=CUMULATIVE,
 )).bind

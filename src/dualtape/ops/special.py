@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops.core import elementwise_flops, times
-from ..ops.rules import defbinary, defnondiff, defunary
-from ..registry import Primitive, register
+from ..registry import ELEMENTWISE, Primitive, register
+from .core import elementwise_flops, times
+from .rules import defbinary, defnondiff, defunary
 
 __all__ = [
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan2", "arctanh", "astype", "cbrt", "ceil",
@@ -99,7 +99,7 @@ sinc = register(Primitive(
     "sinc", _sinc_impl,
     jvp=(lambda t, ans, x, k: ops.mul(t, sinc(x, k=k + 1)),),
     vjp=(lambda g, ans, x, k: ops.mul(g, sinc(x, k=k + 1)),),
-    flops=_times(8),
+    flops=_times(8), sparsity=ELEMENTWISE,
 )).bind
 
 # ---------------------------------------------------------------- two arguments (broadcasting)
@@ -166,5 +166,5 @@ astype = register(Primitive(
     "astype", _astype_impl,
     jvp=(lambda t, ans, x, dtype: astype(t, dtype=dtype),),
     vjp=(lambda g, ans, x, dtype: astype(g, dtype=_source_dtype(x)),),
-    flops=_size, saves="meta", linear=True,
+    flops=_size, saves="meta", linear=True, sparsity=ELEMENTWISE,
 )).bind

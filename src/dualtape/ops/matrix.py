@@ -7,7 +7,7 @@ product broadcasts over the leading batch axes of vector mode.
 
 ``cholesky`` reads its input as ``(a + a^T) / 2`` (JAX does the same), so its
 value and derivative agree for any input, symmetric or not.  The spectral
-decompositions (eigh, svd, qr) live in :mod:`dualtape.ops_ext.decomp`.
+decompositions (eigh, svd, qr) live in :mod:`dualtape.ops.decomp`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import expand_dims, matmul, mul, neg, shape_of, size_of, sub, sum_
-from ..registry import Primitive, register
+from ..registry import DENSE, Primitive, register
 
 __all__ = ["solve", "inv", "det", "logabsdet", "det_sign", "cholesky", "solve_triangular",
            "pinv", "mT", "sym", "dtype_of", "batch_count"]
@@ -81,6 +81,7 @@ solve = register(Primitive(
     flops=lambda ans, a, b: (batch_count(ans) * 2 * shape_of(a)[-1] ** 3 // 3
                              + 2 * shape_of(a)[-1] * size_of(ans)),
     saves="both", broadcasting=True, jax_impl=_jax("solve"),
+    sparsity=DENSE,
 )).bind
 
 inv = register(Primitive(
@@ -88,6 +89,7 @@ inv = register(Primitive(
     jvp=(lambda t, ans, a: neg(matmul(ans, matmul(t, ans))),),
     vjp=(lambda g, ans, a: neg(matmul(mT(ans), matmul(g, mT(ans)))),),
     flops=_cubic, saves="ans", jax_impl=_jax("inv"),
+    sparsity=DENSE,
 )).bind
 
 
@@ -107,6 +109,7 @@ det = register(Primitive(
     jvp=(lambda t, ans, a: mul(ans, _logdet_jvp(t, a)),),
     vjp=(lambda g, ans, a: mul(_last2(mul(g, ans)), _inv_T(a)),),
     flops=_cubic, saves="both", jax_impl=_jax("det"),
+    sparsity=DENSE,
 )).bind
 
 logabsdet = register(Primitive(
@@ -114,6 +117,7 @@ logabsdet = register(Primitive(
     jvp=(lambda t, ans, a: _logdet_jvp(t, a),),
     vjp=(lambda g, ans, a: mul(_last2(g), _inv_T(a)),),
     flops=_cubic, saves="args", jax_impl=lambda a: _jax("slogdet")(a)[1],
+    sparsity=DENSE,
 )).bind
 
 # The sign of the determinant: piecewise constant, so its derivative is zero.
@@ -121,6 +125,7 @@ det_sign = register(Primitive(
     "det_sign", lambda a: np.linalg.slogdet(a)[0],
     jvp=(None,), vjp=(None,), flops=_cubic, saves="meta",
     jax_impl=lambda a: _jax("slogdet")(a)[0],
+    sparsity=DENSE,
 )).bind
 
 
@@ -184,6 +189,7 @@ solve_triangular = register(Primitive(
     vjp=(_tri_vjp_a, _tri_vjp_b),
     flops=lambda ans, a, b, **p: shape_of(a)[-1] * size_of(ans),
     saves="both", broadcasting=True, jax_impl=_jax_tri,
+    sparsity=DENSE,
 )).bind
 
 
@@ -216,6 +222,7 @@ cholesky = register(Primitive(
     jvp=(_chol_jvp,), vjp=(_chol_vjp,),
     flops=lambda ans, a: batch_count(a) * shape_of(a)[-1] ** 3 // 3,
     saves="ans", jax_impl=lambda a: _jax("cholesky")(a, symmetrize_input=True),
+    sparsity=DENSE,
 )).bind
 
 
@@ -248,4 +255,5 @@ pinv = register(Primitive(
     "pinv", _pinv_impl, jvp=(_pinv_jvp,), vjp=(_pinv_vjp,),
     flops=lambda ans, a, rtol: batch_count(a) * 4 * shape_of(a)[-1] ** 2 * shape_of(a)[-2],
     saves="both", jax_impl=lambda a, rtol: _jax("pinv")(a, rtol=rtol),
+    sparsity=DENSE,
 )).bind

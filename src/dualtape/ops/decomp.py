@@ -23,8 +23,8 @@ import numpy as np
 
 from .. import ops
 from ..ops import add, concatenate, expand_dims, getitem, matmul, mul, shape_of, sub, sum_
-from ..registry import Primitive, Tracer, register
-from .linalg import batch_count, dtype_of, mT, solve_triangular, sym
+from ..registry import DENSE, Primitive, Tracer, register
+from .matrix import batch_count, dtype_of, mT, solve_triangular, sym
 
 __all__ = ["DegenerateSpectrumWarning", "eigh", "svd", "qr"]
 
@@ -132,6 +132,7 @@ eigh = register(Primitive(
     "eigh", _eigh_impl, jvp=(_eigh_jvp,), vjp=(_eigh_vjp,),
     flops=lambda ans, a: batch_count(a) * 9 * shape_of(a)[-1] ** 3,
     saves="ans", jax_impl=_jax_eigh,
+    sparsity=DENSE,
 )).bind
 
 
@@ -207,6 +208,7 @@ def _svd_flops(ans, a):
 svd = register(Primitive(
     "svd", _svd_impl, jvp=(_svd_jvp,), vjp=(_svd_vjp,), flops=_svd_flops,
     saves="both", jax_impl=_jax_svd,
+    sparsity=DENSE,
 )).bind
 
 
@@ -264,4 +266,5 @@ qr = register(Primitive(
     "qr", _qr_impl, jvp=(_qr_jvp,), vjp=(_qr_vjp,),
     flops=lambda ans, a: batch_count(a) * 2 * shape_of(a)[-2] * shape_of(a)[-1] ** 2,
     saves="ans", jax_impl=_jax_qr,
+    sparsity=DENSE,
 )).bind

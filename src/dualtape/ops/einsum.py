@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import add, ndim_of, shape_of
-from ..registry import Primitive, register
+from ..registry import DENSE, Primitive, register
 
 __all__ = ["einsum", "einsum_p", "parse", "fresh_labels", "einsum_call", "tensordot"]
 
@@ -115,6 +115,7 @@ def _jax_einsum(*xs: Any, spec: str) -> Any:
 einsum_p = register(Primitive(
     "einsum", _impl, jvp=_jvp, vjp=_vjp, flops=_flops, saves="args", variadic=True,
     linear=False, jax_impl=_jax_einsum,
+    sparsity=DENSE,
 ))
 einsum = einsum_p.bind
 

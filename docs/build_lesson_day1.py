@@ -324,7 +324,10 @@ section("""
 The lesson's setup — ten `64x64` linear layers, no activation, batch 32, MSE —
 with dualtape's reverse mode instead of PyTorch:
 """, """
-from dualtape.lessons import deep_mlp_loss, init_deep_mlp, layer_grad_norms
+import sys
+
+sys.path.insert(0, "studies")  # the models live with the study that uses them
+from vanishing_gradients import deep_mlp_loss, init_deep_mlp, layer_grad_norms
 
 rng = np.random.default_rng(0)
 x, y = rng.standard_normal((32, 64)), rng.standard_normal((32, 64))

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Regenerate everything under results/ (and docs/lesson-day1.md) from the current code.
-# Needs the peers for the benchmarks: python -m pip install -e ".[peers]"
-# Takes about 15 minutes on 2 cores; run it on a quiet machine.
+# Regenerate everything under results/ (and docs/lesson-day1.md, docs/coverage.md) from the current code.
+# Needs every extra: python -m pip install -e ".[dev]"   (study, peers, dask, sparse)
+# Takes about 40 minutes on 2 cores; run it on a quiet machine. Timing-sensitive parts run first.
+# Pass study names to regenerate only those studies (and skip the benchmarks): scripts/regenerate-results.sh auto_mode
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for study in jacobian_scaling gradient_cost memory_depth fan_out vanishing_gradients lesson_mlp; do
+ALL_STUDIES="auto_mode jacobian_scaling gradient_cost memory_depth fan_out hessian_modes sparse_jacobians checkpointing vanishing_gradients lesson_mlp"
+if [ "$#" -gt 0 ]; then
+    studies="$*"
+else
+    python -m benchmarks --wait-quiet 120
+    studies="$ALL_STUDIES"
+fi
+for study in $studies; do
     rm -rf "results/$study"
     dualtape study run "$study" --no-progress
 done
-python docs/build_lesson_day1.py
-python -m benchmarks --wait-quiet 120
-python -m benchmarks.profile
+if [ "$#" -eq 0 ]; then
+    python -m benchmarks.study_cluster
+    python -m benchmarks.profile
+    python docs/build_lesson_day1.py
+    python scripts/coverage_table.py
+fi

@@ -30,7 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from dualtape.lessons import ARCHITECTURES, INITS, deep_mlp_loss, init_deep_mlp, layer_grad_norms
+import dualtape as dt
+import dualtape.numpy as dnp
+from dualtape.lessons import enable_jax_x64
+from dualtape.lessons.nn import activation_fn
 from dualtape.study import RunReport, Study
 from dualtape.study.custom import finish_run, save_figure, study_main
 from dualtape.study.storage import write_atomic
@@ -44,6 +47,93 @@ COLUMNS = ("architecture", "activation", "init", "seed", "layer", "grad_norm", "
 FIGURE = "vanishing_gradients"
 RESULTS = Path(__file__).resolve().parents[1] / "results" / NAME
 
+
+
+# ---------------------------------------------------------------- the models
+
+#: Weight initialisations of :func:`init_deep_mlp`.
+INITS = ("default", "xavier", "he", "small")
+#: ``"plain"``: ``h = act(W h + b)``; ``"residual"``: ``h = h + act(W h + b)``.
+ARCHITECTURES = ("plain", "residual")
+
+
+def init_deep_mlp(rng: np.random.Generator, depth: int = 10, width: int = 64,
+                  init: str = "default") -> list[tuple[np.ndarray, np.ndarray]]:
+    """``depth`` square layers ``(W, b)`` of size ``width``.
+
+    ``init``: ``"default"`` is PyTorch's ``nn.Linear`` (W and b uniform in
+    ±1/sqrt(fan_in)); ``"xavier"`` is Glorot normal (std sqrt(2/(fan_in +
+    fan_out)), b = 0); ``"he"`` is He normal (std sqrt(2/fan_in), b = 0);
+    ``"small"`` is normal with std 0.01, b = 0.
+    """
+    if init not in INITS:
+        raise ValueError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
+    params = []
+    for _ in range(depth):
+        if init == "default":
+            bound = 1.0 / math.sqrt(width)
+            W = rng.uniform(-bound, bound, (width, width))
+            b = rng.uniform(-bound, bound, width)
+        else:
+            std = {"xavier": math.sqrt(2.0 / (2 * width)), "he": math.sqrt(2.0 / width),
+                   "small": 0.01}[init]
+            W = rng.normal(0.0, std, (width, width))
+            b = np.zeros(width)
+        params.append((W, b))
+    return params
+
+
+def deep_mlp_loss(params: Any, x: Any, y: Any, activation: str | None = None,
+                  architecture: str = "plain") -> Any:
+    """The lesson's deep network and loss: ``mean((net(x) - y)^2)``.
+
+    Every layer but the last is ``h = act(h W^T + b)`` (``"plain"``) or
+    ``h = h + act(h W^T + b)`` (``"residual"``); the last is linear.  With
+    ``activation=None`` and ``"plain"`` it is the lesson's
+    ``nn.Sequential(*[nn.Linear(64, 64) for _ in range(10)])``.  Written with
+    ``dualtape.numpy``: both dualtape engines and JAX differentiate it.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture: expected one of {', '.join(ARCHITECTURES)}, "
+                         f"got {architecture!r}")
+    act = activation_fn(activation)
+    h = x
+    for i, (W, b) in enumerate(params):
+        z = dnp.add(dnp.matmul(h, dnp.transpose(W)), b)
+        if i == len(params) - 1:
+            h = z
+        elif architecture == "residual":
+            h = dnp.add(h, act(z))
+        else:
+            h = act(z)
+    d = dnp.subtract(h, y)
+    return dnp.mean(dnp.multiply(d, d))
+
+
+def layer_grad_norms(params: Any, x: Any, y: Any, activation: str | None = None,
+                     architecture: str = "plain", engine: str = "reverse") -> list[float]:
+    """``||dL/dW_l||`` (Frobenius) for each layer ``l`` of :func:`deep_mlp_loss`, input side first.
+
+    ``engine``: ``"reverse"`` (``dt.grad``), ``"forward"`` (``dt.jacfwd``,
+    one vector-mode pass over every parameter: slow for wide layers) or
+    ``"jax"`` (``jax.grad`` on the same function).
+    """
+    def f(p: Any) -> Any:
+        return deep_mlp_loss(p, x, y, activation, architecture)
+
+    if engine == "reverse":
+        g = dt.grad(f)(params)
+    elif engine == "forward":
+        g = dt.jacfwd(f)(params)
+    elif engine == "jax":
+        jax = enable_jax_x64()
+        jnp = jax.numpy
+        jp = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
+        xa, ya = jnp.asarray(x), jnp.asarray(y)
+        g = jax.grad(lambda p: deep_mlp_loss(p, xa, ya, activation, architecture))(jp)
+    else:
+        raise ValueError(f"engine: expected 'reverse', 'forward' or 'jax', got {engine!r}")
+    return [float(np.linalg.norm(np.asarray(gW))) for gW, _ in g]
 
 
 def measure(seeds: int = SEEDS, check_jax: bool = True, progress: bool = False) -> list[dict[str, Any]]:

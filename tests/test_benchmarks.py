@@ -177,9 +177,11 @@ def test_compare_and_target_helpers() -> None:
 _HEAP_PROBE = """
 import sys
 import numpy as np
-from dualtape.measure.timing import minor_faults, settle_heap
+from dualtape.measure.timing import hold_heap, minor_faults, settle_heap
 if sys.argv[1] == "settled":
     settle_heap()
+if sys.argv[1] == "held":
+    assert hold_heap()
 def burst():
     arrays = [np.ones(65536) for _ in range(8)]  # eight 512 KiB arrays, then all freed
     del arrays
@@ -202,6 +204,14 @@ def test_settled_heap_stops_the_page_faults_of_a_fresh_process() -> None:
 
     assert faults("cold") > 100  # 8 x 128 pages handed back and faulted in again
     assert faults("settled") < 10
+    assert faults("held") < 10  # the opt-in mallopt route reaches the same state
+
+
+def test_hold_heap_rejects_limits_glibc_would_refuse() -> None:
+    from dualtape.measure.timing import hold_heap
+
+    with pytest.raises(ValueError, match="mmap_bytes"):
+        hold_heap(mmap_bytes=64 * 2**20)
 
 
 def test_interrupted_run_keeps_the_finished_cases(tmp_path: Path) -> None:

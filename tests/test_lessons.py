@@ -171,30 +171,32 @@ def test_cross_entropy_table() -> None:
 
 
 def test_layer_grad_norms_agree_across_engines() -> None:
+    vg = _study("vanishing_gradients")
     rng = np.random.default_rng(0)
-    params = lessons.init_deep_mlp(rng, depth=4, width=3, init="xavier")
+    params = vg.init_deep_mlp(rng, depth=4, width=3, init="xavier")
     x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
-    for arch in lessons.ARCHITECTURES:
+    for arch in vg.ARCHITECTURES:
         for act in (None, "tanh", "sigmoid", "relu"):
-            rev = lessons.layer_grad_norms(params, x, y, act, arch, "reverse")
-            fwd = lessons.layer_grad_norms(params, x, y, act, arch, "forward")
-            ref = lessons.layer_grad_norms(params, x, y, act, arch, "jax")
+            rev = vg.layer_grad_norms(params, x, y, act, arch, "reverse")
+            fwd = vg.layer_grad_norms(params, x, y, act, arch, "forward")
+            ref = vg.layer_grad_norms(params, x, y, act, arch, "jax")
             assert len(rev) == 4
             np.testing.assert_allclose(rev, ref, rtol=1e-12)
             np.testing.assert_allclose(fwd, ref, rtol=1e-12)
 
 
 def test_init_and_loss_arguments() -> None:
+    vg = _study("vanishing_gradients")
     rng = np.random.default_rng(0)
-    for init in lessons.INITS:
-        params = lessons.init_deep_mlp(rng, 2, 8, init)
+    for init in vg.INITS:
+        params = vg.init_deep_mlp(rng, 2, 8, init)
         assert params[0][0].shape == (8, 8) and params[0][1].shape == (8,)
     with pytest.raises(ValueError, match="init"):
-        lessons.init_deep_mlp(rng, 2, 8, "orthogonal")
+        vg.init_deep_mlp(rng, 2, 8, "orthogonal")
     with pytest.raises(ValueError, match="architecture"):
-        lessons.deep_mlp_loss(params, np.ones((1, 8)), np.ones((1, 8)), None, "dense")
+        vg.deep_mlp_loss(params, np.ones((1, 8)), np.ones((1, 8)), None, "dense")
     with pytest.raises(ValueError, match="engine"):
-        lessons.layer_grad_norms(params, np.ones((1, 8)), np.ones((1, 8)), engine="torch")
+        vg.layer_grad_norms(params, np.ones((1, 8)), np.ones((1, 8)), engine="torch")
 
 
 def test_vanishing_gradients_study_pieces(tmp_path) -> None:

@@ -116,6 +116,12 @@ for _name, _fn, _dom in [("sum", dnp.sum, "real"), ("mean", dnp.mean, "real"),
     for _shape, _axis, _keep in REDUCTION_AXES:
         CASES.append(Case(_name, lambda x, f=_fn, a=_axis, k=_keep: f(x, axis=a, keepdims=k),
                           (_shape,), _dom, label=f"axis{_axis}-keep{int(_keep)}"))
+for _shape, _axis, _keep in [((3,), (-1,), False), ((3, 2), (-2,), True), ((2, 3, 2), (-3, -1), False)]:
+    # max's VJP as a function of the cotangent g; x holds a tie, so the shares are 1/2
+    _x = np.arange(float(np.prod(_shape))).reshape(_shape) % 3.0
+    _m = np.max(_x, axis=_axis, keepdims=_keep)
+    CASES.append(Case("tie_scale", lambda g, x=_x, m=_m, a=_axis, k=_keep: ops.tie_scale(
+        g, x, m, axis=a, keepdims=k), (np.shape(_m),), label=f"axis{_axis}-keep{int(_keep)}"))
 CASES.append(Case("sum", lambda x: dnp.sum(x), ((),), label="scalar"))
 CASES.append(Case("prod", lambda x: dnp.prod(x * np.array([1.0, 0.0, 1.0])), ((3,),),
                   label="with-zero"))

@@ -3,6 +3,10 @@
 ``for _ in range(100): x = sin(x) * 0.5 + x * x * 0.1``, then ``sum(x)``, on a length-10
 float64 vector: the gradient, and a JVP in a fixed random direction. Each tool runs the
 same function written against its own NumPy-like namespace.
+
+A second case (key ``where``) spells a branch with ``where`` and a Python float, as users
+write a rectifier: ``x = sin(x)*0.5 + where(x > 0, x*x, 0.0)*0.1``; every tool writes it
+with its own ``where``, and the gradients are checked against JAX's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from benchmarks.contenders import Case, Contender, Target
 SIZE = 10
 STEPS = 100
 TITLE = "Small arrays: 100 x (sin(x)*0.5 + x*x*0.1) on length 10, then sum"
+WHERE_TITLE = "Small arrays, where spelling: 100 x (sin(x)*0.5 + where(x > 0, x*x, 0.0)*0.1)"
 
 
 def _inputs() -> tuple[np.ndarray, np.ndarray]:
@@ -36,17 +41,37 @@ def make_function(xp: Any) -> Callable[[Any], Any]:
     return f
 
 
-def _numpy_forward() -> Callable[[], Any]:
-    f = make_function(np)
-    x, _ = _inputs()
-    return lambda: f(x)
+def make_where_function(xp: Any) -> Callable[[Any], Any]:
+    """The ``where`` spelling: the square term only where ``x`` is positive."""
+
+    def f(x: Any) -> Any:
+        for _ in range(STEPS):
+            x = xp.sin(x) * 0.5 + xp.where(x > 0.0, x * x, 0.0) * 0.1
+        return xp.sum(x)
+
+    return f
 
 
-def _dualtape_grad() -> Callable[[], Any]:
-    dt, dnp = peers.dualtape("grad")
-    grad = dt.grad(make_function(dnp))
-    x, _ = _inputs()
-    return lambda: grad(x)
+Maker = Callable[[Any], Callable[[Any], Any]]
+
+
+def _numpy_forward(make: Maker = make_function) -> Callable[[], Callable[[], Any]]:
+    def build() -> Callable[[], Any]:
+        f = make(np)
+        x, _ = _inputs()
+        return lambda: f(x)
+
+    return build
+
+
+def _dualtape_grad(make: Maker = make_function) -> Callable[[], Callable[[], Any]]:
+    def build() -> Callable[[], Any]:
+        dt, dnp = peers.dualtape("grad")
+        grad = dt.grad(make(dnp))
+        x, _ = _inputs()
+        return lambda: grad(x)
+
+    return build
 
 
 def _dualtape_jvp() -> Callable[[], Any]:
@@ -56,11 +81,14 @@ def _dualtape_jvp() -> Callable[[], Any]:
     return lambda: dt.jvp(f, (x,), (v,))
 
 
-def _autograd_grad() -> Callable[[], Any]:
-    ag, anp = peers.autograd()
-    grad = ag.grad(make_function(anp))
-    x, _ = _inputs()
-    return lambda: grad(x)
+def _autograd_grad(make: Maker = make_function) -> Callable[[], Callable[[], Any]]:
+    def build() -> Callable[[], Any]:
+        ag, anp = peers.autograd()
+        grad = ag.grad(make(anp))
+        x, _ = _inputs()
+        return lambda: grad(x)
+
+    return build
 
 
 def _autograd_jvp() -> Callable[[], Any]:
@@ -70,12 +98,15 @@ def _autograd_jvp() -> Callable[[], Any]:
     return lambda: jvp_at(x)(v)
 
 
-def _torch_grad() -> Callable[[], Any]:
-    torch = peers.torch()
-    f = make_function(torch)
-    x0, _ = _inputs()
-    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
-    return lambda: torch.autograd.grad(f(x), x)[0]
+def _torch_grad(make: Maker = make_function) -> Callable[[], Callable[[], Any]]:
+    def build() -> Callable[[], Any]:
+        torch = peers.torch()
+        f = make(torch)
+        x0, _ = _inputs()
+        x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+        return lambda: torch.autograd.grad(f(x), x)[0]
+
+    return build
 
 
 def _torch_jvp() -> Callable[[], Any]:
@@ -86,10 +117,10 @@ def _torch_jvp() -> Callable[[], Any]:
     return lambda: torch.func.jvp(f, (x,), (v,))
 
 
-def _jax(task: str, jit: bool) -> Callable[[], Callable[[], Any]]:
+def _jax(task: str, jit: bool, make: Maker = make_function) -> Callable[[], Callable[[], Any]]:
     def build() -> Callable[[], Any]:
         jax, jnp = peers.jax()
-        f = make_function(jnp)
+        f = make(jnp)
         x0, v0 = _inputs()
         x, v = jnp.asarray(x0), jnp.asarray(v0)
         if task == "grad":
@@ -106,12 +137,12 @@ def _jax(task: str, jit: bool) -> Callable[[], Callable[[], Any]]:
 def cases() -> list[Case]:
     """The single case of workload 2."""
     contenders = [
-        Contender("dualtape grad", "dualtape", "grad", _dualtape_grad),
+        Contender("dualtape grad", "dualtape", "grad", _dualtape_grad()),
         Contender("dualtape jvp", "dualtape", "jvp", _dualtape_jvp),
-        Contender("numpy forward", "numpy", "forward", _numpy_forward),
-        Contender("autograd grad", "autograd", "grad", _autograd_grad),
+        Contender("numpy forward", "numpy", "forward", _numpy_forward()),
+        Contender("autograd grad", "autograd", "grad", _autograd_grad()),
         Contender("autograd jvp", "autograd", "jvp", _autograd_jvp),
-        Contender("torch eager grad", "torch", "grad", _torch_grad),
+        Contender("torch eager grad", "torch", "grad", _torch_grad()),
         Contender("torch eager jvp", "torch", "jvp", _torch_jvp),
         Contender("jax eager grad", "jax", "grad", _jax("grad", jit=False)),
         Contender("jax jit grad", "jax", "grad", _jax("grad", jit=True), reference=True),
@@ -123,4 +154,16 @@ def cases() -> list[Case]:
         Target("dualtape grad", "autograd grad", 0.4),
         Target("dualtape jvp", "autograd jvp", 0.4),
     ]
-    return [Case(2, "2", TITLE, contenders, targets)]
+    make = make_where_function
+    where = [
+        Contender("dualtape grad", "dualtape", "grad", _dualtape_grad(make)),
+        Contender("numpy forward", "numpy", "forward", _numpy_forward(make)),
+        Contender("autograd grad", "autograd", "grad", _autograd_grad(make)),
+        Contender("torch eager grad", "torch", "grad", _torch_grad(make)),
+        Contender("jax eager grad", "jax", "grad", _jax("grad", jit=False, make=make)),
+        Contender("jax jit grad", "jax", "grad", _jax("grad", jit=True, make=make),
+                  reference=True),
+    ]
+    where_targets = [Target("dualtape grad", "torch eager grad", 0.75)]
+    return [Case(2, "2", TITLE, contenders, targets),
+            Case(2, "2:where", WHERE_TITLE, where, where_targets)]

@@ -7,7 +7,6 @@
 >>> out, t = dt.jvp(f, (1.0,), (1.0,))  # forward mode
 """
 
-from . import nn
 from . import ops as _ops  # noqa: F401  (fills the registry)
 from . import ops_ext as _ops_ext  # noqa: F401  (linear algebra, einsum)
 from . import ops_more as _ops_more  # noqa: F401  (more primitives: npcov)
@@ -19,14 +18,12 @@ from .comparison import Comparison, compare
 from .counting import OpCounter, count
 from .custom import custom_jvp, custom_vjp, primitive, stop_gradient
 from .forward import Dual
-from .graph import draw, to_dot
+from .lessons import Value, binary_cross_entropy_with_logits, draw, nn, to_dot
 from .loop import LoopStats, checkpoint_loop
-from .losses import binary_cross_entropy_with_logits
 from .modes import jacobian
 from .ops_ext.decomp import DegenerateSpectrumWarning
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue
-from .value import Value
 
 __version__ = "0.1.0"
 

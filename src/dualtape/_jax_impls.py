@@ -61,6 +61,12 @@ mean = _reduction(jnp.mean)
 prod = _reduction(jnp.prod)
 
 
+def tie_scale(g, x, ans, axis, keepdims):
+    hit = x == (ans if keepdims else jnp.expand_dims(ans, axis))
+    share = (g if keepdims else jnp.expand_dims(g, axis)) / jnp.sum(hit, axis=axis, keepdims=True)
+    return hit * share
+
+
 def logsumexp(x, axis, keepdims):
     return jax.scipy.special.logsumexp(x, axis=axis, keepdims=keepdims)
 

@@ -10,9 +10,20 @@ from typing import Any
 import numpy as np
 
 from . import numpy as dnp
+from .argchecks import (
+    check_direction,
+    check_integer_cotangent,
+    dynamic,
+    input_leaf,
+    is_integer_output,
+    normalize_argnums,
+    output_leaf,
+    substitute,
+    zeros,
+)
+from .dispatch import Tracer
 from .forward import Dual
 from .ops import shape_of
-from .registry import Tracer, _is_jax
 from .reverse import Tape, TapeValue, backward
 from .tree import TreeDef, flatten, unflatten
 
@@ -25,165 +36,16 @@ def new_level() -> int:
     """A fresh transformation level, higher than every level handed out before."""
     return next(_levels)
 
-# ---------------------------------------------------------------- argument checks
-
-
-def _input_leaf(x: Any, what: str) -> Any:
-    """Validate one differentiated input; returns it (JAX arrays become NumPy)."""
-    t = type(x)
-    if t is float or isinstance(x, Tracer):
-        return x
-    if t is int or t is bool:
-        raise TypeError(f"{what}: got the integer {x!r}; only floating-point inputs can be "
-                        f"differentiated, pass {float(x)!r} instead")
-    if _is_jax(t):
-        x = np.asarray(x)
-    if isinstance(x, (np.ndarray, np.generic)):
-        kind = x.dtype.kind
-        if kind == "f":
-            return x
-        if kind in "iub":
-            raise TypeError(f"{what}: has dtype {x.dtype}; only floating-point inputs can be "
-                            "differentiated, pass floats (e.g. x.astype(float))")
-        if kind == "c":
-            raise NotImplementedError(f"{what}: complex dtype {x.dtype} is not supported; "
-                                      "dualtape differentiates real floating-point functions")
-        raise TypeError(f"{what}: unsupported dtype {x.dtype}")
-    if isinstance(x, complex):
-        raise NotImplementedError(f"{what}: complex numbers are not supported")
-    raise TypeError(f"{what}: unsupported type {t.__name__}; expected a float or a NumPy array "
-                    "(or a tuple, list or dict of them)")
-
-
-def _output_leaf(x: Any, what: str) -> None:
-    t = type(x)
-    while isinstance(x, Tracer):
-        x = x.value  # type: ignore[attr-defined]
-        t = type(x)
-    if t is float or t is int or _is_jax(t):
-        return
-    if t is complex or (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "c"):
-        raise NotImplementedError(f"{what}: the function returned a complex value; dualtape "
-                                  "differentiates real floating-point functions")
-    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "fiub":
-        return
-    raise TypeError(f"{what}: the function returned {t.__name__}; it must return floats or "
-                    "arrays (or tuples, lists or dicts of them)")
-
-
-def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[tuple[int, ...], bool]:
-    """Normalise ``argnums``; returns (positions, whether a single int was given)."""
-    single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
-    nums = (argnums,) if single else argnums
-    if not isinstance(nums, (tuple, list)) or not nums:
-        raise TypeError(f"argnums: expected an int or a non-empty tuple of ints, got {argnums!r}")
-    out = []
-    for a in nums:
-        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
-            raise TypeError(f"argnums: expected ints, got {a!r}")
-        if not -nargs <= a < nargs:
-            raise ValueError(f"argnums: {a} is out of range for a function called with "
-                             f"{nargs} positional argument(s)")
-        out.append(int(a) % nargs)
-    if len(set(out)) != len(out):
-        raise ValueError(f"argnums: repeated entries in {argnums!r}")
-    return tuple(out), single
-
-
-def _dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, TreeDef]:
-    dyn = args[argnums[0]] if single else tuple(args[i] for i in argnums)
-    leaves, td = flatten(dyn)
-    what = "argument {}".format
-    if not leaves:
-        raise TypeError(f"{what(argnums[0] if single else argnums)}: nothing to differentiate "
-                        f"(got {dyn!r}); pass floats or arrays")
-    checked = []
-    for k, leaf in enumerate(leaves):
-        checked.append(_input_leaf(leaf, what(argnums[0] if single else argnums) +
-                                   (f" (leaf {k})" if len(leaves) > 1 else "")))
-    return checked, td
-
-
-def _substitute(args: tuple, argnums: tuple[int, ...], single: bool, td: TreeDef,
-                leaves: list) -> list:
-    rebuilt = unflatten(td, leaves)
-    new = list(args)
-    if single:
-        new[argnums[0]] = rebuilt
-    else:
-        for k, i in enumerate(argnums):
-            new[i] = rebuilt[k]
-    return new
-
-
-def _zeros(x: Any, batch: tuple[int, ...] = ()) -> Any:
-    dtype = getattr(x, "dtype", np.float64)
-    if np.dtype(dtype).kind != "f":
-        dtype = np.float64
-    return np.zeros(batch + shape_of(x), dtype=dtype)
-
-
-def _check_direction(d: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> None:
-    ds, ps = shape_of(d), shape_of(p)
-    if ds != batch + ps:
-        raise ValueError(f"{what}: shape {ds} does not match the primal's shape {batch + ps}")
-    ddt, pdt = _dtype_of(d), _dtype_of(p)
-    if ddt is None:
-        raise TypeError(f"{what}: got {type(d).__name__}; directions must be floating-point "
-                        "floats or arrays, like their primal")
-    if ddt.kind != "f":
-        raise TypeError(f"{what}: dtype {ddt} is not a floating-point dtype")
-    if pdt is not None and ddt != pdt:
-        raise TypeError(f"{what}: dtype {ddt} does not match the primal's dtype {pdt}")
-
-
-def _is_integer_output(o: Any) -> bool:
-    dtype = _dtype_of(o)
-    return dtype is not None and dtype.kind in "iub"
-
-
-def _check_integer_cotangent(c: Any, o: Any, what: str) -> None:
-    """An integer or boolean output takes a cotangent of its shape that carries no value:
-    JAX's float0, or zeros of an integer, boolean or floating dtype."""
-    while isinstance(c, Tracer):  # a traced zero (inside an outer transformation)
-        c = c.value  # type: ignore[attr-defined]
-    dtype = _dtype_of(c)
-    if dtype is None:
-        raise TypeError(f"{what}: got {type(c).__name__}; the output is an integer array, so "
-                        "pass zeros of its shape (or JAX's float0)")
-    if shape_of(c) != shape_of(o):
-        raise ValueError(f"{what}: shape {shape_of(c)} does not match the output's shape "
-                         f"{shape_of(o)}")
-    if dtype.kind not in "Viubf":
-        raise TypeError(f"{what}: dtype {dtype} cannot be the cotangent of an integer output; "
-                        "pass zeros of its shape (or JAX's float0)")
-    if dtype.kind != "V" and np.any(np.asarray(c) != 0):
-        raise ValueError(f"{what}: the output is an integer array, which has no derivative; "
-                         "its cotangent must be zero (or JAX's float0)")
-
-
-def _dtype_of(x: Any) -> np.dtype | None:
-    t = type(x)
-    if t is float:
-        return np.dtype(np.float64)
-    if t is bool:
-        return np.dtype(bool)
-    if t is int:
-        return np.dtype(np.int64)
-    dtype = getattr(x, "dtype", None)
-    return np.dtype(dtype) if dtype is not None else None
-
-
 # ---------------------------------------------------------------- the two engines' entry points
 
 
 def _jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, tangents: list,
               nb: int, has_aux: bool = False, kwargs: dict | None = None,
               checked: tuple[list, TreeDef] | None = None):
-    leaves, td = checked if checked is not None else _dynamic(args, argnums, single)
+    leaves, td = checked if checked is not None else dynamic(args, argnums, single)
     level = next(_levels)
     duals = [Dual(p, t, level, nb) for p, t in zip(leaves, tangents, strict=True)]
-    out = f(*_substitute(args, argnums, single, td, duals), **(kwargs or {}))
+    out = f(*substitute(args, argnums, single, td, duals), **(kwargs or {}))
     aux = None
     if has_aux:
         out, aux = _split_aux(out)
@@ -192,13 +54,13 @@ def _jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, 
     batch = shape_of(tangents[0])[:nb] if nb and tangents else ()
     primals_out, tangents_out = [], []
     for k, o in enumerate(out_leaves):
-        _output_leaf(o, f"output leaf {k}")
+        output_leaf(o, f"output leaf {k}")
         if type(o) is Dual and o.level == level:
-            primals_out.append(o.primal)
+            primals_out.append(o.value)
             tangents_out.append(_detached(o.tangent))
         else:
             primals_out.append(o)
-            tangents_out.append(_zeros(o, batch))
+            tangents_out.append(zeros(o, batch))
     return out_td, primals_out, tangents_out, aux
 
 
@@ -235,12 +97,12 @@ class _Recording:
 
     def __init__(self, f: Callable, args: tuple, argnums: tuple[int, ...], single: bool,
                  has_aux: bool = False, kwargs: dict | None = None) -> None:
-        leaves, td = _dynamic(args, argnums, single)
+        leaves, td = dynamic(args, argnums, single)
         self.tape = tape = Tape(next(_levels))
         self.inputs = [tape.leaf(p) for p in leaves]
         self.in_leaves = leaves
         self.in_td = td
-        out = f(*_substitute(args, argnums, single, td, self.inputs), **(kwargs or {}))
+        out = f(*substitute(args, argnums, single, td, self.inputs), **(kwargs or {}))
         self.aux = None
         if has_aux:
             out, aux = _split_aux(out)
@@ -249,7 +111,7 @@ class _Recording:
         self.out_index: list[int | None] = []
         self.out_leaves: list[Any] = []
         for k, o in enumerate(out_leaves):
-            _output_leaf(o, f"output leaf {k}")
+            output_leaf(o, f"output leaf {k}")
             if type(o) is TapeValue and o.tape is tape:
                 self.out_index.append(o.index)
                 self.out_leaves.append(o.value)
@@ -263,7 +125,7 @@ class _Recording:
                  if i is not None and c is not None]
         batch = shape_of(cts[0])[:nb] if nb and cts else ()
         got = backward(self.tape, seeds, nb)
-        return [got[v.index] if got[v.index] is not None else _zeros(p, batch)
+        return [got[v.index] if got[v.index] is not None else zeros(p, batch)
                 for v, p in zip(self.inputs, self.in_leaves, strict=True)]
 
 
@@ -296,8 +158,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
         raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}")
     checked = []
     for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
-        checked.append(_input_leaf(p, f"primal {k}"))
-        _check_direction(t, p, f"tangent {k}")
+        checked.append(input_leaf(p, f"primal {k}"))
+        check_direction(t, p, f"tangent {k}")
     argnums = tuple(range(len(primals)))
     out_td, po, to, aux = _jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
                                     checked=(checked, p_td))
@@ -322,11 +184,11 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
         if c_td != rec.out_td:
             raise ValueError(f"cotangent: structure {c_td} does not match the output {rec.out_td}")
         for k, (c, o) in enumerate(zip(c_leaves, rec.out_leaves, strict=True)):
-            if _is_integer_output(o):
-                _check_integer_cotangent(c, o, f"cotangent (output leaf {k})")
+            if is_integer_output(o):
+                check_integer_cotangent(c, o, f"cotangent (output leaf {k})")
                 c_leaves[k] = None  # an integer output has no derivative: nothing to pull back
             else:
-                _check_direction(c, o, f"cotangent (output leaf {k})")
+                check_direction(c, o, f"cotangent (output leaf {k})")
         return tuple(unflatten(rec.in_td, rec.pull(c_leaves)))
 
     return (out, vjp_fn, rec.aux) if has_aux else (out, vjp_fn)
@@ -342,7 +204,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
     """
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
-        nums, single = _argnums(argnums, len(args))
+        nums, single = normalize_argnums(argnums, len(args))
         rec = _Recording(fun, args, nums, single, has_aux, kwargs)
         if len(rec.out_leaves) != 1 or shape_of(rec.out_leaves[0]) != ():
             shapes = [shape_of(o) for o in rec.out_leaves]
@@ -442,8 +304,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
     _check_chunk(chunk)
 
     def jacfwd_fun(*args: Any, **kwargs: Any) -> Any:
-        nums, single = _argnums(argnums, len(args))
-        leaves, in_td = _dynamic(args, nums, single)
+        nums, single = normalize_argnums(argnums, len(args))
+        leaves, in_td = dynamic(args, nums, single)
         n = sum(int(np.prod(shape_of(x))) for x in leaves)
         step = n if chunk is None else min(chunk, n)
         batched = chunk != 1
@@ -457,7 +319,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
             per_pass.append(t_out)
         jac_leaves = []
         for k, o in enumerate(outs):
-            full = _join([p[k] for p in per_pass], batched) if n else _zeros(o, (0,))
+            full = _join([p[k] for p in per_pass], batched) if n else zeros(o, (0,))
             jac_leaves.append(unflatten(in_td, _split_columns(_moveaxis0_last(full),
                                                               shape_of(o), leaves)))
         return unflatten(out_td, jac_leaves)
@@ -476,7 +338,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
     _check_chunk(chunk)
 
     def jacrev_fun(*args: Any, **kwargs: Any) -> Any:
-        nums, single = _argnums(argnums, len(args))
+        nums, single = normalize_argnums(argnums, len(args))
         rec = _Recording(fun, args, nums, single, kwargs=kwargs)
         outs = rec.out_leaves
         m = sum(int(np.prod(shape_of(o))) for o in outs)
@@ -487,7 +349,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
             stop = min(start + step, m)
             per_pass.append(rec.pull(_basis(outs, start, stop, batched), 1 if batched else 0))
         # full[j]: (m, *in_shape_j)
-        full = [_join([p[j] for p in per_pass], batched) if m else _zeros(x, (0,))
+        full = [_join([p[j] for p in per_pass], batched) if m else zeros(x, (0,))
                 for j, x in enumerate(rec.in_leaves)]
         jac_leaves, off = [], 0
         for o in outs:

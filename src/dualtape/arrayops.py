@@ -55,7 +55,6 @@ def _lookup(func: Any) -> Any:
     return _FUNCTIONS.get(name)
 
 
-# The ops send a traced operand straight to its engine when no other level is involved.
 _add, _sub, _mul, _div = ops.add, ops.sub, ops.mul, ops.div
 
 
@@ -70,27 +69,20 @@ class ArrayOps:
     __array_priority__ = 1000.0
     __hash__ = object.__hash__
 
-    # arithmetic
-    def __add__(self, other: Any) -> Any:
-        return _add(self, other)
+    # arithmetic: the ops themselves (they route a traced operand straight to its engine)
+    __add__ = ops.add
+    __sub__ = ops.sub
+    __mul__ = ops.mul
+    __truediv__ = ops.div
 
     def __radd__(self, other: Any) -> Any:
         return _add(other, self)
 
-    def __sub__(self, other: Any) -> Any:
-        return _sub(self, other)
-
     def __rsub__(self, other: Any) -> Any:
         return _sub(other, self)
 
-    def __mul__(self, other: Any) -> Any:
-        return _mul(self, other)
-
     def __rmul__(self, other: Any) -> Any:
         return _mul(other, self)
-
-    def __truediv__(self, other: Any) -> Any:
-        return _div(self, other)
 
     def __rtruediv__(self, other: Any) -> Any:
         return _div(other, self)

@@ -104,7 +104,9 @@ def name(mode: str, chunk: int | None) -> str:
 
 def profile(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0) -> Profile:
     """Count one evaluation, one JVP, one recording and one pullback of ``fun`` at ``args``."""
-    from .api import _argnums, _basis, _dynamic, _jvp_core, _Recording
+    from .api import _basis, _jvp_core, _Recording
+    from .argchecks import dynamic as _dynamic
+    from .argchecks import normalize_argnums as _argnums
 
     nums, single = _argnums(argnums, len(args))
     leaves, td = _dynamic(args, nums, single)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import registry
+from . import dispatch
 
 __all__ = ["OpCounter", "count", "recomputing"]
 
@@ -93,13 +93,13 @@ def count() -> Iterator[OpCounter]:
     >>> c.by_name["sin"], c.by_name["cos"]
     (1, 1)
     """
-    previous = registry.counting
+    previous = dispatch.counting
     counter = OpCounter(previous)
-    registry.counting = counter
+    dispatch.counting = counter
     try:
         yield counter
     finally:
-        registry.counting = previous
+        dispatch.counting = previous
 
 
 @contextmanager

@@ -195,10 +195,8 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         prim = Primitive(self.name, lambda *a: out, jvp=None,
                          vjp=self._backward(nd, res, out, vals), flops=_no_flops,
                          saves="meta", variadic=True)
-        parents = tuple((i, a.index) for i, (a, m) in enumerate(zip(diff, mine, strict=True)) if m)
-        from . import registry
-
-        return top._record(prim, {}, parents, tuple(vals), out, registry.counting)
+        on_tape = [(i, a) for i, (a, m) in enumerate(zip(diff, mine, strict=True)) if m]
+        return top.extend(prim, out, tuple(vals), on_tape, {})  # the tape engine's own step
 
     def _backward(self, nd: tuple, res: Any, out: Any, vals: list) -> Callable:
         last: list = [None, None]  # (cotangent, its result): one bwd call per cotangent

@@ -1,8 +1,9 @@
 """Forward mode: dual numbers.
 
-A :class:`Dual` carries a primal and a tangent at one level.  In vector mode
-the tangent has ``nb`` leading batch axes (one per direction set), and every
-rule broadcasts over them.
+A :class:`Dual` carries a primal and a tangent at one level.  In vector mode the
+tangent has ``nb`` leading batch axes (one per direction), and every rule broadcasts
+over them.  The engine's own step (:meth:`Dual.extend`) applies the primitive's JVP
+rules; routing, unwrapping and evaluation are :mod:`dualtape.dispatch`'s.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
 from .arrayops import ArrayOps
-from .ops import NO_PARAMS, add, broadcast_to, pad_batch, shape_of
-from .registry import PLAIN_TYPES, Primitive, Tracer
+from .dispatch import NO_PARAMS, Tracer, evaluate1, evaluate2, fusing
+from .ops import add, broadcast_to, pad_batch, shape_of
+from .registry import Primitive
 
 __all__ = ["Dual"]
 
@@ -27,107 +28,87 @@ class Dual(ArrayOps, Tracer):
     matmul can push both through one GEMM.
     """
 
-    __slots__ = ("primal", "tangent", "nb", "stack")
+    __slots__ = ("value", "tangent", "nb", "stack")
 
     def __init__(self, primal: Any, tangent: Any, level: int, nb: int = 0,
                  stack: Any = None) -> None:
-        self.primal = primal
+        self.value = primal
         self.tangent = tangent
         self.level = level
         self.nb = nb
         self.stack = stack
 
     @property
-    def value(self) -> Any:
-        return self.primal
+    def primal(self) -> Any:
+        """The primal value (the value one level down)."""
+        return self.value
 
     def __repr__(self) -> str:
-        return f"Dual(primal={self.primal!r}, tangent={self.tangent!r}, level={self.level})"
+        return f"Dual(primal={self.value!r}, tangent={self.tangent!r}, level={self.level})"
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        level = self.level
-        primals = list(args)
-        tangents: list[Any] = [None] * len(args)
-        for i, a in enumerate(args):
-            if type(a) is Dual and a.level == level:
-                primals[i] = a.primal
-                tangents[i] = a.tangent
-        for p in primals:
-            if type(p) not in PLAIN_TYPES:
-                ans = prim.bind(*primals, **params)
-                break
-        else:
-            ans = prim.impl(*primals, **params)
-            if registry.counting is not None:
-                registry.counting.record(prim, ans, tuple(primals), params)
+    def extend(self, prim: Primitive, ans: Any, vals: tuple, mine: list, params: Any) -> Any:
+        """The output tangent: the sum of the JVP rules of the arguments on this level."""
         nb = self.nb
         if prim.variadic:
-            out = prim.jvp(tangents, ans, *primals, **params)
-        else:
-            out = None
-            rules = prim.jvp
-            for i, t in enumerate(tangents):
-                if t is None or rules[i] is None:
-                    continue
-                if nb and prim.broadcasting:
-                    t = pad_batch(t, nb, len(shape_of(ans)))
-                c = rules[i](t, ans, *primals, **params)
-                out = c if out is None else add(out, c)
-            if out is None:
-                return ans
-            if prim.broadcasting:
-                ans_shape = shape_of(ans)
-                out_shape = shape_of(out)
-                if out_shape[nb:] != ans_shape:
-                    out = broadcast_to(out, shape=out_shape[:nb] + ans_shape)
-        return Dual(ans, out, level, nb)
+            tangents: list[Any] = [None] * len(vals)
+            for i, d in mine:
+                tangents[i] = d.tangent
+            return Dual(ans, prim.jvp(tangents, ans, *vals, **params), self.level, nb)
+        out = None
+        rules = prim.jvp
+        for i, d in mine:
+            rule = rules[i]
+            if rule is None:
+                continue
+            t = d.tangent
+            if nb and prim.broadcasting:
+                t = pad_batch(t, nb, len(shape_of(ans)))
+            c = rule(t, ans, *vals, **params)
+            out = c if out is None else add(out, c)
+        return self._wrap(prim, ans, out, nb)
+
+    def _wrap(self, prim: Primitive, ans: Any, out: Any, nb: int) -> Any:
+        if out is None:
+            return ans
+        if prim.broadcasting:
+            ans_shape = shape_of(ans)
+            out_shape = shape_of(out)
+            if out_shape[nb:] != ans_shape:
+                out = broadcast_to(out, shape=out_shape[:nb] + ans_shape)
+        return Dual(ans, out, self.level, nb)
 
     def process1(self, prim: Primitive, x: Any) -> Any:
-        primal = self.primal
-        if self.nb or type(primal) not in PLAIN_TYPES:
+        if self.nb:
             return self.process(prim, (x,), NO_PARAMS)
-        if (prim.jvp_fused is not None and type(primal) is np.ndarray
-                and registry.counting is None):
-            s = prim.jvp_fused(primal, self.tangent, self.stack)
+        v = self.value
+        if prim.jvp_fused is not None and type(v) is np.ndarray and fusing():
+            s = prim.jvp_fused(v, self.tangent, self.stack)
             if s is not None:
                 return Dual(s[0], s[1], self.level, 0, s)
-        ans = prim.impl(primal)
-        if registry.counting is not None:
-            registry.counting.record(prim, ans, (primal,), NO_PARAMS)
+        ans = evaluate1(prim, v)
         rule = prim.jvp[0]
         if rule is None:
             return ans
-        return Dual(ans, rule(self.tangent, ans, primal), self.level)
+        return Dual(ans, rule(self.tangent, ans, v), self.level)
 
     def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
-        # Called with ``self`` on top of the level order; ``prim`` is not variadic.
         if self.nb:
             return self.process(prim, (x, y), NO_PARAMS)
-        level = self.level
-        a, b = x, y
         ta = tb = sa = sb = None
-        if type(a) is Dual and a.level == level:
-            ta, sa, a = a.tangent, a.stack, a.primal
-        if type(b) is Dual and b.level == level:
-            tb, sb, b = b.tangent, b.stack, b.primal
-        if type(a) not in PLAIN_TYPES or type(b) not in PLAIN_TYPES:
-            return self.process(prim, (x, y), NO_PARAMS)
-        if prim.jvp_fused is not None and registry.counting is None:
-            s = prim.jvp_fused(a, ta, sa, b, tb, sb)
+        if type(x) is Dual:
+            ta, sa, x = x.tangent, x.stack, x.value
+        if type(y) is Dual:
+            tb, sb, y = y.tangent, y.stack, y.value
+        if prim.jvp_fused is not None and fusing():
+            s = prim.jvp_fused(x, ta, sa, y, tb, sb)
             if s is not None:
-                return Dual(s[0], s[1], level, 0, s)
-        ans = prim.impl(a, b)
-        if registry.counting is not None:
-            registry.counting.record(prim, ans, (a, b), NO_PARAMS)
+                return Dual(s[0], s[1], self.level, 0, s)
+        ans = evaluate2(prim, x, y)
         rules = prim.jvp
         out = None
         if ta is not None and rules[0] is not None:
-            out = rules[0](ta, ans, a, b)
+            out = rules[0](ta, ans, x, y)
         if tb is not None and rules[1] is not None:
-            c = rules[1](tb, ans, a, b)
+            c = rules[1](tb, ans, x, y)
             out = c if out is None else add(out, c)
-        if out is None:
-            return ans
-        if prim.broadcasting and shape_of(out) != shape_of(ans):
-            out = broadcast_to(out, shape=shape_of(ans))
-        return Dual(ans, out, level)
+        return self._wrap(prim, ans, out, 0)

@@ -18,7 +18,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from . import registry
+from . import dispatch
 from .api import vjp
 from .checkpointing import Call, _is_float, bind_call, needs_tape
 from .counting import recomputing
@@ -158,8 +158,8 @@ class _Run:
             self.pos = act[2]
         elif kind == "store":
             self.snaps[a] = self.cur
-            if registry.counting is not None:  # snapshots count as saved for the backward pass
-                registry.counting.record_saved(tuple(flatten(self.cur)[0]), entry=False)
+            if dispatch.counting is not None:  # snapshots count as saved for the backward pass
+                dispatch.counting.record_saved(tuple(flatten(self.cur)[0]), entry=False)
             loop.stats.peak_snapshots = max(loop.stats.peak_snapshots, len(self.snaps))
         elif kind == "restore":
             self.cur, self.pos = self.snaps[a], a

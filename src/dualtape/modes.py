@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .api import _argnums, _check_chunk, _dynamic, jacfwd, jacrev
+from .api import _check_chunk, jacfwd, jacrev
+from .argchecks import dynamic as _dynamic
+from .argchecks import normalize_argnums as _argnums
 from .ops import shape_of
 from .tree import flatten
 

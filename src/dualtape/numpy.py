@@ -98,32 +98,16 @@ def _one_axis(a: ArrayLike, axis: int, name: str = "axis", extra: int = 0) -> in
 
 # ---------------------------------------------------------------- elementwise
 
-add = _ops.add
-subtract = _ops.sub
-multiply = _ops.mul
+# The primitives' own functions (no wrapper: they route traced operands straight to an engine).
+add, subtract, multiply, negative = _ops.add, _ops.sub, _ops.mul, _ops.neg
 divide = true_divide = _ops.div
-negative = _ops.neg
-square = _ops.square
-reciprocal = _ops.reciprocal
-exp = _ops.exp
-log = _ops.log
-log1p = _ops.log1p
-expm1 = _ops.expm1
-sqrt = _ops.sqrt
-sin = _ops.sin
-cos = _ops.cos
-tan = _ops.tan
-tanh = _ops.tanh
-sinh = _ops.sinh
-cosh = _ops.cosh
-arctan = _ops.arctan
 abs = absolute = _ops.abs_
-sign = _ops.sign
-maximum = _ops.maximum
-minimum = _ops.minimum
-sigmoid = _ops.sigmoid
-relu = _ops.relu
-softplus = _ops.softplus
+square, reciprocal, sqrt, sign = _ops.square, _ops.reciprocal, _ops.sqrt, _ops.sign
+exp, log, log1p, expm1 = _ops.exp, _ops.log, _ops.log1p, _ops.expm1
+sin, cos, tan, arctan = _ops.sin, _ops.cos, _ops.tan, _ops.arctan
+tanh, sinh, cosh = _ops.tanh, _ops.sinh, _ops.cosh
+maximum, minimum = _ops.maximum, _ops.minimum
+sigmoid, relu, softplus = _ops.sigmoid, _ops.relu, _ops.softplus
 
 
 def power(x1: ArrayLike, x2: ArrayLike) -> Any:
@@ -396,88 +380,6 @@ def take(a: ArrayLike, indices: Any, axis: int | None = None) -> Any:
     return _ops.take(a, indices=idx, axis=_one_axis(a, axis))
 
 
-def getitem(a: ArrayLike, index: Any) -> Any:
-    """``a[index]`` for ints, slices, None, Ellipsis, integer arrays and boolean masks."""
-    index = index if isinstance(index, tuple) else (index,)
-    norm: list[Any] = []
-    advanced = []
-    for i in index:
-        i = concrete(i)
-        if isinstance(i, (list, _np.ndarray)) or (hasattr(i, "dtype") and hasattr(i, "shape")):
-            arr = _np.asarray(i)
-            if arr.dtype == bool:
-                advanced.append(len(norm))
-                norm.extend(_np.nonzero(arr))
-                advanced.extend(range(advanced[-1] + 1, len(norm)))
-                continue
-            if arr.dtype.kind not in "iu":
-                raise IndexError(f"index: arrays used as indices must be integer or boolean, "
-                                 f"got dtype {arr.dtype}")
-            advanced.append(len(norm))
-            norm.append(arr)
-        elif isinstance(i, (_np.integer,)):
-            norm.append(int(i))
-        else:
-            norm.append(i)
-    if advanced and builtins.any(type(i) is int for i in norm):
-        # NumPy counts ints as advanced indices next to arrays, which would move the
-        # batch axes of vector mode: apply the ints (and slices) first, then the arrays.
-        first = tuple(slice(None) if k in advanced else i for k, i in enumerate(norm))
-        second = tuple(i if k in advanced else (Ellipsis if i is Ellipsis else slice(None))
-                       for k, i in enumerate(norm) if type(i) is not int)
-        if _separated([k for k, i in enumerate(second) if isinstance(i, _np.ndarray)]):
-            # Arrays apart from each other: the broadcast axes go first, as in NumPy.
-            return getitem(_ops.getitem(a, index=first), second)
-        out = _ops.getitem(_ops.getitem(a, index=first), index=second)
-        mixed = sorted(advanced + [k for k, i in enumerate(norm) if type(i) is int])
-        if mixed == list(range(mixed[0], mixed[-1] + 1)):
-            return out
-        # Separated ints and arrays: NumPy puts the indexed axes first.
-        nd_first = ndim(a) - builtins.sum(type(i) is int for i in norm) \
-            + builtins.sum(i is None for i in norm)
-        consumed = builtins.sum(i is not Ellipsis for i in second)
-        start = 0
-        for i in second:
-            if isinstance(i, _np.ndarray):
-                break
-            start += (nd_first - consumed) if i is Ellipsis else 1
-        k = _np.broadcast(*[i for i in second if isinstance(i, _np.ndarray)]).ndim
-        order = list(range(start, start + k)) + [d for d in range(ndim(out))
-                                                  if not start <= d < start + k]
-        return transpose(out, order)
-    if _separated(advanced):
-        return _separated_getitem(a, norm)
-    return _ops.getitem(a, index=tuple(norm))
-
-
-def _separated(positions: list[int]) -> bool:
-    return builtins.bool(positions) and positions != list(range(positions[0], positions[-1] + 1))
-
-
-def _separated_getitem(a: ArrayLike, norm: list[Any]) -> Any:
-    """``a[norm]`` for index arrays apart from each other (no ints): NumPy puts the broadcast
-    axes first, then the other axes in order. Moving the indexed axes to the front first
-    makes the arrays adjacent, which puts them in the same place in every mode."""
-    consuming = builtins.sum(i is not None and i is not Ellipsis for i in norm)
-    if consuming > ndim(a):
-        raise IndexError(f"index: too many indices for an array with {ndim(a)} axes")
-    fill = [slice(None)] * (ndim(a) - consuming)
-    full_index = [f for i in norm for f in (fill if i is Ellipsis else [i])]
-    if not builtins.any(i is Ellipsis for i in norm):
-        full_index += fill
-    arrays, rest, indexed = [], [], []
-    axis = 0
-    for i in full_index:
-        if isinstance(i, _np.ndarray):
-            arrays.append(i)
-            indexed.append(axis)
-        else:
-            rest.append(i)
-        axis += i is not None
-    order = indexed + [d for d in range(ndim(a)) if d not in indexed]
-    return _ops.getitem(transpose(a, order), index=tuple(arrays + rest))
-
-
 # ---------------------------------------------------------------- npcov: the rest of NumPy (dualtape/npext)
 # Imported last: the npext modules build on the functions above.
 
@@ -498,6 +400,7 @@ from .npext.passthrough import (  # noqa: E402, F401
     less, less_equal, logical_and, logical_not, logical_or, logical_xor, nonzero, not_equal,
     ones_like, result_type, searchsorted, signbit, unique, zeros_like,
 )
+from .npext.indexing import getitem  # noqa: E402, F401
 from .npext.reductions import average, cumprod, nanmean, nansum, std, var  # noqa: E402, F401
 from .npext.shapes import (  # noqa: E402, F401
     array_split, atleast_1d, atleast_2d, atleast_3d, diff, dsplit, fliplr, flipud, hsplit, pad,

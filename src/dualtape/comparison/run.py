@@ -125,7 +125,7 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
         raise TypeError(f"fun: expected a callable, got {type(fun).__name__}")
     cfg = DEFAULT_TIMING if repeats is None else DEFAULT_TIMING.but(repeats=int(repeats))
     n = n_inputs(args, argnums)
-    from ..api import _output_leaf
+    from ..argchecks import output_leaf as _output_leaf
 
     out = fun(*args)
     for k, leaf in enumerate(flatten(out)[0]):

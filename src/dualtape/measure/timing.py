@@ -212,3 +212,31 @@ def settle_heap() -> int:
     buffer = np.ones(SETTLE_BYTES // 8)
     del buffer
     return SETTLE_BYTES
+
+
+#: glibc's ``mallopt`` parameter numbers (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def hold_heap(mmap_bytes: int = 32 * 2**20, trim_bytes: int = 256 * 2**20) -> bool:
+    """Opt-in: keep freed arrays in the C heap for the rest of the process (glibc only).
+
+    A short script that has never freed a large block pays page faults on every call
+    (see :func:`settle_heap`). This sets glibc's limits once with ``mallopt``: blocks of up
+    to ``mmap_bytes`` come from the heap, and up to ``trim_bytes`` of free heap top is kept
+    rather than returned to the kernel. It changes the whole process (every library's
+    allocations, and memory the process keeps after a peak), so dualtape never calls it
+    itself. Returns False where there is no glibc ``mallopt`` (nothing changes).
+    """
+    import ctypes
+    import ctypes.util
+
+    if not (0 < mmap_bytes <= 32 * 2**20) or trim_bytes <= 0:
+        raise ValueError(f"hold_heap: mmap_bytes must be in (0, 32 MiB] (got {mmap_bytes}) "
+                         f"and trim_bytes positive (got {trim_bytes})")
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, mmap_bytes)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_bytes))

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..ops.core import elementwise_flops, times
+from ..ops.rules import defbinary, defnondiff, defunary
 from ..registry import Primitive, register
 
 __all__ = [
@@ -23,44 +25,12 @@ __all__ = [
     "rint", "round_", "sinc", "trunc",
 ]
 
+# The rule-writing helpers of dualtape.ops, under this module's names.
+_size, _times = elementwise_flops, times
+_unary, _binary, _zero_slope = defunary, defbinary, defnondiff
+
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
-
-
-def _size(ans: Any, *args: Any, **params: Any) -> int:
-    return ops.size_of(ans)
-
-
-def _times(k: int):
-    return lambda ans, *args, **params: k * ops.size_of(ans)
-
-
-def _unary(name: str, impl, deriv, *, saves: str = "args", flops=_size):
-    """An elementwise primitive from its derivative ``deriv(ans, x)`` (dualtape ops)."""
-    return register(Primitive(
-        name, impl,
-        jvp=(lambda t, ans, x: ops.mul(t, deriv(ans, x)),),
-        vjp=(lambda g, ans, x: ops.mul(g, deriv(ans, x)),),
-        flops=flops, saves=saves,
-    )).bind
-
-
-def _binary(name: str, impl, dx, dy, *, saves: str = "args", flops=_size):
-    """A broadcasting two-argument primitive from its partials ``dx(ans, x, y)``, ``dy(...)``."""
-    return register(Primitive(
-        name, impl,
-        jvp=(lambda t, ans, x, y: ops.mul(t, dx(ans, x, y)),
-             lambda t, ans, x, y: ops.mul(t, dy(ans, x, y))),
-        vjp=(lambda g, ans, x, y: ops.mul(g, dx(ans, x, y)),
-             lambda g, ans, x, y: ops.mul(g, dy(ans, x, y))),
-        flops=flops, saves=saves, broadcasting=True,
-    )).bind
-
-
-def _zero_slope(name: str, impl):
-    """A float-valued primitive whose derivative is zero wherever it exists (rounding)."""
-    return register(Primitive(name, impl, jvp=(None,), vjp=(None,), flops=_size,
-                              saves="meta")).bind
 
 
 def _one_minus_sq(x: Any) -> Any:
@@ -179,7 +149,7 @@ rint = _zero_slope("rint", np.rint)
 trunc = _zero_slope("trunc", np.trunc)
 
 
-round_ = _zero_slope("round", lambda x, decimals: np.round(x, decimals))
+round_ = _zero_slope("round", lambda x, decimals: np.round(x, decimals), params=True)
 
 # ---------------------------------------------------------------- dtype conversion (float to float)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..ops.core import axis_param
 from ..registry import Primitive, Tracer, register
 
 __all__ = ["cumprod", "var"]
@@ -49,7 +50,7 @@ def _var_vjp(g, ans, x, axis, ddof, keepdims):
 var = register(Primitive(
     "var", lambda x, axis, ddof, keepdims: np.var(x, axis=axis, ddof=ddof, keepdims=keepdims),
     jvp=(_var_jvp,), vjp=(_var_vjp,),
-    flops=lambda ans, x, axis, ddof, keepdims: 4 * ops.size_of(x),
+    flops=lambda ans, x, axis, ddof, keepdims: 4 * ops.size_of(x), normalize=axis_param("axis"),
 )).bind
 
 # ---------------------------------------------------------------- cumulative product
@@ -111,5 +112,5 @@ def _cumprod_vjp(g, ans, x, axis):
 cumprod = register(Primitive(
     "cumprod", lambda x, axis: np.cumprod(x, axis=axis),
     jvp=(_cumprod_jvp,), vjp=(_cumprod_vjp,),
-    flops=lambda ans, x, axis: ops.size_of(x), saves="both",
+    flops=lambda ans, x, axis: ops.size_of(x), saves="both", normalize=axis_param("axis"),
 )).bind

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..api import _argnums, _dynamic, _jvp_core, _Recording, grad
+from ..api import _jvp_core, _Recording, grad
+from ..argchecks import dynamic as _dynamic
+from ..argchecks import normalize_argnums as _argnums
 from ..ops import shape_of
 from .coloring import (
     Coloring,

@@ -20,7 +20,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..api import _argnums, _dynamic, _substitute, grad, new_level
+from ..api import grad, new_level
+from ..argchecks import dynamic as _dynamic
+from ..argchecks import normalize_argnums as _argnums
+from ..argchecks import substitute as _substitute
 from ..arrayops import ArrayOps
 from ..ops import shape_of
 from ..registry import Primitive, Tracer

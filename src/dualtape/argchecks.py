@@ -1,0 +1,173 @@
+"""Argument checks and pytree plumbing of the transformations (``dualtape.api``):
+differentiated inputs, outputs, ``argnums``, tangent and cotangent directions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .dispatch import Tracer
+from .dispatch import is_jax as _is_jax
+from .ops import shape_of
+from .tree import TreeDef, flatten, unflatten
+
+__all__ = [
+    "check_direction",
+    "check_integer_cotangent",
+    "dtype_of",
+    "dynamic",
+    "input_leaf",
+    "is_integer_output",
+    "normalize_argnums",
+    "output_leaf",
+    "substitute",
+    "zeros",
+]
+
+
+def input_leaf(x: Any, what: str) -> Any:
+    """Validate one differentiated input; returns it (JAX arrays become NumPy)."""
+    t = type(x)
+    if t is float or isinstance(x, Tracer):
+        return x
+    if t is int or t is bool:
+        raise TypeError(f"{what}: got the integer {x!r}; only floating-point inputs can be "
+                        f"differentiated, pass {float(x)!r} instead")
+    if _is_jax(t):
+        x = np.asarray(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        kind = x.dtype.kind
+        if kind == "f":
+            return x
+        if kind in "iub":
+            raise TypeError(f"{what}: has dtype {x.dtype}; only floating-point inputs can be "
+                            "differentiated, pass floats (e.g. x.astype(float))")
+        if kind == "c":
+            raise NotImplementedError(f"{what}: complex dtype {x.dtype} is not supported; "
+                                      "dualtape differentiates real floating-point functions")
+        raise TypeError(f"{what}: unsupported dtype {x.dtype}")
+    if isinstance(x, complex):
+        raise NotImplementedError(f"{what}: complex numbers are not supported")
+    raise TypeError(f"{what}: unsupported type {t.__name__}; expected a float or a NumPy array "
+                    "(or a tuple, list or dict of them)")
+
+
+def output_leaf(x: Any, what: str) -> None:
+    t = type(x)
+    while isinstance(x, Tracer):
+        x = x.value  # type: ignore[attr-defined]
+        t = type(x)
+    if t is float or t is int or _is_jax(t):
+        return
+    if t is complex or (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "c"):
+        raise NotImplementedError(f"{what}: the function returned a complex value; dualtape "
+                                  "differentiates real floating-point functions")
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "fiub":
+        return
+    raise TypeError(f"{what}: the function returned {t.__name__}; it must return floats or "
+                    "arrays (or tuples, lists or dicts of them)")
+
+
+def normalize_argnums(argnums: int | Sequence[int], nargs: int) -> tuple[tuple[int, ...], bool]:
+    """Normalise ``argnums``; returns (positions, whether a single int was given)."""
+    single = isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool)
+    nums = (argnums,) if single else argnums
+    if not isinstance(nums, (tuple, list)) or not nums:
+        raise TypeError(f"argnums: expected an int or a non-empty tuple of ints, got {argnums!r}")
+    out = []
+    for a in nums:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"argnums: expected ints, got {a!r}")
+        if not -nargs <= a < nargs:
+            raise ValueError(f"argnums: {a} is out of range for a function called with "
+                             f"{nargs} positional argument(s)")
+        out.append(int(a) % nargs)
+    if len(set(out)) != len(out):
+        raise ValueError(f"argnums: repeated entries in {argnums!r}")
+    return tuple(out), single
+
+
+def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, TreeDef]:
+    dyn = args[argnums[0]] if single else tuple(args[i] for i in argnums)
+    leaves, td = flatten(dyn)
+    what = "argument {}".format
+    if not leaves:
+        raise TypeError(f"{what(argnums[0] if single else argnums)}: nothing to differentiate "
+                        f"(got {dyn!r}); pass floats or arrays")
+    checked = []
+    for k, leaf in enumerate(leaves):
+        checked.append(input_leaf(leaf, what(argnums[0] if single else argnums) +
+                                   (f" (leaf {k})" if len(leaves) > 1 else "")))
+    return checked, td
+
+
+def substitute(args: tuple, argnums: tuple[int, ...], single: bool, td: TreeDef,
+                leaves: list) -> list:
+    rebuilt = unflatten(td, leaves)
+    new = list(args)
+    if single:
+        new[argnums[0]] = rebuilt
+    else:
+        for k, i in enumerate(argnums):
+            new[i] = rebuilt[k]
+    return new
+
+
+def zeros(x: Any, batch: tuple[int, ...] = ()) -> Any:
+    dtype = getattr(x, "dtype", np.float64)
+    if np.dtype(dtype).kind != "f":
+        dtype = np.float64
+    return np.zeros(batch + shape_of(x), dtype=dtype)
+
+
+def check_direction(d: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> None:
+    ds, ps = shape_of(d), shape_of(p)
+    if ds != batch + ps:
+        raise ValueError(f"{what}: shape {ds} does not match the primal's shape {batch + ps}")
+    ddt, pdt = dtype_of(d), dtype_of(p)
+    if ddt is None:
+        raise TypeError(f"{what}: got {type(d).__name__}; directions must be floating-point "
+                        "floats or arrays, like their primal")
+    if ddt.kind != "f":
+        raise TypeError(f"{what}: dtype {ddt} is not a floating-point dtype")
+    if pdt is not None and ddt != pdt:
+        raise TypeError(f"{what}: dtype {ddt} does not match the primal's dtype {pdt}")
+
+
+def is_integer_output(o: Any) -> bool:
+    dtype = dtype_of(o)
+    return dtype is not None and dtype.kind in "iub"
+
+
+def check_integer_cotangent(c: Any, o: Any, what: str) -> None:
+    """An integer or boolean output takes a cotangent of its shape that carries no value:
+    JAX's float0, or zeros of an integer, boolean or floating dtype."""
+    while isinstance(c, Tracer):  # a traced zero (inside an outer transformation)
+        c = c.value  # type: ignore[attr-defined]
+    dtype = dtype_of(c)
+    if dtype is None:
+        raise TypeError(f"{what}: got {type(c).__name__}; the output is an integer array, so "
+                        "pass zeros of its shape (or JAX's float0)")
+    if shape_of(c) != shape_of(o):
+        raise ValueError(f"{what}: shape {shape_of(c)} does not match the output's shape "
+                         f"{shape_of(o)}")
+    if dtype.kind not in "Viubf":
+        raise TypeError(f"{what}: dtype {dtype} cannot be the cotangent of an integer output; "
+                        "pass zeros of its shape (or JAX's float0)")
+    if dtype.kind != "V" and np.any(np.asarray(c) != 0):
+        raise ValueError(f"{what}: the output is an integer array, which has no derivative; "
+                         "its cotangent must be zero (or JAX's float0)")
+
+
+def dtype_of(x: Any) -> np.dtype | None:
+    t = type(x)
+    if t is float:
+        return np.dtype(np.float64)
+    if t is bool:
+        return np.dtype(bool)
+    if t is int:
+        return np.dtype(np.int64)
+    dtype = getattr(x, "dtype", None)
+    return np.dtype(dtype) if dtype is not None else None

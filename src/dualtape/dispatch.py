@@ -1,0 +1,244 @@
+"""The one routing decision: which engine sees an operation, and how a primal is evaluated.
+
+Every operation takes the same path (see docs/design.md, "One dispatch path")::
+
+    route(prim, args, params):
+        top = the traced argument of the highest level
+        no top     -> evaluate: prim.impl on plain values (and tell an active counter)
+        otherwise  -> top.process(prim, args, params)
+
+    Engine.process(prim, args, params):      # Tracer.process below
+        vals, mine = unwrap(self.level, args)   # shared
+        ans = evaluate(prim, vals, params)      # shared: impl, counting, nested levels
+        return self.extend(prim, ans, vals, mine, params)   # the engine's own step
+
+:func:`bind` is the general route.  :func:`op1` and :func:`op2` build the function that
+``dualtape.ops`` exports for a primitive without parameters: the same decision written
+for one and two operands, without ``bind``'s loop and keyword dictionary, because that
+is most of the cost of scalar code.  They hand a traced operand to the engine's
+``process1``/``process2`` only when the other operand is plain or on the same level.
+
+The active operation counter (:func:`dualtape.count`) is ``counting``, here.  Evaluations
+are counted only here; the only other readers are ``Value``'s node builders (which
+skip the call to :func:`evaluate2` when nothing counts) and the tape, which counts
+the bytes it saves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "NO_PARAMS", "PLAIN_TYPES", "Tracer", "bind", "counting", "evaluate", "evaluate1",
+    "evaluate2", "fusing", "is_jax", "op1", "op2", "opn", "unwrap",
+]
+
+# Types that never need an engine: every fast path checks membership first.
+PLAIN_TYPES = frozenset(
+    {float, int, bool, type(None), np.ndarray, np.float64, np.float32, np.int64, np.int32,
+     np.bool_}
+)
+
+# Shared by every call without parameters; never mutated.
+NO_PARAMS: Any = MappingProxyType({})
+
+# The active counter (dualtape.counting.OpCounter) or None; set by dualtape.count().
+counting: Any = None
+
+
+class Tracer:
+    """A traced value, and the protocol every engine implements.
+
+    An engine is a subclass whose instances carry ``level`` (an int from
+    ``dualtape.new_level``; the highest level is processed first) and ``value``
+    (the value one level down: a plain value or a tracer of a lower level).  The
+    routing hands an operation to the highest-level traced argument's
+    :meth:`process`; the default implementation unwraps this level's operands,
+    evaluates the primal with the shared :func:`evaluate` and leaves the rest to
+    :meth:`extend`, the one step each engine writes: forward mode computes
+    tangents, reverse mode appends a tape entry, a sparsity tracer would combine
+    index sets.  A new engine subclasses ``Tracer`` and defines ``extend`` (or
+    overrides ``process`` whole); the other engines are not touched.
+
+    ``process1(prim, x)`` and ``process2(prim, x, y)`` are the entry points of
+    :func:`op1` and :func:`op2` (primitives without parameters); each operand
+    there is plain or a tracer of ``self``'s level, and ``self`` is one of them.
+    They default to :meth:`process`; engines may specialise them for speed.
+    """
+
+    __slots__ = ("level",)
+    level: int
+
+    def process(self, prim: Any, args: tuple, params: Any) -> Any:
+        """Apply ``prim`` to ``args``, of which ``self`` is the highest-level tracer."""
+        vals, mine = unwrap(self.level, args)
+        ans = evaluate(prim, vals, params)
+        return self.extend(prim, ans, vals, mine, params)
+
+    def extend(self, prim: Any, ans: Any, vals: tuple, mine: list, params: Any) -> Any:
+        """The engine's own step: wrap ``ans`` (``prim`` applied to ``vals``, the
+        arguments with this level unwrapped) given ``mine``, the ``(position, tracer)``
+        pairs of the arguments on this level."""
+        raise NotImplementedError(f"{type(self).__name__} must define extend() or process()")
+
+    def process1(self, prim: Any, x: Any) -> Any:
+        return self.process(prim, (x,), NO_PARAMS)
+
+    def process2(self, prim: Any, x: Any, y: Any) -> Any:
+        return self.process(prim, (x, y), NO_PARAMS)
+
+
+def unwrap(level: int, args: tuple) -> tuple[tuple, list]:
+    """Split ``args`` at ``level``: the values with this level's tracers replaced by their
+    ``value``, and the ``(position, tracer)`` pairs of those tracers."""
+    vals = list(args)
+    mine = []
+    for i, a in enumerate(args):
+        if type(a) not in PLAIN_TYPES and isinstance(a, Tracer) and a.level == level:
+            vals[i] = a.value  # type: ignore[attr-defined]
+            mine.append((i, a))
+    return tuple(vals), mine
+
+
+def is_jax(t: type) -> bool:
+    """Whether ``t`` is a JAX array or tracer type (checked by module, without importing jax)."""
+    mod = t.__module__
+    return mod.startswith("jax") or mod.startswith("jaxlib")
+
+
+def _jax_constant(a: Any, name: str) -> np.ndarray:
+    """A concrete JAX array met by a dualtape-traced value: a constant, as a NumPy array."""
+    import jax
+
+    if isinstance(a, jax.core.Tracer):
+        raise TypeError(
+            f"{name}: a dualtape-traced value met a JAX tracer ({type(a).__name__}). dualtape's "
+            "transformations run on NumPy values, so they cannot run inside jax.jit or a JAX "
+            "transformation of the same value; apply JAX's transformations to the whole "
+            "function instead (dualtape.numpy ops follow jax.numpy on JAX values)")
+    return np.asarray(a)
+
+
+# ---------------------------------------------------------------- evaluation (and counting)
+
+
+def _apply(prim: Any, args: tuple, params: Any) -> Any:
+    """``prim.impl`` on plain values; the one place an evaluation is counted."""
+    ans = prim.impl(*args, **params)
+    if counting is not None:
+        counting.record(prim, ans, args, params)
+    return ans
+
+
+def evaluate(prim: Any, vals: tuple, params: Any) -> Any:
+    """The primal of ``prim`` on ``vals``: plain values are evaluated (and counted);
+    anything still traced (a lower level, when transformations nest) is routed again."""
+    for v in vals:
+        if type(v) not in PLAIN_TYPES:
+            return bind(prim, vals, params)
+    return _apply(prim, vals, params)
+
+
+def evaluate1(prim: Any, a: Any) -> Any:
+    """:func:`evaluate` for one operand and no parameters."""
+    if type(a) in PLAIN_TYPES and counting is None:
+        return prim.impl(a)
+    return evaluate(prim, (a,), NO_PARAMS)
+
+
+def evaluate2(prim: Any, a: Any, b: Any) -> Any:
+    """:func:`evaluate` for two operands and no parameters."""
+    if counting is None and type(a) in PLAIN_TYPES and type(b) in PLAIN_TYPES:
+        return prim.impl(a, b)
+    return evaluate(prim, (a, b), NO_PARAMS)
+
+
+def fusing() -> bool:
+    """Whether fused kernels may replace the primitives they fuse (not while counting,
+    which counts the unfused primitives)."""
+    return counting is None
+
+
+# ---------------------------------------------------------------- routing
+
+
+def bind(prim: Any, args: tuple, params: Any) -> Any:
+    """Route ``prim`` applied to any mix of plain, traced and JAX values."""
+    top = None
+    has_jax = False
+    for a in args:
+        if type(a) in PLAIN_TYPES:
+            continue
+        if isinstance(a, Tracer):
+            if top is None or a.level > top.level:
+                top = a
+        elif is_jax(type(a)):
+            has_jax = True
+    if has_jax:
+        if top is None:
+            return prim.jax_fn()(*args, **params)
+        args = tuple(_jax_constant(a, prim.name) if is_jax(type(a)) else a for a in args)
+    if top is not None:
+        return top.process(prim, args, params)
+    return _apply(prim, args, params)
+
+
+def _named(op: Callable[..., Any], prim: Any) -> Callable[..., Any]:
+    op.__name__ = op.__qualname__ = prim.name
+    op.__doc__ = f"Apply the ``{prim.name}`` primitive."
+    op.primitive = prim  # type: ignore[attr-defined]
+    return op
+
+
+def op1(prim: Any) -> Callable[[Any], Any]:
+    """The function for a one-operand primitive without parameters."""
+    impl = prim.impl
+
+    def op(x):
+        if type(x) is float and counting is None:
+            return impl(x)  # Python floats first: scalar code and the rules applied to it
+        if type(x) in PLAIN_TYPES:
+            return impl(x) if counting is None else _apply(prim, (x,), NO_PARAMS)
+        if isinstance(x, Tracer):
+            return x.process1(prim, x)  # a single tracer is the top by itself
+        return bind(prim, (x,), NO_PARAMS)
+
+    return _named(op, prim)
+
+
+def op2(prim: Any) -> Callable[[Any, Any], Any]:
+    """The function for a two-operand primitive without parameters."""
+    impl = prim.impl
+
+    def op(x, y):
+        tx, ty = type(x), type(y)
+        if tx is float and ty is float and counting is None:
+            return impl(x, y)  # Python floats first: scalar code and the rules applied to it
+        if tx in PLAIN_TYPES:
+            if ty in PLAIN_TYPES:
+                return impl(x, y) if counting is None else _apply(prim, (x, y), NO_PARAMS)
+            if isinstance(y, Tracer):
+                return y.process2(prim, x, y)
+        elif isinstance(x, Tracer) and (ty in PLAIN_TYPES or (ty is tx and y.level == x.level)):
+            return x.process2(prim, x, y)
+        return bind(prim, (x, y), NO_PARAMS)  # two levels, or JAX values
+
+    return _named(op, prim)
+
+
+def opn(prim: Any) -> Callable[..., Any]:
+    """The function for a primitive of three or more operands without parameters
+    (``where``, ``clip``): plain operands are evaluated at once, the rest routed."""
+    impl = prim.impl
+
+    def op(*args):
+        for a in args:
+            if type(a) not in PLAIN_TYPES:
+                return bind(prim, args, NO_PARAMS)
+        return impl(*args) if counting is None else _apply(prim, args, NO_PARAMS)
+
+    return _named(op, prim)

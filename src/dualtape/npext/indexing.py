@@ -1,0 +1,97 @@
+"""``dualtape.numpy.getitem``: NumPy's indexing language (ints, slices, None, Ellipsis,
+integer arrays and boolean masks, in any arrangement) on the ``getitem`` primitive,
+with NumPy's placement of the indexed axes in every mode."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from .. import numpy as dnp
+from .. import ops
+
+__all__ = ["getitem"]
+
+
+def getitem(a: Any, index: Any) -> Any:
+    """``a[index]`` for ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+    index = index if isinstance(index, tuple) else (index,)
+    norm: list[Any] = []
+    advanced = []
+    for i in index:
+        i = dnp.concrete(i)
+        if isinstance(i, (list, np.ndarray)) or (hasattr(i, "dtype") and hasattr(i, "shape")):
+            arr = np.asarray(i)
+            if arr.dtype == bool:
+                advanced.append(len(norm))
+                norm.extend(np.nonzero(arr))
+                advanced.extend(range(advanced[-1] + 1, len(norm)))
+                continue
+            if arr.dtype.kind not in "iu":
+                raise IndexError(f"index: arrays used as indices must be integer or boolean, "
+                                 f"got dtype {arr.dtype}")
+            advanced.append(len(norm))
+            norm.append(arr)
+        elif isinstance(i, (np.integer,)):
+            norm.append(int(i))
+        else:
+            norm.append(i)
+    if advanced and builtins.any(type(i) is int for i in norm):
+        # NumPy counts ints as advanced indices next to arrays, which would move the
+        # batch axes of vector mode: apply the ints (and slices) first, then the arrays.
+        first = tuple(slice(None) if k in advanced else i for k, i in enumerate(norm))
+        second = tuple(i if k in advanced else (Ellipsis if i is Ellipsis else slice(None))
+                       for k, i in enumerate(norm) if type(i) is not int)
+        if _separated([k for k, i in enumerate(second) if isinstance(i, np.ndarray)]):
+            # Arrays apart from each other: the broadcast axes go first, as in NumPy.
+            return getitem(ops.getitem(a, index=first), second)
+        out = ops.getitem(ops.getitem(a, index=first), index=second)
+        mixed = sorted(advanced + [k for k, i in enumerate(norm) if type(i) is int])
+        if mixed == list(range(mixed[0], mixed[-1] + 1)):
+            return out
+        # Separated ints and arrays: NumPy puts the indexed axes first.
+        nd_first = dnp.ndim(a) - builtins.sum(type(i) is int for i in norm) \
+            + builtins.sum(i is None for i in norm)
+        consumed = builtins.sum(i is not Ellipsis for i in second)
+        start = 0
+        for i in second:
+            if isinstance(i, np.ndarray):
+                break
+            start += (nd_first - consumed) if i is Ellipsis else 1
+        k = np.broadcast(*[i for i in second if isinstance(i, np.ndarray)]).ndim
+        order = list(range(start, start + k)) + [d for d in range(dnp.ndim(out))
+                                                  if not start <= d < start + k]
+        return dnp.transpose(out, order)
+    if _separated(advanced):
+        return _separated_getitem(a, norm)
+    return ops.getitem(a, index=tuple(norm))
+
+
+def _separated(positions: list[int]) -> bool:
+    return builtins.bool(positions) and positions != list(range(positions[0], positions[-1] + 1))
+
+
+def _separated_getitem(a: Any, norm: list[Any]) -> Any:
+    """``a[norm]`` for index arrays apart from each other (no ints): NumPy puts the broadcast
+    axes first, then the other axes in order. Moving the indexed axes to the front first
+    makes the arrays adjacent, which puts them in the same place in every mode."""
+    consuming = builtins.sum(i is not None and i is not Ellipsis for i in norm)
+    if consuming > dnp.ndim(a):
+        raise IndexError(f"index: too many indices for an array with {dnp.ndim(a)} axes")
+    fill = [slice(None)] * (dnp.ndim(a) - consuming)
+    full_index = [f for i in norm for f in (fill if i is Ellipsis else [i])]
+    if not builtins.any(i is Ellipsis for i in norm):
+        full_index += fill
+    arrays, rest, indexed = [], [], []
+    axis = 0
+    for i in full_index:
+        if isinstance(i, np.ndarray):
+            arrays.append(i)
+            indexed.append(axis)
+        else:
+            rest.append(i)
+        axis += i is not None
+    order = indexed + [d for d in range(dnp.ndim(a)) if d not in indexed]
+    return ops.getitem(dnp.transpose(a, order), index=tuple(arrays + rest))

@@ -1,0 +1,238 @@
+"""Elementwise primitives: arithmetic, comparisons' masks, powers and the unary functions.
+
+Binary ops broadcast (``broadcasting=True``: the engines pad tangents and unbroadcast
+cotangents).  The hot arithmetic (``add``, ``sub``, ``mul``, ``div``) writes its rules
+out; everything else states its derivative once through :mod:`.rules`.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..dispatch import fusing
+from ..registry import Primitive, register
+from .core import elementwise_flops, shape_of, times
+from .fused import relu_fused, tanh_fused, tanh_tangent_into
+from .rules import defbinary, deflinear, defnondiff, defunary, mask, op_for, safe_binary, scalar_fast
+
+# ---------------------------------------------------------------- masks (zero derivative)
+
+
+def _positive_mask_impl(x: Any) -> Any:
+    if type(x) is float:
+        return 1.0 if x > 0.0 else 0.0
+    return mask(x > 0, x)
+
+
+sign = defnondiff("sign", np.sign)
+positive_mask = defnondiff("positive_mask", _positive_mask_impl)
+equal_mask = defnondiff("equal_mask", lambda x, y: mask(x == y, x, y), 2, broadcasting=True)
+# Weight of x in max(x, y): 1 if x > y, 0.5 on ties (as JAX does), 0 otherwise.
+def _max_weight_impl(x: Any, y: Any) -> Any:
+    if type(x) is float and type(y) is float:
+        return 1.0 if x > y else (0.5 if x == y else 0.0)
+    return mask(x > y, x, y) + 0.5 * mask(x == y, x, y)
+
+
+max_weight = defnondiff("max_weight", _max_weight_impl, 2, broadcasting=True)
+
+# ---------------------------------------------------------------- arithmetic
+
+
+def _arith(name: str, impl: Any, jvp: tuple, vjp: tuple, **kw: Any) -> Any:
+    kw.setdefault("flops", elementwise_flops)
+    return op_for(register(Primitive(name, impl, jvp=jvp, vjp=vjp, broadcasting=True, **kw)), 2)
+
+
+add = _arith("add", operator.add,
+             (lambda t, ans, x, y: t, lambda t, ans, x, y: t),
+             (lambda g, ans, x, y: g, lambda g, ans, x, y: g), saves="meta", linear=True)
+def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    # Reduce to y's shape first, then negate the (often much smaller) result.
+    from .reductions import unbroadcast
+
+    return neg(unbroadcast(g, shape_of(y), len(shape_of(g)) - len(shape_of(ans))))
+
+
+sub = _arith("sub", operator.sub,
+             (lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t)),
+             (lambda g, ans, x, y: g, _sub_vjp_y), saves="meta", linear=True)
+mul = _arith("mul", operator.mul,
+             (lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t)),
+             (lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g)))
+div = _arith("div", safe_binary(operator.truediv, np.true_divide),
+             (lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y)))),
+             (lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(mul(g, div(ans, y)))),
+             saves="both")
+neg = deflinear("neg", operator.neg, (lambda g, ans, x: neg(g),), nargs=1,
+                flops=elementwise_flops)
+
+# ---------------------------------------------------------------- powers
+
+
+def _pow_impl(x: Any, y: Any) -> Any:
+    if type(x) is float and type(y) in (float, int):
+        try:
+            return math.pow(x, y)
+        except (ValueError, OverflowError, ZeroDivisionError):
+            pass
+    return np.power(x, y)
+
+
+def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
+    # y * x**(y-1); at x == y == 0 that is 0 * inf, taken as 0 (0**0 has slope 0 in x).
+    return where(np.logical_and(x == 0, y == 0), 0.0, mul(y, power(x, sub(y, 1.0))))
+
+
+def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
+    # ans * log(x), with log(0) replaced by 0 (0**y does not move with y).
+    return mul(ans, log(where(x == 0, 1.0, x)))
+
+
+power = defbinary("power", _pow_impl, _pow_dx, _pow_dy, saves="both", flops=times(2))
+
+
+def _powc_deriv(x: Any, p: Any) -> Any:
+    if p == 0:
+        return 0.0
+    if p == 1:
+        return 1.0
+    if p == 2:
+        return mul(2.0, x)
+    return mul(float(p), power_const(x, p=p - 1))
+
+
+# x ** p for a constant exponent p (a parameter, not an operand).
+power_const = register(Primitive(
+    "power_const", lambda x, p: _pow_impl(x, p),
+    jvp=(lambda t, ans, x, p: mul(t, _powc_deriv(x, p)),),
+    vjp=(lambda g, ans, x, p: mul(g, _powc_deriv(x, p)),),
+    flops=times(2),
+)).bind
+
+# ---------------------------------------------------------------- selection
+
+
+def _maximum_impl(x: Any, y: Any) -> Any:
+    if type(x) is float and type(y) is float:
+        return x if x >= y or x != x else y  # np.maximum on floats: NaN wins, stays a float
+    return np.maximum(x, y)
+
+
+def _minimum_impl(x: Any, y: Any) -> Any:
+    if type(x) is float and type(y) is float:
+        return x if x <= y or x != x else y
+    return np.minimum(x, y)
+
+
+maximum = defbinary("maximum", _maximum_impl, lambda ans, x, y: max_weight(x, y),
+                    lambda ans, x, y: max_weight(y, x))
+minimum = defbinary("minimum", _minimum_impl, lambda ans, x, y: max_weight(y, x),
+                    lambda ans, x, y: max_weight(x, y))
+
+where = op_for(register(Primitive(
+    "where", np.where,
+    jvp=(None, lambda t, ans, c, x, y: where(c, t, 0.0), lambda t, ans, c, x, y: where(c, 0.0, t)),
+    vjp=(None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)),
+    flops=elementwise_flops, broadcasting=True,
+)), 3)
+
+
+def _clip_weight(x: Any, lo: Any, hi: Any) -> Any:
+    w = 1.0
+    if lo is not None:
+        w = mul(w, max_weight(x, lo))
+    if hi is not None:
+        w = mul(w, max_weight(hi, x))
+    return w
+
+
+clip = op_for(register(Primitive(
+    "clip", lambda x, lo, hi: np.clip(x, lo, hi),
+    jvp=(lambda t, ans, x, lo, hi: mul(t, _clip_weight(x, lo, hi)), None, None),
+    vjp=(lambda g, ans, x, lo, hi: mul(g, _clip_weight(x, lo, hi)), None, None),
+    flops=times(2), broadcasting=True,
+)), 3)
+
+# ---------------------------------------------------------------- unary functions
+
+exp = defunary("exp", scalar_fast(math.exp, np.exp), lambda ans, x: ans, saves="ans")
+log = defunary("log", scalar_fast(math.log, np.log), lambda ans, x: reciprocal(x))
+log1p = defunary("log1p", scalar_fast(math.log1p, np.log1p), lambda ans, x: reciprocal(add(x, 1.0)))
+expm1 = defunary("expm1", scalar_fast(math.expm1, np.expm1), lambda ans, x: add(ans, 1.0),
+                 saves="ans")
+sqrt = defunary("sqrt", scalar_fast(math.sqrt, np.sqrt), lambda ans, x: div(0.5, ans), saves="ans")
+sin = defunary("sin", scalar_fast(math.sin, np.sin), lambda ans, x: cos(x))
+cos = defunary("cos", scalar_fast(math.cos, np.cos), lambda ans, x: neg(sin(x)))
+tan = defunary("tan", scalar_fast(math.tan, np.tan), lambda ans, x: add(1.0, square(ans)),
+               saves="ans")
+sinh = defunary("sinh", scalar_fast(math.sinh, np.sinh), lambda ans, x: cosh(x))
+cosh = defunary("cosh", scalar_fast(math.cosh, np.cosh), lambda ans, x: sinh(x))
+arctan = defunary("arctan", scalar_fast(math.atan, np.arctan),
+                  lambda ans, x: reciprocal(add(1.0, square(x))))
+abs_ = defunary("abs", scalar_fast(abs, np.abs), lambda ans, x: sign(x))
+square = defunary("square", scalar_fast(lambda v: v * v, np.square), lambda ans, x: mul(2.0, x))
+reciprocal = defunary("reciprocal", scalar_fast(lambda v: 1.0 / v, np.reciprocal),
+                      lambda ans, x: neg(square(ans)), saves="ans")
+
+
+def _tanh_tangent_impl(t: Any, y: Any) -> Any:
+    if type(y) is float and type(t) is float:
+        return t * (1.0 - y * y)
+    if (type(t) is np.ndarray and type(y) is np.ndarray and y.ndim
+            and t.shape == y.shape and t.dtype == y.dtype):
+        return tanh_tangent_into(t, y, np.empty_like(y))
+    return t * (1.0 - np.multiply(y, y))
+
+
+# t * tanh'(x) written with y = tanh(x): linear in t, and differentiable in y for higher orders.
+tanh_tangent = _arith(
+    "tanh_tangent", _tanh_tangent_impl,
+    (lambda dt_, ans, t, y: tanh_tangent(dt_, y), lambda dy, ans, t, y: mul(dy, mul(-2.0, mul(t, y)))),
+    (lambda g, ans, t, y: tanh_tangent(g, y), lambda g, ans, t, y: mul(g, mul(-2.0, mul(t, y)))),
+    flops=times(3))
+tanh = op_for(register(Primitive(
+    "tanh", scalar_fast(math.tanh, np.tanh),
+    jvp=(lambda t, ans, x: tanh_tangent(t, ans),), vjp=(lambda g, ans, x: tanh_tangent(g, ans),),
+    flops=elementwise_flops, saves="ans", jvp_fused=tanh_fused,
+)), 1)
+
+
+def _sigmoid_impl(x: Any) -> Any:
+    if type(x) is float:
+        return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+    # exp of -|x| never overflows; pick the branch by sign
+    e = np.exp(-np.abs(x))
+    return np.where(np.asarray(x) >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(
+        getattr(x, "dtype", np.float64))[()]
+
+
+def _relu_impl(x: Any) -> Any:
+    if type(x) is float:
+        return x if x > 0.0 else 0.0
+    return np.maximum(x, 0)
+
+
+def _softplus_impl(x: Any) -> Any:
+    if type(x) is float:
+        return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+    return np.logaddexp(0.0, x).astype(getattr(x, "dtype", np.float64))[()]
+
+
+sigmoid = defunary("sigmoid", _sigmoid_impl, lambda ans, x: mul(ans, sub(1.0, ans)), saves="ans",
+                   flops=times(4))
+def _relu_rule(t: Any, ans: Any, x: Any) -> Any:
+    if type(t) is float and type(ans) is float and fusing():
+        return t if ans > 0.0 else 0.0  # mul(t, positive_mask(ans)) on floats, unfused when counting
+    return mul(t, positive_mask(ans))
+
+
+relu = op_for(register(Primitive(
+    "relu", _relu_impl, jvp=(_relu_rule,), vjp=(_relu_rule,), flops=elementwise_flops,
+    saves="ans", jvp_fused=relu_fused,
+)), 1)
+softplus = defunary("softplus", _softplus_impl, lambda ans, x: sigmoid(x), flops=times(4))

@@ -1,0 +1,198 @@
+"""Reductions and normalisations along axes: sum, mean, prod, max, min, logsumexp,
+softmax, log_softmax and cumsum.
+
+``axis`` is a tuple of negative ints (an int for ``cumsum``); ``bind`` converts NumPy's
+positive axes (:func:`.core.axis_param`).  Also :func:`unbroadcast`, the one place
+broadcasting is undone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..registry import Primitive, register
+from .core import axis_param, batch_shape, reduce_flops, shape_of, times
+from .elementwise import div, equal_mask, exp, mul, sub, where
+from .rules import deflinear
+from .shape_ops import broadcast_to, expand_dims, flip, reshape, transpose
+
+_AXIS = axis_param("axis")
+
+
+def _expand_reduced(g: Any, axis: tuple, keepdims: bool) -> Any:
+    """Put back the reduced axes of a reduction's output as unit axes."""
+    return g if keepdims else expand_dims(g, axis=axis)
+
+
+def _restore(g: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
+    """Broadcast a reduction's cotangent back over ``x``'s shape (batch axes kept)."""
+    g = _expand_reduced(g, axis, keepdims)
+    return broadcast_to(g, shape=batch_shape(g, x) + shape_of(x))
+
+
+def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, **kw: Any) -> Any:
+    """A reduction whose derivative is a weighting of its input:
+    ``jvp = sum(t * w)`` and ``vjp = restore(g) * w`` with ``w = weights(ans, x, axis, keepdims)``
+    (``vjp``: a faster rule for the same product)."""
+    return register(Primitive(
+        name, impl,
+        jvp=(lambda t, ans, x, axis, keepdims: sum_(mul(t, weights(ans, x, axis, keepdims)),
+                                                     axis=axis, keepdims=keepdims),),
+        vjp=(vjp or (lambda g, ans, x, axis, keepdims: mul(_restore(g, x, axis, keepdims),
+                                                           weights(ans, x, axis, keepdims))),),
+        normalize=_AXIS, **kw,
+    )).bind
+
+
+sum_ = deflinear(
+    "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    (lambda g, ans, x, axis, keepdims: _restore(g, x, axis, keepdims),),
+    flops=reduce_flops, normalize=_AXIS)
+
+
+def _count(x: Any, axis: tuple) -> float:
+    s = shape_of(x)
+    return float(math.prod(s[a] for a in axis))
+
+
+def _mean_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
+    if type(x) is np.ndarray and (x.dtype == np.float64 or x.dtype == np.float32):
+        # np.mean's own arithmetic (sum, then divide by the count) without its Python wrapper
+        return np.true_divide(np.add.reduce(x, axis=axis, keepdims=keepdims), _count(x, axis))
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+mean = deflinear(
+    "mean", _mean_impl,
+    (lambda g, ans, x, axis, keepdims: div(_restore(g, x, axis, keepdims), _count(x, axis)),),
+    flops=reduce_flops, normalize=_AXIS)
+
+
+def _prod_others(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
+    """For each element, the product of the other elements of its reduction group.
+
+    Division-free (exact when the input holds zeros): the group is laid out on a
+    last axis of length N, tiled N times with the diagonal set to 1, and reduced.
+    """
+    xs = shape_of(x)
+    keep = [i - len(xs) for i in range(len(xs)) if i - len(xs) not in axis]
+    perm = tuple(keep) + tuple(axis)
+    moved = transpose(x, axes=perm)
+    kept_shape = tuple(xs[a] for a in keep)
+    n = math.prod(xs[a] for a in axis)
+    flat = reshape(moved, shape=kept_shape + (n,))
+    eye = np.eye(n, dtype=bool)
+    tiled = where(eye, 1.0, expand_dims(flat, axis=(-2,)))
+    others = prod(tiled, axis=(-1,), keepdims=False)
+    others = reshape(others, shape=kept_shape + tuple(xs[a] for a in axis))
+    inverse = tuple(int(i) - len(perm) for i in np.argsort([p % len(xs) for p in perm]))
+    return transpose(others, axes=inverse)
+
+
+prod = _reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+                  _prod_others, flops=reduce_flops)
+
+
+def _argmax_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
+    # Ties share the derivative equally, as in JAX.
+    ind = equal_mask(x, _expand_reduced(ans, axis, keepdims))
+    return div(ind, sum_(ind, axis=axis, keepdims=True))
+
+
+def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
+    # One compare, the tie count on the bool mask, one multiply by g / count (reduced shape).
+    dtype = np.result_type(g, x, 1.0)  # before g becomes an array: a Python float stays weak
+    hit = np.equal(x, ans if keepdims else np.expand_dims(ans, axis))
+    share = np.true_divide(g if keepdims else np.expand_dims(g, axis),
+                           np.sum(hit, axis=axis, keepdims=True), dtype=dtype)
+    return np.multiply(hit, share, dtype=dtype)
+
+
+# The VJP of max/min: g spread over the maximisers (batch axes of g kept). Linear in g; its
+# transpose weighs a full-shape cotangent by the same shares and reduces it.
+tie_scale = register(Primitive(
+    "tie_scale", _tie_scale_impl,
+    jvp=(lambda t, out, g, x, ans, axis, keepdims: tie_scale(t, x, ans, axis=axis, keepdims=keepdims),
+         None, None),
+    vjp=(lambda c, out, g, x, ans, axis, keepdims: sum_(
+        mul(c, _argmax_weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims),
+         None, None),
+    flops=times(3), linear=True, normalize=_AXIS,
+)).bind
+
+
+def _extremum(name: str, impl: Any) -> Any:
+    return _reduction(name, impl, _argmax_weights, flops=reduce_flops, saves="both",
+                      vjp=lambda g, ans, x, axis, keepdims: tie_scale(g, x, ans, axis=axis,
+                                                                      keepdims=keepdims))
+
+
+max_ = _extremum("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
+min_ = _extremum("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims))
+
+
+def _logsumexp_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _lse_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
+    return exp(sub(x, _expand_reduced(ans, axis, keepdims)))  # softmax(x) along axis
+
+
+# the VJP broadcasts g in the multiply itself (no broadcast_to of g first)
+logsumexp = _reduction(
+    "logsumexp", _logsumexp_impl, _lse_weights, flops=times(4), saves="both",
+    vjp=lambda g, ans, x, axis, keepdims: mul(_expand_reduced(g, axis, keepdims),
+                                              _lse_weights(ans, x, axis, keepdims)))
+
+
+def _softmax_impl(x: Any, axis: tuple) -> Any:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_lin(t: Any, ans: Any, x: Any, axis: tuple) -> Any:
+    # d softmax = s * (t - <t, s>); the same expression is its own transpose.
+    return mul(ans, sub(t, sum_(mul(t, ans), axis=axis, keepdims=True)))
+
+
+softmax = register(Primitive(
+    "softmax", _softmax_impl, jvp=(_softmax_lin,), vjp=(_softmax_lin,),
+    flops=times(5), saves="ans", normalize=_AXIS,
+)).bind
+
+
+def _log_softmax_impl(x: Any, axis: tuple) -> Any:
+    s = x - np.max(x, axis=axis, keepdims=True)
+    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+
+
+log_softmax = register(Primitive(
+    "log_softmax", _log_softmax_impl,
+    jvp=(lambda t, ans, x, axis: sub(t, sum_(mul(t, exp(ans)), axis=axis, keepdims=True)),),
+    vjp=(lambda g, ans, x, axis: sub(g, mul(exp(ans), sum_(g, axis=axis, keepdims=True))),),
+    flops=times(5), saves="ans", normalize=_AXIS,
+)).bind
+
+cumsum = deflinear(
+    "cumsum", lambda x, axis: np.cumsum(x, axis=axis),
+    (lambda g, ans, x, axis: flip(cumsum(flip(g, axis=(axis,)), axis=axis), axis=(axis,)),),
+    flops=reduce_flops, normalize=_AXIS)
+
+
+def unbroadcast(g: Any, target: tuple[int, ...], nb: int = 0) -> Any:
+    """Sum ``g`` (batch axes ``nb`` + a broadcast shape) back down to batch + ``target``."""
+    gs = shape_of(g)
+    if gs[nb:] == target:
+        return g
+    lead = len(gs) - nb - len(target)
+    axes = list(range(nb, nb + lead))
+    axes += [nb + lead + i for i, s in enumerate(target) if s == 1 and gs[nb + lead + i] != 1]
+    out = sum_(g, axis=tuple(a - len(gs) for a in axes), keepdims=False)
+    return reshape(out, shape=gs[:nb] + tuple(target))

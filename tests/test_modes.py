@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from test_hypothesis import SETTINGS, _finite_and_moderate, _functions, problems
-from test_primitives import CASE_IDS, CASES, REPRESENTATIVE, _jax_args
+from test_primitives import CASE_IDS, CASES, REPRESENTATIVE, jax_reference
 
 import dualtape as dt
 import dualtape.numpy as dnp
@@ -39,31 +39,27 @@ def _rel_tree(got, ref) -> float:
 @pytest.mark.parametrize("mode", ["auto", "fwd", "rev"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_jacobian_matches_jax_jacfwd(case, mode):
+    """jax.jacfwd's Jacobian over every argument, and over the first alone (shaped as JAX's)."""
     args = case.args()
     nums = tuple(range(len(args)))
-    ref = jax.jacfwd(case.fn, argnums=nums)(*_jax_args(args))
+    ref = jax_reference(case).jac  # one jax.jacfwd per case, shared (see _jaxref)
     got = dt.jacobian(case.fn, argnums=nums, mode=mode)(*args)
+    assert isinstance(got, tuple)
     assert _rel_tree(got, ref) < 1e-10
-    # argnums=0 alone: shaped like jax.jacfwd's single-argument result
-    ref0 = jax.jacfwd(case.fn)(*_jax_args(args))
-    assert _rel_tree(dt.jacobian(case.fn, mode=mode)(*args), ref0) < 1e-10
-
-
-def _scalar(case, args):
-    """<u, f(x)>: a scalar function of every argument, for the Hessian."""
-    u = np.random.default_rng(3).standard_normal(np.shape(case.fn(*args)))
-    return lambda *a: dnp.sum(case.fn(*a) * u)
+    assert _rel_tree(dt.jacobian(case.fn, mode=mode)(*args), ref[0]) < 1e-10
 
 
 @pytest.mark.parametrize("mode", HESSIAN_MODES + ("auto",))
 @pytest.mark.parametrize("case", [c for c in REPRESENTATIVE if c.second_order],
                          ids=lambda c: c.id)
 def test_hessian_modes_match_jax(case, mode):
+    """dt.hessian of <u, f> over every argument against jax.hessian's (shared per case)."""
     args = case.args()
-    f = _scalar(case, args)
+    ref = jax_reference(case)
+    u = ref.u
     nums = tuple(range(len(args)))
-    ref = jax.hessian(f, argnums=nums)(*_jax_args(args))
-    assert _rel_tree(dt.hessian(f, argnums=nums, mode=mode)(*args), ref) < 1e-10
+    got = dt.hessian(lambda *a: dnp.sum(case.fn(*a) * u), argnums=nums, mode=mode)(*args)
+    assert _rel_tree(got, ref.hess) < 1e-10
 
 
 @pytest.mark.parametrize("mode", HESSIAN_MODES)

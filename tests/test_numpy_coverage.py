@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_primitives import CASES, DOMAINS, _jax_args, _rel
+from _jaxref import Ref, reference
+from test_primitives import CASES, DOMAINS, _rel
 
 import dualtape as dt
 import dualtape.numpy as dnp
@@ -225,10 +226,9 @@ def _tested_names() -> set[str]:
     return {r.name for r in ROWS} | {c.prim for c in CASES} | set(CONSTANT_NAMES)
 
 
-def _directions(fn, args, seed=1):
-    rng = np.random.default_rng(seed)
-    v = tuple(rng.standard_normal(np.shape(a)) for a in args)
-    return v, rng.standard_normal(np.shape(fn(*args)))
+def jax_reference(row: Row) -> Ref:
+    """jax.numpy's value, Jacobian and Hessian of <u, f> for ``row``, computed once (_jaxref)."""
+    return reference("npcov:" + row.id, row.fn(jnp), row.args())
 
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
@@ -236,16 +236,14 @@ def test_value_and_numpy_dispatch(row):
     """Same value as jax.numpy; numpy's own function reaches dualtape on traced values."""
     args = row.args()
     f = row.fn(dnp)
-    ref = row.fn(jnp)(*_jax_args(args))
-    assert _rel(f(*args), ref) < 1e-12
-    v, _ = _directions(f, args)
-    out, t = dt.jvp(f, args, v)
+    ref = jax_reference(row)
+    assert _rel(f(*args), ref.value) < 1e-12
+    out, t = dt.jvp(f, args, ref.v)
     if row.via_numpy:
-        out_np, t_np = dt.jvp(row.fn(np), args, v)
+        out_np, t_np = dt.jvp(row.fn(np), args, ref.v)
         assert _rel(out_np, out) == 0.0 and _rel(t_np, t) == 0.0
         _, pull = dt.vjp(row.fn(np), *args)
-        _, u = _directions(f, args)
-        for a, b in zip(pull(u), dt.vjp(f, *args)[1](u), strict=True):
+        for a, b in zip(pull(ref.u), dt.vjp(f, *args)[1](ref.u), strict=True):
             assert _rel(a, b) == 0.0
 
 
@@ -256,38 +254,34 @@ def test_finite_differences_and_adjoint(row):
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
 def test_first_order_and_vector_mode_match_jax(row):
+    """JVP, VJP and both vector modes against jax.jacfwd's Jacobian (shared per row)."""
     args = row.args()
-    f, jf = row.fn(dnp), row.fn(jnp)
-    v, u = _directions(f, args)
-    _, t = dt.jvp(f, args, v)
-    _, jt = jax.jvp(jf, _jax_args(args), _jax_args(v))
-    assert _rel(t, jt) < 1e-10
+    f = row.fn(dnp)
+    ref = jax_reference(row)
+    _, t = dt.jvp(f, args, ref.v)
+    assert _rel(t, ref.jvp()) < 1e-10
     _, pull = dt.vjp(f, *args)
-    _, jpull = jax.vjp(jf, *_jax_args(args))
-    for a, b, x in zip(pull(u), jpull(jnp.asarray(u)), args, strict=True):
+    for a, b, x in zip(pull(ref.u), ref.vjp(), args, strict=True):
         assert np.shape(a) == np.shape(x)
         assert _rel(a, b) < 1e-10
     nums = tuple(range(len(args)))
-    ref = jax.jacfwd(jf, argnums=nums)(*_jax_args(args))
     for jac in (dt.jacfwd(f, argnums=nums)(*args), dt.jacrev(f, argnums=nums)(*args)):
-        for a, b in zip(jac, ref, strict=True):
+        for a, b in zip(jac, ref.jac, strict=True):
             assert _rel(a, b) < 1e-10
 
 
 @pytest.mark.parametrize("row", FIRST, ids=[r.id for r in FIRST])
 def test_second_order_matches_jax(row):
-    """Forward-over-reverse and reverse-over-forward against the same compositions in JAX."""
+    """Forward-over-reverse and reverse-over-forward against JAX's H v (H: Hessian of <u, f>)."""
     args = row.args()
-    f, jf = row.fn(dnp), row.fn(jnp)
-    v, u = _directions(f, args)
-    ju = jnp.asarray(u)
+    f = row.fn(dnp)
+    ref = jax_reference(row)
+    v, u = ref.v, ref.u
     _, fr = dt.jvp(lambda *a: dt.vjp(f, *a)[1](u), args, v)
-    _, jfr = jax.jvp(lambda *a: jax.vjp(jf, *a)[1](ju), _jax_args(args), _jax_args(v))
-    for a, b in zip(fr, jfr, strict=True):
+    for a, b in zip(fr, ref.hvp(), strict=True):
         assert _rel(a, b) < 1e-9
     _, pull = dt.vjp(lambda *a: dt.jvp(f, a, v)[1], *args)
-    _, jpull = jax.vjp(lambda *a: jax.jvp(jf, a, _jax_args(v))[1], *_jax_args(args))
-    for a, b in zip(pull(u), jpull(ju), strict=True):
+    for a, b in zip(pull(u), ref.hvp(), strict=True):
         assert _rel(a, b) < 1e-9
 
 

@@ -60,7 +60,35 @@ def test_every_axis_taking_primitive_normalizes_and_has_a_case() -> None:
     missing = sorted(n for n, p in table.items() if _takes_axes(p) and p.normalize is None)
     assert not missing, f"axis-taking primitives without a normalize hook: {missing}"
     axis_taking = {n for n, p in table.items() if p.normalize is not None}
-    assert axis_taking == {name for name, _, _ in CASES}
+    assert axis_taking == {name for name, _, _ in CASES} | {"tie_scale"}
+
+
+@pytest.mark.parametrize("axis, keepdims", [(0, False), (1, True), ((0, 1), False)])
+def test_tie_scale_positive_axes_match_jax(axis, keepdims) -> None:
+    # max/min's VJP: its x and ans operands must agree (ans = max of x), so it has its own case.
+    prim = primitives()["tie_scale"]
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (3, 4)).astype(float)  # small integers: ties on purpose
+    ans = x.max(axis=axis, keepdims=keepdims)
+    g, t = rng.standard_normal(ans.shape), rng.standard_normal(ans.shape)
+    params = {"axis": axis if isinstance(axis, tuple) else (axis,), "keepdims": keepdims}
+
+    def f(g):
+        return prim.bind(g, x, ans, **params)
+
+    def fj(g):
+        return prim.jax_fn()(g, x, ans, **params)
+
+    out, tan = dt.jvp(f, (g,), (t,))
+    jout, jtan = jax.jvp(fj, (g,), (t,))
+    np.testing.assert_allclose(out, jout, rtol=1e-12)
+    np.testing.assert_allclose(tan, jtan, rtol=1e-12, atol=1e-12)
+    ct = rng.standard_normal(x.shape)
+    (mine,) = dt.vjp(f, g)[1](ct)
+    (ref,) = jax.vjp(fj, g)[1](ct)
+    assert np.shape(mine) == np.shape(g)
+    np.testing.assert_allclose(mine, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dt.jacrev(f)(g), jax.jacfwd(fj)(g), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)

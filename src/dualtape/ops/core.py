@@ -119,11 +119,11 @@ def _negative(a: Any, rank: int, what: str) -> int:
     return a - rank if a >= 0 else a
 
 
-def axis_param(name: str = "axis", extra: int | str = 0) -> Callable[[tuple, Any], Any]:
+def axis_param(name: str = "axis", extra: int | str = 0, arg: int = 0) -> Callable[[tuple, Any], Any]:
     """A ``normalize`` hook: parameter ``name`` (an int or a tuple of ints) as negative axes.
 
-    Axes count against the first argument's rank plus ``extra``: ``1`` for ``stack``
-    (a new axis), ``"len"`` for ``expand_dims`` (one new axis per entry).
+    Axes count against the rank of argument ``arg`` (the first by default) plus ``extra``:
+    ``1`` for ``stack`` (a new axis), ``"len"`` for ``expand_dims`` (one new axis per entry).
     """
 
     def normalize(args: tuple, params: Any) -> Any:
@@ -137,7 +137,7 @@ def axis_param(name: str = "axis", extra: int | str = 0) -> Callable[[tuple, Any
                     break
             else:
                 return params
-        rank = ndim_of(args[0]) if args else 0
+        rank = ndim_of(args[arg]) if len(args) > arg else 0
         what = f"{name}"
         if isinstance(axis, (tuple, list)):
             rank += len(axis) if extra == "len" else int(extra)

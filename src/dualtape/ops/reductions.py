@@ -120,7 +120,7 @@ tie_scale = register(Primitive(
     vjp=(lambda c, out, g, x, ans, axis, keepdims: sum_(
         mul(c, _argmax_weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims),
          None, None),
-    flops=times(3), linear=True, normalize=_AXIS,
+    flops=times(3), linear=True, normalize=axis_param("axis", arg=1),  # axes of x, the 2nd operand
 )).bind
 
 

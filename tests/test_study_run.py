@@ -30,7 +30,7 @@ def _cheap_methods(study):
 def test_every_study_runs_end_to_end(name, tmp_path):
     s = get_study(name)
     if s.custom:
-        report = run(s, out=tmp_path, sizes=SMALL[:2])
+        report = run(s, out=tmp_path, sizes=SMALL[:2], quick=True)  # custom studies: their --quick grid
     else:
         report = run(s, out=tmp_path, sizes=SMALL, timing=FAST, methods=_cheap_methods(s))
         rows = read_csv(tmp_path / "data.csv")

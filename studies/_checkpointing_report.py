@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from dualtape.revolve import binomial_cost, repetition_number
-from dualtape.study.custom import save_figure
+from dualtape.study.custom import load_csv, save_figure
 from dualtape.study.storage import write_atomic
 
 NAME = "checkpointing"
@@ -23,17 +22,7 @@ MUST_N, MUST_S = 10000, 10
 
 def load(out: Path) -> list[dict[str, Any]]:
     """The rows of ``out/data.csv``, numbers parsed (empty cells: None)."""
-    path = Path(out) / "data.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `dualtape study run {NAME}` first")
-    rows = []
-    with path.open(newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            for k in NUMERIC:
-                r[k] = float(r[k]) if r.get(k) not in (None, "") else None
-            r["n"] = int(r["n"])
-            rows.append(r)
-    return rows
+    return load_csv(out, NAME, ints=("n",), floats=[k for k in NUMERIC if k != "n"])
 
 
 def _series(rows: list[dict], problem: str) -> dict[str, list[tuple[int, dict]]]:

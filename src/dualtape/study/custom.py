@@ -56,7 +56,8 @@ def csv_text(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
 
 def load_csv(out: Path | str, study: str, ints: Sequence[str] = (),
              floats: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The rows of ``out/data.csv`` with the named columns parsed as ints and floats."""
+    """The rows of ``out/data.csv`` with the named columns parsed as ints and floats
+    (an empty float cell is ``None``)."""
     path = Path(out) / "data.csv"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run `dualtape study run {study}` first")
@@ -64,7 +65,7 @@ def load_csv(out: Path | str, study: str, ints: Sequence[str] = (),
         rows = list(csv.DictReader(fh))
     for r in rows:
         r.update({k: int(r[k]) for k in ints})
-        r.update({k: float(r[k]) for k in floats})
+        r.update({k: float(r[k]) if r.get(k) not in (None, "") else None for k in floats})
     return rows
 
 

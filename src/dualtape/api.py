@@ -24,7 +24,7 @@ from .argchecks import (
 from .dispatch import Tracer
 from .forward import Dual
 from .ops import shape_of
-from .reverse import Tape, TapeValue, backward
+from .reverse import Tape, TapeValue, backward, collector_paused
 from .tree import TreeDef, flatten, unflatten
 
 __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hvp", "new_level"]
@@ -102,7 +102,8 @@ class Recording:
         self.inputs = [tape.leaf(p) for p in leaves]
         self.in_leaves = leaves
         self.in_td = td
-        out = f(*substitute(args, argnums, single, td, self.inputs), **(kwargs or {}))
+        with collector_paused():
+            out = f(*substitute(args, argnums, single, td, self.inputs), **(kwargs or {}))
         self.aux = None
         if has_aux:
             out, aux = _split_aux(out)
@@ -204,6 +205,10 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
     """
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
+        with collector_paused():  # the tape is freed before the collector can walk it
+            return run(args, kwargs)
+
+    def run(args: tuple, kwargs: dict) -> Any:
         nums, single = normalize_argnums(argnums, len(args))
         rec = Recording(fun, args, nums, single, has_aux, kwargs)
         if len(rec.out_leaves) != 1 or shape_of(rec.out_leaves[0]) != ():
@@ -338,6 +343,10 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
     check_chunk(chunk)
 
     def jacrev_fun(*args: Any, **kwargs: Any) -> Any:
+        with collector_paused():  # the tape is freed before the collector can walk it
+            return run(args, kwargs)
+
+    def run(args: tuple, kwargs: dict) -> Any:
         nums, single = normalize_argnums(argnums, len(args))
         rec = Recording(fun, args, nums, single, kwargs=kwargs)
         outs = rec.out_leaves

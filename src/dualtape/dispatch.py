@@ -126,21 +126,17 @@ def _jax_constant(a: Any, name: str) -> np.ndarray:
 # ---------------------------------------------------------------- evaluation (and counting)
 
 
-def _apply(prim: Any, args: tuple, params: Any) -> Any:
-    """``prim.impl`` on plain values; the one place an evaluation is counted."""
-    ans = prim.impl(*args, **params)
-    if counting is not None:
-        counting.record(prim, ans, args, params)
-    return ans
-
-
 def evaluate(prim: Any, vals: tuple, params: Any) -> Any:
-    """The primal of ``prim`` on ``vals``: plain values are evaluated (and counted);
-    anything still traced (a lower level, when transformations nest) is routed again."""
+    """The primal of ``prim`` on ``vals``: ``prim.impl`` on plain values, and the one place
+    an evaluation is counted; anything still traced (a lower level, when transformations
+    nest) is routed again."""
     for v in vals:
-        if type(v) not in PLAIN_TYPES:
+        if type(v) not in PLAIN_TYPES and isinstance(v, Tracer):
             return bind(prim, vals, params)
-    return _apply(prim, vals, params)
+    ans = prim.impl(*vals, **params)
+    if counting is not None:
+        counting.record(prim, ans, vals, params)
+    return ans
 
 
 def evaluate1(prim: Any, a: Any) -> Any:
@@ -184,7 +180,7 @@ def bind(prim: Any, args: tuple, params: Any) -> Any:
         args = tuple(_jax_constant(a, prim.name) if is_jax(type(a)) else a for a in args)
     if top is not None:
         return top.process(prim, args, params)
-    return _apply(prim, args, params)
+    return evaluate(prim, args, params)
 
 
 def _named(op: Callable[..., Any], prim: Any) -> Callable[..., Any]:
@@ -202,7 +198,7 @@ def op1(prim: Any) -> Callable[[Any], Any]:
         if type(x) is float and counting is None:
             return impl(x)  # Python floats first: scalar code and the rules applied to it
         if type(x) in PLAIN_TYPES:
-            return impl(x) if counting is None else _apply(prim, (x,), NO_PARAMS)
+            return impl(x) if counting is None else evaluate(prim, (x,), NO_PARAMS)
         if isinstance(x, Tracer):
             return x.process1(prim, x)  # a single tracer is the top by itself
         return bind(prim, (x,), NO_PARAMS)
@@ -220,7 +216,7 @@ def op2(prim: Any) -> Callable[[Any, Any], Any]:
             return impl(x, y)  # Python floats first: scalar code and the rules applied to it
         if tx in PLAIN_TYPES:
             if ty in PLAIN_TYPES:
-                return impl(x, y) if counting is None else _apply(prim, (x, y), NO_PARAMS)
+                return impl(x, y) if counting is None else evaluate(prim, (x, y), NO_PARAMS)
             if isinstance(y, Tracer):
                 return y.process2(prim, x, y)
         elif isinstance(x, Tracer) and (ty in PLAIN_TYPES or (ty is tx and y.level == x.level)):
@@ -231,14 +227,17 @@ def op2(prim: Any) -> Callable[[Any, Any], Any]:
 
 
 def opn(prim: Any) -> Callable[..., Any]:
-    """The function for a primitive of three or more operands without parameters
-    (``where``, ``clip``): plain operands are evaluated at once, the rest routed."""
-    impl = prim.impl
+    """The function for any other primitive: three or more operands (``where``, ``clip``)
+    or parameters (axes, shapes).  Parameters are normalised first; plain operands are
+    evaluated at once (the rules' own calls), the rest routed."""
+    impl, normalize = prim.impl, prim.normalize
 
-    def op(*args):
+    def op(*args, **params):
+        if normalize is not None:
+            params = normalize(args, params)
         for a in args:
             if type(a) not in PLAIN_TYPES:
-                return bind(prim, args, NO_PARAMS)
-        return impl(*args) if counting is None else _apply(prim, args, NO_PARAMS)
+                return bind(prim, args, params)
+        return impl(*args, **params) if counting is None else evaluate(prim, args, params)
 
     return _named(op, prim)

@@ -152,15 +152,20 @@ def axis_param(name: str = "axis", extra: int | str = 0, arg: int = 0) -> Callab
 
 def perm_param(name: str = "axes") -> Callable[[tuple, Any], Any]:
     """A ``normalize`` hook for a permutation of the first argument's axes (``transpose``)."""
+    checked: dict[tuple, tuple] = {}  # (axes, rank) -> negative axes, for permutations seen
 
     def normalize(args: tuple, params: Any) -> Any:
         axes = params[name]
         rank = ndim_of(args[0])
-        if not isinstance(axes, (tuple, list)) or len(axes) != rank:
-            raise ValueError(f"{name}: expected a permutation of {rank} axes, got {axes!r}")
-        out = tuple(_negative(a, rank, name) for a in axes)
-        if sorted(out) != list(range(-rank, 0)):
-            raise ValueError(f"{name}: {axes!r} is not a permutation of {rank} axes")
+        out = checked.get((axes, rank)) if type(axes) is tuple else None
+        if out is None:
+            if not isinstance(axes, (tuple, list)) or len(axes) != rank:
+                raise ValueError(f"{name}: expected a permutation of {rank} axes, got {axes!r}")
+            out = tuple(_negative(a, rank, name) for a in axes)
+            if sorted(out) != list(range(-rank, 0)):
+                raise ValueError(f"{name}: {axes!r} is not a permutation of {rank} axes")
+            if type(axes) is tuple and len(checked) < 4096:
+                checked[(axes, rank)] = out
         return params if out == axes else {**params, name: out}
 
     return normalize

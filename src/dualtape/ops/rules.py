@@ -35,14 +35,12 @@ __all__ = ["defbinary", "deflinear", "defnondiff", "defunary", "mask", "op_for",
 
 def op_for(prim: Primitive, nargs: int | None = None) -> Callable[..., Any]:
     """The exported function of a registered primitive: the fast routes of
-    :mod:`dualtape.dispatch` for one or two operands, ``bind`` otherwise."""
+    :mod:`dualtape.dispatch` for one or two operands, ``opn`` otherwise."""
     if nargs == 1:
         return dispatch.op1(prim)
     if nargs == 2:
         return dispatch.op2(prim)
-    if nargs is not None:
-        return dispatch.opn(prim)
-    return prim.bind
+    return dispatch.opn(prim)
 
 
 def defunary(name: str, impl: Callable[[Any], Any], d: Callable[[Any, Any], Any], *,

@@ -76,8 +76,11 @@ def _expand_dims_impl(x: Any, axis: tuple) -> Any:
         return np.expand_dims(x, axis)
     shape = list(x.shape)
     n = len(shape) + len(axis)
-    for a in sorted(a % n for a in axis):
-        shape.insert(a, 1)
+    if len(axis) == 1:
+        shape.insert(axis[0] % n, 1)
+    else:
+        for a in sorted([a % n for a in axis]):
+            shape.insert(a, 1)
     return x.reshape(shape)
 
 

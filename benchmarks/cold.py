@@ -1,0 +1,148 @@
+"""Cold processes: each dualtape contender timed in a fresh process, heap as a script has it.
+
+``python -m benchmarks.cold [--workloads 2,3,4] [--rounds 3]`` runs every dualtape
+contender of the selected cases, and the plain NumPy forward pass beside it, one per
+fresh process (one process per measurement, so nothing that ran before settles its
+heap), in three heap states that alternate round by round:
+
+* ``settled``: :func:`dualtape.measure.timing.settle_heap` first, as the main suite does;
+* ``cold``: nothing done, as a user's short script runs (glibc hands freed temporaries
+  back to the kernel and the next call takes page faults to get them again);
+* ``held``: :func:`dualtape.measure.timing.hold_heap` called first, the opt-in fix.
+
+It writes ``results/benchmarks/cold.csv`` (one row per case, contender and state:
+median seconds per call and minor page faults per call) and ``cold.md`` (the states
+side by side, with cold/settled against the issue's 1.3x target for W3 and W4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.workloads import build_cases
+from dualtape.measure.files import write_atomic
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "results" / "benchmarks"
+STATES = ("settled", "cold", "held")
+DEFAULT_WORKLOADS = "2,3,4"
+#: The issue's target: in a cold process, W3 and W4 within this factor of their settled times.
+TARGET = 1.3
+FLOOR = "numpy forward"
+
+_CHILD = """
+import json, sys
+state, key, name = sys.argv[1:4]
+from dualtape.measure import timing
+if state == "held":
+    timing.hold_heap()
+from benchmarks.workloads import build_cases
+(case,) = [c for c in build_cases([key]) if c.key == key]
+(contender,) = [c for c in case.contenders if c.name == name]
+call = contender.build()
+if state == "settled":
+    timing.settle_heap()
+s = timing.sample(call, timing.TimingConfig(target_s=0.1, repeats=5, warmup=2, gc="collect"))
+order = sorted(range(len(s.seconds)), key=s.seconds.__getitem__)
+mid = order[len(order) // 2]
+print(json.dumps({"seconds": s.seconds[mid], "faults": s.faults[mid]}))
+"""
+
+
+def measure(state: str, key: str, name: str) -> dict[str, float]:
+    """One contender in one fresh process in heap ``state``: seconds and faults per call."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", _CHILD, state, key, name], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{key} / {name} ({state}) failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def contenders(workloads: str) -> list[tuple[str, str]]:
+    """(case key, contender name) of every dualtape contender and its NumPy floor."""
+    picked = []
+    for case in build_cases([w for w in workloads.split(",") if w]):
+        for c in case.contenders:
+            if (c.is_dualtape and not c.self_timed) or c.name == FLOOR:
+                picked.append((case.key, c.name))
+    return picked
+
+
+def table(rows: list[dict]) -> str:
+    """The markdown report: the three states side by side per contender."""
+    by: dict[tuple[str, str], dict[str, dict]] = {}
+    for r in rows:
+        by.setdefault((r["case"], r["contender"]), {})[r["state"]] = r
+    lines = ["## Cold processes: seconds per call by heap state (one fresh process each)", "",
+             "| case | contender | settled | cold | held | cold / settled | held / settled "
+             "| faults per call (settled / cold / held) | target |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (case, name), states in by.items():
+        s, c, h = (states[k]["seconds"] for k in STATES)
+        faults = " / ".join(f"{states[k]['faults']:.0f}" for k in STATES)
+        aimed = case[0] in "34" and name != FLOOR
+        verdict = (("ok" if c / s <= TARGET else "MISSED") + f" (<= {TARGET}x)") if aimed else ""
+        lines.append(f"| {case} | {name} | {s * 1e6:.1f} µs | {c * 1e6:.1f} µs | "
+                     f"{h * 1e6:.1f} µs | {c / s:.2f}x | {h / s:.2f}x | {faults} | {verdict} |")
+    lines += ["", "Median of the rounds; each measurement is one fresh process that imports, "
+              "builds the call, warms it up twice and times 5 batches of about 0.1 s. "
+              "Regenerate with `python -m benchmarks.cold`.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cold", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workloads", default=DEFAULT_WORKLOADS,
+                        help=f"workload numbers or case keys (default: {DEFAULT_WORKLOADS})")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    picked = contenders(args.workloads)
+    if not picked:
+        parser.error(f"--workloads {args.workloads!r} selects no dualtape contender")
+    got: dict[tuple[str, str, str], list[dict]] = {}
+    for r in range(args.rounds):
+        for key, name in picked:
+            for state in STATES[r % 3:] + STATES[:r % 3]:
+                got.setdefault((key, name, state), []).append(measure(state, key, name))
+        rows = summarise(got)
+        write(args.out, rows)  # every finished round is kept, should a later one be interrupted
+        print(f"round {r + 1}/{args.rounds} done", flush=True)
+    print(table(rows))
+    return 0
+
+
+def summarise(got: dict[tuple[str, str, str], list[dict]]) -> list[dict]:
+    """Median seconds and faults per call over the rounds, per case, contender and state."""
+    return [{"case": key, "contender": name, "state": state,
+             "seconds": statistics.median(x["seconds"] for x in runs),
+             "faults": statistics.median(x["faults"] or 0.0 for x in runs)}
+            for (key, name, state), runs in got.items()]
+
+
+def write(out: Path, rows: list[dict]) -> None:
+    """``cold.csv`` and ``cold.md``, each written atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["case", "contender", "state", "seconds_per_call", "minor_faults_per_call"])
+    writer.writerows([r["case"], r["contender"], r["state"], f"{r['seconds']:.6g}",
+                      f"{r['faults']:.6g}"] for r in rows)
+    write_atomic(out / "cold.csv", buffer.getvalue())
+    write_atomic(out / "cold.md", table(rows))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

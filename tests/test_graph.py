@@ -78,11 +78,11 @@ def test_tape_trace_labels_values_and_cotangents() -> None:
     assert len(labels) == len(tr.tape.entries)
     for label in labels.values():
         assert "value = " in label and "grad = " in label
-    for name in ("matmul", "tanh", "power_const", "sum", "W\\ninput", "x\\ninput"):
+    for name in ("matvec", "tanh", "power_const", "sum", "W\\ninput", "x\\ninput"):
         assert name in text
     # a bare tape draws too (values it did not keep are shown as shapes or '?')
     bare = to_dot(tr.tape)
-    assert "grad = -" in bare and "matmul" in bare
+    assert "grad = -" in bare and "matvec" in bare
 
 
 def test_trace_of_a_non_scalar_has_no_grads() -> None:

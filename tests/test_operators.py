@@ -367,7 +367,7 @@ NUMPY_FUNCS = {
     "concatenate": (lambda xp: lambda x: xp.concatenate([x, x ** 2, np.ones(2)]), "concatenate"),
     "stack": (lambda xp: lambda x: xp.stack([x, np.ones(4), xp.cos(x)], axis=1), "stack"),
     "dot": (lambda xp: lambda x: xp.dot(x, x), "matmul"),
-    "matmul": (lambda xp: lambda x: xp.matmul(M34, x), "matmul"),
+    "matmul": (lambda xp: lambda x: xp.matmul(M34, x), "matvec"),
     "outer": (lambda xp: lambda x: xp.outer(x, x[:2]), "mul"),
     "maximum": (lambda xp: lambda x: xp.maximum(x, 0.5), "maximum"),
     "minimum": (lambda xp: lambda x: xp.minimum(x[::-1], x), "minimum"),

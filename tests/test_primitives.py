@@ -132,9 +132,13 @@ for _name, _fn in [("softmax", dnp.softmax), ("log_softmax", dnp.log_softmax)]:
 for _shape, _axis in [((4,), None), ((3, 2), 0), ((3, 2), -1), ((3, 2), None)]:
     CASES.append(Case("cumsum", lambda x, a=_axis: dnp.cumsum(x, axis=a), (_shape,),
                       label=f"axis{_axis}"))
-for _sa, _sb in [((3, 2), (2, 4)), ((2,), (2, 3)), ((3, 2), (2,)), ((2,), (2,)),
+for _sa, _sb in [((3, 2), (2, 4)), ((2,), (2, 3)), ((2,), (2,)),
                  ((2, 3, 2), (2, 4)), ((2, 3, 2), (2, 2, 4)), ((3, 2), (5, 2, 4))]:
     CASES.append(Case("matmul", lambda a, b: a @ b, (_sa, _sb)))
+for _sa in [(3, 2), (4, 3, 2)]:  # A @ x with a 1-D x takes matvec
+    CASES.append(Case("matvec", lambda a, b: a @ b, (_sa, (2,))))
+for _sa, _sv in [((4, 3, 2), (4, 2)), ((3, 2), (4, 2)), ((4, 3, 2), (5, 1, 2))]:
+    CASES.append(Case("matvec", lambda a, v: dt.ops.matvec(a, v), (_sa, _sv), label="stacked"))
 CASES += [
     Case("matmul", dnp.dot, ((2, 3, 2), (4, 2, 3)), label="dotND"),
     Case("transpose", lambda x: x.T, ((3, 2),)),

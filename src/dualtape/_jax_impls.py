@@ -28,6 +28,10 @@ def tanh_tangent(t, y):
     return t * (1.0 - y * y)
 
 
+def matvec(a, v):
+    return jnp.matmul(a, v[..., None])[..., 0]
+
+
 def power_const(x, p):
     return jnp.power(x, p)
 

@@ -191,6 +191,8 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     na, nb = ndim(a), ndim(b)
     if na == 0 or nb == 0:
         raise ValueError("matmul: operands must have at least one axis; use multiply for scalars")
+    if nb == 1 and na >= 2:
+        return _ops.matvec(a, b)
     a2 = _ops.expand_dims(a, axis=(-2,)) if na == 1 else a
     b2 = _ops.expand_dims(b, axis=(-1,)) if nb == 1 else b
     out = _ops.matmul(a2, b2)

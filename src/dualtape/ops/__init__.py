@@ -7,7 +7,7 @@
 * :mod:`.shape_ops` -- transpose, reshape, broadcast_to, expand_dims, squeeze, flip,
   concatenate, stack;
 * :mod:`.indexing` -- getitem, scatter_add, take;
-* :mod:`.linalg` -- matmul; :mod:`.matrix` -- solve, inv, det, slogdet, cholesky,
+* :mod:`.linalg` -- matmul, matvec; :mod:`.matrix` -- solve, inv, det, slogdet, cholesky,
   triangular solve, pinv; :mod:`.decomp` -- eigh, svd, qr; :mod:`.einsum` -- einsum;
 * :mod:`.special` -- NumPy's further elementwise functions (inverse trigonometric,
   other bases, two-operand functions, rounding); :mod:`.statistics` -- var, cumprod;
@@ -61,7 +61,7 @@ from .elementwise import (
     where,
 )
 from .indexing import getitem, scatter_add, take
-from .linalg import matmul
+from .linalg import matmul, matvec
 from .reductions import (
     cumsum,
     log_softmax,
@@ -91,7 +91,7 @@ __all__ = [
     "Meta", "NO_PARAMS", "PLAIN_TYPES", "Primitive", "Tracer", "abs_", "add", "arctan",
     "batch_shape", "broadcast_to", "clip", "concatenate", "cos", "cosh", "cumsum", "div",
     "equal_mask", "exp", "expand_dims", "expm1", "flip", "getitem", "log", "log1p",
-    "log_softmax", "logsumexp", "matmul", "max_", "max_weight", "maximum", "mean", "min_",
+    "log_softmax", "logsumexp", "matmul", "matvec", "max_", "max_weight", "maximum", "mean", "min_",
     "minimum", "mul", "ndim_of", "neg", "pad_batch", "positive_mask", "power", "power_const",
     "prod", "reciprocal", "register", "relu", "reshape", "scatter_add", "shape_of", "sigmoid",
     "sign", "sin", "sinh", "size_of", "softmax", "softplus", "sqrt", "square", "squeeze",

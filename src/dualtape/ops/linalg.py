@@ -1,5 +1,7 @@
-"""Linear algebra: ``matmul`` on operands of rank >= 2 (``dualtape.numpy`` adds and
-removes the unit axes of vectors)."""
+"""Linear algebra: ``matmul`` on operands of rank >= 2, and ``matvec`` for a matrix (or a
+stack of them) times a vector, ``dualtape.numpy``'s route for ``A @ x`` with a 1-D ``x``
+(one primitive where ``matmul`` would need ``expand_dims`` and ``squeeze`` around it).
+``x @ A`` with a 1-D ``x`` adds and removes a unit axis around ``matmul``."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ import numpy as np
 
 from ..registry import MATMUL, Primitive, register
 from .core import ndim_of, shape_of, size_of
+from .elementwise import mul
 from .fused import matmul_fused
+from .reductions import unbroadcast
 from .rules import op_for
-from .shape_ops import transpose
+from .shape_ops import expand_dims, pad_batch, transpose
 
 
 def _mT(x: Any) -> Any:
@@ -34,4 +38,43 @@ matmul = op_for(register(Primitive(
     vjp=(lambda g, ans, x, y: matmul(g, _mT(y)), lambda g, ans, x, y: matmul(_mT(x), g)),
     flops=lambda ans, x, y: 2 * size_of(ans) * shape_of(x)[-1],
     broadcasting=True, jvp_fused=matmul_fused, sparsity=MATMUL,
+)), 2)
+
+
+def _matvec_impl(a: Any, v: Any) -> Any:
+    # One matrix against a stack of vectors (vector mode's case) is one GEMM: v @ a.T.
+    if type(a) is np.ndarray and a.ndim == 2:
+        return np.matmul(v, a.T)
+    return np.matmul(a, v[..., None])[..., 0]
+
+
+# a is one rank above the answer, so the engines' padding (to the answer's rank) does not
+# fit: matvec is not ``broadcasting``, and its rules pad and unbroadcast themselves.
+def _out_rank(a: Any, v: Any) -> int:
+    return max(ndim_of(a) - 1, ndim_of(v))
+
+
+def _matvec_jvp_a(t: Any, ans: Any, a: Any, v: Any) -> Any:
+    r = _out_rank(a, v)
+    return matvec(pad_batch(t, ndim_of(t) - ndim_of(a), r + 1), v)
+
+
+def _matvec_jvp_v(t: Any, ans: Any, a: Any, v: Any) -> Any:
+    r = _out_rank(a, v)
+    return matvec(a, pad_batch(t, ndim_of(t) - ndim_of(v), r))
+
+
+def _matvec_vjp_a(g: Any, ans: Any, a: Any, v: Any) -> Any:
+    outer = mul(expand_dims(g, axis=(-1,)), expand_dims(v, axis=(-2,)))
+    return unbroadcast(outer, shape_of(a), ndim_of(g) - _out_rank(a, v))
+
+
+def _matvec_vjp_v(g: Any, ans: Any, a: Any, v: Any) -> Any:
+    return unbroadcast(matvec(_mT(a), g), shape_of(v), ndim_of(g) - _out_rank(a, v))
+
+
+matvec = op_for(register(Primitive(
+    "matvec", _matvec_impl,
+    jvp=(_matvec_jvp_a, _matvec_jvp_v), vjp=(_matvec_vjp_a, _matvec_vjp_v),
+    flops=lambda ans, a, v: 2 * size_of(ans) * shape_of(v)[-1], sparsity=MATMUL,
 )), 2)

@@ -27,12 +27,13 @@ from dualtape.measure.files import write_atomic
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CASES = ["1", "2", "3", "4:64x64", "4:512x512"]
 
-# The child times with its own loop: the other side may predate ``dualtape.measure``.
+# The child times with its own loop: the other side may predate ``dualtape.measure``. As in
+# the suite, the collector stays on and runs before each batch; what existed is frozen.
 _CHILD = """
 import gc, json, sys, time
 import numpy as np
 from benchmarks.workloads import build_cases
-np.ones(2**22); gc.disable()
+np.ones(2**22); gc.freeze()
 out = {}
 for case in build_cases(sys.argv[1:]):
     for c in case.contenders:
@@ -46,6 +47,7 @@ for case in build_cases(sys.argv[1:]):
             n = max(1, int(n * 10))
             batches = []
             for _ in range(7):
+                gc.collect()
                 t0 = time.perf_counter()
                 for _ in range(n):
                     call()

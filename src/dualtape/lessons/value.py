@@ -87,20 +87,16 @@ def _binary(prim: Primitive, reflected: bool = False) -> Callable[[Value, Any], 
             pb = other
             a = self.data
             b = other.data
-            ta = self.tangent
-            tb = other.tangent
+        elif type(other) is Value:
+            pa, pb, a, b = other, self, other.data, self.data
+        elif reflected:
+            pa, pb, a, b = None, self, _float(other, what), self.data
         else:
-            if type(other) is Value:
-                pa, pb, a, b = other, self, other.data, self.data
-            elif reflected:
-                pa, pb, a, b = None, self, _float(other, what), self.data
-            else:
-                pa, pb, a, b = self, None, self.data, _float(other, what)
-            ta = pa.tangent if pa is not None else None
-            tb = pb.tangent if pb is not None else None
+            pa, pb, a, b = self, None, self.data, _float(other, what)
+        # impl keeps Python floats as floats (docs/design.md, "Python floats stay Python floats")
         ans = impl(a, b) if _dispatch.counting is None else evaluate2(prim, a, b)
         out = _new(Value)
-        out.data = ans if type(ans) is float else float(ans)
+        out.data = ans
         out.grad = 0.0
         out.label = ""
         out._prim = prim
@@ -109,6 +105,8 @@ def _binary(prim: Primitive, reflected: bool = False) -> Callable[[Value, Any], 
         out._pa = pa
         out._pb = pb
         out._id = _next_id()
+        ta = pa.tangent if pa is not None else None
+        tb = pb.tangent if pb is not None else None
         out.tangent = None if ta is None and tb is None else _tangent2(prim, ta, tb, ans, a, b)
         return out
 
@@ -132,7 +130,7 @@ def _unary(prim: Primitive, doc: str = "") -> Callable[..., Value]:
             ans = evaluate(prim, (a,), params)
             out._b = _PARAMS
             out._params = params
-        out.data = ans if type(ans) is float else float(ans)
+        out.data = ans  # a float: impl keeps Python floats as floats
         out.grad = 0.0
         out.label = ""
         out._prim = prim

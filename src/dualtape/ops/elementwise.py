@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dispatch import fusing
+from .. import dispatch
 from ..registry import ELEMENTWISE, Primitive, register
 from .core import elementwise_flops, shape_of, times
 from .fused import relu_fused, tanh_fused, tanh_tangent_into
@@ -80,7 +80,7 @@ def _pow_impl(x: Any, y: Any) -> Any:
         try:
             return math.pow(x, y)
         except (ValueError, OverflowError, ZeroDivisionError):
-            pass
+            return float(np.power(x, y))  # nan or inf, as NumPy gives it, still a float
     return np.power(x, y)
 
 
@@ -227,7 +227,7 @@ def _softplus_impl(x: Any) -> Any:
 sigmoid = defunary("sigmoid", _sigmoid_impl, lambda ans, x: mul(ans, sub(1.0, ans)), saves="ans",
                    flops=times(4))
 def _relu_rule(t: Any, ans: Any, x: Any) -> Any:
-    if type(t) is float and type(ans) is float and fusing():
+    if type(t) is float and type(ans) is float and dispatch.counting is None:
         return t if ans > 0.0 else 0.0  # mul(t, positive_mask(ans)) on floats, unfused when counting
     return mul(t, positive_mask(ans))
 

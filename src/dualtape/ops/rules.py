@@ -123,7 +123,7 @@ def scalar_fast(mathfn: Callable[[float], float], npfn: Callable[[Any], Any]) ->
             try:
                 return mathfn(x)
             except (ValueError, OverflowError, ZeroDivisionError):
-                pass
+                return float(npfn(x))  # NumPy's nan or inf, still a Python float
         return npfn(x)
 
     return impl
@@ -135,7 +135,8 @@ def safe_binary(op: Callable[[Any, Any], Any], npfn: Callable[[Any, Any], Any]) 
         try:
             return op(x, y)
         except (ZeroDivisionError, OverflowError, ValueError):
-            return npfn(x, y)
+            out = npfn(x, y)
+            return float(out) if type(x) is float and type(y) is float else out
 
     return impl
 

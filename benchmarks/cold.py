@@ -1,6 +1,6 @@
 """Cold processes: each dualtape contender timed in a fresh process, heap as a script has it.
 
-``python -m benchmarks.cold [--workloads 2,3,4] [--rounds 3]`` runs every dualtape
+``python -m benchmarks.cold [--workloads 1,2,3,4,6,7] [--rounds 3]`` runs every dualtape
 contender of the selected cases, and the plain NumPy forward pass beside it, one per
 fresh process (one process per measurement, so nothing that ran before settles its
 heap), in three heap states that alternate round by round:
@@ -33,7 +33,7 @@ from dualtape.measure.files import write_atomic
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "benchmarks"
 STATES = ("settled", "cold", "held")
-DEFAULT_WORKLOADS = "2,3,4"
+DEFAULT_WORKLOADS = "1,2,3,4,6,7"  # every workload with a derivative (5 is import, 8 self-timed)
 #: The issue's target: in a cold process, W3 and W4 within this factor of their settled times.
 TARGET = 1.3
 FLOOR = "numpy forward"
@@ -50,7 +50,7 @@ from benchmarks.workloads import build_cases
 call = contender.build()
 if state == "settled":
     timing.settle_heap()
-s = timing.sample(call, timing.TimingConfig(target_s=0.1, repeats=5, warmup=2, gc="collect"))
+s = timing.sample(call, timing.TimingConfig(target_s=0.05, repeats=5, warmup=2, gc="collect"))
 order = sorted(range(len(s.seconds)), key=s.seconds.__getitem__)
 mid = order[len(order) // 2]
 print(json.dumps({"seconds": s.seconds[mid], "faults": s.faults[mid]}))
@@ -95,7 +95,7 @@ def table(rows: list[dict]) -> str:
         lines.append(f"| {case} | {name} | {s * 1e6:.1f} µs | {c * 1e6:.1f} µs | "
                      f"{h * 1e6:.1f} µs | {c / s:.2f}x | {h / s:.2f}x | {faults} | {verdict} |")
     lines += ["", "Median of the rounds; each measurement is one fresh process that imports, "
-              "builds the call, warms it up twice and times 5 batches of about 0.1 s. "
+              "builds the call, warms it up twice and times 5 batches of about 0.05 s. "
               "Regenerate with `python -m benchmarks.cold`.", ""]
     return "\n".join(lines)
 

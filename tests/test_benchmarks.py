@@ -235,3 +235,24 @@ def test_interrupted_run_keeps_the_finished_cases(tmp_path: Path) -> None:
     assert "Interrupted: cases" in (tmp_path / "table.md").read_text()
     env = json.loads((tmp_path / "env.json").read_text())
     assert env["timing"]["interrupted_before"][-1] == "3"
+
+
+def test_cold_processes_measure_each_heap_state(tmp_path: Path) -> None:
+    """benchmarks.cold runs a contender in a fresh process per state and writes both files."""
+    from benchmarks import cold
+
+    picked = cold.contenders("2")
+    assert ("2", "dualtape jvp") in picked and ("2", "numpy forward") in picked
+    assert all(name.startswith("dualtape") or name == cold.FLOOR for _, name in picked)
+    got = {state: cold.measure(state, "2", "dualtape jvp") for state in cold.STATES}
+    for state, m in got.items():
+        assert 0 < m["seconds"] < 1, state
+        assert m["faults"] >= 0, state
+    rows = [{"case": "3", "contender": "dualtape jvp", "state": s, "seconds": 2e-3 * k,
+             "faults": 10.0 * k} for k, s in enumerate(cold.STATES, start=1)]
+    cold.write(tmp_path, rows)
+    text = (tmp_path / "cold.md").read_text()
+    assert "| 3 | dualtape jvp | 2000.0 µs | 4000.0 µs | 6000.0 µs | 2.00x | 3.00x |" in text
+    assert "MISSED (<= 1.3x)" in text  # W3 is held to the cold-process target
+    table = pd.read_csv(tmp_path / "cold.csv")
+    assert list(table["state"]) == list(cold.STATES)

@@ -96,7 +96,7 @@ def _case(n: int, m: int) -> Case:
     targets = []
     for mode in ("jacfwd", "jacrev"):
         if (n, m) in JIT_TARGET_SHAPES:
-            targets.append(Target(f"dualtape {mode}", f"jax jit {mode}", 2.0))
+            targets.append(Target(f"dualtape {mode}", f"jax jit {mode}", 1.5))  # round two (was 2x)
         targets.append(Target(f"dualtape {mode}", f"jax eager {mode}", 1.0, strict=True))
     return Case(4, f"4:{n}x{m}", f"{TITLE}, (n, m) = ({n}, {m})", contenders, targets)
 

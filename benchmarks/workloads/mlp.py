@@ -173,7 +173,8 @@ def cases() -> list[Case]:
         Contender("jax jit jvp", "jax", "jvp", _jax("jvp", jit=True), reference=True),
     ]
     targets = [
-        Target("dualtape value_and_grad", "numpy forward", 3.5),
-        Target("dualtape jvp", "numpy forward", 2.5),
+        # round two's targets (issue 16); round one's were 3.5x and 2.5x
+        Target("dualtape value_and_grad", "numpy forward", 2.5),
+        Target("dualtape jvp", "numpy forward", 2.3),
     ]
     return [Case(3, "3", TITLE, contenders, targets, rtol=1e-6, atol=1e-10)]

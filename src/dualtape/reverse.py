@@ -114,15 +114,21 @@ class TapeValue(ArrayOps, Tracer):
 
     def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
         rules = prim.vjp
-        parents: tuple = ()
-        if type(x) is TapeValue:
-            if rules[0] is not None:
-                parents = ((0, x.index),)
+        if type(x) is TapeValue and type(y) is TapeValue and rules[0] is not None \
+                and rules[1] is not None:
+            parents: tuple = ((0, x.index), (1, y.index))  # the common case, built at once
             x = x.value
-        if type(y) is TapeValue:
-            if rules[1] is not None:
-                parents += ((1, y.index),)
             y = y.value
+        else:
+            parents = ()
+            if type(x) is TapeValue:
+                if rules[0] is not None:
+                    parents = ((0, x.index),)
+                x = x.value
+            if type(y) is TapeValue:
+                if rules[1] is not None:
+                    parents += ((1, y.index),)
+                y = y.value
         ans = evaluate2(prim, x, y)
         if not parents:
             return ans
@@ -132,8 +138,12 @@ class TapeValue(ArrayOps, Tracer):
                 ans: Any) -> TapeValue:
         """Append the entry for ``ans`` and return it traced."""
         if prim.save_meta:
-            saved = _metas(vals)
-            saved_ans = _FLOAT_META if type(ans) is float else Meta(ans)
+            if type(ans) is float and len(vals) == 2 and type(vals[0]) is float \
+                    and type(vals[1]) is float:
+                saved, saved_ans = _FLOAT_METAS2, _FLOAT_META  # scalar code: shared records
+            else:
+                saved = _metas(vals)
+                saved_ans = _FLOAT_META if type(ans) is float else Meta(ans)
         else:
             saved = vals if prim.save_args else (None,) * len(vals)
             saved_ans = ans if prim.save_ans else None
@@ -158,8 +168,6 @@ _FLOAT_METAS2 = (_FLOAT_META, _FLOAT_META)
 
 def _metas(vals: tuple) -> tuple:
     """The :class:`Meta` of each value (one shared record for Python floats)."""
-    if len(vals) == 2 and type(vals[0]) is float and type(vals[1]) is float:
-        return _FLOAT_METAS2
     if len(vals) == 1:
         return (_FLOAT_META if type(vals[0]) is float else Meta(vals[0]),)
     return tuple([_FLOAT_META if type(v) is float else Meta(v) for v in vals])

@@ -4,7 +4,8 @@
 
 reads ``data.csv`` of a suite run and prints, per GradBench case and derivative contender,
 the median seconds of the derivative, of the same tool's objective (eager and jit apart;
-dualtape's is its objective on NumPy arrays), and their ratio.
+dualtape's is its objective on NumPy arrays), and their ratio. It also writes them to
+``RESULTS_DIR/gradbench_ratios.csv`` (atomically).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from benchmarks.workloads.control import CONTROL_NAME
 from benchmarks.workloads.gradbench import NUMBER
+from dualtape.measure.files import write_atomic
 
 
 def grad_over_objective(data: pd.DataFrame) -> pd.DataFrame:
@@ -45,6 +47,8 @@ def main(argv: list[str]) -> int:
         print(f"no {path}: run the suite with --out {argv[0]} first", file=sys.stderr)
         return 2
     table = grad_over_objective(pd.read_csv(path))
+    write_atomic(Path(argv[0]) / "gradbench_ratios.csv",
+                 table.to_csv(index=False, lineterminator="\n", float_format="%.6g"))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=__doc__)
     parser.add_argument("cases", nargs="*", default=DEFAULT_CASES)
     parser.add_argument("--against", required=True, help="git revision to compare with")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks" / "ab.csv")
     args = parser.parse_args(argv)
     if args.rounds < 1:

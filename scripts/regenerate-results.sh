@@ -12,6 +12,7 @@ else
     python -m benchmarks --wait-quiet 120
     python -m benchmarks.cold                    # fresh processes: settled, cold and held heaps
     python -m benchmarks.ab --against 044a0fb    # W1-W4 against session 3's committed code, in one run
+    python -m benchmarks.workloads.gradbench_report results/benchmarks   # gradbench_ratios.csv
     studies="$ALL_STUDIES"
 fi
 for study in $studies; do

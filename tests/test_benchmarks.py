@@ -256,3 +256,12 @@ def test_cold_processes_measure_each_heap_state(tmp_path: Path) -> None:
     assert "MISSED (<= 1.3x)" in text  # W3 is held to the cold-process target
     table = pd.read_csv(tmp_path / "cold.csv")
     assert list(table["state"]) == list(cold.STATES)
+
+
+def test_tape_layout_experiment_times_both_layouts() -> None:
+    """The tape-layout measurement runs every step and reports positive times."""
+    from benchmarks.experiments import tape_layout
+
+    got = tape_layout.measure(number=2000, repeat=2)
+    assert set(got) == set(tape_layout.STEPS)
+    assert all(0 < ns < 1e5 for ns in got.values())

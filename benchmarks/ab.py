@@ -14,17 +14,15 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.child import ROOT, run_json
 from dualtape.measure.files import write_atomic
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CASES = ["1", "2", "3", "4:64x64", "4:512x512"]
 
 # The child times with its own loop: the other side may predate ``dualtape.measure``. As in
@@ -58,12 +56,10 @@ print(json.dumps(out))
 
 
 def _run(src: Path, cases: list[str]) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=f"{src}{os.pathsep}{ROOT}")
-    done = subprocess.run([sys.executable, "-c", _CHILD, *cases], env=env, cwd=ROOT,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"benchmarks.ab: the child for {src} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        return run_json(_CHILD, cases, src, what=f"benchmarks.ab: the child for {src}")
+    except RuntimeError as err:
+        raise SystemExit(str(err)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

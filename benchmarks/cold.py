@@ -20,17 +20,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
+from benchmarks.child import ROOT, run_json
 from benchmarks.workloads import build_cases
 from dualtape.measure.files import write_atomic
 
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "benchmarks"
 STATES = ("settled", "cold", "held")
 DEFAULT_WORKLOADS = "1,2,3,4,6,7"  # every workload with a derivative (5 is import, 8 self-timed)
@@ -59,13 +55,7 @@ print(json.dumps({"seconds": s.seconds[mid], "faults": s.faults[mid]}))
 
 def measure(state: str, key: str, name: str) -> dict[str, float]:
     """One contender in one fresh process in heap ``state``: seconds and faults per call."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-c", _CHILD, state, key, name], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{key} / {name} ({state}) failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json(_CHILD, [state, key, name], what=f"{key} / {name} ({state})")
 
 
 def contenders(workloads: str) -> list[tuple[str, str]]:

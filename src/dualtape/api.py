@@ -208,8 +208,13 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
         with collector_paused():  # the tape is freed before the collector can walk it
             return run(args, kwargs)
 
+    checked: dict[int, tuple[tuple[int, ...], bool]] = {}  # argnums per number of arguments
+
     def run(args: tuple, kwargs: dict) -> Any:
-        nums, single = normalize_argnums(argnums, len(args))
+        nargs = len(args)
+        if nargs not in checked:
+            checked[nargs] = normalize_argnums(argnums, nargs)
+        nums, single = checked[nargs]
         rec = Recording(fun, args, nums, single, has_aux, kwargs)
         if len(rec.out_leaves) != 1 or shape_of(rec.out_leaves[0]) != ():
             shapes = [shape_of(o) for o in rec.out_leaves]
@@ -346,8 +351,13 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
         with collector_paused():  # the tape is freed before the collector can walk it
             return run(args, kwargs)
 
+    checked: dict[int, tuple[tuple[int, ...], bool]] = {}  # argnums per number of arguments
+
     def run(args: tuple, kwargs: dict) -> Any:
-        nums, single = normalize_argnums(argnums, len(args))
+        nargs = len(args)
+        if nargs not in checked:
+            checked[nargs] = normalize_argnums(argnums, nargs)
+        nums, single = checked[nargs]
         rec = Recording(fun, args, nums, single, kwargs=kwargs)
         outs = rec.out_leaves
         m = sum(int(np.prod(shape_of(o))) for o in outs)

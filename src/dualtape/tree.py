@@ -69,6 +69,8 @@ def _flatten(tree: Any, leaves: list[Any]) -> TreeDef:
 
 def unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
     """Rebuild a pytree of structure ``treedef`` from ``leaves``."""
+    if treedef is LEAF and len(leaves) == 1:
+        return leaves[0]
     it = iter(leaves)
     out = _build(treedef, it)
     if next(it, _END) is not _END:

@@ -17,7 +17,7 @@ from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, Primitive, register
 from .core import axis_param, batch_shape, reduce_flops, shape_of, times
 from .elementwise import div, equal_mask, exp, mul, sub, where
 from .rules import deflinear
-from .shape_ops import broadcast_to, expand_dims, flip, reshape, transpose
+from .shape_ops import _expand_dims_impl, broadcast_to, expand_dims, flip, reshape, transpose
 
 _AXIS = axis_param("axis")
 
@@ -31,6 +31,17 @@ def _restore(g: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     """Broadcast a reduction's cotangent back over ``x``'s shape (batch axes kept)."""
     g = _expand_reduced(g, axis, keepdims)
     return broadcast_to(g, shape=batch_shape(g, x) + shape_of(x))
+
+
+def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
+    """``fallback`` (``np.sum``, ``np.max``, ...), calling ``ufunc.reduce`` directly on arrays."""
+
+    def impl(x: Any, axis: tuple, keepdims: bool) -> Any:
+        if type(x) is np.ndarray:  # the same reduction without NumPy's Python wrapper
+            return ufunc.reduce(x, axis=axis, keepdims=keepdims)
+        return fallback(x, axis=axis, keepdims=keepdims)
+
+    return impl
 
 
 def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, **kw: Any) -> Any:
@@ -48,7 +59,7 @@ def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, **kw: Any) -
 
 
 sum_ = deflinear(
-    "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    "sum", _reducer(np.add, np.sum),
     (lambda g, ans, x, axis, keepdims: _restore(g, x, axis, keepdims),),
     flops=reduce_flops, normalize=_AXIS, sparsity=REDUCTION)
 
@@ -102,12 +113,19 @@ def _argmax_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     return div(ind, sum_(ind, axis=axis, keepdims=True))
 
 
+_F64 = np.dtype(np.float64)
+
+
 def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
     # One compare, the tie count on the bool mask, one multiply by g / count (reduced shape).
-    dtype = np.result_type(g, x, 1.0)  # before g becomes an array: a Python float stays weak
-    hit = np.equal(x, ans if keepdims else np.expand_dims(ans, axis))
-    share = np.true_divide(g if keepdims else np.expand_dims(g, axis),
-                           np.sum(hit, axis=axis, keepdims=True), dtype=dtype)
+    if getattr(x, "dtype", None) is _F64 and (type(g) is float or getattr(g, "dtype", None) is _F64):
+        dtype = _F64
+    else:
+        dtype = np.result_type(g, x, 1.0)  # before g becomes an array: a Python float stays weak
+    if not keepdims:
+        g, ans = _expand_dims_impl(g, axis), _expand_dims_impl(ans, axis)
+    hit = np.equal(x, ans)
+    share = np.true_divide(g, np.add.reduce(hit, axis=axis, keepdims=True), dtype=dtype)
     return np.multiply(hit, share, dtype=dtype)
 
 
@@ -130,8 +148,8 @@ def _extremum(name: str, impl: Any) -> Any:
                                                                       keepdims=keepdims))
 
 
-max_ = _extremum("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
-min_ = _extremum("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims))
+max_ = _extremum("max", _reducer(np.maximum, np.max))
+min_ = _extremum("min", _reducer(np.minimum, np.min))
 
 
 def _logsumexp_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
@@ -195,4 +213,5 @@ def unbroadcast(g: Any, target: tuple[int, ...], nb: int = 0) -> Any:
     axes = list(range(nb, nb + lead))
     axes += [nb + lead + i for i, s in enumerate(target) if s == 1 and gs[nb + lead + i] != 1]
     out = sum_(g, axis=tuple(a - len(gs) for a in axes), keepdims=False)
-    return reshape(out, shape=gs[:nb] + tuple(target))
+    want = gs[:nb] + tuple(target)
+    return out if shape_of(out) == want else reshape(out, shape=want)

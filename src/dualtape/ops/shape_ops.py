@@ -72,7 +72,7 @@ broadcast_to = deflinear("broadcast_to", lambda x, shape: np.broadcast_to(x, sha
 
 
 def _expand_dims_impl(x: Any, axis: tuple) -> Any:
-    if type(x) is not np.ndarray:
+    if not isinstance(x, (np.ndarray, np.generic)):  # NumPy scalars reshape like 0-d arrays
         return np.expand_dims(x, axis)
     shape = list(x.shape)
     n = len(shape) + len(axis)

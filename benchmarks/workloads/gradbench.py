@@ -22,7 +22,9 @@ saddle     one outer derivative at (1, 1) (nested AD)   variants rr and ff
 llsq's design ``t_i^j`` and ``sign(t_i)`` depend only on n: every tool gets them as data.
 Each case also times every tool's objective alone ("<tool> objective", task ``objective``)
 so that :mod:`.gradbench_report` can report ADBench's metric, the derivative's time over
-the objective's, per tool. The NumPy floor is the objective on plain NumPy.
+the objective's, per tool. The NumPy floor is the objective on plain NumPy. The array
+evals' derivatives also have a floor, "numpy by hand": the same derivative written out
+analytically in plain NumPy, no AD (:mod:`.gradbench_by_hand`), checked like the others.
 
 For particle and saddle, GradBench runs a whole gradient descent; one outer derivative is
 its unit of work, and the solver's own cost is the same for every tool. JAX is absent
@@ -44,6 +46,7 @@ import numpy as np
 
 from benchmarks import peers
 from benchmarks.contenders import Case, Contender, Target
+from benchmarks.workloads import gradbench_by_hand
 from benchmarks.workloads.gradbench_kits import KITS, Kit
 
 NUMBER = 7
@@ -240,6 +243,17 @@ def _numpy_objective(spec: Spec) -> Callable[[], Callable[[], Any]]:
     return build
 
 
+def _by_hand(spec: Spec) -> Callable[[], Callable[[], Any]]:
+    """The build of the by-hand NumPy derivative, on the same inputs as the AD tools."""
+
+    def build() -> Callable[[], Any]:
+        fn = gradbench_by_hand.DERIVATIVES[spec.eval, spec.derivative]
+        diff, data = spec.inputs()
+        return lambda: fn(*diff, *data)
+
+    return build
+
+
 def _case(spec: Spec) -> Case:
     contenders: list[Contender] = []
     targets: list[Target] = []
@@ -255,7 +269,10 @@ def _case(spec: Spec) -> Case:
 
 
 def _contenders(spec: Spec) -> list[Contender]:
-    """The derivative's contenders (JAX only where it can follow the objective)."""
+    """The derivative's contenders (JAX only where it can follow the objective).
+
+    The array evals also get the derivative by hand in plain NumPy, the floor (no target).
+    """
     task = spec.task
     contenders = [
         Contender(f"dualtape {task}", "dualtape", task, _builder("dualtape", spec, "derivative")),
@@ -268,6 +285,8 @@ def _contenders(spec: Spec) -> list[Contender]:
             Contender("jax jit " + task, "jax", task, _builder("jax", spec, "derivative", jit=True),
                       reference=True),
         ]
+    if (spec.eval, spec.derivative) in gradbench_by_hand.DERIVATIVES:
+        contenders.append(Contender(f"numpy by hand {task}", "numpy", task, _by_hand(spec)))
     return contenders
 
 

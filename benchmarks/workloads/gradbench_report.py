@@ -4,7 +4,8 @@
 
 reads ``data.csv`` of a suite run and prints, per GradBench case and derivative contender,
 the median seconds of the derivative, of the same tool's objective (eager and jit apart;
-dualtape's is its objective on NumPy arrays), and their ratio. It also writes them to
+dualtape's is its objective on NumPy arrays; the by-hand NumPy derivatives' is the objective
+on plain NumPy, ``numpy objective``), and their ratio. It also writes them to
 ``RESULTS_DIR/gradbench_ratios.csv`` (atomically).
 """
 
@@ -19,6 +20,15 @@ from benchmarks.workloads.control import CONTROL_NAME
 from benchmarks.workloads.gradbench import NUMBER
 from dualtape.measure.files import write_atomic
 
+#: The part of a contender's name that is not its tool's (``numpy by hand grad``: plain NumPy).
+BY_HAND = " by hand"
+
+
+def objective_of(derivative: str) -> str:
+    """The name of the objective contender a derivative contender is divided by."""
+    tool = derivative.rsplit(" ", 1)[0].removesuffix(BY_HAND)
+    return f"{tool} objective"
+
 
 def grad_over_objective(data: pd.DataFrame) -> pd.DataFrame:
     """Per case and derivative contender: median derivative time / median objective time."""
@@ -30,7 +40,7 @@ def grad_over_objective(data: pd.DataFrame) -> pd.DataFrame:
         for name in per.index:
             if name.endswith(" objective"):
                 continue
-            objective = per.get(f"{name.rsplit(' ', 1)[0]} objective")
+            objective = per.get(objective_of(name))
             if objective is not None and not pd.isna(objective):
                 out.append({"case": case, "derivative": name, "seconds": per[name],
                             "objective_seconds": objective, "ratio": per[name] / objective})

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from . import dispatch
 from .arrayops import ArrayOps
-from .dispatch import NO_PARAMS, Tracer, evaluate1, evaluate2
+from .dispatch import NO_PARAMS, PLAIN_TYPES, Tracer, evaluate1, evaluate2
 from .ops import Meta, add, shape_of, unbroadcast
 from .registry import Primitive
 
@@ -107,7 +107,10 @@ class TapeValue(ArrayOps, Tracer):
 
     def process1(self, prim: Primitive, x: Any) -> Any:
         value = self.value
-        ans = evaluate1(prim, value)
+        if dispatch.counting is None and type(value) in PLAIN_TYPES:
+            ans = prim.impl(value)  # evaluate1, inline: one frame less per scalar op
+        else:
+            ans = evaluate1(prim, value)
         if prim.vjp[0] is None:
             return ans
         return self._record(prim, NO_PARAMS, ((0, self.index),), (value,), ans)
@@ -129,7 +132,10 @@ class TapeValue(ArrayOps, Tracer):
                 if rules[1] is not None:
                     parents += ((1, y.index),)
                 y = y.value
-        ans = evaluate2(prim, x, y)
+        if dispatch.counting is None and type(x) in PLAIN_TYPES and type(y) in PLAIN_TYPES:
+            ans = prim.impl(x, y)  # evaluate2, inline: one frame less per scalar op
+        else:
+            ans = evaluate2(prim, x, y)
         if not parents:
             return ans
         return self._record(prim, NO_PARAMS, parents, (x, y), ans)
@@ -206,6 +212,7 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
     for index, g in seeds:
         cts[index] = g if cts[index] is None else add(cts[index], g)
     start = max((index for index, _ in seeds), default=-1)
+    plain_sums = dispatch.counting is None  # float cotangents then add without dispatch
     with collector_paused():
         for i in range(start, -1, -1):
             g = cts[i]
@@ -226,5 +233,10 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
                 if bcast and type(c) is not float:
                     c = unbroadcast(c, shape_of(args[j]), nb)
                 old = cts[p]
-                cts[p] = c if old is None else add(old, c)
+                if old is None:
+                    cts[p] = c
+                elif plain_sums and type(old) is float and type(c) is float:
+                    cts[p] = old + c
+                else:
+                    cts[p] = add(old, c)
     return cts

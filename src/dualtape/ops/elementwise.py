@@ -130,10 +130,21 @@ def _minimum_impl(x: Any, y: Any) -> Any:
     return np.minimum(x, y)
 
 
-maximum = defbinary("maximum", _maximum_impl, lambda ans, x, y: max_weight(x, y),
-                    lambda ans, x, y: max_weight(y, x))
-minimum = defbinary("minimum", _minimum_impl, lambda ans, x, y: max_weight(y, x),
-                    lambda ans, x, y: max_weight(x, y))
+def _pick_rule(swap: bool) -> Any:
+    """``t * max_weight(a, b)`` with ``(a, b) = (x, y)``, or ``(y, x)`` when ``swap``: the
+    rule of each operand of maximum and minimum, computed inline on Python floats."""
+
+    def rule(t: Any, ans: Any, x: Any, y: Any) -> Any:
+        a, b = (y, x) if swap else (x, y)
+        if type(t) is float and type(a) is float and type(b) is float and dispatch.counting is None:
+            return t * (1.0 if a > b else (0.5 if a == b else 0.0))
+        return mul(t, max_weight(a, b))
+
+    return rule
+
+
+maximum = defbinary("maximum", _maximum_impl, rules=(_pick_rule(False), _pick_rule(True)))
+minimum = defbinary("minimum", _minimum_impl, rules=(_pick_rule(True), _pick_rule(False)))
 
 where = op_for(register(Primitive(
     "where", np.where,

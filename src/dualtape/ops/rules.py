@@ -54,17 +54,21 @@ def defunary(name: str, impl: Callable[[Any], Any], d: Callable[[Any, Any], Any]
                                      saves=saves, jvp_fused=jvp_fused, sparsity=ELEMENTWISE)), 1)
 
 
-def defbinary(name: str, impl: Callable[[Any, Any], Any], d_x: Any, d_y: Any, *,
+def defbinary(name: str, impl: Callable[[Any, Any], Any], d_x: Any = None, d_y: Any = None, *,
               saves: str = "args", flops: Callable[..., int] = elementwise_flops,
-              jvp_fused: Any = None) -> Callable[[Any, Any], Any]:
+              jvp_fused: Any = None, rules: tuple | None = None) -> Callable[[Any, Any], Any]:
     """An elementwise, broadcasting op of two operands with partial derivatives
-    ``d_x(ans, x, y)`` and ``d_y(ans, x, y)`` (``None``: not differentiable there)."""
+    ``d_x(ans, x, y)`` and ``d_y(ans, x, y)`` (``None``: not differentiable there).
+
+    ``rules``, instead: the two rules ``(t, ans, x, y) -> t * d(ans, x, y)`` written out
+    (they serve as both JVP and VJP, as the scaled partials do)."""
     def scale(d):
         if d is None:
             return None
         return lambda t, ans, x, y: _ew.mul(t, d(ans, x, y))
 
-    rules = (scale(d_x), scale(d_y))
+    if rules is None:
+        rules = (scale(d_x), scale(d_y))
     return op_for(register(Primitive(name, impl, jvp=rules, vjp=rules, flops=flops,
                                      saves=saves, broadcasting=True, jvp_fused=jvp_fused,
                                      sparsity=ELEMENTWISE)), 2)

@@ -62,9 +62,19 @@ def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
 sub = _arith("sub", operator.sub,
              (lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t)),
              (lambda g, ans, x, y: g, _sub_vjp_y), saves="meta", linear=True)
-mul = _arith("mul", operator.mul,
-             (lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t)),
-             (lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g)))
+def _times_y(t: Any, ans: Any, x: Any, y: Any) -> Any:
+    if type(t) is float and type(y) is float and dispatch.counting is None:
+        return t * y  # mul(t, y) on floats, inline: scalar code's most common rule
+    return mul(t, y)
+
+
+def _x_times(t: Any, ans: Any, x: Any, y: Any) -> Any:
+    if type(t) is float and type(x) is float and dispatch.counting is None:
+        return x * t
+    return mul(x, t)
+
+
+mul = _arith("mul", operator.mul, (_times_y, _x_times), (_times_y, _x_times))
 div = _arith("div", safe_binary(operator.truediv, np.true_divide),
              (lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y)))),
              (lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(mul(g, div(ans, y)))),

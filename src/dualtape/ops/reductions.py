@@ -16,6 +16,7 @@ import numpy as np
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, Primitive, register
 from .core import axis_param, batch_shape, reduce_flops, shape_of, times
 from .elementwise import div, equal_mask, exp, mul, sub, where
+from .kernels import EXTREMUM_MAX_K, extremum_last, short_rows, sum_last
 from .rules import deflinear
 from .shape_ops import _expand_dims_impl, broadcast_to, expand_dims, flip, reshape, transpose
 
@@ -34,9 +35,15 @@ def _restore(g: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
 
 
 def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
-    """``fallback`` (``np.sum``, ``np.max``, ...), calling ``ufunc.reduce`` directly on arrays."""
+    """``fallback`` (``np.sum``, ``np.max``, ...), calling ``ufunc.reduce`` directly on arrays,
+    and :mod:`.kernels`' faster kernels over short last axes."""
 
     def impl(x: Any, axis: tuple, keepdims: bool) -> Any:
+        if short_rows(x, axis):
+            if ufunc is np.add:
+                return sum_last(x, keepdims)
+            if x.shape[-1] <= EXTREMUM_MAX_K:
+                return extremum_last(ufunc, x, keepdims)
         if type(x) is np.ndarray:  # the same reduction without NumPy's Python wrapper
             return ufunc.reduce(x, axis=axis, keepdims=keepdims)
         return fallback(x, axis=axis, keepdims=keepdims)
@@ -125,6 +132,13 @@ def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> An
     if not keepdims:
         g, ans = _expand_dims_impl(g, axis), _expand_dims_impl(ans, axis)
     hit = np.equal(x, ans)
+    if short_rows(x, axis) and dtype == x.dtype:  # count the ties as floats: a fast sum
+        hit = hit.astype(dtype)
+        share = np.true_divide(g, sum_last(hit, True), dtype=dtype)
+        if share.ndim != hit.ndim:  # g has batch axes: the product is larger than hit
+            return np.multiply(hit, share)
+        hit *= share
+        return hit
     share = np.true_divide(g, np.add.reduce(hit, axis=axis, keepdims=True), dtype=dtype)
     return np.multiply(hit, share, dtype=dtype)
 

@@ -758,3 +758,13 @@ def test_vjp_integer_output_cotangent_may_be_traced_or_a_python_bool():
     np.testing.assert_allclose(dt.grad(inner_vjp)(x), 2.0 * x)
     _, fn = dt.vjp(lambda y: (y * 2.0, np.True_), x)
     np.testing.assert_allclose(fn((x, False))[0], 2.0 * x)
+
+
+def test_jacobians_of_the_identity_are_writable_fresh_arrays() -> None:
+    """The identity seeds are kept read-only between calls; what the user gets is writable."""
+    x = np.arange(1.0, 5.0)
+    for jac in (dt.jacfwd(lambda v: v), dt.jacrev(lambda v: v), dt.jacfwd(lambda v: v, chunk=2)):
+        first = jac(x)
+        assert first.flags.writeable
+        first[0, 0] = 7.0  # must not leak into the next call's seeds
+        np.testing.assert_array_equal(jac(x), np.eye(4))

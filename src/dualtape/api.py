@@ -65,12 +65,14 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
 
 
 def _detached(a: Any) -> Any:
-    """``a``, copied if it is a view into a larger array.
+    """``a``, copied if it is a view into an array more than twice its size.
 
     A fused forward kernel keeps a primal and its tangent in one stack (see
-    ``Primitive.jvp_fused``); a result that keeps only one of them must not hold the other.
+    ``Primitive.jvp_fused``); a result that keeps only one of them must not hold the other
+    when the other is the larger (a batched tangent's primal is copied out; a tangent that
+    is most of its stack is returned as the view, without a copy of its size).
     """
-    if type(a) is np.ndarray and isinstance(a.base, np.ndarray) and a.nbytes < a.base.nbytes:
+    if type(a) is np.ndarray and isinstance(a.base, np.ndarray) and 2 * a.nbytes < a.base.nbytes:
         return a.copy()
     return a
 
@@ -274,13 +276,37 @@ def _join(pieces: list, batched: bool) -> Any:
     return np.concatenate(pieces, 0) if batched else np.stack([np.asarray(p) for p in pieces], 0)
 
 
+#: Identity blocks kept read-only between calls (a Jacobian's seeds are the same each call):
+#: at most _EYES_KEPT of them, each at most _EYE_MAX_BYTES.
+_EYES: dict[tuple, np.ndarray] = {}
+_EYES_KEPT, _EYE_MAX_BYTES = 4, 4 * 2**20
+
+
+def _eye(rows: int, n: int, k: int, dtype: Any) -> np.ndarray:
+    key = (rows, n, k, np.dtype(dtype))
+    block = _EYES.get(key)
+    if block is None:
+        block = np.eye(rows, n, k=k, dtype=dtype)
+        if block.nbytes <= _EYE_MAX_BYTES:
+            block.flags.writeable = False
+            if len(_EYES) >= _EYES_KEPT:
+                del _EYES[next(iter(_EYES))]
+            _EYES[key] = block
+    return block
+
+
+def _writable(x: Any) -> Any:
+    """``x``, copied if it is a read-only array (a view of a kept identity block)."""
+    return x.copy() if type(x) is np.ndarray and not x.flags.writeable else x
+
+
 def basis(leaves: list, start: int, stop: int, batched: bool) -> list:
-    """Rows ``start:stop`` of the identity, split and shaped like ``leaves``."""
+    """Rows ``start:stop`` of the identity, split and shaped like ``leaves`` (read-only)."""
     out, off = [], 0
     for leaf in leaves:
         s = shape_of(leaf)
         n = int(np.prod(s))
-        block = np.eye(stop - start, n, k=start - off, dtype=getattr(leaf, "dtype", np.float64))
+        block = _eye(stop - start, n, start - off, getattr(leaf, "dtype", np.float64))
         out.append(block.reshape((stop - start,) + s) if batched else block.reshape(s))
         off += n
     return out
@@ -330,8 +356,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
         jac_leaves = []
         for k, o in enumerate(outs):
             full = _join([p[k] for p in per_pass], batched) if n else zeros(o, (0,))
-            jac_leaves.append(unflatten(in_td, _split_columns(_moveaxis0_last(full),
-                                                              shape_of(o), leaves)))
+            columns = _split_columns(_moveaxis0_last(full), shape_of(o), leaves)
+            jac_leaves.append(unflatten(in_td, [_writable(c) for c in columns]))
         return unflatten(out_td, jac_leaves)
 
     return jacfwd_fun
@@ -379,7 +405,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
                 rows = full[j][off:off + size]
                 target = s + shape_of(x)
                 blocks.append(dnp.reshape(rows, target) if isinstance(rows, Tracer)
-                              else rows.reshape(target))
+                              else _writable(rows.reshape(target)))
             jac_leaves.append(unflatten(rec.in_td, blocks))
             off += size
         return unflatten(rec.out_td, jac_leaves)

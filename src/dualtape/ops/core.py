@@ -28,7 +28,7 @@ __all__ = [
 def shape_of(x: Any) -> tuple[int, ...]:
     """Shape of an array, scalar or traced value."""
     t = type(x)
-    if t is np.ndarray:
+    if t is np.ndarray or t is Meta:
         return x.shape
     if t is float or t is int:
         return ()
@@ -66,8 +66,11 @@ class Meta:
     __slots__ = ("shape", "dtype")
 
     def __init__(self, x: Any) -> None:
-        self.shape = shape_of(x)
-        self.dtype = getattr(x, "dtype", _FLOAT64)
+        if type(x) is np.ndarray:
+            self.shape, self.dtype = x.shape, x.dtype
+        else:
+            self.shape = shape_of(x)
+            self.dtype = getattr(x, "dtype", _FLOAT64)
 
     @property
     def ndim(self) -> int:

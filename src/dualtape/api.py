@@ -65,14 +65,14 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
 
 
 def _detached(a: Any) -> Any:
-    """``a``, copied if it is a view into an array more than twice its size.
+    """``a``, copied if it is a view into an array at least twice its size.
 
     A fused forward kernel keeps a primal and its tangent in one stack (see
     ``Primitive.jvp_fused``); a result that keeps only one of them must not hold the other
     when the other is the larger (a batched tangent's primal is copied out; a tangent that
     is most of its stack is returned as the view, without a copy of its size).
     """
-    if type(a) is np.ndarray and isinstance(a.base, np.ndarray) and 2 * a.nbytes < a.base.nbytes:
+    if type(a) is np.ndarray and isinstance(a.base, np.ndarray) and 2 * a.nbytes <= a.base.nbytes:
         return a.copy()
     return a
 

@@ -11,12 +11,12 @@ import numpy as np
 
 from . import numpy as dnp
 from .argchecks import (
+    argnums_for,
     check_direction,
     check_integer_cotangent,
     dynamic,
     input_leaf,
     is_integer_output,
-    normalize_argnums,
     output_leaf,
     substitute,
     zeros,
@@ -210,13 +210,10 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
         with collector_paused():  # the tape is freed before the collector can walk it
             return run(args, kwargs)
 
-    checked: dict[int, tuple[tuple[int, ...], bool]] = {}  # argnums per number of arguments
+    nums_for = argnums_for(argnums)
 
     def run(args: tuple, kwargs: dict) -> Any:
-        nargs = len(args)
-        if nargs not in checked:
-            checked[nargs] = normalize_argnums(argnums, nargs)
-        nums, single = checked[nargs]
+        nums, single = nums_for(len(args))
         rec = Recording(fun, args, nums, single, has_aux, kwargs)
         if len(rec.out_leaves) != 1 or shape_of(rec.out_leaves[0]) != ():
             shapes = [shape_of(o) for o in rec.out_leaves]
@@ -339,8 +336,10 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
     """
     check_chunk(chunk)
 
+    nums_for = argnums_for(argnums)
+
     def jacfwd_fun(*args: Any, **kwargs: Any) -> Any:
-        nums, single = normalize_argnums(argnums, len(args))
+        nums, single = nums_for(len(args))
         leaves, in_td = dynamic(args, nums, single)
         n = sum(int(np.prod(shape_of(x))) for x in leaves)
         step = n if chunk is None else min(chunk, n)
@@ -377,13 +376,10 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
         with collector_paused():  # the tape is freed before the collector can walk it
             return run(args, kwargs)
 
-    checked: dict[int, tuple[tuple[int, ...], bool]] = {}  # argnums per number of arguments
+    nums_for = argnums_for(argnums)
 
     def run(args: tuple, kwargs: dict) -> Any:
-        nargs = len(args)
-        if nargs not in checked:
-            checked[nargs] = normalize_argnums(argnums, nargs)
-        nums, single = checked[nargs]
+        nums, single = nums_for(len(args))
         rec = Recording(fun, args, nums, single, kwargs=kwargs)
         outs = rec.out_leaves
         m = sum(int(np.prod(shape_of(o))) for o in outs)

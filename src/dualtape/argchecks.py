@@ -14,6 +14,7 @@ from .ops import shape_of
 from .tree import TreeDef, flatten, unflatten
 
 __all__ = [
+    "argnums_for",
     "check_direction",
     "check_integer_cotangent",
     "dtype_of",
@@ -87,6 +88,20 @@ def normalize_argnums(argnums: int | Sequence[int], nargs: int) -> tuple[tuple[i
     if len(set(out)) != len(out):
         raise ValueError(f"argnums: repeated entries in {argnums!r}")
     return tuple(out), single
+
+
+def argnums_for(argnums: int | Sequence[int]) -> Any:
+    """:func:`normalize_argnums` for a transformation's fixed ``argnums``, kept per number of
+    positional arguments: ``nums_for(nargs) -> (positions, single)``."""
+    checked: dict[int, tuple[tuple[int, ...], bool]] = {}
+
+    def nums_for(nargs: int) -> tuple[tuple[int, ...], bool]:
+        got = checked.get(nargs)
+        if got is None:
+            got = checked[nargs] = normalize_argnums(argnums, nargs)
+        return got
+
+    return nums_for
 
 
 def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, TreeDef]:

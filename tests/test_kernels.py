@@ -51,3 +51,71 @@ def test_reductions_use_them_and_keep_their_derivatives() -> None:
     jac = dt.jacrev(lambda v: dnp.min(v, axis=1))(x)  # vector mode: batched cotangents
     assert jac.shape == (30, 30, 5)
     np.testing.assert_allclose(jac.sum(axis=(1, 2)), np.ones(30))
+
+
+@pytest.mark.parametrize("shape,axis", [((1000, 10), (-2,)), ((4, 5, 6), (-3, -2)), ((4, 5, 6), (-3,)),
+                                        ((100000, 2), (-2,)), ((2, 3), (-2,))])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_leading_matches_numpy(shape: tuple, axis: tuple, dtype: type, keepdims: bool) -> None:
+    x = np.random.default_rng(shape[0]).standard_normal(shape).astype(dtype)
+    k = kernels.leading(x, axis)
+    assert k == len(axis)
+    got = kernels.sum_leading(x, k, keepdims)
+    want = x.sum(axis=axis, keepdims=keepdims)
+    assert got.dtype == x.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4 if dtype is np.float32 else 1e-12, atol=1e-9)
+    np.testing.assert_allclose(dnp.sum(x, axis=axis, keepdims=keepdims), want,
+                               rtol=1e-4 if dtype is np.float32 else 1e-12, atol=1e-9)
+
+
+def test_leading_declines_what_it_cannot_take() -> None:
+    x = np.ones((6, 4, 3))
+    assert kernels.leading(x, (-3, -1)) == 0  # not a leading block
+    assert kernels.leading(x, (-2,)) == 0
+    assert kernels.leading(x, (-3, -2, -1)) == 0  # everything: NumPy's pairwise sum
+    assert kernels.leading(x[:, ::2], (-3,)) == 0  # not contiguous
+    assert kernels.leading(x.astype(int), (-3,)) == 0
+    assert kernels.leading(np.ones((0, 3)), (-2,)) == 0
+
+
+@pytest.mark.parametrize("src,shape", [(np.float64(2.0), (3, 4)), (2.0, (5,)), (np.arange(3.0), (2, 3)),
+                                       (np.arange(3.0).reshape(3, 1), (2, 3, 4)),
+                                       (np.ones((1, 1)), (4, 1, 5)), (np.arange(6.0)[1:4], (2, 3)),
+                                       (np.arange(6.0).reshape(2, 3)[:, 1:], (4, 2, 2)),
+                                       (np.ones(0), (3, 0)), (np.array(3), (2,))])
+def test_broadcast_view_is_numpys_broadcast(src: object, shape: tuple) -> None:
+    got, want = kernels.broadcast_view(src, shape), np.broadcast_to(src, shape)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    assert not got.flags.writeable
+    with pytest.raises(ValueError):
+        kernels.broadcast_view(np.arange(3.0), (4,))
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_extremum_derivative_shortcuts_share_ties_and_keep_nan(keepdims: bool) -> None:
+    """One share for a whole-array max, one cotangent per row for a short-row min: ties
+    still share, NaN rows still give NaN, float32 stays float32."""
+    x = np.random.default_rng(5).standard_normal(40)
+    g = dt.grad(lambda v: dnp.max(v, keepdims=keepdims).sum() * 3.0)(x)
+    want = np.zeros(40)
+    want[x.argmax()] = 3.0
+    np.testing.assert_array_equal(g, want)
+    x[[4, 9]] = 10.0  # a tie
+    g = dt.grad(lambda v: dnp.max(v, keepdims=keepdims).sum() * 3.0)(x.astype(np.float32))
+    assert g.dtype == np.float32 and g[4] == g[9] == 1.5 and g.sum() == 3.0
+    rows = np.random.default_rng(6).standard_normal((50, 6))
+    w = np.arange(1.0, 51.0)
+    f = lambda v: dnp.sum(dnp.min(v, axis=1, keepdims=keepdims).reshape(50) * w)  # noqa: E731
+    want = np.zeros_like(rows)
+    want[np.arange(50), rows.argmin(axis=1)] = w
+    np.testing.assert_array_equal(dt.grad(f)(rows), want)
+    rows[7, 2] = rows[7, 4] = -9.0  # a tie in row 7
+    rows[11, 0] = np.nan  # row 11's minimum is NaN: no minimiser, a NaN derivative
+    with np.errstate(invalid="ignore", divide="ignore"):
+        got = dt.grad(f)(rows)
+    assert got[7, 2] == got[7, 4] == 4.0 and np.count_nonzero(got[7]) == 2
+    assert np.isnan(got[11]).all()  # the two rows' hit counts cancel: the NaN guard's case
+    others = np.delete(got, [7, 11], axis=0)
+    np.testing.assert_array_equal(others, np.delete(want, [7, 11], axis=0))

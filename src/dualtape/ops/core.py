@@ -66,7 +66,8 @@ class Meta:
     __slots__ = ("shape", "dtype")
 
     def __init__(self, x: Any) -> None:
-        if type(x) is np.ndarray:
+        t = type(x)
+        if t is np.ndarray or t is np.float64:
             self.shape, self.dtype = x.shape, x.dtype
         else:
             self.shape = shape_of(x)

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import dispatch
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, Primitive, register
 from .core import axis_param, batch_shape, reduce_flops, shape_of, times
 from .elementwise import div, equal_mask, exp, mul, sub, where
-from .kernels import EXTREMUM_MAX_K, extremum_last, short_rows, sum_last
+from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, leading, short_rows, sum_last, sum_leading
 from .rules import deflinear
 from .shape_ops import _expand_dims_impl, broadcast_to, expand_dims, flip, reshape, transpose
 
@@ -30,8 +31,16 @@ def _expand_reduced(g: Any, axis: tuple, keepdims: bool) -> Any:
 
 def _restore(g: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     """Broadcast a reduction's cotangent back over ``x``'s shape (batch axes kept)."""
+    if dispatch.counting is None and type(g) in _ARRAYS:  # a plain cotangent: no dispatch
+        if not keepdims:
+            g = _expand_dims_impl(g, axis)
+        xs = shape_of(x)
+        return broadcast_view(g, g.shape[:g.ndim - len(xs)] + xs)
     g = _expand_reduced(g, axis, keepdims)
     return broadcast_to(g, shape=batch_shape(g, x) + shape_of(x))
+
+
+_ARRAYS = (np.ndarray, np.float64, np.float32)
 
 
 def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
@@ -39,6 +48,10 @@ def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
     and :mod:`.kernels`' faster kernels over short last axes."""
 
     def impl(x: Any, axis: tuple, keepdims: bool) -> Any:
+        if ufunc is np.add:
+            k = leading(x, axis)
+            if k and x.shape[0] > 1:
+                return sum_leading(x, k, keepdims)
         if short_rows(x, axis):
             if ufunc is np.add:
                 return sum_last(x, keepdims)
@@ -65,8 +78,9 @@ def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, **kw: Any) -
     )).bind
 
 
+_sum_impl = _reducer(np.add, np.sum)
 sum_ = deflinear(
-    "sum", _reducer(np.add, np.sum),
+    "sum", _sum_impl,
     (lambda g, ans, x, axis, keepdims: _restore(g, x, axis, keepdims),),
     flops=reduce_flops, normalize=_AXIS, sparsity=REDUCTION)
 
@@ -132,7 +146,19 @@ def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> An
     if not keepdims:
         g, ans = _expand_dims_impl(g, axis), _expand_dims_impl(ans, axis)
     hit = np.equal(x, ans)
-    if short_rows(x, axis) and dtype == x.dtype:  # count the ties as floats: a fast sum
+    if type(g) is not float and g.ndim == hit.ndim and g.size == 1:
+        ties = np.count_nonzero(hit)  # one group, no batch: a single share, written where hit
+        if ties:
+            out = np.zeros(hit.shape, dtype)
+            out[hit] = g.item() / ties
+            return out
+    rows = short_rows(x, axis) and dtype == x.dtype
+    if rows and g.shape == ans.shape and np.count_nonzero(hit) * x.shape[-1] == x.size \
+            and not np.isnan(ans).any():  # no NaN row, so no ties: g lands where hit, in order
+        out = np.zeros(x.size, dtype)
+        out[np.flatnonzero(hit)] = g.ravel()
+        return out.reshape(x.shape)
+    if rows:  # count the ties as floats: a fast sum
         hit = hit.astype(dtype)
         share = np.true_divide(g, sum_last(hit, True), dtype=dtype)
         if share.ndim != hit.ndim:  # g has batch axes: the product is larger than hit
@@ -226,6 +252,10 @@ def unbroadcast(g: Any, target: tuple[int, ...], nb: int = 0) -> Any:
     lead = len(gs) - nb - len(target)
     axes = list(range(nb, nb + lead))
     axes += [nb + lead + i for i, s in enumerate(target) if s == 1 and gs[nb + lead + i] != 1]
-    out = sum_(g, axis=tuple(a - len(gs) for a in axes), keepdims=False)
+    axis = tuple(a - len(gs) for a in axes)
     want = gs[:nb] + tuple(target)
+    if type(g) is np.ndarray and dispatch.counting is None:  # a plain cotangent: no dispatch
+        out = _sum_impl(g, axis, False)
+        return out if out.shape == want else out.reshape(want)
+    out = sum_(g, axis=axis, keepdims=False)
     return out if shape_of(out) == want else reshape(out, shape=want)

@@ -17,7 +17,7 @@ from .. import dispatch
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, Primitive, register
 from .core import axis_param, batch_shape, reduce_flops, shape_of, times
 from .elementwise import div, equal_mask, exp, mul, sub, where
-from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, leading, short_rows, sum_last, sum_leading
+from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, short_rows, sum_block, sum_last
 from .rules import deflinear
 from .shape_ops import _expand_dims_impl, broadcast_to, expand_dims, flip, reshape, transpose
 
@@ -49,9 +49,9 @@ def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
 
     def impl(x: Any, axis: tuple, keepdims: bool) -> Any:
         if ufunc is np.add:
-            k = leading(x, axis)
-            if k and x.shape[0] > 1:
-                return sum_leading(x, k, keepdims)
+            out = sum_block(x, axis, keepdims)
+            if out is not None:
+                return out
         if short_rows(x, axis):
             if ufunc is np.add:
                 return sum_last(x, keepdims)

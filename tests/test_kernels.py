@@ -77,6 +77,7 @@ def test_sum_block_declines_what_it_cannot_take() -> None:
     assert kernels.sum_block(x.astype(int), (-3,), False) is None
     assert kernels.sum_block(np.ones((0, 3)), (-2,), False) is None
     assert kernels.sum_block(np.ones((1, 3)), (-2,), False) is None  # nothing to add
+    assert kernels.sum_block(x, (), False) is None  # no axis
 
 
 @pytest.mark.parametrize("src,shape", [(np.float64(2.0), (3, 4)), (2.0, (5,)), (np.arange(3.0), (2, 3)),

@@ -114,11 +114,12 @@ class Recording:
         self.out_index: list[int | None] = []
         self.out_leaves: list[Any] = []
         for k, o in enumerate(out_leaves):
-            output_leaf(o, f"output leaf {k}")
             if type(o) is TapeValue and o.tape is tape:
+                output_leaf(o.value, f"output leaf {k}")
                 self.out_index.append(o.index)
                 self.out_leaves.append(o.value)
             else:
+                output_leaf(o, f"output leaf {k}")
                 self.out_index.append(None)
                 self.out_leaves.append(o)
 
@@ -224,7 +225,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
         dtype = np.dtype(getattr(value, "dtype", np.float64) if type(value) is not int else int)
         if dtype.kind != "f":
             raise TypeError(f"grad requires a real floating-point output, got dtype {dtype}")
-        seed = 1.0 if type(value) is float or not hasattr(value, "dtype") else np.ones((), dtype)
+        seed = 1.0 if type(value) is float or not hasattr(value, "dtype") else np.array(1.0, dtype)
         grads = unflatten(rec.in_td, rec.pull([seed]))
         out = unflatten(rec.out_td, rec.out_leaves)
         return ((out, rec.aux) if has_aux else out), grads

@@ -11,7 +11,7 @@ import numpy as np
 from .dispatch import Tracer
 from .dispatch import is_jax as _is_jax
 from .ops import shape_of
-from .tree import TreeDef, flatten, unflatten
+from .tree import LEAF, TreeDef, flatten, unflatten
 
 __all__ = [
     "argnums_for",
@@ -57,6 +57,8 @@ def input_leaf(x: Any, what: str) -> Any:
 
 def output_leaf(x: Any, what: str) -> None:
     t = type(x)
+    if t is float or t is np.float64:
+        return
     while isinstance(x, Tracer):
         x = x.value  # type: ignore[attr-defined]
         t = type(x)
@@ -106,6 +108,8 @@ def argnums_for(argnums: int | Sequence[int]) -> Any:
 
 def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, TreeDef]:
     dyn = args[argnums[0]] if single else tuple(args[i] for i in argnums)
+    if type(dyn) is float or (type(dyn) is np.ndarray and dyn.dtype.kind == "f"):
+        return [dyn], LEAF  # one float leaf: nothing to check
     leaves, td = flatten(dyn)
     what = "argument {}".format
     if not leaves:

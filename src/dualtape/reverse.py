@@ -12,6 +12,8 @@ from __future__ import annotations
 import gc
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from . import dispatch
 from .arrayops import ArrayOps
 from .dispatch import NO_PARAMS, PLAIN_TYPES, Tracer, evaluate1, evaluate2
@@ -148,8 +150,8 @@ class TapeValue(ArrayOps, Tracer):
                     and type(vals[1]) is float:
                 saved, saved_ans = _FLOAT_METAS2, _FLOAT_META  # scalar code: shared records
             else:
-                saved = _metas(vals)
                 saved_ans = _FLOAT_META if type(ans) is float else Meta(ans)
+                saved = _metas(vals, saved_ans)
         else:
             saved = vals if prim.save_args else (None,) * len(vals)
             saved_ans = ans if prim.save_ans else None
@@ -172,11 +174,11 @@ _new = object.__new__
 _FLOAT_METAS2 = (_FLOAT_META, _FLOAT_META)
 
 
-def _metas(vals: tuple) -> tuple:
-    """The :class:`Meta` of each value (one shared record for Python floats)."""
-    if len(vals) == 1:
-        return (_FLOAT_META if type(vals[0]) is float else Meta(vals[0]),)
-    return tuple([_FLOAT_META if type(v) is float else Meta(v) for v in vals])
+def _metas(vals: tuple, like: Meta) -> tuple:
+    """The :class:`Meta` of each value: ``like`` (the answer's) for an array of its shape and
+    dtype, one shared record for Python floats."""
+    return tuple([like if type(v) is np.ndarray and v.shape == like.shape and v.dtype == like.dtype
+                  else _FLOAT_META if type(v) is float else Meta(v) for v in vals])
 
 
 class collector_paused:  # noqa: N801 - used as a context manager, like contextlib's
@@ -209,9 +211,10 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
     """
     entries = tape.entries
     cts: list[Any] = [None] * len(entries)
+    start = -1
     for index, g in seeds:
         cts[index] = g if cts[index] is None else add(cts[index], g)
-    start = max((index for index, _ in seeds), default=-1)
+        start = max(start, index)
     plain_sums = dispatch.counting is None  # float cotangents then add without dispatch
     with collector_paused():
         for i in range(start, -1, -1):

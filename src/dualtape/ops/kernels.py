@@ -68,6 +68,8 @@ def sum_block(x: Any, axis: tuple, keepdims: bool) -> np.ndarray | None:
         return None
     nd = x.ndim
     ax = sorted(a % nd for a in axis)
+    if not ax:
+        return None
     lo, hi = ax[0], ax[-1] + 1
     if hi - lo != len(ax) or hi >= nd:
         return None

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import dispatch
 from ..registry import MATMUL, Primitive, register
 from .core import ndim_of, shape_of, size_of
 from .elementwise import mul
@@ -70,6 +71,8 @@ def _matvec_vjp_a(g: Any, ans: Any, a: Any, v: Any) -> Any:
 
 
 def _matvec_vjp_v(g: Any, ans: Any, a: Any, v: Any) -> Any:
+    if type(a) is np.ndarray and a.ndim == 2 and type(g) is np.ndarray and dispatch.counting is None:
+        return unbroadcast(np.matmul(g, a), shape_of(v), g.ndim - _out_rank(a, v))  # g^T a, plain
     return unbroadcast(matvec(_mT(a), g), shape_of(v), ndim_of(g) - _out_rank(a, v))
 
 

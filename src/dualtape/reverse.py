@@ -140,7 +140,24 @@ class TapeValue(ArrayOps, Tracer):
             ans = evaluate2(prim, x, y)
         if not parents:
             return ans
-        return self._record(prim, NO_PARAMS, parents, (x, y), ans)
+        tape = self.tape
+        if tape.values is not None or dispatch.counting is not None:
+            return self._record(prim, NO_PARAMS, parents, (x, y), ans)
+        if not prim.save_meta:
+            saved, saved_ans = (x, y) if prim.save_args else _NONES2, ans if prim.save_ans else None
+        elif type(ans) is float and type(x) is float and type(y) is float:
+            saved, saved_ans = _FLOAT_METAS2, _FLOAT_META
+        else:
+            return self._record(prim, NO_PARAMS, parents, (x, y), ans)
+        # _record's append, inline: the binary op is most of scalar code
+        entries = tape.entries
+        out = _new(TapeValue)
+        out.value = ans
+        out.tape = tape
+        out.index = len(entries)
+        out.level = tape.level
+        entries.append((prim, NO_PARAMS, parents, saved, saved_ans))
+        return out
 
     def _record(self, prim: Primitive, params: Any, parents: tuple, vals: tuple,
                 ans: Any) -> TapeValue:
@@ -172,6 +189,7 @@ class TapeValue(ArrayOps, Tracer):
 
 _new = object.__new__
 _FLOAT_METAS2 = (_FLOAT_META, _FLOAT_META)
+_NONES2 = (None, None)
 
 
 def _metas(vals: tuple, like: Meta) -> tuple:

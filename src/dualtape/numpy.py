@@ -64,11 +64,19 @@ def size(a: ArrayLike) -> int:
     return _ops.size_of(a)
 
 
+_AXES: dict[tuple, tuple[int, ...]] = {}  # (axis, rank) -> axes, for None and int axes seen
+
+
 def _axis_tuple(a: ArrayLike, axis: Any, name: str = "axis") -> tuple[int, ...]:
     """Normalise ``axis`` (None, int or sequence) to a tuple of negative ints."""
     nd = ndim(a)
-    if axis is None:
-        return tuple(range(-nd, 0))
+    if axis is None or type(axis) is int:
+        got = _AXES.get((axis, nd))
+        if got is None:
+            got = tuple(range(-nd, 0)) if axis is None else _axis_tuple(a, (axis,), name)
+            if len(_AXES) < 4096:
+                _AXES[(axis, nd)] = got
+        return got
     if isinstance(axis, (int, _np.integer)):
         axes: tuple = (axis,)
     elif isinstance(axis, (tuple, list)):

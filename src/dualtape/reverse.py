@@ -107,6 +107,16 @@ class TapeValue(ArrayOps, Tracer):
         # Most ops have no parameters: one shared empty mapping rather than one per entry.
         return self._record(prim, params or NO_PARAMS, parents, vals, ans)
 
+    def process(self, prim: Primitive, args: tuple, params: Any) -> Any:
+        value = self.value
+        if len(args) != 1 or prim.variadic or dispatch.counting is not None \
+                or type(value) not in PLAIN_TYPES:
+            return Tracer.process(self, prim, args, params)
+        ans = prim.impl(value, **params)  # one operand with parameters: process1's shortcut
+        if prim.vjp[0] is None:
+            return ans
+        return self._record(prim, params or NO_PARAMS, ((0, self.index),), (value,), ans)
+
     def process1(self, prim: Primitive, x: Any) -> Any:
         value = self.value
         if dispatch.counting is None and type(value) in PLAIN_TYPES:

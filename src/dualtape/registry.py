@@ -107,6 +107,7 @@ class Primitive:
     __slots__ = (
         "name", "impl", "jvp", "vjp", "flops", "saves", "broadcasting", "variadic", "linear",
         "sparsity", "normalize", "_jax", "save_args", "save_ans", "save_meta", "jvp_fused",
+        "pullback",
     )
 
     def __init__(
@@ -144,6 +145,8 @@ class Primitive:
         self.normalize = normalize
         self._jax = jax_impl
         self.jvp_fused = jvp_fused
+        # What the backward loop reads of every entry's primitive, in one attribute.
+        self.pullback = (vjp, broadcasting, variadic)
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"

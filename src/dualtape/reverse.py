@@ -253,7 +253,7 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
             if not keep:
                 cts[i] = None
             prim, params, parents, args, ans = entry  # Entry._fields, in order
-            rules, bcast, variadic = prim.vjp, prim.broadcasting, prim.variadic
+            rules, bcast, variadic = prim.pullback
             for j, p in parents:
                 if variadic:
                     c = rules(j, g, ans, *args, **params)

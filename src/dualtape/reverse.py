@@ -125,7 +125,18 @@ class TapeValue(ArrayOps, Tracer):
             ans = evaluate1(prim, value)
         if prim.vjp[0] is None:
             return ans
-        return self._record(prim, NO_PARAMS, ((0, self.index),), (value,), ans)
+        tape = self.tape
+        if prim.save_meta or tape.values is not None or dispatch.counting is not None:
+            return self._record(prim, NO_PARAMS, ((0, self.index),), (value,), ans)
+        entries = tape.entries  # _record's append, inline, as in process2
+        out = _new(TapeValue)
+        out.value = ans
+        out.tape = tape
+        out.index = len(entries)
+        out.level = tape.level
+        entries.append((prim, NO_PARAMS, ((0, self.index),), (value,) if prim.save_args else _NONE1,
+                        ans if prim.save_ans else None))
+        return out
 
     def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
         rules = prim.vjp
@@ -199,7 +210,7 @@ class TapeValue(ArrayOps, Tracer):
 
 _new = object.__new__
 _FLOAT_METAS2 = (_FLOAT_META, _FLOAT_META)
-_NONES2 = (None, None)
+_NONE1, _NONES2 = (None,), (None, None)
 
 
 def _metas(vals: tuple, like: Meta) -> tuple:

@@ -20,8 +20,9 @@ them: vector mode) is predicted to cost
 the rule), β the cost of one FLOP, c_call and c_pass the bookkeeping of a call and of a
 pass (seeds, flattening, joining the result).  S(k) = γ · max(0, 8k(n + m) − cache)
 charges a batched pass whose k-wide seeds and results no longer fit in cache.  The
-constants (:class:`CostModel`) are seconds, fitted once to CPU times of the built-in
-problem families on one core; only their ratios matter for the choice.  The candidate
+constants (:class:`CostModel`) are seconds, fitted to the auto_mode study's CPU times of
+the built-in problem families on one core (``scripts/fit_cost_model.py``; refit whenever
+an engine's speed changes); only their ratios matter for the choice.  The candidate
 with the lowest predicted cost wins; ties go to vector mode, then to reverse mode, then
 to the smaller chunk.  A chunk at least as large as the number of directions is vector
 mode and is not a separate candidate.
@@ -50,16 +51,16 @@ CHUNKS = (1, 4, 16, 64, None)
 class CostModel:
     """Seconds per primitive application (α, per engine) and per FLOP (β); see the module."""
 
-    alpha_fwd: float = 3.5e-6
-    alpha_vec: float = 3.5e-6
-    alpha_rec: float = 4.2e-6
-    alpha_bwd: float = 2.3e-6
-    alpha_pull: float = 2.3e-6
-    beta: float = 5e-11
-    gamma: float = 1e-9
+    alpha_fwd: float = 2.8e-6
+    alpha_vec: float = 3.8e-6
+    alpha_rec: float = 2.7e-6
+    alpha_bwd: float = 2.6e-6
+    alpha_pull: float = 2.5e-6
+    beta: float = 3.1e-11
+    gamma: float = 7.3e-9
     cache_bytes: float = 64e6
-    per_pass: float = 1.8e-5
-    per_call: float = 4e-5
+    per_pass: float = 6.9e-6
+    per_call: float = 9.5e-6
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,15 @@ def test_dot_text_is_valid_graphviz() -> None:
     loss, _ = _hand_graph()
     for text in (to_dot(loss), to_dot(trace(lambda a: dnp.sum(a * a), np.ones(2)))):
         subprocess.run(["dot", "-Tsvg"], input=text, text=True, check=True, capture_output=True)
+
+
+def test_value_operands_keep_argument_positions() -> None:
+    """``Value.operands`` is what the drawing reads: the Value per position, None for a constant."""
+    from dualtape.lessons.value import Value
+
+    a, b = Value(2.0), Value(3.0)
+    assert (a - b).operands == (a, b)
+    left, right = (5.0 - b).operands, (a - 5.0).operands
+    assert left == (None, b) and right == (a, None)
+    assert a.operands == (None, None) and a.relu().operands[0] is a
+    assert (a * a).parents == (a, a)

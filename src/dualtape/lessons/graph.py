@@ -178,7 +178,7 @@ def _value_dot(root: Value, digits: int, title: str | None, rankdir: str) -> str
         lines.append(f'  {name} [label="{_label(label)}", fillcolor="{fill}"];')
         if v.is_leaf:
             continue
-        pa, pb = v._pa, v._pb
+        pa, pb = v.operands
         args = v.args
         ordered = v.prim is not None and v.prim.name in ("sub", "div", "power")
         for pos, parent in enumerate((pa, pb)[:len(args)]):

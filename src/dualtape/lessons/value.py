@@ -334,6 +334,12 @@ class Value:
         return tuple(p for p in (self._pa, self._pb) if p is not None)
 
     @property
+    def operands(self) -> tuple[Value | None, Value | None]:
+        """The Value in each argument position, ``None`` where the argument was a constant
+        (or there is no second argument): :attr:`parents` with the positions kept."""
+        return self._pa, self._pb
+
+    @property
     def _prev(self) -> set[Value]:
         """micrograd's set of children (the parents, in dualtape's words)."""
         return set(self.parents)

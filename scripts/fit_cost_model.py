@@ -21,30 +21,15 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import nnls
 
-from dualtape.choice import CostModel, name, predict, profile
+from dualtape.choice import CostModel, candidates, name, pick, predict, profile
 from dualtape.study import get_problem
-
-CANDIDATES = [(mode, chunk) for chunk in (None, 1, 4, 16, 64) for mode in ("rev", "fwd")]
-
-
-def _method(label: str) -> tuple[str, int | None]:
-    mode, rest = label.split("_", 1)
-    return mode, None if rest == "vector" else int(rest.removeprefix("chunk"))
 
 
 def regret_share(model: CostModel, profiles: dict, cells: dict) -> tuple[float, float]:
     """Share of cells whose pick is within 1.1x of the fastest, and the worst regret."""
     regrets = []
     for key, times in cells.items():
-        p = profiles[key]
-        ranked = {}
-        for rank, (mode, chunk) in enumerate(CANDIDATES):
-            dim = p.n if mode == "fwd" else p.m
-            if chunk is not None and chunk > 1 and chunk >= dim:
-                continue  # vector mode by another name, as in choose_mode
-            ranked[name(mode, chunk)] = (predict(p, mode, chunk, model), rank)
-        pick = min(ranked, key=ranked.__getitem__)
-        regrets.append(times[pick] / min(times.values()))
+        regrets.append(times[name(*pick(profiles[key], model))] / min(times.values()))
     return float(np.mean(np.array(regrets) <= 1.1)), float(max(regrets))
 
 
@@ -62,13 +47,13 @@ def main(out: Path) -> None:
     today = CostModel()
     fields = [f.name for f in dataclasses.fields(CostModel) if f.name != "cache_bytes"]
     columns, times = [], []
+    units = [CostModel(**{g: float(g == f) for g in fields}, cache_bytes=today.cache_bytes)
+             for f in fields]
     for key, measured in cells.items():
-        for label, seconds in measured.items():
-            mode, chunk = _method(label)
-            columns.append([predict(profiles[key], mode, chunk, CostModel(
-                **{g: float(g == f) for g in fields}, cache_bytes=today.cache_bytes))
-                for f in fields])
-            times.append(seconds)
+        p = profiles[key]
+        for mode, chunk in candidates(p):
+            columns.append([predict(p, mode, chunk, unit) for unit in units])
+            times.append(measured[name(mode, chunk)])
     a, t = np.array(columns), np.array(times)
     coef, _ = nnls(a / t[:, None], np.ones_like(t))
     fitted = CostModel(**{f: float(f"{c:.2g}") for f, c in zip(fields, coef, strict=True)},

@@ -42,7 +42,7 @@ import numpy as np
 
 from .counting import count
 
-__all__ = ["CostModel", "ModeChoice", "choose_mode", "Profile"]
+__all__ = ["CostModel", "ModeChoice", "choose_mode", "Profile", "candidates", "pick"]
 
 CHUNKS = (1, 4, 16, 64, None)
 
@@ -158,19 +158,29 @@ def choose_mode(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0,
     """
     model = model or CostModel()
     p = profile(fun, *args, argnums=argnums)
+    mode, chunk = pick(p, model)
     unit = model.alpha_fwd * max(p.eval_ops, 1) + model.beta * p.eval_flops
-    costs: dict[str, float] = {}
-    keys = {}
-    for rank, (mode, chunk) in enumerate((mode, chunk) for chunk in (None, *CHUNKS[:-1])
-                                         for mode in ("rev", "fwd")):
-        dim = p.n if mode == "fwd" else p.m
-        if chunk is not None and chunk > 1 and chunk >= dim:
-            continue  # the same computation as vector mode
-        t = predict(p, mode, chunk, model)
-        costs[name(mode, chunk)] = t / unit
-        keys[(mode, chunk)] = (t, rank)
-    mode, chunk = min(keys, key=keys.__getitem__)
+    costs = {name(m, c): predict(p, m, c, model) / unit for m, c in candidates(p)}
     return ModeChoice(mode, chunk, _reason(p, mode, chunk, costs), costs, p)
+
+
+def candidates(p: Profile) -> list[tuple[str, int | None]]:
+    """The ``(mode, chunk)`` candidates for ``p``, in tie-breaking order: vector mode first,
+    reverse before forward, smaller chunks first. A chunk at least as large as the number
+    of directions is the same computation as vector mode and is left out."""
+    out = []
+    for chunk in (None, *CHUNKS[:-1]):
+        for mode in ("rev", "fwd"):
+            dim = p.n if mode == "fwd" else p.m
+            if chunk is None or chunk == 1 or chunk < dim:
+                out.append((mode, chunk))
+    return out
+
+
+def pick(p: Profile, model: CostModel) -> tuple[str, int | None]:
+    """The candidate with the lowest predicted cost (ties: the earlier candidate)."""
+    ranked = candidates(p)
+    return min(ranked, key=lambda mc: (predict(p, *mc, model), ranked.index(mc)))
 
 
 def _reason(p: Profile, mode: str, chunk: int | None, costs: dict[str, float]) -> str:

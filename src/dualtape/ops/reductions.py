@@ -29,6 +29,9 @@ def _expand_reduced(g: Any, axis: tuple, keepdims: bool) -> Any:
     return g if keepdims else expand_dims(g, axis=axis)
 
 
+_ARRAYS = (np.ndarray, np.float64, np.float32)  # plain cotangents: _restore skips dispatch
+
+
 def _restore(g: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     """Broadcast a reduction's cotangent back over ``x``'s shape (batch axes kept)."""
     if dispatch.counting is None and type(g) in _ARRAYS:  # a plain cotangent: no dispatch
@@ -40,9 +43,6 @@ def _restore(g: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     return broadcast_to(g, shape=batch_shape(g, x) + shape_of(x))
 
 
-_ARRAYS = (np.ndarray, np.float64, np.float32)
-
-
 def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
     """``fallback`` (``np.sum``, ``np.max``, ...), calling ``ufunc.reduce`` directly on arrays,
     and :mod:`.kernels`' faster kernels over short last axes."""
@@ -52,11 +52,10 @@ def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
             out = sum_block(x, axis, keepdims)
             if out is not None:
                 return out
-        if short_rows(x, axis):
-            if ufunc is np.add:
+            if short_rows(x, axis):
                 return sum_last(x, keepdims)
-            if x.shape[-1] <= EXTREMUM_MAX_K:
-                return extremum_last(ufunc, x, keepdims)
+        elif short_rows(x, axis) and x.shape[-1] <= EXTREMUM_MAX_K:
+            return extremum_last(ufunc, x, keepdims)
         if type(x) is np.ndarray:  # the same reduction without NumPy's Python wrapper
             return ufunc.reduce(x, axis=axis, keepdims=keepdims)
         return fallback(x, axis=axis, keepdims=keepdims)

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import numpy as dnp
 from . import ops
+from .dispatch import method2
 
 __all__ = ["ArrayOps"]
 
@@ -55,9 +56,6 @@ def _lookup(func: Any) -> Any:
     return _FUNCTIONS.get(name)
 
 
-_add, _sub, _mul, _div = ops.add, ops.sub, ops.mul, ops.div
-
-
 def _fn_name(func: Any) -> str:
     return f"numpy.{getattr(func, '__name__', repr(func))}"
 
@@ -69,23 +67,15 @@ class ArrayOps:
     __array_priority__ = 1000.0
     __hash__ = object.__hash__
 
-    # arithmetic: the ops themselves (they route a traced operand straight to its engine)
-    __add__ = ops.add
-    __sub__ = ops.sub
-    __mul__ = ops.mul
-    __truediv__ = ops.div
-
-    def __radd__(self, other: Any) -> Any:
-        return _add(other, self)
-
-    def __rsub__(self, other: Any) -> Any:
-        return _sub(other, self)
-
-    def __rmul__(self, other: Any) -> Any:
-        return _mul(other, self)
-
-    def __rtruediv__(self, other: Any) -> Any:
-        return _div(other, self)
+    # arithmetic: the ops' routing with self known to be traced (dispatch.method2)
+    __add__ = method2(ops.add.primitive)
+    __sub__ = method2(ops.sub.primitive)
+    __mul__ = method2(ops.mul.primitive)
+    __truediv__ = method2(ops.div.primitive)
+    __radd__ = method2(ops.add.primitive, reflected=True)
+    __rsub__ = method2(ops.sub.primitive, reflected=True)
+    __rmul__ = method2(ops.mul.primitive, reflected=True)
+    __rtruediv__ = method2(ops.div.primitive, reflected=True)
 
     def __pow__(self, other: Any) -> Any:
         return dnp.power(self, other)

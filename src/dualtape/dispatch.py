@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = [
     "NO_PARAMS", "PLAIN_TYPES", "Tracer", "bind", "counting", "evaluate", "evaluate1",
-    "evaluate2", "fusing", "is_jax", "op1", "op2", "opn", "unwrap",
+    "evaluate2", "fusing", "is_jax", "method2", "op1", "op2", "opn", "unwrap",
 ]
 
 # Types that never need an engine: every fast path checks membership first.
@@ -224,6 +224,20 @@ def op2(prim: Any) -> Callable[[Any, Any], Any]:
         return bind(prim, (x, y), NO_PARAMS)  # two levels, or JAX values
 
     return _named(op, prim)
+
+
+def method2(prim: Any, reflected: bool = False) -> Callable[[Any, Any], Any]:
+    """The operator method (``__mul__``, or ``__rmul__`` when ``reflected``) of a traced value
+    for a two-operand primitive: :func:`op2`'s decision with ``self`` known to be a tracer."""
+
+    def op(self, other):
+        t = type(other)
+        if t in PLAIN_TYPES or (t is type(self) and other.level == self.level):
+            return self.process2(prim, other, self) if reflected else self.process2(prim, self, other)
+        return bind(prim, (other, self) if reflected else (self, other), NO_PARAMS)
+
+    op.__name__ = op.__qualname__ = f"__{'r' if reflected else ''}{prim.name}__"
+    return op
 
 
 def opn(prim: Any) -> Callable[..., Any]:

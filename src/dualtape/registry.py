@@ -20,7 +20,7 @@ from .dispatch import is_jax as _is_jax  # noqa: F401  (older name, imported by 
 
 __all__ = [
     "AXIS_GROUP", "CUMULATIVE", "DENSE", "ELEMENTWISE", "GATHER", "MATMUL", "PLAIN_TYPES",
-    "Primitive", "REDUCTION", "SCATTER", "Sparsity", "Tracer", "primitives", "register",
+    "Primitive", "REDUCTION", "passes_through", "SCATTER", "Sparsity", "Tracer", "primitives", "register",
 ]
 
 _TABLE: dict[str, Primitive] = {}
@@ -64,6 +64,13 @@ GATHER = Sparsity("gather", "each output element is one argument element or a co
 SCATTER = Sparsity("scatter", "scatter_add(g, index, shape): element j of g lands at index j")
 MATMUL = Sparsity("matmul", "x @ y, reading the zeros of a constant operand")
 DENSE = Sparsity("dense", "every output element may depend on every input element")
+
+
+def passes_through(g: Any, ans: Any, *args: Any, **params: Any) -> Any:
+    """The rule of an argument that the answer equals (up to broadcasting): ``g`` unchanged.
+
+    The backward loop recognises it and skips the call."""
+    return g
 
 
 class Primitive:

@@ -18,7 +18,7 @@ from . import dispatch
 from .arrayops import ArrayOps
 from .dispatch import NO_PARAMS, PLAIN_TYPES, Tracer, evaluate1, evaluate2
 from .ops import Meta, add, shape_of, unbroadcast
-from .registry import Primitive
+from .registry import Primitive, passes_through
 
 __all__ = ["Entry", "Tape", "TapeValue", "backward", "collector_paused"]
 
@@ -258,8 +258,10 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
     with collector_paused():
         for i in range(start, -1, -1):
             g = cts[i]
+            if g is None:
+                continue
             entry = entries[i]
-            if g is None or entry is None:
+            if entry is None:
                 continue
             if not keep:
                 cts[i] = None
@@ -268,17 +270,25 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
             for j, p in parents:
                 if variadic:
                     c = rules(j, g, ans, *args, **params)
-                elif params is NO_PARAMS:
-                    c = rules[j](g, ans, *args)
                 else:
-                    c = rules[j](g, ans, *args, **params)
-                if bcast and type(c) is not float:
+                    rule = rules[j]
+                    if rule is passes_through:
+                        c = g
+                    elif params is NO_PARAMS:
+                        c = rule(g, ans, *args)
+                    else:
+                        c = rule(g, ans, *args, **params)
+                if type(c) is float:
+                    old = cts[p]
+                    if old is None:
+                        cts[p] = c
+                    elif plain_sums and type(old) is float:
+                        cts[p] = old + c
+                    else:
+                        cts[p] = add(old, c)
+                    continue
+                if bcast:
                     c = unbroadcast(c, shape_of(args[j]), nb)
                 old = cts[p]
-                if old is None:
-                    cts[p] = c
-                elif plain_sums and type(old) is float and type(c) is float:
-                    cts[p] = old + c
-                else:
-                    cts[p] = add(old, c)
+                cts[p] = c if old is None else add(old, c)
     return cts

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import dispatch
-from ..registry import ELEMENTWISE, Primitive, register
+from ..registry import ELEMENTWISE, Primitive, passes_through, register
 from .core import elementwise_flops, shape_of, times
 from .fused import relu_fused, tanh_fused, tanh_tangent_into
 from .rules import defbinary, deflinear, defnondiff, defunary, mask, op_for, safe_binary, scalar_fast
@@ -51,7 +51,7 @@ def _arith(name: str, impl: Any, jvp: tuple, vjp: tuple, **kw: Any) -> Any:
 
 add = _arith("add", operator.add,
              (lambda t, ans, x, y: t, lambda t, ans, x, y: t),
-             (lambda g, ans, x, y: g, lambda g, ans, x, y: g), saves="meta", linear=True)
+             (passes_through, passes_through), saves="meta", linear=True)
 def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # Reduce to y's shape first, then negate the (often much smaller) result.
     from .reductions import unbroadcast
@@ -61,7 +61,7 @@ def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 sub = _arith("sub", operator.sub,
              (lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t)),
-             (lambda g, ans, x, y: g, _sub_vjp_y), saves="meta", linear=True)
+             (passes_through, _sub_vjp_y), saves="meta", linear=True)
 def _times_y(t: Any, ans: Any, x: Any, y: Any) -> Any:
     if type(t) is float and type(y) is float and dispatch.counting is None:
         return t * y  # mul(t, y) on floats, inline: scalar code's most common rule
@@ -140,21 +140,22 @@ def _minimum_impl(x: Any, y: Any) -> Any:
     return np.minimum(x, y)
 
 
-def _pick_rule(swap: bool) -> Any:
-    """``t * max_weight(a, b)`` with ``(a, b) = (x, y)``, or ``(y, x)`` when ``swap``: the
-    rule of each operand of maximum and minimum, computed inline on Python floats."""
-
-    def rule(t: Any, ans: Any, x: Any, y: Any) -> Any:
-        a, b = (y, x) if swap else (x, y)
-        if type(t) is float and type(a) is float and type(b) is float and dispatch.counting is None:
-            return t * (1.0 if a > b else (0.5 if a == b else 0.0))
-        return mul(t, max_weight(a, b))
-
-    return rule
+# t * max_weight(a, b): the rule of the operand that wins when it is the larger (maximum's
+# x, minimum's y), and of the one that wins when smaller; inline on Python floats.
+def _when_larger(t: Any, ans: Any, x: Any, y: Any) -> Any:
+    if type(t) is float and type(x) is float and type(y) is float and dispatch.counting is None:
+        return t * (1.0 if x > y else (0.5 if x == y else 0.0))
+    return mul(t, max_weight(x, y))
 
 
-maximum = defbinary("maximum", _maximum_impl, rules=(_pick_rule(False), _pick_rule(True)))
-minimum = defbinary("minimum", _minimum_impl, rules=(_pick_rule(True), _pick_rule(False)))
+def _when_smaller(t: Any, ans: Any, x: Any, y: Any) -> Any:
+    if type(t) is float and type(x) is float and type(y) is float and dispatch.counting is None:
+        return t * (1.0 if x < y else (0.5 if x == y else 0.0))
+    return mul(t, max_weight(y, x))
+
+
+maximum = defbinary("maximum", _maximum_impl, rules=(_when_larger, _when_smaller))
+minimum = defbinary("minimum", _minimum_impl, rules=(_when_smaller, _when_larger))
 
 where = op_for(register(Primitive(
     "where", np.where,

@@ -209,6 +209,7 @@ class TapeValue(ArrayOps, Tracer):
 
 
 _new = object.__new__
+_SHAPED = frozenset({np.ndarray, np.float64, np.float32, Meta})
 _FLOAT_METAS2 = (_FLOAT_META, _FLOAT_META)
 _NONE1, _NONES2 = (None,), (None, None)
 
@@ -288,7 +289,9 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
                         cts[p] = add(old, c)
                     continue
                 if bcast:
-                    c = unbroadcast(c, shape_of(args[j]), nb)
+                    a = args[j]  # the common case, same shape, without unbroadcast's call
+                    if nb or type(a) not in _SHAPED or type(c) not in _SHAPED or c.shape != a.shape:
+                        c = unbroadcast(c, shape_of(a), nb)
                 old = cts[p]
                 cts[p] = c if old is None else add(old, c)
     return cts

@@ -140,17 +140,19 @@ def evaluate(prim: Any, vals: tuple, params: Any) -> Any:
 
 
 def evaluate1(prim: Any, a: Any) -> Any:
-    """:func:`evaluate` for one operand and no parameters."""
-    if type(a) in PLAIN_TYPES and counting is None:
-        return prim.impl(a)
-    return evaluate(prim, (a,), NO_PARAMS)
+    """:func:`evaluate` for one operand and no parameters; a traced operand (transformations
+    nest) takes :func:`op1`'s route again, so its engine's ``process1``."""
+    if type(a) in PLAIN_TYPES:
+        return prim.impl(a) if counting is None else evaluate(prim, (a,), NO_PARAMS)
+    return prim.route(a) if prim.route is not None else bind(prim, (a,), NO_PARAMS)
 
 
 def evaluate2(prim: Any, a: Any, b: Any) -> Any:
-    """:func:`evaluate` for two operands and no parameters."""
-    if counting is None and type(a) in PLAIN_TYPES and type(b) in PLAIN_TYPES:
-        return prim.impl(a, b)
-    return evaluate(prim, (a, b), NO_PARAMS)
+    """:func:`evaluate` for two operands and no parameters; traced operands (transformations
+    nest) take :func:`op2`'s route again, so their engine's ``process2``."""
+    if type(a) in PLAIN_TYPES and type(b) in PLAIN_TYPES:
+        return prim.impl(a, b) if counting is None else evaluate(prim, (a, b), NO_PARAMS)
+    return prim.route(a, b) if prim.route is not None else bind(prim, (a, b), NO_PARAMS)
 
 
 def fusing() -> bool:
@@ -203,6 +205,7 @@ def op1(prim: Any) -> Callable[[Any], Any]:
             return x.process1(prim, x)  # a single tracer is the top by itself
         return bind(prim, (x,), NO_PARAMS)
 
+    prim.route = op
     return _named(op, prim)
 
 
@@ -223,6 +226,7 @@ def op2(prim: Any) -> Callable[[Any, Any], Any]:
             return x.process2(prim, x, y)
         return bind(prim, (x, y), NO_PARAMS)  # two levels, or JAX values
 
+    prim.route = op
     return _named(op, prim)
 
 

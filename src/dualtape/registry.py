@@ -114,7 +114,7 @@ class Primitive:
     __slots__ = (
         "name", "impl", "jvp", "vjp", "flops", "saves", "broadcasting", "variadic", "linear",
         "sparsity", "normalize", "_jax", "save_args", "save_ans", "save_meta", "jvp_fused",
-        "pullback",
+        "pullback", "route",
     )
 
     def __init__(
@@ -154,6 +154,8 @@ class Primitive:
         self.jvp_fused = jvp_fused
         # What the backward loop reads of every entry's primitive, in one attribute.
         self.pullback = (vjp, broadcasting, variadic)
+        # The exported op1/op2 function, set by dispatch: nested evaluations route through it.
+        self.route: Callable[..., Any] | None = None
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"

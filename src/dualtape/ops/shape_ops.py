@@ -73,6 +73,8 @@ broadcast_to = deflinear("broadcast_to", broadcast_view,
 
 
 def _expand_dims_impl(x: Any, axis: tuple) -> Any:
+    if axis == (-1,) and type(x) is np.ndarray:
+        return x[..., None]  # a reduction over the last axis undone: the common case
     if not isinstance(x, (np.ndarray, np.generic)):  # NumPy scalars reshape like 0-d arrays
         return np.expand_dims(x, axis)
     shape = list(x.shape)

@@ -684,6 +684,9 @@ MIXED_BINARY = {
     "div": (lambda a, b: a / b, lambda a, b: a / b),
     "dnp.maximum": (dnp.maximum, jnp.maximum),
     "tanh_tangent": (lambda a, b: dt.ops.tanh_tangent(a, b), lambda a, b: a * (1 - b * b)),
+    # reflected operators: a plain float on the left of a value traced at two levels
+    "radd_rmul": (lambda a, b: 2.0 + 3.0 * (a * b), lambda a, b: 2.0 + 3.0 * (a * b)),
+    "rsub_rdiv": (lambda a, b: 2.0 - 1.5 / (a * b), lambda a, b: 2.0 - 1.5 / (a * b)),
 }
 
 

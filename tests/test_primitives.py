@@ -8,6 +8,7 @@ against jax.jvp / jax.vjp, and in vector mode (jacfwd == jacrev == jax.jacfwd).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -515,6 +516,26 @@ def test_tie_conventions_match_jax():
     x = np.array([1.0, 3.0, 3.0, 2.0])
     np.testing.assert_allclose(dt.grad(dnp.max)(x), jax.grad(dnp.max)(jax.numpy.asarray(x)))
     np.testing.assert_allclose(dt.grad(dnp.max)(x), [0.0, 0.5, 0.5, 0.0])
+
+
+@pytest.mark.parametrize("op", [dnp.maximum, dnp.minimum], ids=["maximum", "minimum"])
+def test_selection_rules_on_floats_match_the_array_rules(op):
+    """maximum/minimum's inline rules on Python floats give what the array rules give:
+    ties split the cotangent, a NaN operand gets none, and an infinite cotangent times a
+    zero weight is NaN in both."""
+    pairs = [(1.0, 2.0), (2.0, 1.0), (1.5, 1.5), (math.nan, 1.0), (1.0, math.nan), (0.0, -0.0)]
+    for g in (1.0, -2.5, math.inf):
+        for x, y in pairs:
+            _, pull = dt.vjp(op, x, y)
+            _, pull_arrays = dt.vjp(op, np.array([x]), np.array([y]))
+            got = pull(g)
+            want = pull_arrays(np.array([g]))
+            for a, b in zip(got, want, strict=True):
+                assert type(a) is float
+                np.testing.assert_array_equal(np.array([a]), b, err_msg=f"{x}, {y}, g={g}")
+            t = dt.jvp(op, (x, y), (g, 2.0 * g))[1]
+            t_arrays = dt.jvp(op, (np.array([x]), np.array([y])), (np.array([g]), np.array([2.0 * g])))[1]
+            np.testing.assert_array_equal(np.array([t]), t_arrays, err_msg=f"jvp {x}, {y}, g={g}")
 
 
 def test_abs_slope_at_zero_is_zero():

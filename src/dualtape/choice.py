@@ -42,7 +42,7 @@ import numpy as np
 
 from .counting import count
 
-__all__ = ["CostModel", "ModeChoice", "choose_mode", "Profile", "candidates", "pick"]
+__all__ = ["CostModel", "ModeChoice", "choose_mode", "Profile", "candidates", "pick", "predictions"]
 
 CHUNKS = (1, 4, 16, 64, None)
 
@@ -158,9 +158,10 @@ def choose_mode(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0,
     """
     model = model or CostModel()
     p = profile(fun, *args, argnums=argnums)
-    mode, chunk = pick(p, model)
+    predicted = predictions(p, model)
+    mode, chunk = pick(p, model, predicted)
     unit = model.alpha_fwd * max(p.eval_ops, 1) + model.beta * p.eval_flops
-    costs = {name(m, c): predict(p, m, c, model) / unit for m, c in candidates(p)}
+    costs = {name(m, c): t / unit for (m, c), t in predicted.items()}
     return ModeChoice(mode, chunk, _reason(p, mode, chunk, costs), costs, p)
 
 
@@ -177,10 +178,17 @@ def candidates(p: Profile) -> list[tuple[str, int | None]]:
     return out
 
 
-def pick(p: Profile, model: CostModel) -> tuple[str, int | None]:
-    """The candidate with the lowest predicted cost (ties: the earlier candidate)."""
-    ranked = candidates(p)
-    return min(ranked, key=lambda mc: (predict(p, *mc, model), ranked.index(mc)))
+def predictions(p: Profile, model: CostModel) -> dict[tuple[str, int | None], float]:
+    """Every candidate's predicted seconds, in :func:`candidates`' order."""
+    return {mc: predict(p, *mc, model) for mc in candidates(p)}
+
+
+def pick(p: Profile, model: CostModel,
+         predicted: dict[tuple[str, int | None], float] | None = None) -> tuple[str, int | None]:
+    """The candidate with the lowest predicted cost (``min`` keeps the earlier candidate on a
+    tie); ``predicted`` is :func:`predictions`' answer when the caller has it already."""
+    predicted = predictions(p, model) if predicted is None else predicted
+    return min(predicted, key=predicted.__getitem__)
 
 
 def _reason(p: Profile, mode: str, chunk: int | None, costs: dict[str, float]) -> str:

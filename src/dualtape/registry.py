@@ -20,7 +20,8 @@ from .dispatch import is_jax as _is_jax  # noqa: F401  (older name, imported by 
 
 __all__ = [
     "AXIS_GROUP", "CUMULATIVE", "DENSE", "ELEMENTWISE", "GATHER", "MATMUL", "PLAIN_TYPES",
-    "Primitive", "REDUCTION", "passes_through", "SCATTER", "Sparsity", "Tracer", "primitives", "register",
+    "Primitive", "REDUCTION", "SCATTER", "Sparsity", "Tracer", "passes_through", "primitives",
+    "register",
 ]
 
 _TABLE: dict[str, Primitive] = {}

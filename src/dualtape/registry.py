@@ -68,7 +68,8 @@ DENSE = Sparsity("dense", "every output element may depend on every input elemen
 
 
 def passes_through(g: Any, ans: Any, *args: Any, **params: Any) -> Any:
-    """The rule of an argument that the answer equals (up to broadcasting): ``g`` unchanged.
+    """The rule, in either mode, of an argument that the answer equals (up to broadcasting):
+    the tangent or cotangent unchanged.
 
     The backward loop recognises it and skips the call."""
     return g

@@ -49,8 +49,7 @@ def _arith(name: str, impl: Any, jvp: tuple, vjp: tuple, **kw: Any) -> Any:
     return op_for(register(Primitive(name, impl, jvp=jvp, vjp=vjp, broadcasting=True, **kw)), 2)
 
 
-add = _arith("add", operator.add,
-             (lambda t, ans, x, y: t, lambda t, ans, x, y: t),
+add = _arith("add", operator.add, (passes_through, passes_through),
              (passes_through, passes_through), saves="meta", linear=True)
 def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # Reduce to y's shape first, then negate the (often much smaller) result.
@@ -60,7 +59,7 @@ def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 
 sub = _arith("sub", operator.sub,
-             (lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t)),
+             (passes_through, lambda t, ans, x, y: neg(t)),
              (passes_through, _sub_vjp_y), saves="meta", linear=True)
 def _times_y(t: Any, ans: Any, x: Any, y: Any) -> Any:
     if type(t) is float and type(y) is float and dispatch.counting is None:

@@ -88,6 +88,36 @@ def test_scalar_python_float_chain_exact():
     assert c.tape_bytes == 16  # x and sin(x), 8 bytes each; x saved twice counts once
 
 
+@pytest.mark.parametrize("mode", ["grad", "jvp", "vector jvp", "hessian"])
+def test_a_value_times_itself_records_square(mode):
+    # mul's diagonal: x * x is square(x), one rule t * 2x, in both engines and nested
+    def f(x):
+        s = dnp.sin(x)
+        return dnp.sum(s * s)
+
+    with dt.count() as c:
+        if mode == "grad":
+            out = dt.grad(f)(X)
+        elif mode == "jvp":
+            out = dt.jvp(f, (X,), (np.ones(N),))[1]
+        elif mode == "vector jvp":
+            out = dt.jacfwd(f, chunk=2)(X)
+        else:
+            out = np.diag(dt.hessian(f)(X))
+    # grad: sin, square, sum; sum's VJP; square's mul(2.0, s) and mul(g, .); sin's cos, mul.
+    # jvp: sin, cos, mul; square, its two muls; two sums.  No add: no second rule to join.
+    exact = {"grad": {"sin": 1, "square": 1, "sum": 1, "expand_dims": 1, "broadcast_to": 1,
+                      "mul": 3, "cos": 1},
+             "jvp": {"sin": 1, "cos": 1, "mul": 3, "square": 1, "sum": 2}}
+    assert dict(c.by_name) == exact.get(mode, dict(c.by_name)) and c.by_name["square"] >= 1
+    d = {"grad": np.sin(2 * X), "jvp": np.sum(np.sin(2 * X)), "vector jvp": np.sin(2 * X),
+         "hessian": 2 * np.cos(2 * X)}[mode]
+    np.testing.assert_allclose(out, d, rtol=1e-12, atol=1e-15)
+    y = dnp.sin(X)
+    assert np.array_equal(dt.grad(lambda x: dnp.sum(x * x))(y),
+                          dt.grad(lambda x: dnp.sum(x * dnp.asarray(y)))(y) * 2)
+
+
 def test_float32_halves_tape_bytes():
     f = lambda x: dnp.sum(dnp.sin(x) * x)
     with dt.count() as c64:

@@ -92,6 +92,8 @@ class Dual(ArrayOps, Tracer):
         return Dual(ans, rule(self.tangent, ans, v), self.level)
 
     def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
+        if x is y and prim.diagonal is not None:
+            return self.process1(prim.diagonal, x)
         if self.nb:
             return self.process(prim, (x, y), NO_PARAMS)
         ta = tb = sa = sb = None

@@ -111,12 +111,15 @@ class Primitive:
             tangent (``None``: not traced) and ``s*`` its own stack (or ``None``).
             Returns ``None`` to decline.  It must compute what ``impl`` and the JVP rules
             compute, op for op; the engine skips it while counting.
+        diagonal: the one-operand primitive that ``op(x, x)`` equals (``mul``: ``square``).
+            Both engines record it when the two operands are the same traced value: one
+            rule instead of two rules and a sum.  Set after both are registered.
     """
 
     __slots__ = (
         "name", "impl", "jvp", "vjp", "flops", "saves", "broadcasting", "variadic", "linear",
         "sparsity", "normalize", "_jax", "save_args", "save_ans", "save_meta", "jvp_fused",
-        "pullback", "route",
+        "pullback", "route", "diagonal",
     )
 
     def __init__(
@@ -158,6 +161,7 @@ class Primitive:
         self.pullback = (vjp, broadcasting, variadic)
         # The exported op1/op2 function, set by dispatch: nested evaluations route through it.
         self.route: Callable[..., Any] | None = None
+        self.diagonal: Primitive | None = None
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"

@@ -142,6 +142,8 @@ class TapeValue(ArrayOps, Tracer):
         rules = prim.vjp
         if type(x) is TapeValue and type(y) is TapeValue and rules[0] is not None \
                 and rules[1] is not None:
+            if x is y and prim.diagonal is not None:
+                return x.process1(prim.diagonal, x)
             parents: tuple = ((0, x.index), (1, y.index))  # the common case, built at once
             x = x.value
             y = y.value

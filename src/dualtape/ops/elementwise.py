@@ -198,6 +198,7 @@ arctan = defunary("arctan", scalar_fast(math.atan, np.arctan),
                   lambda ans, x: reciprocal(add(1.0, square(x))))
 abs_ = defunary("abs", scalar_fast(abs, np.abs), lambda ans, x: sign(x))
 square = defunary("square", scalar_fast(lambda v: v * v, np.square), lambda ans, x: mul(2.0, x))
+mul.primitive.diagonal = square.primitive  # x * x: one rule t * 2x, not t * x + x * t
 reciprocal = defunary("reciprocal", scalar_fast(lambda v: 1.0 / v, np.reciprocal),
                       lambda ans, x: neg(square(ans)), saves="ans")
 

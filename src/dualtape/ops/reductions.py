@@ -142,15 +142,16 @@ def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> An
         dtype = _F64
     else:
         dtype = np.result_type(g, x, 1.0)  # before g becomes an array: a Python float stays weak
+    if getattr(ans, "size", 1) == 1 and (type(g) is float or g.ndim == np.ndim(ans)):
+        hit = np.equal(x, ans)  # one group, no batch: a single share, written where hit
+        ties = np.count_nonzero(hit)
+        if ties:
+            out = np.zeros(hit.shape, dtype)
+            out[hit] = (g if type(g) is float else g.item()) / ties
+            return out
     if not keepdims:
         g, ans = _expand_dims_impl(g, axis), _expand_dims_impl(ans, axis)
     hit = np.equal(x, ans)
-    if type(g) is not float and g.ndim == hit.ndim and g.size == 1:
-        ties = np.count_nonzero(hit)  # one group, no batch: a single share, written where hit
-        if ties:
-            out = np.zeros(hit.shape, dtype)
-            out[hit] = g.item() / ties
-            return out
     rows = short_rows(x, axis) and dtype == x.dtype
     if rows and g.shape == ans.shape and np.count_nonzero(hit) * x.shape[-1] == x.size \
             and not np.isnan(ans).any():  # no NaN row, so no ties: g lands where hit, in order

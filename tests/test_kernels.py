@@ -120,3 +120,34 @@ def test_extremum_derivative_shortcuts_share_ties_and_keep_nan(keepdims: bool) -
     assert np.isnan(got[11]).all()  # the two rows' hit counts cancel: the NaN guard's case
     others = np.delete(got, [7, 11], axis=0)
     np.testing.assert_array_equal(others, np.delete(want, [7, 11], axis=0))
+
+
+@pytest.mark.parametrize(("base", "shape", "like", "cut"), [
+    ((5, 1), (5, 4), (5, 4), (5, 1)),            # a reduction's cotangent over the last axis
+    ((), (3, 4), (3, 4), (1, 1)),                # a full reduction's
+    ((1, 4), (2, 5, 4), (5, 4), (2, 1, 4)),      # a batch axis (stride 0 too) is kept
+    ((5, 1), (5, 4), (5, 1), (5, 4)),            # like is itself broadcast there: not cut
+    ((5, 4), (5, 4), (5, 4), (5, 4)),            # no broadcast axis: t as it is
+])
+def test_compact_cuts_broadcast_axes_to_one(base: tuple, shape: tuple, like: tuple,
+                                            cut: tuple) -> None:
+    rng = np.random.default_rng(3)
+    t = np.broadcast_to(rng.standard_normal(base), shape)
+    x = rng.standard_normal(like)
+    got = kernels.compact(t, x)
+    assert got.shape == cut
+    np.testing.assert_array_equal(np.broadcast_to(got * x, np.broadcast_shapes(shape, like)),
+                                  t * x)
+
+
+def test_square_derivatives_of_a_broadcast_cotangent_match_a_dense_one() -> None:
+    # sum(x * x, axis) hands square's rule a broadcast view; its doubling runs compact
+    x = np.random.default_rng(4).standard_normal((3, 6, 5))
+    f = lambda x: dnp.sum(dnp.exp(-0.5 * dnp.sum(x * x, axis=2)))
+    const = x.copy()  # the same values, untraced: mul's one rule, on a dense cotangent
+    dense = lambda x: dnp.sum(dnp.exp(-0.5 * dnp.sum(x * const, axis=2)))
+    g = dt.grad(f)(x)
+    np.testing.assert_allclose(g, -x * np.exp(-0.5 * (x * x).sum(2, keepdims=True)), rtol=1e-13)
+    np.testing.assert_allclose(g, 2 * dt.grad(dense)(x), rtol=1e-15)
+    v = np.ones_like(x)
+    np.testing.assert_allclose(dt.jvp(f, (x,), (v,))[1], np.sum(g * v), rtol=1e-13)

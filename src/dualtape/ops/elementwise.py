@@ -17,6 +17,7 @@ from .. import dispatch
 from ..registry import ELEMENTWISE, Primitive, passes_through, register
 from .core import elementwise_flops, shape_of, times
 from .fused import relu_fused, tanh_fused, tanh_tangent_into
+from .kernels import compact
 from .rules import defbinary, deflinear, defnondiff, defunary, mask, op_for, safe_binary, scalar_fast
 
 # ---------------------------------------------------------------- masks (zero derivative)
@@ -197,7 +198,16 @@ cosh = defunary("cosh", scalar_fast(math.cosh, np.cosh), lambda ans, x: sinh(x))
 arctan = defunary("arctan", scalar_fast(math.atan, np.arctan),
                   lambda ans, x: reciprocal(add(1.0, square(x))))
 abs_ = defunary("abs", scalar_fast(abs, np.abs), lambda ans, x: sign(x))
-square = defunary("square", scalar_fast(lambda v: v * v, np.square), lambda ans, x: mul(2.0, x))
+def _twice_times(t: Any, ans: Any, x: Any) -> Any:
+    # (2t) x: doubling a reduction's broadcast cotangent costs its compact size, not x's
+    if dispatch.counting is None:
+        t = compact(t, x)
+    return mul(mul(t, 2.0), x)
+
+
+square = op_for(register(Primitive("square", scalar_fast(lambda v: v * v, np.square),
+                                   jvp=(_twice_times,), vjp=(_twice_times,),
+                                   flops=elementwise_flops, sparsity=ELEMENTWISE)), 1)
 mul.primitive.diagonal = square.primitive  # x * x: one rule t * 2x, not t * x + x * t
 reciprocal = defunary("reciprocal", scalar_fast(lambda v: 1.0 / v, np.reciprocal),
                       lambda ans, x: neg(square(ans)), saves="ans")

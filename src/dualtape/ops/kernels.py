@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["broadcast_view", "extremum_last", "short_rows", "sum_block", "sum_last"]
+__all__ = ["broadcast_view", "compact", "extremum_last", "short_rows", "sum_block", "sum_last"]
 
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 #: Longest last axis taken column by column by :func:`extremum_last` (past it, NumPy's own
@@ -102,3 +102,20 @@ def broadcast_view(x: Any, shape: tuple) -> Any:
     out = np.ndarray(shape, x.dtype, x, 0, tuple(strides))
     out.flags.writeable = False
     return out
+
+
+def compact(t: Any, like: Any) -> Any:
+    """``t`` with each broadcast axis over ``like``'s shape (stride 0, and as long as ``like``'s
+    axis) cut to length one: the same values once broadcast against ``like``, so an elementwise
+    op on ``t`` alone costs its compact size. Batch axes and other arrays: ``t`` as it is."""
+    if type(t) is not np.ndarray or 0 not in t.strides:
+        return t
+    ls = like.shape if type(like) is np.ndarray else np.shape(like)
+    pad = t.ndim - len(ls)
+    if pad < 0:
+        return t
+    cut = [slice(None)] * t.ndim
+    for k, n in enumerate(ls):
+        if t.strides[pad + k] == 0 and t.shape[pad + k] == n > 1:
+            cut[pad + k] = slice(0, 1)
+    return t[tuple(cut)]

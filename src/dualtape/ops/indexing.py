@@ -6,6 +6,7 @@ it); the rules prepend whole slices for a tangent's batch axes.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -24,22 +25,45 @@ def _is_basic(index: tuple) -> bool:
     return all(type(i) in (int, slice, type(None), type(Ellipsis)) for i in index)
 
 
+def _positions(index: tuple, shape: tuple) -> tuple[np.ndarray, tuple] | None:
+    """The flat positions in ``shape`` of the elements of ``x[index]``, in C order, and that
+    result's shape, when ``index`` is one integer array (in range) among whole slices;
+    ``None`` for any other index."""
+    arrays = [k for k, i in enumerate(index) if type(i) is np.ndarray]
+    if len(arrays) != 1 or len(index) > len(shape):
+        return None
+    a = arrays[0]
+    arr, n = index[a], shape[a]
+    if arr.dtype.kind not in "iu" or arr.size == 0 or arr.min() < -n or arr.max() >= n \
+            or any(i != _ALL for k, i in enumerate(index) if k != a):
+        return None
+    pre, post = math.prod(shape[:a]), math.prod(shape[a + 1:])
+    rows = np.arange(pre)[:, None] * n + np.where(arr < 0, arr + n, arr).reshape(1, -1)
+    picked = shape[:a] + arr.shape + shape[a + 1:]
+    if post == 1:  # the array indexes the last axis: no inner axis to spread over
+        return rows.ravel(), picked
+    return (rows.reshape(-1, 1) * post + np.arange(post)).ravel(), picked
+
+
+_ALL = slice(None)
+#: Fewest cotangent elements for which one bincount beats np.add.at's per-element loop.
+_BINCOUNT_MIN = 2048
+
+
 def _scatter_impl(g: Any, index: tuple, shape: tuple) -> np.ndarray:
-    dtype = np.dtype(getattr(g, "dtype", np.float64))
-    if _is_basic(index):
-        out = np.zeros(shape, dtype=dtype)
-        out[index] = g
-        return out
-    size = int(np.prod(shape))
-    if 4 * np.size(g) >= size and dtype.kind == "f":
-        # Where each element of g lands, read off an arange through the same index; one
-        # bincount sums the repeats (np.add.at's per-element loop is 3-4x slower).
-        where = np.arange(size).reshape(shape)[index]
-        out = np.bincount(where.ravel(), weights=np.broadcast_to(g, where.shape).ravel(),
-                          minlength=size)
-        return out.reshape(shape).astype(dtype, copy=False)
+    dtype = g.dtype if type(g) is np.ndarray else np.dtype(getattr(g, "dtype", np.float64))
+    if type(g) is np.ndarray and g.size >= _BINCOUNT_MIN and dtype.kind == "f":
+        found = _positions(index, shape)
+        if found is not None:  # one bincount sums the repeats, 2-3x faster than np.add.at
+            where, picked = found
+            out = np.bincount(where, weights=np.broadcast_to(g, picked).ravel(),
+                              minlength=math.prod(shape))
+            return out.reshape(shape).astype(dtype, copy=False)
     out = np.zeros(shape, dtype=dtype)
-    np.add.at(out, index, g)
+    if _is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
     return out
 
 

@@ -117,8 +117,11 @@ def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, 
                         f"(got {dyn!r}); pass floats or arrays")
     checked = []
     for k, leaf in enumerate(leaves):
-        checked.append(input_leaf(leaf, what(argnums[0] if single else argnums) +
-                                   (f" (leaf {k})" if len(leaves) > 1 else "")))
+        if type(leaf) is float or (type(leaf) is np.ndarray and leaf.dtype.kind == "f"):
+            checked.append(leaf)  # nothing to check (nor a message to build)
+        else:
+            checked.append(input_leaf(leaf, what(argnums[0] if single else argnums) +
+                                       (f" (leaf {k})" if len(leaves) > 1 else "")))
     return checked, td
 
 

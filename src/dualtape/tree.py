@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 __all__ = ["flatten", "unflatten", "TreeDef"]
 
 
@@ -52,8 +54,23 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     return leaves, _flatten(tree, leaves)
 
 
+#: Leaf types common enough to test for before walking a tuple: floats and NumPy arrays.
+_PLAIN = frozenset({float, np.ndarray, np.float64})
+_TUPLES: dict[int, TreeDef] = {}
+
+
+def _tuple_of_leaves(n: int) -> TreeDef:
+    td = _TUPLES.get(n)
+    if td is None:
+        td = _TUPLES[n] = TreeDef("tuple", None, (LEAF,) * n)
+    return td
+
+
 def _flatten(tree: Any, leaves: list[Any]) -> TreeDef:
     t = type(tree)
+    if t is tuple and len(tree) <= 16 and all(type(c) in _PLAIN for c in tree):
+        leaves.extend(tree)  # argnums=(0, 1)'s arguments, a pair of outputs: one shared record
+        return _tuple_of_leaves(len(tree))
     if t is tuple or t is list:
         return TreeDef(t.__name__, None, tuple(_flatten(c, leaves) for c in tree))
     if t is dict:

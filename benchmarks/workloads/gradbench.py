@@ -75,18 +75,29 @@ class Spec:
         return "jvp" if self.derivative == "dir" else "grad"
 
 
-def _ob() -> Any:
-    peers.dualtape()
-    from dualtape.gradbench import objectives
+_MODULES: dict[str, Any] = {}
 
-    return objectives
+
+def _ob() -> Any:
+    """``dualtape.gradbench.objectives``, imported on first use; every tool's objective calls
+    this, so later calls are one dictionary read, not an import statement."""
+    got = _MODULES.get("objectives")
+    if got is None:
+        peers.dualtape()
+        from dualtape.gradbench import objectives as got
+
+        _MODULES["objectives"] = got
+    return got
 
 
 def _nested() -> Any:
-    peers.dualtape()
-    from dualtape.gradbench import nested
+    got = _MODULES.get("nested")
+    if got is None:
+        peers.dualtape()
+        from dualtape.gradbench import nested as got
 
-    return nested
+        _MODULES["nested"] = got
+    return got
 
 
 def _rng(*key: int) -> np.random.Generator:

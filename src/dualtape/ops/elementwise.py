@@ -54,6 +54,12 @@ add = _arith("add", operator.add, (passes_through, passes_through),
              (passes_through, passes_through), saves="meta", linear=True)
 def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # Reduce to y's shape first, then negate the (often much smaller) result.
+    if type(g) is np.ndarray and dispatch.counting is None:  # plain: no dispatch
+        ys = shape_of(y)
+        if g.shape == ys:
+            return np.negative(g)
+        if ys == () and g.ndim == len(shape_of(ans)):  # a scalar y, no batch axes
+            return -np.add.reduce(g, axis=None)
     from .reductions import unbroadcast
 
     return neg(unbroadcast(g, shape_of(y), len(shape_of(g)) - len(shape_of(ans))))
@@ -202,6 +208,8 @@ def _twice_times(t: Any, ans: Any, x: Any) -> Any:
     # (2t) x: doubling a reduction's broadcast cotangent costs its compact size, not x's
     if dispatch.counting is None:
         t = compact(t, x)
+        if type(t) is np.ndarray and type(x) is np.ndarray:
+            return np.multiply(t * 2.0, x)  # plain operands: the two muls without dispatch
     return mul(mul(t, 2.0), x)
 
 

@@ -186,3 +186,14 @@ def test_scatter_add_out_of_range_raises_on_either_path(monkeypatch: pytest.Monk
         monkeypatch.setattr(indexing, "_BINCOUNT_MIN", least)
         with pytest.raises(IndexError):
             scatter_add(np.ones((2, 3)), index=(slice(None), np.array([0, 1, 5])), shape=(2, 4))
+
+
+@pytest.mark.parametrize("jac", ["jacfwd", "jacrev"])
+def test_square_of_one_value_in_vector_mode(jac: str) -> None:
+    # x * x as square with batch axes on the tangent or cotangent (chunked and whole)
+    x = np.random.default_rng(6).standard_normal((3, 4))
+    f = lambda x: dnp.sum(x * x, axis=1) * 0.5
+    want = np.zeros((3, 3, 4))
+    want[np.arange(3), np.arange(3)] = x
+    for chunk in (None, 5):
+        np.testing.assert_allclose(getattr(dt, jac)(f, chunk=chunk)(x), want, rtol=1e-14)

@@ -37,6 +37,7 @@ run's ``DIR/data.csv``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -78,26 +79,22 @@ class Spec:
 _MODULES: dict[str, Any] = {}
 
 
-def _ob() -> Any:
-    """``dualtape.gradbench.objectives``, imported on first use; every tool's objective calls
-    this, so later calls are one dictionary read, not an import statement."""
-    got = _MODULES.get("objectives")
+def _module(name: str) -> Any:
+    """``dualtape.gradbench.<name>``, imported on first use; every tool's objective calls
+    this, so later calls are one dictionary read, not an import."""
+    got = _MODULES.get(name)
     if got is None:
         peers.dualtape()
-        from dualtape.gradbench import objectives as got
-
-        _MODULES["objectives"] = got
+        got = _MODULES[name] = importlib.import_module(f"dualtape.gradbench.{name}")
     return got
+
+
+def _ob() -> Any:
+    return _module("objectives")
 
 
 def _nested() -> Any:
-    got = _MODULES.get("nested")
-    if got is None:
-        peers.dualtape()
-        from dualtape.gradbench import nested as got
-
-        _MODULES["nested"] = got
-    return got
+    return _module("nested")
 
 
 def _rng(*key: int) -> np.random.Generator:

@@ -106,9 +106,13 @@ def argnums_for(argnums: int | Sequence[int]) -> Any:
     return nums_for
 
 
+def _is_float_leaf(x: Any) -> bool:
+    return type(x) is float or (type(x) is np.ndarray and x.dtype.kind == "f")
+
+
 def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, TreeDef]:
     dyn = args[argnums[0]] if single else tuple(args[i] for i in argnums)
-    if type(dyn) is float or (type(dyn) is np.ndarray and dyn.dtype.kind == "f"):
+    if _is_float_leaf(dyn):
         return [dyn], LEAF  # one float leaf: nothing to check
     leaves, td = flatten(dyn)
     what = "argument {}".format
@@ -117,7 +121,7 @@ def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, 
                         f"(got {dyn!r}); pass floats or arrays")
     checked = []
     for k, leaf in enumerate(leaves):
-        if type(leaf) is float or (type(leaf) is np.ndarray and leaf.dtype.kind == "f"):
+        if _is_float_leaf(leaf):
             checked.append(leaf)  # nothing to check (nor a message to build)
         else:
             checked.append(input_leaf(leaf, what(argnums[0] if single else argnums) +

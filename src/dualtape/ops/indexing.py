@@ -51,7 +51,7 @@ _BINCOUNT_MIN = 2048
 
 
 def _scatter_impl(g: Any, index: tuple, shape: tuple) -> np.ndarray:
-    dtype = g.dtype if type(g) is np.ndarray else np.dtype(getattr(g, "dtype", np.float64))
+    dtype = np.dtype(getattr(g, "dtype", np.float64))
     if type(g) is np.ndarray and g.size >= _BINCOUNT_MIN and dtype.kind == "f":
         found = _positions(index, shape)
         if found is not None:  # one bincount sums the repeats, 2-3x faster than np.add.at

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .core import shape_of
+
 __all__ = ["broadcast_view", "compact", "extremum_last", "short_rows", "sum_block", "sum_last"]
 
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
@@ -110,7 +112,7 @@ def compact(t: Any, like: Any) -> Any:
     op on ``t`` alone costs its compact size. Batch axes and other arrays: ``t`` as it is."""
     if type(t) is not np.ndarray or 0 not in t.strides:
         return t
-    ls = like.shape if type(like) is np.ndarray else np.shape(like)
+    ls = shape_of(like)
     pad = t.ndim - len(ls)
     if pad < 0:
         return t

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import dispatch
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, Primitive, register
-from .core import axis_param, batch_shape, reduce_flops, shape_of, times
+from .core import axis_param, batch_shape, ndim_of, reduce_flops, shape_of, times
 from .elementwise import div, equal_mask, exp, mul, sub, where
 from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, short_rows, sum_block, sum_last
 from .rules import deflinear
@@ -142,7 +142,7 @@ def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> An
         dtype = _F64
     else:
         dtype = np.result_type(g, x, 1.0)  # before g becomes an array: a Python float stays weak
-    if getattr(ans, "size", 1) == 1 and (type(g) is float or g.ndim == np.ndim(ans)):
+    if getattr(ans, "size", 1) == 1 and (type(g) is float or g.ndim == ndim_of(ans)):
         hit = np.equal(x, ans)  # one group, no batch: a single share, written where hit
         ties = np.count_nonzero(hit)
         if ties:

@@ -54,13 +54,15 @@ add = _arith("add", operator.add, (passes_through, passes_through),
              (passes_through, passes_through), saves="meta", linear=True)
 def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # Reduce to y's shape first, then negate the (often much smaller) result.
-    from .reductions import _ARRAYS, unbroadcast
+    if type(g) is np.ndarray and dispatch.counting is None:  # plain: no dispatch
+        ys = shape_of(y)
+        if g.shape == ys:
+            return np.negative(g)
+        if ys == () and g.ndim == len(shape_of(ans)):  # a scalar y, no batch axes
+            return -np.add.reduce(g, axis=None)
+    from .reductions import unbroadcast
 
-    c = unbroadcast(g, shape_of(y), len(shape_of(g)) - len(shape_of(ans)))
-    if dispatch.counting is None and type(c) in _ARRAYS:
-        return np.negative(c)  # neg without dispatch
-    return neg(c)
-
+    return neg(unbroadcast(g, shape_of(y), len(shape_of(g)) - len(shape_of(ans))))
 
 
 sub = _arith("sub", operator.sub,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import dispatch
+from . import buffers
 from ..registry import ELEMENTWISE, Primitive, passes_through, register
 from .core import elementwise_flops, shape_of, times
 from .fused import relu_fused, tanh_fused, tanh_tangent_into
@@ -226,7 +227,10 @@ def _tanh_tangent_impl(t: Any, y: Any) -> Any:
         return t * (1.0 - y * y)
     if (type(t) is np.ndarray and type(y) is np.ndarray and y.ndim
             and t.shape == y.shape and t.dtype == y.dtype):
-        return tanh_tangent_into(t, y, np.empty_like(y))
+        return tanh_tangent_into(t, y, buffers.empty(y.shape, y.dtype))
+    if type(t) is np.ndarray and type(y) is np.ndarray and t.nbytes >= buffers.MIN_BYTES \
+            and t.dtype == y.dtype and t.shape[t.ndim - y.ndim:] == y.shape:
+        return np.multiply(t, 1.0 - np.multiply(y, y), out=buffers.empty(t.shape, t.dtype))
     return t * (1.0 - np.multiply(y, y))
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from . import buffers
+
 __all__ = ["matmul_fused", "relu_fused", "stack_for", "tanh_fused", "tanh_tangent_into"]
 
 
@@ -30,7 +32,7 @@ def stack_for(x: Any, tx: Any) -> np.ndarray | None:
             or tx.shape != x.shape or tx.dtype != x.dtype or x.dtype.kind != "f"
             or not (x.flags.c_contiguous and tx.flags.c_contiguous)):
         return None
-    return np.empty((2,) + x.shape, x.dtype)
+    return buffers.empty((2,) + x.shape, x.dtype)
 
 
 def tanh_fused(x: Any, tx: Any, sx: Any) -> np.ndarray | None:
@@ -63,14 +65,14 @@ def matmul_fused(x: Any, tx: Any, sx: Any, y: Any, ty: Any, sy: Any) -> np.ndarr
     m, n = x.shape[0], y.shape[1]
     if tx is not None and sx is not None:
         # [x; tx] @ y: the answer and x's tangent term from one GEMM of twice the rows
-        s = np.matmul(sx.reshape(2 * m, x.shape[1]), y).reshape(2, m, n)
+        s = buffers.matmul(sx.reshape(2 * m, x.shape[1]), y).reshape(2, m, n)
     else:
-        s = np.empty((2, m, n), dtype)
+        s = buffers.empty((2, m, n), dtype)
         np.matmul(x, y, out=s[0])
         if tx is None:
             np.matmul(x, ty, out=s[1])
             return s
         np.matmul(tx, y, out=s[1])
     if ty is not None:
-        s[1] += np.matmul(x, ty)
+        s[1] += buffers.matmul(x, ty)
     return s

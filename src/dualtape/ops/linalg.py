@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import dispatch
+from . import buffers
 from ..registry import MATMUL, Primitive, register
 from .core import ndim_of, shape_of, size_of
 from .elementwise import mul
@@ -27,9 +28,11 @@ def _matmul_impl(x: Any, y: Any) -> Any:
     # Fold a stack against one matrix into a single GEMM (vector mode's common case).
     if type(x) is np.ndarray and type(y) is np.ndarray:
         if x.ndim == 2 and y.ndim > 2 and y.shape[-1] == 1:
-            return np.matmul(y[..., 0], x.T)[..., None]
+            return buffers.matmul(y[..., 0], x.T)[..., None]
         if y.ndim == 2 and x.ndim > 2:
-            return np.matmul(x.reshape(-1, x.shape[-1]), y).reshape(x.shape[:-1] + (y.shape[1],))
+            return buffers.matmul(x.reshape(-1, x.shape[-1]), y).reshape(x.shape[:-1] + (y.shape[1],))
+        if x.ndim == 2 and y.ndim == 2:
+            return buffers.matmul(x, y)
     return np.matmul(x, y)
 
 
@@ -45,7 +48,7 @@ matmul = op_for(register(Primitive(
 def _matvec_impl(a: Any, v: Any) -> Any:
     # One matrix against a stack of vectors (vector mode's case) is one GEMM: v @ a.T.
     if type(a) is np.ndarray and a.ndim == 2:
-        return np.matmul(v, a.T)
+        return buffers.matmul(v, a.T)
     return np.matmul(a, v[..., None])[..., 0]
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from .. import dispatch
-from . import buffers
 from ..registry import ELEMENTWISE, Primitive, passes_through, register
+from . import buffers
 from .core import elementwise_flops, shape_of, times
 from .fused import relu_fused, tanh_fused, tanh_tangent_into
 from .kernels import compact

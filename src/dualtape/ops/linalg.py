@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from .. import dispatch
-from . import buffers
 from ..registry import MATMUL, Primitive, register
+from . import buffers
 from .core import ndim_of, shape_of, size_of
 from .elementwise import mul
 from .fused import matmul_fused

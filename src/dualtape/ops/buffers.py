@@ -65,10 +65,11 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
 
 
 def matmul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``x @ y`` for plain arrays, a matrix ``y`` and ``x`` of rank 1 or more; a large
-    float answer is written into a pooled buffer."""
-    if y.ndim == 2 and x.size and x.size * y.shape[1] * x.itemsize >= MIN_BYTES * x.shape[-1] \
-            and x.dtype == y.dtype and x.dtype.kind == "f":  # the answer's bytes, compared first
+    """``x @ y`` for plain arrays ``x`` of rank 1 or more and ``y``; a large float answer
+    is written into a pooled buffer."""
+    # the answer's bytes first: on small products (most calls) nothing else is read
+    if x.nbytes * y.shape[-1] >= MIN_BYTES * x.shape[-1] and y.ndim == 2 \
+            and x.dtype == y.dtype and x.dtype.kind == "f":
         return np.matmul(x, y, out=empty(x.shape[:-1] + y.shape[1:], x.dtype))
     return np.matmul(x, y)
 

@@ -60,17 +60,20 @@ def test_every_axis_taking_primitive_normalizes_and_has_a_case() -> None:
     missing = sorted(n for n, p in table.items() if _takes_axes(p) and p.normalize is None)
     assert not missing, f"axis-taking primitives without a normalize hook: {missing}"
     axis_taking = {n for n, p in table.items() if p.normalize is not None}
-    assert axis_taking == {name for name, _, _ in CASES} | {"tie_scale"}
+    assert axis_taking == {name for name, _, _ in CASES} | {"tie_scale", "tie_pick"}
 
 
+@pytest.mark.parametrize("name", ["tie_scale", "tie_pick"])
 @pytest.mark.parametrize("axis, keepdims", [(0, False), (1, True), ((0, 1), False)])
-def test_tie_scale_positive_axes_match_jax(axis, keepdims) -> None:
-    # max/min's VJP: its x and ans operands must agree (ans = max of x), so it has its own case.
-    prim = primitives()["tie_scale"]
+def test_tie_scale_positive_axes_match_jax(name, axis, keepdims) -> None:
+    # max/min's VJP and JVP: their x and ans operands must agree (ans = max of x), so they
+    # have their own case; tie_scale is linear in an ans-shaped g, tie_pick in an x-shaped one.
+    prim = primitives()[name]
     rng = np.random.default_rng(0)
     x = rng.integers(0, 3, (3, 4)).astype(float)  # small integers: ties on purpose
     ans = x.max(axis=axis, keepdims=keepdims)
-    g, t = rng.standard_normal(ans.shape), rng.standard_normal(ans.shape)
+    shape = ans.shape if name == "tie_scale" else x.shape
+    g, t = rng.standard_normal(shape), rng.standard_normal(shape)
     params = {"axis": axis if isinstance(axis, tuple) else (axis,), "keepdims": keepdims}
 
     def f(g):
@@ -83,7 +86,7 @@ def test_tie_scale_positive_axes_match_jax(axis, keepdims) -> None:
     jout, jtan = jax.jvp(fj, (g,), (t,))
     np.testing.assert_allclose(out, jout, rtol=1e-12)
     np.testing.assert_allclose(tan, jtan, rtol=1e-12, atol=1e-12)
-    ct = rng.standard_normal(x.shape)
+    ct = rng.standard_normal(x.shape if name == "tie_scale" else ans.shape)
     (mine,) = dt.vjp(f, g)[1](ct)
     (ref,) = jax.vjp(fj, g)[1](ct)
     assert np.shape(mine) == np.shape(g)

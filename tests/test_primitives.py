@@ -123,6 +123,15 @@ for _shape, _axis, _keep in [((3,), (-1,), False), ((3, 2), (-2,), True), ((2, 3
     _m = np.max(_x, axis=_axis, keepdims=_keep)
     CASES.append(Case("tie_scale", lambda g, x=_x, m=_m, a=_axis, k=_keep: ops.tie_scale(
         g, x, m, axis=a, keepdims=k), (np.shape(_m),), label=f"axis{_axis}-keep{int(_keep)}"))
+    # its transpose (max's JVP) as a function of the tangent t, with the same tie
+    CASES.append(Case("tie_pick", lambda t, x=_x, m=_m, a=_axis, k=_keep: ops.tie_pick(
+        t, x, m, axis=a, keepdims=k), (_shape,), label=f"axis{_axis}-keep{int(_keep)}"))
+for _shape, _axis in [((5,), (-1,)), ((4, 3), (-1,)), ((2, 4, 3), (-1,)), ((4, 3), (-2, -1))]:
+    # one maximiser per group: tie_pick's gather
+    _x = np.random.default_rng(len(_shape)).permutation(int(np.prod(_shape))).reshape(_shape) * 1.0
+    _m = np.max(_x, axis=_axis)
+    CASES.append(Case("tie_pick", lambda t, x=_x, m=_m, a=_axis: ops.tie_pick(
+        t, x, m, axis=a, keepdims=False), (_shape,), label=f"unique-axis{_axis}"))
 CASES.append(Case("sum", lambda x: dnp.sum(x), ((),), label="scalar"))
 CASES.append(Case("prod", lambda x: dnp.prod(x * np.array([1.0, 0.0, 1.0])), ((3,),),
                   label="with-zero"))

@@ -71,6 +71,11 @@ def tie_scale(g, x, ans, axis, keepdims):
     return hit * share
 
 
+def tie_pick(t, x, ans, axis, keepdims):
+    hit = x == (ans if keepdims else jnp.expand_dims(ans, axis))
+    return jnp.sum(t * (hit / jnp.sum(hit, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims)
+
+
 def logsumexp(x, axis, keepdims):
     return jax.scipy.special.logsumexp(x, axis=axis, keepdims=keepdims)
 

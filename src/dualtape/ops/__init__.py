@@ -72,6 +72,7 @@ from .reductions import (
     prod,
     softmax,
     sum_,
+    tie_pick,
     tie_scale,
     unbroadcast,
 )
@@ -95,8 +96,8 @@ __all__ = [
     "minimum", "mul", "ndim_of", "neg", "pad_batch", "positive_mask", "power", "power_const",
     "prod", "reciprocal", "register", "relu", "reshape", "scatter_add", "shape_of", "sigmoid",
     "sign", "sin", "sinh", "size_of", "softmax", "softplus", "sqrt", "square", "squeeze",
-    "stack", "sub", "sum_", "take", "tan", "tanh", "tanh_tangent", "tie_scale", "transpose",
-    "unbroadcast",
+    "stack", "sub", "sum_", "take", "tan", "tanh", "tanh_tangent", "tie_pick", "tie_scale",
+    "transpose", "unbroadcast",
     "where",
 ]
 

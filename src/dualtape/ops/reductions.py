@@ -16,7 +16,7 @@ import numpy as np
 from .. import dispatch
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, Primitive, register
 from .core import axis_param, batch_shape, ndim_of, reduce_flops, shape_of, times
-from .elementwise import div, equal_mask, exp, mul, sub, where
+from .elementwise import div, exp, mul, sub, where
 from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, short_rows, sum_block, sum_last
 from .rules import deflinear
 from .shape_ops import _expand_dims_impl, broadcast_to, expand_dims, flip, reshape, transpose
@@ -63,14 +63,15 @@ def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
     return impl
 
 
-def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, **kw: Any) -> Any:
+def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, jvp: Any = None,
+               **kw: Any) -> Any:
     """A reduction whose derivative is a weighting of its input:
     ``jvp = sum(t * w)`` and ``vjp = restore(g) * w`` with ``w = weights(ans, x, axis, keepdims)``
-    (``vjp``: a faster rule for the same product)."""
+    (``jvp``, ``vjp``: faster rules for the same products)."""
     return register(Primitive(
         name, impl,
-        jvp=(lambda t, ans, x, axis, keepdims: sum_(mul(t, weights(ans, x, axis, keepdims)),
-                                                     axis=axis, keepdims=keepdims),),
+        jvp=(jvp or (lambda t, ans, x, axis, keepdims: sum_(mul(t, weights(ans, x, axis, keepdims)),
+                                                             axis=axis, keepdims=keepdims)),),
         vjp=(vjp or (lambda g, ans, x, axis, keepdims: mul(_restore(g, x, axis, keepdims),
                                                            weights(ans, x, axis, keepdims))),),
         normalize=_AXIS, sparsity=REDUCTION, **kw,
@@ -127,12 +128,6 @@ prod = _reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdi
                   _prod_others, flops=reduce_flops)
 
 
-def _argmax_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
-    # Ties share the derivative equally, as in JAX.
-    ind = equal_mask(x, _expand_reduced(ans, axis, keepdims))
-    return div(ind, sum_(ind, axis=axis, keepdims=True))
-
-
 _F64 = np.dtype(np.float64)
 
 
@@ -175,15 +170,42 @@ tie_scale = register(Primitive(
     "tie_scale", _tie_scale_impl,
     jvp=(lambda t, out, g, x, ans, axis, keepdims: tie_scale(t, x, ans, axis=axis, keepdims=keepdims),
          None, None),
-    vjp=(lambda c, out, g, x, ans, axis, keepdims: sum_(
-        mul(c, _argmax_weights(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims),
+    vjp=(lambda c, out, g, x, ans, axis, keepdims: tie_pick(c, x, ans, axis=axis, keepdims=keepdims),
          None, None),
     flops=times(3), linear=True, normalize=axis_param("axis", arg=1),  # axes of x, the 2nd operand
 )).bind
 
 
+def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
+    hit = np.equal(x, ans if keepdims else _expand_dims_impl(ans, axis))
+    one_group = len(axis) == np.ndim(x)
+    if type(t) is np.ndarray and type(x) is np.ndarray and (one_group or axis == (-1,)) \
+            and np.count_nonzero(hit) * (x.shape[-1] if not one_group else x.size) == x.size \
+            and not np.isnan(ans).any():  # one maximiser per group: t read there, in order
+        at, lead = np.flatnonzero(hit), t.shape[:t.ndim - x.ndim]
+        picked = np.take(t.reshape(lead + (-1,)), at, axis=-1) if lead else t.take(at)
+        return picked.reshape(lead + np.shape(ans)).astype(np.result_type(t, x), copy=False)
+    share = np.true_divide(hit, np.add.reduce(hit, axis=axis, keepdims=True))
+    return np.add.reduce(np.multiply(t, share), axis=axis, keepdims=keepdims)
+
+
+# max/min's JVP (and tie_scale's transpose): t weighted by the shares of the maximisers and
+# reduced, t[argmax] when each group has one. Linear in t; its transpose is tie_scale.
+tie_pick = register(Primitive(
+    "tie_pick", _tie_pick_impl,
+    jvp=(lambda t_, out, t, x, ans, axis, keepdims: tie_pick(t_, x, ans, axis=axis, keepdims=keepdims),
+         None, None),
+    vjp=(lambda g, out, t, x, ans, axis, keepdims: tie_scale(g, x, ans, axis=axis, keepdims=keepdims),
+         None, None),
+    flops=times(2), linear=True, normalize=axis_param("axis", arg=1),
+)).bind
+
+
 def _extremum(name: str, impl: Any) -> Any:
-    return _reduction(name, impl, _argmax_weights, flops=reduce_flops, saves="both",
+    # Ties share the derivative equally, as in JAX (tie_pick and tie_scale).
+    return _reduction(name, impl, None, flops=reduce_flops, saves="both",
+                      jvp=lambda t, ans, x, axis, keepdims: tie_pick(t, x, ans, axis=axis,
+                                                                     keepdims=keepdims),
                       vjp=lambda g, ans, x, axis, keepdims: tie_scale(g, x, ans, axis=axis,
                                                                       keepdims=keepdims))
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-#: Tasks that produce a derivative, checked against a reference contender of the same task.
-AD_TASKS = ("grad", "jvp", "jacfwd", "jacrev")
+#: Tasks whose results are checked against a reference contender of the same task: the
+#: derivatives, and a Jacobian's sparsity pattern.
+AD_TASKS = ("grad", "jvp", "jacfwd", "jacrev", "sparsity")
 #: Tasks a dualtape contender is always paired with, whatever its own task: the floors.
 FLOOR_TASKS = ("forward",)
 

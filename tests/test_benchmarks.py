@@ -265,3 +265,13 @@ def test_tape_layout_experiment_times_both_layouts() -> None:
     got = tape_layout.measure(number=2000, repeat=2)
     assert set(got) == set(tape_layout.STEPS)
     assert all(0 < ns < 1e5 for ns in got.values())
+
+
+def test_the_detected_pattern_is_checked_against_scipys() -> None:
+    pytest.importorskip("scipy")
+    (case,) = build_cases(["6"])
+    calls = {c.name: c.build() for c in case.contenders if c.task == "sparsity"}
+    got, want = calls["dualtape jacobian_sparsity"](), calls["scipy pattern by hand"]()
+    assert compare(got, want, case.rtol, case.atol) == "ok"
+    wrong = (got[0], np.roll(got[1], 1))  # the same counts, columns moved
+    assert compare(wrong, want, case.rtol, case.atol).startswith("FAIL")

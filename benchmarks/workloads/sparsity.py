@@ -2,7 +2,8 @@
 
 Pattern detection (``dt.jacobian_sparsity``, the issue's target: under 10 s), colouring
 (``dt.color_jacobian`` in both modes) and one coloured Jacobian (``dt.sparse_jacobian``
-with pattern and colouring known: three tangents in one forward pass). The family is
+with pattern and colouring known: three tangents in one forward pass). The detected pattern
+is checked against the same band built directly with SciPy. The family is
 ``dualtape.sparse.families.reaction_diffusion`` (tridiagonal, 3 colours). Needs SciPy.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from benchmarks import peers
 from benchmarks.contenders import Case, Contender, Target
@@ -25,10 +28,29 @@ def _family() -> Any:
     return make("reaction_diffusion", N)
 
 
+def _csr(pattern: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A pattern as floats the suite compares: its row pointers and column indices."""
+    return pattern.indptr.astype(float), pattern.indices.astype(float)
+
+
 def _detect() -> Callable[[], Any]:
     dt, _ = peers.dualtape("jacobian_sparsity")
     fam = _family()
-    return lambda: dt.jacobian_sparsity(fam.f, fam.x).indices.astype(float)
+    return lambda: _csr(dt.jacobian_sparsity(fam.f, fam.x))
+
+
+def _by_hand() -> Callable[[], Any]:
+    """The reference: the tridiagonal pattern built directly with SciPy (no tracing)."""
+    peers.dualtape("jacobian_sparsity")  # SciPy is dualtape's sparse extra
+    import scipy.sparse as sp
+
+    def pattern() -> Any:
+        band = sp.diags_array([np.ones(N - 1), np.ones(N), np.ones(N - 1)], offsets=[-1, 0, 1])
+        out = sp.csr_array(band, dtype=bool)
+        out.sort_indices()
+        return _csr(out)
+
+    return pattern
 
 
 def _color() -> Callable[[], Any]:
@@ -49,6 +71,7 @@ def cases() -> list[Case]:
     """One case: detection, colouring and the coloured Jacobian at n = 10^5."""
     contenders = [
         Contender("dualtape jacobian_sparsity", "dualtape", "sparsity", _detect),
+        Contender("scipy pattern by hand", "scipy", "sparsity", _by_hand, reference=True),
         Contender("dualtape color_jacobian", "dualtape", "coloring", _color),
         Contender("dualtape sparse_jacobian", "dualtape", "sparse_jacobian", _sparse_jacobian),
     ]

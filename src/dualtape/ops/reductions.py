@@ -164,16 +164,24 @@ def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> An
     return np.multiply(hit, share, dtype=dtype)
 
 
-# The VJP of max/min: g spread over the maximisers (batch axes of g kept). Linear in g; its
-# transpose weighs a full-shape cotangent by the same shares and reduces it.
-tie_scale = register(Primitive(
-    "tie_scale", _tie_scale_impl,
-    jvp=(lambda t, out, g, x, ans, axis, keepdims: tie_scale(t, x, ans, axis=axis, keepdims=keepdims),
-         None, None),
-    vjp=(lambda c, out, g, x, ans, axis, keepdims: tie_pick(c, x, ans, axis=axis, keepdims=keepdims),
-         None, None),
-    flops=times(3), linear=True, normalize=axis_param("axis", arg=1),  # axes of x, the 2nd operand
-)).bind
+def _tie_primitive(name: str, impl: Any, itself: Any, transpose: Any, flops: Any) -> Any:
+    """A primitive linear in its first operand, whose ``x`` and ``ans`` operands only locate
+    the maximisers: its JVP is itself on the tangent, its VJP ``transpose`` on the cotangent
+    (``itself`` and ``transpose`` return the two ops, which refer to each other)."""
+    return register(Primitive(
+        name, impl,
+        jvp=(lambda t, out, first, x, ans, axis, keepdims: itself()(t, x, ans, axis=axis,
+                                                                    keepdims=keepdims), None, None),
+        vjp=(lambda g, out, first, x, ans, axis, keepdims: transpose()(g, x, ans, axis=axis,
+                                                                       keepdims=keepdims), None, None),
+        flops=flops, linear=True, normalize=axis_param("axis", arg=1),  # axes of x, the 2nd operand
+    )).bind
+
+
+# The VJP of max/min: g spread over the maximisers (batch axes of g kept); its transpose
+# is tie_pick.
+tie_scale = _tie_primitive("tie_scale", _tie_scale_impl, lambda: tie_scale, lambda: tie_pick,
+                           times(3))
 
 
 def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
@@ -189,16 +197,9 @@ def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any
     return np.add.reduce(np.multiply(t, share), axis=axis, keepdims=keepdims)
 
 
-# max/min's JVP (and tie_scale's transpose): t weighted by the shares of the maximisers and
-# reduced, t[argmax] when each group has one. Linear in t; its transpose is tie_scale.
-tie_pick = register(Primitive(
-    "tie_pick", _tie_pick_impl,
-    jvp=(lambda t_, out, t, x, ans, axis, keepdims: tie_pick(t_, x, ans, axis=axis, keepdims=keepdims),
-         None, None),
-    vjp=(lambda g, out, t, x, ans, axis, keepdims: tie_scale(g, x, ans, axis=axis, keepdims=keepdims),
-         None, None),
-    flops=times(2), linear=True, normalize=axis_param("axis", arg=1),
-)).bind
+# max/min's JVP: t weighted by the shares of the maximisers and reduced, t[argmax] when each
+# group has one; its transpose is tie_scale.
+tie_pick = _tie_primitive("tie_pick", _tie_pick_impl, lambda: tie_pick, lambda: tie_scale, times(2))
 
 
 def _extremum(name: str, impl: Any) -> Any:

@@ -171,7 +171,7 @@ from dualtape.study import Method, Study, Sweep, TimingConfig, get_method, regis
 def _nap(inst):
     runner = get_method("fwd_vector").make(inst)
     def call():
-        time.sleep(0.05)
+        time.sleep(0.3)  # wide enough that the interrupt lands mid-sweep on a loaded machine
         return runner()
     return call
 

@@ -144,3 +144,29 @@ def test_threads_never_share_a_buffer():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_matmul_takes_lists_and_keeps_numpys_shape_errors():
+    a = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_array_equal(dnp.matmul(a, [1.0, 2.0, 3.0]), a @ np.array([1.0, 2.0, 3.0]))
+    g = dt.grad(lambda m: dnp.sum(m @ [1.0, 2.0, 3.0]))(a)
+    np.testing.assert_array_equal(g, np.tile([1.0, 2.0, 3.0], (3, 1)))
+    with pytest.raises(ValueError, match="mismatch"):  # not a huge allocation first
+        buffers.matmul(np.ones((200000, 1)), np.ones((2, 200000)))
+    with pytest.raises(ValueError):
+        buffers.matmul(np.ones(3), np.array(2.0))
+
+
+def test_a_busy_lock_skips_the_pool_instead_of_waiting():
+    assert buffers._lock.acquire()
+    try:  # as if a signal handler on this thread ran while empty() held the lock
+        a = buffers.empty(LARGE, np.float64)
+    finally:
+        buffers._lock.release()
+    assert a.base is None and a.shape == LARGE
+
+
+def test_arrays_larger_than_the_pool_are_plain():
+    big = buffers.MAX_BYTES // 8 + 1
+    assert buffers.empty((big,), np.float64).base is None
+    assert buffers.pooled_bytes() == 0

@@ -560,3 +560,12 @@ def test_power_second_derivative_at_zero_exponent():
     assert float(dt.hvp(g, (np.array(0.0),), (np.array(1.0),))) == pytest.approx(2.0)
     assert float(dt.grad(lambda x: dnp.power(x, 0.0 * x))(0.0)) == 0.0
 
+
+
+@pytest.mark.parametrize("axis", [-1, 0, None])
+def test_max_jvp_keeps_float32_with_and_without_ties(axis):
+    for x in (np.array([[1.0, 3.0, 2.0], [4.0, 0.0, 5.0]], np.float32),
+              np.array([[3.0, 3.0, 2.0], [5.0, 0.0, 5.0]], np.float32)):
+        t = np.ones_like(x)
+        out, tan = dt.jvp(lambda v: dnp.max(v, axis=axis), (x,), (t,))
+        assert np.asarray(tan).dtype == np.float32, (axis, x)

@@ -342,3 +342,16 @@ def test_import_dualtape_does_not_import_scipy():
     code = "import sys, dualtape; print('scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_max_derivatives_keep_their_group_patterns():
+    # max's JVP (tie_pick, a reduction) and VJP (tie_scale, its transpose) declare their patterns
+    from dualtape.sparse.tracer import hessian_sparsity, jacobian_sparsity
+
+    x = np.arange(12.0)
+    tangent = lambda v: dt.jvp(lambda u: dnp.max(u.reshape(4, 3), axis=-1), (v,), (v,))[1]  # noqa: E731
+    assert jacobian_sparsity(tangent, x).nnz == 12
+    for jac in (dt.jacfwd, dt.jacrev):
+        g = lambda v, jac=jac: dnp.sum(jac(lambda u: dnp.max(u.reshape(4, 3) ** 2, axis=-1))(v) ** 2)  # noqa: E731
+        pattern = hessian_sparsity(g, x).toarray()
+        assert not pattern[np.kron(1 - np.eye(4), np.ones((3, 3))) > 0].any()  # no cross-group entries

@@ -62,6 +62,8 @@ CUMULATIVE = Sparsity("cumulative", "element i along params axis depends on elem
                       "of its fibre (cumsum, cumprod)")
 GATHER = Sparsity("gather", "each output element is one argument element or a constant; "
                   "the impl applied to element positions says which (shape ops, indexing)")
+SPREAD = Sparsity("spread", "output element k depends on the element of the first argument "
+                  "for k's group along params axis: a reduction's transpose (tie_scale)")
 SCATTER = Sparsity("scatter", "scatter_add(g, index, shape): element j of g lands at index j")
 MATMUL = Sparsity("matmul", "x @ y, reading the zeros of a constant operand")
 DENSE = Sparsity("dense", "every output element may depend on every input element")

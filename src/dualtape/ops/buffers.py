@@ -52,24 +52,29 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """``np.empty(shape, dtype)``, from a pooled buffer when it is large."""
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < MIN_BYTES or not _enabled:
+    # a busy lock (a signal handler or finalizer on this thread, or another thread) skips
+    # the pool for this one call rather than wait for itself
+    if not MIN_BYTES <= nbytes <= MAX_BYTES or not _enabled or not _lock.acquire(blocking=False):
         return np.empty(shape, dtype)
-    with _lock:
+    try:
         for k in range(len(_pool) - 1, -1, -1):  # the most recently used first: still in cache
             if _pool[k].nbytes == nbytes and _refs(_pool, k) == _IDLE:
                 buf = _pool.pop(k)
                 _pool.append(buf)
                 return np.ndarray(shape, dtype, buf)
         buf = _new_buffer(nbytes)
+    finally:
+        _lock.release()
     return np.ndarray(shape, dtype, buf)
 
 
 def matmul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``x @ y`` for plain arrays ``x`` of rank 1 or more and ``y``; a large float answer
-    is written into a pooled buffer."""
-    # the answer's bytes first: on small products (most calls) nothing else is read
-    if x.nbytes * y.shape[-1] >= MIN_BYTES * x.shape[-1] and y.ndim == 2 \
-            and x.dtype == y.dtype and x.dtype.kind == "f":
+    """``np.matmul(x, y)``; a large float answer of a matrix ``y`` is written into a pooled
+    buffer."""
+    # the answer's bytes first: on small products (most calls) little else is read
+    if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim and y.ndim == 2 \
+            and x.nbytes * y.shape[1] >= MIN_BYTES * x.shape[-1] \
+            and x.shape[-1] == y.shape[0] and x.dtype == y.dtype and x.dtype.kind == "f":
         return np.matmul(x, y, out=empty(x.shape[:-1] + y.shape[1:], x.dtype))
     return np.matmul(x, y)
 
@@ -81,8 +86,6 @@ def _new_buffer(nbytes: int) -> np.ndarray:
     # freed, so one untouched block of its size is, and other temporaries of that size
     # stay on the heap as they would without the pool
     np.empty(nbytes, np.uint8)  # freed at once
-    if nbytes > MAX_BYTES:
-        return buf
     held = sum(b.nbytes for b in _pool)
     k = 0
     while held + nbytes > MAX_BYTES and k < len(_pool):

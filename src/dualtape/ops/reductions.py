@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import dispatch
-from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, Primitive, register
+from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, SPREAD, Primitive, register
 from .core import axis_param, batch_shape, ndim_of, reduce_flops, shape_of, times
 from .elementwise import div, exp, mul, sub, where
 from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, short_rows, sum_block, sum_last
@@ -164,7 +164,8 @@ def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> An
     return np.multiply(hit, share, dtype=dtype)
 
 
-def _tie_primitive(name: str, impl: Any, itself: Any, transpose: Any, flops: Any) -> Any:
+def _tie_primitive(name: str, impl: Any, itself: Any, transpose: Any, flops: Any,
+                   sparsity: Any) -> Any:
     """A primitive linear in its first operand, whose ``x`` and ``ans`` operands only locate
     the maximisers: its JVP is itself on the tangent, its VJP ``transpose`` on the cotangent
     (``itself`` and ``transpose`` return the two ops, which refer to each other)."""
@@ -174,17 +175,19 @@ def _tie_primitive(name: str, impl: Any, itself: Any, transpose: Any, flops: Any
                                                                     keepdims=keepdims), None, None),
         vjp=(lambda g, out, first, x, ans, axis, keepdims: transpose()(g, x, ans, axis=axis,
                                                                        keepdims=keepdims), None, None),
-        flops=flops, linear=True, normalize=axis_param("axis", arg=1),  # axes of x, the 2nd operand
+        flops=flops, linear=True, sparsity=sparsity,
+        normalize=axis_param("axis", arg=1),  # axes of x, the 2nd operand
     )).bind
 
 
 # The VJP of max/min: g spread over the maximisers (batch axes of g kept); its transpose
 # is tie_pick.
 tie_scale = _tie_primitive("tie_scale", _tie_scale_impl, lambda: tie_scale, lambda: tie_pick,
-                           times(3))
+                           times(3), SPREAD)
 
 
 def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
+    dtype = np.result_type(t, x, 1.0)  # before t becomes an array: a Python float stays weak
     hit = np.equal(x, ans if keepdims else _expand_dims_impl(ans, axis))
     one_group = len(axis) == np.ndim(x)
     if type(t) is np.ndarray and type(x) is np.ndarray and (one_group or axis == (-1,)) \
@@ -192,14 +195,15 @@ def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any
             and not np.isnan(ans).any():  # one maximiser per group: t read there, in order
         at, lead = np.flatnonzero(hit), t.shape[:t.ndim - x.ndim]
         picked = np.take(t.reshape(lead + (-1,)), at, axis=-1) if lead else t.take(at)
-        return picked.reshape(lead + np.shape(ans)).astype(np.result_type(t, x), copy=False)
-    share = np.true_divide(hit, np.add.reduce(hit, axis=axis, keepdims=True))
-    return np.add.reduce(np.multiply(t, share), axis=axis, keepdims=keepdims)
+        return picked.reshape(lead + np.shape(ans)).astype(dtype, copy=False)
+    share = np.true_divide(hit, np.add.reduce(hit, axis=axis, keepdims=True), dtype=dtype)
+    return np.add.reduce(np.multiply(t, share, dtype=dtype), axis=axis, keepdims=keepdims)
 
 
 # max/min's JVP: t weighted by the shares of the maximisers and reduced, t[argmax] when each
 # group has one; its transpose is tie_scale.
-tie_pick = _tie_primitive("tie_pick", _tie_pick_impl, lambda: tie_pick, lambda: tie_scale, times(2))
+tie_pick = _tie_primitive("tie_pick", _tie_pick_impl, lambda: tie_pick, lambda: tie_scale, times(2),
+                          REDUCTION)
 
 
 def _extremum(name: str, impl: Any) -> Any:

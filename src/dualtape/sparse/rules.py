@@ -36,7 +36,7 @@ from ..ops import shape_of
 from ..registry import Sparsity, primitives
 
 __all__ = [
-    "AXIS_GROUP", "CUMULATIVE", "DENSE", "ELEMENTWISE", "GATHER", "MATMUL", "REDUCTION",
+    "AXIS_GROUP", "CUMULATIVE", "DENSE", "ELEMENTWISE", "GATHER", "MATMUL", "REDUCTION", "SPREAD",
     "SCATTER", "declarations", "empty", "rule_for",
 ]
 
@@ -123,6 +123,12 @@ def REDUCTION(prim: Any, ans: Any, primals: list, deps: list, params: dict) -> A
     """Output element k depends on the elements of group k (``axis``, ``keepdims`` params)."""
     reduce, _ = _group(shape_of(primals[0]), params["axis"])
     return reduce @ deps[0]
+
+
+def SPREAD(prim: Any, ans: Any, primals: list, deps: list, params: dict) -> Any:
+    """Output element k depends on the first argument's element for k's group (``axis``)."""
+    reduce, _ = _group(shape_of(ans), params["axis"])
+    return reduce.T @ deps[0]
 
 
 def AXIS_GROUP(prim: Any, ans: Any, primals: list, deps: list, params: dict) -> Any:
@@ -241,5 +247,5 @@ KINDS: dict[str, Rule] = {
     _kinds.ELEMENTWISE.name: ELEMENTWISE, _kinds.REDUCTION.name: REDUCTION,
     _kinds.AXIS_GROUP.name: AXIS_GROUP, _kinds.CUMULATIVE.name: CUMULATIVE,
     _kinds.GATHER.name: GATHER, _kinds.SCATTER.name: SCATTER, _kinds.MATMUL.name: MATMUL,
-    _kinds.DENSE.name: DENSE,
+    _kinds.SPREAD.name: SPREAD, _kinds.DENSE.name: DENSE,
 }

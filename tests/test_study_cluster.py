@@ -171,7 +171,7 @@ from dualtape.study import Method, Study, Sweep, TimingConfig, get_method, regis
 def _nap(inst):
     runner = get_method("fwd_vector").make(inst)
     def call():
-        time.sleep(0.3)  # wide enough that the interrupt lands mid-sweep on a loaded machine
+        time.sleep(0.05)
         return runner()
     return call
 
@@ -191,8 +191,11 @@ def test_interrupted_client_rerun_completes_without_duplicates(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "dualtape.cli", "study", "run", "napping", "--workers", "2",
            "--no-progress", "--out", str(out)]
+    # as a shell starts it: SIGINT at its default (a library in this test process may have
+    # left it ignored, and an ignored disposition is inherited: the run then never stops)
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / "data.csv").exists() and len(read_csv(out / "data.csv")) >= 5:

@@ -170,3 +170,10 @@ def test_arrays_larger_than_the_pool_are_plain():
     big = buffers.MAX_BYTES // 8 + 1
     assert buffers.empty((big,), np.float64).base is None
     assert buffers.pooled_bytes() == 0
+
+
+def test_a_stack_times_a_matrix_with_an_empty_inner_dimension_is_zeros():
+    from dualtape import ops
+
+    got = ops.matmul(np.ones((2, 3, 0)), np.ones((0, 5)))
+    assert got.shape == (2, 3, 5) and not got.any()

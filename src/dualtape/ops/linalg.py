@@ -5,6 +5,7 @@ stack of them) times a vector, ``dualtape.numpy``'s route for ``A @ x`` with a 1
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,8 @@ def _matmul_impl(x: Any, y: Any) -> Any:
         if x.ndim == 2 and y.ndim > 2 and y.shape[-1] == 1:
             return buffers.matmul(y[..., 0], x.T)[..., None]
         if y.ndim == 2 and x.ndim > 2:
-            return buffers.matmul(x.reshape(-1, x.shape[-1]), y).reshape(x.shape[:-1] + (y.shape[1],))
+            rows = math.prod(x.shape[:-1])  # not -1: an empty inner axis leaves it undefined
+            return buffers.matmul(x.reshape(rows, x.shape[-1]), y).reshape(x.shape[:-1] + (y.shape[1],))
         if x.ndim == 2 and y.ndim == 2:
             return buffers.matmul(x, y)
     return np.matmul(x, y)

@@ -63,11 +63,11 @@ def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
     return impl
 
 
-def _reduction(name: str, impl: Any, weights: Any, vjp: Any = None, jvp: Any = None,
+def _reduction(name: str, impl: Any, weights: Any = None, vjp: Any = None, jvp: Any = None,
                **kw: Any) -> Any:
     """A reduction whose derivative is a weighting of its input:
     ``jvp = sum(t * w)`` and ``vjp = restore(g) * w`` with ``w = weights(ans, x, axis, keepdims)``
-    (``jvp``, ``vjp``: faster rules for the same products)."""
+    (``jvp``, ``vjp``: faster rules for the same products; with both, no ``weights``)."""
     return register(Primitive(
         name, impl,
         jvp=(jvp or (lambda t, ans, x, axis, keepdims: sum_(mul(t, weights(ans, x, axis, keepdims)),
@@ -131,12 +131,16 @@ prod = _reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdi
 _F64 = np.dtype(np.float64)
 
 
+def _share_dtype(g: Any, x: Any) -> np.dtype:
+    """The dtype of ``g``'s shares over ``x``'s maximisers (tie_scale's and tie_pick's)."""
+    if getattr(x, "dtype", None) is _F64 and (type(g) is float or getattr(g, "dtype", None) is _F64):
+        return _F64
+    return np.result_type(g, x, 1.0)  # before g becomes an array: a Python float stays weak
+
+
 def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
     # One compare, the tie count on the bool mask, one multiply by g / count (reduced shape).
-    if getattr(x, "dtype", None) is _F64 and (type(g) is float or getattr(g, "dtype", None) is _F64):
-        dtype = _F64
-    else:
-        dtype = np.result_type(g, x, 1.0)  # before g becomes an array: a Python float stays weak
+    dtype = _share_dtype(g, x)
     if getattr(ans, "size", 1) == 1 and (type(g) is float or g.ndim == ndim_of(ans)):
         hit = np.equal(x, ans)  # one group, no batch: a single share, written where hit
         ties = np.count_nonzero(hit)
@@ -187,15 +191,15 @@ tie_scale = _tie_primitive("tie_scale", _tie_scale_impl, lambda: tie_scale, lamb
 
 
 def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
-    dtype = np.result_type(t, x, 1.0)  # before t becomes an array: a Python float stays weak
+    dtype = _share_dtype(t, x)
     hit = np.equal(x, ans if keepdims else _expand_dims_impl(ans, axis))
-    one_group = len(axis) == np.ndim(x)
+    one_group = len(axis) == ndim_of(x)
     if type(t) is np.ndarray and type(x) is np.ndarray and (one_group or axis == (-1,)) \
             and np.count_nonzero(hit) * (x.shape[-1] if not one_group else x.size) == x.size \
             and not np.isnan(ans).any():  # one maximiser per group: t read there, in order
         at, lead = np.flatnonzero(hit), t.shape[:t.ndim - x.ndim]
         picked = np.take(t.reshape(lead + (-1,)), at, axis=-1) if lead else t.take(at)
-        return picked.reshape(lead + np.shape(ans)).astype(dtype, copy=False)
+        return picked.reshape(lead + shape_of(ans)).astype(dtype, copy=False)
     share = np.true_divide(hit, np.add.reduce(hit, axis=axis, keepdims=True), dtype=dtype)
     return np.add.reduce(np.multiply(t, share, dtype=dtype), axis=axis, keepdims=keepdims)
 
@@ -208,7 +212,7 @@ tie_pick = _tie_primitive("tie_pick", _tie_pick_impl, lambda: tie_pick, lambda: 
 
 def _extremum(name: str, impl: Any) -> Any:
     # Ties share the derivative equally, as in JAX (tie_pick and tie_scale).
-    return _reduction(name, impl, None, flops=reduce_flops, saves="both",
+    return _reduction(name, impl, flops=reduce_flops, saves="both",
                       jvp=lambda t, ans, x, axis, keepdims: tie_pick(t, x, ans, axis=axis,
                                                                      keepdims=keepdims),
                       vjp=lambda g, ans, x, axis, keepdims: tie_scale(g, x, ans, axis=axis,

@@ -273,6 +273,18 @@ def test_grad_of_numpy_array_is_array_of_same_shape(rng):
     np.testing.assert_allclose(g, 2 * x)
 
 
+@pytest.mark.parametrize("f", [dnp.sum, dnp.mean, lambda a: dnp.sum(a + 1.0),
+                               lambda a: dnp.max(a) + dnp.sum(a[0])])
+def test_gradients_are_writable_arrays_of_their_own(rng, f):
+    # a reduction's cotangent is a read-only stride-0 view; the caller gets a real array
+    x = rng.normal(size=(3, 4))
+    for g in (dt.grad(f)(x), dt.vjp(f, x)[1](np.array(1.0))[0]):
+        assert g.flags.writeable and g.flags.c_contiguous and not np.shares_memory(g, x)
+        want = np.array(g)
+        g *= 2.0  # an optimiser's in-place update
+        np.testing.assert_array_equal(g, 2.0 * want)
+
+
 def test_grad_of_unused_argument_is_zero():
     g = dt.grad(lambda x, y: x * 2.0, argnums=1)(1.0, np.ones(3))
     np.testing.assert_array_equal(g, np.zeros(3))

@@ -140,9 +140,10 @@ def test_compact_cuts_broadcast_axes_to_one(base: tuple, shape: tuple, like: tup
                                   t * x)
 
 
-def test_square_derivatives_of_a_broadcast_cotangent_match_a_dense_one() -> None:
-    # sum(x * x, axis) hands square's rule a broadcast view; its doubling runs compact
-    x = np.random.default_rng(4).standard_normal((3, 6, 5))
+@pytest.mark.parametrize("shape", [(3, 6, 5), (40, 50, 6)])  # below and above _COMPACT_FROM
+def test_square_derivatives_of_a_broadcast_cotangent_match_a_dense_one(shape: tuple) -> None:
+    # sum(x * x, axis) hands square's rule a broadcast view; a large one is doubled compact
+    x = np.random.default_rng(4).standard_normal(shape)
     f = lambda x: dnp.sum(dnp.exp(-0.5 * dnp.sum(x * x, axis=2)))
     const = x.copy()  # the same values, untraced: mul's one rule, on a dense cotangent
     dense = lambda x: dnp.sum(dnp.exp(-0.5 * dnp.sum(x * const, axis=2)))

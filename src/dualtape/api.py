@@ -129,8 +129,15 @@ class Recording:
                  if i is not None and c is not None]
         batch = shape_of(cts[0])[:nb] if nb and cts else ()
         got = backward(self.tape, seeds, nb)
-        return [got[v.index] if got[v.index] is not None else zeros(p, batch)
-                for v, p in zip(self.inputs, self.in_leaves, strict=True)]
+        out = []
+        for v, p in zip(self.inputs, self.in_leaves, strict=True):
+            c = got[v.index]
+            if c is None:
+                c = zeros(p, batch)
+            elif type(c) is np.ndarray and not c.flags.writeable:
+                c = c.copy()  # a reduction's broadcast cotangent: the caller gets its own array
+            out.append(c)
+        return out
 
 
 # ---------------------------------------------------------------- public API

@@ -170,6 +170,10 @@ class TapeValue(ArrayOps, Tracer):
             saved, saved_ans = (x, y) if prim.save_args else _NONES2, ans if prim.save_ans else None
         elif type(ans) is float and type(x) is float and type(y) is float:
             saved, saved_ans = _FLOAT_METAS2, _FLOAT_META
+        elif type(ans) is np.ndarray and type(x) is np.ndarray and type(y) is np.ndarray \
+                and x.shape == ans.shape == y.shape and x.dtype is ans.dtype is y.dtype:
+            saved_ans = Meta(ans)  # arrays of one shape: one shared record (_metas' first case)
+            saved = (saved_ans, saved_ans)
         else:
             return self._record(prim, NO_PARAMS, parents, (x, y), ans)
         # _record's append, inline: the binary op is most of scalar code

@@ -206,12 +206,17 @@ arctan = defunary("arctan", scalar_fast(math.atan, np.arctan),
                   lambda ans, x: reciprocal(add(1.0, square(x))))
 abs_ = defunary("abs", scalar_fast(abs, np.abs), lambda ans, x: sign(x))
 def _twice_times(t: Any, ans: Any, x: Any) -> Any:
-    # (2t) x: doubling a reduction's broadcast cotangent costs its compact size, not x's
-    if dispatch.counting is None:
-        t = compact(t, x)
-        if type(t) is np.ndarray and type(x) is np.ndarray:
-            return np.multiply(t * 2.0, x)  # plain operands: the two muls without dispatch
+    if dispatch.counting is None and type(t) is np.ndarray and type(x) is np.ndarray:
+        if t.size >= _COMPACT_FROM and 0 in t.strides:
+            # (2t) x: doubling a large broadcast cotangent costs its compact size, not x's
+            return np.multiply(compact(t, x) * 2.0, x)
+        out = np.multiply(t, x)  # plain operands: the product, doubled in place
+        out += out
+        return out
     return mul(mul(t, 2.0), x)
+
+
+_COMPACT_FROM = 8192  # below this many elements compact's own cost exceeds the pass it saves
 
 
 square = op_for(register(Primitive("square", scalar_fast(lambda v: v * v, np.square),

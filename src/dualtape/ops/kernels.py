@@ -92,6 +92,10 @@ def broadcast_view(x: Any, shape: tuple) -> Any:
         if type(x) is not np.float64 and type(x) is not float:
             return np.broadcast_to(x, shape)
         x = np.array(x)
+    if x.ndim == 0 and x.dtype.kind in "fc":  # a scalar: every stride 0
+        out = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))
+        out.flags.writeable = False
+        return out
     nd, pad = len(shape), len(shape) - x.ndim
     if pad < 0 or not x.flags.c_contiguous or x.dtype.hasobject:
         return np.broadcast_to(x, shape)

@@ -77,6 +77,8 @@ def _matvec_vjp_a(g: Any, ans: Any, a: Any, v: Any) -> Any:
 
 def _matvec_vjp_v(g: Any, ans: Any, a: Any, v: Any) -> Any:
     if type(a) is np.ndarray and a.ndim == 2 and type(g) is np.ndarray and dispatch.counting is None:
+        if g.ndim == 1 and ndim_of(v) == 1:
+            return np.matmul(g, a)  # one vector, no batch: nothing to unbroadcast
         return unbroadcast(np.matmul(g, a), shape_of(v), g.ndim - _out_rank(a, v))  # g^T a, plain
     return unbroadcast(matvec(_mT(a), g), shape_of(v), ndim_of(g) - _out_rank(a, v))
 

@@ -35,6 +35,8 @@ _ARRAYS = (np.ndarray, np.float64, np.float32)  # plain cotangents: _restore ski
 def _restore(g: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     """Broadcast a reduction's cotangent back over ``x``'s shape (batch axes kept)."""
     if dispatch.counting is None and type(g) in _ARRAYS:  # a plain cotangent: no dispatch
+        if g.ndim == 0:  # a full reduction's: spread over any shape as it is
+            return broadcast_view(g, shape_of(x))
         if not keepdims:
             g = _expand_dims_impl(g, axis)
         xs = shape_of(x)
@@ -146,7 +148,11 @@ def _tie_scale_impl(g: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> An
         ties = np.count_nonzero(hit)
         if ties:
             out = np.zeros(hit.shape, dtype)
-            out[hit] = (g if type(g) is float else g.item()) / ties
+            share = (g if type(g) is float else g.item()) / ties
+            if ties == 1:  # argmax of a bool mask stops at its first True
+                out.reshape(-1)[hit.argmax()] = share
+            else:
+                out[hit] = share
             return out
     if not keepdims:
         g, ans = _expand_dims_impl(g, axis), _expand_dims_impl(ans, axis)

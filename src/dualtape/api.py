@@ -114,14 +114,12 @@ class Recording:
         self.out_index: list[int | None] = []
         self.out_leaves: list[Any] = []
         for k, o in enumerate(out_leaves):
-            if type(o) is TapeValue and o.tape is tape:
-                output_leaf(o.value, f"output leaf {k}")
-                self.out_index.append(o.index)
-                self.out_leaves.append(o.value)
-            else:
-                output_leaf(o, f"output leaf {k}")
-                self.out_index.append(None)
-                self.out_leaves.append(o)
+            traced = type(o) is TapeValue and o.tape is tape
+            v = o.value if traced else o
+            if type(v) is not np.float64 and type(v) is not float:  # those need no check
+                output_leaf(v, f"output leaf {k}")
+            self.out_index.append(o.index if traced else None)
+            self.out_leaves.append(v)
 
     def pull(self, cts: list, nb: int = 0) -> list:
         """Cotangents of the inputs (flat) for cotangents ``cts`` of the outputs (flat)."""
@@ -229,10 +227,13 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
                             f"{shapes[0] if len(shapes) == 1 else f'{len(shapes)} outputs'}; "
                             "use jacrev or vjp for non-scalar outputs")
         value = rec.out_leaves[0]
-        dtype = np.dtype(getattr(value, "dtype", np.float64) if type(value) is not int else int)
-        if dtype.kind != "f":
-            raise TypeError(f"grad requires a real floating-point output, got dtype {dtype}")
-        seed = 1.0 if type(value) is float or not hasattr(value, "dtype") else np.array(1.0, dtype)
+        if type(value) is np.float64:
+            seed = np.array(1.0)  # the common case: a float64 reduction
+        else:
+            dtype = np.dtype(getattr(value, "dtype", np.float64) if type(value) is not int else int)
+            if dtype.kind != "f":
+                raise TypeError(f"grad requires a real floating-point output, got dtype {dtype}")
+            seed = 1.0 if type(value) is float or not hasattr(value, "dtype") else np.array(1.0, dtype)
         grads = unflatten(rec.in_td, rec.pull([seed]))
         out = unflatten(rec.out_td, rec.out_leaves)
         return ((out, rec.aux) if has_aux else out), grads

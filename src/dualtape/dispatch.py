@@ -255,6 +255,8 @@ def opn(prim: Any) -> Callable[..., Any]:
             params = normalize(args, params)
         for a in args:
             if type(a) not in PLAIN_TYPES:
+                if len(args) == 1 and isinstance(a, Tracer):
+                    return a.process(prim, args, params)  # a single tracer is the top by itself
                 return bind(prim, args, params)
         return impl(*args, **params) if counting is None else evaluate(prim, args, params)
 

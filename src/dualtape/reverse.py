@@ -22,7 +22,8 @@ from .registry import Primitive, passes_through
 
 __all__ = ["Entry", "Tape", "TapeValue", "backward", "collector_paused"]
 
-_FLOAT_META = Meta(0.0)
+_FLOAT_META = Meta(0.0)  # every float64 scalar's record: shape () and dtype float64
+_FLOATS = frozenset({float, np.float64})
 
 
 class Entry(NamedTuple):
@@ -174,6 +175,8 @@ class TapeValue(ArrayOps, Tracer):
                 and x.shape == ans.shape == y.shape and x.dtype is ans.dtype is y.dtype:
             saved_ans = Meta(ans)  # arrays of one shape: one shared record (_metas' first case)
             saved = (saved_ans, saved_ans)
+        elif type(ans) is np.float64 and type(x) in _FLOATS and type(y) in _FLOATS:
+            saved, saved_ans = _FLOAT_METAS2, _FLOAT_META
         else:
             return self._record(prim, NO_PARAMS, parents, (x, y), ans)
         # _record's append, inline: the binary op is most of scalar code
@@ -194,7 +197,7 @@ class TapeValue(ArrayOps, Tracer):
                     and type(vals[1]) is float:
                 saved, saved_ans = _FLOAT_METAS2, _FLOAT_META  # scalar code: shared records
             else:
-                saved_ans = _FLOAT_META if type(ans) is float else Meta(ans)
+                saved_ans = _FLOAT_META if type(ans) in _FLOATS else Meta(ans)
                 saved = _metas(vals, saved_ans)
         else:
             saved = vals if prim.save_args else (None,) * len(vals)
@@ -223,8 +226,15 @@ _NONE1, _NONES2 = (None,), (None, None)
 def _metas(vals: tuple, like: Meta) -> tuple:
     """The :class:`Meta` of each value: ``like`` (the answer's) for an array of its shape and
     dtype, one shared record for Python floats."""
-    return tuple([like if type(v) is np.ndarray and v.shape == like.shape and v.dtype == like.dtype
-                  else _FLOAT_META if type(v) is float else Meta(v) for v in vals])
+    if len(vals) == 1:
+        return (_meta(vals[0], like),)
+    return tuple([_meta(v, like) for v in vals])
+
+
+def _meta(v: Any, like: Meta) -> Meta:
+    if type(v) is np.ndarray and v.shape == like.shape and v.dtype == like.dtype:
+        return like
+    return _FLOAT_META if type(v) in _FLOATS else Meta(v)
 
 
 class collector_paused:  # noqa: N801 - used as a context manager, like contextlib's
@@ -262,7 +272,9 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
         cts[index] = g if cts[index] is None else add(cts[index], g)
         start = max(start, index)
     plain_sums = dispatch.counting is None  # float cotangents then add without dispatch
-    with collector_paused():
+    was_on = gc.isenabled()  # collector_paused, inline: one pause per sweep
+    gc.disable()
+    try:
         for i in range(start, -1, -1):
             g = cts[i]
             if g is None:
@@ -300,4 +312,7 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
                         c = unbroadcast(c, shape_of(a), nb)
                 old = cts[p]
                 cts[p] = c if old is None else add(old, c)
+    finally:
+        if was_on:
+            gc.enable()
     return cts

@@ -285,6 +285,42 @@ def test_gradients_are_writable_arrays_of_their_own(rng, f):
         np.testing.assert_array_equal(g, 2.0 * want)
 
 
+def test_vjp_output_changed_in_place_leaves_the_pullback_intact(rng):
+    # y -= target before pulling back (least squares): exp's rule reads its own answer
+    x, target = rng.normal(size=4), rng.normal(size=4)
+    y, pullback = dt.vjp(dnp.exp, x)
+    y -= target
+    np.testing.assert_allclose(pullback(y)[0], np.exp(x) * (np.exp(x) - target))
+    same, _ = dt.vjp(lambda a: a, x)
+    assert not np.shares_memory(same, x)
+
+
+@pytest.mark.parametrize("f", [lambda a: a + np.ones((2, 3)), lambda a: dnp.transpose(a),
+                               lambda a: dnp.reshape(a, (3, 2)), lambda a: a[:, 1:],
+                               lambda a: a])
+def test_results_never_share_memory_with_what_the_caller_passed(rng, f):
+    x, t = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    outs = dt.jvp(f, (x,), (t,))
+    out, pullback = dt.vjp(f, x)
+    ct = np.ones_like(out)
+    outs += pullback(ct)
+    for r in outs:
+        for given in (x, t, ct):
+            assert not np.shares_memory(r, given)
+
+
+def test_gradients_of_two_arguments_are_two_arrays(rng):
+    # add hands one cotangent to both operands; each caller's array must be its own
+    x, y = rng.normal(size=3), rng.normal(size=3)
+    gx, gy = dt.grad(lambda x, y: dnp.sum(dnp.exp(x + y)), argnums=(0, 1))(x, y)
+    assert not np.shares_memory(gx, gy)
+    gx += 1.0
+    np.testing.assert_allclose(gy, np.exp(x + y))
+    z = np.array(2.0)
+    value, _ = dt.value_and_grad(lambda a: a)(z)
+    assert value is not z
+
+
 def test_grad_of_unused_argument_is_zero():
     g = dt.grad(lambda x, y: x * 2.0, argnums=1)(1.0, np.ones(3))
     np.testing.assert_array_equal(g, np.zeros(3))
@@ -609,6 +645,21 @@ def test_nondifferentiable_points_follow_jax(name, mode):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
 
 
+@pytest.mark.parametrize("mode", ["grad", "jacfwd"])
+@pytest.mark.parametrize("bounds", [(-1.0, 1.0), (np.array([-2.0, 0.0, -1.0]), 1.5), (None, 1.0)])
+def test_clip_with_traced_bounds_differentiates_them_as_jax(mode, bounds):
+    # the ties (x at a bound) split 1/2 each, as jnp.clip's min(max(x, lo), hi) does
+    x = np.array([-2.0, 0.0, 1.5])
+    lo, hi = bounds
+    f = lambda x, lo, hi: dnp.sum(dnp.clip(x, lo, hi) * np.array([1.0, 2.0, 3.0]))
+    jf = lambda x, lo, hi: jnp.sum(jnp.clip(x, lo, hi) * np.array([1.0, 2.0, 3.0]))
+    nums = (0, 2) if lo is None else (0, 1, 2)
+    got = (dt.grad if mode == "grad" else dt.jacfwd)(f, argnums=nums)(x, lo, hi)
+    ref = jax.grad(jf, argnums=nums)(x, lo, hi)
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r))
+
+
 def test_maximum_ties_split_half_each_argument():
     got = dt.grad(lambda x, y: dnp.maximum(x, y), argnums=(0, 1))(1.0, 1.0)
     ref = jax.grad(jnp.maximum, argnums=(0, 1))(1.0, 1.0)
@@ -783,3 +834,16 @@ def test_jacobians_of_the_identity_are_writable_fresh_arrays() -> None:
         assert first.flags.writeable
         first[0, 0] = 7.0  # must not leak into the next call's seeds
         np.testing.assert_array_equal(jac(x), np.eye(4))
+
+
+def test_a_leaked_traced_value_raises_when_used_later():
+    leak = []
+    x = np.array([1.0, 2.0])
+    dt.grad(lambda a: (leak.append(a), dnp.sum(a * a))[1])(x)
+    with pytest.raises(dt.UnexpectedTracerError, match="leaked out of the function"):
+        dt.grad(lambda y: dnp.sum(y * leak[0]))(x)
+    with pytest.raises(dt.UnexpectedTracerError):
+        leak[0] * 2.0
+    out, pullback = dt.vjp(lambda a: a * a, x)  # the finished tape still pulls back
+    np.testing.assert_allclose(pullback(np.ones(2))[0], 2 * x)
+    np.testing.assert_allclose(pullback(np.ones(2))[0], 2 * x)

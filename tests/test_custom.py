@@ -211,3 +211,36 @@ def test_stop_gradient():
     np.testing.assert_allclose(dt.hessian(f)(x), jax.hessian(jf)(x))  # zero: grad is sg(x)
     tree = dt.stop_gradient({"a": x, "b": 2.0})
     assert set(tree) == {"a", "b"}
+
+
+def test_rules_returning_the_wrong_shape_are_refused():
+    # JAX refuses them too; a scalar would otherwise be broadcast silently
+    @dt.custom_vjp
+    def f(x):
+        return dnp.sin(x)
+
+    f.defvjp(lambda x: (dnp.sin(x), x), lambda res, g: (dnp.sum(g * dnp.cos(res)),))
+    with pytest.raises(ValueError, match=r"bwd's cotangent 0: expected shape \(3,\), got \(\)"):
+        dt.grad(lambda x: dnp.sum(f(x)))(np.ones(3))
+    f.defvjp(lambda x: (dnp.sin(x), x), lambda res, g: (0.0,))  # a scalar zero stands for zeros
+    np.testing.assert_array_equal(dt.grad(lambda x: dnp.sum(f(x)))(np.ones(3)), np.zeros(3))
+
+    @dt.custom_jvp
+    def h(x):
+        return 2.0 * x
+
+    h.defjvp(lambda primals, tangents: (h(*primals), dnp.sum(tangents[0])))
+    with pytest.raises(ValueError, match="tangent_out: expected shape"):
+        dt.jvp(h, (np.ones(2),), (np.ones(2),))
+
+
+def test_a_bwd_returning_its_residual_gives_the_caller_a_copy():
+    @dt.custom_vjp
+    def f(x):
+        return dnp.sum(x)
+
+    f.defvjp(lambda x: (dnp.sum(x), x), lambda res, g: (res,))
+    x = np.array([1.0, 2.0])
+    g = dt.grad(f)(x)
+    np.testing.assert_array_equal(g, x)
+    assert not np.shares_memory(g, x)

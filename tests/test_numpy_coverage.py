@@ -173,6 +173,10 @@ ROWS: list[Row] = [
     R("dot", shapes=((3, 2), (2,))),
     R("outer", shapes=((3,), (2,))),
     R("inner", shapes=((3,), (3,))),
+    R("inner", shapes=((2, 3), (4, 3)), label="matrices"),
+    R("inner", shapes=((2, 1, 3), (3,)), label="stack_vector"),
+    R("inner", shapes=((), (2, 3)), label="scalar"),
+    R("inner", shapes=((2, 0), (3, 0)), label="empty"),
     R("vdot", shapes=((3, 2), (3, 2))),
     # building arrays from traced values (numpy.array cannot dispatch: dualtape.numpy only)
     R("array", lambda f, x, y: f([[x, y], [y, x]]), ((), ()), via_numpy=False),

@@ -279,13 +279,26 @@ def test_python_control_flow_on_traced_scalars(mode):
         assert float(got) == ref
 
 
+@pytest.mark.parametrize("mode", ["jvp", "grad"])
+@pytest.mark.parametrize("drop", [float, math.exp, np.float64, lambda v: np.empty(2).fill(v),
+                                  lambda v: np.zeros(2).__setitem__(0, v)])
+def test_float_of_a_traced_value_is_refused(mode, drop):
+    # it would drop the derivative silently; JAX refuses it too
+    f = lambda x: drop(x[0]) * x[1]
+    x = np.array([0.5, 2.0])
+    with pytest.raises((TypeError, ValueError)) as err:
+        dt.jvp(f, (x,), (np.ones(2),)) if mode == "jvp" else dt.grad(f)(x)
+    chain = [err.value, err.value.__cause__, err.value.__context__]
+    assert any("derivative would be lost" in str(e) for e in chain if e is not None)
+
+
 @pytest.mark.parametrize("mode", ["jvp", "grad", "jacfwd_vector", "jacrev_vector"])
 def test_array_attributes_on_traced_values(mode):
     seen = {}
 
     def f(a):
         seen.update(shape=a.shape, ndim=a.ndim, dtype=a.dtype, size=a.size, len=len(a),
-                    T_shape=a.T.shape, row_len=len(a[0]), float=float(a[1, 2]),
+                    T_shape=a.T.shape, row_len=len(a[0]), float=float(dnp.concrete(a[1, 2])),
                     int=int(a[0, 0] * 0.0 + 7.9), bool=bool(a[0, 0] == a[0, 0]),
                     elem_shape=a[0, 0].shape, elem_ndim=a[0, 0].ndim)
         return dnp.sum(a * a) if mode in ("jvp", "grad") else a * a

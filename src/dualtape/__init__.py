@@ -21,7 +21,7 @@ from .loop import LoopStats, checkpoint_loop
 from .modes import jacobian
 from .ops.decomp import DegenerateSpectrumWarning
 from .registry import Primitive, primitives
-from .reverse import Tape, TapeValue
+from .reverse import Tape, TapeValue, UnexpectedTracerError
 
 __version__ = "0.1.0"
 
@@ -40,7 +40,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "Comparison", "DegenerateSpectrumWarning", "Dual", "JaxComparison", "LoopStats", "ModeChoice",
-    "OpCounter", "Primitive", "Tape", "TapeValue", "Value", "__version__",
+    "OpCounter", "Primitive", "Tape", "TapeValue", "UnexpectedTracerError", "Value", "__version__",
     "binary_cross_entropy_with_logits", "check_against_jax", "check_grads", "checkpoint",
     "checkpoint_loop", "choose_mode", "compare", "count", "custom_jvp", "custom_vjp", "draw", "grad",
     "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "new_level", "nn", "primitive",

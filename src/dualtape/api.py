@@ -77,6 +77,30 @@ def _detached(a: Any) -> Any:
     return a
 
 
+def _owner(a: np.ndarray) -> int:
+    """The id of the array that owns ``a``'s memory (``a``'s own for an array that does)."""
+    while type(a.base) is np.ndarray:
+        a = a.base
+    return id(a)
+
+
+def _unaliased(results: list, given: list) -> list:
+    """``results`` with a copy of each array whose memory belongs to an array of ``given``
+    or of an earlier result (identity-like paths hand the caller's own tangent, cotangent or
+    primal straight back; ``add`` hands one cotangent to both operands)."""
+    taken = {_owner(g) for g in given if type(g) is np.ndarray}
+    out = []
+    for r in results:
+        if type(r) is np.ndarray:
+            owner = _owner(r)
+            if owner in taken:
+                r = r.copy()
+                owner = id(r)
+            taken.add(owner)
+        out.append(r)
+    return out
+
+
 def _split_aux(out: Any) -> tuple[Any, Any]:
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise TypeError("has_aux=True requires the function to return a pair (output, aux)")
@@ -106,6 +130,7 @@ class Recording:
         self.in_td = td
         with collector_paused():
             out = f(*substitute(args, argnums, single, td, self.inputs), **(kwargs or {}))
+        tape.close()
         self.aux = None
         if has_aux:
             out, aux = _split_aux(out)
@@ -135,7 +160,7 @@ class Recording:
             elif type(c) is np.ndarray and not c.flags.writeable:
                 c = c.copy()  # a reduction's broadcast cotangent: the caller gets its own array
             out.append(c)
-        return out
+        return _unaliased(out, [*cts, *self.in_leaves])
 
 
 # ---------------------------------------------------------------- public API
@@ -172,7 +197,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     argnums = tuple(range(len(primals)))
     out_td, po, to, aux = jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
                                     checked=(checked, p_td))
-    result = (unflatten(out_td, po), unflatten(out_td, to))
+    given = [*p_leaves, *t_leaves]
+    result = (unflatten(out_td, _unaliased(po, given)), unflatten(out_td, _unaliased(to, given)))
     return (*result, aux) if has_aux else result
 
 
@@ -182,11 +208,17 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     Like ``jax.vjp``: ``vjp_fn(cotangent)`` takes a cotangent shaped like ``out``
     and returns a tuple with one cotangent per primal, each shaped like it.
     ``vjp_fn`` may be called any number of times.
+
+    ``out`` and ``vjp_fn``'s results are arrays of their own: changing them in place changes
+    nothing else.  ``vjp_fn`` reads the primals as they are when it runs: like HIPS autograd's
+    (JAX's arrays are immutable; PyTorch raises), it computes the wrong cotangent for a
+    primal array changed in place after ``vjp`` returned.
     """
     if not primals:
         raise ValueError("primals: need at least one argument")
     rec = Recording(fun, primals, tuple(range(len(primals))), False, has_aux)
-    out = unflatten(rec.out_td, rec.out_leaves)
+    # a copy: the tape may read the same array (exp's answer, an input returned as it is)
+    out = unflatten(rec.out_td, [o.copy() if type(o) is np.ndarray else o for o in rec.out_leaves])
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
         c_leaves, c_td = flatten(cotangent)
@@ -235,7 +267,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
                 raise TypeError(f"grad requires a real floating-point output, got dtype {dtype}")
             seed = 1.0 if type(value) is float or not hasattr(value, "dtype") else np.array(1.0, dtype)
         grads = unflatten(rec.in_td, rec.pull([seed]))
-        out = unflatten(rec.out_td, rec.out_leaves)
+        out = value if type(value) is not np.ndarray else _unaliased([value], rec.in_leaves)[0]
         return ((out, rec.aux) if has_aux else out), grads
 
     value_and_grad_fun.__name__ = f"value_and_grad({getattr(fun, '__name__', 'f')})"

@@ -126,7 +126,11 @@ class ArrayOps:
 
     # conversions of the concrete value
     def __float__(self) -> float:
-        return float(dnp.concrete(self))
+        raise TypeError(
+            "float() of a traced value: the derivative would be lost (math functions and "
+            "writing it into a NumPy array call float()). Keep it traced with dualtape.numpy "
+            "functions (dnp.stack or dnp.array to build arrays), or take dnp.concrete(x) where "
+            "a constant is meant")
 
     def __int__(self) -> int:
         return int(dnp.concrete(self))
@@ -258,7 +262,8 @@ class ArrayOps:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise TypeError(
             "a traced value cannot be converted to a NumPy array: the derivative would be lost. "
-            "Use dualtape.numpy functions instead of NumPy ones (or call float() on a scalar)")
+            "Use dualtape.numpy functions instead of NumPy ones (or dnp.concrete(x) where a constant "
+            "is meant)")
 
 
 # ---------------------------------------------------------------- npcov: more of NumPy reaches dualtape.numpy

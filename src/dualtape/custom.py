@@ -58,9 +58,16 @@ def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> lis
     return out
 
 
-def _fit(x: Any, like: Any) -> Any:
-    """``x`` broadcast to the shape of ``like`` (a rule may return a scalar zero)."""
-    return x if shape_of(x) == shape_of(like) else dnp.broadcast_to(x, shape_of(like))
+def _fit(x: Any, like: Any, what: str) -> Any:
+    """``x``, which must have ``like``'s shape; ``None`` or a plain scalar zero stands for
+    zeros of it."""
+    shape = shape_of(like)
+    if x is not None and shape_of(x) == shape:
+        return x
+    if x is None or (not isinstance(x, Tracer) and np.ndim(x) == 0 and x == 0):
+        return np.zeros(shape, getattr(like, "dtype", np.float64))
+    raise ValueError(f"{what}: expected shape {shape}, got {shape_of(x)} (return an array "
+                     "of that shape, or None or 0.0 for zeros)")
 
 
 def _per_direction(fn: Callable[[list], Any], batched: list, nb: int, like: Any) -> Any:
@@ -123,7 +130,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError(f"{self.prim.name}: the JVP rule must return a pair "
                             "(primal_out, tangent_out)")
-        return _fit(out[1], ans)
+        return _fit(out[1], ans, f"{self.prim.name}: the JVP rule's tangent_out")
 
     def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple) -> Any:
         k = next(i for i, t in enumerate(ts) if t is not None)
@@ -204,8 +211,8 @@ class custom_vjp:  # noqa: N801  (JAX's name)
             if not isinstance(cts, (tuple, list)) or len(cts) != len(vals):
                 raise TypeError(f"{self.name}: bwd must return a tuple of {len(vals)} "
                                 f"cotangent(s), one per differentiable argument, got {cts!r}")
-            return [np.zeros(shape_of(x)) if c is None else _fit(c, x)
-                    for c, x in zip(cts, vals, strict=True)]
+            return [_fit(c, x, f"{self.name}: bwd's cotangent {k}")
+                    for k, (c, x) in enumerate(zip(cts, vals, strict=True))]
 
         def rule(i: int, g: Any, ans: Any, *args: Any) -> Any:
             if last[0] is not g:

@@ -134,7 +134,11 @@ def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
     """Limit ``a`` to ``[a_min, a_max]``; the slope is 1/2 at a bound, as in JAX."""
     if a_min is None and a_max is None:
         raise ValueError("clip: at least one of a_min and a_max must be given")
-    return _ops.clip(a, concrete(a_min), concrete(a_max))
+    if isinstance(a_min, Tracer) or isinstance(a_max, Tracer):
+        # traced bounds have derivatives too: JAX's definition, min(max(a, a_min), a_max)
+        out = a if a_min is None else maximum(a, a_min)
+        return out if a_max is None else minimum(out, a_max)
+    return _ops.clip(a, a_min, a_max)
 
 
 # ---------------------------------------------------------------- reductions
@@ -236,8 +240,18 @@ def outer(a: ArrayLike, b: ArrayLike) -> Any:
 
 
 def inner(a: ArrayLike, b: ArrayLike) -> Any:
-    """Sum product over the last axes."""
-    return sum(multiply(a, b), axis=-1)
+    """Sum product over the last axes: shape ``a.shape[:-1] + b.shape[:-1]`` (a product if
+    either is a scalar), as ``numpy.inner``."""
+    sa, sb = shape(a), shape(b)
+    if not sa or not sb:
+        return multiply(a, b)
+    if sa[-1] != sb[-1]:
+        raise ValueError(f"inner: the last axes differ in length: shapes {sa} and {sb}")
+    if len(sa) == 1 and len(sb) == 1:
+        return sum(multiply(a, b), axis=-1)
+    n, ra, rb = sa[-1], math.prod(sa[:-1]), math.prod(sb[:-1])  # not -1: n may be 0
+    rows = matmul(reshape(a, (ra, n)), transpose(reshape(b, (rb, n))))
+    return reshape(rows, sa[:-1] + sb[:-1])
 
 
 def vdot(a: ArrayLike, b: ArrayLike) -> Any:

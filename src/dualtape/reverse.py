@@ -20,7 +20,7 @@ from .dispatch import NO_PARAMS, PLAIN_TYPES, Tracer, evaluate1, evaluate2
 from .ops import Meta, add, shape_of, unbroadcast
 from .registry import Primitive, passes_through
 
-__all__ = ["Entry", "Tape", "TapeValue", "backward", "collector_paused"]
+__all__ = ["Entry", "Tape", "TapeValue", "UnexpectedTracerError", "backward", "collector_paused"]
 
 _FLOAT_META = Meta(0.0)  # every float64 scalar's record: shape () and dtype float64
 _FLOATS = frozenset({float, np.float64})
@@ -69,12 +69,34 @@ class Tape:
         e = self.entries[i]
         return None if e is None else Entry._make(e)
 
+    def close(self) -> None:
+        """End recording: a traced value of this tape used afterwards (leaked out of the
+        function through a global or a closure) raises :class:`UnexpectedTracerError`."""
+        self.entries = _ClosedEntries(self.entries)
+
     def leaf(self, value: Any) -> TapeValue:
         """Start recording ``value`` as an input of this tape."""
         self.entries.append(None)
         if self.values is not None:
             self.values.append(value)
         return TapeValue(value, self, len(self.entries) - 1)
+
+
+class UnexpectedTracerError(TypeError):
+    """A traced value was used after its transformation returned (JAX's error of that name)."""
+
+
+class _ClosedEntries(list):
+    """A finished tape's entries: read by the backward passes, never extended."""
+
+    __slots__ = ()
+
+    def append(self, entry: Any) -> None:
+        raise UnexpectedTracerError(
+            "a traced value was used after the transformation that traced it returned: it "
+            "leaked out of the function (a global, a closure, a list; or a custom_vjp's bwd "
+            "reads it from a closure instead of its residuals). Return it from the function "
+            "instead, or use dnp.concrete(x) for its value as a constant")
 
 
 class TapeValue(ArrayOps, Tracer):

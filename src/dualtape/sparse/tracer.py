@@ -44,6 +44,9 @@ class SparsityTracer(ArrayOps, Tracer):
         self.deps = deps
         self.level = level
 
+    def __float__(self) -> float:
+        return float(self.value)  # the value at the point given, as the module says
+
     def __repr__(self) -> str:
         return (f"SparsityTracer(shape={shape_of(self.value)}, "
                 f"nnz={self.deps.nnz}, level={self.level})")

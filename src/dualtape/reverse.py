@@ -86,10 +86,20 @@ class UnexpectedTracerError(TypeError):
     """A traced value was used after its transformation returned (JAX's error of that name)."""
 
 
-class _ClosedEntries(list):
-    """A finished tape's entries: read by the backward passes, never extended."""
+class _ClosedEntries:
+    """A finished tape's entries (``record``, the list the backward passes read), never
+    extended. Not a list subclass: indexing one is slower than indexing a list."""
 
-    __slots__ = ()
+    __slots__ = ("record",)
+
+    def __init__(self, record: list) -> None:
+        self.record = record
+
+    def __len__(self) -> int:
+        return len(self.record)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.record[i]
 
     def append(self, entry: Any) -> None:
         raise UnexpectedTracerError(
@@ -288,6 +298,8 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
     every entry's (otherwise intermediate ones are freed as soon as used).
     """
     entries = tape.entries
+    if type(entries) is _ClosedEntries:
+        entries = entries.record
     cts: list[Any] = [None] * len(entries)
     start = -1
     for index, g in seeds:

@@ -88,15 +88,15 @@ def _unaliased(results: list, given: list) -> list:
     """``results`` with a copy of each array whose memory belongs to an array of ``given``
     or of an earlier result (identity-like paths hand the caller's own tangent, cotangent or
     primal straight back; ``add`` hands one cotangent to both operands)."""
-    taken = {_owner(g) for g in given if type(g) is np.ndarray}
+    taken = [id(g) if g.base is None else _owner(g) for g in given if type(g) is np.ndarray]
     out = []
     for r in results:
         if type(r) is np.ndarray:
-            owner = _owner(r)
-            if owner in taken:
+            owner = id(r) if r.base is None else _owner(r)
+            if owner in taken:  # a short list: faster than a set here
                 r = r.copy()
                 owner = id(r)
-            taken.add(owner)
+            taken.append(owner)
         out.append(r)
     return out
 
@@ -146,8 +146,9 @@ class Recording:
             self.out_index.append(o.index if traced else None)
             self.out_leaves.append(v)
 
-    def pull(self, cts: list, nb: int = 0) -> list:
-        """Cotangents of the inputs (flat) for cotangents ``cts`` of the outputs (flat)."""
+    def pull(self, cts: list, nb: int = 0, given: bool = True) -> list:
+        """Cotangents of the inputs (flat) for cotangents ``cts`` of the outputs (flat);
+        ``given``: the caller passed ``cts`` (a result must not share their memory)."""
         seeds = [(i, c) for i, c in zip(self.out_index, cts, strict=True)
                  if i is not None and c is not None]
         batch = shape_of(cts[0])[:nb] if nb and cts else ()
@@ -160,7 +161,7 @@ class Recording:
             elif type(c) is np.ndarray and not c.flags.writeable:
                 c = c.copy()  # a reduction's broadcast cotangent: the caller gets its own array
             out.append(c)
-        return _unaliased(out, [*cts, *self.in_leaves])
+        return _unaliased(out, [*cts, *self.in_leaves] if given else self.in_leaves)
 
 
 # ---------------------------------------------------------------- public API
@@ -266,7 +267,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
             if dtype.kind != "f":
                 raise TypeError(f"grad requires a real floating-point output, got dtype {dtype}")
             seed = 1.0 if type(value) is float or not hasattr(value, "dtype") else np.array(1.0, dtype)
-        grads = unflatten(rec.in_td, rec.pull([seed]))
+        grads = unflatten(rec.in_td, rec.pull([seed], given=False))  # our seed: no one else's
         out = value if type(value) is not np.ndarray else _unaliased([value], rec.in_leaves)[0]
         return ((out, rec.aux) if has_aux else out), grads
 
@@ -429,7 +430,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
         per_pass = []
         for start in range(0, max(m, 1), max(step, 1)):
             stop = min(start + step, m)
-            per_pass.append(rec.pull(basis(outs, start, stop, batched), 1 if batched else 0))
+            per_pass.append(rec.pull(basis(outs, start, stop, batched), 1 if batched else 0,
+                                     given=False))  # results of kept blocks are copied below
         # full[j]: (m, *in_shape_j)
         full = [_join([p[j] for p in per_pass], batched) if m else zeros(x, (0,))
                 for j, x in enumerate(rec.in_leaves)]

@@ -182,7 +182,8 @@ def bind(prim: Any, args: tuple, params: Any) -> Any:
         args = tuple(_jax_constant(a, prim.name) if is_jax(type(a)) else a for a in args)
     if top is not None:
         return top.process(prim, args, params)
-    return evaluate(prim, args, params)
+    # plain values only (evaluate's own check would find no tracer)
+    return prim.impl(*args, **params) if counting is None else evaluate(prim, args, params)
 
 
 def _named(op: Callable[..., Any], prim: Any) -> Callable[..., Any]:

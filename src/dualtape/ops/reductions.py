@@ -50,6 +50,8 @@ def _reducer(ufunc: np.ufunc, fallback: Any) -> Any:
     and :mod:`.kernels`' faster kernels over short last axes."""
 
     def impl(x: Any, axis: tuple, keepdims: bool) -> Any:
+        if type(x) is np.ndarray and x.ndim < 2:  # no kernel for one axis: NumPy's loop
+            return ufunc.reduce(x, axis=axis, keepdims=keepdims)
         if ufunc is np.add:
             out = sum_block(x, axis, keepdims)
             if out is not None:

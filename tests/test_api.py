@@ -847,3 +847,26 @@ def test_a_leaked_traced_value_raises_when_used_later():
     out, pullback = dt.vjp(lambda a: a * a, x)  # the finished tape still pulls back
     np.testing.assert_allclose(pullback(np.ones(2))[0], 2 * x)
     np.testing.assert_allclose(pullback(np.ones(2))[0], 2 * x)
+
+
+@pytest.mark.parametrize("name", ["jacfwd", "jacrev"])
+@pytest.mark.parametrize("chunk", [None, 1, 2])
+def test_jacobians_with_aux_match_jax(name, chunk):
+    x = np.array([0.3, -1.2, 2.0])
+    f = lambda a: (dnp.sin(a) * a[0], {"norm": dnp.sum(a * a), "n": 3})
+    jf = lambda a: (jnp.sin(a) * a[0], {"norm": jnp.sum(a * a), "n": 3})
+    jac, aux = getattr(dt, name)(f, chunk=chunk, has_aux=True)(x)
+    ref, ref_aux = getattr(jax, name)(jf, has_aux=True)(x)
+    np.testing.assert_allclose(jac, ref)
+    assert type(aux["norm"]) is not dt.TapeValue and not isinstance(aux["norm"], dt.Dual)
+    np.testing.assert_allclose(aux["norm"], ref_aux["norm"])
+    assert aux["n"] == 3
+
+
+def test_copies_are_copies_and_traced_copies_keep_the_derivative():
+    x = np.array([1.0, 2.0])
+    for y in (dnp.astype(x, np.float64), dnp.copy(x), np.copy(x)):
+        assert y is not x and not np.shares_memory(y, x)
+    assert dnp.astype(x, np.float64, copy=False) is x
+    for f in (lambda a: a.copy(), dnp.copy, np.copy):
+        np.testing.assert_array_equal(dt.grad(lambda a, f=f: dnp.sum(f(a) ** 2))(x), 2 * x)

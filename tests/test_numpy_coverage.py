@@ -168,6 +168,7 @@ ROWS: list[Row] = [
     R("append", lambda f, x, y: f(x, y, axis=0), ((3, 2), (1, 2)), label="axis"),
     R("select", lambda f, x, y: f([MASK, ~MASK], [x, y], 0.5), ((3, 2), (2,))),
     R("take", lambda f, x: f(x, np.array([2, 0]), axis=0)),
+    R("copy", lambda f, x: f(x) * x, ((3, 2),)),
     # products
     R("matmul", shapes=((3, 2), (2, 4))),
     R("dot", shapes=((3, 2), (2,))),

@@ -369,12 +369,13 @@ def _moveaxis0_last(x: Any) -> Any:
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
-           chunk: int | None = None) -> Callable[..., Any]:
+           chunk: int | None = None, has_aux: bool = False) -> Callable[..., Any]:
     """Jacobian by forward mode, shaped like ``jax.jacfwd``'s (output shape + input shape).
 
     ``chunk=1`` is the textbook method, one JVP per input; ``chunk=k`` pushes
     ``k`` tangents through each pass (vector mode); ``None`` does all inputs in
-    one pass.  Every choice gives the same Jacobian.
+    one pass.  Every choice gives the same Jacobian.  With ``has_aux`` ``fun``
+    returns ``(output, aux)`` and the result is ``(jacobian, aux)``, as in JAX.
     """
     check_chunk(chunk)
 
@@ -387,30 +388,32 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
         step = n if chunk is None else min(chunk, n)
         batched = chunk != 1
         per_pass: list[list] = []
-        out_td, outs = None, []
+        out_td, outs, aux = None, [], None
         for start in range(0, max(n, 1), max(step, 1)):
             stop = min(start + step, n)
             tangents = basis(leaves, start, stop, batched)
-            out_td, outs, t_out, _ = jvp_core(fun, args, nums, single, tangents,
-                                               1 if batched else 0, kwargs=kwargs)
+            out_td, outs, t_out, aux = jvp_core(fun, args, nums, single, tangents,
+                                                 1 if batched else 0, has_aux, kwargs=kwargs)
             per_pass.append(t_out)
         jac_leaves = []
         for k, o in enumerate(outs):
             full = _join([p[k] for p in per_pass], batched) if n else zeros(o, (0,))
             columns = _split_columns(_moveaxis0_last(full), shape_of(o), leaves)
             jac_leaves.append(unflatten(in_td, [_writable(c) for c in columns]))
-        return unflatten(out_td, jac_leaves)
+        jac = unflatten(out_td, jac_leaves)
+        return (jac, aux) if has_aux else jac
 
     return jacfwd_fun
 
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
-           chunk: int | None = None) -> Callable[..., Any]:
+           chunk: int | None = None, has_aux: bool = False) -> Callable[..., Any]:
     """Jacobian by reverse mode, shaped like ``jax.jacrev``'s (output shape + input shape).
 
     The function is recorded once; then ``chunk=1`` runs one backward pass per
     output, ``chunk=k`` pulls ``k`` cotangents through each pass, and ``None``
-    all outputs in one pass.
+    all outputs in one pass.  With ``has_aux`` ``fun`` returns ``(output, aux)`` and
+    the result is ``(jacobian, aux)``, as in JAX.
     """
     check_chunk(chunk)
 
@@ -422,7 +425,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
 
     def run(args: tuple, kwargs: dict) -> Any:
         nums, single = nums_for(len(args))
-        rec = Recording(fun, args, nums, single, kwargs=kwargs)
+        rec = Recording(fun, args, nums, single, has_aux, kwargs=kwargs)
         outs = rec.out_leaves
         m = sum(int(np.prod(shape_of(o))) for o in outs)
         step = m if chunk is None else min(chunk, m)
@@ -447,7 +450,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
                               else _writable(rows.reshape(target)))
             jac_leaves.append(unflatten(rec.in_td, blocks))
             off += size
-        return unflatten(rec.out_td, jac_leaves)
+        jac = unflatten(rec.out_td, jac_leaves)
+        return (jac, rec.aux) if has_aux else jac
 
     return jacrev_fun
 

@@ -31,7 +31,7 @@ _FUNCTIONS = {
         "vdot", "transpose", "moveaxis", "swapaxes", "reshape", "ravel", "broadcast_to",
         "expand_dims", "squeeze", "concatenate", "stack", "hstack", "vstack", "take", "cumsum",
         "where", "clip", "flip", "shape", "ndim", "size", "zeros_like", "ones_like", "argmax",
-        "argmin",
+        "argmin", "copy",
     )
 }
 
@@ -216,6 +216,9 @@ class ArrayOps:
 
     def astype(self, dtype: Any, copy: bool = True) -> Any:
         return dnp.astype(self, dtype)
+
+    def copy(self) -> Any:
+        return self  # immutable: the copy is the value itself, derivative and all
 
     def round(self, decimals: int = 0) -> Any:
         return dnp.round(self, decimals)

@@ -413,7 +413,8 @@ from .npext.construct import (  # noqa: E402, F401
 )
 from .npext.elementwise import (  # noqa: E402, F401
     acos, acosh, angle, arccos, arccosh, arcsin, arcsinh, arctan2, arctanh, around, asin, asinh,
-    astype, atan, atan2, atanh, cbrt, ceil, conj, conjugate, deg2rad, degrees, exp2, fabs, fix,
+    astype, atan, atan2, atanh, cbrt, ceil, conj, conjugate, copy, deg2rad, degrees, exp2, fabs,
+    fix,
     floor, fmax, fmin, fmod, hypot, imag, log2, log10, logaddexp, logaddexp2, mod, nan_to_num,
     rad2deg, radians, real, real_if_close, remainder, rint, round, sinc, trunc,
 )

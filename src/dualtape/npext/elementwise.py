@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import special as E
+from ..registry import Tracer
 from ._common import concrete, jax_twin
 
 __all__ = [
@@ -144,5 +145,10 @@ def astype(x: Any, dtype: Any, copy: bool = True) -> Any:
     if target.kind != "f":
         return np.asarray(c).astype(target)[()]
     if getattr(c, "dtype", None) == target:
-        return x
+        return x.copy() if copy and type(x) is np.ndarray else x  # a traced value is immutable
     return E.astype(x, dtype=target)
+
+
+def copy(a: Any) -> Any:
+    """A copy of ``a`` (a traced value is immutable: itself, with its derivative)."""
+    return a if isinstance(a, Tracer) else np.copy(a)

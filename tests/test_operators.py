@@ -459,3 +459,20 @@ def test_operators_keep_float32():
     out, t = dt.jvp(f, (x,), (np.ones(4, np.float32),))
     (g,) = dt.vjp(f, x)[1](np.ones(4, np.float32))
     assert out.dtype == t.dtype == g.dtype == np.float32
+
+
+@pytest.mark.parametrize("mode", ["grad", "jacfwd"])
+def test_matrix_transpose_real_imag_any_all_on_traced_values(mode):
+    x = np.random.default_rng(5).uniform(size=(2, 3, 4))
+    w = np.arange(12.0).reshape(4, 3)
+    flags = []
+
+    def f(a, xp):
+        if xp is dnp:
+            flags.append((a.any(), a.all(axis=0).shape, (a > 2.0).any()))
+        return xp.sum(a.mT * w) + xp.sum(a.real ** 2) + xp.sum(a.imag)
+
+    got = getattr(dt, mode)(lambda a: f(a, dnp))(x)
+    ref = jax.grad(lambda a: f(a, jnp))(x)
+    np.testing.assert_allclose(got, ref)
+    assert flags[0] == (True, (3, 4), False)

@@ -165,6 +165,24 @@ class ArrayOps:
     def T(self) -> Any:
         return dnp.transpose(self)
 
+    @property
+    def mT(self) -> Any:  # noqa: N802  (NumPy's name)
+        return dnp.swapaxes(self, -1, -2)
+
+    @property
+    def real(self) -> Any:
+        return dnp.real(self)
+
+    @property
+    def imag(self) -> Any:
+        return dnp.imag(self)
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return dnp.any(self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return dnp.all(self, axis=axis, keepdims=keepdims)
+
     # array methods
     def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
         return dnp.sum(self, axis, keepdims)

@@ -870,3 +870,9 @@ def test_copies_are_copies_and_traced_copies_keep_the_derivative():
     assert dnp.astype(x, np.float64, copy=False) is x
     for f in (lambda a: a.copy(), dnp.copy, np.copy):
         np.testing.assert_array_equal(dt.grad(lambda a, f=f: dnp.sum(f(a) ** 2))(x), 2 * x)
+
+
+def test_jvp_outputs_of_a_broadcast_are_writable():
+    x = np.ones(3)
+    for r in dt.jvp(lambda a: dnp.broadcast_to(dnp.sum(a), (2, 3)), (x,), (x,)):
+        assert r.flags.writeable and r.shape == (2, 3)

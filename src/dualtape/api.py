@@ -85,15 +85,16 @@ def _owner(a: np.ndarray) -> int:
 
 
 def _unaliased(results: list, given: list) -> list:
-    """``results`` with a copy of each array whose memory belongs to an array of ``given``
-    or of an earlier result (identity-like paths hand the caller's own tangent, cotangent or
-    primal straight back; ``add`` hands one cotangent to both operands)."""
+    """``results`` with a copy of each array that is read-only (a reduction's stride-0
+    cotangent, a broadcast) or whose memory belongs to an array of ``given`` or of an earlier
+    result (identity-like paths hand the caller's own tangent, cotangent or primal straight
+    back; ``add`` hands one cotangent to both operands)."""
     taken = [id(g) if g.base is None else _owner(g) for g in given if type(g) is np.ndarray]
     out = []
     for r in results:
         if type(r) is np.ndarray:
             owner = id(r) if r.base is None else _owner(r)
-            if owner in taken:  # a short list: faster than a set here
+            if owner in taken or not r.flags.writeable:  # taken: a short list, faster than a set
                 r = r.copy()
                 owner = id(r)
             taken.append(owner)
@@ -153,14 +154,8 @@ class Recording:
                  if i is not None and c is not None]
         batch = shape_of(cts[0])[:nb] if nb and cts else ()
         got = backward(self.tape, seeds, nb)
-        out = []
-        for v, p in zip(self.inputs, self.in_leaves, strict=True):
-            c = got[v.index]
-            if c is None:
-                c = zeros(p, batch)
-            elif type(c) is np.ndarray and not c.flags.writeable:
-                c = c.copy()  # a reduction's broadcast cotangent: the caller gets its own array
-            out.append(c)
+        out = [got[v.index] if got[v.index] is not None else zeros(p, batch)
+               for v, p in zip(self.inputs, self.in_leaves, strict=True)]
         return _unaliased(out, [*cts, *self.in_leaves] if given else self.in_leaves)
 
 
@@ -198,8 +193,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     argnums = tuple(range(len(primals)))
     out_td, po, to, aux = jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
                                     checked=(checked, p_td))
-    given = [*p_leaves, *t_leaves]
-    result = (unflatten(out_td, _unaliased(po, given)), unflatten(out_td, _unaliased(to, given)))
+    own = _unaliased([*po, *to], [*p_leaves, *t_leaves])
+    result = (unflatten(out_td, own[:len(po)]), unflatten(out_td, own[len(po):]))
     return (*result, aux) if has_aux else result
 
 
@@ -434,7 +429,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
         for start in range(0, max(m, 1), max(step, 1)):
             stop = min(start + step, m)
             per_pass.append(rec.pull(basis(outs, start, stop, batched), 1 if batched else 0,
-                                     given=False))  # results of kept blocks are copied below
+                                     given=False))  # the kept blocks are ours, not the caller's
         # full[j]: (m, *in_shape_j)
         full = [_join([p[j] for p in per_pass], batched) if m else zeros(x, (0,))
                 for j, x in enumerate(rec.in_leaves)]

@@ -225,12 +225,8 @@ class TapeValue(ArrayOps, Tracer):
                 ans: Any) -> TapeValue:
         """Append the entry for ``ans`` and return it traced."""
         if prim.save_meta:
-            if type(ans) is float and len(vals) == 2 and type(vals[0]) is float \
-                    and type(vals[1]) is float:
-                saved, saved_ans = _FLOAT_METAS2, _FLOAT_META  # scalar code: shared records
-            else:
-                saved_ans = _FLOAT_META if type(ans) in _FLOATS else Meta(ans)
-                saved = _metas(vals, saved_ans)
+            saved_ans = _FLOAT_META if type(ans) in _FLOATS else Meta(ans)
+            saved = _metas(vals, saved_ans)
         else:
             saved = vals if prim.save_args else (None,) * len(vals)
             saved_ans = ans if prim.save_ans else None

@@ -602,6 +602,22 @@ def test_float32_scalar_stays_float32():
     assert np.asarray(dt.hessian(lambda x: dnp.sum(dnp.sin(x) * x))(X32)).dtype == np.float32
 
 
+def test_a_float32_input_gets_a_float32_cotangent_where_float64_constants_promote_it():
+    c = np.array([1.5, -2.0, 0.25, 3.0])  # float64: NumPy promotes x * c to float64
+    f = lambda x: dnp.sum(dnp.sin(x * c))  # noqa: E731
+    ref = np.cos(X32.astype(np.float64) * c) * c
+    g = dt.grad(f)(X32)
+    assert g.dtype == np.float32  # the input's dtype, as jax.grad and torch give it
+    np.testing.assert_allclose(g, ref, rtol=1e-6)
+    (ct,) = dt.vjp(lambda x: x * c, X32)[1](np.ones(4))
+    assert ct.dtype == np.float32
+    np.testing.assert_allclose(ct, c, rtol=1e-7)
+    assert dt.jacrev(lambda x: x * c)(X32).dtype == np.float32
+    g = dt.grad(lambda x: x * 2.5)(np.float32(1.0))
+    assert type(g) is np.float32 and g == 2.5
+    g = dt.grad(lambda x: x * np.float64(2.5))(np.float32(1.0))
+    assert np.asarray(g).dtype == np.float32 and g == 2.5
+
 # ---------------------------------------------------------------- non-differentiable points follow JAX
 
 
@@ -876,3 +892,73 @@ def test_jvp_outputs_of_a_broadcast_are_writable():
     x = np.ones(3)
     for r in dt.jvp(lambda a: dnp.broadcast_to(dnp.sum(a), (2, 3)), (x,), (x,)):
         assert r.flags.writeable and r.shape == (2, 3)
+
+
+# ---------------------------------------------------------------- containers beyond dict, list, tuple
+
+
+class _Params:
+    """A user's container of parameters, registered as a pytree node with both tools."""
+
+    def __init__(self, w, b, name="layer"):
+        self.w, self.b, self.name = w, b, name
+
+
+def _params_flatten(p):
+    return (p.w, p.b), p.name
+
+
+def _params_unflatten(name, children):
+    return _Params(*children, name=name)
+
+
+dt.register_pytree_node(_Params, _params_flatten, _params_unflatten)
+jax.tree_util.register_pytree_node(_Params, _params_flatten, _params_unflatten)
+
+
+def _params_loss(xp):
+    return lambda p: xp.sum(xp.tanh(p.w * p.b[0]) + p.b[1] ** 2)
+
+
+def test_registered_pytree_node_grad_and_jvp_match_jax(rng):
+    p = _Params(V3, (0.7, M23), name="first")
+    f, jf = both(_params_loss)
+    g, ref = dt.grad(f)(p), jax.grad(jf)(p)
+    assert type(g) is _Params and g.name == "first"
+    np.testing.assert_allclose(g.w, ref.w, rtol=1e-6)
+    np.testing.assert_allclose(g.b[0], ref.b[0], rtol=1e-6)
+    np.testing.assert_allclose(g.b[1], ref.b[1], rtol=1e-6)
+    t = _Params(rng.standard_normal(3), (0.3, rng.standard_normal((2, 3))), name="first")
+    out, tout = dt.jvp(f, (p,), (t,))
+    jout, jtout = jax.jvp(jf, (p,), (t,))
+    np.testing.assert_allclose(tout, jtout, rtol=1e-6)
+    with pytest.raises(ValueError, match="structure"):  # aux data is part of the structure
+        dt.jvp(f, (p,), (_Params(t.w, t.b, name="other"),))
+
+
+def test_ordered_and_default_dicts_keep_their_type_and_order():
+    import collections
+
+    od = collections.OrderedDict([("z", V3), ("a", 0.5)])
+    g = dt.grad(lambda d: dnp.sum(d["z"] ** 2) * d["a"])(od)
+    assert type(g) is collections.OrderedDict and list(g) == ["z", "a"]  # insertion order
+    ref = jax.grad(lambda d: jnp.sum(d["z"] ** 2) * d["a"])(od)
+    assert list(ref) == ["z", "a"]
+    assert_tree_close(dict(g), {k: np.asarray(v) for k, v in ref.items()}, rtol=1e-6)
+    dd = collections.defaultdict(float, {"b": V3, "a": 2.0})
+    g = dt.grad(lambda d: dnp.sum(d["b"]) * d["a"])(dd)
+    assert type(g) is collections.defaultdict and g.default_factory is float
+    np.testing.assert_allclose(g["b"], [2.0, 2.0, 2.0])
+    assert g["a"] == pytest.approx(float(np.sum(V3)))
+    y, pb = dt.vjp(lambda d: {"s": d["z"] * d["a"]}, od)
+    with pytest.raises(ValueError, match="structure"):  # a dict is not an OrderedDict
+        pb(collections.OrderedDict(s=np.ones(3)))
+
+
+def test_register_pytree_node_rejects_builtins_and_repeats():
+    with pytest.raises(ValueError, match="already a pytree container"):
+        dt.register_pytree_node(dict, _params_flatten, _params_unflatten)
+    with pytest.raises(ValueError, match="already registered"):
+        dt.register_pytree_node(_Params, _params_flatten, _params_unflatten)
+    with pytest.raises(TypeError, match="nodetype"):
+        dt.register_pytree_node("Params", _params_flatten, _params_unflatten)

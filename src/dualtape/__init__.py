@@ -22,6 +22,7 @@ from .modes import jacobian
 from .ops.decomp import DegenerateSpectrumWarning
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue, UnexpectedTracerError
+from .tree import register_pytree_node
 
 __version__ = "0.1.0"
 
@@ -44,5 +45,6 @@ __all__ = [
     "binary_cross_entropy_with_logits", "check_against_jax", "check_grads", "checkpoint",
     "checkpoint_loop", "choose_mode", "compare", "count", "custom_jvp", "custom_vjp", "draw", "grad",
     "hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "new_level", "nn", "primitive",
-    "primitives", "remat", "stop_gradient", "to_dot", "value_and_grad", "vjp", *_SPARSE,
+    "primitives", "register_pytree_node", "remat", "stop_gradient", "to_dot", "value_and_grad",
+    "vjp", *_SPARSE,
 ]

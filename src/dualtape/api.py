@@ -154,9 +154,23 @@ class Recording:
                  if i is not None and c is not None]
         batch = shape_of(cts[0])[:nb] if nb and cts else ()
         got = backward(self.tape, seeds, nb)
-        out = [got[v.index] if got[v.index] is not None else zeros(p, batch)
-               for v, p in zip(self.inputs, self.in_leaves, strict=True)]
+        out = []
+        for v, p in zip(self.inputs, self.in_leaves, strict=True):
+            g = got[v.index]
+            if g is None:
+                g = zeros(p, batch)
+            elif type(p) is not float and type(g) is not float and g.dtype != p.dtype:
+                g = _in_dtype(g, p)
+            out.append(g)
         return _unaliased(out, [*cts, *self.in_leaves] if given else self.in_leaves)
+
+
+def _in_dtype(g: Any, p: Any) -> Any:
+    """Cotangent ``g`` in its input ``p``'s floating dtype, as JAX and PyTorch give it (a
+    float32 input's cotangent is float32 even where float64 constants promoted its uses)."""
+    if type(p) is np.ndarray or isinstance(p, np.floating):
+        return g.astype(p.dtype) if type(g) is np.ndarray else p.dtype.type(g)
+    return g
 
 
 # ---------------------------------------------------------------- public API

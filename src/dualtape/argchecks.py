@@ -52,7 +52,8 @@ def input_leaf(x: Any, what: str) -> Any:
     if isinstance(x, complex):
         raise NotImplementedError(f"{what}: complex numbers are not supported")
     raise TypeError(f"{what}: unsupported type {t.__name__}; expected a float or a NumPy array "
-                    "(or a tuple, list or dict of them)")
+                    "(or a tuple, list or dict of them; dualtape.register_pytree_node makes "
+                    "another class a container)")
 
 
 def output_leaf(x: Any, what: str) -> None:

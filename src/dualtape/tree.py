@@ -1,12 +1,43 @@
-"""Flatten and rebuild nested tuples, lists and dicts of arrays (pytrees, as in JAX)."""
+"""Flatten and rebuild nested tuples, lists and dicts of arrays (pytrees, as in JAX).
+
+Containers, as in ``jax.tree_util``: tuples, lists, dicts (keys sorted), ``OrderedDict``
+(insertion order), ``defaultdict`` (keys sorted), namedtuples, ``None`` (no leaves), and
+any class given to :func:`register_pytree_node`. Everything else is a leaf.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["flatten", "unflatten", "TreeDef"]
+__all__ = ["flatten", "unflatten", "register_pytree_node", "TreeDef"]
+
+#: Registered container types: ``type -> (flatten_func, unflatten_func)``.
+_NODES: dict[type, tuple[Callable[[Any], tuple[Iterable[Any], Any]],
+                         Callable[[Any, Iterable[Any]], Any]]] = {}
+
+
+def register_pytree_node(nodetype: type, flatten_func: Callable[[Any], tuple[Iterable[Any], Any]],
+                         unflatten_func: Callable[[Any, Iterable[Any]], Any]) -> None:
+    """Make ``nodetype`` a container of pytrees, as ``jax.tree_util.register_pytree_node`` does.
+
+    ``flatten_func(node)`` returns ``(children, aux_data)``: the children are pytrees
+    themselves, ``aux_data`` is the rest of the node (hashable, compared to tell structures
+    apart). ``unflatten_func(aux_data, children)`` rebuilds a node.
+    """
+    if not isinstance(nodetype, type):
+        raise TypeError(f"nodetype: expected a class, got {nodetype!r}")
+    if nodetype in (tuple, list, dict, OrderedDict, defaultdict, type(None)) or \
+            (issubclass(nodetype, tuple) and hasattr(nodetype, "_fields")):
+        raise ValueError(f"nodetype: {nodetype.__name__} is already a pytree container")
+    if nodetype in _NODES:
+        raise ValueError(f"nodetype: {nodetype.__name__} is already registered")
+    if not callable(flatten_func) or not callable(unflatten_func):
+        raise TypeError("flatten_func and unflatten_func: expected two callables")
+    _NODES[nodetype] = (flatten_func, unflatten_func)
 
 
 class TreeDef:
@@ -15,7 +46,8 @@ class TreeDef:
     __slots__ = ("kind", "meta", "children")
 
     def __init__(self, kind: str, meta: Any = None, children: tuple = ()) -> None:
-        self.kind = kind  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
+        # "leaf", "none", "tuple", "list", "dict", "odict", "ddict", "namedtuple", "node"
+        self.kind = kind
         self.meta = meta
         self.children = children
 
@@ -32,10 +64,12 @@ class TreeDef:
         if self.kind == "none":
             return "None"
         inner = ", ".join(map(repr, self.children))
-        if self.kind == "dict":
-            inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.meta, self.children,
-                                                               strict=True))
+        if self.kind in ("dict", "odict", "ddict"):
+            keys = self.meta[1] if self.kind == "ddict" else self.meta
+            inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(keys, self.children, strict=True))
             return "{" + inner + "}"
+        if self.kind == "node":
+            return f"{self.meta[0].__name__}({inner})"
         return ("[" + inner + "]") if self.kind == "list" else ("(" + inner + ")")
 
     @property
@@ -80,6 +114,17 @@ def _flatten(tree: Any, leaves: list[Any]) -> TreeDef:
         return TreeDef("none")
     if isinstance(tree, tuple) and hasattr(tree, "_fields"):
         return TreeDef("namedtuple", t, tuple(_flatten(c, leaves) for c in tree))
+    if t is OrderedDict:
+        keys = tuple(tree)
+        return TreeDef("odict", keys, tuple(_flatten(tree[k], leaves) for k in keys))
+    if t is defaultdict:
+        keys = tuple(sorted(tree))
+        return TreeDef("ddict", (tree.default_factory, keys),
+                       tuple(_flatten(tree[k], leaves) for k in keys))
+    node = _NODES.get(t)
+    if node is not None:
+        children, aux = node[0](tree)
+        return TreeDef("node", (t, aux), tuple(_flatten(c, leaves) for c in children))
     leaves.append(tree)
     return LEAF
 
@@ -113,4 +158,10 @@ def _build(td: TreeDef, it: Any) -> Any:
         return kids
     if td.kind == "dict":
         return dict(zip(td.meta, kids, strict=True))
+    if td.kind == "odict":
+        return OrderedDict(zip(td.meta, kids, strict=True))
+    if td.kind == "ddict":
+        return defaultdict(td.meta[0], zip(td.meta[1], kids, strict=True))
+    if td.kind == "node":
+        return _NODES[td.meta[0]][1](td.meta[1], kids)
     return td.meta(*kids)

@@ -617,6 +617,18 @@ def test_a_float32_input_gets_a_float32_cotangent_where_float64_constants_promot
     assert type(g) is np.float32 and g == 2.5
     g = dt.grad(lambda x: x * np.float64(2.5))(np.float32(1.0))
     assert np.asarray(g).dtype == np.float32 and g == 2.5
+    # under an outer transformation the cast keeps the derivative, and the dtype, as JAX's
+    out, t = dt.jvp(dt.grad(f), (X32,), (np.ones(4, np.float32),))
+    jout, jt = jax.jvp(jax.grad(lambda x: jnp.sum(jnp.sin(x * c))), (X32,), (np.ones(4, np.float32),))
+    assert out.dtype == t.dtype == np.float32 == jt.dtype
+    np.testing.assert_allclose(t, jt, rtol=1e-5)
+    assert dt.hessian(f)(X32).dtype == np.float32
+    w = np.array([0.5, -1.0, 2.0, 0.25])  # float64 parameters, float32 data: a gradient penalty
+    inner = lambda w: dt.grad(lambda x: dnp.sum(dnp.sin(x * w)))(X32)  # noqa: E731
+    jinner = lambda w: jax.grad(lambda x: jnp.sum(jnp.sin(x * w)))(X32)  # noqa: E731
+    np.testing.assert_allclose(dt.jvp(inner, (w,), (np.ones(4),))[1],
+                               jax.jvp(jinner, (w,), (np.ones(4),))[1], rtol=1e-5)
+    np.testing.assert_allclose(dt.jacrev(inner)(w), jax.jacrev(jinner)(w), rtol=1e-5)
 
 # ---------------------------------------------------------------- non-differentiable points follow JAX
 

@@ -42,7 +42,7 @@ def _jvp_both(f, primals, tangents, monkeypatch):
 
 def test_the_fused_kernels_are_the_expected_ones():
     # A new fused kernel needs its cases below; this fails until they are added.
-    assert FUSED == ["matmul", "relu", "tanh"]
+    assert FUSED == ["matmul", "relu", "sub", "tanh"]
 
 
 # ---------------------------------------------------------------- elementwise activations
@@ -109,6 +109,42 @@ def test_activation_fused_declines_and_the_rules_take_over(name, case):
         op, jop = ACTIVATIONS[name]
         got = dt.jvp(op, (x,), (t,))
         assert_tree_close(got, jax.jvp(jop, (x,), (t,)), rtol=1e-15)
+
+
+# ---------------------------------------------------------------- sub
+
+SUB_CASES = {  # (x, tx, y, ty): both traced; a tangent may be a broadcast view
+    "same shape": lambda: (R.normal(size=(3, 4)), R.normal(size=(3, 4)),
+                           R.normal(size=(3, 4)), R.normal(size=(3, 4))),
+    "broadcast tangent": lambda: (R.normal(size=(3, 4)), np.broadcast_to(R.normal(size=4), (3, 4)),
+                                  R.normal(size=(3, 4)), R.normal(size=(3, 4))),
+    "transposed y": lambda: (R.normal(size=(3, 4)), R.normal(size=(3, 4)),
+                             R.normal(size=(4, 3)).T, R.normal(size=(4, 3)).T),
+    "float32": lambda: tuple(a.astype(np.float32) for a in (R.normal(size=(2, 5)),) * 4),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SUB_CASES))
+def test_sub_fused_matches_the_rules_and_jax(case, monkeypatch):
+    x, tx, y, ty = SUB_CASES[case]()
+    assert primitives()["sub"].jvp_fused(x, tx, None, y, ty, None) is not None
+    f = lambda x, y: dnp.tanh(x - y)  # noqa: E731
+    fused, plain = _jvp_both(f, (x, y), (tx, ty), monkeypatch)
+    assert_tree_close(fused, plain, rtol=0, atol=0, check_dtype=True)
+    ref = jax.jvp(lambda x, y: jnp.tanh(x - y), (x, y), (np.asarray(tx), np.asarray(ty)))
+    tol = 1e-13 if x.dtype == np.float64 else 1e-5
+    assert_tree_close(fused, ref, rtol=tol, atol=tol)
+
+
+def test_sub_fused_declines_one_tangent_other_shapes_and_layouts():
+    x, t = R.normal(size=(3, 4)), R.normal(size=(3, 4))
+    fused = primitives()["sub"].jvp_fused
+    assert fused(x, t, None, x, None, None) is None  # one tangent: it passes as it is
+    assert fused(x, None, None, x, t, None) is None
+    assert fused(x, t, None, R.normal(size=4), R.normal(size=4), None) is None  # broadcasting
+    assert fused(np.asfortranarray(x), t, None, x, t, None) is None  # x's layout is NumPy's
+    assert fused(np.float64(1.0), np.float64(1.0), None, np.float64(2.0), np.float64(1.0),
+                 None) is None
 
 
 # ---------------------------------------------------------------- matmul

@@ -167,10 +167,14 @@ class Recording:
 
 def _in_dtype(g: Any, p: Any) -> Any:
     """Cotangent ``g`` in its input ``p``'s floating dtype, as JAX and PyTorch give it (a
-    float32 input's cotangent is float32 even where float64 constants promoted its uses)."""
-    if type(p) is np.ndarray or isinstance(p, np.floating):
-        return g.astype(p.dtype) if type(g) is np.ndarray else p.dtype.type(g)
-    return g
+    float32 input's cotangent is float32 even where float64 constants promoted its uses),
+    traced or not (a transformation nested outside keeps the derivative)."""
+    dtype = getattr(p, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind != "f":
+        return g
+    if isinstance(g, Tracer):
+        return dnp.astype(g, dtype)
+    return g.astype(dtype) if type(g) is np.ndarray else np.dtype(dtype).type(g)
 
 
 # ---------------------------------------------------------------- public API

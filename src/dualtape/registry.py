@@ -116,12 +116,15 @@ class Primitive:
         diagonal: the one-operand primitive that ``op(x, x)`` equals (``mul``: ``square``).
             Both engines record it when the two operands are the same traced value: one
             rule instead of two rules and a sum.  Set after both are registered.
+        takes_onehot: its VJP rules read a :class:`dualtape.ops.onehot.OneHot` cotangent
+            (one nonzero per row, from ``max``/``min``); the backward loop hands every
+            other primitive's rules the dense array.
     """
 
     __slots__ = (
         "name", "impl", "jvp", "vjp", "flops", "saves", "broadcasting", "variadic", "linear",
         "sparsity", "normalize", "_jax", "save_args", "save_ans", "save_meta", "jvp_fused",
-        "pullback", "route", "diagonal",
+        "pullback", "route", "diagonal", "takes_onehot",
     )
 
     def __init__(
@@ -164,6 +167,7 @@ class Primitive:
         # The exported op1/op2 function, set by dispatch: nested evaluations route through it.
         self.route: Callable[..., Any] | None = None
         self.diagonal: Primitive | None = None
+        self.takes_onehot = False
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"

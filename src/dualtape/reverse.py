@@ -18,6 +18,7 @@ from . import dispatch
 from .arrayops import ArrayOps
 from .dispatch import NO_PARAMS, PLAIN_TYPES, Tracer, evaluate1, evaluate2
 from .ops import Meta, add, shape_of, unbroadcast
+from .ops.onehot import OneHot
 from .registry import Primitive, passes_through
 
 __all__ = ["Entry", "Tape", "TapeValue", "UnexpectedTracerError", "backward", "collector_paused"]
@@ -302,6 +303,7 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
         cts[index] = g if cts[index] is None else add(cts[index], g)
         start = max(start, index)
     plain_sums = dispatch.counting is None  # float cotangents then add without dispatch
+    sparse = False  # whether a rule has returned a OneHot cotangent (max/min along rows)
     was_on = gc.isenabled()  # collector_paused, inline: one pause per sweep
     gc.disable()
     try:
@@ -334,15 +336,38 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
                     elif plain_sums and type(old) is float:
                         cts[p] = old + c
                     else:
-                        cts[p] = add(old, c)
+                        cts[p] = add(old, c) if not sparse else _add_onehot(old, c)
                     continue
                 if bcast:
                     a = args[j]  # the common case, same shape, without unbroadcast's call
                     if nb or type(a) not in _SHAPED or type(c) not in _SHAPED or c.shape != a.shape:
                         c = unbroadcast(c, shape_of(a), nb)
                 old = cts[p]
+                if type(c) is OneHot or (sparse and type(old) is OneHot):
+                    sparse = True
+                    if old is not None:
+                        cts[p] = _add_onehot(old, c)
+                        continue
+                    e = entries[p]  # the OneHot's reader: dense unless its rules take one
+                    cts[p] = c if e is not None and e[0].takes_onehot else c.dense()
+                    continue
                 cts[p] = c if old is None else add(old, c)
     finally:
         if was_on:
             gc.enable()
+    if sparse and keep:  # what the sweep hands back is dense (inputs' are already)
+        for i, c in enumerate(cts):
+            if type(c) is OneHot:
+                cts[i] = c.dense()
     return cts
+
+
+def _add_onehot(old: Any, c: Any) -> Any:
+    """``old + c`` where either may be a :class:`~dualtape.ops.onehot.OneHot` (dense)."""
+    if type(c) is OneHot:
+        old, c = c, old
+    if type(old) is not OneHot:
+        return add(old, c)
+    if type(c) is np.ndarray and c.shape == old.shape:
+        return old.added_to(c)
+    return add(old.dense(), c.dense() if type(c) is OneHot else c)

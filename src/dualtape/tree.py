@@ -67,9 +67,13 @@ class TreeDef:
         if self.kind in ("dict", "odict", "ddict"):
             keys = self.meta[1] if self.kind == "ddict" else self.meta
             inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(keys, self.children, strict=True))
+            if self.kind == "odict":
+                return "OrderedDict({" + inner + "})"
+            if self.kind == "ddict":
+                return f"defaultdict({self.meta[0]!r}, {{{inner}}})"
             return "{" + inner + "}"
         if self.kind == "node":
-            return f"{self.meta[0].__name__}({inner})"
+            return f"{self.meta[0].__name__}[{self.meta[1]!r}]({inner})"
         return ("[" + inner + "]") if self.kind == "list" else ("(" + inner + ")")
 
     @property
@@ -163,5 +167,5 @@ def _build(td: TreeDef, it: Any) -> Any:
     if td.kind == "ddict":
         return defaultdict(td.meta[0], zip(td.meta[1], kids, strict=True))
     if td.kind == "node":
-        return _NODES[td.meta[0]][1](td.meta[1], kids)
+        return _NODES[td.meta[0]][1](td.meta[1], tuple(kids))
     return td.meta(*kids)

@@ -17,8 +17,9 @@ from .. import dispatch
 from ..registry import ELEMENTWISE, Primitive, passes_through, register
 from . import buffers
 from .core import elementwise_flops, shape_of, times
-from .fused import relu_fused, tanh_fused, tanh_tangent_into
+from .fused import relu_fused, sub_fused, tanh_fused, tanh_tangent_into
 from .kernels import compact
+from .onehot import OneHot
 from .rules import defbinary, deflinear, defnondiff, defunary, mask, op_for, safe_binary, scalar_fast
 
 # ---------------------------------------------------------------- masks (zero derivative)
@@ -55,6 +56,11 @@ add = _arith("add", operator.add, (passes_through, passes_through),
              (passes_through, passes_through), saves="meta", linear=True)
 def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # Reduce to y's shape first, then negate the (often much smaller) result.
+    if type(g) is OneHot:
+        summed = g.summed_to(shape_of(y))
+        if type(summed) is OneHot:
+            return -summed
+        g = g.dense() if summed is None else summed
     if type(g) is np.ndarray and dispatch.counting is None:  # plain: no dispatch
         ys = shape_of(y)
         if g.shape == ys:
@@ -68,17 +74,26 @@ def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 sub = _arith("sub", operator.sub,
              (passes_through, lambda t, ans, x, y: neg(t)),
-             (passes_through, _sub_vjp_y), saves="meta", linear=True)
+             (passes_through, _sub_vjp_y), saves="meta", linear=True, jvp_fused=sub_fused)
 def _times_y(t: Any, ans: Any, x: Any, y: Any) -> Any:
     if type(t) is float and type(y) is float and dispatch.counting is None:
         return t * y  # mul(t, y) on floats, inline: scalar code's most common rule
+    if type(t) is OneHot:
+        return _onehot_times(t, y)
     return mul(t, y)
 
 
 def _x_times(t: Any, ans: Any, x: Any, y: Any) -> Any:
     if type(t) is float and type(x) is float and dispatch.counting is None:
         return x * t
+    if type(t) is OneHot:
+        return _onehot_times(t, x)
     return mul(x, t)
+
+
+def _onehot_times(g: OneHot, s: Any) -> Any:
+    scaled = g.scaled(s)
+    return scaled if scaled is not None else mul(g.dense(), s)
 
 
 mul = _arith("mul", operator.mul, (_times_y, _x_times), (_times_y, _x_times))
@@ -86,6 +101,8 @@ div = _arith("div", safe_binary(operator.truediv, np.true_divide),
              (lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y)))),
              (lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(mul(g, div(ans, y)))),
              saves="both")
+# their VJP rules read a OneHot cotangent (add's pass it on)
+add.primitive.takes_onehot = sub.primitive.takes_onehot = mul.primitive.takes_onehot = True
 neg = deflinear("neg", operator.neg, (lambda g, ans, x: neg(g),), nargs=1,
                 flops=elementwise_flops, sparsity=ELEMENTWISE)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import buffers
 
-__all__ = ["matmul_fused", "relu_fused", "stack_for", "tanh_fused", "tanh_tangent_into"]
+__all__ = ["matmul_fused", "relu_fused", "stack_for", "sub_fused", "tanh_fused", "tanh_tangent_into"]
 
 
 def tanh_tangent_into(t: Any, y: Any, out: np.ndarray) -> np.ndarray:
@@ -49,6 +49,21 @@ def relu_fused(x: Any, tx: Any, sx: Any) -> np.ndarray | None:
         y = np.maximum(x, 0, out=s[0])
         np.greater(y, 0, out=s[1])  # positive_mask, written as 1.0 / 0.0
         np.multiply(tx, s[1], out=s[1])
+    return s
+
+
+def sub_fused(x: Any, tx: Any, sx: Any, y: Any, ty: Any, sy: Any) -> np.ndarray | None:
+    # Both operands traced, one shape: tx - ty in one pass, where the rules add tx to -ty.
+    # Only x's layout decides the stack's (NumPy's for x - y); the tangents may be views.
+    if tx is None or ty is None or type(x) is not np.ndarray or not x.ndim \
+            or x.dtype.kind != "f" or not x.flags.c_contiguous:
+        return None
+    for a in (y, tx, ty):
+        if type(a) is not np.ndarray or a.shape != x.shape or a.dtype != x.dtype:
+            return None
+    s = buffers.empty((2,) + x.shape, x.dtype)
+    np.subtract(x, y, out=s[0])
+    np.subtract(tx, ty, out=s[1])
     return s
 
 

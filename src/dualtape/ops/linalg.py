@@ -16,6 +16,7 @@ from . import buffers
 from .core import ndim_of, shape_of, size_of
 from .elementwise import mul
 from .fused import matmul_fused
+from .onehot import OneHot
 from .reductions import unbroadcast
 from .rules import op_for
 from .shape_ops import expand_dims, pad_batch, transpose
@@ -38,13 +39,32 @@ def _matmul_impl(x: Any, y: Any) -> Any:
     return np.matmul(x, y)
 
 
+def _matmul_vjp_x(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    if type(g) is OneHot:
+        got = g.matmul_t(y) if type(y) is np.ndarray and y.ndim == 2 else None
+        if got is not None:
+            return got
+        g = g.dense()
+    return matmul(g, _mT(y))
+
+
+def _matmul_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    if type(g) is OneHot:
+        got = g.t_matmul(x) if type(x) is np.ndarray and x.ndim == 2 else None
+        if got is not None:
+            return got
+        g = g.dense()
+    return matmul(_mT(x), g)
+
+
 matmul = op_for(register(Primitive(
     "matmul", _matmul_impl,
     jvp=(lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t)),
-    vjp=(lambda g, ans, x, y: matmul(g, _mT(y)), lambda g, ans, x, y: matmul(_mT(x), g)),
+    vjp=(_matmul_vjp_x, _matmul_vjp_y),
     flops=lambda ans, x, y: 2 * size_of(ans) * shape_of(x)[-1],
     broadcasting=True, jvp_fused=matmul_fused, sparsity=MATMUL,
 )), 2)
+matmul.primitive.takes_onehot = True
 
 
 def _matvec_impl(a: Any, v: Any) -> Any:

@@ -112,7 +112,7 @@ def _is_float_leaf(x: Any) -> bool:
 
 
 def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, TreeDef]:
-    dyn = args[argnums[0]] if single else tuple(args[i] for i in argnums)
+    dyn = args[argnums[0]] if single else tuple([args[i] for i in argnums])
     if _is_float_leaf(dyn):
         return [dyn], LEAF  # one float leaf: nothing to check
     leaves, td = flatten(dyn)

@@ -137,6 +137,8 @@ def unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
     """Rebuild a pytree of structure ``treedef`` from ``leaves``."""
     if treedef is LEAF and len(leaves) == 1:
         return leaves[0]
+    if treedef is _TUPLES.get(len(leaves)):  # argnums=(0, 1)'s structure: a tuple of leaves
+        return tuple(leaves)
     it = iter(leaves)
     out = _build(treedef, it)
     if next(it, _END) is not _END:

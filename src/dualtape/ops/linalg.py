@@ -16,7 +16,7 @@ from . import buffers
 from .core import ndim_of, shape_of, size_of
 from .elementwise import mul
 from .fused import matmul_fused
-from .onehot import OneHot
+from .onehot import OneHot, dense
 from .reductions import unbroadcast
 from .rules import op_for
 from .shape_ops import expand_dims, pad_batch, transpose
@@ -40,21 +40,13 @@ def _matmul_impl(x: Any, y: Any) -> Any:
 
 
 def _matmul_vjp_x(g: Any, ans: Any, x: Any, y: Any) -> Any:
-    if type(g) is OneHot:
-        got = g.matmul_t(y) if type(y) is np.ndarray and y.ndim == 2 else None
-        if got is not None:
-            return got
-        g = g.dense()
-    return matmul(g, _mT(y))
+    got = g.matmul_t(y) if type(g) is OneHot else None
+    return got if got is not None else matmul(dense(g), _mT(y))
 
 
 def _matmul_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
-    if type(g) is OneHot:
-        got = g.t_matmul(x) if type(x) is np.ndarray and x.ndim == 2 else None
-        if got is not None:
-            return got
-        g = g.dense()
-    return matmul(_mT(x), g)
+    got = g.t_matmul(x) if type(g) is OneHot else None
+    return got if got is not None else matmul(_mT(x), dense(g))
 
 
 matmul = op_for(register(Primitive(

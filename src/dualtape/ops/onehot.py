@@ -77,9 +77,9 @@ class OneHot:
 
     def t_matmul(self, a: np.ndarray) -> np.ndarray | None:
         """``a.T @ self`` for a plain (n, d) matrix ``a``: row i of ``a``, scaled by its
-        value, lands in column ``cols[i]`` of the (d, k) answer."""
-        if not np.isfinite(a).all():
-            return None  # the zeros times inf or NaN are NaN in the dense product
+        value, lands in column ``cols[i]`` of the (d, k) answer; ``None`` for anything else."""
+        if type(a) is not np.ndarray or a.ndim != 2 or not np.isfinite(a).all():
+            return None  # (the zeros times inf or NaN are NaN in the dense product)
         k, d = self.shape[1], a.shape[1]
         at = (self.cols * d)[:, None] + np.arange(d)  # (n, d) places in the answer's (k, d)
         weights = a * self.vals[:, None]
@@ -93,9 +93,10 @@ class OneHot:
         return out
 
     def matmul_t(self, b: np.ndarray) -> np.ndarray | None:
-        """``self @ b.T`` for a plain (p, k) matrix ``b``: column ``cols[i]`` of ``b``, scaled."""
-        if not np.isfinite(b).all():
-            return None  # the zeros times inf or NaN are NaN in the dense product
+        """``self @ b.T`` for a plain (p, k) matrix ``b``: column ``cols[i]`` of ``b``, scaled;
+        ``None`` for anything else."""
+        if type(b) is not np.ndarray or b.ndim != 2 or not np.isfinite(b).all():
+            return None  # (the zeros times inf or NaN are NaN in the dense product)
         return b.T[self.cols] * self.vals[:, None]
 
 

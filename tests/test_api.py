@@ -974,3 +974,45 @@ def test_register_pytree_node_rejects_builtins_and_repeats():
         dt.register_pytree_node(_Params, _params_flatten, _params_unflatten)
     with pytest.raises(TypeError, match="nodetype"):
         dt.register_pytree_node("Params", _params_flatten, _params_unflatten)
+
+
+# ---------------------------------------------------------------- NumPy's keyword arguments
+
+_M = np.random.default_rng(8).standard_normal((3, 4)) > 0
+KEYWORD_CASES = {
+    "sum_dtype": lambda xp: lambda x: xp.sum(x, dtype=np.float32),
+    "sum_where": lambda xp: lambda x: xp.sum(x * x, axis=1, where=_M),
+    "sum_initial": lambda xp: lambda x: xp.sum(x, axis=0, initial=2.0),
+    "mean_where_axis": lambda xp: lambda x: xp.mean(x * x, axis=0, where=_M),
+    "mean_where_all": lambda xp: lambda x: xp.mean(x * x, where=_M),
+    "prod_where_initial": lambda xp: lambda x: xp.prod(x, axis=1, where=_M, initial=2.0),
+    "max_initial": lambda xp: lambda x: xp.max(x, axis=1, initial=0.5),
+    "max_where": lambda xp: lambda x: xp.max(x, axis=0, where=_M, initial=-1.0),
+    "min_where_keepdims": lambda xp: lambda x: xp.min(x, axis=1, where=_M, initial=3.0,
+                                                      keepdims=True),
+    "reshape_order_f": lambda xp: lambda x: xp.reshape(x, (2, 6), order="F"),
+    "reshape_order_f_inferred": lambda xp: lambda x: xp.reshape(x * 2.0, (6, -1), order="F"),
+    "method_reshape_order_f": lambda xp: lambda x: (x * 1.0).reshape((4, 3), order="F"),
+    "concatenate_axis_none": lambda xp: lambda x: xp.concatenate([x, x[:1] * 3.0], axis=None),
+}
+
+
+@pytest.mark.parametrize("name", list(KEYWORD_CASES))
+def test_numpy_keyword_arguments_match_jax(name):
+    f, jf = KEYWORD_CASES[name](dnp), KEYWORD_CASES[name](jnp)
+    x = np.random.default_rng(9).standard_normal((3, 4))
+    out, ref = f(x), jf(x)
+    assert np.shape(out) == np.shape(ref) and np.asarray(out).dtype == ref.dtype
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    np.testing.assert_allclose(dt.jacrev(f)(x), jax.jacrev(jf)(x), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(dt.jacfwd(f)(x), jax.jacfwd(jf)(x), rtol=1e-6, atol=1e-12)
+
+
+def test_numpy_keyword_arguments_refused_say_why():
+    x = np.ones((2, 3))
+    with pytest.raises(ValueError, match="where= needs initial="):
+        dt.grad(lambda x: dnp.max(x, where=x > 0))(x)
+    with pytest.raises(TypeError, match="out= is not supported"):
+        dt.grad(lambda x: dnp.sum(x, out=np.empty(())))(x)
+    with pytest.raises(ValueError, match="order"):
+        dnp.reshape(x, (3, 2), order="K")

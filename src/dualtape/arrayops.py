@@ -199,8 +199,8 @@ class ArrayOps:
     def min(self, axis: Any = None, keepdims: bool = False) -> Any:
         return dnp.min(self, axis, keepdims)
 
-    def reshape(self, *shape: Any) -> Any:
-        return dnp.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def reshape(self, *shape: Any, order: str = "C") -> Any:
+        return dnp.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
 
     def transpose(self, *axes: Any) -> Any:
         return dnp.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)

@@ -144,29 +144,82 @@ def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
 # ---------------------------------------------------------------- reductions
 
 
-def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Sum over ``axis`` (all axes by default)."""
+def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any = None,  # noqa: A001
+        out: Any = None, initial: Any = None, where: Any = None) -> Any:
+    """Sum over ``axis`` (all axes by default); ``dtype``, ``initial`` and ``where`` as NumPy's."""
+    if dtype is not None or out is not None or initial is not None or where is not None:
+        a = _masked("sum", a, dtype, out, where, 0.0)
+        total = _ops.sum_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+        return total if initial is None else add(total, initial)
     return _ops.sum_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
-def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
-    """Mean over ``axis``."""
+def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any = None,
+         out: Any = None, where: Any = None) -> Any:
+    """Mean over ``axis``; ``dtype`` and ``where`` (the mean of the selected entries) as NumPy's."""
+    if dtype is not None or out is not None or where is not None:
+        if where is None:
+            return mean(_masked("mean", a, dtype, out, None, 0.0), axis, keepdims)
+        kept = _np.broadcast_to(_np.asarray(where), shape(a)).astype(float)
+        axes = _axis_tuple(a, axis)
+        total = _ops.sum_(_masked("mean", a, dtype, out, where, 0.0), axis=axes,
+                          keepdims=builtins.bool(keepdims))
+        return divide(total, _np.sum(kept, axis=axes, keepdims=builtins.bool(keepdims)))
     return _ops.mean(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
-def prod(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
+def prod(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any = None,
+         out: Any = None, initial: Any = None, where: Any = None) -> Any:
     """Product over ``axis``; its derivative is exact when the input holds zeros."""
+    if dtype is not None or out is not None or initial is not None or where is not None:
+        a = _masked("prod", a, dtype, out, where, 1.0)
+        total = _ops.prod(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+        return total if initial is None else multiply(total, initial)
     return _ops.prod(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
-def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Maximum over ``axis``; tied maxima share the derivative equally (as in JAX)."""
+def max(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, out: Any = None,  # noqa: A001
+        initial: Any = None, where: Any = None) -> Any:
+    """Maximum over ``axis``; tied maxima share the derivative equally (as in JAX).
+    ``initial`` and ``where`` as NumPy's (``where`` needs ``initial``)."""
+    if out is not None or initial is not None or where is not None:
+        return _extremum_with("max", a, axis, keepdims, out, initial, where)
     return _ops.max_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
-def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Minimum over ``axis``; tied minima share the derivative equally."""
+def min(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, out: Any = None,  # noqa: A001
+        initial: Any = None, where: Any = None) -> Any:
+    """Minimum over ``axis``; tied minima share the derivative equally.
+    ``initial`` and ``where`` as NumPy's (``where`` needs ``initial``)."""
+    if out is not None or initial is not None or where is not None:
+        return _extremum_with("min", a, axis, keepdims, out, initial, where)
     return _ops.min_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+
+
+def _masked(name: str, a: ArrayLike, dtype: Any, out: Any, where: Any, fill: Any) -> Any:
+    """``a`` cast to ``dtype`` and with ``fill`` where ``where`` is False (a reduction's
+    keyword arguments); ``out=`` is refused, as traced values are immutable."""
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported (a traced value cannot be written "
+                        "into); use the returned value")
+    if dtype is not None:
+        a = astype(a, dtype)
+    if where is not None:
+        a = _ops.where(_np.asarray(concrete(where), dtype=builtins.bool), a, fill)
+    return a
+
+
+def _extremum_with(name: str, a: ArrayLike, axis: Any, keepdims: bool, out: Any, initial: Any,
+                   where: Any) -> Any:
+    if where is not None and initial is None:
+        raise ValueError(f"{name}: where= needs initial= (the {name}imum of no entries is "
+                         "undefined), as in NumPy")
+    a = _masked(name, a, None, out, where, initial)
+    pick = _ops.max_ if name == "max" else _ops.min_
+    best = pick(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+    if initial is None:
+        return best
+    return maximum(best, initial) if name == "max" else minimum(best, initial)
 
 
 amax = max
@@ -262,10 +315,16 @@ def vdot(a: ArrayLike, b: ArrayLike) -> Any:
 # ---------------------------------------------------------------- shapes
 
 
-def reshape(a: ArrayLike, shape: Any = None, newshape: Any = None) -> Any:  # noqa: A002
-    """Reshape ``a``; one dimension may be -1."""
+def reshape(a: ArrayLike, shape: Any = None, newshape: Any = None, order: str = "C") -> Any:  # noqa: A002
+    """Reshape ``a``; one dimension may be -1. ``order="F"`` reads and writes the elements
+    with the first index fastest, as NumPy's."""
     if shape is None:
         shape = newshape
+    if order == "F":
+        target = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
+        return transpose(reshape(transpose(a), target[::-1]))
+    if order not in ("C", "A"):
+        raise ValueError(f"order: expected 'C' or 'F', got {order!r}")
     target = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(int(s) for s in shape)
     n = size(a)
     if target.count(-1) > 1:
@@ -366,11 +425,14 @@ def flip(a: ArrayLike, axis: Any = None) -> Any:
     return _ops.flip(a, axis=_axis_tuple(a, axis))
 
 
-def concatenate(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
+def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     """Join arrays along an existing axis."""
     arrays = list(arrays)
     if not arrays:
         raise ValueError("concatenate: need at least one array")
+    if axis is None:  # the arrays flattened, then joined
+        arrays = [reshape(x, (-1,)) for x in arrays]
+        axis = 0
     return _ops.concatenate(*arrays, axis=_one_axis(arrays[0], axis))
 
 

@@ -25,7 +25,7 @@ from .dispatch import Tracer
 from .forward import Dual
 from .ops import shape_of
 from .reverse import Tape, TapeValue, backward, collector_paused
-from .tree import TreeDef, flatten, unflatten
+from .tree import LEAF, TreeDef, flatten, unflatten
 
 __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hvp", "new_level"]
 
@@ -136,7 +136,10 @@ class Recording:
         if has_aux:
             out, aux = _split_aux(out)
             self.aux = _strip(aux, tape.level)
-        out_leaves, self.out_td = flatten(out)
+        if type(out) is TapeValue:  # one traced output, the common case: no tree to walk
+            out_leaves, self.out_td = [out], LEAF
+        else:
+            out_leaves, self.out_td = flatten(out)
         self.out_index: list[int | None] = []
         self.out_leaves: list[Any] = []
         for k, o in enumerate(out_leaves):
@@ -274,7 +277,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
                             "use jacrev or vjp for non-scalar outputs")
         value = rec.out_leaves[0]
         if type(value) is np.float64:
-            seed = np.array(1.0)  # the common case: a float64 reduction
+            seed = _ONE  # the common case: a float64 reduction
         else:
             dtype = np.dtype(getattr(value, "dtype", np.float64) if type(value) is not int else int)
             if dtype.kind != "f":
@@ -286,6 +289,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
 
     value_and_grad_fun.__name__ = f"value_and_grad({getattr(fun, '__name__', 'f')})"
     return value_and_grad_fun
+
+
+#: grad's seed for a float64 output, shared: read-only, so a result that is the seed itself
+#: is copied (``_unaliased``) and no rule can write into it.
+_ONE = np.array(1.0)
+_ONE.flags.writeable = False
 
 
 def grad(fun: Callable, argnums: int | Sequence[int] = 0,

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "NO_PARAMS", "PLAIN_TYPES", "Tracer", "bind", "counting", "evaluate", "evaluate1",
+    "NO_PARAMS", "PLAIN_TYPES", "Tracer", "bind", "concrete", "counting", "evaluate", "evaluate1",
     "evaluate2", "fusing", "is_jax", "method2", "op1", "op2", "opn", "unwrap",
 ]
 
@@ -90,6 +90,13 @@ class Tracer:
 
     def process2(self, prim: Any, x: Any, y: Any) -> Any:
         return self.process(prim, (x, y), NO_PARAMS)
+
+
+def concrete(x: Any) -> Any:
+    """The plain value under any number of tracing levels (``x`` itself if it is plain)."""
+    while type(x) not in PLAIN_TYPES and isinstance(x, Tracer):
+        x = x.value  # type: ignore[attr-defined]
+    return x
 
 
 def unwrap(level: int, args: tuple) -> tuple[tuple, list]:

@@ -35,18 +35,12 @@ from numpy import (  # noqa: F401  (re-exported)
 )
 
 from . import ops as _ops
+from .dispatch import concrete  # dnp.concrete, public
 from .registry import Tracer
 
 ArrayLike = Any
 
 # ---------------------------------------------------------------- helpers
-
-
-def concrete(x: Any) -> Any:
-    """The plain value under any number of tracing levels."""
-    while isinstance(x, Tracer):
-        x = x.value  # type: ignore[attr-defined]
-    return x
 
 
 def shape(a: ArrayLike) -> tuple[int, ...]:

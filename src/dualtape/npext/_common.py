@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from ..dispatch import concrete as plain_value
 from ..registry import Tracer
 
 
@@ -48,9 +49,7 @@ def concrete(x: Any) -> Any:
     """The plain value under any number of tracing levels (lists and tuples mapped)."""
     if isinstance(x, (list, tuple)):
         return type(x)(concrete(v) for v in x)
-    while isinstance(x, Tracer):
-        x = x.value  # type: ignore[attr-defined]
-    return x
+    return plain_value(x)
 
 
 def is_traced(x: Any) -> bool:

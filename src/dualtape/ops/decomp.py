@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..dispatch import concrete
 from ..ops import add, concatenate, expand_dims, getitem, matmul, mul, shape_of, sub, sum_
-from ..registry import DENSE, Primitive, Tracer, register
+from ..registry import DENSE, Primitive, register
 from .matrix import batch_count, dtype_of, mT, solve_triangular, sym
 
 __all__ = ["DegenerateSpectrumWarning", "eigh", "svd", "qr"]
@@ -33,10 +34,8 @@ class DegenerateSpectrumWarning(RuntimeWarning):
     """A derivative was asked at repeated eigenvalues or singular values."""
 
 
-def _concrete(x: Any) -> Any:
-    while isinstance(x, Tracer):
-        x = x.value  # type: ignore[attr-defined]
-    return np.asarray(x)
+def _concrete(x: Any) -> np.ndarray:
+    return np.asarray(concrete(x))
 
 
 def _rows(x: Any, start: int, stop: int | None) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import dispatch
-from ..dispatch import Tracer
+from ..dispatch import concrete
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, SPREAD, Primitive, register
 from .core import axis_param, batch_shape, ndim_of, reduce_flops, shape_of, times
 from .elementwise import div, exp, mul, sub, where
@@ -227,7 +227,7 @@ def _extremum_vjp(g: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     # One maximiser in each row of a matrix: a OneHot cotangent (the reverse sweep's own).
     if type(g) is np.ndarray and axis == (-1,) and dispatch.counting is None \
             and g.ndim == ndim_of(ans):
-        xv, av = _concrete(x), _concrete(ans)
+        xv, av = concrete(x), concrete(ans)  # the places do not depend on any tangent
         if type(xv) is np.ndarray and xv.ndim == 2 and xv.shape[1] > 1 and xv.dtype.kind == "f" \
                 and xv.size >= ONEHOT_MIN_SIZE:
             seen, xs, ans_seen = _rows_found[2], _rows_found[0](), _rows_found[1]()
@@ -254,12 +254,6 @@ def _dead() -> None:
 # of the matrix and of its maxima, held weakly: a JVP's own VJP (forward over reverse, as in
 # GradBench's kmeans) reads them instead of comparing the matrix again.
 _rows_found: list = [_dead, _dead, None]
-
-
-def _concrete(v: Any) -> Any:
-    while isinstance(v, Tracer):  # the maximisers' places do not depend on any tangent
-        v = v.value  # type: ignore[attr-defined]
-    return v
 
 
 def _extremum(name: str, impl: Any) -> Any:

@@ -12,16 +12,11 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..registry import CUMULATIVE, REDUCTION, Primitive, Tracer, register
+from ..dispatch import concrete
+from ..registry import CUMULATIVE, REDUCTION, Primitive, register
 from .core import axis_param
 
 __all__ = ["cumprod", "var"]
-
-
-def _concrete(x: Any) -> Any:
-    while isinstance(x, Tracer):
-        x = x.value  # type: ignore[attr-defined]
-    return x
 
 
 # ---------------------------------------------------------------- variance
@@ -91,7 +86,7 @@ def _partial_products(x: Any, axis: int) -> Any:
 
 
 def _has_zero(x: Any) -> bool:
-    return bool(np.any(np.asarray(_concrete(x)) == 0))
+    return bool(np.any(np.asarray(concrete(x)) == 0))
 
 
 def _cumprod_jvp(t, ans, x, axis):

@@ -252,6 +252,12 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     return (out, vjp_fn, rec.aux) if has_aux else (out, vjp_fn)
 
 
+#: grad's seed for a float64 output, shared: read-only, so a result that is the seed itself
+#: is copied (``_unaliased``) and no rule can write into it.
+_ONE = np.array(1.0)
+_ONE.flags.writeable = False
+
+
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
                    has_aux: bool = False) -> Callable[..., Any]:
     """Return a function giving ``fun``'s value and its gradient (reverse mode).
@@ -289,12 +295,6 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
 
     value_and_grad_fun.__name__ = f"value_and_grad({getattr(fun, '__name__', 'f')})"
     return value_and_grad_fun
-
-
-#: grad's seed for a float64 output, shared: read-only, so a result that is the seed itself
-#: is copied (``_unaliased``) and no rule can write into it.
-_ONE = np.array(1.0)
-_ONE.flags.writeable = False
 
 
 def grad(fun: Callable, argnums: int | Sequence[int] = 0,

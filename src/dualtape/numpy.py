@@ -154,7 +154,7 @@ def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any =
     if dtype is not None or out is not None or where is not None:
         if where is None:
             return mean(_masked("mean", a, dtype, out, None, 0.0), axis, keepdims)
-        kept = _np.broadcast_to(_np.asarray(where), shape(a)).astype(float)
+        kept = _np.broadcast_to(_np.asarray(concrete(where)), shape(a)).astype(float)
         axes = _axis_tuple(a, axis)
         total = _ops.sum_(_masked("mean", a, dtype, out, where, 0.0), axis=axes,
                           keepdims=builtins.bool(keepdims))

@@ -18,7 +18,7 @@ from . import dispatch
 from .arrayops import ArrayOps
 from .dispatch import NO_PARAMS, PLAIN_TYPES, Tracer, evaluate1, evaluate2
 from .ops import Meta, add, shape_of, unbroadcast
-from .ops.onehot import OneHot
+from .ops.onehot import OneHot, dense
 from .registry import Primitive, passes_through
 
 __all__ = ["Entry", "Tape", "TapeValue", "UnexpectedTracerError", "backward", "collector_paused"]
@@ -370,4 +370,4 @@ def _add_onehot(old: Any, c: Any) -> Any:
         return add(old, c)
     if type(c) is np.ndarray and c.shape == old.shape:
         return old.added_to(c)
-    return add(old.dense(), c.dense() if type(c) is OneHot else c)
+    return add(old.dense(), dense(c))

@@ -55,12 +55,8 @@ def _arith(name: str, impl: Any, jvp: tuple, vjp: tuple, **kw: Any) -> Any:
 add = _arith("add", operator.add, (passes_through, passes_through),
              (passes_through, passes_through), saves="meta", linear=True)
 def _sub_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
-    # Reduce to y's shape first, then negate the (often much smaller) result.
-    if type(g) is OneHot:
-        summed = g.summed_to(shape_of(y))
-        if type(summed) is OneHot:
-            return -summed
-        g = g.dense() if summed is None else summed
+    # Reduce to y's shape first, then negate the (often much smaller) result; a OneHot takes
+    # the general path below (unbroadcast sums it, neg's impl negates it).
     if type(g) is np.ndarray and dispatch.counting is None:  # plain: no dispatch
         ys = shape_of(y)
         if g.shape == ys:

@@ -8,7 +8,7 @@
 """
 
 from . import ops as _ops  # noqa: F401  (fills the registry)
-from .api import grad, hessian, hvp, jacfwd, jacrev, jvp, new_level, value_and_grad, vjp
+from .api import grad, hvp, jvp, new_level, value_and_grad, vjp
 from .checkpointing import checkpoint, remat
 from .checks import JaxComparison, check_against_jax, check_grads
 from .choice import ModeChoice, choose_mode
@@ -16,6 +16,7 @@ from .comparison import Comparison, compare
 from .counting import OpCounter, count
 from .custom import custom_jvp, custom_vjp, primitive, stop_gradient
 from .forward import Dual
+from .jacobians import hessian, jacfwd, jacrev
 from .lessons import Value, binary_cross_entropy_with_logits, draw, nn, to_dot
 from .loop import LoopStats, checkpoint_loop
 from .modes import jacobian

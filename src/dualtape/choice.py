@@ -105,9 +105,10 @@ def name(mode: str, chunk: int | None) -> str:
 
 def profile(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0) -> Profile:
     """Count one evaluation, one JVP, one recording and one pullback of ``fun`` at ``args``."""
-    from .api import Recording, basis, jvp_core
+    from .api import Recording, jvp_core
     from .argchecks import dynamic as _dynamic
     from .argchecks import normalize_argnums as _argnums
+    from .jacobians import basis
 
     nums, single = _argnums(argnums, len(args))
     leaves, td = _dynamic(args, nums, single)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .api import check_chunk, jacfwd, jacrev
 from .argchecks import dynamic as _dynamic
 from .argchecks import normalize_argnums as _argnums
+from .jacobians import check_chunk, jacfwd, jacrev
 from .ops import shape_of
 from .tree import flatten
 

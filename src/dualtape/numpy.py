@@ -142,9 +142,7 @@ def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any = 
         out: Any = None, initial: Any = None, where: Any = None) -> Any:
     """Sum over ``axis`` (all axes by default); ``dtype``, ``initial`` and ``where`` as NumPy's."""
     if dtype is not None or out is not None or initial is not None or where is not None:
-        a = _masked("sum", a, dtype, out, where, 0.0)
-        total = _ops.sum_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
-        return total if initial is None else add(total, initial)
+        return with_keywords("sum", a, axis, keepdims, dtype, out, initial, where)
     return _ops.sum_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
@@ -152,13 +150,7 @@ def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any =
          out: Any = None, where: Any = None) -> Any:
     """Mean over ``axis``; ``dtype`` and ``where`` (the mean of the selected entries) as NumPy's."""
     if dtype is not None or out is not None or where is not None:
-        if where is None:
-            return mean(_masked("mean", a, dtype, out, None, 0.0), axis, keepdims)
-        kept = _np.broadcast_to(_np.asarray(concrete(where)), shape(a)).astype(float)
-        axes = _axis_tuple(a, axis)
-        total = _ops.sum_(_masked("mean", a, dtype, out, where, 0.0), axis=axes,
-                          keepdims=builtins.bool(keepdims))
-        return divide(total, _np.sum(kept, axis=axes, keepdims=builtins.bool(keepdims)))
+        return with_keywords("mean", a, axis, keepdims, dtype, out, None, where)
     return _ops.mean(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
@@ -166,9 +158,7 @@ def prod(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any =
          out: Any = None, initial: Any = None, where: Any = None) -> Any:
     """Product over ``axis``; its derivative is exact when the input holds zeros."""
     if dtype is not None or out is not None or initial is not None or where is not None:
-        a = _masked("prod", a, dtype, out, where, 1.0)
-        total = _ops.prod(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
-        return total if initial is None else multiply(total, initial)
+        return with_keywords("prod", a, axis, keepdims, dtype, out, initial, where)
     return _ops.prod(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
@@ -177,7 +167,7 @@ def max(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, out: Any = No
     """Maximum over ``axis``; tied maxima share the derivative equally (as in JAX).
     ``initial`` and ``where`` as NumPy's (``where`` needs ``initial``)."""
     if out is not None or initial is not None or where is not None:
-        return _extremum_with("max", a, axis, keepdims, out, initial, where)
+        return with_keywords("max", a, axis, keepdims, None, out, initial, where)
     return _ops.max_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
@@ -186,34 +176,8 @@ def min(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, out: Any = No
     """Minimum over ``axis``; tied minima share the derivative equally.
     ``initial`` and ``where`` as NumPy's (``where`` needs ``initial``)."""
     if out is not None or initial is not None or where is not None:
-        return _extremum_with("min", a, axis, keepdims, out, initial, where)
+        return with_keywords("min", a, axis, keepdims, None, out, initial, where)
     return _ops.min_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
-
-
-def _masked(name: str, a: ArrayLike, dtype: Any, out: Any, where: Any, fill: Any) -> Any:
-    """``a`` cast to ``dtype`` and with ``fill`` where ``where`` is False (a reduction's
-    keyword arguments); ``out=`` is refused, as traced values are immutable."""
-    if out is not None:
-        raise TypeError(f"{name}: out= is not supported (a traced value cannot be written "
-                        "into); use the returned value")
-    if dtype is not None:
-        a = astype(a, dtype)
-    if where is not None:
-        a = _ops.where(_np.asarray(concrete(where), dtype=builtins.bool), a, fill)
-    return a
-
-
-def _extremum_with(name: str, a: ArrayLike, axis: Any, keepdims: bool, out: Any, initial: Any,
-                   where: Any) -> Any:
-    if where is not None and initial is None:
-        raise ValueError(f"{name}: where= needs initial= (the {name}imum of no entries is "
-                         "undefined), as in NumPy")
-    a = _masked(name, a, None, out, where, initial)
-    pick = _ops.max_ if name == "max" else _ops.min_
-    best = pick(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
-    if initial is None:
-        return best
-    return maximum(best, initial) if name == "max" else minimum(best, initial)
 
 
 amax = max
@@ -482,7 +446,9 @@ from .npext.passthrough import (  # noqa: E402, F401
     ones_like, result_type, searchsorted, signbit, unique, zeros_like,
 )
 from .npext.indexing import getitem  # noqa: E402, F401
-from .npext.reductions import average, cumprod, nanmean, nansum, std, var  # noqa: E402, F401
+from .npext.reductions import (  # noqa: E402, F401
+    average, cumprod, nanmean, nansum, std, var, with_keywords,
+)
 from .npext.shapes import (  # noqa: E402, F401
     array_split, atleast_1d, atleast_2d, atleast_3d, diff, dsplit, fliplr, flipud, hsplit, pad,
     partition, permute_dims, repeat, roll, rollaxis, rot90, sort, split, take_along_axis, tile,

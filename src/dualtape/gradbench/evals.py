@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import api
+from .. import api, jacobians
 from . import nested
 from . import objectives as ob
 
@@ -56,7 +56,7 @@ def gradient(f: Callable[..., Any], args: tuple, settings: Settings,
     """The gradient of scalar ``f(*args)`` in ``argnums``, in the settings' mode."""
     if settings.mode == "rev":
         return api.grad(f, argnums=argnums)(*args)
-    return api.jacfwd(f, argnums=argnums, chunk=settings.chunk)(*args)
+    return jacobians.jacfwd(f, argnums=argnums, chunk=settings.chunk)(*args)
 
 
 def _field(data: Any, name: str) -> Any:

@@ -267,7 +267,7 @@ class ArrayMLP:
     def grad(self, xs: Any, ys: Any, engine: str = "reverse") -> Params:
         """Gradient of :meth:`loss` with respect to every ``W`` and ``b``."""
         from ..api import grad as _grad
-        from ..api import jacfwd as _jacfwd
+        from ..jacobians import jacfwd as _jacfwd
 
         xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
 

@@ -1,4 +1,5 @@
-"""Statistics and scans: ``var``, ``std``, ``average``, ``cumprod``, ``nansum``, ``nanmean``."""
+"""Statistics and scans: ``var``, ``std``, ``average``, ``cumprod``, ``nansum``, ``nanmean``;
+and NumPy's keyword arguments of the basic reductions (``with_keywords``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from .. import ops
 from ..ops import statistics as R
 from ._common import concrete, jax_twin, unsupported
 
-__all__ = ["average", "cumprod", "nanmean", "nansum", "std", "var"]
+__all__ = ["average", "cumprod", "nanmean", "nansum", "std", "var", "with_keywords"]
 
 
 @jax_twin()
@@ -94,3 +95,41 @@ def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
                    keepdims=keepdims)
     dtype = getattr(concrete(a), "dtype", np.dtype(np.float64))
     return ops.div(nansum(a, axis=axis, keepdims=keepdims), count.astype(dtype))
+
+
+# name -> (the reduction, the value of an entry ``where=`` leaves out (None: ``initial``'s),
+# how ``initial`` joins the result)
+_WITH_KEYWORDS = {
+    "sum": (ops.sum_, 0.0, ops.add),
+    "prod": (ops.prod, 1.0, ops.mul),
+    "max": (ops.max_, None, ops.maximum),
+    "min": (ops.min_, None, ops.minimum),
+}
+
+
+def with_keywords(name: str, a: Any, axis: Any, keepdims: bool, dtype: Any, out: Any,
+                  initial: Any, where: Any) -> Any:
+    """``dnp.<name>(a, axis, keepdims)`` with NumPy's ``dtype``, ``initial`` and ``where``
+    (``sum``, ``prod``, ``mean``, ``max``, ``min``); ``out=`` is refused, as a traced value
+    cannot be written into."""
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported (a traced value cannot be written "
+                        "into); use the returned value")
+    if dtype is not None:
+        a = dnp.astype(a, dtype)
+    axes, keep = dnp._axis_tuple(a, axis), builtins.bool(keepdims)
+    mask = None if where is None else np.asarray(concrete(where), dtype=builtins.bool)
+    if name == "mean":
+        if mask is None:
+            return ops.mean(a, axis=axes, keepdims=keep)
+        mask = np.broadcast_to(mask, dnp.shape(a))
+        total = ops.sum_(ops.where(mask, a, 0.0), axis=axes, keepdims=keep)
+        return ops.div(total, np.sum(mask, axis=axes, keepdims=keep, dtype=float))
+    reduce, left_out, join = _WITH_KEYWORDS[name]
+    if mask is not None:
+        if left_out is None and initial is None:
+            raise ValueError(f"{name}: where= needs initial= (the {name}imum of no entries is "
+                             "undefined), as in NumPy")
+        a = ops.where(mask, a, initial if left_out is None else left_out)
+    result = reduce(a, axis=axes, keepdims=keep)
+    return result if initial is None else join(result, initial)

@@ -35,16 +35,27 @@ def _matmul_impl(x: Any, y: Any) -> Any:
             rows = math.prod(x.shape[:-1])  # not -1: an empty inner axis leaves it undefined
             return buffers.matmul(x.reshape(rows, x.shape[-1]), y).reshape(x.shape[:-1] + (y.shape[1],))
         if x.ndim == 2 and y.ndim == 2:
+            if x.shape[1] == 1 == y.shape[0] and x.dtype == y.dtype and x.dtype.kind == "f":
+                return buffers.outer(x, y)  # one product per entry: no GEMM needed
             return buffers.matmul(x, y)
     return np.matmul(x, y)
 
 
+def _plain_matrices(g: Any, a: Any) -> bool:
+    return type(g) is np.ndarray and type(a) is np.ndarray and g.ndim == 2 and a.ndim == 2 \
+        and dispatch.counting is None
+
+
 def _matmul_vjp_x(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    if _plain_matrices(g, y):  # first order on matrices: no dispatch
+        return _matmul_impl(g, y.T)
     got = g.matmul_t(y) if type(g) is OneHot else None
     return got if got is not None else matmul(dense(g), _mT(y))
 
 
 def _matmul_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    if _plain_matrices(g, x):
+        return _matmul_impl(x.T, g)
     got = g.t_matmul(x) if type(g) is OneHot else None
     return got if got is not None else matmul(_mT(x), dense(g))
 

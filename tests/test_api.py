@@ -877,6 +877,40 @@ def test_a_leaked_traced_value_raises_when_used_later():
     np.testing.assert_allclose(pullback(np.ones(2))[0], 2 * x)
 
 
+@pytest.mark.parametrize("outer", ["none", "jvp", "grad"])
+def test_a_dual_leaked_out_of_jvp_raises_when_used_later(outer):
+    """Forward mode as well: a leaked Dual never turns into a silently mixed-up tangent."""
+    leak = []
+    x = np.array([1.0, 2.0])
+    dt.jvp(lambda a: (leak.append(a), dnp.sin(a))[1], (x,), (np.ones(2),))
+    uses = {
+        "none": lambda: dnp.sin(leak[0]) * 2.0,
+        "jvp": lambda: dt.jvp(lambda y: y * leak[0], (x,), (np.ones(2),)),  # a later, higher level
+        "grad": lambda: dt.grad(lambda y: dnp.sum(y * leak[0]))(x),
+    }
+    with pytest.raises(dt.UnexpectedTracerError, match="leaked out of the function"):
+        uses[outer]()
+    # a Dual leaked out of an inner jvp into the outer one that is still running
+    inner_leak = []
+
+    def outer_fn(a):
+        dt.jvp(lambda b: (inner_leak.append(b), b * a)[1], (x,), (np.ones(2),))
+        return dnp.sum(a * inner_leak[0])
+
+    with pytest.raises(dt.UnexpectedTracerError):
+        dt.jvp(outer_fn, (x,), (np.ones(2),))
+
+
+def test_duals_built_by_hand_on_a_new_level_stay_usable():
+    d = dt.Dual(2.0, 1.0, dt.new_level())
+    out = dnp.sin(d) * d
+    assert out.primal == pytest.approx(2.0 * np.sin(2.0))
+    assert out.tangent == pytest.approx(np.sin(2.0) + 2.0 * np.cos(2.0))
+    # nested transformations still see their own levels as running
+    np.testing.assert_allclose(dt.hvp(lambda a: dnp.sum(dnp.sin(a) ** 2), (np.ones(3),), (np.ones(3),)),
+                               2 * np.cos(2.0) * np.ones(3))
+
+
 @pytest.mark.parametrize("name", ["jacfwd", "jacrev"])
 @pytest.mark.parametrize("chunk", [None, 1, 2])
 def test_jacobians_with_aux_match_jax(name, chunk):

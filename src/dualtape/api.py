@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from . import forward
 from . import numpy as dnp
 from .argchecks import (
     argnums_for,
@@ -34,8 +35,25 @@ _levels = itertools.count(1)
 
 
 def new_level() -> int:
-    """A fresh transformation level, higher than every level handed out before."""
+    """A fresh level, higher than every level handed out before, for tracers built by hand
+    (``Dual(primal, tangent, new_level())``): it never closes."""
+    level = next(_levels)
+    forward.by_hand.add(level)
+    return level
+
+
+def engine_level() -> int:
+    """A fresh level for tracers other than Duals (a tape, a sparsity tracer), which detect
+    their own leaks."""
     return next(_levels)
+
+
+def scoped_level() -> int:
+    """A fresh level for a transformation that closes it itself (removes it from
+    ``forward.running`` when it returns)."""
+    level = next(_levels)
+    forward.running.add(level)
+    return level
 
 # ---------------------------------------------------------------- the two engines' entry points
 
@@ -44,9 +62,12 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
               nb: int, has_aux: bool = False, kwargs: dict | None = None,
               checked: tuple[list, TreeDef] | None = None):
     leaves, td = checked if checked is not None else dynamic(args, argnums, single)
-    level = next(_levels)
-    duals = [Dual(p, t, level, nb) for p, t in zip(leaves, tangents, strict=True)]
-    out = f(*substitute(args, argnums, single, td, duals), **(kwargs or {}))
+    level = scoped_level()
+    try:
+        duals = [Dual(p, t, level, nb) for p, t in zip(leaves, tangents, strict=True)]
+        out = f(*substitute(args, argnums, single, td, duals), **(kwargs or {}))
+    finally:
+        forward.running.discard(level)
     aux = None
     if has_aux:
         out, aux = _split_aux(out)
@@ -126,7 +147,7 @@ class Recording:
     def __init__(self, f: Callable, args: tuple, argnums: tuple[int, ...], single: bool,
                  has_aux: bool = False, kwargs: dict | None = None) -> None:
         leaves, td = dynamic(args, argnums, single)
-        self.tape = tape = Tape(next(_levels))
+        self.tape = tape = Tape(engine_level())
         self.inputs = [tape.leaf(p) for p in leaves]
         self.in_leaves = leaves
         self.in_td = td

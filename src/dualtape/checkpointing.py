@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from . import numpy as dnp
-from .api import new_level, vjp
+from .api import scoped_level, vjp
 from .counting import recomputing
-from .forward import Dual
+from .forward import Dual, running
 from .ops import shape_of
 from .registry import Primitive, Tracer
 from .reverse import TapeValue
@@ -234,13 +234,16 @@ class Call:
         traced = [i for i, t in enumerate(tangents) if t is not None]
 
         def push(ps: list, ts: list) -> Any:
-            level = new_level()
-            i0 = traced[0]
-            nb = len(shape_of(ts[0])) - len(shape_of(ps[i0]))
-            xs = list(ps)
-            for i, t in zip(traced, ts, strict=True):
-                xs[i] = Dual(ps[i], t, level, nb)
-            out = self.flat(*xs)
+            level = scoped_level()
+            try:
+                i0 = traced[0]
+                nb = len(shape_of(ts[0])) - len(shape_of(ps[i0]))
+                xs = list(ps)
+                for i, t in zip(traced, ts, strict=True):
+                    xs[i] = Dual(ps[i], t, level, nb)
+                out = self.flat(*xs)
+            finally:
+                running.discard(level)
             if type(out) is Dual and out.level == level:
                 return out.tangent
             return np.zeros(shape_of(ts[0])[:nb] + shape_of(out), _dtype(out))

@@ -50,6 +50,16 @@ NO_PARAMS: Any = MappingProxyType({})
 counting: Any = None
 
 
+class UnexpectedTracerError(TypeError):
+    """A traced value was used after its transformation returned (JAX's error of that name)."""
+
+
+LEAKED = ("a traced value was used after the transformation that traced it returned: it "
+          "leaked out of the function (a global, a closure, a list; or a custom_vjp's bwd "
+          "reads it from a closure instead of its residuals). Return it from the function "
+          "instead, or use dnp.concrete(x) for its value as a constant")
+
+
 class Tracer:
     """A traced value, and the protocol every engine implements.
 

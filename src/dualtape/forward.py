@@ -13,11 +13,22 @@ from typing import Any
 import numpy as np
 
 from .arrayops import ArrayOps
-from .dispatch import NO_PARAMS, Tracer, evaluate1, evaluate2, fusing
+from .dispatch import LEAKED, NO_PARAMS, Tracer, UnexpectedTracerError, evaluate1, evaluate2, fusing
 from .ops import add, broadcast_to, pad_batch, shape_of
 from .registry import Primitive, passes_through
 
-__all__ = ["Dual"]
+__all__ = ["Dual", "by_hand", "running"]
+
+#: The levels of the forward transformations running now (``jvp``, a checkpoint's push),
+#: and those handed out for Duals built by hand (``dualtape.new_level``, never closed).
+#: A Dual of any other level leaked out of a transformation that has returned.
+running: set[int] = set()
+by_hand: set[int] = set()
+
+
+def _check_alive(level: int) -> None:
+    if level not in by_hand:
+        raise UnexpectedTracerError(LEAKED)
 
 
 class Dual(ArrayOps, Tracer):
@@ -45,6 +56,11 @@ class Dual(ArrayOps, Tracer):
 
     def __repr__(self) -> str:
         return f"Dual(primal={self.value!r}, tangent={self.tangent!r}, level={self.level})"
+
+    def process(self, prim: Primitive, args: tuple, params: Any) -> Any:
+        if self.level not in running:
+            _check_alive(self.level)
+        return Tracer.process(self, prim, args, params)
 
     def extend(self, prim: Primitive, ans: Any, vals: tuple, mine: list, params: Any) -> Any:
         """The output tangent: the sum of the JVP rules of the arguments on this level."""
@@ -78,6 +94,8 @@ class Dual(ArrayOps, Tracer):
         return Dual(ans, out, self.level, nb)
 
     def process1(self, prim: Primitive, x: Any) -> Any:
+        if self.level not in running:
+            _check_alive(self.level)
         if self.nb:
             return self.process(prim, (x,), NO_PARAMS)
         v = self.value
@@ -92,6 +110,8 @@ class Dual(ArrayOps, Tracer):
         return Dual(ans, rule(self.tangent, ans, v), self.level)
 
     def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
+        if self.level not in running:
+            _check_alive(self.level)
         if x is y and prim.diagonal is not None:
             return self.process1(prim.diagonal, x)
         if self.nb:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import dispatch
 from .arrayops import ArrayOps
-from .dispatch import NO_PARAMS, PLAIN_TYPES, Tracer, evaluate1, evaluate2
+from .dispatch import LEAKED, NO_PARAMS, PLAIN_TYPES, Tracer, UnexpectedTracerError, evaluate1, evaluate2
 from .ops import Meta, add, shape_of, unbroadcast
 from .ops.onehot import OneHot, dense
 from .registry import Primitive, passes_through
@@ -83,10 +83,6 @@ class Tape:
         return TapeValue(value, self, len(self.entries) - 1)
 
 
-class UnexpectedTracerError(TypeError):
-    """A traced value was used after its transformation returned (JAX's error of that name)."""
-
-
 class _ClosedEntries:
     """A finished tape's entries (``record``, the list the backward passes read), never
     extended. Not a list subclass: indexing one is slower than indexing a list."""
@@ -103,11 +99,7 @@ class _ClosedEntries:
         return self.record[i]
 
     def append(self, entry: Any) -> None:
-        raise UnexpectedTracerError(
-            "a traced value was used after the transformation that traced it returned: it "
-            "leaked out of the function (a global, a closure, a list; or a custom_vjp's bwd "
-            "reads it from a closure instead of its residuals). Return it from the function "
-            "instead, or use dnp.concrete(x) for its value as a constant")
+        raise UnexpectedTracerError(LEAKED)
 
 
 class TapeValue(ArrayOps, Tracer):

@@ -140,7 +140,8 @@ def test_compact_cuts_broadcast_axes_to_one(base: tuple, shape: tuple, like: tup
                                   t * x)
 
 
-@pytest.mark.parametrize("shape", [(3, 6, 5), (40, 50, 6)])  # below and above _COMPACT_FROM
+# below and above _COMPACT_FROM, and a large one with short rows (kernels.times_rows)
+@pytest.mark.parametrize("shape", [(3, 6, 5), (40, 50, 6), (20, 400, 20)])
 def test_square_derivatives_of_a_broadcast_cotangent_match_a_dense_one(shape: tuple) -> None:
     # sum(x * x, axis) hands square's rule a broadcast view; a large one is doubled compact
     x = np.random.default_rng(4).standard_normal(shape)
@@ -152,6 +153,20 @@ def test_square_derivatives_of_a_broadcast_cotangent_match_a_dense_one(shape: tu
     np.testing.assert_allclose(g, 2 * dt.grad(dense)(x), rtol=1e-15)
     v = np.ones_like(x)
     np.testing.assert_allclose(dt.jvp(f, (x,), (v,))[1], np.sum(g * v), rtol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(50, 700, 20), (40000, 2), (3, 5), (2000, 40)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_times_rows_is_numpys_broadcast_product(shape: tuple, dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dtype)
+    c = rng.standard_normal(shape[:-1] + (1,)).astype(dtype)
+    got = kernels.times_rows(c, x)
+    assert got.dtype == dtype and got.shape == shape
+    np.testing.assert_array_equal(got, c * x)
+    # what it cannot spell out (another dtype, a strided x) is NumPy's own product
+    np.testing.assert_array_equal(kernels.times_rows(c.astype(np.float16), x), c.astype(np.float16) * x)
+    np.testing.assert_array_equal(kernels.times_rows(c[..., ::1], x[..., ::-1]), c * x[..., ::-1])
 
 
 @pytest.mark.parametrize(("shape", "index", "gshape"), [

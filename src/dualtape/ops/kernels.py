@@ -21,7 +21,7 @@ import numpy as np
 
 from .core import shape_of
 
-__all__ = ["broadcast_view", "compact", "extremum_last", "short_rows", "sum_block", "sum_last"]
+__all__ = ["broadcast_view", "compact", "extremum_last", "short_rows", "sum_block", "sum_last", "times_rows"]
 
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 #: Longest last axis taken column by column by :func:`extremum_last` (past it, NumPy's own
@@ -51,6 +51,20 @@ def sum_last(x: np.ndarray, keepdims: bool) -> np.ndarray:
     """``x.sum(axis=-1)`` as a matrix-vector product with ones."""
     out = np.matmul(x, _ones_of(x.shape[-1], x.dtype))
     return out[..., None] if keepdims else out
+
+
+def times_rows(c: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``c * x`` for ``c`` of shape ``x.shape[:-1] + (1,)``: one value per row of ``x``.
+
+    NumPy's broadcast loop runs once per row; with rows of at most 32 elements and 2^15
+    elements or more, repeating ``c`` along the row and multiplying in place is one flat
+    pass (gmm's (50, 1000, 20): 427 µs against 595 µs). The products are the same."""
+    d = x.shape[-1]
+    if (d > 32 or x.size < 1 << 15 or c.shape != x.shape[:-1] + (1,) or c.dtype != x.dtype
+            or x.dtype not in _FLOATS or not x.flags.c_contiguous):
+        return np.multiply(c, x)
+    out = np.repeat(c, d, axis=-1)
+    return np.multiply(out, x, out=out)
 
 
 def extremum_last(ufunc: np.ufunc, x: np.ndarray, keepdims: bool) -> np.ndarray:

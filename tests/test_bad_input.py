@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -133,6 +135,18 @@ def test_cotangent_dtype_mismatch():
         vjp_fn(np.ones(2, np.float32))
     with pytest.raises(TypeError, match="int64 is not a floating-point dtype"):
         vjp_fn(np.ones(2, int))
+
+
+def test_structure_messages_tell_a_one_tuple_and_a_namedtuple_apart():
+    import collections
+
+    pair = collections.namedtuple("Pair", "w b")
+    _, pullback = dt.vjp(lambda a: (a * 2.0, a), np.ones(2))
+    with pytest.raises(ValueError, match=re.escape("structure (*,) does not match the output (*, *)")):
+        pullback((np.ones(2),))
+    message = "structure ((*, *),) does not match primals (Pair(*, *),)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        dt.jvp(lambda p: p.w * p.b, (pair(1.0, 2.0),), ((1.0, 1.0),))
 
 
 def test_cotangent_structure_mismatch():

@@ -74,7 +74,11 @@ class TreeDef:
             return "{" + inner + "}"
         if self.kind == "node":
             return f"{self.meta[0].__name__}[{self.meta[1]!r}]({inner})"
-        return ("[" + inner + "]") if self.kind == "list" else ("(" + inner + ")")
+        if self.kind == "list":
+            return "[" + inner + "]"
+        if self.kind == "namedtuple":
+            return f"{self.meta.__name__}({inner})"
+        return "(" + inner + ("," if len(self.children) == 1 else "") + ")"  # (*,): a 1-tuple
 
     @property
     def num_leaves(self) -> int:

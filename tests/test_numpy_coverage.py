@@ -390,6 +390,30 @@ def test_gradient_second_order_edges():
     dt.check_grads(lambda a: dnp.gradient(a, edge_order=2), (x,), order=2)
 
 
+@pytest.mark.parametrize("edge_order", [1, 2])
+def test_gradient_takes_coordinates_and_traced_spacings(edge_order):
+    """Uneven sample points (NumPy's weights) and spacings that are themselves traced: the
+    derivative reaches them (it was silently zero for a traced scalar spacing)."""
+    rng = np.random.default_rng(8)
+    y = rng.standard_normal((5, 4))
+    c0, c1 = np.array([0.0, 1.0, 1.5, 3.0, 4.0]), np.array([0.0, 0.3, 1.0, 1.2])
+    for spacing in ((c0, c1), (0.5, c1), (c0, 0.7)):
+        for got, ref in zip(dnp.gradient(y, *spacing, edge_order=edge_order),
+                            np.gradient(y, *spacing, edge_order=edge_order), strict=True):
+            np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)
+    f = lambda h: dnp.sum(dnp.gradient(y[:, 0], h, edge_order=edge_order) ** 2)
+    jf = lambda h: jnp.sum(jnp.gradient(jnp.asarray(y[:, 0]), h) ** 2)
+    if edge_order == 1:  # jax.numpy.gradient has no edge_order=2
+        np.testing.assert_allclose(dt.grad(f)(0.5), jax.grad(jf)(0.5), rtol=1e-12)
+    dt.check_grads(f, (0.5,), order=2)
+    dt.check_grads(lambda c: dnp.sum(dnp.sin(dnp.gradient(y, c, c1, edge_order=edge_order)[0])),
+                   (c0,), order=2)
+    with pytest.raises(ValueError, match="spacing of axis 0 must be a scalar or 5 coordinates"):
+        dnp.gradient(y, np.ones(4), c1)
+    with pytest.raises(TypeError, match="expected no spacing, one, or one per axis"):
+        dnp.gradient(y, 1.0, 1.0, 1.0)
+
+
 def test_hypot_slope_at_origin_is_zero():
     """The minimum-norm subgradient, as abs'(0) = 0 (JAX gives 1/2 for each argument)."""
     g = dt.grad(lambda a, b: dnp.hypot(a, b), argnums=(0, 1))(0.0, 0.0)

@@ -133,42 +133,82 @@ def select(condlist: Any, choicelist: Any, default: Any = 0) -> Any:
     return out
 
 
-def _gradient_1axis(f: Any, ax: int, h: float, edge_order: int) -> Any:
+def _gradient_1axis(f: Any, ax: int, h: Any, edge_order: int) -> Any:
     def sl(s):
         return ops.getitem(f, index=along(ax, s))
 
-    inner = ops.div(ops.sub(sl(slice(2, None)), sl(slice(None, -2))), 2.0 * h)
+    # h may be traced: its derivative flows through the divisions
+    inner = ops.div(ops.sub(sl(slice(2, None)), sl(slice(None, -2))), ops.mul(2.0, h))
     if edge_order == 1:
         first = ops.div(ops.sub(sl(slice(1, 2)), sl(slice(0, 1))), h)
         last = ops.div(ops.sub(sl(slice(-1, None)), sl(slice(-2, -1))), h)
     else:
-        first = ops.add(ops.add(ops.mul(sl(slice(0, 1)), -1.5 / h), ops.mul(sl(slice(1, 2)), 2.0 / h)),
-                        ops.mul(sl(slice(2, 3)), -0.5 / h))
-        last = ops.add(ops.add(ops.mul(sl(slice(-3, -2)), 0.5 / h), ops.mul(sl(slice(-2, -1)), -2.0 / h)),
-                       ops.mul(sl(slice(-1, None)), 1.5 / h))
+        first = ops.div(ops.add(ops.add(ops.mul(sl(slice(0, 1)), -1.5), ops.mul(sl(slice(1, 2)), 2.0)),
+                                ops.mul(sl(slice(2, 3)), -0.5)), h)
+        last = ops.div(ops.add(ops.add(ops.mul(sl(slice(-3, -2)), 0.5), ops.mul(sl(slice(-2, -1)), -2.0)),
+                               ops.mul(sl(slice(-1, None)), 1.5)), h)
+    return ops.concatenate(first, inner, last, axis=ax)
+
+
+def _gradient_coords(f: Any, ax: int, x: Any, edge_order: int) -> Any:
+    """Second-order differences on the sample points ``x`` (1-D, one per entry along ``ax``),
+    with NumPy's weights for uneven steps; ``x`` may be traced."""
+    nd = len(dnp.shape(f))
+
+    def sl(s):
+        return ops.getitem(f, index=along(ax, s))
+
+    def lay(w):  # a weight per position along ax, broadcast over the other axes
+        return dnp.reshape(w, tuple(-1 if k == ax % nd else 1 for k in range(nd)))
+
+    dx = dnp.diff(x)
+    d1, d2 = dx[:-1], dx[1:]
+    inner = (lay(-d2 / (d1 * (d1 + d2))) * sl(slice(None, -2)) + lay((d2 - d1) / (d1 * d2)) * sl(slice(1, -1))
+             + lay(d1 / (d2 * (d1 + d2))) * sl(slice(2, None)))
+    if edge_order == 1:
+        first = (sl(slice(1, 2)) - sl(slice(0, 1))) / dx[0]
+        last = (sl(slice(-1, None)) - sl(slice(-2, -1))) / dx[-1]
+    else:
+        a, b = dx[0], dx[1]
+        first = (-(2.0 * a + b) / (a * (a + b)) * sl(slice(0, 1)) + (a + b) / (a * b) * sl(slice(1, 2))
+                 - a / (b * (a + b)) * sl(slice(2, 3)))
+        a, b = dx[-2], dx[-1]
+        last = (b / (a * (a + b)) * sl(slice(-3, -2)) - (a + b) / (a * b) * sl(slice(-2, -1))
+                + (2.0 * b + a) / (b * (a + b)) * sl(slice(-1, None)))
     return ops.concatenate(first, inner, last, axis=ax)
 
 
 @jax_twin()
 def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> Any:
-    """Central differences inside, one-sided at the ends (``edge_order`` 1 or 2), with uniform
-    spacing: no ``varargs`` (spacing 1), one scalar, or one scalar per axis."""
+    """Central differences inside, one-sided at the ends (``edge_order`` 1 or 2), as
+    ``np.gradient``: no ``varargs`` (spacing 1), one scalar spacing for every axis, or one per
+    axis, each a scalar or the 1-D sample coordinates. Spacings and coordinates may be
+    traced (the derivative flows to them too)."""
     axes = dnp._axis_tuple(f, axis)
     if edge_order not in (1, 2):
         raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
     if len(varargs) == 0:
-        spacing = [1.0] * len(axes)
-    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
-        spacing = [float(concrete(varargs[0]))] * len(axes)
-    elif len(varargs) == len(axes) and all(np.ndim(v) == 0 for v in varargs):
-        spacing = [float(concrete(v)) for v in varargs]
+        spacing: list = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(concrete(varargs[0])) == 0:
+        spacing = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes):
+        spacing = list(varargs)
     else:
-        raise NotImplementedError("gradient: only scalar (uniform) spacings are supported")
+        raise TypeError(f"gradient: expected no spacing, one, or one per axis ({len(axes)}), "
+                        f"got {len(varargs)}")
     shape = dnp.shape(f)
     out = []
     for ax, h in zip(axes, spacing, strict=True):
+        shown = ax % len(shape)
         if shape[ax] < edge_order + 1:
-            raise ValueError(f"gradient: axis {ax} has {shape[ax]} points; edge_order={edge_order} "
+            raise ValueError(f"gradient: axis {shown} has {shape[ax]} points; edge_order={edge_order} "
                              f"needs at least {edge_order + 1}")
-        out.append(_gradient_1axis(f, ax, h, edge_order))
+        hs = dnp.shape(h)
+        if hs == ():
+            out.append(_gradient_1axis(f, ax, h, edge_order))
+        elif hs == (shape[ax],):
+            out.append(_gradient_coords(f, ax, h, edge_order))
+        else:
+            raise ValueError(f"gradient: the spacing of axis {shown} must be a scalar or {shape[ax]} "
+                             f"coordinates (1-D), got shape {hs}")
     return out[0] if len(out) == 1 else tuple(out)

@@ -81,17 +81,28 @@ def _inverse_gaps(vals: Any, name: str, what: str) -> Any:
     return f
 
 
-def _warn_degenerate(vals: Any, name: str, what: str) -> None:
-    """Warn when ``vals`` has repeated entries, even if no vector derivative is needed."""
-    v = np.sort(_concrete(vals), axis=-1)
+def _warn_degenerate(vals: Any, g: Any, name: str, what: str) -> None:
+    """Warn when ``vals`` has repeated entries whose cotangents ``g`` differ: a cotangent
+    equal across each repeated group (a trace, a nuclear norm, any symmetric function)
+    gives the same answer for every choice of basis, so the derivative exists there."""
+    v = _concrete(vals)
     if v.shape[-1] < 2:
         return
-    scale = float(np.max(np.abs(v), initial=0.0))
-    tol = 10 * v.shape[-1] * np.finfo(v.dtype).eps * max(scale, np.finfo(v.dtype).tiny)
-    if np.any(np.diff(v, axis=-1) <= tol):
-        warnings.warn(f"{name}: repeated {what}; the derivative there is one of many one-sided "
-                      "choices (the function is not differentiable)", DegenerateSpectrumWarning,
-                      stacklevel=3)
+    gc = _concrete(g)
+    order = np.argsort(v, axis=-1)
+    v = np.take_along_axis(v, order, axis=-1)
+    gs = np.take_along_axis(gc, np.broadcast_to(order, gc.shape[:gc.ndim - v.ndim] + order.shape),
+                            axis=-1)
+    n, eps = v.shape[-1], np.finfo(v.dtype).eps
+
+    def close(x):  # neighbours equal up to rounding, relative to the largest entry
+        scale = float(np.max(np.abs(x), initial=0.0))
+        return np.abs(np.diff(x, axis=-1)) <= 10 * n * eps * max(scale, np.finfo(v.dtype).tiny)
+
+    if np.any(close(v) & ~close(gs)):
+        warnings.warn(f"{name}: repeated {what} with different cotangents; the derivative there "
+                      "is one of many one-sided choices (the function is not differentiable)",
+                      DegenerateSpectrumWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------- eigh
@@ -114,7 +125,7 @@ def _eigh_vjp(g, ans, a):
     gw, gv = _row(g, 0), _rows(g, 1, None)
     inner = _diag_matrix(gw)
     if _is_zero(gv):
-        _warn_degenerate(w, "eigh", "eigenvalues")
+        _warn_degenerate(w, gw, "eigh", "eigenvalues")
     else:
         inner = add(inner, mul(_inverse_gaps(w, "eigh", "eigenvalues"), matmul(mT(v), gv)))
     return sym(matmul(v, matmul(inner, mT(v))))
@@ -177,7 +188,7 @@ def _svd_vjp(g, ans, a):
     row, col = expand_dims(s, axis=(-2,)), expand_dims(s, axis=(-1,))
     inv_row = expand_dims(_inv_or_zero(s), axis=(-2,))
     if _is_zero(gu) and _is_zero(gv):
-        _warn_degenerate(s, "svd", "singular values")
+        _warn_degenerate(s, gs, "svd", "singular values")
         return matmul(u, matmul(pbar, mT(v)))
     f = _inverse_gaps(mul(s, s), "svd", "singular values")
     j = mul(f, matmul(mT(u), gu))

@@ -113,12 +113,13 @@ def _dualtape_has(name: str) -> bool:
 
 def _numpy_dispatches(name: str) -> str:
     """Call NumPy's function on a Dual: does it reach dualtape (any answer but 'not supported')?"""
+    from dualtape import new_level
     from dualtape.forward import Dual
 
     f = _lookup(np, name)
     if f is None:
         return "-"
-    x = Dual(np.eye(2) + 0.5, np.ones((2, 2)), level=10**6)
+    x = Dual(np.eye(2) + 0.5, np.ones((2, 2)), level=new_level())
     quiet = contextlib.ExitStack()
     quiet.enter_context(warnings.catch_warnings())
     warnings.simplefilter("ignore")

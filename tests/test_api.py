@@ -901,9 +901,24 @@ def test_a_dual_leaked_out_of_jvp_raises_when_used_later(outer):
         dt.jvp(outer_fn, (x,), (np.ones(2),))
 
 
+def test_a_leaked_dual_returned_untouched_raises():
+    """Handed back as an output or aux without an operation on it, a leaked Dual is still a
+    leak (JAX passes it through; its tangent would be lost without a word)."""
+    leak = []
+    x = np.ones(2)
+    dt.jvp(lambda a: (leak.append(a), a * 2.0)[1], (x,), (x,))
+    for call in (lambda: dt.jvp(lambda y: (y, leak[0]), (x,), (x,)),
+                 lambda: dt.jvp(lambda y: (y, leak[0]), (x,), (x,), has_aux=True),
+                 lambda: dt.grad(lambda y: (dnp.sum(y), leak[0]), has_aux=True)(x),
+                 lambda: dt.vjp(lambda y: (y, leak[0]), x)):
+        with pytest.raises(dt.UnexpectedTracerError):
+            call()
+
+
 def test_duals_built_by_hand_on_a_new_level_stay_usable():
     d = dt.Dual(2.0, 1.0, dt.new_level())
     out = dnp.sin(d) * d
+    assert dt.jvp(lambda y: (y, d), (1.0,), (1.0,))[0][1] is d  # returned as it is
     assert out.primal == pytest.approx(2.0 * np.sin(2.0))
     assert out.tangent == pytest.approx(np.sin(2.0) + 2.0 * np.cos(2.0))
     # nested transformations still see their own levels as running

@@ -177,3 +177,11 @@ def test_a_stack_times_a_matrix_with_an_empty_inner_dimension_is_zeros():
 
     got = ops.matmul(np.ones((2, 3, 0)), np.ones((0, 5)))
     assert got.shape == (2, 3, 5) and not got.any()
+
+
+def test_products_of_non_native_byte_order_are_numpys():
+    """A big-endian operand's product has NumPy's (native) dtype, on the pooled and outer paths."""
+    for shapes in (((4, 1), (1, 3)), ((300, 200), (200, 300))):
+        a, b = (np.ones(s, ">f8") for s in shapes)
+        assert dnp.matmul(a, b).dtype.str == np.matmul(a, b).dtype.str
+        np.testing.assert_array_equal(dnp.matmul(a, b), np.matmul(a, b))

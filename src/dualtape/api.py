@@ -36,26 +36,20 @@ _levels = itertools.count(1)
 
 def new_level() -> int:
     """A fresh level, higher than every level handed out before, for tracers built by hand
-    (``Dual(primal, tangent, new_level())``): it never closes."""
+    (``Dual(primal, tangent, new_level())``) or by a new engine: it never closes."""
     level = next(_levels)
-    forward.by_hand.add(level)
-    return level
-
-
-def engine_level() -> int:
-    """A fresh level for tracers other than Duals (a tape, a sparsity tracer), which detect
-    their own leaks."""
-    return next(_levels)
+    return level if level % 2 == 0 else next(_levels)
 
 
 def scoped_level() -> int:
-    """A fresh level for a transformation that closes it itself (removes it from
-    ``forward.running`` when it returns)."""
+    """A fresh level for a forward transformation, which removes it from ``forward.running``
+    when it returns. Scoped levels are odd and the others even, so a Dual of an odd level
+    that is not running has leaked (``forward``'s check), with no record of closed levels."""
     level = next(_levels)
+    if level % 2 == 0:
+        level = next(_levels)
     forward.running.add(level)
     return level
-
-# ---------------------------------------------------------------- the two engines' entry points
 
 
 def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, tangents: list,
@@ -77,6 +71,8 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
     primals_out, tangents_out = [], []
     for k, o in enumerate(out_leaves):
         output_leaf(o, f"output leaf {k}")
+        if type(o) is Dual and o.level != level:
+            forward.check_alive(o.level)  # returned untouched, a leaked Dual is still leaked
         if type(o) is Dual and o.level == level:
             primals_out.append(o.value)
             tangents_out.append(_detached(o.tangent))
@@ -135,6 +131,8 @@ def _strip(tree: Any, level: int) -> Any:
     leaves, td = flatten(tree)
     out = []
     for x in leaves:
+        if type(x) is Dual and x.level != level:
+            forward.check_alive(x.level)
         if isinstance(x, Tracer) and x.level == level:
             x = _detached(x.value)  # type: ignore[attr-defined]
         out.append(x)
@@ -147,7 +145,7 @@ class Recording:
     def __init__(self, f: Callable, args: tuple, argnums: tuple[int, ...], single: bool,
                  has_aux: bool = False, kwargs: dict | None = None) -> None:
         leaves, td = dynamic(args, argnums, single)
-        self.tape = tape = Tape(engine_level())
+        self.tape = tape = Tape(new_level())
         self.inputs = [tape.leaf(p) for p in leaves]
         self.in_leaves = leaves
         self.in_td = td
@@ -165,6 +163,8 @@ class Recording:
         self.out_index: list[int | None] = []
         self.out_leaves: list[Any] = []
         for k, o in enumerate(out_leaves):
+            if type(o) is Dual:
+                forward.check_alive(o.level)
             traced = type(o) is TapeValue and o.tape is tape
             v = o.value if traced else o
             if type(v) is not np.float64 and type(v) is not float:  # those need no check

@@ -17,17 +17,17 @@ from .dispatch import LEAKED, NO_PARAMS, Tracer, UnexpectedTracerError, evaluate
 from .ops import add, broadcast_to, pad_batch, shape_of
 from .registry import Primitive, passes_through
 
-__all__ = ["Dual", "by_hand", "running"]
+__all__ = ["Dual", "check_alive", "running"]
 
-#: The levels of the forward transformations running now (``jvp``, a checkpoint's push),
-#: and those handed out for Duals built by hand (``dualtape.new_level``, never closed).
-#: A Dual of any other level leaked out of a transformation that has returned.
+#: The levels of the forward transformations running now (``jvp``, a checkpoint's push).
+#: Theirs are odd (``api.scoped_level``); every other level is even and never closes
+#: (``dualtape.new_level``: Duals built by hand, tapes, other engines).
 running: set[int] = set()
-by_hand: set[int] = set()
 
 
-def _check_alive(level: int) -> None:
-    if level not in by_hand:
+def check_alive(level: int) -> None:
+    """Raise :class:`UnexpectedTracerError` for a Dual whose transformation has returned."""
+    if level % 2 and level not in running:
         raise UnexpectedTracerError(LEAKED)
 
 
@@ -59,7 +59,7 @@ class Dual(ArrayOps, Tracer):
 
     def process(self, prim: Primitive, args: tuple, params: Any) -> Any:
         if self.level not in running:
-            _check_alive(self.level)
+            check_alive(self.level)
         return Tracer.process(self, prim, args, params)
 
     def extend(self, prim: Primitive, ans: Any, vals: tuple, mine: list, params: Any) -> Any:
@@ -95,7 +95,7 @@ class Dual(ArrayOps, Tracer):
 
     def process1(self, prim: Primitive, x: Any) -> Any:
         if self.level not in running:
-            _check_alive(self.level)
+            check_alive(self.level)
         if self.nb:
             return self.process(prim, (x,), NO_PARAMS)
         v = self.value
@@ -111,7 +111,7 @@ class Dual(ArrayOps, Tracer):
 
     def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
         if self.level not in running:
-            _check_alive(self.level)
+            check_alive(self.level)
         if x is y and prim.diagonal is not None:
             return self.process1(prim.diagonal, x)
         if self.nb:

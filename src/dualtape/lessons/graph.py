@@ -123,12 +123,12 @@ def trace(f: Callable[..., Any], *args: Any, names: Sequence[str] | None = None,
     leaf is an input of the tape, named by ``names`` (default ``x0, x1, ...``).
     With ``backward`` and a scalar output, the backward pass fills ``grads``.
     """
-    from ..api import engine_level
+    from ..api import new_level
 
     leaves, td = flatten(args)
     if names is not None and len(names) != len(leaves):
         raise ValueError(f"names: got {len(names)} names for {len(leaves)} inputs")
-    tape = Tape(engine_level(), keep_values=True)
+    tape = Tape(new_level(), keep_values=True)
     inputs = [tape.leaf(leaf if type(leaf) is float else np.asarray(leaf, dtype=float))
               for leaf in leaves]
     out = f(*unflatten(td, inputs))

@@ -74,7 +74,8 @@ def matmul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     # the answer's bytes first: on small products (most calls) little else is read
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim and y.ndim == 2 \
             and x.nbytes * y.shape[1] >= MIN_BYTES * x.shape[-1] \
-            and x.shape[-1] == y.shape[0] and x.dtype == y.dtype and x.dtype.kind == "f":
+            and x.shape[-1] == y.shape[0] and x.dtype == y.dtype and x.dtype.kind == "f" \
+            and x.dtype.isnative:
         return np.matmul(x, y, out=empty(x.shape[:-1] + y.shape[1:], x.dtype))
     return np.matmul(x, y)
 

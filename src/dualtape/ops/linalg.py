@@ -35,7 +35,8 @@ def _matmul_impl(x: Any, y: Any) -> Any:
             rows = math.prod(x.shape[:-1])  # not -1: an empty inner axis leaves it undefined
             return buffers.matmul(x.reshape(rows, x.shape[-1]), y).reshape(x.shape[:-1] + (y.shape[1],))
         if x.ndim == 2 and y.ndim == 2:
-            if x.shape[1] == 1 == y.shape[0] and x.dtype == y.dtype and x.dtype.kind == "f":
+            if x.shape[1] == 1 == y.shape[0] and x.dtype == y.dtype and x.dtype.kind == "f" \
+                    and x.dtype.isnative:
                 return buffers.outer(x, y)  # one product per entry: no GEMM needed
             return buffers.matmul(x, y)
     return np.matmul(x, y)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..api import engine_level, grad
+from ..api import grad, new_level
 from ..argchecks import dynamic as _dynamic
 from ..argchecks import normalize_argnums as _argnums
 from ..argchecks import substitute as _substitute
@@ -93,7 +93,7 @@ def jacobian_sparsity(fun: Callable, *args: Any,
     leaves, td = _dynamic(args, nums, single)
     sizes = [_input_size(x) for x in leaves]
     n = sum(sizes)
-    level = engine_level()
+    level = new_level()
     tracers, off = [], 0
     for x, size in zip(leaves, sizes, strict=True):
         deps = sp.eye_array(size, n, k=off, dtype=bool, format="csr")

@@ -438,6 +438,10 @@ from .npext.elementwise import (  # noqa: E402, F401
     floor, fmax, fmin, fmod, hypot, imag, log2, log10, logaddexp, logaddexp2, mod, nan_to_num,
     rad2deg, radians, real, real_if_close, remainder, rint, round, sinc, trunc,
 )
+from .npext.numerics import (  # noqa: E402, F401
+    convolve, corrcoef, correlate, cov, heaviside, interp, median, percentile, polyval, ptp,
+    quantile, trapezoid, vander,
+)
 from .npext.passthrough import (  # noqa: E402, F401
     all, any, argmax, argmin, argpartition, argsort, argwhere, allclose, array_equal, array_equiv,
     count_nonzero, digitize, empty_like, equal, flatnonzero, floor_divide, greater, greater_equal,

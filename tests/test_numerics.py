@@ -1,0 +1,129 @@
+# ruff: noqa: E501  (tables of one case per line)
+"""Order statistics, covariance, interpolation, polynomials and 1-D signals
+(dualtape/npext/numerics.py): NumPy's values, JAX's derivatives, checked in both modes."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import dualtape as dt
+import dualtape.numpy as dnp
+
+jax.config.update("jax_enable_x64", True)
+RNG = np.random.default_rng(21)
+A = RNG.standard_normal((4, 5))
+V = RNG.standard_normal(7)
+XP = np.array([0.0, 0.4, 1.1, 2.0, 3.5])
+FP = np.array([1.0, -0.5, 2.0, 0.3, 1.2])
+
+# name -> (dualtape call, numpy call on the same arguments, arguments)
+VALUES = {
+    "quantile scalar": (lambda a: dnp.quantile(a, 0.3), lambda a: np.quantile(a, 0.3), (A,)),
+    "quantile axis": (lambda a: dnp.quantile(a, 0.75, axis=1), lambda a: np.quantile(a, 0.75, axis=1), (A,)),
+    "quantile q vector": (lambda a: dnp.quantile(a, np.array([0.0, 0.2, 1.0]), axis=0),
+                          lambda a: np.quantile(a, np.array([0.0, 0.2, 1.0]), axis=0), (A,)),
+    "quantile keepdims": (lambda a: dnp.quantile(a, [0.1, 0.9], axis=-1, keepdims=True),
+                          lambda a: np.quantile(a, [0.1, 0.9], axis=-1, keepdims=True), (A,)),
+    "percentile": (lambda a: dnp.percentile(a, 40.0, axis=0), lambda a: np.percentile(a, 40.0, axis=0), (A,)),
+    "median even": (lambda a: dnp.median(a, axis=0), lambda a: np.median(a, axis=0), (A,)),
+    "median all": (lambda a: dnp.median(a), lambda a: np.median(a), (A,)),
+    "ptp": (lambda a: dnp.ptp(a, axis=1), lambda a: np.ptp(a, axis=1), (A,)),
+    "cov": (lambda a: dnp.cov(a), lambda a: np.cov(a), (A,)),
+    "cov columns, bias": (lambda a: dnp.cov(a, rowvar=False, bias=True), lambda a: np.cov(a, rowvar=False, bias=True), (A,)),
+    "cov with y, ddof": (lambda a, v: dnp.cov(a[0], v[:5], ddof=2), lambda a, v: np.cov(a[0], v[:5], ddof=2), (A, V)),
+    "cov 1-D": (lambda v: dnp.cov(v), lambda v: np.cov(v), (V,)),
+    "corrcoef": (lambda a: dnp.corrcoef(a), lambda a: np.corrcoef(a), (A,)),
+    "interp": (lambda x, xp, fp: dnp.interp(x, xp, fp), np.interp, (np.array([-1.0, 0.2, 0.4, 1.7, 3.5, 9.0]), XP, FP)),
+    "interp left/right": (lambda x, xp, fp: dnp.interp(x, xp, fp, left=-3.0, right=4.0),
+                          lambda x, xp, fp: np.interp(x, xp, fp, left=-3.0, right=4.0),
+                          (np.array([-1.0, 2.2, 9.0]), XP, FP)),
+    "polyval": (dnp.polyval, np.polyval, (np.array([1.5, -2.0, 0.5, 3.0]), V)),
+    "vander": (lambda v: dnp.vander(v[:4]), lambda v: np.vander(v[:4]), (V,)),
+    "vander increasing N": (lambda v: dnp.vander(v[:4], 3, increasing=True),
+                            lambda v: np.vander(v[:4], 3, increasing=True), (V,)),
+    "trapezoid dx": (lambda a: dnp.trapezoid(a, dx=0.5), lambda a: np.trapezoid(a, dx=0.5), (A,)),
+    "trapezoid x axis 0": (lambda a, x: dnp.trapezoid(a, x[:4], axis=0),
+                           lambda a, x: np.trapezoid(a, x[:4], axis=0), (A, XP)),
+    "convolve full": (dnp.convolve, np.convolve, (V, FP)),
+    "convolve same": (lambda a, v: dnp.convolve(a, v, "same"), lambda a, v: np.convolve(a, v, "same"), (V, FP)),
+    "convolve valid, short first": (lambda a, v: dnp.convolve(a, v, "valid"),
+                                    lambda a, v: np.convolve(a, v, "valid"), (FP[:3], V)),
+    "convolve same, short first": (lambda a, v: dnp.convolve(a, v, "same"),
+                                   lambda a, v: np.convolve(a, v, "same"), (FP[:4], V)),
+    "correlate": (dnp.correlate, np.correlate, (V, FP)),
+    "correlate full": (lambda a, v: dnp.correlate(a, v, "full"), lambda a, v: np.correlate(a, v, "full"), (V, FP)),
+    "correlate same, short first": (lambda a, v: dnp.correlate(a, v, "same"),
+                                    lambda a, v: np.correlate(a, v, "same"), (FP[:4], V)),
+    "heaviside": (dnp.heaviside, np.heaviside, (np.array([-1.0, 0.0, 2.0, 0.0]), np.array([0.5, 0.25, 0.5, 1.0]))),
+}
+
+
+@pytest.mark.parametrize("name", list(VALUES))
+def test_values_match_numpy(name):
+    f, ref, args = VALUES[name]
+    got = f(*args)
+    want = ref(*args)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+# name -> (dualtape scalar function, JAX's, arguments); JAX is the derivatives' reference
+GRADS = {
+    "quantile": (lambda a: dnp.sum(dnp.quantile(a, [0.3, 0.8], axis=1) ** 2),
+                 lambda a: jnp.sum(jnp.quantile(a, jnp.array([0.3, 0.8]), axis=1) ** 2), (A,)),
+    "quantile level": (lambda q: dnp.quantile(A[0], q), lambda q: jnp.quantile(jnp.asarray(A[0]), q), (0.35,)),
+    "median": (lambda a: dnp.sum(dnp.median(a, axis=0) ** 2), lambda a: jnp.sum(jnp.median(a, axis=0) ** 2), (A,)),
+    "percentile": (lambda a: dnp.percentile(a, 62.0), lambda a: jnp.percentile(a, 62.0), (A,)),
+    "ptp": (lambda a: dnp.sum(dnp.ptp(a, axis=0)), lambda a: jnp.sum(jnp.ptp(a, axis=0)), (A,)),
+    "cov": (lambda a: dnp.sum(dnp.sin(dnp.cov(a))), lambda a: jnp.sum(jnp.sin(jnp.cov(a))), (A,)),
+    "corrcoef": (lambda a: dnp.sum(dnp.corrcoef(a)[0, 1:]), lambda a: jnp.sum(jnp.corrcoef(a)[0, 1:]), (A,)),
+    "interp x": (lambda x: dnp.sum(dnp.interp(x, XP, FP) ** 2),
+                 lambda x: jnp.sum(jnp.interp(x, jnp.asarray(XP), jnp.asarray(FP)) ** 2), (np.array([0.2, 1.7, 3.0]),)),
+    "interp xp fp": (lambda xp, fp: dnp.sum(dnp.interp(np.array([0.2, 1.7, 3.0]), xp, fp) ** 2),
+                     lambda xp, fp: jnp.sum(jnp.interp(jnp.array([0.2, 1.7, 3.0]), xp, fp) ** 2), (XP, FP)),
+    "polyval": (lambda p, x: dnp.sum(dnp.polyval(p, x)), lambda p, x: jnp.sum(jnp.polyval(p, x)),
+                (np.array([1.5, -2.0, 0.5]), V)),
+    "vander": (lambda v: dnp.sum(dnp.vander(v[:3]) ** 2), lambda v: jnp.sum(jnp.vander(v[:3]) ** 2), (V,)),
+    "trapezoid": (lambda a, x: dnp.sum(dnp.trapezoid(a, x)), lambda a, x: jnp.sum(jnp.trapezoid(a, x)), (A, XP)),
+    "trapezoid dx": (lambda h: dnp.sum(dnp.trapezoid(A, dx=h)), lambda h: jnp.sum(jnp.trapezoid(A, dx=h)), (0.3,)),
+    "convolve": (lambda a, v: dnp.sum(dnp.convolve(a, v, "same") ** 2),
+                 lambda a, v: jnp.sum(jnp.convolve(a, v, "same") ** 2), (V, FP)),
+    "correlate": (lambda a, v: dnp.sum(dnp.correlate(a, v, "full") ** 2),
+                  lambda a, v: jnp.sum(jnp.correlate(a, v, "full") ** 2), (V, FP)),
+    "heaviside": (lambda h: dnp.sum(dnp.heaviside(np.array([-1.0, 0.0, 2.0]), h)),
+                  lambda h: jnp.sum(jnp.heaviside(jnp.array([-1.0, 0.0, 2.0]), h)), (np.array([0.5, 0.3, 0.1]),)),
+}
+
+
+@pytest.mark.parametrize("name", list(GRADS))
+def test_derivatives_match_jax_in_both_modes(name):
+    f, jf, args = GRADS[name]
+    argnums = tuple(range(len(args)))
+    got = dt.grad(f, argnums=argnums)(*args)
+    want = jax.grad(jf, argnums=argnums)(*args)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    dt.check_grads(f, args, order=1, modes=("fwd", "rev"))
+
+
+def test_quantile_of_a_slice_holding_nan_is_nan_and_bad_levels_are_refused():
+    a = A.copy()
+    a[1, 2] = np.nan
+    np.testing.assert_array_equal(np.isnan(dnp.quantile(a, 0.5, axis=1)), [False, True, False, False])
+    with pytest.raises(ValueError, match=r"q must be in the range \[0, 1\]"):
+        dnp.quantile(A, 1.5)
+    with pytest.raises(NotImplementedError, match="method='nearest' is not supported"):
+        dnp.quantile(A, 0.5, method="nearest")
+    with pytest.raises(ValueError, match="mode must be 'full', 'same' or 'valid'"):
+        dnp.convolve(V, FP, "wide")
+    with pytest.raises(ValueError, match="xp and fp must be 1-D of one length"):
+        dnp.interp(0.5, XP, FP[:3])
+
+
+def test_they_take_jax_arrays_through_jax_numpy():
+    np.testing.assert_allclose(dnp.median(jnp.asarray(A)), np.median(A))
+    np.testing.assert_allclose(dnp.interp(jnp.asarray([0.5]), jnp.asarray(XP), jnp.asarray(FP)),
+                               np.interp([0.5], XP, FP))

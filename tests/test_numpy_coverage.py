@@ -457,3 +457,22 @@ def test_every_covered_row_has_a_generated_test():
     assert not missing, f"covered in the table but without a generated test: {missing}"
     uncovered = [r for r in rows if r.dualtape != "covered" and r.kind != "zero derivative"]
     assert all(r.reason for r in uncovered), "every function not covered needs a reason"
+
+
+def test_pad_takes_traced_constant_values_per_axis_and_side():
+    """Each traced value fills the region NumPy gives it (later axes take the corners); the
+    derivative of a value is the sum of the cotangent over its region (jax.grad of jnp.pad
+    with a traced constant fails in the JAX this suite pins, so the regions are the reference)."""
+    x = np.arange(6.0).reshape(2, 3)
+    width = ((1, 2), (2, 1))
+    weights = np.arange(30.0).reshape(5, 6)
+    nested = lambda c: ((c[0], c[1]), (c[2], c[3]))
+    f = lambda c: dnp.sum(dnp.pad(x, width, constant_values=nested(c)) * weights)
+    c = np.array([1.0, 2.0, 3.0, 4.0])
+    regions = np.pad(np.zeros((2, 3), int), width, constant_values=((1, 2), (3, 4)))
+    np.testing.assert_allclose(dt.grad(f)(c), [weights[regions == k].sum() for k in (1, 2, 3, 4)])
+    np.testing.assert_allclose(f(c), np.sum(np.pad(x, width, constant_values=nested(c)) * weights))
+    dt.check_grads(lambda a, v: dnp.sum(dnp.sin(dnp.pad(a, 1, constant_values=(v, 2.0)))), (x, 0.7), order=2)
+    for values in (0, 1.5, (1.0, 2.0), ((1.0, 2.0),), ((1.0,), (2.0,)), ((1.0, 2.0), (3.0, 4.0))):
+        np.testing.assert_array_equal(dnp.pad(x, width, constant_values=values),
+                                      np.pad(x, width, constant_values=values))

@@ -92,15 +92,22 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
         if unknown:
             raise TypeError(f"pad: unexpected keyword arguments {sorted(unknown)} for constant mode")
         values = kwargs.get("constant_values", 0)
-        if is_traced(values) or (isinstance(values, (list, tuple)) and
-                                 any(is_traced(v) for v in np.ravel(np.array(values, object)))):
-            raise TypeError("pad: traced constant_values are not supported; pass plain numbers")
         out_shape = tuple(int(s + b + e) for s, (b, e) in zip(shape, width, strict=True))
         index = tuple(slice(int(b), int(b) + s) for s, (b, _) in zip(shape, width, strict=True))
         out = ops.scatter_add(array, index=index, shape=out_shape)
-        frame = np.pad(np.zeros(shape, getattr(concrete(array), "dtype", np.float64)), width,
-                       mode="constant", constant_values=values)
-        return ops.add(out, frame) if np.any(frame) else out
+        dtype = getattr(concrete(array), "dtype", np.float64)
+        per_side = np.broadcast_to(_object_array(values), (nd, 2))
+        if not any(is_traced(v) for v in per_side.flat):
+            frame = np.pad(np.zeros(shape, dtype), width, mode="constant", constant_values=values)
+            return ops.add(out, frame) if np.any(frame) else out
+        # traced values: each fills the region NumPy gives it (later axes take the corners)
+        codes = np.arange(1, 2 * nd + 1).reshape(nd, 2)
+        where = np.pad(np.zeros(shape, np.int64), width, mode="constant", constant_values=codes)
+        for (i, side), code in np.ndenumerate(codes):
+            mask = where == code
+            if mask.any():
+                out = ops.add(out, ops.mul(per_side[i, side], mask.astype(dtype)))
+        return out
     if mode not in _INDEX_MODES:
         raise NotImplementedError(f"pad: mode {mode!r} is not supported; use one of "
                                   f"{('constant',) + _INDEX_MODES}")
@@ -112,6 +119,22 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
             idx = np.pad(np.arange(shape[i]), (int(b), int(e)), mode=mode)
             array = ops.take(array, indices=idx, axis=i - nd)
     return array
+
+
+def _object_array(v: Any) -> np.ndarray:
+    """Nested lists and tuples of values (traced or not) as an object array of their shape."""
+    shape: list[int] = []
+    probe = v
+    while isinstance(probe, (list, tuple)):
+        shape.append(len(probe))
+        probe = probe[0] if probe else None
+    out = np.empty(tuple(shape), object)
+    for idx in np.ndindex(*shape):
+        item = v
+        for k in idx:
+            item = item[k]
+        out[idx] = item
+    return out
 
 
 @jax_twin()

@@ -109,6 +109,17 @@ def test_derivatives_match_jax_in_both_modes(name):
     dt.check_grads(f, args, order=1, modes=("fwd", "rev"))
 
 
+@pytest.mark.parametrize("kw", [{}, {"axis": 0}, {"axis": 1, "ddof": 1, "keepdims": True}])
+def test_nanvar_and_nanstd_skip_nan_like_numpy_and_jax(kw):
+    a = A.copy()
+    a[1, 2] = a[3, 0] = np.nan
+    np.testing.assert_allclose(dnp.nanvar(a, **kw), np.nanvar(a, **kw), rtol=1e-13)
+    np.testing.assert_allclose(dnp.nanstd(a, **kw), np.nanstd(a, **kw), rtol=1e-13)
+    got = dt.grad(lambda x: dnp.sum(dnp.nanstd(x, **kw)))(a)
+    np.testing.assert_allclose(got, jax.grad(lambda x: jnp.sum(jnp.nanstd(x, **kw)))(a), atol=1e-13)
+    assert got[1, 2] == 0.0 and got[3, 0] == 0.0
+
+
 def test_quantile_of_a_slice_holding_nan_is_nan_and_bad_levels_are_refused():
     a = A.copy()
     a[1, 2] = np.nan

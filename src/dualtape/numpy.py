@@ -451,7 +451,7 @@ from .npext.passthrough import (  # noqa: E402, F401
 )
 from .npext.indexing import getitem  # noqa: E402, F401
 from .npext.reductions import (  # noqa: E402, F401
-    average, cumprod, nanmean, nansum, std, var, with_keywords,
+    average, cumprod, nanmean, nanstd, nansum, nanvar, std, var, with_keywords,
 )
 from .npext.shapes import (  # noqa: E402, F401
     array_split, atleast_1d, atleast_2d, atleast_3d, diff, dsplit, fliplr, flipud, hsplit, pad,

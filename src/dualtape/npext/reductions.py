@@ -13,7 +13,8 @@ from .. import ops
 from ..ops import statistics as R
 from ._common import concrete, jax_twin, unsupported
 
-__all__ = ["average", "cumprod", "nanmean", "nansum", "std", "var", "with_keywords"]
+__all__ = ["average", "cumprod", "nanmean", "nanstd", "nansum", "nanvar", "std", "var",
+           "with_keywords"]
 
 
 @jax_twin()
@@ -95,6 +96,26 @@ def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
                    keepdims=keepdims)
     dtype = getattr(concrete(a), "dtype", np.dtype(np.float64))
     return ops.div(nansum(a, axis=axis, keepdims=keepdims), count.astype(dtype))
+
+
+@jax_twin()
+def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+           keepdims: bool = False) -> Any:
+    """Variance of the entries that are not NaN, dividing by their count minus ``ddof``."""
+    unsupported("nanvar", dtype=dtype, out=out)
+    count = np.sum(~np.isnan(np.asarray(concrete(a))), axis=dnp._axis_tuple(a, axis),
+                   keepdims=keepdims)
+    dtype = getattr(concrete(a), "dtype", np.dtype(np.float64))
+    centred = _without_nan(a - nanmean(a, axis=axis, keepdims=True))
+    return ops.div(dnp.sum(centred * centred, axis=axis, keepdims=keepdims),
+                   (count - ddof).astype(dtype))
+
+
+@jax_twin()
+def nanstd(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+           keepdims: bool = False) -> Any:
+    """``sqrt(nanvar)``."""
+    return ops.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims))
 
 
 # name -> (the reduction, the value of an entry ``where=`` leaves out (None: ``initial``'s),

@@ -138,3 +138,44 @@ def test_they_take_jax_arrays_through_jax_numpy():
     np.testing.assert_allclose(dnp.median(jnp.asarray(A)), np.median(A))
     np.testing.assert_allclose(dnp.interp(jnp.asarray([0.5]), jnp.asarray(XP), jnp.asarray(FP)),
                                np.interp([0.5], XP, FP))
+
+
+def test_review_cases_match_numpy_and_jax():
+    """Lists (of traced values too), repeated knots, NumPy 2's rowvar rule, too few degrees of
+    freedom, and NumPy's output dtypes."""
+    a = np.array([1.0, 2.0, 4.0, 7.0])
+    # a traced level inside a list keeps its derivative
+    got = dt.grad(lambda t: dnp.sum(dnp.quantile(a, [t, 0.5])))(0.3)
+    np.testing.assert_allclose(got, jax.grad(lambda t: jnp.sum(jnp.quantile(jnp.asarray(a), jnp.stack([t, 0.5]))))(0.3))
+    # on a sorted value exactly, the level's derivative is 0, as in JAX
+    assert dt.grad(lambda q: dnp.quantile(np.array([1.0, 2.0, 4.0]), q))(0.5) == 0.0
+    np.testing.assert_allclose(dnp.median([1.0, 2.0, 3.0]), 2.0)
+    np.testing.assert_allclose(dnp.trapezoid([1.0, 2.0, 3.0]), 4.0)
+    np.testing.assert_allclose(dnp.polyval([1.0, 2.0], [1.0, 2.0]), [3.0, 4.0])
+    np.testing.assert_allclose(dnp.interp(np.array([0.5, 1.5]), [0.0, 1, 2], [0.0, 1, 4]), [0.5, 2.5])
+    # a repeated last knot: NumPy's value there, and no NaN leaking into derivatives
+    xp, fp = np.array([0.0, 1.0, 2.0, 2.0]), np.array([0.0, 1.0, 2.0, 3.0])
+    assert dnp.interp(2.0, xp, fp) == np.interp(2.0, xp, fp)
+    np.testing.assert_array_equal(dt.grad(lambda f: dnp.interp(5.0, xp, f))(fp), [0.0, 0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(dt.grad(lambda f: dnp.interp(-1.0, np.array([0.0, 0.0, 1.0]), f))(fp[:3]),
+                                  [1.0, 0.0, 0.0])
+    one_row = np.array([[1.0, 2.0, 4.0]])
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):  # one observation each
+        assert dnp.cov(one_row, rowvar=False).shape == np.cov(one_row, rowvar=False).shape == (3, 3)
+    with pytest.warns(RuntimeWarning, match="degrees of freedom"):
+        assert np.isinf(dnp.cov(A[:2, :3], ddof=3)[0, 0])
+    with pytest.raises(ValueError, match="ddof must be an integer"):
+        dnp.cov(A, ddof=1.5)
+    with pytest.raises(ValueError, match="more than 2 dimensions"):
+        dnp.cov(np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="N must be non-negative"):
+        dnp.vander(a, -1)
+    with pytest.raises(ValueError, match=r"percentile: q must be in the range \[0, 100\]"):
+        dnp.percentile(a, 150.0)
+    f32 = np.ones(4, np.float32)
+    for got, want in ((dnp.quantile(f32, 0.5), np.quantile(f32, 0.5)), (dnp.cov(A.astype(np.float32)), np.cov(A.astype(np.float32))),
+                      (dnp.convolve(f32, f32), np.convolve(f32, f32)), (dnp.vander(np.array([1, 2])), np.vander(np.array([1, 2]))),
+                      (dnp.heaviside(f32 - 1, np.float32(0.5)), np.heaviside(f32 - 1, np.float32(0.5))),
+                      (dnp.interp(np.float32(0.5), f32[:2].cumsum(), f32[:2]), np.interp(np.float32(0.5), f32[:2].cumsum(), f32[:2]))):
+        assert np.asarray(got).dtype == np.asarray(want).dtype
+        np.testing.assert_allclose(got, want)

@@ -6,6 +6,8 @@ computes with (quantile levels, sample points, weights of an interpolation)."""
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -27,39 +29,59 @@ def _one_axis(fn: str, a: Any, axis: Any) -> int:
     return int(axis) % nd
 
 
+def _array(v: Any) -> Any:
+    """``v`` as an array: lists and tuples (of traced values too) stacked, others as they are."""
+    return dnp.asarray(v) if isinstance(v, (list, tuple)) else v
+
+
+def _float_dtype(*vs: Any) -> np.dtype:
+    """The floating dtype NumPy computes these in (float64 from integers)."""
+    dt = np.result_type(*(getattr(concrete(v), "dtype", np.float64) for v in vs))
+    return dt if dt.kind == "f" else np.dtype(np.float64)
+
+
+def _levels(fn: str, q: Any, top: float) -> tuple[Any, np.ndarray]:
+    q = _array(q)
+    qc = np.asarray(concrete(q), dtype=float)
+    if qc.ndim > 1:
+        raise NotImplementedError(f"{fn}: q must be a scalar or 1-D, got shape {qc.shape}")
+    if np.any((qc < 0) | (qc > top)) or np.isnan(qc).any():
+        raise ValueError(f"{fn}: q must be in the range [0, {top:g}], got {qc}")
+    return q, qc
+
+
 @jax_twin()
 def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
              method: str = "linear", keepdims: bool = False, *, weights: Any = None) -> Any:
     """The ``q``-th quantiles along ``axis`` (``q`` in [0, 1], a scalar or 1-D, whose axis comes
     first), interpolating linearly between the sorted values, NumPy's default method. The
-    derivative reaches ``a`` through the two values each quantile reads, and ``q`` itself."""
+    derivative reaches ``a`` through the two values each quantile reads, and ``q`` itself
+    (0 where ``q`` falls exactly on a sorted value, as in JAX)."""
     unsupported("quantile", out=out, weights=weights)
     if method != "linear":
         raise NotImplementedError(f"quantile: method={method!r} is not supported (only 'linear', "
                                   "NumPy's default)")
-    qc = np.asarray(concrete(q), dtype=float)
-    if qc.ndim > 1:
-        raise NotImplementedError(f"quantile: q must be a scalar or 1-D, got shape {qc.shape}")
-    if np.any((qc < 0) | (qc > 1)) or np.isnan(qc).any():
-        raise ValueError(f"quantile: q must be in the range [0, 1], got {qc}")
+    q, qc = _levels("quantile", q, 1.0)
+    a = _array(a)
     shape = dnp.shape(a)
     x, ax = (dnp.ravel(a), 0) if axis is None else (a, _one_axis("quantile", a, axis))
     n = dnp.shape(x)[ax]
     if n == 0:
         raise ValueError("quantile: the array is empty along the axis")
+    dtype = _float_dtype(x)
     s = dnp.sort(x, axis=ax)
-    pos = (q if is_traced(q) else qc) * (n - 1.0)
-    lo = np.clip(np.floor(qc * (n - 1.0)).astype(np.intp), 0, n - 1)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = pos - lo  # traced where q is: its derivative is the local slope of the sorted values
+    lo = np.clip(np.floor(qc * (n - 1.0)), 0, n - 1).astype(np.intp)
+    hi = np.clip(np.ceil(qc * (n - 1.0)), 0, n - 1).astype(np.intp)
+    # traced where q is: the slope of the sorted values between the two it reads
+    frac = q * (n - 1.0) - lo if is_traced(q) else (qc * (n - 1.0) - lo).astype(dtype)
     low, high = dnp.take(s, lo, axis=ax), dnp.take(s, hi, axis=ax)
     if qc.ndim == 1:  # q's axis first, as NumPy orders the result
         low, high = dnp.moveaxis(low, ax, 0), dnp.moveaxis(high, ax, 0)
         frac = dnp.reshape(frac, (-1,) + (1,) * (len(dnp.shape(low)) - 1))
     out_ = low + frac * (high - low)
-    nan = np.isnan(np.asarray(concrete(x))).any(axis=ax)
+    nan = np.isnan(np.asarray(concrete(x), dtype=dtype)).any(axis=ax)
     if nan.any():  # NumPy's answer where a slice holds NaN
-        out_ = ops.where(nan, np.nan, out_)
+        out_ = ops.where(nan, np.array(np.nan, dtype), out_)
     if keepdims:
         kept = tuple(1 for _ in shape) if axis is None else shape[:ax] + (1,) + shape[ax + 1:]
         out_ = dnp.reshape(out_, qc.shape + kept)
@@ -70,7 +92,7 @@ def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input:
 def percentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
                method: str = "linear", keepdims: bool = False, *, weights: Any = None) -> Any:
     """``quantile(a, q / 100)``: ``q`` in [0, 100]."""
-    q = q if is_traced(q) else np.asarray(q, dtype=float)
+    q, _ = _levels("percentile", q, 100.0)
     return quantile(a, q / 100.0, axis, out, overwrite_input, method, keepdims, weights=weights)
 
 
@@ -78,6 +100,10 @@ def percentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_inpu
 def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
            keepdims: bool = False) -> Any:
     """``quantile(a, 0.5)``: the middle value, or the mean of the two middle values."""
+    a = _array(a)
+    if axis is None and math.prod(dnp.shape(a)) == 0:
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=2)  # NumPy's nan
+        return np.float64(np.nan)
     return quantile(a, 0.5, axis, out, overwrite_input, keepdims=keepdims)
 
 
@@ -94,18 +120,29 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: An
     """Covariance matrix of the variables in ``m`` (rows, or columns with ``rowvar=False``),
     and of ``y``'s with them; divided by ``N - 1`` (``N`` with ``bias``, ``N - ddof`` with ``ddof``)."""
     unsupported("cov", fweights=fweights, aweights=aweights, dtype=dtype)
+    if ddof is not None and ddof != int(ddof):
+        raise ValueError(f"cov: ddof must be an integer, got {ddof!r}")
+    m = _array(m)
+    if len(dnp.shape(m)) > 2:
+        raise ValueError(f"cov: m has more than 2 dimensions (shape {dnp.shape(m)})")
     x = dnp.atleast_2d(m)
-    if not rowvar and dnp.shape(x)[0] != 1:
+    if not rowvar and len(dnp.shape(m)) != 1:  # NumPy 2's rule
         x = dnp.transpose(x)
     if y is not None:
-        yy = dnp.atleast_2d(y)
+        yy = dnp.atleast_2d(_array(y))
         if not rowvar and dnp.shape(yy)[0] != 1:
             yy = dnp.transpose(yy)
         x = dnp.concatenate([x, yy], axis=0)
+    fdt = np.result_type(_float_dtype(x), np.float64)  # NumPy's cov computes in float64
+    if getattr(concrete(x), "dtype", fdt) != fdt:
+        x = dnp.astype(x, fdt)
     n = dnp.shape(x)[1]
     dof = n - (int(ddof) if ddof is not None else (0 if bias else 1))
-    centred = x - dnp.mean(x, axis=1, keepdims=True)
-    c = dnp.matmul(centred, dnp.transpose(centred)) / float(dof)
+    if dof <= 0:
+        warnings.warn("cov: degrees of freedom <= 0", RuntimeWarning, stacklevel=2)
+    centred = x - dnp.mean(x, axis=1, keepdims=True) if n else x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = dnp.matmul(centred, dnp.transpose(centred)) / float(max(dof, 0))
     return dnp.squeeze(c) if dnp.shape(c) == (1, 1) else c
 
 
@@ -127,32 +164,41 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
     ``left``/``right`` (``fp[0]``/``fp[-1]`` by default) outside. Differentiated in ``x``,
     ``xp`` and ``fp``: the slope of the segment each ``x`` falls in."""
     unsupported("interp", period=period)
+    x, xp, fp = _array(x), _array(xp), _array(fp)
     xpc = np.asarray(concrete(xp), dtype=float)
     if xpc.ndim != 1 or dnp.shape(fp) != xpc.shape:
         raise ValueError(f"interp: xp and fp must be 1-D of one length, got shapes {xpc.shape} "
                          f"and {dnp.shape(fp)}")
     if xpc.size == 0:
         raise ValueError("interp: xp and fp must not be empty")
+    if _float_dtype(x, xp, fp) != np.float64:  # NumPy interpolates in float64
+        x, xp, fp = (dnp.astype(v, np.float64) if is_traced(v) else np.asarray(v, np.float64)
+                     for v in (x, xp, fp))
     xc = np.asarray(concrete(x), dtype=float)
     if xpc.size == 1:
         inside = dnp.broadcast_to(fp[0], xc.shape)
     else:
         i = np.clip(np.searchsorted(xpc, xc, side="right") - 1, 0, xpc.size - 2)
         x0, x1, f0, f1 = xp[i], xp[i + 1], fp[i], fp[i + 1]
-        inside = f0 + (x - x0) * ((f1 - f0) / (x1 - x0))
+        flat = (xpc[i + 1] - xpc[i]) == 0  # a repeated knot: no slope (and no 0 / 0 to leak)
+        width = ops.where(flat, 1.0, x1 - x0)
+        inside = ops.where(flat, f0, f0 + (x - x0) * ((f1 - f0) / width))
+        inside = ops.where(xc == xpc[-1], fp[-1], inside)  # NumPy's value at the last knot
     below = fp[0] if left is None else left
     above = fp[-1] if right is None else right
-    out = ops.where(xc < xpc[0], below, ops.where(xc > xpc[-1], above, inside))
-    return out
+    return ops.where(xc < xpc[0], below, ops.where(xc > xpc[-1], above, inside))
 
 
 @jax_twin()
 def polyval(p: Any, x: Any) -> Any:
     """The polynomial with coefficients ``p`` (highest power first) at ``x``, by Horner's rule."""
-    n = dnp.shape(p)[0] if dnp.shape(p) else 0
+    p, x = _array(p), _array(x)
+    if dnp.shape(p) == ():
+        raise TypeError("polyval: p must be a sequence of coefficients (1-D), got a scalar")
+    n = dnp.shape(p)[0]
     if n == 0:
-        return np.zeros(dnp.shape(x))
-    y = p[0] + x * 0.0  # p[0] in x's shape
+        return np.zeros(dnp.shape(x), np.result_type(getattr(concrete(x), "dtype", float), np.int64))
+    y = x * 0 + p[0]  # p[0] in x's shape and the common dtype
     for k in range(1, n):
         y = y * x + p[k]
     return y
@@ -161,12 +207,16 @@ def polyval(p: Any, x: Any) -> Any:
 @jax_twin()
 def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:  # noqa: N803
     """The Vandermonde matrix: columns ``x**(N-1), ..., x, 1`` (reversed with ``increasing``)."""
+    x = _array(x)
     if len(dnp.shape(x)) != 1:
         raise ValueError(f"vander: x must be 1-D, got shape {dnp.shape(x)}")
     n = dnp.shape(x)[0] if N is None else int(N)
+    if n < 0:
+        raise ValueError(f"vander: N must be non-negative, got {N}")
+    dtype = np.result_type(getattr(concrete(x), "dtype", np.float64), np.int64)
     if n == 0:
-        return np.empty((dnp.shape(x)[0], 0))
-    powers: list[Any] = [np.ones(dnp.shape(x))]
+        return np.empty((dnp.shape(x)[0], 0), dtype)
+    powers: list[Any] = [np.ones(dnp.shape(x), dtype)]
     for _ in range(1, n):
         powers.append(powers[-1] * x)
     return dnp.stack(powers if increasing else powers[::-1], axis=1)
@@ -176,6 +226,7 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:  # no
 def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
     """The integral of ``y`` along ``axis`` by the trapezoidal rule, at sample points ``x`` (1-D
     along the axis, or ``y``'s shape) or spacing ``dx``; differentiated in all three."""
+    y, x = _array(y), _array(x)
     nd = len(dnp.shape(y))
     ax = _one_axis("trapezoid", y, axis)
 
@@ -194,7 +245,8 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
 def _full_convolution(a: Any, v: Any) -> Any:
     n, m = dnp.shape(a)[0], dnp.shape(v)[0]
     # out[k] = sum_j a[k - j] v[j]: a zero-padded, read in windows (one gather), times v reversed
-    padded = dnp.concatenate([np.zeros(m - 1), a, np.zeros(m - 1)]) if m > 1 else a
+    zeros = np.zeros(m - 1, np.result_type(*(getattr(concrete(u), "dtype", float) for u in (a, v))))
+    padded = dnp.concatenate([zeros, a, zeros]) if m > 1 else a
     windows = dnp.take(padded, np.arange(n + m - 1)[:, None] + np.arange(m)[None, :], axis=0)
     return dnp.matmul(windows, dnp.flip(v, 0))
 
@@ -222,6 +274,7 @@ def _check_1d(fn: str, a: Any, v: Any) -> tuple[int, int]:
 @jax_twin()
 def convolve(a: Any, v: Any, mode: str = "full") -> Any:
     """Discrete linear convolution of two 1-D sequences (``full``, ``same`` or ``valid``)."""
+    a, v = _array(a), _array(v)
     n, m = _check_1d("convolve", a, v)
     return _mode_slice("convolve", _full_convolution(a, v), n, m, mode)
 
@@ -229,6 +282,7 @@ def convolve(a: Any, v: Any, mode: str = "full") -> Any:
 @jax_twin()
 def correlate(a: Any, v: Any, mode: str = "valid") -> Any:
     """Cross-correlation of two real 1-D sequences: ``c[k] = sum_n a[n + k] v[n]``, as NumPy's."""
+    a, v = _array(a), _array(v)
     n, m = _check_1d("correlate", a, v)
     if m > n:  # NumPy's order: the longer sequence slides, the result reversed
         return dnp.flip(correlate(v, a, mode), 0)
@@ -239,6 +293,8 @@ def correlate(a: Any, v: Any, mode: str = "valid") -> Any:
 def heaviside(x1: Any, x2: Any) -> Any:
     """0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0`` (derivative only through
     ``x2``)."""
+    x2 = _array(x2)
     c = np.asarray(concrete(x1))
-    step = np.where(np.isnan(c), np.nan, (c > 0).astype(float))
-    return ops.where(c == 0, x2 + 0.0 * step, step)
+    dtype = _float_dtype(x1, x2)
+    step = np.where(np.isnan(c), np.nan, (c > 0)).astype(dtype)
+    return ops.where(c == 0, x2 + step * 0, step)

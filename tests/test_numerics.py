@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -179,3 +181,47 @@ def test_review_cases_match_numpy_and_jax():
                       (dnp.interp(np.float32(0.5), f32[:2].cumsum(), f32[:2]), np.interp(np.float32(0.5), f32[:2].cumsum(), f32[:2]))):
         assert np.asarray(got).dtype == np.asarray(want).dtype
         np.testing.assert_allclose(got, want)
+
+
+@pytest.mark.parametrize("kw", [{"q": 0.3}, {"q": 0.3, "axis": 1}, {"q": [0.1, 0.5, 1.0], "axis": 1},
+                                {"q": [0.2, 0.7], "axis": 0, "keepdims": True}, {"q": 0.0, "axis": -1}])
+def test_nanquantile_skips_nan_like_numpy(kw):
+    a = RNG.standard_normal((4, 6))
+    a[1, 2] = a[0, 5] = np.nan
+    a[3, :] = np.nan
+    kw = dict(kw)
+    q = kw.pop("q")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        got = dnp.nanquantile(a, q, **kw)
+    # a row of NaN only gives NaN there, with NumPy's warning
+    assert any("All-NaN slice" in str(w.message) for w in seen) == (kw.get("axis") in (1, -1))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = np.nanquantile(a, q, **kw)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_nan_order_statistics_ediff1d_and_ldexp_derivatives_match_jax():
+    b = RNG.standard_normal((3, 6))
+    b[1, 2] = b[0, 5] = np.nan
+    f = lambda x: dnp.sum(dnp.nanquantile(x, [0.25, 0.8], axis=1))
+    jf = lambda x: jnp.sum(jnp.nanquantile(x, jnp.array([0.25, 0.8]), axis=1))
+    np.testing.assert_allclose(dt.grad(f)(b), jax.grad(jf)(b), atol=1e-13)
+    np.testing.assert_allclose(dt.grad(lambda t: dnp.nanquantile(b[1], t))(0.35),
+                               jax.grad(lambda t: jnp.nanquantile(jnp.asarray(b[1]), t))(0.35))
+    np.testing.assert_allclose(dnp.nanmedian(b, axis=1), np.nanmedian(b, axis=1))
+    np.testing.assert_allclose(dnp.nanpercentile(b, 40.0, axis=1), np.nanpercentile(b, 40.0, axis=1))
+    x = np.array([[1.0, 4.0], [9.0, 2.0]])
+    np.testing.assert_array_equal(dnp.ediff1d(x, to_end=[7.0, 8.0], to_begin=-1.0),
+                                  np.ediff1d(x, to_end=[7.0, 8.0], to_begin=-1.0))
+    np.testing.assert_allclose(dt.grad(lambda a: dnp.sum(dnp.ediff1d(a, to_begin=a[0, 0]) ** 2))(x),
+                               jax.grad(lambda a: jnp.sum(jnp.ediff1d(a, to_begin=a[0, 0]) ** 2))(x))
+    e, v = np.array([1, -2, 3]), np.array([1.5, 2.0, -0.5])
+    np.testing.assert_array_equal(dnp.ldexp(v, e), np.ldexp(v, e))
+    assert dnp.ldexp(np.float32(1.5), 2).dtype == np.float32
+    np.testing.assert_allclose(dt.grad(lambda a: dnp.sum(dnp.ldexp(a, e)))(v), [2.0, 0.25, 8.0])
+    dt.check_grads(f, (np.nan_to_num(b),), order=1)
+    with pytest.raises(TypeError, match="x2 must be integers"):
+        dnp.ldexp(v, 1.5)

@@ -439,8 +439,8 @@ from .npext.elementwise import (  # noqa: E402, F401
     rad2deg, radians, real, real_if_close, remainder, rint, round, sinc, trunc,
 )
 from .npext.numerics import (  # noqa: E402, F401
-    convolve, corrcoef, correlate, cov, heaviside, interp, median, percentile, polyval, ptp,
-    quantile, trapezoid, vander,
+    convolve, corrcoef, correlate, cov, ediff1d, heaviside, interp, ldexp, median, nanmedian, nanpercentile,
+    nanquantile, percentile, polyval, ptp, quantile, trapezoid, vander,
 )
 from .npext.passthrough import (  # noqa: E402, F401
     all, any, argmax, argmin, argpartition, argsort, argwhere, allclose, array_equal, array_equiv,

@@ -16,8 +16,9 @@ from .. import numpy as dnp
 from .. import ops
 from ._common import concrete, is_traced, jax_twin, unsupported
 
-__all__ = ["convolve", "corrcoef", "correlate", "cov", "heaviside", "interp", "median",
-           "percentile", "polyval", "ptp", "quantile", "trapezoid", "vander"]
+__all__ = ["convolve", "corrcoef", "correlate", "cov", "ediff1d", "heaviside", "interp", "ldexp", "median",
+           "nanmedian", "nanpercentile", "nanquantile", "percentile", "polyval", "ptp", "quantile",
+           "trapezoid", "vander"]
 
 
 def _one_axis(fn: str, a: Any, axis: Any) -> int:
@@ -105,6 +106,61 @@ def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = Fa
         warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=2)  # NumPy's nan
         return np.float64(np.nan)
     return quantile(a, 0.5, axis, out, overwrite_input, keepdims=keepdims)
+
+
+@jax_twin()
+def nanquantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+                method: str = "linear", keepdims: bool = False, *, weights: Any = None) -> Any:
+    """``quantile`` of the entries that are not NaN (NaN where a slice has none)."""
+    unsupported("nanquantile", out=out, weights=weights)
+    if method != "linear":
+        raise NotImplementedError(f"nanquantile: method={method!r} is not supported (only "
+                                  "'linear', NumPy's default)")
+    q, qc = _levels("nanquantile", q, 1.0)
+    a = _array(a)
+    shape = dnp.shape(a)
+    x, ax = (dnp.ravel(a), 0) if axis is None else (a, _one_axis("nanquantile", a, axis))
+    dtype = _float_dtype(x)
+    nan = np.isnan(np.asarray(concrete(x), dtype=dtype))
+    count = np.expand_dims((~nan).sum(axis=ax), ax)  # per slice, kept as a length-1 axis
+    s = dnp.sort(x, axis=ax)  # NaN sorts last: the first `count` entries are the values
+    levels = qc.reshape(qc.shape + (1,) * len(dnp.shape(x)))
+    pos = levels * np.maximum(count - 1, 0)
+    lo, hi = np.floor(pos).astype(np.intp), np.ceil(pos).astype(np.intp)
+    picked = []
+    for k in range(max(1, qc.size)):
+        lk = lo[k] if qc.ndim else lo
+        hk = hi[k] if qc.ndim else hi
+        pk = pos[k] if qc.ndim else pos
+        fk = (q[k] if qc.ndim else q) * np.maximum(count - 1, 0) - lk if is_traced(q) \
+            else (pk - lk).astype(dtype)
+        lv, hv = dnp.take_along_axis(s, lk, ax), dnp.take_along_axis(s, hk, ax)
+        picked.append(dnp.squeeze(lv + fk * (hv - lv), axis=ax))
+    out_ = dnp.stack(picked) if qc.ndim else picked[0]
+    empty = count.squeeze(ax) == 0
+    if empty.any():
+        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=2)
+        out_ = ops.where(empty, np.array(np.nan, dtype), out_)
+    if keepdims:
+        kept = tuple(1 for _ in shape) if axis is None else shape[:ax] + (1,) + shape[ax + 1:]
+        out_ = dnp.reshape(out_, qc.shape + kept)
+    return out_
+
+
+@jax_twin()
+def nanpercentile(a: Any, q: Any, axis: Any = None, out: Any = None,
+                  overwrite_input: bool = False, method: str = "linear",
+                  keepdims: bool = False, *, weights: Any = None) -> Any:
+    """``nanquantile(a, q / 100)``: ``q`` in [0, 100]."""
+    q, _ = _levels("nanpercentile", q, 100.0)
+    return nanquantile(a, q / 100.0, axis, out, overwrite_input, method, keepdims, weights=weights)
+
+
+@jax_twin()
+def nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+              keepdims: bool = False) -> Any:
+    """``nanquantile(a, 0.5)``."""
+    return nanquantile(a, 0.5, axis, out, overwrite_input, keepdims=keepdims)
 
 
 @jax_twin()
@@ -287,6 +343,27 @@ def correlate(a: Any, v: Any, mode: str = "valid") -> Any:
     if m > n:  # NumPy's order: the longer sequence slides, the result reversed
         return dnp.flip(correlate(v, a, mode), 0)
     return _mode_slice("correlate", _full_convolution(a, dnp.flip(v, 0)), n, m, mode)
+
+
+@jax_twin()
+def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
+    """Differences of consecutive entries of the flattened array, with ``to_begin`` and
+    ``to_end`` (scalars or sequences, traced or not) around them."""
+    parts = [dnp.ravel(_array(to_begin))] if to_begin is not None else []
+    parts.append(dnp.diff(dnp.ravel(_array(ary))))
+    if to_end is not None:
+        parts.append(dnp.ravel(_array(to_end)))
+    return parts[0] if len(parts) == 1 else dnp.concatenate(parts)
+
+
+@jax_twin()
+def ldexp(x1: Any, x2: Any) -> Any:
+    """``x1 * 2**x2`` for integer ``x2`` (differentiated in ``x1``)."""
+    e = np.asarray(concrete(x2))
+    if e.dtype.kind not in "iu":
+        raise TypeError(f"ldexp: x2 must be integers, got dtype {e.dtype}")
+    dtype = _float_dtype(x1)
+    return _array(x1) * np.ldexp(np.ones((), dtype), e)
 
 
 @jax_twin()

@@ -17,7 +17,7 @@ from .dispatch import LEAKED, NO_PARAMS, Tracer, UnexpectedTracerError, evaluate
 from .ops import add, broadcast_to, pad_batch, shape_of
 from .registry import Primitive, passes_through
 
-__all__ = ["Dual", "check_alive", "running"]
+__all__ = ["Dual", "check_alive", "check_returned", "running"]
 
 #: The levels of the forward transformations running now (``jvp``, a checkpoint's push).
 #: Theirs are odd (``api.scoped_level``); every other level is even and never closes
@@ -29,6 +29,13 @@ def check_alive(level: int) -> None:
     """Raise :class:`UnexpectedTracerError` for a Dual whose transformation has returned."""
     if level % 2 and level not in running:
         raise UnexpectedTracerError(LEAKED)
+
+
+def check_returned(x: Any, level: int) -> None:
+    """Check an output or aux leaf of the transformation at ``level``: a Dual of another level
+    returned untouched may still have leaked."""
+    if type(x) is Dual and x.level != level:
+        check_alive(x.level)
 
 
 class Dual(ArrayOps, Tracer):

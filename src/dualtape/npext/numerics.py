@@ -51,6 +51,48 @@ def _levels(fn: str, q: Any, top: float) -> tuple[Any, np.ndarray]:
     return q, qc
 
 
+def _quantiles(fn: str, a: Any, q: Any, axis: Any, method: str, keepdims: bool, out: Any,
+               weights: Any, skip_nan: bool) -> Any:
+    """``quantile`` (``skip_nan``: ``nanquantile``): per slice along ``axis``, interpolate
+    linearly between the two sorted values around ``q * (count - 1)``, where ``count`` is
+    the slice's length (or its number of non-NaN entries, which sort first)."""
+    unsupported(fn, out=out, weights=weights)
+    if method != "linear":
+        raise NotImplementedError(f"{fn}: method={method!r} is not supported (only 'linear', "
+                                  "NumPy's default)")
+    q, qc = _levels(fn, q, 1.0)
+    a = _array(a)
+    shape = dnp.shape(a)
+    x, ax = (dnp.ravel(a), 0) if axis is None else (a, _one_axis(fn, a, axis))
+    if dnp.shape(x)[ax] == 0:
+        raise ValueError(f"{fn}: the array is empty along the axis")
+    dtype = _float_dtype(x)
+    nan = np.isnan(np.asarray(concrete(x), dtype=dtype))
+    # per slice, kept as a length-1 axis (NaN sorts last: the first `count` are the values)
+    count = np.expand_dims((~nan).sum(axis=ax), ax) if skip_nan else dnp.shape(x)[ax]
+    steps = np.maximum(count - 1, 0)
+    s = dnp.sort(x, axis=ax)
+    pos = qc.reshape(qc.shape + (1,) * len(dnp.shape(x))) * steps
+    lo, hi = np.floor(pos).astype(np.intp), np.ceil(pos).astype(np.intp)
+    picked = []
+    for k in np.ndindex(qc.shape):  # one level at a time; q's axis comes first, as in NumPy
+        # traced where q is: the slope of the sorted values between the two it reads
+        level = q[k] if qc.ndim else q
+        frac = level * steps - lo[k] if is_traced(q) else (pos[k] - lo[k]).astype(dtype)
+        low, high = dnp.take_along_axis(s, lo[k], ax), dnp.take_along_axis(s, hi[k], ax)
+        picked.append(dnp.squeeze(low + frac * (high - low), axis=ax))
+    result = dnp.stack(picked) if qc.ndim else picked[0]
+    undefined = (count.squeeze(ax) == 0) if skip_nan else nan.any(axis=ax)
+    if undefined.any():  # NumPy's NaN where a slice holds NaN (all NaN, skipping them)
+        if skip_nan:
+            warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+        result = ops.where(undefined, np.array(np.nan, dtype), result)
+    if keepdims:
+        kept = tuple(1 for _ in shape) if axis is None else shape[:ax] + (1,) + shape[ax + 1:]
+        result = dnp.reshape(result, qc.shape + kept)
+    return result
+
+
 @jax_twin()
 def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
              method: str = "linear", keepdims: bool = False, *, weights: Any = None) -> Any:
@@ -58,35 +100,7 @@ def quantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input:
     first), interpolating linearly between the sorted values, NumPy's default method. The
     derivative reaches ``a`` through the two values each quantile reads, and ``q`` itself
     (0 where ``q`` falls exactly on a sorted value, as in JAX)."""
-    unsupported("quantile", out=out, weights=weights)
-    if method != "linear":
-        raise NotImplementedError(f"quantile: method={method!r} is not supported (only 'linear', "
-                                  "NumPy's default)")
-    q, qc = _levels("quantile", q, 1.0)
-    a = _array(a)
-    shape = dnp.shape(a)
-    x, ax = (dnp.ravel(a), 0) if axis is None else (a, _one_axis("quantile", a, axis))
-    n = dnp.shape(x)[ax]
-    if n == 0:
-        raise ValueError("quantile: the array is empty along the axis")
-    dtype = _float_dtype(x)
-    s = dnp.sort(x, axis=ax)
-    lo = np.clip(np.floor(qc * (n - 1.0)), 0, n - 1).astype(np.intp)
-    hi = np.clip(np.ceil(qc * (n - 1.0)), 0, n - 1).astype(np.intp)
-    # traced where q is: the slope of the sorted values between the two it reads
-    frac = q * (n - 1.0) - lo if is_traced(q) else (qc * (n - 1.0) - lo).astype(dtype)
-    low, high = dnp.take(s, lo, axis=ax), dnp.take(s, hi, axis=ax)
-    if qc.ndim == 1:  # q's axis first, as NumPy orders the result
-        low, high = dnp.moveaxis(low, ax, 0), dnp.moveaxis(high, ax, 0)
-        frac = dnp.reshape(frac, (-1,) + (1,) * (len(dnp.shape(low)) - 1))
-    out_ = low + frac * (high - low)
-    nan = np.isnan(np.asarray(concrete(x), dtype=dtype)).any(axis=ax)
-    if nan.any():  # NumPy's answer where a slice holds NaN
-        out_ = ops.where(nan, np.array(np.nan, dtype), out_)
-    if keepdims:
-        kept = tuple(1 for _ in shape) if axis is None else shape[:ax] + (1,) + shape[ax + 1:]
-        out_ = dnp.reshape(out_, qc.shape + kept)
-    return out_
+    return _quantiles("quantile", a, q, axis, method, keepdims, out, weights, skip_nan=False)
 
 
 @jax_twin()
@@ -112,39 +126,7 @@ def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = Fa
 def nanquantile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
                 method: str = "linear", keepdims: bool = False, *, weights: Any = None) -> Any:
     """``quantile`` of the entries that are not NaN (NaN where a slice has none)."""
-    unsupported("nanquantile", out=out, weights=weights)
-    if method != "linear":
-        raise NotImplementedError(f"nanquantile: method={method!r} is not supported (only "
-                                  "'linear', NumPy's default)")
-    q, qc = _levels("nanquantile", q, 1.0)
-    a = _array(a)
-    shape = dnp.shape(a)
-    x, ax = (dnp.ravel(a), 0) if axis is None else (a, _one_axis("nanquantile", a, axis))
-    dtype = _float_dtype(x)
-    nan = np.isnan(np.asarray(concrete(x), dtype=dtype))
-    count = np.expand_dims((~nan).sum(axis=ax), ax)  # per slice, kept as a length-1 axis
-    s = dnp.sort(x, axis=ax)  # NaN sorts last: the first `count` entries are the values
-    levels = qc.reshape(qc.shape + (1,) * len(dnp.shape(x)))
-    pos = levels * np.maximum(count - 1, 0)
-    lo, hi = np.floor(pos).astype(np.intp), np.ceil(pos).astype(np.intp)
-    picked = []
-    for k in range(max(1, qc.size)):
-        lk = lo[k] if qc.ndim else lo
-        hk = hi[k] if qc.ndim else hi
-        pk = pos[k] if qc.ndim else pos
-        fk = (q[k] if qc.ndim else q) * np.maximum(count - 1, 0) - lk if is_traced(q) \
-            else (pk - lk).astype(dtype)
-        lv, hv = dnp.take_along_axis(s, lk, ax), dnp.take_along_axis(s, hk, ax)
-        picked.append(dnp.squeeze(lv + fk * (hv - lv), axis=ax))
-    out_ = dnp.stack(picked) if qc.ndim else picked[0]
-    empty = count.squeeze(ax) == 0
-    if empty.any():
-        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=2)
-        out_ = ops.where(empty, np.array(np.nan, dtype), out_)
-    if keepdims:
-        kept = tuple(1 for _ in shape) if axis is None else shape[:ax] + (1,) + shape[ax + 1:]
-        out_ = dnp.reshape(out_, qc.shape + kept)
-    return out_
+    return _quantiles("nanquantile", a, q, axis, method, keepdims, out, weights, skip_nan=True)
 
 
 @jax_twin()

@@ -4,6 +4,7 @@ Jacobians (:mod:`dualtape.jacobians`)."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -150,8 +151,13 @@ class Recording:
         self.inputs = [tape.leaf(p) for p in leaves]
         self.in_leaves = leaves
         self.in_td = td
-        with collector_paused():
+        was_on = gc.isenabled()  # collector_paused, inline (grad's caller has paused it)
+        gc.disable()
+        try:
             out = f(*substitute(args, argnums, single, td, self.inputs), **(kwargs or {}))
+        finally:
+            if was_on:
+                gc.enable()
         tape.close()
         self.aux = None
         if has_aux:
@@ -176,8 +182,12 @@ class Recording:
     def pull(self, cts: list, nb: int = 0, given: bool = True) -> list:
         """Cotangents of the inputs (flat) for cotangents ``cts`` of the outputs (flat);
         ``given``: the caller passed ``cts`` (a result must not share their memory)."""
-        seeds = [(i, c) for i, c in zip(self.out_index, cts, strict=True)
-                 if i is not None and c is not None]
+        index = self.out_index
+        if len(index) == 1 and len(cts) == 1:  # one output (grad's): no pairs to filter
+            seeds = [(index[0], cts[0])] if index[0] is not None and cts[0] is not None else []
+        else:
+            seeds = [(i, c) for i, c in zip(index, cts, strict=True)
+                     if i is not None and c is not None]
         batch = shape_of(cts[0])[:nb] if nb and cts else ()
         got = backward(self.tape, seeds, nb)
         out = []

@@ -237,7 +237,13 @@ def _extremum_vjp(g: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
             sparse = maximisers(g, hit, _share_dtype(g, xv))
             if sparse is not None:
                 return sparse
+    if dispatch.counting is None and type(g) in _PLAIN_G and type(x) is np.ndarray \
+            and type(ans) in _ARRAYS:  # nothing traced: tie_scale's impl without its dispatch
+        return _tie_scale_impl(g, x, ans, axis, keepdims)
     return tie_scale(g, x, ans, axis=axis, keepdims=keepdims)
+
+
+_PLAIN_G = frozenset({float, *_ARRAYS})
 
 
 #: Below this many elements the dense cotangent's passes cost less than OneHot's calls

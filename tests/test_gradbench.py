@@ -24,6 +24,8 @@ import pytest
 import dualtape
 from dualtape.gradbench import objectives as ob
 
+_llsq_data = ob.llsq_data
+
 SRC = str(Path(dualtape.__file__).resolve().parents[1])
 RUNS = {"min_runs": 2, "min_seconds": 0.0}
 
@@ -275,6 +277,27 @@ def test_runs_until_min_seconds() -> None:
     assert tool.close() == 0
 
 
+def test_min_runs_as_any_json_number() -> None:
+    tool = Tool()
+    assert tool.send("define", module="lse")["success"]
+    for runs, least in [(0, 1), (2.0, 2), (3, 3)]:  # no runs asked: one all the same
+        response = tool.send("evaluate", module="lse", function="primal",
+                             input={"x": [1.0, 2.0], "min_runs": runs, "min_seconds": 0})
+        assert response["success"] and len(response["timings"]) == least
+    assert tool.close() == 0
+
+
+def test_llsq_builds_its_points_inside_the_timed_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dualtape.gradbench import evals, protocol
+    built = []
+    monkeypatch.setattr(ob, "llsq_data", lambda n, m: built.append(n) or _llsq_data(n, m))
+    data = {"x": [0.5, -1.0], "n": 5, "min_runs": 3, "min_seconds": 0}
+    for function in ("primal", "gradient"):
+        built.clear()
+        protocol.evaluate(evals.EVALS["llsq"][function], data, evals.Settings())
+        assert built == [5, 5, 5]  # once per timed run, none before
+
+
 def test_errors_are_answers_not_crashes() -> None:
     tool = Tool()
     no_module = tool.send("define", module="ba")
@@ -284,7 +307,8 @@ def test_errors_are_answers_not_crashes() -> None:
     assert tool.send("define", module="lse")["success"]
     for data, words in [({"x": [[1.0]], **RUNS}, "'x' must have 1 axes"),
                         ({"y": [1.0], **RUNS}, "missing field 'x'"),
-                        ({"x": [1.0], "min_runs": 0, "min_seconds": 0}, "min_runs")]:
+                        ({"x": [1.0], "min_runs": -1, "min_seconds": 0}, "min_runs"),
+                        ({"x": [1.0], "min_runs": 1.5, "min_seconds": 0}, "min_runs")]:
         response = tool.send("evaluate", module="lse", function="primal", input=data)
         assert not response["success"] and words in response["error"]
     wrong = tool.send("evaluate", module="lse", function="hessian", input={"x": [1.0]})

@@ -2,7 +2,7 @@
 
 For example, with GradBench's CLI::
 
-    ./gradbench repo run --eval lse --tool '$python -m dualtape.gradbench --mode rev'
+    ./gradbench repo run --eval lse --tool '$ python -m dualtape.gradbench --mode rev'
 """
 
 from __future__ import annotations

@@ -112,8 +112,10 @@ HELLO = {
 
 
 def _llsq_input(data: Any) -> tuple:
-    x = _floats(data, "x", 1)
-    return (x, *ob.llsq_data(_int(data, "n"), x.shape[0]))
+    n = _int(data, "n")
+    if n < 2:
+        raise ValueError(f"input: llsq needs n of at least 2 points, got {n}")
+    return _floats(data, "x", 1), n
 
 
 def _det_input(data: Any) -> tuple:
@@ -143,7 +145,7 @@ def _primal_and_gradient(f: Callable[..., Any], prepare: Callable[[Any], tuple],
 
 
 LSE = _primal_and_gradient(ob.lse, lambda d: (_floats(d, "x", 1),))
-LLSQ = _primal_and_gradient(ob.llsq, _llsq_input)
+LLSQ = _primal_and_gradient(ob.llsq_points, _llsq_input)
 ODE = _primal_and_gradient(ob.ode, _ode_input, _tolist, g=ob.ode_last)
 DET = _primal_and_gradient(ob.det, _det_input)
 

@@ -40,6 +40,12 @@ def llsq(x: Any, powers: Any, s: Any, xp: Any = dnp) -> Any:
     return 0.5 * xp.sum(r * r)
 
 
+def llsq_points(x: Any, n: int, xp: Any = dnp) -> Any:
+    """:func:`llsq` as the eval states it, from ``x`` and the number of points ``n``: the
+    points and their powers are built inside (GradBench times them as part of the function)."""
+    return llsq(x, *llsq_data(n, len(x)), xp)
+
+
 def kmeans(centroids: Any, points: Any, xp: Any = dnp) -> Any:
     """``sum_i min_j |C_j - P_i|^2``: the k-means cost of ``points`` (n, d) for ``centroids`` (k, d)."""
     # |P_i - C_j|^2 = |P_i|^2 + |C_j|^2 - 2 P_i.C_j: no (n, k, d) temporary

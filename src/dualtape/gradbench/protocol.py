@@ -35,8 +35,10 @@ def _runs(data: Any) -> tuple[int, float]:
     if not isinstance(data, dict):
         raise ValueError("input: expected an object with min_runs and min_seconds")
     runs, seconds = data.get("min_runs", 1), data.get("min_seconds", 0.0)
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise ValueError(f"input: min_runs must be a positive integer, got {runs!r}")
+    if isinstance(runs, float) and runs.is_integer():
+        runs = int(runs)  # a JSON number: 2.0 is 2
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 0:
+        raise ValueError(f"input: min_runs must be a non-negative integer, got {runs!r}")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
         raise ValueError(f"input: min_seconds must be a non-negative number, got {seconds!r}")
     return runs, float(seconds)
@@ -48,7 +50,7 @@ def evaluate(fn: EvalFunction, data: Any, settings: Settings) -> dict[str, Any]:
     args = fn.prepare(data)
     timings: list[dict[str, Any]] = []
     total = 0
-    while len(timings) < min_runs or total < min_seconds * 1e9:
+    while not timings or len(timings) < min_runs or total < min_seconds * 1e9:  # one run at least
         start = time.perf_counter_ns()
         result = fn.run(args, settings)
         elapsed = time.perf_counter_ns() - start

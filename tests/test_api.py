@@ -1065,3 +1065,43 @@ def test_numpy_keyword_arguments_refused_say_why():
         dt.grad(lambda x: dnp.sum(x, out=np.empty(())))(x)
     with pytest.raises(ValueError, match="order"):
         dnp.reshape(x, (3, 2), order="K")
+
+
+# ---------------------------------------------------------------- dtypes of derivatives, as JAX's
+
+_C64 = np.ones(2)
+_O32 = np.ones(2, np.float32)
+
+
+@pytest.mark.parametrize("mode", ["fwd-rev", "fwd-fwd", "rev-fwd", "rev-rev", "auto"])
+def test_hessian_blocks_take_their_rows_dtype_in_every_mode(mode):
+    # a float32 input meeting a float64 constant: jax.hessian (fwd-rev) gives float32
+    x, y = np.ones(2, np.float32), np.ones(2)
+    got = dt.hessian(lambda a, b: dnp.sum(a * b * _C64), argnums=(0, 1), mode=mode)(x, y)
+    want = jax.hessian(lambda a, b: jnp.sum(a * b * _C64), argnums=(0, 1))(jnp.asarray(x), y)
+    assert [[b.dtype for b in row] for row in got] == [[b.dtype for b in row] for row in want]
+    scalar = dt.hessian(lambda a: a * a * np.float64(3.0), mode=mode)(np.float32(2.0))
+    assert scalar.dtype == np.float32 and float(scalar) == 6.0
+
+
+def test_a_python_float_inputs_derivatives_take_jaxs_dtypes():
+    # a Python float is float64 (x64): its gradient too, though the function runs in float32;
+    # jacfwd's Jacobian takes the output's dtype
+    f = lambda a: dnp.sum(a * _O32)  # noqa: E731
+    g = dt.grad(f)(2.0)
+    assert g.dtype == jax.grad(lambda a: jnp.sum(a * _O32))(2.0).dtype == np.float64
+    assert dt.vjp(lambda a: a * _O32, 2.0)[1](_O32)[0].dtype == np.float64
+    assert dt.jacrev(lambda a: a * _O32)(2.0).dtype == np.float64
+    assert dt.jacfwd(lambda a: a * _O32)(2.0).dtype == np.float32
+    assert jax.jacfwd(lambda a: a * _O32)(2.0).dtype == np.float32
+
+
+def test_jacrev_of_an_integer_output_raises_like_jax_and_jacfwd_gives_its_zeros():
+    f = lambda a: (a * 2.0, np.arange(3))  # noqa: E731
+    with pytest.raises(TypeError, match="output leaf 1 has dtype int64"):
+        dt.jacrev(f)(np.ones(2))
+    with pytest.raises(TypeError, match="real-valued outputs"):
+        jax.jacrev(lambda a: (a * 2.0, jnp.arange(3)))(jnp.ones(2))
+    got = dt.jacfwd(f)(np.ones(2))[1]
+    want = jax.jacfwd(lambda a: (a * 2.0, jnp.arange(3)))(jnp.ones(2))[1]
+    assert got.dtype == want.dtype and got.shape == want.shape and not got.any()

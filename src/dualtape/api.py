@@ -195,17 +195,20 @@ class Recording:
             g = got[v.index]
             if g is None:
                 g = zeros(p, batch)
-            elif type(p) is not float and type(g) is not float and g.dtype != p.dtype:
-                g = _in_dtype(g, p)
+            elif type(g) is not float and g.dtype != (p.dtype if type(p) is not float else _F64):
+                g = in_dtype(g, p)  # a Python float's is float64, as JAX's (x64) is
             out.append(g)
         return _unaliased(out, [*cts, *self.in_leaves] if given else self.in_leaves)
 
 
-def _in_dtype(g: Any, p: Any) -> Any:
+_F64 = np.dtype(np.float64)
+
+
+def in_dtype(g: Any, p: Any) -> Any:
     """Cotangent ``g`` in its input ``p``'s floating dtype, as JAX and PyTorch give it (a
     float32 input's cotangent is float32 even where float64 constants promoted its uses),
     traced or not (a transformation nested outside keeps the derivative)."""
-    dtype = getattr(p, "dtype", None)
+    dtype = _F64 if type(p) is float else getattr(p, "dtype", None)
     if dtype is None or np.dtype(dtype).kind != "f":
         return g
     if isinstance(g, Tracer):

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from . import numpy as dnp
-from .api import Recording, jvp_core, recorded
-from .argchecks import argnums_for, dynamic, zeros
+from .api import Recording, in_dtype, jvp_core, recorded
+from .argchecks import argnums_for, dtype_of, dynamic, is_integer_output, zeros
 from .dispatch import Tracer
 from .ops import shape_of
 from .tree import unflatten
@@ -122,11 +122,23 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
         for k, o in enumerate(outs):
             full = _join([p[k] for p in per_pass], batched) if n else zeros(o, (0,))
             columns = _split_columns(_moveaxis0_last(full), shape_of(o), leaves)
-            jac_leaves.append(unflatten(in_td, [_writable(c) for c in columns]))
+            # the output's dtype, as JAX's (a Python float input's float64 seeds can promote)
+            jac_leaves.append(unflatten(in_td, [_writable(_like(c, o)) for c in columns]))
         jac = unflatten(out_td, jac_leaves)
         return (jac, aux) if has_aux else jac
 
     return jacfwd_fun
+
+
+def _like(column: Any, out: Any) -> Any:
+    """A Jacobian block of forward mode in the dtype of its output ``out`` (zeros of an
+    integer output's dtype, as in JAX)."""
+    dtype = dtype_of(out)
+    if dtype is None or dtype == dtype_of(column):
+        return column
+    if dtype.kind in "iub":
+        return np.zeros(shape_of(column), dtype)
+    return in_dtype(column, out)
 
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
@@ -142,6 +154,10 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
 
     def jacobian(rec: Recording) -> Any:
         outs = rec.out_leaves
+        for k, o in enumerate(outs):
+            if is_integer_output(o):
+                raise TypeError(f"jacrev requires floating-point outputs, but output leaf {k} "
+                                f"has dtype {dtype_of(o)}; use vjp for integer outputs")
         m = sum(int(np.prod(shape_of(o))) for o in outs)
         step = m if chunk is None else min(chunk, m)
         batched = chunk != 1

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .api import in_dtype
 from .argchecks import dynamic as _dynamic
 from .argchecks import normalize_argnums as _argnums
 from .jacobians import check_chunk, jacfwd, jacrev
 from .ops import shape_of
-from .tree import flatten
+from .tree import flatten, unflatten
 
 __all__ = ["HESSIAN_MODES", "JACOBIAN_MODES", "hessian", "jacobian"]
 
@@ -105,9 +106,23 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
     n = 1 the nested forward pass is one dual-of-dual evaluation with no tape at all.
     """
     _check_mode(mode, HESSIAN_MODES)
+    if mode == "fwd-rev":
+        return jacfwd(jacrev(fun, argnums), argnums)
     if mode != "auto":
         outer, inner = mode.split("-")
-        return _ENGINES[outer](_ENGINES[inner](fun, argnums), argnums)
+        composed = _ENGINES[outer](_ENGINES[inner](fun, argnums), argnums)
+
+        def in_row_dtypes(*args: Any, **kwargs: Any) -> Any:
+            # block (i, j) in argument i's dtype, as fwd-rev gives it (fwd-fwd's follows
+            # the output's: float64 for a float32 input that meets a float64 constant)
+            nums, single = _argnums(argnums, len(args))
+            leaves, _ = _dynamic(args, nums, single)
+            blocks, td = flatten(composed(*args, **kwargs))
+            k = len(leaves)
+            return unflatten(td, [in_dtype(b, leaves[i // k]) for i, b in enumerate(blocks)])
+
+        in_row_dtypes.__name__ = f"hessian({getattr(fun, '__name__', 'f')})"
+        return in_row_dtypes
 
     def hessian_fun(*args: Any, **kwargs: Any) -> Any:
         return hessian(fun, argnums, mode=_auto_hessian_mode(fun, args, argnums))(*args,

@@ -188,3 +188,64 @@ def test_bad_input():
     mixed = dt.checkpoint(lambda a: (a, np.float32(1.0) * np.ones(2, np.float32)))
     with pytest.raises(NotImplementedError, match="different float dtypes"):
         dt.grad(lambda a: mixed(a)[0])(1.0)
+
+
+def loop_closures(m, ck, kind):
+    """A chain of checkpointed lambdas built in a loop, each reading the loop's variables."""
+    x = np.array([0.3, 0.5, 0.9])
+
+    def loss(w):
+        h = x
+        for i, s in enumerate([0.5, 1.5, -2.0]):
+            if kind == "constant":  # a plain float that the next iteration rebinds
+                h = ck(lambda b: m.sin(b * s * w[0]))(h)  # noqa: B023
+            elif kind == "traced":  # a traced value indexed by the loop's int
+                h = ck(lambda a: m.sin(a * w[i]))(h)  # noqa: B023
+            elif kind == "default":  # bound as a default argument, traced
+                h = ck(lambda a, wi=w[i], s=s: m.sin(a * wi + s))(h)
+            else:  # through a helper defined in the loop: the helpers share the cell of `s`
+                def act(z):
+                    return m.tanh(z * s) + w[i]  # noqa: B023
+
+                h = ck(lambda a: act(m.sin(a)) * w[i])(h)  # noqa: B023
+        return m.sum(h ** 2)
+
+    return loss
+
+
+@pytest.mark.parametrize("kind", ["constant", "traced", "default", "nested"])
+def test_replay_sees_the_closure_as_it_was_at_the_call(kind):
+    w = np.array([0.5, 1.5, -2.0])
+    loss, jloss = loop_closures(dnp, dt.checkpoint, kind), loop_closures(jnp, jax.checkpoint, kind)
+    assert_close(dt.grad(loss)(w), jax.grad(jloss)(jnp.asarray(w)))
+    assert_close(dt.hessian(loss)(w), jax.hessian(jloss)(jnp.asarray(w)), rtol=1e-10)
+    assert_close(dt.jacfwd(dt.grad(loss))(w), jax.hessian(jloss)(jnp.asarray(w)), rtol=1e-10)
+
+
+def test_replay_leaves_the_closures_as_it_found_them():
+    seen, reads = [], {}
+    x = np.array([0.3, 0.5])
+
+    def loss(w):
+        count, s = 0, 0.5
+
+        def body(a):
+            nonlocal count
+            count += 1
+            seen.append(s)
+            return dnp.sin(a * s * w)
+
+        h = dt.checkpoint(body)(x)
+        s = 2.0
+        h = dt.checkpoint(body)(h)
+        reads.update(count=lambda: count, s=lambda: s)
+        del reads["s"].__closure__[0].cell_contents  # `del s`: the replays still see it
+        return dnp.sum(h)
+
+    got = dt.grad(loss)(1.3)
+    assert_close(got, jax.grad(lambda w: jnp.sum(jnp.sin(jnp.sin(x * 0.5 * w) * 2.0 * w)))(1.3))
+    # the calls' own writes stay; the replays (the second call first) see each call's `s`,
+    # and leave `count` and `s` as they found them
+    assert seen == [0.5, 2.0, 2.0, 0.5] and reads["count"]() == 2
+    with pytest.raises(NameError):
+        reads["s"]()

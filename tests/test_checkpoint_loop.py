@@ -205,3 +205,28 @@ def test_zero_steps_and_bad_input(args):
         dt.checkpoint_loop(dnp.sin, q0, 10, policy="every", every=2, snapshots=2)
     with pytest.raises(ValueError, match="step: returned a state with structure"):
         dt.grad(lambda q: dt.checkpoint_loop(lambda s: (s, s), q, 3))(1.0)
+
+
+def loop_of_loops(m, loop):
+    """Loops started in a Python loop; each step reads that loop's variables (a plain float,
+    a traced value indexed by the loop's int) directly and through a helper."""
+
+    def loss(w):
+        h = np.array([0.3, 0.5, 0.9])
+        for i, s in enumerate([0.5, 1.5, -2.0]):
+            def act(z):
+                return m.tanh(z * s)  # noqa: B023
+
+            h = loop(lambda a: act(m.sin(a * w[i] + s)), h, 5)  # noqa: B023
+        return m.sum(h ** 2)
+
+    return loss
+
+
+@pytest.mark.parametrize("policy,kw", POLICIES)
+def test_replay_sees_the_closure_as_it_was_at_the_call(policy, kw):
+    w = np.array([0.5, 1.5, -2.0])
+    loss = loop_of_loops(dnp, lambda f, h, n: dt.checkpoint_loop(f, h, n, policy=policy, **kw))
+    jloss = loop_of_loops(jnp, lambda f, h, n: jax.lax.fori_loop(0, n, lambda i, a: f(a), h))
+    assert_close(dt.grad(loss)(w), jax.grad(jloss)(jnp.asarray(w)))
+    assert_close(dt.hessian(loss)(w), jax.hessian(jloss)(jnp.asarray(w)), rtol=1e-10)

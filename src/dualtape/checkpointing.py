@@ -11,11 +11,20 @@ The primitive has one output, so a function with several float outputs returns t
 packed into one flat array, unpacked by ordinary (recorded) indexing.  Values the
 function closes over that are traced by an enclosing transformation (a weight matrix
 in a ``lambda``) are found in its closure cells and made inputs too.
+
+The recording happens later than the call, so the call notes what the function reads
+besides its arguments: its closure cells and default arguments, and those of the
+functions they hold (a helper defined in the same loop, to depth 4).  Each replay puts
+them back as they were (a ``lambda`` made in a loop sees its own iteration's variable,
+as under JAX, which traces at the call) and restores them afterwards.  What is noted is
+which object each cell holds: an object changed in place since the call, an attribute
+or a global is read as it is at the replay (the function must be pure, as for JAX).
 """
 
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -59,29 +68,54 @@ def needs_tape(values: Sequence[Any]) -> bool:
     return False
 
 
-def _captures(fun: Callable) -> list[tuple[Any, Any, list, list[int]]]:
-    """Closure cells of ``fun`` (and of the functions it closes over) holding traced values:
-    ``(cell, structure, leaves, positions of the traced leaves)``."""
-    found: list[tuple[Any, Any, list, list[int]]] = []
+_EMPTY = object()  # an emptied closure cell (``del`` of the variable)
+
+
+def _read(owner: Any, attr: str) -> Any:
+    try:
+        return getattr(owner, attr)
+    except ValueError:  # an empty cell
+        return _EMPTY
+
+
+def _write(owner: Any, attr: str, value: Any) -> None:
+    if value is _EMPTY:
+        delattr(owner, attr)
+    else:
+        setattr(owner, attr, value)
+
+
+def _captures(fun: Callable) -> list[tuple[Any, str, Any, Any, list, list[int]]]:
+    """What ``fun`` reads besides its arguments, as it is now: its closure cells and default
+    arguments, and those of the functions they hold (nested helpers, to depth 4).
+
+    Each is ``(owner, attribute, value, structure, leaves, positions of the traced
+    leaves)``: a cell's ``cell_contents`` or a function's ``__defaults__`` or
+    ``__kwdefaults__``.  Empty cells are left out (the call cannot have read them).
+    """
+    found: list[tuple[Any, str, Any, Any, list, list[int]]] = []
     seen: set[int] = set()
+
+    def add(owner: Any, attr: str, v: Any, depth: int) -> None:
+        leaves, td = flatten(v)
+        found.append((owner, attr, v, td, leaves,
+                      [k for k, x in enumerate(leaves) if isinstance(x, Tracer)]))
+        for x in leaves:
+            if callable(x) and not isinstance(x, Tracer):
+                visit(x, depth + 1)
 
     def visit(f: Any, depth: int) -> None:
         f = getattr(f, "__func__", f)
         if id(f) in seen or depth > 4:
             return
         seen.add(id(f))
+        for attr in ("__defaults__", "__kwdefaults__"):
+            if isinstance(f, types.FunctionType) and getattr(f, attr):
+                add(f, attr, getattr(f, attr), depth)
         for cell in getattr(f, "__closure__", None) or ():
-            try:
-                v = cell.cell_contents
-            except ValueError:  # a cell not filled yet
-                continue
-            if callable(v) and not isinstance(v, Tracer):
-                visit(v, depth + 1)
-                continue
-            leaves, td = flatten(v)
-            slots = [k for k, x in enumerate(leaves) if isinstance(x, Tracer)]
-            if slots:
-                found.append((cell, td, leaves, slots))
+            if id(cell) not in seen and (v := _read(cell, "cell_contents")) is not _EMPTY:
+                seen.add(id(cell))
+                add(cell, "cell_contents", v, depth)
 
     visit(fun, 0)
     return found
@@ -105,7 +139,7 @@ class Call:
         self.slots = [k for k, x in enumerate(self.leaves) if isinstance(x, Tracer)]
         self.cells = _captures(fun if closure_of is None else closure_of)
         self.inputs = [self.leaves[k] for k in self.slots]
-        for _, _, leaves, slots in self.cells:
+        for _, _, _, _, leaves, slots in self.cells:
             self.inputs += [leaves[k] for k in slots]
         self.n_args = len(self.slots)
         self.layout: tuple | None = None
@@ -124,26 +158,35 @@ class Call:
         return args, kwargs
 
     @contextmanager
-    def closure(self, values: Sequence[Any]) -> Iterator[None]:
-        """Run with the traced values in the closure cells replaced by ``values``."""
+    def closure(self, values: Sequence[Any], replay: bool = True) -> Iterator[None]:
+        """Run with the traced values the function closes over replaced by ``values`` and,
+        for a ``replay``, every cell and default as it was at the call; restore them after.
+
+        The first run (``replay=False``) happens right at the call, when the other cells
+        still hold those values; leaving them alone keeps what the function writes to them.
+        """
         it = iter(values)
         previous = []
         try:
-            for cell, td, leaves, slots in self.cells:
-                new = list(leaves)
-                for k in slots:
-                    new[k] = next(it)
-                previous.append((cell, cell.cell_contents))
-                cell.cell_contents = unflatten(td, new)
+            for owner, attr, value, td, leaves, slots in self.cells:
+                if slots:
+                    new = list(leaves)
+                    for k in slots:
+                        new[k] = next(it)
+                    value = unflatten(td, new)
+                elif not replay:
+                    continue
+                previous.append((owner, attr, _read(owner, attr)))
+                _write(owner, attr, value)
             yield
         finally:
-            for cell, old in reversed(previous):
-                cell.cell_contents = old
+            for owner, attr, old in reversed(previous):
+                _write(owner, attr, old)
 
-    def run(self, *inputs: Any) -> Any:
+    def run(self, *inputs: Any, replay: bool = True) -> Any:
         """The function's output (a pytree) with ``inputs`` standing in for the traced values."""
         args, kwargs = self.call_args(inputs[:self.n_args])
-        with self.closure(inputs[self.n_args:]):
+        with self.closure(inputs[self.n_args:], replay):
             return self.fun(*args, **kwargs)
 
     def flat(self, *inputs: Any) -> Any:
@@ -215,7 +258,7 @@ class Call:
 
     def evaluate(self, values: tuple) -> Any:
         """The primitive's implementation: plain values in, the packed output out."""
-        out = self.run(*values)
+        out = self.run(*values, replay=False)
         if self.layout is None:
             self.set_layout(out)
         else:
@@ -320,7 +363,10 @@ def checkpoint(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Ca
     drops and one more forward evaluation of ``fun`` is paid (``dt.count()`` reports it
     as ``n_recomputed``).  Under forward mode alone it is ``fun`` itself.  Nesting works
     in every mix of modes.  ``static_argnums`` names arguments passed through untouched
-    (not traced, e.g. a flag or a shape).
+    (not traced, e.g. a flag or a shape).  The recording sees ``fun``'s closure cells and
+    default arguments as they were at the call (a ``lambda`` made in a loop keeps its own
+    iteration's variables); globals, attributes and objects changed in place are read
+    as they are then, so ``fun`` must not depend on their changing (as for JAX: pure).
 
     >>> import dualtape as dt, dualtape.numpy as dnp
     >>> f = dt.checkpoint(lambda x: dnp.sin(dnp.sin(x)))

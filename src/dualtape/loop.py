@@ -116,6 +116,7 @@ class _Run:
         self.loop = loop
         self.captured = captured
         self.recompute = recompute
+        self.replay = recompute  # steps run again: ``step``'s cells as they were at the call
         self.snaps = {0: x0}
         self.cur = x0
         self.pos = 0
@@ -138,6 +139,7 @@ class _Run:
         assert self.pullback is not None
         ct, acc = self.pullback(ct)
         self.pullback = None
+        self.replay = True
         for act in self.actions:
             if act[0] != "reverse":
                 with recomputing():
@@ -153,7 +155,7 @@ class _Run:
         kind, a = act[0], act[1]
         loop = self.loop
         if kind == "advance":
-            with loop.closure(self.captured) if loop.cells else nullcontext():
+            with loop.closure(self.captured, self.replay) if loop.cells else nullcontext():
                 self.cur = _apply(loop.step, self.cur, act[2] - a, loop.state_td, loop.stats)
             self.pos = act[2]
         elif kind == "store":
@@ -178,7 +180,7 @@ class _Run:
             xs = list(leaves)
             for k, v in zip(fl, vals[:nf], strict=True):
                 xs[k] = v
-            with loop.closure(vals[nf:]) if loop.cells else nullcontext():
+            with loop.closure(vals[nf:], self.replay) if loop.cells else nullcontext():
                 x = _apply(loop.step, unflatten(td, xs), b - a, td, stats)
             out = flatten(x)[0]
             held.append(out)
@@ -240,8 +242,9 @@ def checkpoint_loop(step: Callable[[Any], Any], x0: Any, n_steps: int, *,
     """The state after ``n_steps`` applications of ``step`` to ``x0``, checkpointed.
 
     Under reverse mode the tape keeps only ``x0`` (and the traced values ``step``
-    closes over); the backward pass recomputes the states it needs, following
-    ``policy``:
+    closes over); the backward pass recomputes the states it needs (``step``'s closure
+    cells and defaults as they were at the call, see :func:`dualtape.checkpoint`),
+    following ``policy``:
 
     * ``"none"``: record every step (the tape holds every state);
     * ``"every"``: store every ``every``-th state; record each segment whole in the

@@ -38,6 +38,9 @@ CASES: list[tuple[str, tuple[tuple[int, ...], ...], dict]] = [
     ("stack", ((3, 2), (3, 2)), {"axis": 0}),
     ("stack", ((3, 2), (3, 2)), {"axis": 2}),
     ("take", ((3, 4),), {"indices": I3, "axis": 0}),
+    ("pick_along", ((3, 4),), {"indices": np.array([[2, 0, 1, 2]]).repeat(3, 0), "axis": 0}),
+    ("put_along", ((3, 4),), {"indices": np.array([[1, 0, 1, 1]]).repeat(3, 0), "axis": 0,
+                              "length": 2}),
     ("transpose", ((2, 3, 4),), {"axes": (2, 0, 1)}),
 ]
 

@@ -189,6 +189,14 @@ CASES += [
          ((3, 2),)),
     Case("scatter_add", lambda g: ops.scatter_add(g, index=(slice(1, None),), shape=(3, 2)),
          ((2, 2),), label="basic"),
+    Case("pick_along", lambda x: dnp.sort(x), ((4,),), label="sort"),
+    Case("pick_along", lambda x: dnp.sort(x, axis=0), ((3, 2),), label="sort-axis0"),
+    Case("pick_along", lambda x: ops.pick_along(x, indices=np.array([[1, 1, 0], [0, 1, 1]]), axis=1),
+         ((2, 2),), label="repeats"),
+    Case("put_along", lambda g: ops.put_along(g, indices=np.array([[1, 1, 0], [0, 1, 1]]), axis=1,
+                                              length=2), ((2, 3),)),
+    Case("put_along", lambda g: ops.put_along(g, indices=np.array([2, 0, 2, 1]), axis=0, length=3),
+         ((4,),), label="vector"),
 ]
 
 

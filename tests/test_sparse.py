@@ -355,3 +355,110 @@ def test_max_derivatives_keep_their_group_patterns():
         g = lambda v, jac=jac: dnp.sum(jac(lambda u: dnp.max(u.reshape(4, 3) ** 2, axis=-1))(v) ** 2)  # noqa: E731
         pattern = hessian_sparsity(g, x).toarray()
         assert not pattern[np.kron(1 - np.eye(4), np.ones((3, 3))) > 0].any()  # no cross-group entries
+
+
+# ---------------------------------------------------------------- patterns that must hold at other points
+
+def _two_calls(f, first, second, mode="auto", argnums=0):
+    """The sparse Jacobian at ``second`` after one at ``first`` (arguments tuples)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dt.DensePatternWarning)
+        jac_fn = dt.sparse_jacobian(f, argnums=argnums, mode=mode)
+        jac_fn(*first)
+        return jac_fn(*second).toarray()
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_other_arguments_change_the_pattern(mode):
+    # matmul reads a constant matrix's zeros, a gather its index array: both are arguments
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    got = _two_calls(lambda a, m: m @ a, (x, np.diag([1.0, 2.0, 3.0, 4.0])), (x, np.ones((4, 4))),
+                     mode)
+    assert_close(got, np.ones((4, 4)))
+    f = lambda a, idx: a[idx] * 2.0  # noqa: E731
+    got = _two_calls(f, (x, np.array([0, 1])), (x, np.array([3, 2])), mode)
+    assert_close(got, dt.jacfwd(f)(x, np.array([3, 2])))
+    g = lambda a, opts: a[opts["idx"]] * opts["scale"]  # noqa: E731
+    first, second = {"idx": [0, 1], "scale": 1.0}, {"idx": [2, 1], "scale": 1.0}
+    assert_close(_two_calls(g, (x, first), (x, second), mode), dt.jacfwd(g)(x, second))
+
+
+def test_the_pattern_is_kept_while_the_other_arguments_are_the_same(monkeypatch):
+    from dualtape.sparse import jacobian as module
+
+    calls = []
+    real = module.jacobian_sparsity
+    monkeypatch.setattr(module, "jacobian_sparsity", lambda *a, **k: calls.append(1) or real(*a, **k))
+    warnings.simplefilter("ignore", dt.DensePatternWarning)  # pytest restores the filters
+    f = lambda a, m, s: (m @ a) * s  # noqa: E731
+    x, m = np.linspace(0.1, 0.5, 5), np.eye(5)
+    jac_fn = dt.sparse_jacobian(f)
+    jac_fn(x, m, 2.0)
+    jac_fn(x + 1.0, m.copy(), 2.0)  # equal values in a new array: kept
+    assert len(calls) == 1
+    m[0, 1] = 3.0  # changed in place: the snapshot was a copy
+    assert_close(jac_fn(x, m, 2.0).toarray(), dt.jacfwd(f)(x, m, 2.0))
+    jac_fn(x, m, 3.0)
+    assert len(calls) == 3
+    # a leaf that cannot be compared is detected again at every call, never reused
+    h = lambda a, o: a[o.idx] ** 2  # noqa: E731
+    box = type("Box", (), {})()
+    box.idx = np.array([0])
+    jac_fn = dt.sparse_jacobian(h)
+    jac_fn(x, box)
+    box.idx = np.array([4])
+    assert_close(jac_fn(x, box).toarray(), dt.jacfwd(h)(x, box))
+    assert len(calls) == 5
+
+
+def test_sparse_hessian_follows_the_other_arguments():
+    f = lambda a, idx: dnp.sum(a[idx] ** 3)  # noqa: E731
+    x = np.linspace(0.1, 0.5, 5)
+    hess_fn = dt.sparse_hessian(f)
+    hess_fn(x, np.array([0, 1]))
+    assert_close(hess_fn(x, np.array([3, 4])).toarray(), dt.hessian(f)(x, np.array([3, 4])))
+
+
+ORDERED = {  # functions that pick elements by their values: the pattern is the whole fibre
+    "sort": (lambda a: dnp.sort(a, axis=1) * 2.0, lambda a: jnp.sort(a, axis=1) * 2.0),
+    "sort_flat": (lambda a: dnp.sort(a, axis=None) ** 2, lambda a: jnp.sort(a, axis=None) ** 2),
+    "partition": (lambda a: dnp.partition(a, 1, axis=0) ** 2, None),
+    "median": (lambda a: dnp.median(a, axis=1), lambda a: jnp.median(a, axis=1)),
+    "quantile": (lambda a: dnp.quantile(a, 0.3, axis=1), lambda a: jnp.quantile(a, 0.3, axis=1)),
+    "percentile": (lambda a: dnp.percentile(a, [20.0, 70.0]),
+                   lambda a: jnp.percentile(a, jnp.array([20.0, 70.0]))),
+    "nanmedian": (lambda a: dnp.nanmedian(a, axis=1), lambda a: jnp.nanmedian(a, axis=1)),
+    "interp_x": (lambda a: dnp.interp(a[0], np.arange(4.0) - 1.5, a[1] ** 2),
+                 lambda a: jnp.interp(a[0], jnp.arange(4.0) - 1.5, a[1] ** 2)),
+    "interp_xp": (lambda a: dnp.interp(np.array([-0.5, 0.5]), dnp.sort(a[0]), a[1]),
+                  lambda a: jnp.interp(jnp.array([-0.5, 0.5]), jnp.sort(a[0]), a[1])),
+}
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+@pytest.mark.parametrize("name", sorted(ORDERED))
+def test_value_ordered_functions_hold_at_another_point(name, mode):
+    f, jf = ORDERED[name]
+    rng = np.random.default_rng(3)
+    xa, xb = rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
+    got = _two_calls(f, (xa,), (xb,), mode)
+    want = dt.jacfwd(f)(xb).reshape(got.shape)
+    assert_close(got, want)
+    if jf is not None:
+        assert_close(want, jax_jacobian(jf, xb).reshape(got.shape))
+    assert_covers(dt.jacobian_sparsity(f, xa), want)
+
+
+def test_sort_has_the_group_pattern_in_every_order():
+    x = np.array([[3.0, 1.0, 2.0], [6.0, 5.0, 4.0]])
+    group = np.kron(np.eye(2), np.ones((3, 3)))
+    assert np.array_equal(dt.jacobian_sparsity(lambda a: dnp.sort(a), x).toarray(), group)
+    h = lambda a: dnp.sum(dnp.sort(a)[:, 1:] * dnp.sort(a)[:, :-1])  # noqa: E731
+    assert np.array_equal(dt.hessian_sparsity(h, x).toarray(), group.astype(bool))
+    hess_fn = dt.sparse_hessian(lambda a: h(dnp.reshape(a, (2, 3))))
+    flat = x.ravel()
+    hess_fn(flat)
+    other = flat[::-1].copy()
+    want = np.asarray(jax.hessian(lambda a: jnp.sum(jnp.sort(a.reshape(2, 3))[:, 1:]
+                                                    * jnp.sort(a.reshape(2, 3))[:, :-1]))(other))
+    assert_close(hess_fn(other).toarray(), want)

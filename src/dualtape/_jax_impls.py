@@ -136,6 +136,21 @@ def take(x, indices, axis):
     return jnp.take(x, indices, axis=axis)
 
 
+def pick_along(x, indices, axis):
+    idx = jnp.asarray(indices).reshape((1,) * (x.ndim - indices.ndim) + indices.shape)
+    return jnp.take_along_axis(x, idx, axis=axis)
+
+
+def put_along(g, indices, axis, length):
+    ax = axis % g.ndim
+    idx = jnp.broadcast_to(jnp.asarray(indices).reshape((1,) * (g.ndim - indices.ndim)
+                                                        + indices.shape), g.shape)
+    grid = list(jnp.indices(g.shape, sparse=True))
+    grid[ax] = idx
+    shape = g.shape[:ax] + (length,) + g.shape[ax + 1:]
+    return jnp.zeros(shape, dtype=g.dtype).at[tuple(grid)].add(g)
+
+
 # ---------------------------------------------------------------- ops.special, ops.statistics (npcov)
 
 arcsin, arccos, arcsinh, arccosh, arctanh = jnp.arcsin, jnp.arccos, jnp.arcsinh, jnp.arccosh, jnp.arctanh

@@ -56,8 +56,9 @@ ELEMENTWISE = Sparsity("elementwise", "output element k depends on element k of 
                        "argument, after broadcasting")
 REDUCTION = Sparsity("reduction", "output element k depends on the elements of group k "
                      "(params axis, keepdims)")
-AXIS_GROUP = Sparsity("axis_group", "each element depends on every element of its group "
-                      "along params axis (softmax)")
+AXIS_GROUP = Sparsity("axis_group", "each output element depends on every element of its "
+                      "group along params axis (softmax; pick_along, a gather at indices "
+                      "computed from the data)")
 CUMULATIVE = Sparsity("cumulative", "element i along params axis depends on elements 0..i "
                       "of its fibre (cumsum, cumprod)")
 GATHER = Sparsity("gather", "each output element is one argument element or a constant; "

@@ -217,7 +217,8 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
         inside = dnp.broadcast_to(fp[0], xc.shape)
     else:
         i = np.clip(np.searchsorted(xpc, xc, side="right") - 1, 0, xpc.size - 2)
-        x0, x1, f0, f1 = xp[i], xp[i + 1], fp[i], fp[i + 1]
+        at = _by_value(xc.shape) if is_traced(x) or is_traced(xp) else (lambda v, j: v[j])
+        x0, x1, f0, f1 = at(xp, i), at(xp, i + 1), at(fp, i), at(fp, i + 1)
         flat = (xpc[i + 1] - xpc[i]) == 0  # a repeated knot: no slope (and no 0 / 0 to leak)
         width = ops.where(flat, 1.0, x1 - x0)
         inside = ops.where(flat, f0, f0 + (x - x0) * ((f1 - f0) / width))
@@ -225,6 +226,13 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
     below = fp[0] if left is None else left
     above = fp[-1] if right is None else right
     return ops.where(xc < xpc[0], below, ops.where(xc > xpc[-1], above, inside))
+
+
+def _by_value(shape: tuple) -> Any:
+    """``v[j]`` for 1-D ``v`` and segments ``j`` found from traced values (``interp``'s
+    ``x`` or ``xp``): ``pick_along``, whose sparsity pattern is all of ``v``, valid when
+    the segments change with the point."""
+    return lambda v, j: dnp.reshape(ops.pick_along(v, indices=j.ravel(), axis=-1), shape)
 
 
 @jax_twin()

@@ -1,6 +1,7 @@
 """Shape functions, each an exact composition of the linear primitives (``getitem``,
 ``reshape``, ``broadcast_to``, ``transpose``, ``flip``, ``concatenate``, ``take``,
-``scatter_add``): their derivatives are those primitives' rules, nothing new.
+``scatter_add``; ``pick_along`` where the order comes from the values: ``sort``,
+``partition``): their derivatives are those primitives' rules, nothing new.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None) -> 
         raise NotImplementedError("sort: order= (structured arrays) is not supported")
     if axis is None:
         a, axis = dnp.ravel(a), -1
-    return take_along_axis(a, np.argsort(concrete(a), axis=axis, kind="stable"), axis)
+    return _permute(a, np.argsort(concrete(a), axis=axis, kind="stable"), axis)
 
 
 @jax_twin()
@@ -255,7 +256,13 @@ def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect"
         raise NotImplementedError("partition: order= (structured arrays) is not supported")
     if axis is None:
         a, axis = dnp.ravel(a), -1
-    return take_along_axis(a, np.argpartition(concrete(a), kth, axis=axis), axis)
+    return _permute(a, np.argpartition(concrete(a), kth, axis=axis), axis)
+
+
+def _permute(a: Any, order: np.ndarray, axis: int) -> Any:
+    """``a`` rearranged along ``axis`` by ``order``, computed from its values: ``pick_along``,
+    so the sparsity pattern is the whole fibre, valid at any other order."""
+    return ops.pick_along(a, indices=order, axis=dnp._one_axis(a, axis))
 
 
 def _split(ary: Any, sections: Any, axis: int, even: bool, name: str) -> list:

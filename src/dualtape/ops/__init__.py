@@ -6,7 +6,7 @@
   :func:`unbroadcast`;
 * :mod:`.shape_ops` -- transpose, reshape, broadcast_to, expand_dims, squeeze, flip,
   concatenate, stack;
-* :mod:`.indexing` -- getitem, scatter_add, take;
+* :mod:`.indexing` -- getitem, scatter_add, take, pick_along, put_along;
 * :mod:`.linalg` -- matmul, matvec; :mod:`.matrix` -- solve, inv, det, slogdet, cholesky,
   triangular solve, pinv; :mod:`.decomp` -- eigh, svd, qr; :mod:`.einsum` -- einsum;
 * :mod:`.special` -- NumPy's further elementwise functions (inverse trigonometric,
@@ -60,7 +60,7 @@ from .elementwise import (
     tanh_tangent,
     where,
 )
-from .indexing import getitem, scatter_add, take
+from .indexing import getitem, pick_along, put_along, scatter_add, take
 from .linalg import matmul, matvec
 from .reductions import (
     cumsum,
@@ -93,8 +93,8 @@ __all__ = [
     "batch_shape", "broadcast_to", "clip", "concatenate", "cos", "cosh", "cumsum", "div",
     "equal_mask", "exp", "expand_dims", "expm1", "flip", "getitem", "log", "log1p",
     "log_softmax", "logsumexp", "matmul", "matvec", "max_", "max_weight", "maximum", "mean", "min_",
-    "minimum", "mul", "ndim_of", "neg", "pad_batch", "positive_mask", "power", "power_const",
-    "prod", "reciprocal", "register", "relu", "reshape", "scatter_add", "shape_of", "sigmoid",
+    "minimum", "mul", "ndim_of", "neg", "pad_batch", "pick_along", "positive_mask", "power", "power_const",
+    "prod", "put_along", "reciprocal", "register", "relu", "reshape", "scatter_add", "shape_of", "sigmoid",
     "sign", "sin", "sinh", "size_of", "softmax", "softplus", "sqrt", "square", "squeeze",
     "stack", "sub", "sum_", "take", "tan", "tanh", "tanh_tangent", "tie_pick", "tie_scale",
     "transpose", "unbroadcast",

@@ -1,4 +1,5 @@
-"""Indexing primitives: getitem, its transpose scatter_add, and take.
+"""Indexing primitives: getitem, its transpose scatter_add, and take; pick_along and its
+transpose put_along, gathers at indices computed from the data (sort's order).
 
 ``index`` is a tuple in NumPy's indexing language (``dualtape.numpy.getitem`` builds
 it); the rules prepend whole slices for a tangent's batch axes.
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..registry import SCATTER
+from ..registry import AXIS_GROUP, SCATTER
 from .core import axis_param, batch_shape, ndim_of, shape_of, size_of
 from .rules import deflinear
 
@@ -88,3 +89,47 @@ take = deflinear(
         g, index=(Ellipsis, indices) + (slice(None),) * (-axis - 1),
         shape=batch_shape(g, ans) + shape_of(x)),),
     normalize=axis_param("axis"))
+
+
+# ---------------------------------------------------------------- gathers whose indices come from the data
+# ``sort`` and ``interp`` compute their indices from the values (argsort, searchsorted), so
+# the indices change with the point: values and derivatives are those of take_along_axis
+# with these indices, but the sparsity tracer gives every output element the whole fibre
+# along ``axis`` (AXIS_GROUP), a pattern valid at every point. ``indices`` has the rank of
+# the primal (no batch axes); its other axes are the primal's.
+
+
+def _batched(indices: np.ndarray, x: Any) -> np.ndarray:
+    """``indices`` with a length-1 axis for each batch axis of ``x`` (they broadcast)."""
+    nb = ndim_of(x) - indices.ndim
+    return indices if nb == 0 else indices.reshape((1,) * nb + indices.shape)
+
+
+def _pick_impl(x: Any, indices: np.ndarray, axis: int) -> Any:
+    return np.take_along_axis(np.asarray(x), _batched(indices, x), axis)
+
+
+def _put_impl(g: Any, indices: np.ndarray, axis: int, length: int) -> np.ndarray:
+    # add g into zeros of length ``length`` along ``axis``: one bincount over the fibres
+    g = np.asarray(g)
+    dtype = g.dtype if g.dtype.kind == "f" else np.dtype(np.float64)
+    gm = np.moveaxis(g, axis, -1)
+    idx = np.moveaxis(np.broadcast_to(_batched(indices, g), g.shape), axis, -1)
+    fibres = math.prod(gm.shape[:-1])
+    where = (np.arange(fibres).reshape(gm.shape[:-1] + (1,)) * length + idx).ravel()
+    out = np.bincount(where, weights=gm.ravel(), minlength=fibres * length)
+    return np.moveaxis(out.reshape(gm.shape[:-1] + (length,)), -1, axis).astype(dtype, copy=False)
+
+
+pick_along = deflinear(
+    "pick_along", _pick_impl,
+    (lambda g, ans, x, indices, axis: put_along(
+        g, indices=indices, axis=axis, length=shape_of(x)[axis]),),
+    normalize=axis_param("axis"), sparsity=AXIS_GROUP)
+
+# The transpose of pick_along: add g into zeros at ``indices`` along ``axis`` (``length`` long).
+put_along = deflinear(
+    "put_along", _put_impl,
+    (lambda c, ans, g, indices, axis, length: pick_along(c, indices=indices, axis=axis),),
+    flops=lambda ans, g, indices, axis, length: size_of(g),
+    normalize=axis_param("axis"), sparsity=AXIS_GROUP)

@@ -4,7 +4,10 @@
 it (:func:`color_jacobian`), pushes ``n_colors`` tangents through one forward pass
 (or pulls ``n_colors`` cotangents through one backward pass) and reads every
 Jacobian entry off the compressed result.  The pattern and the colouring are
-computed on the first call for a given input structure and reused afterwards.
+computed on the first call for a given input structure and reused by later calls
+with the same structure *and* the same other (non-differentiated) arguments: the
+pattern may read their values (a constant matrix's zeros, an index array), so a
+call with other values detects and colours it again (:class:`_Others`).
 ``sparse_hessian`` does the same with a star colouring and one batched
 forward-over-reverse Hessian-vector product.
 """
@@ -23,6 +26,7 @@ from ..api import Recording, grad, jvp_core
 from ..argchecks import dynamic as _dynamic
 from ..argchecks import normalize_argnums as _argnums
 from ..ops import shape_of
+from ..tree import flatten
 from .coloring import (
     Coloring,
     _counts,
@@ -50,6 +54,60 @@ class _Plan:
     coloring: Coloring
     rows: np.ndarray  # row of every stored entry, in CSR order
     here: np.ndarray | None = None  # Hessians: entry read at (i, colour(j)) (else (j, colour(i)))
+
+
+#: Leaves of the other arguments kept by value (immutable); arrays are copied.
+_BY_VALUE = (bool, int, float, complex, str, bytes, type(None), np.generic)
+
+
+class _Others:
+    """A snapshot of the arguments that are not differentiated, to tell whether a cached
+    pattern still holds.  ``same(args)`` is False when a leaf differs, and always False
+    for a leaf it cannot copy and compare (an arbitrary object): re-detect, never reuse."""
+
+    __slots__ = ("td", "leaves")
+
+    def __init__(self, others: tuple) -> None:
+        self.td, self.leaves = None, None
+        try:
+            leaves, td = flatten(others)
+            kept = [_kept(x) for x in leaves]
+        except Exception:  # unsortable dict keys, odd pytree nodes: never reused
+            return
+        if all(k is not _ODD for k in kept):
+            self.td, self.leaves = td, kept
+
+    def same(self, others: tuple) -> bool:
+        """Whether ``others`` equals the snapshot (arrays: shape, dtype and values)."""
+        if self.leaves is None:
+            return False
+        try:
+            leaves, td = flatten(others)
+            return (td == self.td and len(leaves) == len(self.leaves)
+                    and all(_equal(a, b) for a, b in zip(self.leaves, leaves, strict=True)))
+        except Exception:
+            return False
+
+
+_ODD = object()  # a leaf that cannot be snapshot
+
+
+def _kept(x: Any) -> Any:
+    if isinstance(x, _BY_VALUE):
+        return x
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biufcmMUSV":
+        return x.copy()
+    return _ODD
+
+
+def _equal(kept: Any, x: Any) -> bool:
+    if type(kept) is not type(x):
+        return False
+    if isinstance(kept, np.ndarray):
+        if kept.shape != x.shape or kept.dtype != x.dtype:
+            return False
+        return bool(np.array_equal(kept, x, equal_nan=kept.dtype.kind in "fc"))
+    return bool(kept == x) or bool(kept != kept and x != x)  # a NaN is the same NaN here
 
 
 def _sizes(xs: Sequence[Any]) -> list[int]:
@@ -96,7 +154,7 @@ class _Compressed:
         self.argnums = argnums
         self._sparsity = None if sparsity is None else as_pattern(sparsity, "sparsity")
         self._coloring = coloring
-        self._plans: dict[Any, _Plan] = {}
+        self._plans: dict[Any, tuple[_Others | None, _Plan]] = {}
         self._last: _Plan | None = None
 
     @property
@@ -113,9 +171,14 @@ class _Compressed:
         nums, single = _argnums(self.argnums, len(args))
         leaves, td = _dynamic(args, nums, single)
         key = (nums, td, tuple((shape_of(x), str(getattr(x, "dtype", "float"))) for x in leaves))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = self._plan(args, sum(_sizes(leaves)))
+        # a detected pattern may read the other arguments: reused only while they are the same
+        others = tuple(a for i, a in enumerate(args) if i not in nums)
+        found = self._plans.get(key)
+        if found is not None and (found[0] is None or found[0].same(others)):
+            plan = found[1]
+        else:
+            plan = self._plan(args, sum(_sizes(leaves)))
+            self._plans[key] = (None if self._sparsity is not None else _Others(others), plan)
         self._last = plan
         return nums, single, leaves, plan
 
@@ -242,7 +305,12 @@ def sparse_jacobian(fun: Callable, argnums: int | Sequence[int] = 0, *, sparsity
     given input structure the pattern is detected with :func:`jacobian_sparsity`
     (unless ``sparsity`` is given) and coloured with :func:`color_jacobian` in ``mode``
     (unless ``coloring`` is given); both are kept for later calls (see the returned
-    object's ``.sparsity`` and ``.coloring``).  Each call is then one vector-mode pass:
+    object's ``.sparsity`` and ``.coloring``) with the same structure and the same
+    non-differentiated arguments (compared by value; arrays are copied).  Other values
+    there, or a leaf that cannot be compared (an arbitrary object), detect the pattern
+    again, since it may read them (a constant matrix's zeros, an index array).  State
+    that ``fun`` reads from elsewhere (globals, closures) is not watched: pass it as an
+    argument if it changes.  Each call is then one vector-mode pass:
     forward with one tangent per column colour, or reverse with one cotangent per row
     colour.  A pattern that needs as many colours as the dense Jacobian needs passes
     raises a :class:`DensePatternWarning` and is computed densely in vector mode.
@@ -256,6 +324,7 @@ def sparse_hessian(fun: Callable, argnums: int | Sequence[int] = 0, *, sparsity:
 
     Like :func:`sparse_jacobian`, with :func:`hessian_sparsity` and a star colouring
     (:func:`color_hessian`): one forward-over-reverse pass of ``n_colors`` Hessian-vector
-    products, each entry read directly from it.
+    products, each entry read directly from it.  The pattern and colouring are kept
+    under the same rule: the same input structure and non-differentiated arguments.
     """
     return SparseHessian(fun, argnums, sparsity, coloring)

@@ -13,8 +13,10 @@ where ``deps[i]`` is the dependency matrix of positional argument ``i`` (``None`
 for a constant or a non-differentiable argument) and the result is the
 dependency matrix of ``ans`` (``None``: depends on nothing).  Rules never look at
 the values of traced arguments, so the pattern they build is global: valid at
-every input.  (Matmul reads the zeros of a *constant* operand, which are the
-same at every input.)  A primitive may also declare a rule of its own (a callable).
+every input.  (Matmul reads the zeros of a *constant* operand, and a gather its
+constant indices: the same at every input, for the same other arguments.  Indices
+computed from a traced value go through ``pick_along``, declared :data:`AXIS_GROUP`.)
+A primitive may also declare a rule of its own (a callable).
 
 A primitive without a declaration gets :data:`DENSE` ("every output element
 depends on every input element of every argument"), which is always correct.
@@ -102,6 +104,7 @@ def _broadcast(deps: sp.csr_array, shape: tuple[int, ...], out: tuple[int, ...])
 def _group(shape: tuple[int, ...], axis: tuple[int, ...]) -> tuple[sp.csr_array, tuple]:
     """The reduction of ``shape`` over ``axis`` as a 0/1 matrix (groups x elements)."""
     nd = len(shape)
+    axis = (axis,) if isinstance(axis, (int, np.integer)) else axis
     axes = {a % nd for a in axis} if nd else set()
     kept = tuple(1 if i in axes else s for i, s in enumerate(shape))
     out_pos = np.broadcast_to(_positions(kept), shape)
@@ -132,9 +135,11 @@ def SPREAD(prim: Any, ans: Any, primals: list, deps: list, params: dict) -> Any:
 
 
 def AXIS_GROUP(prim: Any, ans: Any, primals: list, deps: list, params: dict) -> Any:
-    """Each element depends on every element of its group along ``axis`` (softmax)."""
+    """Each output element depends on every element of the first argument's group along
+    ``axis`` through it (softmax; ``pick_along``, whose fibre may change length)."""
     reduce, _ = _group(shape_of(primals[0]), params["axis"])
-    return reduce.T @ (reduce @ deps[0])
+    spread, _ = _group(shape_of(ans), params["axis"])
+    return spread.T @ (reduce @ deps[0])
 
 
 def CUMULATIVE(prim: Any, ans: Any, primals: list, deps: list, params: dict) -> Any:

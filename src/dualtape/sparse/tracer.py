@@ -10,7 +10,11 @@ dependency matrix of the output.
 
 The pattern is *global* (valid at every input) as long as the function's control flow
 does not depend on the input's values: comparisons, ``float(x)`` and ``bool(x)`` read
-the value at the point given, and a branch taken on it makes the pattern local.
+the value at the point given, and a branch taken on it, or an index computed from it
+(``dnp.argsort``, ``argmax``, a mask ``x > 0``), makes the pattern local.  dualtape's own
+functions that pick elements by value (``sort``, ``partition``, the quantiles,
+``interp`` at traced points) go through ``pick_along``, whose pattern is the whole axis.
+It may depend on the values of the other (non-differentiated) arguments.
 """
 
 from __future__ import annotations

@@ -287,6 +287,16 @@ def test_min_runs_as_any_json_number() -> None:
     assert tool.close() == 0
 
 
+def test_an_infinite_output_is_a_failed_evaluation_in_strict_json() -> None:
+    tool = Tool()
+    assert tool.send("define", module="hello")["success"]
+    response = tool.send("evaluate", module="hello", function="square", input=1e308)
+    assert response == {"id": response["id"], "success": False,
+                        "error": "the output holds inf or NaN, which JSON cannot carry"}
+    assert tool.send("evaluate", module="hello", function="square", input=3.0)["output"] == 9.0
+    assert tool.close() == 0
+
+
 def test_llsq_builds_its_points_inside_the_timed_run(monkeypatch: pytest.MonkeyPatch) -> None:
     from dualtape.gradbench import evals, protocol
     built = []

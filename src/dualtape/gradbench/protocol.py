@@ -115,5 +115,15 @@ def serve(lines: Iterable[str], out: TextIO, settings: Settings | None = None) -
             message = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ProtocolError(f"line {number} is not JSON: {exc}") from exc
-        out.write(json.dumps(session.respond(message)) + "\n")
+        out.write(_encoded(session.respond(message)) + "\n")
         out.flush()
+
+
+def _encoded(response: dict[str, Any]) -> str:
+    """``response`` as strict JSON: an output holding inf or NaN, which JSON cannot carry
+    (the harness would reject the line and end the session), becomes a failed evaluation."""
+    try:
+        return json.dumps(response, allow_nan=False)
+    except ValueError:
+        return json.dumps({"id": response.get("id"), "success": False,
+                           "error": "the output holds inf or NaN, which JSON cannot carry"})

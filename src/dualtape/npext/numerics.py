@@ -167,7 +167,10 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: An
     if not rowvar and len(dnp.shape(m)) != 1:  # NumPy 2's rule
         x = dnp.transpose(x)
     if y is not None:
-        yy = dnp.atleast_2d(_array(y))
+        yy = _array(y)
+        if len(dnp.shape(yy)) > 2:
+            raise ValueError(f"cov: y has more than 2 dimensions (shape {dnp.shape(yy)})")
+        yy = dnp.atleast_2d(yy)
         if not rowvar and dnp.shape(yy)[0] != 1:
             yy = dnp.transpose(yy)
         x = dnp.concatenate([x, yy], axis=0)

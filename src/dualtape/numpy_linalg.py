@@ -315,6 +315,8 @@ def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False
         axis = tuple(range(nd))
     if isinstance(axis, (int, _np.integer)):
         axis = (int(axis),)
+    elif not isinstance(axis, (tuple, list)):
+        raise TypeError(f"norm: axis must be None, an int or a tuple of ints, got {axis!r}")
     axis = tuple(axis)
     if len(axis) == 1:
         return vector_norm(x, axis, keepdims, ord)

@@ -15,6 +15,7 @@ import numpy as np
 from .. import numpy as dnp
 from .. import ops
 from ._common import concrete, is_traced, jax_twin, unsupported
+from .axes import as_int
 
 __all__ = ["convolve", "corrcoef", "correlate", "cov", "ediff1d", "heaviside", "interp", "ldexp", "median",
            "nanmedian", "nanpercentile", "nanquantile", "percentile", "polyval", "ptp", "quantile",
@@ -22,8 +23,9 @@ __all__ = ["convolve", "corrcoef", "correlate", "cov", "ediff1d", "heaviside", "
 
 
 def _one_axis(fn: str, a: Any, axis: Any) -> int:
-    if not isinstance(axis, (int, np.integer)):
+    if isinstance(axis, (tuple, list)):
         raise NotImplementedError(f"{fn}: axis must be None or one int, got {axis!r}")
+    axis = as_int(axis, f"{fn}: axis")
     nd = len(dnp.shape(a))
     if not -nd <= axis < nd:
         raise np.exceptions.AxisError(f"{fn}: axis {axis} is out of bounds for {nd} dimensions")

@@ -183,7 +183,7 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
         return dnp.reshape(roll(dnp.ravel(a), shift, 0), dnp.shape(a))
     shifts, axes = np.broadcast_arrays(np.asarray(shift), np.asarray(axis))
     for s, ax in zip(shifts.ravel(), axes.ravel(), strict=True):
-        ax = dnp._one_axis(a, int(ax))
+        ax = dnp._one_axis(a, ax)
         n = dnp.shape(a)[ax]
         k = int(s) % n if n else 0
         if k:

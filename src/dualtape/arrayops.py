@@ -10,37 +10,42 @@ from . import numpy as dnp
 from . import ops
 from .dispatch import method2
 
-__all__ = ["ArrayOps"]
+__all__ = ["ArrayOps", "numpy_namesakes"]
 
-_UFUNCS = {
-    "add": dnp.add, "subtract": dnp.subtract, "multiply": dnp.multiply,
-    "divide": dnp.divide, "true_divide": dnp.divide, "negative": dnp.negative,
-    "power": dnp.power, "square": dnp.square, "reciprocal": dnp.reciprocal,
-    "exp": dnp.exp, "log": dnp.log, "log1p": dnp.log1p, "expm1": dnp.expm1,
-    "sqrt": dnp.sqrt, "sin": dnp.sin, "cos": dnp.cos, "tan": dnp.tan, "tanh": dnp.tanh,
-    "sinh": dnp.sinh, "cosh": dnp.cosh, "arctan": dnp.arctan, "absolute": dnp.abs,
-    "sign": dnp.sign, "maximum": dnp.maximum, "minimum": dnp.minimum, "matmul": dnp.matmul,
-    "positive": lambda x: x,
-}
+
+def numpy_namesakes(module: Any, np_module: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``module``'s own functions keyed by the ``__name__`` of their ``np_module`` namesakes:
+    (functions, ufuncs). NumPy's objects re-exported as they are (``arange``, ``zeros``) are
+    left out: NumPy's function is the one called, so dualtape has nothing to add; so are
+    NumPy functions that never dispatch on their arguments' types."""
+    functions: dict[str, Any] = {}
+    ufuncs: dict[str, Any] = {}
+    for name in dir(module):
+        fn, np_fn = getattr(module, name), getattr(np_module, name, None)
+        if (name.startswith("_") or np_fn is None or fn is np_fn or not callable(fn)
+                or isinstance(fn, type) or not callable(np_fn) or isinstance(np_fn, type)):
+            continue
+        if not isinstance(np_fn, np.ufunc) and not hasattr(np_fn, "_implementation"):
+            continue  # never dispatched to __array_function__ (numpy.array, numpy.full)
+        table = ufuncs if isinstance(np_fn, np.ufunc) else functions
+        key = getattr(np_fn, "__name__", name)
+        if key == name:  # an alias (permute_dims is numpy.transpose) yields to the exact name
+            table[key] = fn
+        else:
+            table.setdefault(key, fn)
+    return functions, ufuncs
+
+
+# Every function of dualtape.numpy with a NumPy namesake answers NumPy's call on a traced value.
+_FUNCTIONS, _UFUNCS = numpy_namesakes(dnp, np)
+_UFUNCS["positive"] = lambda x: x
 _COMPARISONS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
-                "isfinite", "isnan", "isinf", "signbit"}
-_FUNCTIONS = {
-    name: getattr(dnp, name)
-    for name in (
-        "sum", "mean", "prod", "max", "min", "amax", "amin", "matmul", "dot", "outer", "inner",
-        "vdot", "transpose", "moveaxis", "swapaxes", "reshape", "ravel", "broadcast_to",
-        "expand_dims", "squeeze", "concatenate", "stack", "hstack", "vstack", "take", "cumsum",
-        "where", "clip", "flip", "shape", "ndim", "size", "zeros_like", "ones_like", "argmax",
-        "argmin", "copy",
-    )
-}
+                "isfinite", "isnan", "isinf", "signbit", "logical_and", "logical_or",
+                "logical_not", "logical_xor", "floor_divide"}
 
 # ---- the "linalg" block: numpy.linalg functions, einsum, tensordot and matrix helpers
-_FUNCTIONS.update({name: getattr(dnp, name) for name in (
-    "einsum", "tensordot", "trace", "diag", "diagonal", "triu", "tril", "kron", "cross")})
-_LINALG = {name: getattr(dnp.linalg, name) for name in dnp.linalg.__all__
-           if callable(getattr(dnp.linalg, name)) and name[0].islower()}
-_LINALG.update({"multi_dot": dnp.linalg.multi_dot, "matmul": dnp.matmul,
+_LINALG = numpy_namesakes(dnp.linalg, np.linalg)[0]
+_LINALG.update({"matmul": dnp.matmul,
                 "outer": dnp.outer, "tensordot": dnp.tensordot,
                 "trace": lambda x, offset=0: dnp.trace(x, offset, -2, -1),
                 "diagonal": lambda x, offset=0: dnp.diagonal(x, offset, -2, -1),
@@ -285,28 +290,3 @@ class ArrayOps:
             "a traced value cannot be converted to a NumPy array: the derivative would be lost. "
             "Use dualtape.numpy functions instead of NumPy ones (or dnp.concrete(x) where a constant "
             "is meant)")
-
-
-# ---------------------------------------------------------------- npcov: more of NumPy reaches dualtape.numpy
-
-_UFUNCS.update({
-    name: getattr(dnp, name)
-    for name in (
-        "arcsin", "arccos", "arcsinh", "arccosh", "arctanh", "log2", "log10", "exp2", "cbrt",
-        "arctan2", "hypot", "logaddexp", "logaddexp2", "remainder", "fmod", "floor", "ceil",
-        "rint", "trunc", "deg2rad", "rad2deg", "radians", "degrees", "fabs", "fmax", "fmin",
-        "conjugate",
-    )
-})
-_COMPARISONS |= {"logical_and", "logical_or", "logical_not", "logical_xor", "floor_divide"}
-_FUNCTIONS.update({
-    name: getattr(dnp, name)
-    for name in (
-        "var", "std", "average", "cumprod", "nansum", "nanmean", "diff", "pad", "tile", "repeat",
-        "roll", "rot90", "fliplr", "flipud", "sort", "partition", "take_along_axis", "split",
-        "array_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d",
-        "rollaxis", "permute_dims", "append", "column_stack", "dstack", "select", "gradient",
-        "full_like", "nan_to_num", "sinc", "round", "around", "fix", "real", "imag", "conj",
-        "conjugate", "real_if_close", "angle", "astype", "linspace", *dnp.PASSTHROUGH,
-    )
-})

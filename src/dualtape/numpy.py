@@ -36,6 +36,10 @@ from numpy import (  # noqa: F401  (re-exported)
 
 from . import ops as _ops
 from .dispatch import concrete  # dnp.concrete, public
+from .npext.axes import axis_list as _axis_list
+from .npext.axes import axis_tuple as _axis_tuple
+from .npext.axes import one_axis as _one_axis
+from .npext.axes import sizes as _sizes
 from .registry import Tracer
 
 ArrayLike = Any
@@ -56,46 +60,6 @@ def ndim(a: ArrayLike) -> int:
 def size(a: ArrayLike) -> int:
     """Number of elements of ``a``."""
     return _ops.size_of(a)
-
-
-_AXES: dict[tuple, tuple[int, ...]] = {}  # (axis, rank) -> axes, for None and int axes seen
-
-
-def _axis_tuple(a: ArrayLike, axis: Any, name: str = "axis") -> tuple[int, ...]:
-    """Normalise ``axis`` (None, int or sequence) to a tuple of negative ints."""
-    nd = ndim(a)
-    if axis is None or type(axis) is int:
-        got = _AXES.get((axis, nd))
-        if got is None:
-            got = tuple(range(-nd, 0)) if axis is None else _axis_tuple(a, (axis,), name)
-            if len(_AXES) < 4096:
-                _AXES[(axis, nd)] = got
-        return got
-    if isinstance(axis, (int, _np.integer)):
-        axes: tuple = (axis,)
-    elif isinstance(axis, (tuple, list)):
-        axes = tuple(axis)
-    else:
-        raise TypeError(f"{name}: expected an int or a tuple of ints, got {axis!r}")
-    out = []
-    for ax in axes:
-        if not isinstance(ax, (int, _np.integer)) or isinstance(ax, bool):
-            raise TypeError(f"{name}: expected an int or a tuple of ints, got {axis!r}")
-        if not -nd <= ax < nd:
-            raise ValueError(f"{name}: axis {ax} is out of bounds for an array of rank {nd}")
-        out.append(int(ax) - nd if ax >= 0 else int(ax))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name}: repeated axis in {axis!r}")
-    return tuple(sorted(out))
-
-
-def _one_axis(a: ArrayLike, axis: int, name: str = "axis", extra: int = 0) -> int:
-    nd = ndim(a) + extra
-    if not isinstance(axis, (int, _np.integer)) or isinstance(axis, bool):
-        raise TypeError(f"{name}: expected an int, got {axis!r}")
-    if not -nd <= axis < nd:
-        raise ValueError(f"{name}: axis {axis} is out of bounds for rank {nd}")
-    return int(axis) - nd if axis >= 0 else int(axis)
 
 
 # ---------------------------------------------------------------- elementwise
@@ -230,14 +194,14 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
 
 def dot(a: ArrayLike, b: ArrayLike) -> Any:
     """NumPy's ``dot``: product for scalars, matmul up to 2-D, sum over last/second-last axes."""
-    na, nb = ndim(a), ndim(b)
-    if na == 0 or nb == 0:
-        return multiply(a, b)
-    if na <= 2 and nb <= 2:
-        return matmul(a, b)
     sa, sb = shape(a), shape(b)
+    if not sa or not sb:
+        return multiply(a, b)
     k = sa[-1]
-    if nb == 1:
+    if sb[-2 if len(sb) > 1 else 0] != k:
+        raise ValueError(f"dot: shapes {sa} (a) and {sb} (b) not aligned: {k} (dim {len(sa) - 1}) "
+                         f"!= {sb[-2 if len(sb) > 1 else 0]} (dim {builtins.max(len(sb) - 2, 0)})")
+    if len(sb) == 1 or len(sa) <= 2 and len(sb) <= 2:
         return matmul(a, b)
     b_moved = moveaxis(b, -2, 0)
     rest = sb[:-2] + sb[-1:]
@@ -266,7 +230,11 @@ def inner(a: ArrayLike, b: ArrayLike) -> Any:
 
 
 def vdot(a: ArrayLike, b: ArrayLike) -> Any:
-    """Dot product of the flattened inputs."""
+    """Dot product of the flattened inputs (real only: dualtape has no complex numbers, and
+    ``numpy.vdot`` would conjugate a complex ``a``)."""
+    for name, v in (("a", a), ("b", b)):
+        if _np.iscomplexobj(concrete(v)):
+            raise TypeError(f"vdot: {name} is complex; dualtape supports real inputs only")
     return sum(multiply(reshape(a, (-1,)), reshape(b, (-1,))))
 
 
@@ -278,12 +246,11 @@ def reshape(a: ArrayLike, shape: Any = None, newshape: Any = None, order: str = 
     with the first index fastest, as NumPy's."""
     if shape is None:
         shape = newshape
+    target = _sizes(shape, "shape")
     if order == "F":
-        target = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
         return transpose(reshape(transpose(a), target[::-1]))
     if order not in ("C", "A"):
         raise ValueError(f"order: expected 'C' or 'F', got {order!r}")
-    target = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(int(s) for s in shape)
     n = size(a)
     if target.count(-1) > 1:
         raise ValueError(f"reshape: at most one -1 allowed in shape {target}")
@@ -321,9 +288,7 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 def moveaxis(a: ArrayLike, source: Any, destination: Any) -> Any:
     """Move axes of ``a`` to new positions."""
     nd = ndim(a)
-    src = [_one_axis(a, s, "source") % nd for s in ((source,) if isinstance(source, int) else source)]
-    dst = [_one_axis(a, d, "destination") % nd
-           for d in ((destination,) if isinstance(destination, int) else destination)]
+    src, dst = _axis_list(a, source, "source"), _axis_list(a, destination, "destination")
     if len(src) != len(dst):
         raise ValueError("moveaxis: source and destination must have the same number of axes")
     order = [i for i in range(nd) if i not in src]
@@ -343,7 +308,7 @@ def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
 
 def broadcast_to(a: ArrayLike, shape: Any) -> Any:  # noqa: A002
     """Broadcast ``a`` to ``shape``."""
-    target = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    target = _sizes(shape, "shape")
     src = _ops.shape_of(a)
     try:
         ok = _np.broadcast_shapes(src, target) == target
@@ -358,9 +323,9 @@ def broadcast_to(a: ArrayLike, shape: Any) -> Any:  # noqa: A002
 
 def expand_dims(a: ArrayLike, axis: Any) -> Any:
     """Insert unit axes at ``axis`` (positions in the result)."""
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    norm = tuple(sorted(_one_axis(a, ax, "axis", extra=len(axes)) for ax in axes))
-    return _ops.expand_dims(a, axis=norm)
+    n = 1 if isinstance(axis, (int, _np.integer)) else len(axis)
+    nd = ndim(a) + n
+    return _ops.expand_dims(a, axis=tuple(sorted(i - nd for i in _axis_list(a, axis, "axis", n))))
 
 
 def squeeze(a: ArrayLike, axis: Any = None) -> Any:
@@ -404,8 +369,10 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
 
 def hstack(arrays: Sequence[ArrayLike]) -> Any:
     """Concatenate along the first axis for 1-D inputs, else the second."""
-    arrays = list(arrays)
-    return concatenate(arrays, axis=0 if ndim(arrays[0]) <= 1 else 1)
+    arrays = [reshape(a, (1,)) if ndim(a) == 0 else a for a in arrays]
+    if not arrays:
+        raise ValueError("hstack: need at least one array")
+    return concatenate(arrays, axis=0 if ndim(arrays[0]) == 1 else 1)
 
 
 def vstack(arrays: Sequence[ArrayLike]) -> Any:

@@ -61,6 +61,19 @@ def _matrix(a: ArrayLike, name: str) -> tuple[int, ...]:
     return s
 
 
+def _real_float(x: ArrayLike, name: str) -> Any:
+    """``x`` as NumPy computes a norm of it: integer and boolean arrays as float64; complex
+    input raises TypeError (dualtape has no complex numbers)."""
+    if isinstance(x, (list, tuple)):
+        x = _dnp.asarray(x)
+    dt = _la.dtype_of(x)
+    if dt.kind == "c" or isinstance(x, complex):
+        raise TypeError(f"{name}: x is complex; dualtape supports real inputs only")
+    if dt.kind in "iub" and not isinstance(x, Tracer):
+        return _np.asarray(x, dtype=_np.float64)
+    return x
+
+
 def _traced(*xs: Any) -> bool:
     return any(isinstance(x, Tracer) for x in xs)
 
@@ -132,7 +145,8 @@ def pinv(a: ArrayLike, rcond: Any = None, hermitian: bool = False, *, rtol: Any 
     m, n = _matrix(a, "pinv")[-2:]
     r = rtol if rtol is not None else rcond
     if r is None:
-        r = max(m, n) * float(_np.finfo(_la.dtype_of(a)).eps)
+        dt = _la.dtype_of(a)
+        r = max(m, n) * float(_np.finfo(dt if dt.kind in "fc" else _np.float64).eps)
     return _la.pinv(a, rtol=float(r))
 
 
@@ -239,6 +253,7 @@ def qr(a: ArrayLike, mode: str = "reduced") -> Any:
 def vector_norm(x: ArrayLike, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:  # noqa: A002
     """Vector p-norm over ``axis`` (all axes by default): ``ord`` any real p, ``inf``, ``-inf``,
     or 0 (the count of nonzeros, a constant)."""
+    x = _real_float(x, "vector_norm")
     axes = _dnp._axis_tuple(x, axis)
     kw = {"axis": axes, "keepdims": keepdims}
     if ord is None or ord == 2:
@@ -261,6 +276,7 @@ def vector_norm(x: ArrayLike, axis: Any = None, keepdims: bool = False, ord: Any
 def matrix_norm(x: ArrayLike, keepdims: bool = False, ord: Any = "fro",
                 axis: tuple[int, int] = (-2, -1)) -> Any:  # noqa: A002
     """Matrix norm over two axes: 'fro', 'nuc', 1, -1, 2, -2, inf, -inf."""
+    x = _real_float(x, "matrix_norm")
     rc = _dnp._axis_tuple(x, axis)
     if len(rc) != 2 or len(axis) != 2:
         raise ValueError(f"axis: a matrix norm needs two distinct axes, got {axis!r}")
@@ -278,7 +294,8 @@ def matrix_norm(x: ArrayLike, keepdims: bool = False, ord: Any = "fro",
     else:
         raise ValueError(f"ord: {ord!r} is not a matrix norm ('fro', 'nuc', 1, -1, 2, -2, inf, "
                          "-inf)")
-    return out if keepdims else _ops.squeeze(out, axis=rc)
+    out = out if keepdims else _ops.squeeze(out, axis=rc)
+    return out[()] if isinstance(out, _np.ndarray) and out.ndim == 0 else out  # NumPy's scalar
 
 
 def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
@@ -298,6 +315,8 @@ def norm(x: ArrayLike, ord: Any = None, axis: Any = None, keepdims: bool = False
         axis = tuple(range(nd))
     if isinstance(axis, (int, _np.integer)):
         axis = (int(axis),)
+    elif not isinstance(axis, (tuple, list)):
+        raise TypeError(f"norm: axis must be None, an int or a tuple of ints, got {axis!r}")
     axis = tuple(axis)
     if len(axis) == 1:
         return vector_norm(x, axis, keepdims, ord)

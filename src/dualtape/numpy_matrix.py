@@ -13,6 +13,7 @@ import numpy as _np
 
 from . import numpy as _dnp
 from . import ops as _ops
+from .npext.axes import as_int
 from .ops.einsum import einsum_call, tensordot  # noqa: F401  (re-exported)
 from .ops.matrix import dtype_of
 
@@ -36,6 +37,7 @@ def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> A
     i, j = _dnp._one_axis(a, axis1, "axis1") % nd, _dnp._one_axis(a, axis2, "axis2") % nd
     if i == j:
         raise ValueError("diagonal: axis1 and axis2 must differ")
+    offset = as_int(offset, "offset")
     moved = _dnp.moveaxis(a, (i, j), (-2, -1))
     n, m = _ops.shape_of(moved)[-2:]
     rows = _np.arange(max(0, -offset), min(n, m - offset)) if -n < offset < m else _np.arange(0)
@@ -55,6 +57,7 @@ def diag(v: ArrayLike, k: int = 0) -> Any:
         return diagonal(v, k)
     if nd != 1:
         raise ValueError(f"diag: expected a 1-D or 2-D input, got {nd} axes")
+    k = as_int(k, "k")
     n = _ops.shape_of(v)[0]
     size = n + abs(k)
     idx = _np.arange(n)

@@ -12,6 +12,7 @@ import numpy as np
 from .. import numpy as dnp
 from .. import ops
 from ._common import concrete, has_jax, is_traced, jax_twin
+from .axes import sizes
 from .shapes import along, atleast_3d
 
 __all__ = ["append", "array", "asarray", "column_stack", "dstack", "full", "full_like", "gradient",
@@ -61,7 +62,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
     """An array of ``shape`` filled with ``fill_value`` (differentiated)."""
     if not _holds_traced(fill_value):
         return np.full(shape, fill_value, dtype=dtype)
-    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
+    shape = sizes(shape, "shape")
     out = dnp.broadcast_to(fill_value, shape)
     return out if dtype is None else dnp.astype(out, dtype)
 

@@ -15,6 +15,7 @@ import numpy as np
 from .. import numpy as dnp
 from .. import ops
 from ._common import concrete, is_traced, jax_twin, unsupported
+from .axes import as_int
 
 __all__ = ["convolve", "corrcoef", "correlate", "cov", "ediff1d", "heaviside", "interp", "ldexp", "median",
            "nanmedian", "nanpercentile", "nanquantile", "percentile", "polyval", "ptp", "quantile",
@@ -22,8 +23,9 @@ __all__ = ["convolve", "corrcoef", "correlate", "cov", "ediff1d", "heaviside", "
 
 
 def _one_axis(fn: str, a: Any, axis: Any) -> int:
-    if not isinstance(axis, (int, np.integer)):
+    if isinstance(axis, (tuple, list)):
         raise NotImplementedError(f"{fn}: axis must be None or one int, got {axis!r}")
+    axis = as_int(axis, f"{fn}: axis")
     nd = len(dnp.shape(a))
     if not -nd <= axis < nd:
         raise np.exceptions.AxisError(f"{fn}: axis {axis} is out of bounds for {nd} dimensions")
@@ -167,7 +169,10 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: An
     if not rowvar and len(dnp.shape(m)) != 1:  # NumPy 2's rule
         x = dnp.transpose(x)
     if y is not None:
-        yy = dnp.atleast_2d(_array(y))
+        yy = _array(y)
+        if len(dnp.shape(yy)) > 2:
+            raise ValueError(f"cov: y has more than 2 dimensions (shape {dnp.shape(yy)})")
+        yy = dnp.atleast_2d(yy)
         if not rowvar and dnp.shape(yy)[0] != 1:
             yy = dnp.transpose(yy)
         x = dnp.concatenate([x, yy], axis=0)

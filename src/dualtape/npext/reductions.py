@@ -45,7 +45,7 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
             return avg
         axes = dnp._axis_tuple(a, axis)
         n = float(np.prod([dnp.shape(a)[i] for i in axes]))
-        return avg, np.full(dnp.shape(avg), n)
+        return avg, np.full(dnp.shape(avg), n, getattr(concrete(avg), "dtype", np.float64))[()]
     sa, sw = dnp.shape(a), dnp.shape(weights)
     if sw != sa:
         if axis is None:
@@ -63,7 +63,12 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     if np.any(np.asarray(concrete(den)) == 0):
         raise ZeroDivisionError("average: weights sum to zero")
     avg = ops.div(num, den)
-    return (avg, den) if returned else avg
+    if not returned:
+        return avg
+    # NumPy's weight sum has the result's dtype (float64 for integer a)
+    kinds = [getattr(concrete(v), "dtype", np.dtype(np.float64)) for v in (a, weights)]
+    dtype = np.result_type(*kinds, *(["f8"] if kinds[0].kind in "iub" else []))
+    return avg, (den if getattr(concrete(den), "dtype", None) == dtype else dnp.astype(den, dtype))
 
 
 @jax_twin()

@@ -13,6 +13,7 @@ import numpy as np
 from .. import numpy as dnp
 from .. import ops
 from ._common import concrete, is_traced, jax_twin
+from .axes import as_int, sizes
 
 __all__ = [
     "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "diff", "dsplit", "fliplr", "flipud",
@@ -84,7 +85,10 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
     are constants, not differentiated); ``edge``, ``reflect``, ``symmetric`` and ``wrap``
     are gathers along each axis."""
     nd = dnp.ndim(array)
-    width = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
+    width = np.asarray(pad_width)
+    if width.dtype.kind not in "iu":
+        raise TypeError(f"pad: pad_width must be of integral type, got {pad_width!r}")
+    width = np.broadcast_to(width.astype(np.int64), (nd, 2))
     if np.any(width < 0):
         raise ValueError(f"pad: pad_width must be non-negative, got {pad_width!r}")
     shape = dnp.shape(array)
@@ -141,7 +145,7 @@ def _object_array(v: Any) -> np.ndarray:
 @jax_twin()
 def tile(A: Any, reps: Any) -> Any:
     """Repeat the whole of ``A`` ``reps`` times along each axis."""
-    reps = (int(reps),) if np.ndim(reps) == 0 else tuple(int(r) for r in reps)
+    reps = sizes(reps, "reps", allow_bool=True)
     shape = dnp.shape(A)
     d = max(len(reps), len(shape))
     reps = (1,) * (d - len(reps)) + reps
@@ -180,7 +184,7 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
         return dnp.reshape(roll(dnp.ravel(a), shift, 0), dnp.shape(a))
     shifts, axes = np.broadcast_arrays(np.asarray(shift), np.asarray(axis))
     for s, ax in zip(shifts.ravel(), axes.ravel(), strict=True):
-        ax = dnp._one_axis(a, int(ax))
+        ax = dnp._one_axis(a, ax)
         n = dnp.shape(a)[ax]
         k = int(s) % n if n else 0
         if k:
@@ -192,6 +196,8 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
 @jax_twin()
 def rot90(m: Any, k: int = 1, axes: Any = (0, 1)) -> Any:
     """Rotate by 90 degrees ``k`` times in the plane of ``axes``."""
+    if len(axes) != 2:
+        raise ValueError(f"rot90: axes must name two axes, got {axes!r}")
     a0, a1 = (dnp._one_axis(m, ax, "axes") for ax in axes)
     if a0 == a1:
         raise ValueError("rot90: the two axes must differ")
@@ -316,9 +322,12 @@ def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
     """Roll ``axis`` backwards until it lies before position ``start``."""
     nd = dnp.ndim(a)
     ax = dnp._one_axis(a, axis) % nd
-    if not -nd <= start <= nd:
-        raise ValueError(f"rollaxis: start {start} is out of bounds for rank {nd}")
-    start %= nd + 1
+    given, start = start, as_int(start, "start")
+    if start < 0:
+        start += nd
+    if not 0 <= start <= nd:
+        raise ValueError(f"rollaxis: start {given} is out of bounds: it must satisfy "
+                         f"{-nd} <= start < {nd + 1}")
     if ax < start:
         start -= 1
     if ax == start:

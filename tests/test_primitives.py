@@ -224,6 +224,8 @@ CASES += [
     *binary("logaddexp2", dnp.logaddexp2),
     *binary("remainder", dnp.remainder, ("real", "away")),
     *binary("fmod", dnp.fmod, ("real", "away")),
+    *unary("ldexp", lambda x: dnp.ldexp(x, 3)),
+    Case("ldexp", lambda x: dnp.ldexp(x, np.array([[-2], [0], [5]])), ((3, 2),), label="bcast"),
     *unary("floor", dnp.floor, "away"),
     *unary("ceil", dnp.ceil, "away"),
     *unary("rint", dnp.rint, "away"),

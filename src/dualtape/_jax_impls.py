@@ -156,6 +156,7 @@ def put_along(g, indices, axis, length):
 arcsin, arccos, arcsinh, arccosh, arctanh = jnp.arcsin, jnp.arccos, jnp.arcsinh, jnp.arccosh, jnp.arctanh
 log2, log10, exp2, cbrt = jnp.log2, jnp.log10, jnp.exp2, jnp.cbrt
 arctan2, hypot, logaddexp, logaddexp2 = jnp.arctan2, jnp.hypot, jnp.logaddexp, jnp.logaddexp2
+ldexp = jnp.ldexp
 remainder, fmod = jnp.remainder, jnp.fmod
 floor, ceil, rint, trunc = jnp.floor, jnp.ceil, jnp.rint, jnp.trunc
 

@@ -32,14 +32,22 @@ def _one_axis(fn: str, a: Any, axis: Any) -> int:
     return int(axis) % nd
 
 
+def _real(fn: str, name: str, v: Any) -> Any:
+    if np.iscomplexobj(concrete(v)):
+        raise TypeError(f"{fn}: {name} is complex; dualtape supports real values only")
+    return v
+
+
 def _array(v: Any) -> Any:
     """``v`` as an array: lists and tuples (of traced values too) stacked, others as they are."""
     return dnp.asarray(v) if isinstance(v, (list, tuple)) else v
 
 
 def _float_dtype(*vs: Any) -> np.dtype:
-    """The floating dtype NumPy computes these in (float64 from integers)."""
-    dt = np.result_type(*(getattr(concrete(v), "dtype", np.float64) for v in vs))
+    """The floating dtype NumPy computes these in (float64 from integers); Python scalars are
+    weak, as in NumPy 2 (a float32 array and ``0.5`` give float32)."""
+    dt = np.result_type(*(v if type(v) in (bool, int, float) else
+                          getattr(concrete(v), "dtype", np.float64) for v in vs))
     return dt if dt.kind == "f" else np.dtype(np.float64)
 
 
@@ -53,11 +61,28 @@ def _levels(fn: str, q: Any, top: float) -> tuple[Any, np.ndarray]:
     return q, qc
 
 
+def _lerp(low: Any, high: Any, frac: Any, same: np.ndarray) -> Any:
+    """``low + frac * (high - low)`` as NumPy computes it, but ``low`` itself where both are the
+    same entry (``same``) and ``low``/``high`` weighted where both are one infinity (no
+    ``inf - inf``); the derivative is JAX's: ``1 - frac`` to ``low`` and ``frac`` to ``high``."""
+    lc, hc = np.asarray(concrete(low)), np.asarray(concrete(high))
+    special = np.isinf(lc) & (same | (lc == hc))
+    if not special.any():
+        return low + frac * (high - low)
+    both = special & ~same
+    result = low + frac * ops.where(special, 0.0, high - low)
+    if both.any():
+        weighted = (1.0 - frac) * ops.where(both, low, 0.0) + frac * ops.where(both, high, 0.0)
+        result = ops.where(both, weighted, result)
+    return result
+
+
 def _quantiles(fn: str, a: Any, q: Any, axis: Any, method: str, keepdims: bool, out: Any,
                weights: Any, skip_nan: bool) -> Any:
-    """``quantile`` (``skip_nan``: ``nanquantile``): per slice along ``axis``, interpolate
-    linearly between the two sorted values around ``q * (count - 1)``, where ``count`` is
-    the slice's length (or its number of non-NaN entries, which sort first)."""
+    """``quantile`` (``skip_nan``: ``nanquantile``; ``fn`` "median": ``median``): per slice
+    along ``axis``, interpolate linearly between the two sorted values around
+    ``q * (count - 1)``, where ``count`` is the slice's length (or its number of non-NaN
+    entries, which sort first)."""
     unsupported(fn, out=out, weights=weights)
     if method != "linear":
         raise NotImplementedError(f"{fn}: method={method!r} is not supported (only 'linear', "
@@ -66,9 +91,16 @@ def _quantiles(fn: str, a: Any, q: Any, axis: Any, method: str, keepdims: bool, 
     a = _array(a)
     shape = dnp.shape(a)
     x, ax = (dnp.ravel(a), 0) if axis is None else (a, _one_axis(fn, a, axis))
+    dtype = _float_dtype(x, q)
+    kept = tuple(1 for _ in shape) if axis is None else shape[:ax] + (1,) + shape[ax + 1:]
+    out_shape = qc.shape + (kept if keepdims else () if axis is None else shape[:ax] + shape[ax + 1:])
+    if qc.size == 0 or math.prod(out_shape) == 0:
+        return np.empty(out_shape, dtype)
     if dnp.shape(x)[ax] == 0:
-        raise ValueError(f"{fn}: the array is empty along the axis")
-    dtype = _float_dtype(x)
+        if not (skip_nan or fn == "median"):
+            raise ValueError(f"{fn}: the array is empty along the axis")
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=3)  # NumPy's NaN
+        return np.full(out_shape, np.nan, dtype)[()]
     nan = np.isnan(np.asarray(concrete(x), dtype=dtype))
     # per slice, kept as a length-1 axis (NaN sorts last: the first `count` are the values)
     count = np.expand_dims((~nan).sum(axis=ax), ax) if skip_nan else dnp.shape(x)[ax]
@@ -82,7 +114,8 @@ def _quantiles(fn: str, a: Any, q: Any, axis: Any, method: str, keepdims: bool, 
         level = q[k] if qc.ndim else q
         frac = level * steps - lo[k] if is_traced(q) else (pos[k] - lo[k]).astype(dtype)
         low, high = dnp.take_along_axis(s, lo[k], ax), dnp.take_along_axis(s, hi[k], ax)
-        picked.append(dnp.squeeze(low + frac * (high - low), axis=ax))
+        same = np.broadcast_to(lo[k] == hi[k], dnp.shape(low))
+        picked.append(dnp.squeeze(_lerp(low, high, frac, same), axis=ax))
     result = dnp.stack(picked) if qc.ndim else picked[0]
     undefined = (count.squeeze(ax) == 0) if skip_nan else nan.any(axis=ax)
     if undefined.any():  # NumPy's NaN where a slice holds NaN (all NaN, skipping them)
@@ -90,7 +123,6 @@ def _quantiles(fn: str, a: Any, q: Any, axis: Any, method: str, keepdims: bool, 
             warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
         result = ops.where(undefined, np.array(np.nan, dtype), result)
     if keepdims:
-        kept = tuple(1 for _ in shape) if axis is None else shape[:ax] + (1,) + shape[ax + 1:]
         result = dnp.reshape(result, qc.shape + kept)
     return result
 
@@ -116,12 +148,9 @@ def percentile(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_inpu
 @jax_twin()
 def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
            keepdims: bool = False) -> Any:
-    """``quantile(a, 0.5)``: the middle value, or the mean of the two middle values."""
-    a = _array(a)
-    if axis is None and math.prod(dnp.shape(a)) == 0:
-        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=2)  # NumPy's nan
-        return np.float64(np.nan)
-    return quantile(a, 0.5, axis, out, overwrite_input, keepdims=keepdims)
+    """``quantile(a, 0.5)``: the middle value, or the mean of the two middle values (NaN,
+    with NumPy's warning, for an empty slice)."""
+    return _quantiles("median", a, 0.5, axis, "linear", keepdims, out, None, skip_nan=False)
 
 
 @jax_twin()
@@ -162,14 +191,14 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: An
     unsupported("cov", fweights=fweights, aweights=aweights, dtype=dtype)
     if ddof is not None and ddof != int(ddof):
         raise ValueError(f"cov: ddof must be an integer, got {ddof!r}")
-    m = _array(m)
+    m = _real("cov", "m", _array(m))
     if len(dnp.shape(m)) > 2:
         raise ValueError(f"cov: m has more than 2 dimensions (shape {dnp.shape(m)})")
     x = dnp.atleast_2d(m)
     if not rowvar and len(dnp.shape(m)) != 1:  # NumPy 2's rule
         x = dnp.transpose(x)
     if y is not None:
-        yy = _array(y)
+        yy = _real("cov", "y", _array(y))
         if len(dnp.shape(yy)) > 2:
             raise ValueError(f"cov: y has more than 2 dimensions (shape {dnp.shape(yy)})")
         yy = dnp.atleast_2d(yy)
@@ -225,9 +254,11 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
         at = _by_value(xc.shape) if is_traced(x) or is_traced(xp) else (lambda v, j: v[j])
         x0, x1, f0, f1 = at(xp, i), at(xp, i + 1), at(fp, i), at(fp, i + 1)
         flat = (xpc[i + 1] - xpc[i]) == 0  # a repeated knot: no slope (and no 0 / 0 to leak)
-        width = ops.where(flat, 1.0, x1 - x0)
-        inside = ops.where(flat, f0, f0 + (x - x0) * ((f1 - f0) / width))
-        inside = ops.where(xc == xpc[-1], fp[-1], inside)  # NumPy's value at the last knot
+        slope = ops.where(flat, 0.0, (f1 - f0) / ops.where(flat, 1.0, x1 - x0))
+        inside = f0 + (x - x0) * slope
+        last = xc == xpc[-1]
+        if last.any():  # NumPy's value fp[-1] exactly there, with the last segment's slope (JAX's)
+            inside = ops.where(last, f1 + (x - x1) * slope, inside)
     below = fp[0] if left is None else left
     above = fp[-1] if right is None else right
     return ops.where(xc < xpc[0], below, ops.where(xc > xpc[-1], above, inside))
@@ -242,13 +273,15 @@ def _by_value(shape: tuple) -> Any:
 
 @jax_twin()
 def polyval(p: Any, x: Any) -> Any:
-    """The polynomial with coefficients ``p`` (highest power first) at ``x``, by Horner's rule."""
+    """The polynomial with coefficients ``p`` (highest power first, or a ``numpy.poly1d``) at
+    ``x``, by Horner's rule."""
+    p = p.coeffs if isinstance(p, np.poly1d) else p  # poly1d's own indexing counts powers up
     p, x = _array(p), _array(x)
     if dnp.shape(p) == ():
         raise TypeError("polyval: p must be a sequence of coefficients (1-D), got a scalar")
     n = dnp.shape(p)[0]
     if n == 0:
-        return np.zeros(dnp.shape(x), np.result_type(getattr(concrete(x), "dtype", float), np.int64))
+        return np.zeros_like(np.asarray(concrete(x)))  # NumPy's: zeros like x
     y = x * 0 + p[0]  # p[0] in x's shape and the common dtype
     for k in range(1, n):
         y = y * x + p[k]
@@ -261,7 +294,7 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:  # no
     x = _array(x)
     if len(dnp.shape(x)) != 1:
         raise ValueError(f"vander: x must be 1-D, got shape {dnp.shape(x)}")
-    n = dnp.shape(x)[0] if N is None else int(N)
+    n = dnp.shape(x)[0] if N is None else as_int(N, "vander: N")
     if n < 0:
         raise ValueError(f"vander: N must be non-negative, got {N}")
     dtype = np.result_type(getattr(concrete(x), "dtype", np.float64), np.int64)
@@ -287,7 +320,7 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
     if x is None:
         d = dx
     else:
-        d = dnp.diff(x, axis=-1 if len(dnp.shape(x)) == 1 else ax)
+        d = dnp.diff(x, axis=-1 if len(dnp.shape(x)) == 1 else axis)  # NumPy: x's own axis
         if len(dnp.shape(x)) == 1 and nd > 1:
             d = dnp.reshape(d, tuple(-1 if k == ax else 1 for k in range(nd)))
     return dnp.sum(d * (part(slice(1, None)) + part(slice(None, -1))) / 2.0, axis=ax)
@@ -332,8 +365,9 @@ def convolve(a: Any, v: Any, mode: str = "full") -> Any:
 
 @jax_twin()
 def correlate(a: Any, v: Any, mode: str = "valid") -> Any:
-    """Cross-correlation of two real 1-D sequences: ``c[k] = sum_n a[n + k] v[n]``, as NumPy's."""
-    a, v = _array(a), _array(v)
+    """Cross-correlation of two real 1-D sequences: ``c[k] = sum_n a[n + k] v[n]``, as NumPy's
+    (complex sequences, which NumPy conjugates, are refused)."""
+    a, v = _real("correlate", "a", _array(a)), _real("correlate", "v", _array(v))
     n, m = _check_1d("correlate", a, v)
     if m > n:  # NumPy's order: the longer sequence slides, the result reversed
         return dnp.flip(correlate(v, a, mode), 0)
@@ -344,21 +378,32 @@ def correlate(a: Any, v: Any, mode: str = "valid") -> Any:
 def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
     """Differences of consecutive entries of the flattened array, with ``to_begin`` and
     ``to_end`` (scalars or sequences, traced or not) around them."""
-    parts = [dnp.ravel(_array(to_begin))] if to_begin is not None else []
-    parts.append(dnp.diff(dnp.ravel(_array(ary))))
+    diffs = dnp.diff(dnp.ravel(_array(ary)))
+    dtype = np.asarray(concrete(diffs)).dtype  # NumPy's: the ends are cast to it
+
+    def end(name: str, v: Any) -> Any:
+        v = dnp.ravel(_array(v))
+        have = np.asarray(concrete(v)).dtype
+        if not np.can_cast(have, dtype, casting="same_kind"):
+            raise TypeError(f"ediff1d: {name} of dtype {have} cannot be cast to the input's "
+                            f"{dtype} (NumPy's same_kind rule)")
+        return v if have == dtype else dnp.astype(v, dtype)
+
+    parts = [end("to_begin", to_begin)] if to_begin is not None else []
+    parts.append(diffs)
     if to_end is not None:
-        parts.append(dnp.ravel(_array(to_end)))
+        parts.append(end("to_end", to_end))
     return parts[0] if len(parts) == 1 else dnp.concatenate(parts)
 
 
 @jax_twin()
 def ldexp(x1: Any, x2: Any) -> Any:
-    """``x1 * 2**x2`` for integer ``x2`` (differentiated in ``x1``)."""
+    """``x1 * 2**x2`` for integer ``x2``, without overflow or underflow on the way
+    (differentiated in ``x1``: ``2**x2``, infinite or 0 where it is out of range, as in JAX)."""
     e = np.asarray(concrete(x2))
     if e.dtype.kind not in "iu":
         raise TypeError(f"ldexp: x2 must be integers, got dtype {e.dtype}")
-    dtype = _float_dtype(x1)
-    return _array(x1) * np.ldexp(np.ones((), dtype), e)
+    return ops.special.ldexp(_array(x1), e)
 
 
 @jax_twin()

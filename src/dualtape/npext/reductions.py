@@ -4,6 +4,7 @@ and NumPy's keyword arguments of the basic reductions (``with_keywords``)."""
 from __future__ import annotations
 
 import builtins
+import warnings
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,10 @@ __all__ = ["average", "cumprod", "nanmean", "nanstd", "nansum", "nanvar", "std",
 @jax_twin()
 def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
-    """Variance over ``axis``, dividing by ``n - ddof``."""
+    """Variance over ``axis``, dividing by ``n - ddof`` (``ddof`` may be fractional, as in NumPy)."""
     unsupported("var", dtype=dtype, out=out)
-    return R.var(a, axis=dnp._axis_tuple(a, axis), ddof=int(ddof), keepdims=builtins.bool(keepdims))
+    ddof = int(ddof) if float(ddof).is_integer() else float(ddof)
+    return R.var(a, axis=dnp._axis_tuple(a, axis), ddof=ddof, keepdims=builtins.bool(keepdims))
 
 
 @jax_twin()
@@ -80,40 +82,56 @@ def cumprod(a: Any, axis: int | None = None, dtype: Any = None, out: Any = None)
     return R.cumprod(a, axis=dnp._one_axis(a, axis))
 
 
-def _without_nan(a: Any) -> Any:
-    return ops.where(np.isnan(np.asarray(concrete(a))), 0.0, a)
+def _nan_mask(a: Any) -> np.ndarray | None:
+    """Where ``a`` holds NaN (None for integers and bools, which cannot)."""
+    c = np.asarray(concrete(a))
+    return np.isnan(c) if c.dtype.kind in "fc" else None
+
+
+def _counts(a: Any, nan: np.ndarray | None, axis: Any, keepdims: bool) -> tuple[np.ndarray, np.dtype]:
+    """The number of entries that are not NaN per slice, in the float dtype of the mean."""
+    dtype = np.asarray(concrete(a)).dtype
+    dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
+    valid = np.ones(dnp.shape(a), bool) if nan is None else ~nan
+    return np.sum(valid, axis=dnp._axis_tuple(a, axis), keepdims=keepdims).astype(dtype), dtype
 
 
 @jax_twin()
 def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
            keepdims: bool = False) -> Any:
-    """Sum treating NaN as zero (NaN entries get zero derivative)."""
+    """Sum treating NaN as zero (NaN entries get zero derivative); integers sum as ``sum``."""
     unsupported("nansum", dtype=dtype, out=out)
-    return dnp.sum(_without_nan(a), axis=axis, keepdims=keepdims)
+    nan = _nan_mask(a)
+    return dnp.sum(a if nan is None else ops.where(nan, 0.0, a), axis=axis, keepdims=keepdims)
 
 
 @jax_twin()
 def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
             keepdims: bool = False) -> Any:
-    """Mean of the entries that are not NaN."""
+    """Mean of the entries that are not NaN (float64 for integers and bools, as in NumPy)."""
     unsupported("nanmean", dtype=dtype, out=out)
-    count = np.sum(~np.isnan(np.asarray(concrete(a))), axis=dnp._axis_tuple(a, axis),
-                   keepdims=keepdims)
-    dtype = getattr(concrete(a), "dtype", np.dtype(np.float64))
-    return ops.div(nansum(a, axis=axis, keepdims=keepdims), count.astype(dtype))
+    count, _ = _counts(a, _nan_mask(a), axis, keepdims)
+    return ops.div(nansum(a, axis=axis, keepdims=keepdims), count)
 
 
 @jax_twin()
 def nanvar(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
            keepdims: bool = False) -> Any:
-    """Variance of the entries that are not NaN, dividing by their count minus ``ddof``."""
+    """Variance of the entries that are not NaN, dividing by their count minus ``ddof``: NaN
+    where that is not positive, and where an entry is infinite (as NumPy and JAX)."""
     unsupported("nanvar", dtype=dtype, out=out)
-    count = np.sum(~np.isnan(np.asarray(concrete(a))), axis=dnp._axis_tuple(a, axis),
-                   keepdims=keepdims)
-    dtype = getattr(concrete(a), "dtype", np.dtype(np.float64))
-    centred = _without_nan(a - nanmean(a, axis=axis, keepdims=True))
-    return ops.div(dnp.sum(centred * centred, axis=axis, keepdims=keepdims),
-                   (count - ddof).astype(dtype))
+    nan = _nan_mask(a)
+    count, fdt = _counts(a, nan, axis, keepdims)
+    centred = a - nanmean(a, axis=axis, keepdims=True)
+    if nan is not None:  # the input's NaN only: inf - inf stays NaN, as in NumPy
+        centred = ops.where(nan, 0.0, centred)
+    dof = count - ddof
+    bad = dof <= 0
+    total = dnp.sum(centred * centred, axis=axis, keepdims=keepdims)
+    if not bad.any():
+        return ops.div(total, dof)
+    warnings.warn("Degrees of freedom <= 0 for slice.", RuntimeWarning, stacklevel=3)
+    return ops.where(bad, np.array(np.nan, fdt), ops.div(total, np.where(bad, 1, dof)))
 
 
 @jax_twin()
@@ -123,14 +141,27 @@ def nanstd(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: i
     return ops.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims))
 
 
-# name -> (the reduction, the value of an entry ``where=`` leaves out (None: ``initial``'s),
-# how ``initial`` joins the result)
+# name -> (the reduction, how ``initial`` joins the result)
 _WITH_KEYWORDS = {
-    "sum": (ops.sum_, 0.0, ops.add),
-    "prod": (ops.prod, 1.0, ops.mul),
-    "max": (ops.max_, None, ops.maximum),
-    "min": (ops.min_, None, ops.minimum),
+    "sum": (ops.sum_, ops.add),
+    "prod": (ops.prod, ops.mul),
+    "max": (ops.max_, ops.maximum),
+    "min": (ops.min_, ops.minimum),
 }
+
+
+def _identity(name: str, dtype: np.dtype) -> np.ndarray:
+    """The value of an entry ``where=`` leaves out: the reduction's identity in ``dtype`` (for
+    max and min the lowest and highest value, so that only ``initial`` ties with the result,
+    as in JAX)."""
+    if name in ("sum", "prod"):
+        return np.array(0 if name == "sum" else 1, dtype)
+    if dtype.kind == "f":
+        return np.array(-np.inf if name == "max" else np.inf, dtype)
+    if dtype.kind == "b":
+        return np.array(name == "min")
+    info = np.iinfo(dtype)
+    return np.array(info.min if name == "max" else info.max, dtype)
 
 
 def with_keywords(name: str, a: Any, axis: Any, keepdims: bool, dtype: Any, out: Any,
@@ -145,17 +176,26 @@ def with_keywords(name: str, a: Any, axis: Any, keepdims: bool, dtype: Any, out:
         a = dnp.astype(a, dtype)
     axes, keep = dnp._axis_tuple(a, axis), builtins.bool(keepdims)
     mask = None if where is None else np.asarray(concrete(where), dtype=builtins.bool)
+    have = np.asarray(concrete(a)).dtype
     if name == "mean":
         if mask is None:
             return ops.mean(a, axis=axes, keepdims=keep)
         mask = np.broadcast_to(mask, dnp.shape(a))
-        total = ops.sum_(ops.where(mask, a, 0.0), axis=axes, keepdims=keep)
-        return ops.div(total, np.sum(mask, axis=axes, keepdims=keep, dtype=float))
-    reduce, left_out, join = _WITH_KEYWORDS[name]
+        total = ops.sum_(ops.where(mask, a, np.zeros((), have)), axis=axes, keepdims=keep)
+        fdt = have if have.kind == "f" else np.dtype(np.float64)  # NumPy's dtype of the mean
+        return ops.div(total, np.sum(mask, axis=axes, keepdims=keep).astype(fdt))
+    reduce, join = _WITH_KEYWORDS[name]
+    extremum = name in ("max", "min")
     if mask is not None:
-        if left_out is None and initial is None:
+        if extremum and initial is None:
             raise ValueError(f"{name}: where= needs initial= (the {name}imum of no entries is "
                              "undefined), as in NumPy")
-        a = ops.where(mask, a, initial if left_out is None else left_out)
-    result = reduce(a, axis=axes, keepdims=keep)
+        a = ops.where(mask, a, _identity(name, have))
+    shape = dnp.shape(a)
+    if extremum and initial is not None and 0 in (shape[i] for i in axes):
+        # no entries: NumPy's initial, in the result's shape
+        result = np.full(np.sum(np.zeros(shape, bool), axis=axes, keepdims=keep).shape,
+                         _identity(name, have))
+    else:
+        result = reduce(a, axis=axes, keepdims=keep)
     return result if initial is None else join(result, initial)

@@ -1,7 +1,7 @@
 """Elementwise primitives beyond ``dualtape.ops``: inverse trigonometric and hyperbolic
 functions, other bases of exp and log, ``cbrt``, ``sinc`` (every derivative), the
 two-argument functions (``arctan2``, ``hypot``, ``logaddexp``, ``logaddexp2``,
-``remainder``, ``fmod``), dtype conversion, and rounding (zero derivative).
+``remainder``, ``fmod``, ``ldexp``), dtype conversion, and rounding (zero derivative).
 
 Each rule is ``t * f'(x)`` (or ``g * f'(x)``) with ``f'`` written in dualtape ops,
 so it is differentiated again at higher orders.
@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import dispatch, ops
 from ..registry import ELEMENTWISE, Primitive, register
 from .core import elementwise_flops, times
 from .rules import defbinary, defnondiff, defunary
 
 __all__ = [
     "arccos", "arccosh", "arcsin", "arcsinh", "arctan2", "arctanh", "astype", "cbrt", "ceil",
-    "exp2", "floor", "fmod", "hypot", "log10", "log2", "logaddexp", "logaddexp2", "remainder",
+    "exp2", "floor", "fmod", "hypot", "ldexp", "log10", "log2", "logaddexp", "logaddexp2", "remainder",
     "rint", "round_", "sinc", "trunc",
 ]
 
@@ -140,6 +140,26 @@ remainder = _binary("remainder", np.remainder, _one,
                     lambda ans, x, y: ops.neg(floor(ops.div(x, y))), flops=_times(2))
 fmod = _binary("fmod", np.fmod, _one, lambda ans, x, y: ops.neg(trunc(ops.div(x, y))),
                flops=_times(2))
+
+
+
+def _times_two_to(t: Any, ans: Any, x: Any, e: Any) -> Any:
+    # t * 2**e; beyond 2**e's own range in up to three factors, so a zero t stays 0 (no 0 * inf)
+    # and the rest saturate to inf or 0 as t * 2**e would exactly (as JAX's)
+    one = np.ones((), getattr(dispatch.concrete(ans), "dtype", np.float64))
+    top = np.finfo(one.dtype).maxexp - 1
+    if np.all(np.abs(e) <= top):
+        return ops.mul(t, np.ldexp(one, e))
+    e = np.clip(e, -3 * top, 3 * top)
+    first = e // 3
+    second = (e - first) // 2
+    for part in (first, second, e - first - second):
+        t = ops.mul(t, np.ldexp(one, part))
+    return t
+
+
+# x * 2**e for integer e, computed in one step (2**e alone may over- or underflow).
+ldexp = _binary("ldexp", np.ldexp, saves="both", rules=(_times_two_to, None))
 
 # ---------------------------------------------------------------- rounding: zero derivative
 

@@ -225,3 +225,146 @@ def test_nan_order_statistics_ediff1d_and_ldexp_derivatives_match_jax():
     dt.check_grads(f, (np.nan_to_num(b),), order=1)
     with pytest.raises(TypeError, match="x2 must be integers"):
         dnp.ldexp(v, 1.5)
+
+
+INF, NAN = np.inf, np.nan
+F32 = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+Y3, X2 = np.arange(8.0).reshape(2, 2, 2), np.array([[0.0, 1.0], [3.0, 7.0]])
+EXPONENTS = np.array([1024, -1100, 5000, -2000, 3])
+TIE, LEFT_IN = np.array([1.0, 5.0, 1.0, 1.0]), np.array([True, False, False, False])
+
+# name -> (dualtape call, numpy call on the same arguments, arguments): values and dtypes
+EDGES = {
+    "median [inf, inf]": (dnp.median, np.median, (np.array([INF, INF]),)),
+    "median [1, inf, inf]": (dnp.median, np.median, (np.array([1.0, INF, INF]),)),
+    "median [-inf, -inf, 1]": (dnp.median, np.median, (np.array([-INF, -INF, 1.0]),)),
+    "median [-inf, inf]": (dnp.median, np.median, (np.array([-INF, INF]),)),
+    "nanmedian [inf, nan, inf]": (dnp.nanmedian, np.nanmedian, (np.array([INF, NAN, INF]),)),
+    "median empty axis": (lambda a: dnp.median(a, axis=0), lambda a: np.median(a, axis=0), (np.zeros((0, 3)),)),
+    "median empty keepdims": (lambda a: dnp.median(a, axis=0, keepdims=True),
+                              lambda a: np.median(a, axis=0, keepdims=True), (np.zeros((0, 3)),)),
+    "median empty other axis": (lambda a: dnp.median(a, axis=0), lambda a: np.median(a, axis=0), (np.zeros((3, 0)),)),
+    "nanmedian empty": (dnp.nanmedian, np.nanmedian, (np.array([]),)),
+    "quantile no levels": (lambda a: dnp.quantile(a, np.array([])), lambda a: np.quantile(a, np.array([])), (np.arange(4.0),)),
+    "quantile no levels axis": (lambda a: dnp.quantile(a, [], axis=1), lambda a: np.quantile(a, [], axis=1), (A,)),
+    "nanvar ddof = count": (lambda a: dnp.nanvar(a, ddof=3), lambda a: np.nanvar(a, ddof=3), (np.array([1.0, 2.0, 3.0]),)),
+    "nanvar ddof > count": (lambda a: dnp.nanvar(a, ddof=5), lambda a: np.nanvar(a, ddof=5), (np.array([1.0, 2.0, 3.0]),)),
+    "nanstd ddof rows": (lambda a: dnp.nanstd(a, axis=1, ddof=2), lambda a: np.nanstd(a, axis=1, ddof=2),
+                         (np.array([[1.0, 2.0, 3.0], [1.0, NAN, 2.0]]),)),
+    "nanvar inf": (dnp.nanvar, np.nanvar, (np.array([1.0, INF, NAN]),)),
+    "nanmean bool": (dnp.nanmean, np.nanmean, (np.array([True, False, True]),)),
+    "nanmean int8": (dnp.nanmean, np.nanmean, (np.ones(200, np.int8),)),
+    "nanmean uint8 axis": (lambda a: dnp.nanmean(a, axis=0), lambda a: np.nanmean(a, axis=0), (np.ones((256, 2), np.uint8),)),
+    "nanvar int8": (dnp.nanvar, np.nanvar, (np.arange(100, dtype=np.int8),)),
+    "nanmean float32": (dnp.nanmean, np.nanmean, (np.array([1.0, NAN, 2.0], np.float32),)),
+    "nansum int": (dnp.nansum, np.nansum, (np.array([1, 2]),)),
+    "nansum bool": (dnp.nansum, np.nansum, (np.array([True, True]),)),
+    "var fractional ddof": (lambda a: dnp.var(a, ddof=1.5), lambda a: np.var(a, ddof=1.5), (np.array([1.0, 2.0, 4.0, 7.0]),)),
+    "std fractional ddof": (lambda a: dnp.std(a, ddof=0.5), lambda a: np.std(a, ddof=0.5), (np.array([1.0, 2.0, 4.0, 7.0]),)),
+    "trapezoid 2-D x, axis -2": (lambda y, x: dnp.trapezoid(y, x, axis=-2), lambda y, x: np.trapezoid(y, x, axis=-2), (Y3, X2)),
+    "trapezoid 2-D x, axis -1": (lambda y, x: dnp.trapezoid(y, x, axis=-1), lambda y, x: np.trapezoid(y, x, axis=-1),
+                                 (np.ones((2, 3, 4)), np.ones((3, 1)) * np.arange(4.0))),
+    "ldexp out of range": (lambda a: dnp.ldexp(a, EXPONENTS), lambda a: np.ldexp(a, EXPONENTS),
+                           (np.array([0.5, 2.0 ** 600, 0.0, INF, 1.5]),)),
+    "ldexp float32": (lambda a: dnp.ldexp(a, 130), lambda a: np.ldexp(a, 130), (np.float32(2.0 ** -10),)),
+    "max empty initial": (lambda a: dnp.max(a, initial=2.0), lambda a: np.max(a, initial=2.0), (np.zeros(0),)),
+    "min empty axis initial": (lambda a: dnp.min(a, axis=0, initial=-1.0), lambda a: np.min(a, axis=0, initial=-1.0), (np.zeros((0, 3)),)),
+    "max where initial": (lambda a: dnp.max(a, where=LEFT_IN, initial=1.0), lambda a: np.max(a, where=LEFT_IN, initial=1.0), (TIE,)),
+    "max int where": (lambda a: dnp.max(a, where=a < 3, initial=0), lambda a: np.max(a, where=a < 3, initial=0), (np.arange(5),)),
+    "interp at the last knot": (lambda x: dnp.interp(x, XP, FP), lambda x: np.interp(x, XP, FP), (np.array([0.0, 1.1, 3.5]),)),
+    "polyval poly1d": (lambda x: dnp.polyval(np.poly1d([1.0, 2.0, -3.0]), x),
+                       lambda x: np.polyval(np.poly1d([1.0, 2.0, -3.0]), x), (np.array([2.0, 0.5]),)),
+    "heaviside float32, Python x2": (lambda a: dnp.heaviside(a, 0.5), lambda a: np.heaviside(a, 0.5), (F32 - 2,)),
+    "quantile float32, list q": (lambda a: dnp.quantile(a, [0.3]), lambda a: np.quantile(a, [0.3]), (F32,)),
+    "quantile float32, Python q": (lambda a: dnp.quantile(a, 0.3), lambda a: np.quantile(a, 0.3), (F32,)),
+    "mean float32 where": (lambda a: dnp.mean(a, where=a > 1), lambda a: np.mean(a, where=a > 1), (F32,)),
+    "mean int where": (lambda a: dnp.mean(a, where=a > 1), lambda a: np.mean(a, where=a > 1), (np.arange(4),)),
+    "sum int where": (lambda a: dnp.sum(a, where=a > 1), lambda a: np.sum(a, where=a > 1), (np.arange(4, dtype=np.int32),)),
+    "prod int where": (lambda a: dnp.prod(a, where=a > 1), lambda a: np.prod(a, where=a > 1), (np.arange(4),)),
+    "polyval no coefficients": (lambda x: dnp.polyval(np.array([]), x), lambda x: np.polyval(np.array([]), x), (F32,)),
+    "ediff1d float32, float64 end": (lambda a: dnp.ediff1d(a, to_end=np.array([1.0])),
+                                     lambda a: np.ediff1d(a, to_end=np.array([1.0])), (F32,)),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_edge_values_and_dtypes_match_numpy(name):
+    f, ref, args = EDGES[name]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got, want = f(*args), ref(*args)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+# name -> (dualtape function, JAX's, arguments): Jacobians in each mode against JAX's in the
+# same mode (at these points JAX's two modes can differ: a NaN forward, 0 backward)
+EDGE_JACOBIANS = {
+    "median [1, inf, inf]": (dnp.median, jnp.median, (np.array([1.0, INF, INF]),)),
+    "median [inf, 2, inf, 1]": (dnp.median, jnp.median, (np.array([INF, 2.0, INF, 1.0]),)),
+    "nanmedian [inf, nan, inf]": (dnp.nanmedian, jnp.nanmedian, (np.array([INF, NAN, INF]),)),
+    "quantile level below inf": (lambda q: dnp.quantile(np.array([1.0, 2.0, INF]), q),
+                                 lambda q: jnp.quantile(jnp.array([1.0, 2.0, INF]), q), (0.5,)),
+    "nanstd ddof rows": (lambda a: dnp.nanstd(a, axis=1, ddof=2), lambda a: jnp.nanstd(a, axis=1, ddof=2),
+                         (np.array([[1.0, 2.0, 3.0], [1.0, NAN, 2.0]]),)),
+    "nanvar ddof > count": (lambda a: dnp.nanvar(a, ddof=5), lambda a: jnp.nanvar(a, ddof=5), (np.array([1.0, 2.0, 3.0]),)),
+    "nanvar inf": (dnp.nanvar, jnp.nanvar, (np.array([1.0, INF, NAN]),)),
+    "var fractional ddof": (lambda a: dnp.var(a, ddof=1.5), lambda a: jnp.var(a, ddof=1.5), (np.array([1.0, 2.0, 4.0, 7.0]),)),
+    "trapezoid 2-D x, axis -2": (lambda y, x: dnp.trapezoid(y, x, axis=-2), lambda y, x: jnp.trapezoid(y, x, axis=-2), (Y3, X2)),
+    "ldexp out of range": (lambda a: dnp.ldexp(a, EXPONENTS[[0, 1, 3, 4]]), lambda a: jnp.ldexp(a, EXPONENTS[[0, 1, 3, 4]]),
+                           (np.array([0.5, 2.0 ** 600, 1.0, 1.5]),)),
+    "max where initial tie": (lambda a: dnp.max(a, where=LEFT_IN, initial=1.0),
+                              lambda a: jnp.max(a, where=LEFT_IN, initial=1.0), (TIE,)),
+    "min where initial tie": (lambda a: dnp.min(a, where=LEFT_IN, initial=1.0),
+                              lambda a: jnp.min(a, where=LEFT_IN, initial=1.0), (TIE,)),
+    "max initial ties twice": (lambda a: dnp.max(a, initial=1.0), lambda a: jnp.max(a, initial=1.0), (np.array([1.0, 1.0, 0.0]),)),
+    "max where rows": (lambda a: dnp.max(a, axis=1, where=np.array([[True, False, True], [False] * 3]), initial=0.5),
+                       lambda a: jnp.max(a, axis=1, where=np.array([[True, False, True], [False] * 3]), initial=0.5),
+                       (np.array([[1.0, 2.0, 2.0], [0.0, 1.0, 1.0]]),)),
+    "interp at the last knot": (lambda x, xp, fp: dnp.interp(x, xp, fp), jnp.interp, (np.array([0.0, 1.1, 3.5]), XP, FP)),
+    "polyval poly1d": (lambda x: dnp.polyval(np.poly1d([1.0, 2.0, -3.0]), x),
+                       lambda x: jnp.polyval(jnp.array([1.0, 2.0, -3.0]), x), (np.array([2.0, 0.5]),)),
+    "mean where none": (lambda a: dnp.mean(a, where=np.zeros(3, bool)), lambda a: jnp.mean(a, where=np.zeros(3, bool)),
+                        (np.array([1.0, 2.0, 3.0]),)),
+}
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("name", list(EDGE_JACOBIANS))
+def test_edge_derivatives_match_jax_in_each_mode(name, mode):
+    f, jf, args = EDGE_JACOBIANS[name]
+    argnums = tuple(range(len(args)))
+    ours, theirs = (dt.jacrev, jax.jacrev) if mode == "rev" else (dt.jacfwd, jax.jacfwd)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = ours(f, argnums=argnums)(*args)
+    want = theirs(jf, argnums=argnums)(*(jnp.asarray(a) for a in args))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+
+
+def test_edge_warnings_and_refusals_name_the_problem():
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        dnp.median(np.zeros((0, 3)), axis=0)
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        dnp.nanmedian(np.array([]))
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom <= 0"):
+        dnp.nanvar(np.array([1.0, 2.0]), ddof=2)
+    with pytest.raises(TypeError, match="vander: N must be an integer, got 2.5"):
+        dnp.vander(np.array([1.0, 2.0]), 2.5)
+    with pytest.raises(TypeError, match="cov: m is complex"):
+        dnp.cov(np.array([[1.0 + 0.3j, 2.0], [0.5, -1.0]]))
+    with pytest.raises(TypeError, match="cov: y is complex"):
+        dnp.cov(np.array([1.0, 2.0]), np.array([1j, 2.0]))
+    with pytest.raises(TypeError, match="correlate: v is complex"):
+        dnp.correlate(np.array([1.0, 2.0]), np.array([1.0, 1j]))
+    with pytest.raises(TypeError, match="to_end of dtype float64 cannot be cast"):
+        dnp.ediff1d(np.arange(3), to_end=1.5)
+    # a level on one entry, or between two equal infinities, reads that value (JAX's; NumPy's
+    # quantile gives NaN there from inf * 0, its median the value)
+    assert dnp.quantile(np.array([1.0, INF]), 0.0) == 1.0
+    assert dnp.quantile(np.array([INF, INF]), [0.0, 0.3, 1.0]).tolist() == [INF] * 3
+    # quantile of an empty slice has no value to read (NumPy raises too)
+    with pytest.raises(ValueError, match="empty along the axis"):
+        dnp.quantile(np.zeros((0, 3)), 0.5, axis=0)

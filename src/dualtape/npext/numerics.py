@@ -70,7 +70,7 @@ def _lerp(low: Any, high: Any, frac: Any, same: np.ndarray) -> Any:
     if not special.any():
         return low + frac * (high - low)
     both = special & ~same
-    result = low + frac * ops.where(special, 0.0, high - low)
+    result = low + frac * (ops.where(special, 0.0, high) - ops.where(special, 0.0, low))
     if both.any():
         weighted = (1.0 - frac) * ops.where(both, low, 0.0) + frac * ops.where(both, high, 0.0)
         result = ops.where(both, weighted, result)

@@ -351,7 +351,7 @@ def test_edge_warnings_and_refusals_name_the_problem():
         dnp.nanmedian(np.array([]))
     with pytest.warns(RuntimeWarning, match="Degrees of freedom <= 0"):
         dnp.nanvar(np.array([1.0, 2.0]), ddof=2)
-    with pytest.raises(TypeError, match="vander: N must be an integer, got 2.5"):
+    with pytest.raises(TypeError, match="vander: N: expected an int, got 2.5"):
         dnp.vander(np.array([1.0, 2.0]), 2.5)
     with pytest.raises(TypeError, match="cov: m is complex"):
         dnp.cov(np.array([[1.0 + 0.3j, 2.0], [0.5, -1.0]]))

@@ -104,6 +104,63 @@ def test_a_function_that_does_not_run_under_jax_is_compared_without_it():
     assert any("JAX" in n for n in c.notes)
 
 
+def test_float32_is_checked_at_a_float32_tolerance():
+    from dualtape.comparison.result import tolerance
+
+    c = dt.compare(lambda x: dnp.tanh(x) * 2.0, X.astype(np.float32), repeats=1)
+    assert c.dtype == "float32" and c.tolerance == pytest.approx(np.finfo(np.float32).eps ** 0.5)
+    assert (c.table["status"] == "ok").all() and c.best is not None
+    assert "<= 0.00035 (float32)" in str(c)
+    assert tolerance(np.float64) == 1e-8 and tolerance(np.float16) > tolerance(np.float32)
+
+
+def test_methods_that_raise_are_failed_rows_and_the_comparison_completes():
+    def flat(x):  # AttributeError on dualtape's and JAX's traced values
+        return dnp.sum(x.flat[:2])
+
+    c = dt.compare(flat, X, repeats=1)
+    t = c.table
+    assert (t["status"] == "failed").all() and t["note"].str.contains("AttributeError").all()
+    assert c.best is None and c.choice is None
+    assert any(n.startswith("dt.choose_mode failed: AttributeError") for n in c.notes)
+
+
+def test_a_method_that_raises_only_when_timed_is_failed(monkeypatch):
+    from dualtape.comparison import methods as cm
+
+    real = cm.Method.runner
+
+    def once(self, fun, args, argnums, order):
+        run, calls = real(self, fun, args, argnums, order), []
+        if self.name != "jax_jacfwd":
+            return run
+
+        def flaky():
+            calls.append(1)
+            if len(calls) > 1:
+                raise RuntimeError("second call")
+            return run()
+        return flaky
+
+    monkeypatch.setattr(cm.Method, "runner", once)
+    c = dt.compare(small, X, repeats=1, methods=["rev_vector", "jax_jacfwd"])
+    rows = c.table.set_index("method")
+    assert rows.loc["jax_jacfwd", "status"] == "failed"
+    assert "RuntimeError: second call" in rows.loc["jax_jacfwd", "note"]
+    assert c.best == "rev_vector"
+
+
+def test_error_notes_give_the_type_and_message_not_jax_boilerplate():
+    from dualtape.comparison.run import short_error
+
+    exc = RuntimeError("first line\nsecond line")
+    exc.add_note("For simplicity, JAX has removed its internal frames")
+    assert short_error(exc) == "RuntimeError: first line"
+    c = dt.compare(lambda x: np.sin(x) * 2.0, X, repeats=1, methods=["fwd_vector"])
+    note = " ".join(c.notes)
+    assert "TracerArrayConversionError: " in note and "For simplicity" not in note
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="order"):
         dt.compare(small, X, order=3)
@@ -113,6 +170,8 @@ def test_bad_arguments():
         dt.compare(small, X, methods=["nope"])
     with pytest.raises(TypeError, match="fun"):
         dt.compare(3, X)
+    with pytest.raises(ValueError, match="empty"):
+        dt.compare(small, np.zeros(0))
 
 
 # ---------------------------------------------------------------- the CLI
@@ -131,6 +190,11 @@ def broken(x):
 
 def complex_out(x):
     return x * 1j
+
+def traced_only_fails(x):
+    if not isinstance(x, np.ndarray):
+        raise RuntimeError("traced")
+    return dnp.sin(x)
 
 NOT_A_FUNCTION = 3
 """
@@ -157,6 +221,54 @@ def test_cli_end_to_end(user, capsys):
     assert (folder / "compare.png").stat().st_size > 1000
 
 
+def test_cli_a_function_failing_under_tracing_still_writes_the_outputs(user, capsys):
+    status = main(["compare", "user_fn.py:traced_only_fails", "--n", "3", "--repeats", "1",
+                   "--out", "here", "--no-progress"])
+    out = capsys.readouterr().out
+    assert status == 1 and "raised RuntimeError: traced" in out
+    table = pd.read_csv(user / "here" / "table.csv")
+    assert (table["status"] == "failed").all()
+    assert (user / "here" / "compare.png").exists()
+
+
+def test_cli_float32_input_passes_and_says_what_was_checked(user, capsys):
+    np.save(user / "x32.npy", np.linspace(-1, 1, 12).astype(np.float32))
+    status = main(["compare", "user_fn.py:model", "--input", "x32.npy", "--out", "here",
+                   "--repeats", "1", "--no-progress"])
+    assert status == 0 and "(float32)" in capsys.readouterr().out
+    env = json.loads((user / "here" / "env.json").read_text())["compare"]
+    assert env["dtype"] == "float32" and env["tolerance"] > 1e-4
+    assert (pd.read_csv(user / "here" / "table.csv")["status"] == "ok").all()
+
+
+def test_cli_loads_dataclasses_under_future_annotations(user, capsys):
+    (user / "dc.py").write_text(
+        "from __future__ import annotations\nfrom dataclasses import dataclass\n"
+        "import dualtape.numpy as dnp\n\n@dataclass\nclass P:\n    scale: float = 2.0\n\n"
+        "def f(x):\n    return dnp.sum(dnp.sin(x)) * P().scale\n")
+    assert main(["compare", "dc.py:f", "--n", "3", "--repeats", "1", "--out", "here",
+                 "--no-progress"]) == 0
+    assert "best:" in capsys.readouterr().out
+
+
+def test_cli_module_colon_function(user, capsys):
+    assert main(["compare", "user_fn:model", "--n", "12", "--repeats", "1", "--out", "here",
+                 "--no-progress"]) == 0
+    env = json.loads((user / "here" / "env.json").read_text())
+    assert env["compare"]["function"] == "user_fn:model"
+    sys.modules.pop("user_fn", None)
+
+
+def test_cli_bad_out_is_refused_before_measuring(user, capsys):
+    (user / "afile").write_text("")
+    status = main(["compare", "user_fn.py:model", "--n", "12", "--out", "afile/x",
+                   "--no-progress"])
+    out, err = capsys.readouterr()
+    assert status == 2 and "dt.compare" not in out
+    assert err.strip() == ("dualtape compare: error: --out: cannot write to 'afile/x': "
+                           "Not a directory")
+
+
 def test_cli_input_file_and_out(user, capsys):
     np.save(user / "x.npy", np.linspace(0, 1, 12))
     status = main(["compare", "user_fn.py:model", "--input", "x.npy", "--out", "here",
@@ -171,15 +283,20 @@ def test_cli_input_file_and_out(user, capsys):
     (["user_fn.py:nope"], "has no function 'nope'"),
     (["user_fn.py:NOT_A_FUNCTION"], "not a function"),
     (["user_fn.py"], "expected FILE.py:FUNC"),
+    (["no_such_module:f"], "no_such_module: no such file or module"),
     (["user_fn.py:broken"], "broken failed on the input: RuntimeError: boom"),
     (["user_fn.py:complex_out"], "cannot be differentiated"),
     (["user_fn.py:model", "--input", "nowhere.npy"], "--input: nowhere.npy: no such file"),
     (["user_fn.py:model", "--input", "ints.npy"], "cannot be differentiated"),
     (["user_fn.py:model", "--n", "0"], "--n: expected a positive integer"),
     (["user_fn.py:model", "--repeats", "0"], "--repeats: expected a positive integer"),
+    (["user_fn.py:model", "--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
+    (["user_fn.py:model", "--n", "1000000000000"], "--n: expected a positive integer up to"),
+    (["user_fn.py:model", "--input", "empty.npy"], "--input: empty.npy is empty"),
 ])
 def test_cli_bad_inputs_exit_2_with_one_line(user, capsys, argv, message):
     np.save(user / "ints.npy", np.arange(12))
+    np.save(user / "empty.npy", np.zeros(0))
     status = main(["compare", *argv, "--no-progress"])
     err = capsys.readouterr().err
     assert status == 2

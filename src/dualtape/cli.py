@@ -7,6 +7,7 @@
 ``dualtape study plot NAME``                  redraw the figures from data.csv
 ``dualtape study summary NAME``               rewrite summary.md from data.csv
 ``dualtape compare FILE.py:FUNC [--n N] ...``  every way to differentiate FUNC, timed
+                                             (or ``MODULE:FUNC``, an importable module)
 
 Exit status: 0 on success, 1 when the results hold failed cells, 2 on bad
 arguments (with a one-line reason), 130 when interrupted (rerun to resume).
@@ -101,10 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(top.add_parser(
         "compare", help="compare every way to differentiate your function (and JAX's)",
-        description="Load FUNC from FILE.py, call it on a random input (or --input), run "
+        description="Load FUNC from FILE.py (or from an importable MODULE), call it on a "
+        "random input (or --input), run "
         "every Jacobian (or, with --order 2, Hessian) method of dualtape and JAX on it, check "
         "each against JAX, time them interleaved, print the table and the recommendation, "
-        "and write table.csv, env.json and compare.png to --out. Exits 2 on a bad input."))
+        "and write table.csv, env.json and compare.png to --out. Exits 2 on a bad input, 1 "
+        "when every method failed."))
     return parser
 
 

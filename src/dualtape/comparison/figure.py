@@ -25,7 +25,8 @@ def comparison_figure(c: Any, path: str | Path | None = None):
     rows = sorted((r for r in c.rows if math.isfinite(r.get("time_s", math.nan))),
                   key=lambda r: r["time_s"])
     names = [r["method"] + (" (failed)" if r["status"] == "failed" else "") for r in rows]
-    fig, (ax_t, ax_f) = plt.subplots(1, 2, figsize=(11, 0.45 * len(rows) + 1.8), sharey=True)
+    fig, (ax_t, ax_f) = plt.subplots(1, 2, figsize=(11, 0.45 * max(len(rows), 3) + 1.8),
+                                   sharey=True)
     y = list(range(len(rows)))
     times = [r["time_s"] * 1e3 for r in rows]
     err = [[(r["time_s"] - r["time_q1"]) * 1e3 for r in rows],
@@ -35,6 +36,10 @@ def comparison_figure(c: Any, path: str | Path | None = None):
         if r["status"] == "failed":
             ax_t.barh(k, times[k], fill=False, hatch="//", edgecolor="black")
     ax_t.set_yticks(y, names)
+    if not rows:  # every method failed: nothing was timed
+        ax_t.set_ylim(-1, 1)
+        ax_t.text(0.5, 0.5, "no method ran (see the table)", ha="center",
+                  transform=ax_t.transAxes)
     ax_t.invert_yaxis()
     ax_t.set_xscale("log")
     ax_t.set_xlabel("median time per call (ms, log; whiskers: quartiles)")

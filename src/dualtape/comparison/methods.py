@@ -108,7 +108,7 @@ def jax_methods(order: int) -> list[Method]:
 
 
 def enable_jax():
-    """JAX with float64 on (the comparison is at 1e-8, float32 cannot pass it)."""
+    """JAX with float64 on (float64 inputs are checked at 1e-8, which float32 cannot pass)."""
     from ..measure.jaxconfig import jax_x64
 
     return jax_x64()

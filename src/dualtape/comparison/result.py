@@ -12,12 +12,25 @@ if TYPE_CHECKING:
 
     from ..choice import ModeChoice
 
-TOLERANCE = 1e-8  # largest relative error accepted against JAX
+TOLERANCE = 1e-8  # largest relative error accepted against JAX in float64
 COLUMNS = ("method", "mode", "chunk", "engine", "time_s", "time_q1", "time_q3", "relative_time",
            "n_ops", "flops", "tape_bytes", "peak_bytes", "max_rel_error", "status", "label",
            "note")
 _SHOWN = ("method", "time_s", "relative_time", "n_ops", "flops", "tape_bytes", "peak_bytes",
           "max_rel_error", "status")
+
+
+def tolerance(dtype: Any) -> float:
+    """The largest relative error accepted against JAX for a derivative computed in ``dtype``.
+
+    1e-8 in float64 (and wider floats); in a narrower float the square root of its machine
+    epsilon, i.e. half its digits as 1e-8 is of float64's: 3.5e-4 in float32, 3.1e-2 in
+    float16.
+    """
+    import numpy as np
+
+    eps = float(np.finfo(dtype).eps)
+    return TOLERANCE if eps <= float(np.finfo(np.float64).eps) else math.sqrt(eps)
 
 
 def _ms(seconds: float) -> str:
@@ -36,7 +49,9 @@ class Comparison:
     of inputs and outputs; ``eval_time_s`` is the median time of one plain evaluation of
     the function (the unit of ``relative_time``); ``choice`` is what
     :func:`dualtape.choose_mode` predicts (order 1 only); ``notes`` lists what was left
-    out and why.
+    out and why.  ``dtype`` is the float the derivative was computed in (the narrowest
+    among the arguments, the output and JAX's result) and ``tolerance`` the largest
+    relative error against JAX a method may have (:func:`tolerance` of ``dtype``).
     """
 
     rows: list[dict[str, Any]]
@@ -48,6 +63,8 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     choice: ModeChoice | None = None
     repeats: int = 0
+    dtype: str = "float64"
+    tolerance: float = TOLERANCE
 
     @property
     def table(self) -> pd.DataFrame:
@@ -146,10 +163,19 @@ class Comparison:
                    f"{regret:.2g}× the time of dualtape's fastest ({mine[0]['method']})")
         return f" dt.choose_mode (no timing) picks {name}: measured {verdict}."
 
+    @property
+    def checked(self) -> str:
+        """A sentence: what each method was checked against, at which tolerance."""
+        if not any(_finite(r.get("max_rel_error")) for r in self.rows):
+            return "nothing checked against JAX"
+        return (f"checked against JAX's {'jacfwd' if self.order == 1 else 'hessian'}: "
+                f"max relative error <= {self.tolerance:.2g} ({self.dtype})")
+
     def __str__(self) -> str:
         lines = [f"dt.compare({self.function}): n = {self.n}, m = {self.m}, "
                  f"{'Jacobian' if self.order == 1 else 'Hessian'}; one evaluation "
-                 f"{_ms(self.eval_time_s)}; medians of {self.repeats} interleaved rounds", ""]
+                 f"{_ms(self.eval_time_s)}; medians of {self.repeats} interleaved rounds",
+                 self.checked, ""]
         header = ("method", "time", "× f", "n_ops", "FLOPs", "tape bytes", "peak bytes",
                   "rel. error", "status")
         body = []
@@ -177,7 +203,8 @@ class Comparison:
 
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return (f"<div><p><b>dt.compare({html.escape(self.function)})</b>: n = {self.n}, "
-                f"m = {self.m}</p>{table}<p>{html.escape(self.recommendation)}</p>"
+                f"m = {self.m}; {html.escape(self.checked)}</p>{table}"
+                f"<p>{html.escape(self.recommendation)}</p>"
                 f"{f'<ul>{notes}</ul>' if notes else ''}</div>")
 
     def plot(self, path: str | Path | None = None):

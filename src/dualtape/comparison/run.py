@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,13 +11,28 @@ import numpy as np
 from ..modes import n_inputs, n_outputs
 from ..tree import flatten
 from .methods import Method, first_order, jax_methods, second_order, to_jax
-from .result import TOLERANCE, Comparison
+from .result import Comparison, tolerance
 
-__all__ = ["compare"]
+__all__ = ["compare", "short_error"]
 
 
-def _short(exc: BaseException) -> str:
-    return traceback.format_exception_only(exc)[-1].strip()
+def short_error(exc: BaseException) -> str:
+    """``Type: first line of the message``; never the notes JAX appends to its errors."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
+
+
+def computed_dtype(*trees: Any) -> np.dtype:
+    """The narrowest float among the leaves of ``trees`` (Python floats are float64)."""
+    narrowest = np.dtype(np.float64)
+    for leaf in flatten(trees)[0]:
+        dtype = np.dtype(np.float64) if isinstance(leaf, float) else getattr(leaf, "dtype", None)
+        try:
+            if np.finfo(dtype).eps > np.finfo(narrowest).eps:
+                narrowest = np.dtype(dtype)
+        except (TypeError, ValueError):  # not a float (ints, bools, objects)
+            continue
+    return narrowest
 
 
 def _jax_argnums(argnums: int | Sequence[int]) -> int | tuple[int, ...]:
@@ -70,13 +84,13 @@ def _jax_reference(fun: Callable, args: tuple, argnums: Any, order: int,
         jax.block_until_ready(fun(*jargs))
     except Exception as exc:  # noqa: BLE001 - any failure means "does not run under JAX"
         notes.append(f"JAX methods skipped and nothing checked: the function does not run on "
-                     f"JAX arrays ({_short(exc)})")
+                     f"JAX arrays ({short_error(exc)})")
         return False, None
     transform = jax.jacfwd if order == 1 else jax.hessian
     try:
         return True, transform(fun, _jax_argnums(argnums))(*jargs)
     except Exception as exc:  # noqa: BLE001
-        notes.append(f"nothing checked: JAX could not differentiate the function ({_short(exc)})")
+        notes.append(f"nothing checked: JAX could not differentiate the function ({short_error(exc)})")
         return True, None
 
 
@@ -104,17 +118,21 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     with a note and nothing is checked.  JAX's float64 mode is switched on.
 
     Each method is called once and checked against JAX's ``jacfwd`` (``hessian``): above
-    a relative error of 1e-8 it is marked failed and is never ``best``.  dualtape's
+    a relative error of 1e-8 (in float64; ``sqrt(eps)`` of a narrower float the
+    derivative is computed in, see ``result.tolerance``) it is marked failed and is never
+    ``best``.  A method that raises is marked failed with its error, and so is one that
+    raises later, when timed; if ``dt.choose_mode`` raises, a note says so.  dualtape's
     methods are also counted (``dt.count()``) and memory-profiled (tracemalloc), each in
     a run of its own.  Then all of them, and one plain evaluation of ``fun``, are timed
     in the same process, interleaved round by round: ``repeats`` rounds (default 7) of
     calibrated samples of about 10 ms; the table gives the median and quartiles.
+    An empty differentiated input, an output that is not floats, or ``fun`` itself
+    raising on ``args`` raise (there is nothing to compare).
 
     ``methods`` restricts the run to some of the method names (see ``Comparison.table``).
     ``progress=True`` shows a progress bar once the run has lasted a second.
     """
-    from ..measure.timing import TimingConfig, interleaved, interleaved_steps
-    from ..study.measure import counts, peak_memory
+    from ..measure.timing import TimingConfig, interleaved_steps
 
     if order not in (1, 2) or isinstance(order, bool):
         raise ValueError(f"order: expected 1 (Jacobian) or 2 (Hessian), got {order!r}")
@@ -126,6 +144,9 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     # 7 rounds of ~10 ms batches by default, the collector off while timing
     cfg = TimingConfig(target_s=0.01, repeats=7 if repeats is None else int(repeats), warmup=1)
     n = n_inputs(args, argnums)
+    if n == 0:
+        raise ValueError("args: the differentiated input is empty (0 values); there is "
+                         "nothing to differentiate")
     from ..argchecks import output_leaf as _output_leaf
 
     out = fun(*args)
@@ -142,37 +163,24 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     runs_jax, ref = _jax_reference(fun, args, argnums, order, notes)
     if not runs_jax:
         chosen = [m for m in chosen if m.engine != "jax"]
+    dtype = computed_dtype(args, out, ref)
+    tol = tolerance(dtype)
     rows: dict[str, dict[str, Any]] = {}
     runners: dict[str, Callable[[], Any]] = {"f": lambda: fun(*args)}
     bar = _progress(len(chosen) + interleaved_steps(len(chosen) + 1, cfg), progress,
                     f"compare {getattr(fun, '__name__', 'f')}")
     for meth in chosen:
-        row = {"method": meth.name, "label": meth.label, "mode": meth.mode,
-               "chunk": meth.chunk, "engine": meth.engine, "jit": meth.jit, "status": "ok",
-               "note": "", "max_rel_error": math.nan}
-        rows[meth.name] = row
-        try:
-            runner = meth.runner(fun, args, argnums, order)
-            result = runner()
-        except Exception as exc:  # noqa: BLE001 - a method that raises is a failed method
-            row.update(status="failed", note=f"raised {_short(exc)}")
-        else:
-            if ref is not None:
-                err = rel_error(result, ref)
-                row["max_rel_error"] = err
-                if not err <= TOLERANCE:
-                    row.update(status="failed", note=f"differs from JAX (max rel. error "
-                                                     f"{err:.3g})")
-            else:
-                row["status"] = "unchecked"
-            if meth.counted:
-                row.update(counts(runner))
-                row["peak_bytes"] = peak_memory(runner)
+        rows[meth.name] = row = {
+            "method": meth.name, "label": meth.label, "mode": meth.mode, "chunk": meth.chunk,
+            "engine": meth.engine, "jit": meth.jit, "status": "ok", "note": "",
+            "max_rel_error": math.nan}
+        runner = _check(meth, row, fun, args, argnums, order, ref, tol)
+        if runner is not None:
             runners[meth.name] = runner
         if bar is not None:
             bar.update()
     try:
-        samples = interleaved(runners, cfg, tick=None if bar is None else bar.update)
+        samples = _timed(runners, rows, cfg, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -180,7 +188,10 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     if order == 1:
         from ..choice import choose_mode
 
-        choice = choose_mode(fun, *args, argnums=argnums)
+        try:
+            choice = choose_mode(fun, *args, argnums=argnums)
+        except Exception as exc:  # noqa: BLE001 - the table stands without the prediction
+            notes.append(f"dt.choose_mode failed: {short_error(exc)}")
     eval_s = float(np.median(samples.pop("f")))
     for name, ts in samples.items():
         q1, med, q3 = np.percentile(ts, [25, 50, 75])
@@ -188,4 +199,51 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
                           relative_time=float(med) / eval_s, samples=len(ts))
     return Comparison(rows=list(rows.values()), n=n, m=m, order=order, eval_time_s=eval_s,
                       function=getattr(fun, "__name__", "f"), notes=notes, choice=choice,
-                      repeats=cfg.repeats)
+                      repeats=cfg.repeats, dtype=str(dtype), tolerance=tol)
+
+
+def _check(meth: Method, row: dict[str, Any], fun: Callable, args: tuple, argnums: Any,
+           order: int, ref: Any, tol: float) -> Callable[[], Any] | None:
+    """Run, check, count and profile one method into ``row``; its runner, None if it raised."""
+    from ..study.measure import counts, peak_memory
+
+    try:
+        runner = meth.runner(fun, args, argnums, order)
+        result = runner()
+        if meth.counted:
+            row.update(counts(runner), peak_bytes=peak_memory(runner))
+    except Exception as exc:  # noqa: BLE001 - a method that raises is a failed method
+        row.update(status="failed", note=f"raised {short_error(exc)}")
+        return None
+    if ref is None:
+        row["status"] = "unchecked"
+        return runner
+    err = rel_error(result, ref)
+    row["max_rel_error"] = err
+    if not err <= tol:
+        row.update(status="failed", note=f"differs from JAX (max rel. error {err:.3g} > "
+                                         f"{tol:.2g})")
+    return runner
+
+
+def _timed(runners: dict[str, Callable[[], Any]], rows: dict[str, dict[str, Any]], cfg: Any,
+           bar: Any) -> dict[str, list[float]]:
+    """``interleaved`` timings; a method that raises while timed is failed and left out."""
+    from ..measure.timing import interleaved
+
+    while True:
+        try:
+            return interleaved(runners, cfg, tick=None if bar is None else bar.update)
+        except Exception:
+            raised = {}
+            for name in [k for k in runners if k != "f"]:
+                try:
+                    runners[name]()
+                except Exception as exc:  # noqa: BLE001
+                    raised[name] = exc
+            if not raised:  # the plain evaluation, or a failure that did not come back
+                raise
+            for name, exc in raised.items():
+                del runners[name]
+                rows[name].update(status="failed",
+                                  note=f"raised {short_error(exc)} when called again")

@@ -26,6 +26,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from .spec import Study, StudyError
 
@@ -61,25 +62,48 @@ def search_dirs() -> list[Path]:
     return out
 
 
+def import_file(path: Path, prefix: str, *, sibling_imports: bool = False) -> ModuleType:
+    """Run the Python file ``path`` as a module named ``<prefix>_<stem>_<hash of path>``.
+
+    The module is in ``sys.modules`` while it runs (dataclasses under ``from __future__
+    import annotations`` and pickle look it up there) and is taken out again if it raises.
+    ``sibling_imports`` puts the file's folder on ``sys.path`` while it runs.
+    """
+    path = Path(path).resolve()
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    modname = f"{prefix}_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(modname, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    folder = str(path.parent)
+    if sibling_imports:
+        sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(modname, None)
+        raise
+    finally:
+        if sibling_imports:
+            sys.path.remove(folder)
+    return module
+
+
 def _load_file(path: Path) -> Study | None:
     path = path.resolve()
     if path in _LOADED:
         return _LOADED[path]
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
-    modname = f"dualtape_studies_{path.stem}_{digest}"
     study = None
     try:
-        spec = importlib.util.spec_from_file_location(modname, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        spec.loader.exec_module(module)
+        module = import_file(path, "dualtape_studies")
         candidate = getattr(module, "STUDY", None)
         if candidate is not None:
             if not isinstance(candidate, Study):
                 raise TypeError(f"STUDY is a {type(candidate).__name__}, not a Study")
             study = candidate if candidate.source else _with_source(candidate, str(path))
     except Exception as exc:
-        sys.modules.pop(modname, None)
         _BROKEN[str(path)] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     _LOADED[path] = study
     return study

@@ -4,6 +4,7 @@ and ``__array_ufunc__``): every dualtape function with a NumPy namesake, by cons
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -12,10 +13,12 @@ import pytest
 
 import dualtape as dt
 import dualtape.numpy as dnp
-from dualtape import new_level
-from dualtape.forward import Dual
+from dualtape.study.catalog import import_file
 
 jax.config.update("jax_enable_x64", True)
+
+_COVERAGE = import_file(Path(__file__).resolve().parents[1] / "scripts" / "coverage_table.py",
+                        "tests")
 
 
 def _namesakes(module, np_module) -> list[str]:
@@ -37,21 +40,10 @@ NAMESAKES = [("", n) for n in _namesakes(dnp, np)] + \
 
 @pytest.mark.parametrize("prefix, name", NAMESAKES, ids=[p + n for p, n in NAMESAKES])
 def test_every_function_with_a_numpy_namesake_is_reachable_through_numpy(prefix, name):
-    """NumPy's function called on a traced value is answered by dualtape (any error but
-    'does not support' means it arrived: the probe's arguments may not suit the function)."""
-    f = getattr(np.linalg if prefix else np, name)
-    x = Dual(np.eye(2) + 0.5, np.ones((2, 2)), level=new_level())
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        try:
-            if isinstance(f, np.ufunc):
-                x.__array_ufunc__(f, "__call__", *([x] * f.nin))
-            else:
-                x.__array_function__(f, (type(x),), (x,), {})
-        except TypeError as e:
-            assert "does not support" not in str(e), f"numpy.{prefix}{name} does not reach dualtape"
-        except Exception:  # noqa: S110  (reached dualtape; the arguments did not suit it)
-            pass
+    """NumPy's function called on a traced value is answered by dualtape (the probe of
+    docs/coverage.md's table, scripts/coverage_table.py)."""
+    assert _COVERAGE._numpy_dispatches(prefix + name) == "yes", \
+        f"numpy.{prefix}{name} does not reach dualtape"
 
 
 A = np.random.default_rng(3).standard_normal((3, 4))

@@ -14,7 +14,8 @@ Run it with the CLI, ``dualtape study run vanishing_gradients`` (add ``--quick``
 for a smoke run into ``results/quick/``), or standalone:
 ``python studies/vanishing_gradients.py [--quick] [--out DIR]``.  It writes
 ``data.csv``, ``env.json``, ``vanishing_gradients.png`` and ``.svg`` and
-``summary.md`` into ``results/vanishing_gradients/``, each file replaced atomically.
+``summary.md`` into ``results/vanishing_gradients/`` (data.csv appended network by
+network, so an interrupted run resumes; the other files replaced atomically).
 """
 
 from __future__ import annotations

@@ -19,13 +19,14 @@ per cell and method), ``env.json``, ``regret.png``/``.svg`` and ``summary.md``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dualtape.study import RunReport, Study, TimingConfig, get_problem
-from dualtape.study.custom import load_csv, run_cells, save_figure, study_main
+from dualtape.study.custom import load_csv, pick, run_cells, save_figure, study_main
 from dualtape.study.storage import write_atomic
 
 NAME = "auto_mode"
@@ -47,11 +48,20 @@ COLUMNS = ("problem", "n", "m", "depth", "method", "time_s", "time_q1", "time_q3
            "predicted", "picked", "fastest", "regret")
 
 
-def cells(quick: bool) -> list[tuple[str, int, int, int]]:
-    """Every (problem, n, m, depth) the study measures."""
-    grid = QUICK_GRID if quick else GRID
+def cells(quick: bool, sizes: Sequence[int] | None = None,
+          problems: Sequence[str] | None = None) -> list[tuple[str, int, int, int]]:
+    """Every (problem, n, m, depth) the study measures.  ``sizes`` replaces the dense
+    map's grid and the other families' n (each keeps its m and depth)."""
+    grid = sizes or (QUICK_GRID if quick else GRID)
     dense = [("dense_two_layer", n, m, 1) for n in grid for m in grid]
-    return dense + (QUICK_OTHERS if quick else OTHERS)
+    others = QUICK_OTHERS if quick else OTHERS
+    if sizes:
+        shapes = dict.fromkeys((p, m, d) for p, _, m, d in others)
+        others = [(p, n, m, d) for p, m, d in shapes for n in sizes]
+    every = dense + others
+    allowed = list(dict.fromkeys(c[0] for c in every))
+    chosen = pick(problems, allowed, "--problems", f"{NAME}'s problems")
+    return [c for c in every if c[0] in chosen]
 
 
 def measure_cell(problem: str, n: int, m: int, depth: int,
@@ -192,10 +202,13 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
 
 
 def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
-        progress: bool = False, command: list[str] | None = None, **_: Any) -> RunReport:
-    """Measure every cell, then write data.csv, env.json, the figure and summary.md."""
+        sizes: Sequence[int] | None = None, problems: Sequence[str] | None = None,
+        progress: bool = False, command: list[str] | None = None) -> RunReport:
+    """Measure every missing cell into data.csv, resumably, then draw the figure and write
+    summary.md.  No ``methods``: a cell is a race between all of them."""
     timing = QUICK_TIMING if quick else TIMING
-    return run_cells(NAME, out, cells(quick), lambda *c: measure_cell(*c, timing), COLUMNS,
+    return run_cells(NAME, out, cells(quick, sizes, problems),
+                     lambda *c: measure_cell(*c, timing), COLUMNS, quick=quick, sizes=sizes,
                      command=command, plot=plot, summary=summary, progress=progress)
 
 

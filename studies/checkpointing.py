@@ -26,13 +26,12 @@ into ``results/quick/``) or ``python studies/checkpointing.py``.  Writes ``data.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ from dualtape.lessons import LESSON_XS, LESSON_YS
 from dualtape.nn import ArrayMLP, mlp_loss
 from dualtape.revolve import binomial_cost
 from dualtape.study import RunReport, Study
-from dualtape.study.custom import finish_run, study_main
+from dualtape.study.custom import pick, run_cells, study_main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _checkpointing_report import plot, summary  # noqa: E402
@@ -268,38 +267,45 @@ SIZES = {"mlp": ((16, 64, 256, 1024), (16, 64)), "rk4": ((100, 1000, 10000), (10
          "lesson": ((25, 100, 400), (10, 25))}
 
 
-def measure(quick: bool = False, progress: bool = False) -> list[dict]:
+def cells(quick: bool = False, sizes: Sequence[int] | None = None,
+          problems: Sequence[str] | None = None) -> list[tuple[str, int]]:
+    """Every (problem, n) measured; ("scalar", 0) is the recompute count against n.
+    ``sizes`` replaces the loops' lengths n."""
+    chosen = pick(problems, [*SIZES, "scalar"], "--problems", f"{NAME}'s problems")
+    out = [(p, n) for p, (full, small) in SIZES.items() if p in chosen
+           for n in (sizes or (small if quick else full))]
+    return out + ([("scalar", 0)] if "scalar" in chosen else [])
+
+
+def measure_cell(problem: str, n: int, quick: bool = False) -> list[dict]:
+    """The rows of one cell of :func:`cells`."""
     from dualtape.lessons import enable_jax_x64
 
     enable_jax_x64()
+    if problem == "scalar":
+        return recompute_counts(quick=quick)
+    return measure_group(problem, n, 1 if quick else 3, quick, jax_peer=problem != "lesson")
+
+
+def measure(quick: bool = False, progress: bool = False) -> list[dict]:
+    """Every cell's rows, in memory (``run`` appends them to data.csv cell by cell)."""
     rows = []
-    for problem, (full, small) in SIZES.items():
-        for n in (small if quick else full):
-            if progress:
-                print(f"  {problem} n={n}", file=sys.stderr, flush=True)
-            rows += measure_group(problem, n, 1 if quick else 3, quick,
-                                  jax_peer=problem != "lesson")
-    return rows + recompute_counts(quick=quick)
-
-
-def _csv_text(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", restval="")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
+    for problem, n in cells(quick):
+        if progress:
+            print(f"  {problem} n={n}", file=sys.stderr, flush=True)
+        rows += measure_cell(problem, n, quick)
+    return rows
 
 
 def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
-        progress: bool = False, command: list[str] | None = None, **_: Any) -> RunReport:
-    """Measure every cell, then write data.csv, env.json, the figures and summary.md."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    rows = measure(quick, progress)
-    return finish_run(NAME, out, _csv_text(rows), cells=len(rows), started=t0,
-                      command=command, plot=plot, summary=summary)
+        sizes: Sequence[int] | None = None, problems: Sequence[str] | None = None,
+        progress: bool = False, command: list[str] | None = None) -> RunReport:
+    """Measure every missing cell into data.csv, resumably, then draw the figures and
+    write summary.md."""
+    return run_cells(NAME, out, cells(quick, sizes, problems),
+                     lambda p, n: measure_cell(p, n, quick), COLUMNS, quick=quick,
+                     sizes=sizes, command=command, plot=plot, summary=summary,
+                     progress=progress)
 
 
 STUDY = Study(

@@ -25,13 +25,14 @@ Run: ``dualtape study run hessian_modes`` (a few minutes) or
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dualtape.study import RunReport, Study, TimingConfig, get_problem
-from dualtape.study.custom import load_csv, run_cells, save_figure, study_main
+from dualtape.study.custom import load_csv, pick, run_cells, save_figure, study_main
 from dualtape.study.storage import write_atomic
 
 NAME = "hessian_modes"
@@ -70,8 +71,9 @@ def instance(problem: str, n: int):
     return inst.f, inst.x
 
 
-def measure_cell(problem: str, n: int, timing: TimingConfig) -> list[dict[str, Any]]:
-    """Every method's time, FLOPs and error against jax.hessian at one cell."""
+def measure_cell(problem: str, n: int, timing: TimingConfig,
+                 methods: Sequence[str] = METHODS) -> list[dict[str, Any]]:
+    """``methods``' times (interleaved), FLOPs and errors against jax.hessian at one cell."""
     import dualtape as dt
     from dualtape.comparison.methods import enable_jax
     from dualtape.comparison.run import rel_error
@@ -88,9 +90,9 @@ def measure_cell(problem: str, n: int, timing: TimingConfig) -> list[dict[str, A
     runners["jax_hessian"] = lambda: jax.block_until_ready(eager(jx))
     runners["jax_hessian_jit"] = lambda: jax.block_until_ready(jitted(jx))
     ref = np.asarray(eager(jx))
-    samples = interleaved(runners, timing)
+    samples = interleaved({k: runners[k] for k in methods}, timing)
     rows = []
-    for name in METHODS:
+    for name in methods:
         flops, err = math.nan, math.nan
         if not name.startswith("jax"):
             with dt.count() as c:
@@ -178,13 +180,14 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
         ns = sorted({r["n"] for r in rows if r["problem"] == problem})
         top = max(ns)
         at = {r["method"]: r for r in rows if r["problem"] == problem and r["n"] == top}
-        fastest = min(COMPOSITIONS, key=lambda c: at[c]["time_s"])
-        lines += [f"## {problem} (n = {', '.join(map(str, ns))})", "",
-                  f"At n = {top} the fastest composition is **{fastest}** "
-                  f"({at[fastest]['time_s'] * 1e3:.3g} ms).", "",
-                  "| method | FLOP slope | theory | time slope | time at n = "
+        lines += [f"## {problem} (n = {', '.join(map(str, ns))})", ""]
+        if any(c in at for c in COMPOSITIONS):
+            fastest = min((c for c in COMPOSITIONS if c in at), key=lambda c: at[c]["time_s"])
+            lines += [f"At n = {top} the fastest composition is **{fastest}** "
+                      f"({at[fastest]['time_s'] * 1e3:.3g} ms).", ""]
+        lines += ["| method | FLOP slope | theory | time slope | time at n = "
                   f"{top} (ms) |", "|---|---|---|---|---|"]
-        for method in METHODS:
+        for method in (m for m in METHODS if m in at):  # a run with --methods has fewer
             theory = THEORY[problem].get(method)
             lines.append(f"| {method} | {slope(rows, problem, method, 'flops'):.2f} | "
                          f"{theory if theory is not None else '—'} | "
@@ -200,11 +203,19 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
 
 
 def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
-        progress: bool = False, command: list[str] | None = None, **_: Any) -> RunReport:
-    """Measure every cell, then write data.csv, env.json, the figure and summary.md."""
+        sizes: Sequence[int] | None = None, problems: Sequence[str] | None = None,
+        methods: Sequence[str] | None = None, progress: bool = False,
+        command: list[str] | None = None) -> RunReport:
+    """Measure every missing (problem, n, method) into data.csv, resumably, then draw the
+    figure and write summary.md.  ``sizes`` replaces both problems' n; ``problems`` and
+    ``methods`` choose among the study's."""
     timing = QUICK_TIMING if quick else TIMING
-    todo = [(p, n) for p, sizes in (QUICK_SIZES if quick else SIZES).items() for n in sizes]
-    return run_cells(NAME, out, todo, lambda *c: measure_cell(*c, timing), COLUMNS,
+    chosen = pick(problems, list(SIZES), "--problems", f"{NAME}'s problems")
+    wanted = pick(methods, METHODS, "--methods", f"{NAME}'s methods")
+    default = QUICK_SIZES if quick else SIZES
+    todo = [(p, n) for p in chosen for n in (sizes or default[p])]
+    return run_cells(NAME, out, todo, lambda p, n, missing: measure_cell(p, n, timing, missing),
+                     COLUMNS, parts=("method", wanted), quick=quick, sizes=sizes,
                      command=command, plot=plot, summary=summary, progress=progress)
 
 

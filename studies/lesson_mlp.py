@@ -14,16 +14,13 @@ training function itself is ``dualtape.lessons.train_lesson_mlp``.  Writes
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from dualtape.lessons import LESSON_YS, train_lesson_mlp
 from dualtape.study import RunReport, Study
-from dualtape.study.custom import finish_run, save_figure, study_main
+from dualtape.study.custom import load_csv, run_cells, save_figure, study_main
 from dualtape.study.storage import write_atomic
 
 NAME = "lesson_mlp"
@@ -32,12 +29,8 @@ ENGINES = ("array reverse", "array forward", "jax")
 RESULTS = Path(__file__).resolve().parents[1] / "results" / NAME
 
 
-def _load(out: Path) -> list[dict[str, float]]:
-    path = Path(out) / "data.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `dualtape study run {NAME}` first")
-    with path.open(newline="", encoding="utf-8") as fh:
-        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+def _load(out: Path) -> list[dict[str, Any]]:
+    return load_csv(out, NAME, floats=("step", "loss", *ENGINES))
 
 
 def plot(study: Study | None = None, *, out: Path | str = RESULTS) -> list[Path]:
@@ -100,22 +93,22 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
     return path
 
 
-def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
-        progress: bool = False, command: list[str] | None = None, **_: Any) -> RunReport:
-    """Train with every check on, then write data.csv, env.json, figures and summary.md."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    steps = 20 if quick else STEPS
+def measure(steps: int, progress: bool = False) -> list[dict[str, Any]]:
+    """Train ``steps`` steps with every check on: one row per step."""
     h = train_lesson_mlp(steps=steps, lr=LR, seed=SEED, engines=ENGINES, verbose=progress,
                          file=sys.stderr)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["step", "loss", *ENGINES])
-    for k, loss in enumerate(h.losses):
-        w.writerow([k, repr(loss), *(repr(h.disagreement[e][k]) for e in ENGINES)])
-    return finish_run(NAME, out, buf.getvalue(), cells=steps, started=t0, command=command,
-                      plot=plot, summary=summary)
+    return [{"step": k, "loss": loss, **{e: h.disagreement[e][k] for e in ENGINES}}
+            for k, loss in enumerate(h.losses)]
+
+
+def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
+        progress: bool = False, command: list[str] | None = None) -> RunReport:
+    """Train with every check on (one cell: the training run) into data.csv, then draw the
+    figures and write summary.md."""
+    steps = 20 if quick else STEPS
+    return run_cells(NAME, out, [("train", steps)], lambda _, k: measure(k, progress),
+                     ("step", "loss", *ENGINES), quick=quick, command=command, plot=plot,
+                     summary=summary)
 
 
 STUDY = Study(

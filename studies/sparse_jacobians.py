@@ -21,9 +21,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ import numpy as np
 
 import dualtape as dt
 from dualtape.study import RunReport, Study, TimingConfig
-from dualtape.study.custom import finish_run, save_figure, study_main
+from dualtape.study.custom import pick, run_cells, save_figure, study_main
 from dualtape.study.measure import timings
 from dualtape.study.storage import write_atomic
 
@@ -309,22 +308,17 @@ def _checks(cells: dict) -> list[str]:
 
 
 def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
-        sizes: Any = None, progress: bool = False, command: list[str] | None = None,
-        **_: Any) -> RunReport:
-    """Measure every family at every size, then write data.csv, env.json, figures, summary."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+        sizes: Sequence[int] | None = None, problems: Sequence[str] | None = None,
+        progress: bool = False, command: list[str] | None = None) -> RunReport:
+    """Measure every missing (family, n) into data.csv, resumably, then draw the figures and
+    write summary.md.  ``problems`` chooses among the families; ``sizes`` replaces n."""
     cfg = QUICK_TIMING if quick else TIMING
-    rows, cells = [], 0
-    for name, default in SIZES.items():
-        for n in sizes or (QUICK_SIZES if quick else default):
-            if progress:
-                print(f"{name} n={n}", flush=True)
-            rows += measure_cell(name, n, cfg)
-            cells += 1
-    return finish_run(NAME, out, _csv(rows), cells=cells, started=t0, command=command,
-                      plot=plot, summary=summary)
+    chosen = pick(problems, list(SIZES), "--problems", f"{NAME}'s families")
+    todo = [(name, n) for name in chosen
+            for n in (sizes or (QUICK_SIZES if quick else SIZES[name]))]
+    return run_cells(NAME, out, todo, lambda name, n: measure_cell(name, n, cfg), FIELDS,
+                     quick=quick, sizes=sizes, command=command, plot=plot, summary=summary,
+                     progress=progress)
 
 
 STUDY = Study(

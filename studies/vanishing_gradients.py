@@ -14,7 +14,8 @@ Run it with the CLI, ``dualtape study run vanishing_gradients`` (add ``--quick``
 for a smoke run into ``results/quick/``), or standalone:
 ``python studies/vanishing_gradients.py [--quick] [--out DIR]``.  It writes
 ``data.csv``, ``env.json``, ``vanishing_gradients.png`` and ``.svg`` and
-``summary.md`` into ``results/vanishing_gradients/``, each file replaced atomically.
+``summary.md`` into ``results/vanishing_gradients/`` (data.csv appended network by
+network, so an interrupted run resumes; the other files replaced atomically).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import csv
 import io
 import math
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ import dualtape.numpy as dnp
 from dualtape.lessons import enable_jax_x64
 from dualtape.lessons.nn import activation_fn
 from dualtape.study import RunReport, Study
-from dualtape.study.custom import finish_run, save_figure, study_main
+from dualtape.study.custom import run_cells, save_figure, study_main
 from dualtape.study.storage import write_atomic
 
 NAME = "vanishing_gradients"
@@ -136,28 +136,40 @@ def layer_grad_norms(params: Any, x: Any, y: Any, activation: str | None = None,
     return [float(np.linalg.norm(np.asarray(gW))) for gW, _ in g]
 
 
+def configs() -> list[tuple[str, str, str]]:
+    """Every (architecture, activation, init), in the order measured."""
+    return [(a, act, i) for i in INITS for a in ARCHITECTURES for act in ACTIVATIONS]
+
+
+def measure_seed(arch: str, act: str, init: str, seed: int,
+                 check_jax: bool = True) -> list[dict[str, Any]]:
+    """One network's rows: the gradient norm of every layer (and JAX's, if checked)."""
+    data = np.random.default_rng(seed)
+    x = data.standard_normal((BATCH, WIDTH))
+    y = data.standard_normal((BATCH, WIDTH))
+    params = init_deep_mlp(np.random.default_rng([seed, 1]), DEPTH, WIDTH, init)
+    activation = None if act == "none" else act
+    norms = layer_grad_norms(params, x, y, activation, arch, engine="reverse")
+    ref = layer_grad_norms(params, x, y, activation, arch, engine="jax") if check_jax \
+        else [math.nan] * DEPTH
+    loss = float(deep_mlp_loss(params, x, y, activation, arch))
+    rows = []
+    for layer, (g, r) in enumerate(zip(norms, ref, strict=True), start=1):
+        rel = abs(g - r) / abs(r) if r else (0.0 if g == r else math.inf)
+        rows.append({"architecture": arch, "activation": act, "init": init, "seed": seed,
+                     "layer": layer, "grad_norm": g, "jax_grad_norm": r,
+                     "rel_diff_jax": rel, "loss": loss})
+    return rows
+
+
 def measure(seeds: int = SEEDS, check_jax: bool = True, progress: bool = False) -> list[dict[str, Any]]:
     """Every (architecture, activation, init, seed, layer) gradient norm, as rows."""
     rows = []
-    configs = [(a, act, i) for i in INITS for a in ARCHITECTURES for act in ACTIVATIONS]
-    for k, (arch, act, init) in enumerate(configs):
+    for k, (arch, act, init) in enumerate(configs()):
         for seed in range(seeds):
-            data = np.random.default_rng(seed)
-            x = data.standard_normal((BATCH, WIDTH))
-            y = data.standard_normal((BATCH, WIDTH))
-            params = init_deep_mlp(np.random.default_rng([seed, 1]), DEPTH, WIDTH, init)
-            activation = None if act == "none" else act
-            norms = layer_grad_norms(params, x, y, activation, arch, engine="reverse")
-            ref = layer_grad_norms(params, x, y, activation, arch, engine="jax") if check_jax \
-                else [math.nan] * DEPTH
-            loss = float(deep_mlp_loss(params, x, y, activation, arch))
-            for layer, (g, r) in enumerate(zip(norms, ref, strict=True), start=1):
-                rel = abs(g - r) / abs(r) if r else (0.0 if g == r else math.inf)
-                rows.append({"architecture": arch, "activation": act, "init": init, "seed": seed,
-                             "layer": layer, "grad_norm": g, "jax_grad_norm": r,
-                             "rel_diff_jax": rel, "loss": loss})
+            rows += measure_seed(arch, act, init, seed, check_jax)
         if progress:
-            print(f"  [{k + 1}/{len(configs)}] {arch} {act} {init}", file=sys.stderr)
+            print(f"  [{k + 1}/{len(configs())}] {arch} {act} {init}", file=sys.stderr)
     return rows
 
 
@@ -331,15 +343,12 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
 
 
 def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = False,
-        sizes: Any = None, progress: bool = False, command: list[str] | None = None,
-        **_: Any) -> RunReport:
-    """Measure every cell, then write data.csv, env.json, the figures and summary.md."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    rows = measure(QUICK_SEEDS if quick else SEEDS, check_jax=True, progress=progress)
-    return finish_run(NAME, out, _csv_text(rows), cells=len(rows) // DEPTH, started=t0,
-                      command=command, plot=plot, summary=summary)
+        progress: bool = False, command: list[str] | None = None) -> RunReport:
+    """Measure every missing network (one cell per configuration and seed) into data.csv,
+    resumably, then draw the figures and write summary.md."""
+    todo = [(*c, seed) for c in configs() for seed in range(QUICK_SEEDS if quick else SEEDS)]
+    return run_cells(NAME, out, todo, measure_seed, COLUMNS, quick=quick, command=command,
+                     plot=plot, summary=summary, progress=progress)
 
 
 STUDY = Study(

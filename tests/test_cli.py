@@ -10,6 +10,7 @@ import pytest
 from study_helpers import read_csv
 
 from dualtape.cli import main
+from dualtape.study.storage import LOCK_FILE
 
 STUDY_MODULE = textwrap.dedent('''
     import dualtape.numpy as dnp
@@ -127,7 +128,7 @@ def test_foreign_csv_is_left_untouched(capsys, studies_dir):
     status, _, err = _run(capsys, "study", "run", "cli_small", "--out", str(out))
     assert status == 2 and "not a dualtape results file" in err
     assert (out / "data.csv").read_text() == "date,price\n2024-01-01,3\n"
-    assert sorted(p.name for p in out.iterdir()) == ["data.csv"]
+    assert sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) == ["data.csv"]
 
 
 def test_run_plot_summary_round_trip(capsys, studies_dir):
@@ -177,3 +178,65 @@ def test_console_script_and_light_import():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def _one_line_error(status, err, *words):
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and all(w in err for w in words), err
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["lesson_mlp", "--sizes", "3"], "--sizes"),
+    (["vanishing_gradients", "--problems", "mlp"], "--problems"),
+    (["auto_mode", "--methods", "fwd_vector"], "--methods"),
+    (["hessian_modes", "--methods", "rev_chunk1"], "--methods: rev_chunk1 is not one of"),
+])
+def test_own_run_studies_refuse_filters_they_do_not_have(capsys, tmp_path, argv, flag):
+    status, _, err = _run(capsys, "study", "run", *argv, "--out", str(tmp_path / "o"))
+    _one_line_error(status, err, flag)
+    assert not (tmp_path / "o" / "data.csv").exists()
+
+
+@pytest.mark.parametrize("action", ["summary", "plot"])
+def test_own_run_study_without_results_is_a_one_line_error(capsys, tmp_path, action):
+    status, _, err = _run(capsys, "study", action, "hessian_modes", "--out", str(tmp_path / "no"))
+    _one_line_error(status, err, "--out", "no results in")
+
+
+def test_own_run_study_into_a_file_is_a_one_line_error(capsys, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    status, _, err = _run(capsys, "study", "run", "hessian_modes", "--out",
+                          str(tmp_path / "afile"))
+    _one_line_error(status, err, "--out: cannot write to")
+
+
+@pytest.mark.parametrize("action", ["summary", "plot"])
+def test_summary_and_plot_refuse_another_studys_folder(capsys, studies_dir, action):
+    status, _, err = _run(capsys, "study", "run", "cli_small", "--quick", "--no-progress",
+                          "--out", "mine")
+    assert status == 0, err
+    before = (studies_dir / "mine" / "summary.md").read_bytes()
+    status, _, err = _run(capsys, "study", action, "cli_failing", "--out", "mine")
+    _one_line_error(status, err, "not 'cli_failing'")
+    assert (studies_dir / "mine" / "summary.md").read_bytes() == before
+
+
+def test_a_method_of_another_study_is_named_and_nothing_is_written(capsys, studies_dir):
+    status, _, err = _run(capsys, "study", "run", "cli_small", "--methods", "fwd_chunk8",
+                          "--out", "m")
+    _one_line_error(status, err, "--methods: fwd_chunk8 is not one of cli_small's methods: "
+                    "primal, fwd_chunk1, rev_chunk1")
+    assert not (studies_dir / "m" / "env.json").exists()
+
+
+def test_a_second_run_into_a_locked_folder_is_refused(capsys, studies_dir):
+    from dualtape.study.storage import lock_folder
+
+    (studies_dir / "busy").mkdir()
+    with lock_folder(studies_dir / "busy"):
+        status, _, err = _run(capsys, "study", "run", "cli_small", "--out", "busy")
+    _one_line_error(status, err, "--out: another run")
+    assert not (studies_dir / "busy" / "env.json").exists()
+    status, _, err = _run(capsys, "study", "run", "cli_small", "--quick", "--no-progress",
+                          "--out", "busy")
+    assert status == 0, err

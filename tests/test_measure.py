@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dualtape.measure import env, files, timing
+from dualtape.measure.files import write_atomic
 from dualtape.study import Method, methods, register_method
 
 
@@ -116,6 +119,7 @@ sys.meta_path.insert(0, Block())
 import dualtape
 assert 'dualtape.measure' not in sys.modules, 'import dualtape imported the measurement base'
 from dualtape.measure import env, files, timing
+from dualtape.measure.files import write_atomic
 timing.sample(lambda: None, timing.TimingConfig(target_s=1e-4, repeats=1))
 env.environment([])
 print('ok')
@@ -141,3 +145,16 @@ def test_cpu_clock_is_a_timing_option(monkeypatch):
                              timing.TimingConfig(target_s=0.01, repeats=3, clock="cpu"))
     assert set(got) == {"a", "b"} and all(len(v) == 3 for v in got.values())
     assert all(abs(s - 1e-3) < 1e-9 for v in got.values() for s in v)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_write_atomic_gives_the_mode_the_umask_gives(tmp_path: Path, umask, mode):
+    old = os.umask(umask)
+    try:
+        write_atomic(tmp_path / "a.txt", "x")
+        write_atomic(tmp_path / "b.txt", lambda p: p.write_text("y"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "b.txt").stat().st_mode) == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]

@@ -238,13 +238,13 @@ def test_without_dask_the_flags_fail_at_once_in_one_line(tmp_path, flag):
     assert not list(tmp_path.iterdir())
 
 
-def test_a_results_file_without_the_host_column_is_upgraded(tmp_path):
+def test_a_results_file_without_the_host_and_group_rows_columns_is_upgraded(tmp_path):
     study = small_study(sizes=(2,))
     run(study, out=tmp_path, figures=False, methods=["primal"])
     path = tmp_path / "data.csv"
     lines = path.read_text().splitlines()
     assert lines[0] == HEADER
-    legacy = [LEGACY_HEADER] + [line.rsplit(",", 1)[0] for line in lines[1:]]
+    legacy = [LEGACY_HEADER] + [line.rsplit(",", 2)[0] for line in lines[1:]]
     path.write_text("\n".join(legacy) + "\n")
     report = run(study, out=tmp_path, figures=False, methods=["primal", "fwd_vector"])
     assert report.cells_already_done == 2 and report.ok
@@ -252,3 +252,30 @@ def test_a_results_file_without_the_host_column_is_upgraded(tmp_path):
     assert path.read_text().splitlines()[0] == HEADER
     assert {r["host"] for r in rows if r["method"] == "primal"} == {""}
     assert all(r["host"] for r in rows if r["method"] == "fwd_vector")
+
+
+def test_workers_with_an_own_run_study_is_refused_before_any_cluster(tmp_path, monkeypatch):
+    from dualtape.cli import main
+
+    def no_cluster(*a, **k):
+        raise AssertionError("a LocalCluster was started")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    assert main(["study", "run", "lesson_mlp", "--workers", "2", "--out", str(tmp_path)]) == 2
+
+
+def test_a_missing_scheduler_file_is_refused_at_once(tmp_path):
+    with pytest.raises(StudyError, match="^--scheduler-file: no such file"):
+        with cluster.connect(scheduler_file=str(tmp_path / "nope.json")):
+            pass
+
+
+def test_a_scheduler_file_nobody_answers_times_out(tmp_path):
+    path = tmp_path / "sched.json"
+    path.write_text(json.dumps({"type": "Scheduler", "id": "x", "address": "tcp://127.0.0.1:9",
+                                "services": {}, "started": 0, "workers": {}}))
+    t0 = time.monotonic()
+    with pytest.raises(StudyError, match="^--scheduler-file: cannot reach the scheduler"):
+        with cluster.connect(scheduler_file=str(path), timeout="2s"):
+            pass
+    assert time.monotonic() - t0 < 20

@@ -67,3 +67,75 @@ def test_rerun_of_a_complete_folder_measures_nothing(tmp_path):
     assert again.cells_measured == 0 and again.cells_already_done == again.cells_planned > 0
     assert (tmp_path / "data.csv").read_bytes() == before
     assert len(__import__("json").loads((tmp_path / "env.json").read_text())["runs"]) == 2
+
+
+def test_a_partly_written_group_is_measured_again_without_duplicates(tmp_path):
+    study = small_study(sizes=(2,), methods=("primal",))
+    run(study, out=tmp_path, figures=False)
+    path = tmp_path / "data.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    assert lines[-1].split(",")[11] == "time_s"  # the last group timed two repeats
+    path.write_text("".join(lines[:-1]))  # the run died after the group's first row
+    again = run(study, out=tmp_path, figures=False)
+    assert again.ok and again.cells_measured == 1 and again.dropped_rows == 1
+    rows = read_csv(path)
+    keys = [(r["sweep"], r["method"], r["n"], r["m"], r["group"], r["measure"], r["repeat"])
+            for r in rows]
+    assert len(keys) == len(set(keys)) == len(lines) - 1
+
+
+def _custom(calls, stop_at=None):
+    """A study with its own cells (three of them), measured through ``run_cells``."""
+    from dualtape.study.custom import run_cells
+
+    def measure_one(name, n):
+        calls.append((name, n))
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return [{"name": name, "n": n, "value": n / 3}, {"name": name, "n": n, "value": 0.5}]
+
+    def plot(_, out):
+        return []
+
+    def summary(_, out):
+        return out / "data.csv"
+
+    def go(out):
+        return run_cells("own", out, [("a", 1), ("a", 2), ("b", 1)], measure_one,
+                         ("name", "n", "value"), plot=plot, summary=summary)
+
+    return go
+
+
+def test_a_study_with_its_own_run_appends_each_cell_and_resumes(tmp_path):
+    import json
+
+    calls = []
+    first = _custom(calls, stop_at=3)(tmp_path)
+    assert first.interrupted and first.cells_measured == 2
+    rows = read_csv(tmp_path / "data.csv")
+    assert [(r["cell"], r["value"]) for r in rows] == [
+        ("a 1", repr(1 / 3)), ("a 1", "0.5"), ("a 2", repr(2 / 3)), ("a 2", "0.5")]
+    calls.clear()
+    second = _custom(calls)(tmp_path)
+    assert second.ok and calls == [("b", 1)] and second.cells_already_done == 2
+    assert len(read_csv(tmp_path / "data.csv")) == 6
+    runs = json.loads((tmp_path / "env.json").read_text())
+    assert runs["study"] == "own"
+    assert [r["outcome"] for r in runs["runs"]] == ["interrupted", "completed"]
+
+
+def test_hessian_modes_honours_sizes_problems_and_methods_and_resumes(tmp_path):
+    from dualtape.study import get_study
+
+    s = get_study("hessian_modes")
+    report = run(s, out=tmp_path, quick=True, sizes=[3], problems=["quadratic_tanh"],
+                 methods=["hvp"])
+    assert report.ok and report.cells_measured == 1
+    rows = read_csv(tmp_path / "data.csv")
+    assert [(r["problem"], r["n"], r["method"]) for r in rows] == [("quadratic_tanh", "3", "hvp")]
+    again = run(s, out=tmp_path, quick=True, sizes=[3], problems=["quadratic_tanh"],
+                methods=["hvp", "fwd-rev"])
+    assert again.cells_measured == 1  # only fwd-rev was missing
+    rows = read_csv(tmp_path / "data.csv")
+    assert sorted(r["method"] for r in rows) == ["fwd-rev", "hvp"]

@@ -104,3 +104,43 @@ def test_atomic_write_and_json(tmp_path):
         read_json(bad)
     bad.write_text(json.dumps({"study": "s", "runs": []}))
     assert read_json(bad)["study"] == "s"
+
+
+def test_a_partly_written_group_is_dropped_and_not_counted_done(tmp_path):
+    path = tmp_path / "data.csv"
+    w = ResultsWriter(path, "s")
+    w.write([_row(group="check", measure="max_rel_err")])
+    w.write([_row(repeat=i) for i in range(3)])
+    lines = path.read_text().splitlines(keepends=True)
+    assert all(line.rstrip("\n").endswith(",3") for line in lines[2:])  # group_rows
+    path.write_text("".join(lines[:-1]))  # a crash between two whole lines of the group
+    again = ResultsWriter(path, "s")
+    assert again.dropped_rows == 2
+    assert again.done == {("n", "p", "primal", "2", "1", "1", "check")}
+    again.write([_row(repeat=i) for i in range(3)])  # re-measured, once
+    rows, _ = read_rows(path, "s")
+    assert [r["group"] for r in rows] == ["check", "time", "time", "time"]
+
+
+def test_the_folder_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path):
+    import subprocess
+    import sys
+
+    from dualtape.study.storage import lock_folder
+
+    with lock_folder(tmp_path):
+        with pytest.raises(StudyError, match="--out: another run .* is writing to"):
+            with lock_folder(tmp_path):
+                pass
+    holder = subprocess.Popen(  # a run killed with SIGKILL leaves no stale lock behind
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a');"
+         "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+         str(tmp_path / ".lock")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(StudyError, match="another run"):
+        with lock_folder(tmp_path):
+            pass
+    holder.kill()
+    holder.wait()
+    with lock_folder(tmp_path):
+        pass

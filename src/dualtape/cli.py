@@ -144,12 +144,14 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
         require_dask(flag)  # without the extra, fail at once
     study = st.get_study(args.name)
+    if flag is not None and study.run is not None:  # before any cluster starts
+        raise st.StudyError(f"study {study.name!r} brings its own run, which cannot be spread "
+                            f"over a Dask cluster; run it without {flag}", flag)
     sizes = st.check_sizes(args.sizes, "--sizes") if args.sizes is not None else None
-    if args.problems:
-        for p in args.problems:
+    if study.run is None:  # a study with its own run checks its own problems and methods
+        for p in args.problems or ():
             st.get_problem(p)
-    if args.methods:
-        for m in args.methods:
+        for m in args.methods or ():
             st.get_method(m)
     kwargs = dict(out=args.out, quick=args.quick, sizes=sizes, problems=args.problems,
                   methods=args.methods, progress=not args.no_progress,
@@ -165,6 +167,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if report.repaired_bytes:
         print(f"note: dropped a torn last line ({report.repaired_bytes} bytes) left by an "
               "interrupted run", file=sys.stderr)
+    if report.dropped_rows:
+        print(f"note: dropped {report.dropped_rows} row(s) of incomplete measurement groups left "
+              "by an interrupted run; they are measured again", file=sys.stderr)
     print(f"{study.name}: measured {report.cells_measured} cells "
           f"({report.cells_already_done} already done) in {report.elapsed_s:.1f} s -> "
           f"{report.out}")

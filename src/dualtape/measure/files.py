@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,17 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _umask(folder: Path) -> int:
+    """The process' umask, read without changing it: the mode a fresh file gets."""
+    probe = folder / f".umask-{os.getpid()}-{uuid.uuid4().hex}"
+    fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o777)
+    try:
+        return 0o777 & ~os.fstat(fd).st_mode
+    finally:
+        os.close(fd)
+        probe.unlink()
 
 
 def write_atomic(path: Path | str, data: str | bytes | Writer) -> None:
@@ -56,6 +68,7 @@ def write_atomic(path: Path | str, data: str | bytes | Writer) -> None:
                 fh.write(data.encode("utf-8") if isinstance(data, str) else data)
                 fh.flush()
                 os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask(path.parent))  # mkstemp made it 0600; give what open() would
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -25,6 +25,7 @@ From the shell: ``dualtape study list | run NAME | plot NAME | summary NAME``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from .catalog import broken, get_study, register_study, studies
 from .methods import ALL_METHODS, Method, get_method, method_names, register_method
 from .problems import Instance, Problem, get_problem, problem, problem_names, register_problem
 from .spec import GROUPS, Study, StudyError, Sweep, TimingConfig, check_sizes
-from .storage import DATA_FILE
+from .storage import DATA_FILE, check_owner
 from .sweep import RunReport, default_out, execute, plan
 
 __all__ = [
@@ -83,12 +84,33 @@ def results_dir(study: Study | str, out: Path | str | None = None, quick: bool =
 
 
 def _existing_results(study: Study, out: Path | str | None, quick: bool) -> Path:
+    """The study's results folder, refused when it has no data or is another study's."""
     folder = results_dir(study, out, quick)
     if not (folder / DATA_FILE).exists():
         hint = f"dualtape study run {study.name}{' --quick' if quick else ''}"
         raise StudyError(f"no results in '{folder}' (no {DATA_FILE}); run `{hint}` first",
                          "--out" if out is not None else study.name)
+    check_owner(folder, study.name)
     return folder
+
+
+#: The CLI's filters, by the name of the argument a study's own ``run`` takes for them.
+FILTERS = {"sizes": "--sizes", "problems": "--problems", "methods": "--methods"}
+
+
+def _own_run(s: Study, *, client: Any, **kwargs: Any) -> RunReport:
+    """Call a study's own ``run`` with the filters it takes; refuse the ones it lacks."""
+    if client is not None:
+        raise StudyError(f"study {s.name!r} brings its own run, which cannot be spread "
+                         "over a Dask cluster; run it without a scheduler", "client")
+    takes = inspect.signature(s.run).parameters
+    for arg, flag in FILTERS.items():
+        if kwargs[arg] is None:
+            del kwargs[arg]
+        elif arg not in takes:
+            raise StudyError(f"study {s.name!r} has no {arg} to choose from; run it "
+                             f"without {flag}", flag)
+    return s.run(s, **kwargs)
 
 
 def run(
@@ -113,17 +135,17 @@ def run(
     profile.  With a Dask ``client`` (``distributed.Client``) each cell is one
     task on its cluster and rows are appended as tasks complete (see
     ``dualtape.study.cluster``).  A study with its own ``run`` callable gets
-    the other keyword arguments and must return a ``RunReport``.
+    ``out``, ``quick``, ``progress`` and ``command``, and those of ``sizes``,
+    ``problems`` and ``methods`` that are given (a study whose ``run`` has no such
+    parameter refuses them), and must return a ``RunReport``.
     """
     s = _as_study(study)
     if sizes is not None:
         sizes = check_sizes(list(sizes), "--sizes")
     if s.run is not None:
-        if client is not None:
-            raise StudyError(f"study {s.name!r} brings its own run, which cannot be spread "
-                             "over a Dask cluster; run it without a scheduler", "client")
-        return s.run(s, out=results_dir(s, out, quick), quick=quick, sizes=sizes,
-                     progress=progress, command=command)
+        return _own_run(s, client=client, out=results_dir(s, out, quick), quick=quick,
+                        sizes=sizes, problems=problems, methods=methods, progress=progress,
+                        command=command)
     report = execute(s, out=out, quick=quick, sizes=sizes, problems=problems, methods=methods,
                      timing=timing, progress=progress, command=command, client=client)
     if figures and not report.interrupted:
@@ -136,19 +158,21 @@ def plot(study: Study | Problem | str, *, out: Path | str | None = None,
          quick: bool = False) -> list[Path]:
     """Draw the study's figures (PNG and SVG) from its ``data.csv``; returns the files."""
     s = _as_study(study)
+    folder = _existing_results(s, out, quick)
     if s.plot is not None:
-        return list(s.plot(s, out=results_dir(s, out, quick)))
+        return list(s.plot(s, out=folder))
     from .plots import plot_results
 
-    return plot_results(_existing_results(s, out, quick))
+    return plot_results(folder)
 
 
 def summary(study: Study | Problem | str, *, out: Path | str | None = None,
             quick: bool = False) -> Path:
     """Write ``summary.md`` from the study's ``data.csv``; returns its path."""
     s = _as_study(study)
+    folder = _existing_results(s, out, quick)
     if s.summary is not None:
-        return Path(s.summary(s, out=results_dir(s, out, quick)))
+        return Path(s.summary(s, out=folder))
     from .summarize import write_summary
 
-    return write_summary(_existing_results(s, out, quick), s)
+    return write_summary(folder, s)

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..measure import env as menv
@@ -65,9 +66,10 @@ def local_warning(workers: int) -> str:
 
 @contextmanager
 def connect(*, scheduler: str | None = None, scheduler_file: str | None = None,
-            workers: int | None = None) -> Iterator[Any]:
+            workers: int | None = None, timeout: str = "30s") -> Iterator[Any]:
     """A Dask client: to ``scheduler`` (an address), through ``scheduler_file``, or to a
-    ``LocalCluster`` of ``workers`` single-threaded worker processes started here."""
+    ``LocalCluster`` of ``workers`` single-threaded worker processes started here.
+    Reaching a scheduler that does not answer fails after ``timeout``."""
     chosen = [(flag, v) for flag, v in (("--scheduler", scheduler),
                                         ("--scheduler-file", scheduler_file),
                                         ("--workers", workers)) if v is not None]
@@ -92,9 +94,13 @@ def connect(*, scheduler: str | None = None, scheduler_file: str | None = None,
         finally:
             cluster.close()
         return
+    if scheduler_file is not None and not Path(scheduler_file).is_file():
+        # distributed would wait for the file to appear, forever
+        raise StudyError(f"no such file: '{scheduler_file}' (start the scheduler with "
+                         "`dask scheduler --scheduler-file F` first)", flag)
     try:
-        client = (distributed.Client(scheduler, timeout="30s") if scheduler is not None
-                  else distributed.Client(scheduler_file=scheduler_file, timeout="30s"))
+        client = (distributed.Client(scheduler, timeout=timeout) if scheduler is not None
+                  else distributed.Client(scheduler_file=scheduler_file, timeout=timeout))
     except (OSError, ValueError, TimeoutError) as exc:
         raise StudyError(f"cannot reach the scheduler {value!r}: {exc}", flag) from None
     with client:

@@ -1,40 +1,89 @@
-"""The shared tail of studies that measure something of their own (not a Jacobian sweep).
+"""The shared run of studies that measure something of their own (not a Jacobian sweep).
 
-Such a study writes its rows as CSV text, then the same files as every study: ``data.csv``
-and ``env.json`` (atomically), its figures (PNG and SVG) and ``summary.md``.
+Such a study splits its work into cells (tuples such as ``(problem, n)``) and measures
+each into rows of its own columns; :func:`run_cells` appends every cell's rows to
+``data.csv`` as soon as it is measured, through the same ``RunSession`` as the sweep
+studies (folder lock, ``env.json`` run entries, durable appends), so an interrupted
+run resumes where it stopped.  Then it draws the study's figures (PNG and SVG) and
+writes ``summary.md``.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..measure.env import environment
 from .plots import save_figure
-from .storage import write_atomic, write_json
+from .session import RunSession
+from .spec import StudyError, choose
+from .storage import DATA_FILE, ENV_FILE, custom_layout
 from .sweep import RunReport
 
-__all__ = ["csv_text", "finish_run", "load_csv", "run_cells", "save_figure", "study_main"]
+__all__ = ["cell_label", "load_csv", "pick", "run_cells", "save_figure", "study_main"]
 
 
-def finish_run(name: str, out: Path, csv_text: str, *, cells: int, started: float,
-               command: Sequence[str] | None, plot: Callable[..., list[Path]],
-               summary: Callable[..., Path]) -> RunReport:
-    """Write ``data.csv`` and ``env.json``, draw the figures and the summary; report the run.
+def pick(values: Sequence[Any] | None, allowed: Sequence[Any], arg: str, what: str) -> list:
+    """``allowed``, or the chosen ``values`` of them (``--problems``, ``--methods``)."""
+    return list(allowed) if values is None else choose(list(values), list(allowed), arg, what)
 
-    ``started`` is the run's ``time.perf_counter()`` at its start; ``plot`` and ``summary``
-    are the study's own, called as ``plot(None, out=out)`` and ``summary(None, out=out)``.
+
+def cell_label(cell: Sequence[Any]) -> str:
+    """A cell's name in ``data.csv``'s ``cell`` column: its fields joined by spaces."""
+    return " ".join(map(str, cell))
+
+
+def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Callable[..., list],
+              columns: Sequence[str], *, plot: Callable[..., list[Path]],
+              summary: Callable[..., Path], command: Sequence[str] | None = None,
+              quick: bool = False, sizes: Sequence[int] | None = None,
+              parts: tuple[str, Sequence[str]] | None = None,
+              progress: bool = False) -> RunReport:
+    """Measure ``measure(*cell)`` rows for every cell not yet in ``out/data.csv``, then
+    draw the figures and the summary (``plot(None, out=out)``, ``summary(None, out=out)``).
+
+    With ``parts = (column, values)`` a cell is complete once it has a row for every
+    value of that column (say every method); ``measure(*cell, missing)`` then gets the
+    values still missing.  An interrupted run (Ctrl-C) keeps every cell measured so far.
     """
-    write_atomic(out / "data.csv", csv_text)
-    write_json(out / "env.json", environment(list(command) if command is not None else None))
-    files = [out / "data.csv", out / "env.json", *plot(None, out=out), summary(None, out=out)]
-    return RunReport(study=name, out=out, cells_planned=cells, cells_measured=cells,
-                     elapsed_s=time.perf_counter() - started, files=files)
+    key = ("cell", parts[0]) if parts else ("cell",)
+    with RunSession(name, out, layout=custom_layout(columns, key), quick=quick, sizes=sizes,
+                    command=list(command) if command is not None else None) as session:
+        done = session.writer.done
+        todo = []
+        for cell in cells:
+            label = cell_label(cell)
+            missing = [p for p in parts[1] if (label, str(p)) not in done] if parts else \
+                ([] if (label,) in done else [None])
+            if missing:
+                todo.append((cell, label, missing))
+        report = RunReport(name, session.out, cells_planned=len(cells),
+                           cells_already_done=len(cells) - len(todo),
+                           repaired_bytes=session.writer.repaired_bytes,
+                           dropped_rows=session.writer.dropped_rows)
+        session.start(len(cells))
+        t0 = time.perf_counter()
+        try:
+            for k, (cell, label, missing) in enumerate(todo):
+                rows = measure(*cell, missing) if parts else measure(*cell)
+                session.emit([{**r, "cell": label} for r in rows])
+                report.cells_measured += 1
+                if progress:
+                    print(f"  [{k + 1}/{len(todo)}] {label}", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            report.elapsed_s = time.perf_counter() - t0
+            session.finish(cells_measured=report.cells_measured, elapsed_s=report.elapsed_s,
+                           outcome="interrupted" if report.interrupted else "completed")
+    out = session.out
+    report.files = [out / DATA_FILE, out / ENV_FILE]
+    if not report.interrupted:
+        report.files += [*plot(None, out=out), summary(None, out=out)]
+    return report
 
 
 def study_main(name: str, argv: list[str] | None = None) -> int:
@@ -44,23 +93,14 @@ def study_main(name: str, argv: list[str] | None = None) -> int:
     return cli(["study", "run", name, *(sys.argv[1:] if argv is None else argv)])
 
 
-def csv_text(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
-    """``rows`` as CSV text with a header; floats written exactly (``repr``)."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
-
-
 def load_csv(out: Path | str, study: str, ints: Sequence[str] = (),
              floats: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The rows of ``out/data.csv`` with the named columns parsed as ints and floats
     (an empty float cell is ``None``)."""
-    path = Path(out) / "data.csv"
+    path = Path(out) / DATA_FILE
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `dualtape study run {study}` first")
+        raise StudyError(f"no results in '{out}' (no {DATA_FILE}); run "
+                         f"`dualtape study run {study}` first", "--out")
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     for r in rows:
@@ -69,19 +109,3 @@ def load_csv(out: Path | str, study: str, ints: Sequence[str] = (),
     return rows
 
 
-def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Callable[..., list],
-              columns: Sequence[str], *, command: Sequence[str] | None,
-              plot: Callable[..., list[Path]], summary: Callable[..., Path],
-              progress: bool = False) -> RunReport:
-    """Measure ``measure(*cell)`` rows for every cell, then write everything
-    :func:`finish_run` writes (``data.csv`` from ``columns``)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    for k, cell in enumerate(cells):
-        rows += measure(*cell)
-        if progress:
-            print(f"  [{k + 1}/{len(cells)}] {' '.join(map(str, cell[:3]))}", file=sys.stderr)
-    return finish_run(name, out, csv_text(rows, columns), cells=len(cells), started=t0,
-                      command=command, plot=plot, summary=summary)

@@ -48,6 +48,17 @@ DEFAULT_TIMING = TimingConfig(target_s=0.02, repeats=5, warmup=1)
 QUICK_TIMING = TimingConfig(target_s=0.002, repeats=3, warmup=1)
 
 
+def choose(values: Sequence[str], allowed: Sequence[str], arg: str, what: str) -> list[str]:
+    """``values`` if every one is in ``allowed``, else ``StudyError`` naming ``arg``.
+
+    ``what`` names the choices in the message: ``"memory_depth's methods"``.
+    """
+    for v in values:
+        if v not in allowed:
+            raise StudyError(f"{v} is not one of {what}: {', '.join(allowed)}", arg)
+    return list(values)
+
+
 def check_sizes(values: Sequence[Any], arg: str = "sizes") -> tuple[int, ...]:
     """Return ``values`` as a tuple of positive ints, or raise ``StudyError``.
 

@@ -9,7 +9,6 @@ command picks up where it stopped.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import sys
 import time
@@ -19,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..measure.env import environment, host, load_average
 from ..measure.timing import TimingConfig
 from . import measure
 from .methods import Method, get_method
 from .problems import Instance, Problem, get_problem
-from .spec import Study, StudyError, check_sizes
-from .storage import DATA_FILE, ENV_FILE, ResultsWriter, prepare_dir, read_json, write_json
+from .session import RunSession
+from .spec import Study, StudyError, check_sizes, choose
+from .storage import DATA_FILE, ENV_FILE
 
 RESULTS_ROOT = Path("results")
 
@@ -85,6 +84,7 @@ class RunReport:
     elapsed_s: float = 0.0
     interrupted: bool = False
     repaired_bytes: int = 0
+    dropped_rows: int = 0
     files: list[Path] = field(default_factory=list)
 
     @property
@@ -121,7 +121,9 @@ def plan(
     if sizes is not None:
         sizes = check_sizes(list(sizes), "--sizes")
     chosen = [get_problem(p) for p in (problems if problems is not None else study.problems)]
-    method_filter = None if methods is None else [get_method(m).name for m in methods]
+    method_filter = None if methods is None else choose(
+        [get_method(m).name for m in methods], _study_methods(study), "--methods",
+        f"{study.name}'s methods")
     cells: list[Cell] = []
     complete = 0
     for sweep in study.sweeps:
@@ -151,6 +153,12 @@ def plan(
                     else:
                         complete += 1
     return cells, complete
+
+
+def _study_methods(study: Study) -> list[str]:
+    """Every method any sweep of ``study`` measures, in order."""
+    names = [m for sweep in study.sweeps for m in (sweep.methods or study.methods)]
+    return list(dict.fromkeys(get_method(m).name for m in names))
 
 
 def _build(prob: Problem, point: dict[str, int]) -> Instance:
@@ -285,10 +293,6 @@ def failed_cells(rows: Sequence[dict[str, str]]) -> list[str]:
     return list(out.values())
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
 def execute(
     study: Study,
     *,
@@ -306,33 +310,26 @@ def execute(
 
     With a Dask ``client`` every cell is one task on the cluster (``.cluster``).
     """
-    out = prepare_dir(Path(out) if out is not None else default_out(study.name, quick))
-    writer = ResultsWriter(out / DATA_FILE, study.name)
-    env_doc = read_json(out / ENV_FILE) or {"study": study.name, "runs": []}
-    if env_doc.get("study") not in (None, study.name) or not isinstance(env_doc.get("runs"), list):
-        raise StudyError(f"belongs to study {env_doc.get('study')!r}, not {study.name!r}; it was "
-                         "left untouched: choose another --out", str(out / ENV_FILE))
+    out = Path(out) if out is not None else default_out(study.name, quick)
+    with RunSession(study.name, out, quick=quick, sizes=sizes, command=command) as session:
+        report = _measure(session, study, quick=quick, sizes=sizes, problems=problems,
+                          methods=methods, timing=timing, progress=progress, client=client)
+    return report
+
+
+def _measure(session: RunSession, study: Study, *, quick: bool, sizes: Sequence[int] | None,
+             problems: Sequence[str] | None, methods: Sequence[str] | None,
+             timing: TimingConfig | None, progress: bool, client: Any) -> RunReport:
+    """``execute``'s work inside its locked session."""
+    out, writer = session.out, session.writer
     cells, complete = plan(study, quick=quick, sizes=sizes, problems=problems,
                            methods=methods, done=writer.done)
     timing = timing or (study.quick_timing if quick else study.timing)
     report = RunReport(study.name, out, cells_planned=len(cells) + complete,
-                       cells_already_done=complete, repaired_bytes=writer.repaired_bytes)
-    run_id = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    entry = {"run_id": run_id, "started": _now(), "finished": None, "elapsed_s": None,
-             "outcome": "running", "profile": "quick" if quick else "default",
-             "sizes": list(sizes) if sizes is not None else None,
-             "cells_planned": report.cells_planned, "cells_measured": 0,
-             "environment": environment(command)}
-    env_doc["runs"].append(entry)
-    write_json(out / ENV_FILE, env_doc)
-
-    here = host()
-
-    def emit(rows):
-        for r in rows:
-            r["run_id"], r["study"] = run_id, study.name
-            r.setdefault("host", here)
-        writer.write(rows)
+                       cells_already_done=complete, repaired_bytes=writer.repaired_bytes,
+                       dropped_rows=writer.dropped_rows)
+    session.start(report.cells_planned)
+    emit = session.emit
 
     bar = None
     if progress and cells:
@@ -367,14 +364,10 @@ def execute(
     finally:
         if bar is not None:
             bar.close()
-        if cluster_info is not None:
-            entry["cluster"] = cluster_info.record()
         report.elapsed_s = time.perf_counter() - start
-        entry["environment"]["load_average_at_end"] = load_average()
-        entry.update(finished=_now(), elapsed_s=round(report.elapsed_s, 3),
-                     outcome="interrupted" if report.interrupted else "completed",
-                     cells_measured=report.cells_measured)
-        write_json(out / ENV_FILE, env_doc)
+        extra = {"cluster": cluster_info.record()} if cluster_info is not None else {}
+        session.finish(cells_measured=report.cells_measured, elapsed_s=report.elapsed_s,
+                       outcome="interrupted" if report.interrupted else "completed", **extra)
     report.failed = failed_cells(writer.rows)
     report.files = [out / DATA_FILE, out / ENV_FILE]
     return report

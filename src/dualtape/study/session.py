@@ -1,0 +1,103 @@
+"""One run into a results folder: the bookkeeping every study shares.
+
+A ``RunSession`` prepares the folder, locks it against a second run, opens
+``data.csv`` for appending (dropping a torn line and incomplete groups, see
+``.storage``), and records the run in ``env.json``: an entry marked ``running``
+when measuring starts and completed, interrupted or failed when it ends.  The
+sweep studies (``.sweep.execute``) and the studies that measure something of their
+own (``.custom.run_cells``) both measure through it, group by group.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from ..measure.env import environment, host, load_average
+from .storage import (
+    DATA_FILE,
+    ENV_FILE,
+    TIDY,
+    Layout,
+    ResultsWriter,
+    lock_folder,
+    prepare_dir,
+    read_env,
+    write_json,
+)
+
+__all__ = ["RunSession", "now"]
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+class RunSession:
+    """A locked results folder with its writer and its ``env.json`` run entry.
+
+    Use as a context manager: ``with RunSession(name, out) as s: ... s.start(cells);
+    s.emit(rows) ...; s.finish(...)``.  Leaving the block releases the lock; an entry
+    that was started but not finished is marked ``failed``.
+    """
+
+    def __init__(self, study: str, out: Path | str, *, layout: Layout = TIDY,
+                 quick: bool = False, sizes: Any = None,
+                 command: list[str] | None = None) -> None:
+        self.study = study
+        self.out = Path(out)
+        self.layout = layout
+        self.quick = quick
+        self.sizes = list(sizes) if sizes is not None else None
+        self.command = command
+        self.run_id = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        self.entry: dict[str, Any] | None = None
+        self.here = host()
+        self._stack = ExitStack()
+
+    def __enter__(self) -> RunSession:
+        self.out = prepare_dir(self.out)
+        with ExitStack() as stack:
+            stack.enter_context(lock_folder(self.out))
+            self.writer = ResultsWriter(self.out / DATA_FILE, self.study, self.layout)
+            self.env_doc = read_env(self.out, self.study)
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self.entry is not None and self.entry["outcome"] == "running":
+                self.finish(cells_measured=self.entry["cells_measured"], elapsed_s=None,
+                            outcome="failed")
+        finally:
+            self._stack.close()
+
+    def start(self, cells_planned: int) -> None:
+        """Add this run's entry (``running``) to ``env.json``."""
+        self.entry = {"run_id": self.run_id, "started": now(), "finished": None,
+                      "elapsed_s": None, "outcome": "running",
+                      "profile": "quick" if self.quick else "default", "sizes": self.sizes,
+                      "cells_planned": cells_planned, "cells_measured": 0,
+                      "environment": environment(self.command)}
+        self.env_doc["runs"].append(self.entry)
+        write_json(self.out / ENV_FILE, self.env_doc)
+
+    def emit(self, rows: list[dict[str, Any]]) -> None:
+        """Append one batch of whole groups, stamped with the run, the study and the host."""
+        for r in rows:
+            r["run_id"], r["study"] = self.run_id, self.study
+            r.setdefault("host", self.here)
+        self.writer.write(rows)
+
+    def finish(self, *, cells_measured: int, elapsed_s: float | None, outcome: str,
+               **extra: Any) -> None:
+        """Close this run's entry in ``env.json`` with its outcome."""
+        assert self.entry is not None
+        self.entry["environment"]["load_average_at_end"] = load_average()
+        self.entry.update(extra)
+        self.entry.update(finished=now(), outcome=outcome, cells_measured=cells_measured,
+                          elapsed_s=round(elapsed_s, 3) if elapsed_s is not None else None)
+        write_json(self.out / ENV_FILE, self.env_doc)

@@ -358,7 +358,7 @@ section("""
 
 | lesson item | dualtape |
 |---|---|
-| scalar autograd engine | `dualtape.Value` (`src/dualtape/value.py`) |
+| scalar autograd engine | `dualtape.Value` (`src/dualtape/lessons/value.py`) |
 | Neuron, Layer, MLP; the array MLP | `dualtape.nn` |
 | cross-entropy, MSE | `dualtape.losses`, `Value.cross_entropy` |
 | drawing graphs and tapes | `dualtape.graph`: `to_dot`, `draw`, `trace` |

@@ -295,8 +295,9 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
         f"(with residual connections: {_ratio(res_sig):.1e}); "
         f"across all activations and initialisations the layers of the plain network span up "
         f"to {max(plain_spreads):.1f} orders of magnitude, the residual network's at most "
-        f"{max(res_spreads):.1f}. A poor initialisation makes it worse: with weights of std 0.01 "
-        f"the plain network's first-layer gradient is at most {small_plain:.1e}, while the "
+        f"{max(res_spreads):.1f}. A poor initialisation shrinks the whole gradient: with weights of std "
+        f"0.01 the plain network's first-layer gradient is at most {small_plain:.1e} (its "
+        "last layer's is as small, so it no longer fades towards the input), while the "
         f"residual network's identity path still delivers at least {small_res:.1e}. "
         "An initialisation matched to the activation keeps even the plain network level "
         f"(tanh with Xavier: {spread('plain', 'tanh', 'xavier'):.1f} orders of magnitude "
@@ -315,7 +316,8 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
         "in both. `none` with `plain` is the lesson's `nn.Sequential` of `nn.Linear`.",
         "- inits: default = U(±1/sqrt(64)) for W and b (PyTorch's nn.Linear); xavier = "
         "N(0, 2/(64+64)); he = N(0, 2/64); small = N(0, 0.01²); biases 0 except default.",
-        "- gradients: dualtape reverse mode (`dt.grad`) on `dualtape.lessons.deep_mlp_loss`; "
+        "- gradients: dualtape reverse mode (`dt.grad`) on `deep_mlp_loss` "
+        "(`studies/vanishing_gradients.py`); "
         f"checked against `jax.grad` of the same function: largest relative difference "
         f"{worst:.1e}.",
         "",

@@ -111,9 +111,14 @@ def test_draw_without_graphviz_writes_dot_and_explains(tmp_path, monkeypatch) ->
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
     assert not (tmp_path / "g.png").exists()
     assert info.value.dot_path == tmp_path / "g.dot"
-    with pytest.warns(UserWarning, match="Graphviz"):
+    with pytest.warns(UserWarning, match="Graphviz") as caught:
         out = graph.draw(loss, tmp_path / "h.svg", missing="warn")
     assert out == tmp_path / "h.dot" and out.exists()
+    assert caught[0].filename == __file__  # the caller's line, not the library's
+    from dualtape import lessons
+    with pytest.warns(UserWarning, match="Graphviz") as caught:
+        lessons.draw_exercise_graph(tmp_path / "ex.svg", missing="warn")
+    assert caught[0].filename == __file__
     assert not graph.graphviz_available()
 
 

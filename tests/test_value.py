@@ -317,3 +317,15 @@ def test_value_data_is_finite_where_python_math_would_raise() -> None:
     with np.errstate(all="ignore"):
         assert math.isinf(big.exp().data)
         assert math.isinf((Value(1.0) / 0.0).data)
+
+
+def test_numpy_scalar_exponents_and_python_float_gradients() -> None:
+    for p in (np.int64(2), np.float32(2.0), np.float64(2.0), 2, 2.0):
+        y = Value(3.0) ** p
+        assert y.data == 9.0 and type(y.data) is float
+    a, b = Value(2.0), Value(3.0)
+    (a ** b + abs(a) + 2.0 ** b).backward()
+    assert all(type(v.grad) is float for v in (a, b))
+    assert a.grad == 3 * 4.0 + 1.0 and math.isclose(b.grad, 8 * math.log(2) * 2)
+    with pytest.raises(TypeError, match="exponent"):
+        Value(3.0) ** np.bool_(True)

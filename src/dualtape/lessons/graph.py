@@ -23,6 +23,7 @@ renders ``path`` as PNG or SVG; without it, it raises
 from __future__ import annotations
 
 import shutil
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -247,6 +248,18 @@ def to_dot(graph: Value | Tape | TapeTrace, *, title: str | None = None, digits:
     raise TypeError(f"to_dot: expected a Value, a Tape or a TapeTrace, got {type(graph).__name__}")
 
 
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def _outside_dualtape() -> int:
+    """The ``stacklevel`` of the caller's first frame outside dualtape (a warning then names
+    the user's line, however many lesson helpers lie between)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def draw(graph: Value | Tape | TapeTrace | str, path: str | Path, format: str | None = None,
          *, missing: str = "raise", **dot_options: Any) -> Path:
     """Write ``graph`` as DOT next to ``path`` and render ``path`` with Graphviz.
@@ -270,13 +283,15 @@ def draw(graph: Value | Tape | TapeTrace | str, path: str | Path, format: str | 
     text = graph if isinstance(graph, str) else to_dot(graph, **dot_options)
     path.parent.mkdir(parents=True, exist_ok=True)
     dot_path = path.with_suffix(".dot")
-    dot_path.write_text(text, encoding="utf-8")
+    from ..measure.files import write_atomic  # only when drawing: keeps the import light
+
+    write_atomic(dot_path, text)
     exe = shutil.which("dot")
     if exe is None:
         err = GraphvizNotFound(dot_path, path, fmt)
         if missing == "raise":
             raise err
-        warnings.warn(str(err), stacklevel=2)
+        warnings.warn(str(err), stacklevel=_outside_dualtape())
         return dot_path
     import subprocess  # only when rendering: keeps `import dualtape` light
 

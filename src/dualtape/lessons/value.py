@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import Any
 
+import numpy as np
+
 from .. import dispatch as _dispatch
 from .. import ops as _ops
 from ..dispatch import evaluate, evaluate1, evaluate2
@@ -165,6 +167,9 @@ class Value:
             is built by its operators, so ``_children`` must be empty.
         label: a name shown by ``repr`` and in drawn graphs.
         tangent: forward-mode seed (``None`` means zero and is cheapest).
+
+    Division by zero and ``log(0)`` give ``inf`` (and their gradients ``inf``), as NumPy
+    and JAX do, with NumPy's ``RuntimeWarning``; micrograd raises ``ZeroDivisionError``.
     """
 
     __slots__ = ("data", "grad", "tangent", "label", "_prim", "_a", "_b", "_pa", "_pb",
@@ -210,10 +215,11 @@ class Value:
     def __pow__(self, other: Any) -> Value:
         if type(other) is Value:
             return self._pow_value(other)
-        if isinstance(other, bool) or not isinstance(other, (int, float)):
+        if isinstance(other, (bool, np.bool_)) or not isinstance(other, (int, float, np.number)):
             raise TypeError(f"Value ** {type(other).__name__}: the exponent must be a "
                             "number or a Value")
-        return self._pow_const({"p": other})
+        p = int(other) if isinstance(other, (int, np.integer)) else _float(other, "exponent")
+        return self._pow_const({"p": p})
 
     def __pos__(self) -> Value:
         return self
@@ -250,7 +256,7 @@ class Value:
         nodes.sort(key=_by_id, reverse=True)
         for v in nodes:
             g = v._g
-            v.grad += g
+            v.grad += g if type(g) is float else float(g)  # abs's and power's rules give NumPy's
             prim = v._prim
             if prim is None:
                 continue

@@ -241,3 +241,16 @@ def test_walkthrough_shows_every_exercise_and_its_pictures_exist() -> None:
     assert len(pictures) >= 5
     for rel in pictures:
         assert (doc.parent / rel).exists(), rel
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="the walkthrough renders graphs: "
+                    "needs Graphviz's dot (apt-get install graphviz)")
+def test_the_lesson_walkthrough_is_what_its_script_prints() -> None:
+    """docs/lesson-day1.md is the output of docs/build_lesson_day1.py at this code."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "build_lesson_day1.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr

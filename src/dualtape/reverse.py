@@ -166,13 +166,11 @@ class TapeValue(ArrayOps, Tracer):
 
     def process2(self, prim: Primitive, x: Any, y: Any) -> Any:
         rules = prim.vjp
-        if type(y) is not TapeValue:  # a traced value with a constant (maximum(x, 0.0), x * 2)
-            parents: tuple = ((0, x.index),) if rules[0] is not None else ()
-            x = x.value
-        elif type(x) is TapeValue and rules[0] is not None and rules[1] is not None:
+        if type(x) is TapeValue and type(y) is TapeValue and rules[0] is not None \
+                and rules[1] is not None:
             if x is y and prim.diagonal is not None:
                 return x.process1(prim.diagonal, x)
-            parents = ((0, x.index), (1, y.index))  # the common case, built at once
+            parents: tuple = ((0, x.index), (1, y.index))  # the common case, built at once
             x = x.value
             y = y.value
         else:
@@ -181,9 +179,10 @@ class TapeValue(ArrayOps, Tracer):
                 if rules[0] is not None:
                     parents = ((0, x.index),)
                 x = x.value
-            if rules[1] is not None:
-                parents += ((1, y.index),)
-            y = y.value
+            if type(y) is TapeValue:
+                if rules[1] is not None:
+                    parents += ((1, y.index),)
+                y = y.value
         if dispatch.counting is None and type(x) in PLAIN_TYPES and type(y) in PLAIN_TYPES:
             ans = prim.impl(x, y)  # evaluate2, inline: one frame less per scalar op
         else:

@@ -240,3 +240,10 @@ def test_a_second_run_into_a_locked_folder_is_refused(capsys, studies_dir):
     status, _, err = _run(capsys, "study", "run", "cli_small", "--quick", "--no-progress",
                           "--out", "busy")
     assert status == 0, err
+
+
+def test_python_dash_m_dualtape_is_the_cli() -> None:
+    done = subprocess.run([sys.executable, "-m", "dualtape", "study", "list"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "jacobian_scaling" in done.stdout
+    assert main(["study", "list"]) == 0

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from test_hypothesis import SETTINGS, _finite_and_moderate, _functions, problems
 from test_primitives import CASE_IDS, CASES, REPRESENTATIVE, jax_reference
 
@@ -49,7 +49,7 @@ def test_jacobian_matches_jax_jacfwd(case, mode):
     assert _rel_tree(dt.jacobian(case.fn, mode=mode)(*args), ref[0]) < 1e-10
 
 
-@pytest.mark.parametrize("mode", HESSIAN_MODES + ("auto",))
+@pytest.mark.parametrize("mode", HESSIAN_MODES)  # "auto" picks one of these: see below
 @pytest.mark.parametrize("case", [c for c in REPRESENTATIVE if c.second_order],
                          ids=lambda c: c.id)
 def test_hessian_modes_match_jax(case, mode):
@@ -60,6 +60,19 @@ def test_hessian_modes_match_jax(case, mode):
     nums = tuple(range(len(args)))
     got = dt.hessian(lambda *a: dnp.sum(case.fn(*a) * u), argnums=nums, mode=mode)(*args)
     assert _rel_tree(got, ref.hess) < 1e-10
+
+
+def test_hessian_auto_takes_fwd_fwd_for_one_scalar_input_else_fwd_rev():
+    from dualtape.modes import _auto_hessian_mode
+
+    f = lambda a, b=1.0: dnp.sum(dnp.sin(a) * b)  # noqa: E731
+    assert _auto_hessian_mode(f, (0.3,), 0) == "fwd-fwd"
+    assert _auto_hessian_mode(f, (np.array(0.3),), 0) == "fwd-fwd"
+    assert _auto_hessian_mode(f, (np.ones(2),), 0) == "fwd-rev"
+    assert _auto_hessian_mode(f, (0.3, 0.2), (0, 1)) == "fwd-rev"
+    for x in (0.3, np.array([0.3, -1.1])):
+        ref = jax.hessian(lambda a: jnp.sum(jnp.sin(a) * 1.0))(jnp.asarray(x))
+        assert _rel_tree(dt.hessian(f, mode="auto")(x), ref) < 1e-12
 
 
 @pytest.mark.parametrize("mode", HESSIAN_MODES)
@@ -78,7 +91,7 @@ def test_hessian_of_vector_function_and_pytree(mode):
     assert _rel_tree(dt.hessian(f, argnums=(0, 1), mode=mode)(p, x), ref2) < 1e-10
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=24)  # jax.hessian of each example, eagerly: the slow part
 @given(problems(), __import__("hypothesis").strategies.sampled_from(HESSIAN_MODES))
 def test_hessian_modes_random_compositions(problem, mode):
     tree, x, _ = problem

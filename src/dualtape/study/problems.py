@@ -222,7 +222,8 @@ def mlp_width_for(n: int, hidden_layers: int) -> int:
 @problem(
     "mlp_loss",
     "the seed lesson's MLP loss over its parameters (ReLU hidden layers of equal width, chosen "
-    "so n = #params <= requested n; depth = hidden layers, m = 1)",
+    "so n = #params <= requested n, width 1 at least, which holds 6 params at depth 1; "
+    "depth = hidden layers, m = 1)",
 )
 def _mlp_loss(n, m, depth, rng):
     from dualtape import nn

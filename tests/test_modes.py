@@ -36,7 +36,7 @@ def _rel_tree(got, ref) -> float:
     return worst
 
 
-@pytest.mark.parametrize("mode", ["auto", "fwd", "rev"])
+@pytest.mark.parametrize("mode", ["fwd", "rev"])  # "auto" runs one of them: random compositions
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_jacobian_matches_jax_jacfwd(case, mode):
     """jax.jacfwd's Jacobian over every argument, and over the first alone (shaped as JAX's)."""

@@ -402,3 +402,43 @@ def test_has_aux_accepts_a_list_pair():
     g, aux = dt.grad(lambda x: [dnp.sum(x * x), 5.0], has_aux=True)(np.ones(2))
     np.testing.assert_array_equal(g, [2.0, 2.0])
     assert aux == 5.0
+
+
+# ---------------------------------------------------------------- functions that are not callable
+
+
+@pytest.mark.parametrize("how", [
+    lambda f: dt.grad(f), lambda f: dt.value_and_grad(f), lambda f: dt.jacfwd(f),
+    lambda f: dt.jacrev(f), lambda f: dt.hessian(f), lambda f: dt.hessian(f, mode="auto"),
+    lambda f: dt.jacobian(f), lambda f: dt.jacobian(f, mode="rev"),
+    lambda f: dt.jvp(f, (1.0,), (1.0,)), lambda f: dt.vjp(f, 1.0),
+    lambda f: dt.hvp(f, (1.0,), (1.0,)), lambda f: dt.choose_mode(f, 1.0),
+], ids=["grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hessian_auto", "jacobian",
+        "jacobian_rev", "jvp", "vjp", "hvp", "choose_mode"])
+@pytest.mark.parametrize("fun, shown", [(3, "int 3"), (None, "NoneType"), (np.ones(2), "ndarray")])
+def test_function_that_is_not_callable(how, fun, shown):
+    with pytest.raises(TypeError, match=f"fun: expected a callable, got {shown}"):
+        how(fun)
+
+
+# ---------------------------------------------------------------- check_grads options
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"order": 0}, ValueError, "order: expected a positive int, got 0"),
+    ({"order": 1.5}, ValueError, "order: expected a positive int, got 1.5"),
+    ({"modes": ("bogus",)}, ValueError, r"modes: expected a non-empty tuple of 'fwd' and 'rev'"),
+    ({"modes": ()}, ValueError, r"modes: expected a non-empty tuple"),
+    ({"eps": 0.0}, ValueError, "eps: expected a positive finite step, got 0.0"),
+    ({"eps": float("nan")}, ValueError, "eps: expected a positive finite step, got nan"),
+    ({"args": np.ones(2)}, TypeError, "args: expected a tuple or list of arguments, got ndarray"),
+    ({"f": "SQ"}, TypeError, "f: expected a callable, got str"),
+])
+def test_check_grads_refuses_options_that_check_nothing(kwargs, err, shown):
+    call = {"f": SQ, "args": (np.ones(2),), **kwargs}
+    with pytest.raises(err, match=shown):
+        dt.check_grads(**call)
+
+
+def test_check_grads_takes_one_mode_by_name():
+    dt.check_grads(SQ, (np.ones(2),), order=1, modes="rev")

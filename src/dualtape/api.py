@@ -15,6 +15,7 @@ from . import forward
 from . import numpy as dnp
 from .argchecks import (
     argnums_for,
+    check_callable,
     check_direction,
     check_integer_cotangent,
     dynamic,
@@ -220,6 +221,7 @@ def recorded(fun: Callable, argnums: int | Sequence[int], has_aux: bool,
              then: Callable[[Recording], Any]) -> Callable[..., Any]:
     """The function that records ``fun`` at its arguments (``argnums`` differentiated) and
     returns ``then(recording)``: ``value_and_grad``'s and ``jacrev``'s."""
+    check_callable(fun)
     nums_for = argnums_for(argnums)
 
     def record(args: tuple, kwargs: dict) -> Any:
@@ -244,6 +246,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     same structure, each tangent shaped like its primal.  Returns
     ``(primals_out, tangents_out)`` (plus ``aux`` when ``has_aux``).
     """
+    check_callable(fun)
     if not isinstance(primals, (tuple, list)):
         raise TypeError(f"primals: expected a tuple or list of arguments, got "
                         f"{type(primals).__name__}")
@@ -284,6 +287,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     (JAX's arrays are immutable; PyTorch raises), it computes the wrong cotangent for a
     primal array changed in place after ``vjp`` returned.
     """
+    check_callable(fun)
     if not primals:
         raise ValueError("primals: need at least one argument")
     rec = Recording(fun, primals, tuple(range(len(primals))), False, has_aux)

@@ -15,6 +15,7 @@ from .tree import LEAF, TreeDef, flatten, unflatten
 
 __all__ = [
     "argnums_for",
+    "check_callable",
     "check_direction",
     "check_integer_cotangent",
     "dtype_of",
@@ -26,6 +27,12 @@ __all__ = [
     "substitute",
     "zeros",
 ]
+
+
+def check_callable(fun: Any, what: str = "fun") -> None:
+    """Refuse a function argument that cannot be called (as JAX's transformations do)."""
+    if not callable(fun):
+        raise TypeError(f"{what}: expected a callable, got {type(fun).__name__} {fun!r:.60}")
 
 
 def input_leaf(x: Any, what: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -442,3 +443,30 @@ def test_check_grads_refuses_options_that_check_nothing(kwargs, err, shown):
 
 def test_check_grads_takes_one_mode_by_name():
     dt.check_grads(SQ, (np.ones(2),), order=1, modes="rev")
+
+
+# ---------------------------------------------------------------- Value
+
+
+@pytest.mark.parametrize("make, err, shown", [
+    (lambda: dt.Value(np.complex128(3 + 2j)), TypeError, "data: .* got complex128"),
+    (lambda: dt.Value(np.array(1.0 + 1j)), TypeError, "data: .* got ndarray of dtype complex128"),
+    (lambda: dt.Value(np.array("3.0")), TypeError, "data: .* got ndarray of dtype <U3"),
+    (lambda: dt.Value(np.True_), TypeError, "data: expected a real number or a Value, got bool"),
+    (lambda: dt.Value(2.0) * np.complex64(1j), TypeError, "operand of mul: .* got complex64"),
+    (lambda: dt.Value(2.0) ** np.complex128(2), TypeError, "exponent: .* got complex128"),
+    (lambda: dt.Value(1.0, tangent=np.complex128(1)), TypeError, "tangent: .* got complex128"),
+    (lambda: dt.Value(10 ** 400), ValueError, r"data: int too large for a float \(above 1.8e308\)"),
+    (lambda: (dt.Value(2.0) * 3.0).backward("a"), TypeError, "gradient: expected a real number"),
+])
+def test_value_refuses_what_is_not_one_real_number(make, err, shown):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's ComplexWarning was the only sign before
+        with pytest.raises(err, match=shown):
+            make()
+
+
+def test_value_backward_takes_a_numpy_gradient():
+    x = dt.Value(2.0)
+    (x * 3.0).backward(np.float32(2.0))
+    assert x.grad == 6.0 and type(x.grad) is float

@@ -470,3 +470,55 @@ def test_value_backward_takes_a_numpy_gradient():
     x = dt.Value(2.0)
     (x * 3.0).backward(np.float32(2.0))
     assert x.grad == 6.0 and type(x.grad) is float
+
+
+# ---------------------------------------------------------------- sparse Jacobians and Hessians
+
+
+def _coloring(colors, n_colors=1, mode="fwd"):
+    from dualtape.sparse import Coloring
+
+    return Coloring(colors=colors, n_colors=n_colors, mode=mode)
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"sparsity": np.array([["a", ""]] * 2)}, TypeError,
+     "sparsity: expected a boolean or numeric array, got dtype <U1"),
+    ({"sparsity": np.array([[None, 1]] * 2)}, TypeError, "sparsity: .* got dtype object"),
+    ({"coloring": [0, 1]}, TypeError, "coloring: expected a Coloring, got list"),
+    ({"sparsity": np.eye(2), "coloring": _coloring([0, 0])}, TypeError,
+     "coloring: colors must be a NumPy array of ints, got list"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2))}, TypeError,
+     "coloring: colors must be .* got ndarray of dtype float64"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2, dtype=bool))}, TypeError,
+     "coloring: colors must be .* dtype bool"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2, dtype=int), "1")}, TypeError,
+     "coloring: n_colors must be a non-negative int, got '1'"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2, dtype=int), 1.0)}, TypeError,
+     "coloring: n_colors must be a non-negative int, got 1.0"),
+])
+def test_sparse_jacobian_bad_pattern_or_coloring(kwargs, err, shown):
+    pytest.importorskip("scipy")
+    with pytest.raises(err, match=shown):
+        dt.sparse_jacobian(lambda x: x * 2.0, **kwargs)(np.ones(2))
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"sparsity": np.ones((2, 3))}, ValueError,
+     r"sparsity: a Hessian pattern must be square, got shape \(2, 3\)"),
+    ({"coloring": (0, 0)}, TypeError, "coloring: expected a Coloring, got tuple"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2), mode="sym")}, TypeError,
+     "coloring: colors must be a NumPy array of ints"),
+])
+def test_sparse_hessian_bad_pattern_or_coloring(kwargs, err, shown):
+    pytest.importorskip("scipy")
+    with pytest.raises(err, match=shown):
+        dt.sparse_hessian(SQ, **kwargs)(np.ones(2))
+
+
+def test_check_coloring_refuses_an_unknown_mode():
+    pytest.importorskip("scipy")
+    from dualtape.sparse.coloring import check_coloring
+
+    with pytest.raises(ValueError, match="coloring: mode must be 'fwd', 'rev' or 'sym', got 'up'"):
+        check_coloring(np.eye(2), _coloring(np.zeros(2, dtype=int), mode="up"))

@@ -522,3 +522,26 @@ def test_check_coloring_refuses_an_unknown_mode():
 
     with pytest.raises(ValueError, match="coloring: mode must be 'fwd', 'rev' or 'sym', got 'up'"):
         check_coloring(np.eye(2), _coloring(np.zeros(2, dtype=int), mode="up"))
+
+
+# ---------------------------------------------------------------- counts and orders of dualtape.numpy
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("fn, err, shown", [
+    (lambda a: dnp.tile(a, -1), ValueError, r"tile: reps must be non-negative, got \(-1,\)"),
+    (lambda a: dnp.tile(a, (2, -2)), ValueError, r"tile: reps must be non-negative"),
+    (lambda a: dnp.repeat(a, -1), ValueError, "repeat: repeats must be non-negative, got -1"),
+    (lambda a: dnp.repeat(a, None), TypeError, "repeats: expected an int or a sequence of ints"),
+    (lambda a: dnp.repeat(a, "2"), TypeError, "repeats: expected an int or a sequence of ints"),
+    (lambda a: dnp.diff(a, n=1.5), TypeError, "n: expected an int, got 1.5"),
+    (lambda a: dnp.sort(a, axis=3), ValueError, "axis: axis 3 is out of bounds for rank 1"),
+    (lambda a: dnp.sort(a, axis=0.0), TypeError, "axis: expected an int, got 0.0"),
+])
+def test_bad_counts_and_orders(fn, err, shown, traced):
+    x = np.arange(4.0)
+    with pytest.raises(err, match=shown):
+        if traced:
+            dt.grad(lambda a: dnp.sum(fn(a)))(x)
+        else:
+            fn(x)

@@ -315,3 +315,12 @@ def test_console_script_runs(user):
                           capture_output=True, text=True, cwd=user)
     assert done.returncode == 2 and "has no function" in done.stderr
     assert Path(user / "user_fn.py").exists()
+
+
+def test_a_nan_input_leaves_the_methods_unchecked_not_failed():
+    # forward vector mode spreads the NaN to every column, reverse mode does not: both right
+    c = dt.compare(lambda x: dnp.sum(dnp.sin(x)), np.array([np.nan, 1.0]), repeats=1,
+                   methods=["fwd_vector", "rev_vector", "jax_jacfwd"])
+    assert {r["status"] for r in c.rows} == {"unchecked"}
+    assert c.best is not None
+    assert any("NaN or infinite entries" in n for n in c.notes)

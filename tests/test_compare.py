@@ -324,3 +324,11 @@ def test_a_nan_input_leaves_the_methods_unchecked_not_failed():
     assert {r["status"] for r in c.rows} == {"unchecked"}
     assert c.best is not None
     assert any("NaN or infinite entries" in n for n in c.notes)
+
+
+def test_methods_empty_or_a_generator():
+    f, x = (lambda x: dnp.sum(x * x)), np.ones(3)
+    with pytest.raises(ValueError, match="methods: expected at least one method name; valid: "):
+        dt.compare(f, x, methods=[], repeats=1)
+    c = dt.compare(f, x, methods=(m for m in ["fwd_vector"]), repeats=1)  # was: no rows at all
+    assert [r["method"] for r in c.rows] == ["fwd_vector"]

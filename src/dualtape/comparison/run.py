@@ -59,9 +59,14 @@ def rel_error(got: Any, ref: Any) -> float:
 def _select(available: list[Method], methods: Sequence[str] | None) -> list[Method]:
     if methods is None:
         return available
-    if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
+    if isinstance(methods, str) or not hasattr(methods, "__iter__"):
+        raise TypeError(f"methods: expected a sequence of method names, got {methods!r}")
+    methods = list(methods)  # a generator is read once
+    if not all(isinstance(m, str) for m in methods):
         raise TypeError(f"methods: expected a sequence of method names, got {methods!r}")
     names = [m.name for m in available]
+    if not methods:
+        raise ValueError(f"methods: expected at least one method name; valid: {', '.join(names)}")
     unknown = [m for m in methods if m not in names]
     if unknown:
         raise ValueError(f"methods: unknown method(s) {', '.join(map(repr, unknown))} for this "

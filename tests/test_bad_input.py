@@ -545,3 +545,25 @@ def test_bad_counts_and_orders(fn, err, shown, traced):
             dt.grad(lambda a: dnp.sum(fn(a)))(x)
         else:
             fn(x)
+
+
+# ---------------------------------------------------------------- NumPy integers as counts
+
+
+def test_checkpoint_loop_takes_numpy_integers():
+    step = dnp.sin  # "n_steps: expected an int >= 0, got np.int64(5)" before
+    want = dt.grad(lambda x: dt.checkpoint_loop(step, x, 5, snapshots=2))(0.5)
+    got = dt.grad(lambda x: dt.checkpoint_loop(step, x, np.int64(5), snapshots=np.int32(2)))(0.5)
+    assert got == want
+    got = dt.grad(lambda x: dt.checkpoint_loop(step, x, np.int64(5), policy="every",
+                                               every=np.int64(2)))(0.5)
+    assert got == want
+    with pytest.raises(ValueError, match=r"n_steps: expected an int >= 0, got np.int64\(-1\)"):
+        dt.checkpoint_loop(step, 0.5, np.int64(-1))
+
+
+def test_checkpoint_static_argnums_takes_a_numpy_integer():
+    f = dt.checkpoint(lambda x, k: x ** k, static_argnums=np.int64(1))
+    assert dt.grad(f)(2.0, 3) == 12.0
+    with pytest.raises(TypeError, match="static_argnums: expected an int or a tuple"):
+        dt.checkpoint(lambda x, k: x ** k, static_argnums=np.float64(1))

@@ -18,6 +18,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from . import dispatch
 from .api import vjp
 from .checkpointing import Call, _is_float, bind_call, needs_tape
@@ -201,9 +203,9 @@ class _Run:
 
 
 def _check_int(value: Any, name: str, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
         raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-    return value
+    return int(value)
 
 
 def _schedule(policy: str, n: int, snapshots: int | None,

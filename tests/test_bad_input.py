@@ -567,3 +567,37 @@ def test_checkpoint_static_argnums_takes_a_numpy_integer():
     assert dt.grad(f)(2.0, 3) == 12.0
     with pytest.raises(TypeError, match="static_argnums: expected an int or a tuple"):
         dt.checkpoint(lambda x, k: x ** k, static_argnums=np.float64(1))
+
+
+# ---------------------------------------------------------------- custom_jvp and custom_vjp
+
+
+def _cjvp(rule):
+    f = dt.custom_jvp(lambda x: dnp.sin(x))
+    f.defjvp(rule)
+    return f
+
+
+def _cvjp(fwd, bwd):
+    f = dt.custom_vjp(lambda x: dnp.sin(x))
+    f.defvjp(fwd, bwd)
+    return f
+
+
+@pytest.mark.parametrize("make, err, shown", [
+    (lambda: dt.custom_jvp(3), TypeError, "fun: expected a callable, got int 3"),
+    (lambda: dt.custom_vjp(None), TypeError, "fun: expected a callable, got NoneType"),
+    (lambda: dt.custom_jvp(dnp.sin).defjvp("rule"), TypeError, "jvp: expected a callable"),
+    (lambda: dt.custom_vjp(dnp.sin).defvjp(dnp.sin, 3), TypeError, "bwd: expected a callable"),
+    (lambda: dt.jvp(_cjvp(lambda p, t: (dnp.sin(p[0]), "a")), (1.0,), (1.0,)), TypeError,
+     r"custom_jvp\(<lambda>\): the JVP rule's tangent_out: got str; expected a float"),
+    (lambda: dt.grad(_cjvp(lambda p, t: (dnp.sin(p[0]), np.ones((), complex))))(1.0), TypeError,
+     "tangent_out: got ndarray of dtype complex128"),
+    (lambda: dt.grad(_cvjp(lambda x: dnp.sin(x), lambda r, g: (g,)))(1.0), TypeError,
+     r"custom_vjp\(<lambda>\): fwd must return a pair \(output, residuals\), got float"),
+    (lambda: dt.grad(_cvjp(lambda x: (dnp.sin(x), x), lambda r, g: ("a",)))(1.0), TypeError,
+     r"custom_vjp\(<lambda>\): bwd's cotangent 0: got str"),
+])
+def test_custom_rules_that_are_not_functions_or_return_garbage(make, err, shown):
+    with pytest.raises(err, match=shown):
+        make()

@@ -601,3 +601,14 @@ def _cvjp(fwd, bwd):
 def test_custom_rules_that_are_not_functions_or_return_garbage(make, err, shown):
     with pytest.raises(err, match=shown):
         make()
+
+
+@pytest.mark.parametrize("second, shown", [
+    ("s", "argument 1: unsupported type str"),
+    (2, "argument 1: got the integer 2"),
+    ([2.0, "x"], r"argument 1 \(leaf 1\): unsupported type str"),
+])
+def test_bad_leaf_under_tuple_argnums_names_its_argument(second, shown):
+    # was: "argument (0, 1) (leaf 1)", counting the leaves of every argument together
+    with pytest.raises(TypeError, match=shown):
+        dt.grad(lambda a, b: a * 2.0, argnums=(0, 1))(1.0, second)

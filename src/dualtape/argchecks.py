@@ -132,9 +132,18 @@ def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, 
         if _is_float_leaf(leaf):
             checked.append(leaf)  # nothing to check (nor a message to build)
         else:
-            checked.append(input_leaf(leaf, what(argnums[0] if single else argnums) +
-                                       (f" (leaf {k})" if len(leaves) > 1 else "")))
+            checked.append(input_leaf(leaf, _leaf_name(args, argnums, single, k)))
     return checked, td
+
+
+def _leaf_name(args: tuple, argnums: tuple[int, ...], single: bool, k: int) -> str:
+    """``argument 1`` or ``argument 1 (leaf 2)``: where leaf ``k`` of the inputs comes from."""
+    for i in argnums[:1] if single else argnums:
+        n = len(flatten(args[i])[0])
+        if k < n:
+            return f"argument {i}" + (f" (leaf {k})" if n > 1 else "")
+        k -= n
+    return f"argument {argnums}"  # pragma: no cover
 
 
 def substitute(args: tuple, argnums: tuple[int, ...], single: bool, td: TreeDef,

@@ -612,3 +612,42 @@ def test_bad_leaf_under_tuple_argnums_names_its_argument(second, shown):
     # was: "argument (0, 1) (leaf 1)", counting the leaves of every argument together
     with pytest.raises(TypeError, match=shown):
         dt.grad(lambda a, b: a * 2.0, argnums=(0, 1))(1.0, second)
+
+
+# ---------------------------------------------------------------- the lessons: networks, training, drawings
+
+
+@pytest.mark.parametrize("make, err, shown", [
+    (lambda: dt.nn.Neuron(2.5), TypeError, "n_in: expected a positive int, got 2.5"),
+    (lambda: dt.nn.Neuron("3"), TypeError, "n_in: expected a positive int, got '3'"),
+    (lambda: dt.nn.MLP(2, 3), TypeError, r"n_outs: expected a sequence of layer sizes"),
+    (lambda: dt.nn.MLP(2, [3, -1]), ValueError, "n_outs: expected a positive int, got -1"),
+    (lambda: dt.nn.MLP(2, [3], seed="a"), TypeError, "seed: expected a non-negative int, a "
+     "numpy Generator or None, got 'a'"),
+    (lambda: dt.nn.ArrayMLP(0, [3]), ValueError, "n_in: expected a positive int, got 0"),
+    (lambda: dt.nn.ArrayMLP(2, [0]), ValueError, "n_outs: expected a positive int, got 0"),
+    (lambda: dt.nn.MLP(2, [1])(1.0), TypeError, "x: expected a sequence of 2 inputs, got float"),
+    (lambda: dt.nn.MLP(2, [1])([1.0, 2.0, 3.0]), ValueError, "x: expected 2 inputs, got 3"),
+    (lambda: dt.nn.ArrayMLP(2, [1])(np.ones(3)), ValueError,
+     r"x: expected shape \(2,\) or \(batch, 2\), got \(3,\)"),
+    (lambda: dt.to_dot(dt.Value(1.0) * 2.0, digits=0), ValueError,
+     "digits: expected a positive int, got 0"),
+    (lambda: dt.to_dot(dt.Value(1.0) * 2.0, digits="4"), ValueError, "digits: .* got '4'"),
+])
+def test_lesson_networks_and_drawings_refuse_bad_sizes(make, err, shown):
+    with pytest.raises(err, match=shown):
+        make()
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"steps": -1}, ValueError, "steps: expected an int >= 0, got -1"),  # trained nothing
+    ({"steps": 1.5}, ValueError, "steps: expected an int >= 0, got 1.5"),
+    ({"lr": "a"}, TypeError, "lr: expected a real number, got 'a'"),
+    ({"engines": "jax"}, ValueError, "engines: unknown engine"),
+    ({"engines": ["bogus"], "steps": 0}, ValueError, r"engines: unknown engine\(s\) \['bogus'\]"),
+])
+def test_train_lesson_mlp_refuses_bad_options(kwargs, err, shown):
+    from dualtape.lessons.training import train_lesson_mlp
+
+    with pytest.raises(err, match=shown):
+        train_lesson_mlp(**{"steps": 1, "engines": (), **kwargs})

@@ -651,3 +651,29 @@ def test_train_lesson_mlp_refuses_bad_options(kwargs, err, shown):
 
     with pytest.raises(err, match=shown):
         train_lesson_mlp(**{"steps": 1, "engines": (), **kwargs})
+
+
+# ---------------------------------------------------------------- registered pytree nodes
+
+
+class _OneField:
+    def __init__(self, a):
+        self.a = a
+
+
+class _OneFieldPair(_OneField):
+    pass
+
+
+dt.register_pytree_node(_OneField, lambda p: p.a, lambda aux, ch: _OneField(ch[0]))
+dt.register_pytree_node(_OneFieldPair, lambda p: (p.a, None), lambda aux, ch: _OneFieldPair(ch[0]))
+
+
+@pytest.mark.parametrize("node, shown", [
+    (_OneField(1.0), r"flatten_func of _OneField: must return \(children, aux_data\) with "
+                     r"children a sequence, got 1.0"),  # was: cannot unpack non-iterable float
+    (_OneFieldPair(1.0), r"flatten_func of _OneFieldPair: .* got \(1.0, None\)"),
+])
+def test_flatten_func_returning_no_children_pair(node, shown):
+    with pytest.raises(TypeError, match=shown):
+        dt.grad(lambda p: p.a * 2.0)(node)

@@ -37,6 +37,12 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _os_error(exc: OSError) -> str:
+    """``path: reason`` for a file the command could not read or write."""
+    where = exc.filename if exc.filename is not None else ""
+    return f"{where}: {exc.strerror}" if where and exc.strerror else str(exc)
+
+
 def _fail(prog: str, message: str, status: int) -> int:
     print(f"{prog}: error: {message}", file=sys.stderr)
     return status
@@ -217,6 +223,8 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
         return run(args, argv)
     except CompareError as exc:
         return _fail("dualtape compare", str(exc), EXIT_USAGE)
+    except OSError as exc:  # a path that is a folder, unreadable or unwritable
+        return _fail("dualtape compare", _os_error(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail("dualtape compare", "interrupted", EXIT_INTERRUPTED)
 
@@ -242,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _summary(args)
     except StudyError as exc:
         return _fail(prog, str(exc), EXIT_USAGE)
+    except OSError as exc:  # a path that is a folder, unreadable or unwritable
+        return _fail(prog, _os_error(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail(prog, "interrupted", EXIT_INTERRUPTED)
 

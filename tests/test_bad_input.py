@@ -677,3 +677,11 @@ dt.register_pytree_node(_OneFieldPair, lambda p: (p.a, None), lambda aux, ch: _O
 def test_flatten_func_returning_no_children_pair(node, shown):
     with pytest.raises(TypeError, match=shown):
         dt.grad(lambda p: p.a * 2.0)(node)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # NumPy's, on np.matrix
+@pytest.mark.parametrize("how", ["grad", "jvp", "jacfwd", "vjp"])
+def test_numpy_matrix_is_refused(how):
+    m = np.matrix([[1.0, 2.0]])  # was: "matrix.sum() got an unexpected keyword argument"
+    with pytest.raises(TypeError, match=r"numpy.matrix is not supported .* pass np.asarray\(x\)"):
+        _each_transform(SQ, m)[how]()

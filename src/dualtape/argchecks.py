@@ -45,6 +45,9 @@ def input_leaf(x: Any, what: str) -> Any:
                         f"differentiated, pass {float(x)!r} instead")
     if _is_jax(t):
         x = np.asarray(x)
+    if isinstance(x, np.matrix):
+        raise TypeError(f"{what}: numpy.matrix is not supported (its * is a matrix product and "
+                        "its reductions stay 2-D); pass np.asarray(x)")
     if isinstance(x, (np.ndarray, np.generic)):
         kind = x.dtype.kind
         if kind == "f":

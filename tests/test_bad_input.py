@@ -441,6 +441,21 @@ def test_check_grads_refuses_options_that_check_nothing(kwargs, err, shown):
         dt.check_grads(**call)
 
 
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, got 'a'"),
+    ({"rtol": "a"}, ValueError, "rtol: expected a non-negative finite number, got 'a'"),
+    ({"atol": -1.0}, ValueError, "atol: expected a non-negative finite number, got -1.0"),
+])
+def test_check_grads_refuses_bad_tolerances_and_seeds(kwargs, err, shown):
+    with pytest.raises(err, match=shown):
+        dt.check_grads(SQ, (np.ones(2),), **kwargs)
+
+
+def test_check_grads_at_a_nan_input_agrees_nan_with_nan():
+    # was: AssertionError "forward mode vs finite differences: nan != nan"
+    dt.check_grads(SQ, (np.array([np.nan, 1.0]),), order=1)
+
+
 def test_check_grads_takes_one_mode_by_name():
     dt.check_grads(SQ, (np.ones(2),), order=1, modes="rev")
 

@@ -700,3 +700,16 @@ def test_numpy_matrix_is_refused(how):
     m = np.matrix([[1.0, 2.0]])  # was: "matrix.sum() got an unexpected keyword argument"
     with pytest.raises(TypeError, match=r"numpy.matrix is not supported .* pass np.asarray\(x\)"):
         _each_transform(SQ, m)[how]()
+
+
+@pytest.mark.parametrize("primals, tangents, err, shown", [
+    (({"a": 1.0, "n": 3},), ({"a": 1.0, "n": 0.0},), TypeError,
+     r"primal 0 \(leaf 1\): got the integer 3"),  # was "primal 1", with one primal
+    (({"a": 1.0, "b": np.ones(2)}, 2.0), ({"a": 1.0, "b": np.ones(3)}, 1.0), ValueError,
+     r"tangent 0 \(leaf 1\): shape \(3,\) does not match"),
+    ((1.0, {"a": 1.0, "b": 2.0}), (1.0, {"a": 1.0, "b": "x"}), TypeError,
+     r"tangent 1 \(leaf 1\): got str"),
+])
+def test_jvp_names_a_bad_leaf_by_its_primal_and_place(primals, tangents, err, shown):
+    with pytest.raises(err, match=shown):
+        dt.jvp(lambda *a: 1.0, primals, tangents)

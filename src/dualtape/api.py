@@ -21,6 +21,7 @@ from .argchecks import (
     dynamic,
     input_leaf,
     is_integer_output,
+    leaf_names,
     output_leaf,
     substitute,
     zeros,
@@ -264,9 +265,11 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     if p_td != t_td:
         raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}")
     checked = []
-    for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
-        checked.append(input_leaf(p, f"primal {k}"))
-        check_direction(t, p, f"tangent {k}")
+    # primal k's leaf j is named "primal k (leaf j)" when the primals are containers
+    names = range(len(p_leaves)) if len(p_leaves) == len(primals) else leaf_names(primals)
+    for name, p, t in zip(names, p_leaves, t_leaves, strict=True):
+        checked.append(input_leaf(p, f"primal {name}"))
+        check_direction(t, p, f"tangent {name}")
     argnums = tuple(range(len(primals)))
     out_td, po, to, aux = jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
                                     checked=(checked, p_td))

@@ -22,6 +22,7 @@ __all__ = [
     "dynamic",
     "input_leaf",
     "is_integer_output",
+    "leaf_names",
     "normalize_argnums",
     "output_leaf",
     "substitute",
@@ -137,6 +138,15 @@ def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, 
         else:
             checked.append(input_leaf(leaf, _leaf_name(args, argnums, single, k)))
     return checked, td
+
+
+def leaf_names(trees: Sequence[Any]) -> list[str]:
+    """``["0 (leaf 0)", "0 (leaf 1)", "1"]``: each leaf of ``trees`` by its tree and place."""
+    out = []
+    for i, tree in enumerate(trees):
+        n = len(flatten(tree)[0])
+        out += [f"{i} (leaf {j})" for j in range(n)] if n > 1 else [str(i)] * n
+    return out
 
 
 def _leaf_name(args: tuple, argnums: tuple[int, ...], single: bool, k: int) -> str:

@@ -108,9 +108,9 @@ def jax_methods(order: int) -> list[Method]:
 
 
 #: Caps on one method's work (directions x values per direction) and its largest block of
-#: directions at once (values held), and on the derivative itself: 2**27 float64 is 1 GiB.
+#: directions at once (values held), and on the derivative itself: 2**25 float64 is 256 MiB.
 MAX_WORK = 2 ** 29
-MAX_HELD = 2 ** 27
+MAX_HELD = 2 ** 25
 
 
 def _cost(method: Method, n: int, m: int, order: int) -> tuple[int, int]:

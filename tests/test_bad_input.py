@@ -713,3 +713,14 @@ def test_numpy_matrix_is_refused(how):
 def test_jvp_names_a_bad_leaf_by_its_primal_and_place(primals, tangents, err, shown):
     with pytest.raises(err, match=shown):
         dt.jvp(lambda *a: 1.0, primals, tangents)
+
+
+# ---------------------------------------------------------------- NaN and infinity propagate
+
+
+@pytest.mark.parametrize("x", [float("nan"), float("inf"), -float("inf"), -0.0, 2.0])
+def test_value_relu_propagates_like_numpy(x):
+    want = float(np.maximum(np.array(x), 0))
+    got = dt.Value(x).relu().data
+    assert (np.isnan(got) and np.isnan(want)) or got == want  # NaN gave 0.0 before
+    assert type(got) is float

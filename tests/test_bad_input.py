@@ -422,6 +422,11 @@ def test_function_that_is_not_callable(how, fun, shown):
         how(fun)
 
 
+def test_choose_mode_refuses_a_model_that_is_not_a_cost_model():
+    with pytest.raises(TypeError, match="model: expected a CostModel or None, got str"):
+        dt.choose_mode(SQ, np.ones(2), model="fast")  # was: 'str' object has no attribute 'gamma'
+
+
 # ---------------------------------------------------------------- check_grads options
 
 

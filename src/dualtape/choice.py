@@ -160,6 +160,8 @@ def choose_mode(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0,
     from .argchecks import check_callable
 
     check_callable(fun)
+    if model is not None and not isinstance(model, CostModel):
+        raise TypeError(f"model: expected a CostModel or None, got {type(model).__name__}")
     model = model or CostModel()
     p = profile(fun, *args, argnums=argnums)
     predicted = predictions(p, model)

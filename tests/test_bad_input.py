@@ -729,3 +729,19 @@ def test_value_relu_propagates_like_numpy(x):
     got = dt.Value(x).relu().data
     assert (np.isnan(got) and np.isnan(want)) or got == want  # NaN gave 0.0 before
     assert type(got) is float
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("step, shown", [
+    (lambda s: (dnp.sin(s[0]), s[1] + 0.5), "leaf 1 of the state it returned is float, where "
+     "x0's is not floating-point"),
+    (lambda s: (np.int64(1), s[1]), "leaf 0 of the state it returned is int64, where x0's is "
+     "floating-point"),
+])
+def test_checkpoint_loop_step_that_changes_a_leafs_kind(step, shown, traced):
+    # was: "cotangent: structure [*, *] does not match the output [*]" under grad
+    with pytest.raises(TypeError, match=f"step: {shown}"):
+        if traced:
+            dt.grad(lambda x: dt.checkpoint_loop(step, (x, 0), 3)[0])(0.5)
+        else:
+            dt.checkpoint_loop(step, (0.5, 0), 3)

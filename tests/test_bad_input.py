@@ -745,3 +745,13 @@ def test_checkpoint_loop_step_that_changes_a_leafs_kind(step, shown, traced):
             dt.grad(lambda x: dt.checkpoint_loop(step, (x, 0), 3)[0])(0.5)
         else:
             dt.checkpoint_loop(step, (0.5, 0), 3)
+
+
+@pytest.mark.parametrize("how", ["grad", "jvp"])
+def test_item_assignment_to_a_traced_value(how):
+    def f(x):
+        x[0] = 1.0  # was: AttributeError: 'TapeValue' object has no attribute '__setitem__'
+        return dnp.sum(x)
+
+    with pytest.raises(TypeError, match=r"a traced value cannot be changed in place .* dnp.where"):
+        _each_transform(f, np.ones(2))[how]()

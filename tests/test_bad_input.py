@@ -755,3 +755,16 @@ def test_item_assignment_to_a_traced_value(how):
 
     with pytest.raises(TypeError, match=r"a traced value cannot be changed in place .* dnp.where"):
         _each_transform(f, np.ones(2))[how]()
+
+
+@pytest.mark.parametrize("loss, names", [
+    (lambda p, y: dt.binary_cross_entropy_with_logits(p, y), ("y", "z")),
+    (lambda p, y: dt.lessons.binary_cross_entropy(p * 0.0 + 0.5, y), ("y", "p")),
+    (lambda p, y: dt.lessons.mse_loss(p, y), ("target", "pred")),
+])
+def test_losses_refuse_labels_that_would_broadcast(loss, names):
+    z, y = np.zeros((4, 1)), np.ones(4)  # was: a (4, 4) loss, every prediction against every label
+    with pytest.raises(ValueError, match=rf"{names[0]}: shape \(4,\) does not match "
+                       rf"{names[1]}'s shape \(4, 1\)"):
+        loss(z, y)
+    loss(z, 1.0)  # one label for all is fine

@@ -768,3 +768,11 @@ def test_losses_refuse_labels_that_would_broadcast(loss, names):
                        rf"{names[1]}'s shape \(4, 1\)"):
         loss(z, y)
     loss(z, 1.0)  # one label for all is fine
+
+
+def test_mlp_loss_refuses_labels_that_would_broadcast():
+    net = dt.nn.ArrayMLP(2, [3, 1])
+    xs = np.ones((4, 2))
+    assert np.ndim(net.loss(xs, np.ones(4))) == 0
+    with pytest.raises(ValueError, match=r"ys: shape \(4, 1\) does not match the \(4,\) predictions"):
+        net.loss(xs, np.ones((4, 1)))  # was: a sum over a (4, 4) broadcast

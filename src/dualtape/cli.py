@@ -233,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dualtape`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if getattr(args, "out", None) is not None and not args.out.strip():
+        prog = f"dualtape {args.command}" + (f" {args.action}" if args.command == "study" else "")
+        return _fail(prog, "--out: expected a folder, got an empty path", EXIT_USAGE)
     if args.command == "compare":
         return _compare(args, argv)
     prog = f"dualtape {args.command} {args.action}"

@@ -265,11 +265,21 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     if p_td != t_td:
         raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}")
     checked = []
-    # primal k's leaf j is named "primal k (leaf j)" when the primals are containers
-    names = range(len(p_leaves)) if len(p_leaves) == len(primals) else leaf_names(primals)
-    for name, p, t in zip(names, p_leaves, t_leaves, strict=True):
-        checked.append(input_leaf(p, f"primal {name}"))
-        check_direction(t, p, f"tangent {name}")
+    try:
+        for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
+            checked.append(input_leaf(p, f"primal {k}"))
+            check_direction(t, p, f"tangent {k}")
+    except (TypeError, ValueError, NotImplementedError):
+        if len(p_leaves) == len(primals):
+            raise
+        # containers: check again naming primal k's leaf j "primal k (leaf j)"
+        for name, p, t in zip(leaf_names(primals), p_leaves, t_leaves, strict=True):
+            try:
+                input_leaf(p, f"primal {name}")
+                check_direction(t, p, f"tangent {name}")
+            except (TypeError, ValueError, NotImplementedError) as named:
+                raise named from None  # one error, not two chained
+        raise
     argnums = tuple(range(len(primals)))
     out_td, po, to, aux = jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
                                     checked=(checked, p_td))

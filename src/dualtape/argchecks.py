@@ -135,8 +135,17 @@ def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, 
     for k, leaf in enumerate(leaves):
         if _is_float_leaf(leaf):
             checked.append(leaf)  # nothing to check (nor a message to build)
+        elif type(leaf) is float or isinstance(leaf, Tracer):
+            checked.append(leaf)  # input_leaf's own fast path, without building its name
         else:
-            checked.append(input_leaf(leaf, _leaf_name(args, argnums, single, k)))
+            try:
+                checked.append(input_leaf(leaf, "argument"))
+            except (TypeError, NotImplementedError):
+                try:  # the name is built only for the message
+                    input_leaf(leaf, _leaf_name(args, argnums, single, k))
+                except (TypeError, NotImplementedError) as named:
+                    raise named from None
+                raise
     return checked, td
 
 

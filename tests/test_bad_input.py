@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -402,3 +403,376 @@ def test_has_aux_accepts_a_list_pair():
     g, aux = dt.grad(lambda x: [dnp.sum(x * x), 5.0], has_aux=True)(np.ones(2))
     np.testing.assert_array_equal(g, [2.0, 2.0])
     assert aux == 5.0
+
+
+# ---------------------------------------------------------------- functions that are not callable
+
+
+@pytest.mark.parametrize("how", [
+    lambda f: dt.grad(f), lambda f: dt.value_and_grad(f), lambda f: dt.jacfwd(f),
+    lambda f: dt.jacrev(f), lambda f: dt.hessian(f), lambda f: dt.hessian(f, mode="auto"),
+    lambda f: dt.jacobian(f), lambda f: dt.jacobian(f, mode="rev"),
+    lambda f: dt.jvp(f, (1.0,), (1.0,)), lambda f: dt.vjp(f, 1.0),
+    lambda f: dt.hvp(f, (1.0,), (1.0,)), lambda f: dt.choose_mode(f, 1.0),
+], ids=["grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "hessian_auto", "jacobian",
+        "jacobian_rev", "jvp", "vjp", "hvp", "choose_mode"])
+@pytest.mark.parametrize("fun, shown", [(3, "int 3"), (None, "NoneType"), (np.ones(2), "ndarray")])
+def test_function_that_is_not_callable(how, fun, shown):
+    with pytest.raises(TypeError, match=f"fun: expected a callable, got {shown}"):
+        how(fun)
+
+
+def test_choose_mode_refuses_a_model_that_is_not_a_cost_model():
+    with pytest.raises(TypeError, match="model: expected a CostModel or None, got str"):
+        dt.choose_mode(SQ, np.ones(2), model="fast")  # was: 'str' object has no attribute 'gamma'
+
+
+# ---------------------------------------------------------------- check_grads options
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"order": 0}, ValueError, "order: expected a positive int, got 0"),
+    ({"order": 1.5}, ValueError, "order: expected a positive int, got 1.5"),
+    ({"modes": ("bogus",)}, ValueError, r"modes: expected a non-empty tuple of 'fwd' and 'rev'"),
+    ({"modes": ()}, ValueError, r"modes: expected a non-empty tuple"),
+    ({"eps": 0.0}, ValueError, "eps: expected a positive finite step, got 0.0"),
+    ({"eps": float("nan")}, ValueError, "eps: expected a positive finite step, got nan"),
+    ({"args": np.ones(2)}, TypeError, "args: expected a tuple or list of arguments, got ndarray"),
+    ({"f": "SQ"}, TypeError, "f: expected a callable, got str"),
+])
+def test_check_grads_refuses_options_that_check_nothing(kwargs, err, shown):
+    call = {"f": SQ, "args": (np.ones(2),), **kwargs}
+    with pytest.raises(err, match=shown):
+        dt.check_grads(**call)
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, got 'a'"),
+    ({"rtol": "a"}, ValueError, "rtol: expected a non-negative finite number, got 'a'"),
+    ({"atol": -1.0}, ValueError, "atol: expected a non-negative finite number, got -1.0"),
+])
+def test_check_grads_refuses_bad_tolerances_and_seeds(kwargs, err, shown):
+    with pytest.raises(err, match=shown):
+        dt.check_grads(SQ, (np.ones(2),), **kwargs)
+
+
+def test_check_grads_at_a_nan_input_agrees_nan_with_nan():
+    # was: AssertionError "forward mode vs finite differences: nan != nan"
+    dt.check_grads(SQ, (np.array([np.nan, 1.0]),), order=1)
+
+
+def test_check_grads_takes_one_mode_by_name():
+    dt.check_grads(SQ, (np.ones(2),), order=1, modes="rev")
+
+
+# ---------------------------------------------------------------- Value
+
+
+@pytest.mark.parametrize("make, err, shown", [
+    (lambda: dt.Value(np.complex128(3 + 2j)), TypeError, "data: .* got complex128"),
+    (lambda: dt.Value(np.array(1.0 + 1j)), TypeError, "data: .* got ndarray of dtype complex128"),
+    (lambda: dt.Value(np.array("3.0")), TypeError, "data: .* got ndarray of dtype <U3"),
+    (lambda: dt.Value(np.True_), TypeError, "data: expected a real number or a Value, got bool"),
+    (lambda: dt.Value(2.0) * np.complex64(1j), TypeError, "operand of mul: .* got complex64"),
+    (lambda: dt.Value(2.0) ** np.complex128(2), TypeError, "exponent: .* got complex128"),
+    (lambda: dt.Value(1.0, tangent=np.complex128(1)), TypeError, "tangent: .* got complex128"),
+    (lambda: dt.Value(10 ** 400), ValueError, r"data: int too large for a float \(above 1.8e308\)"),
+    (lambda: (dt.Value(2.0) * 3.0).backward("a"), TypeError, "gradient: expected a real number"),
+])
+def test_value_refuses_what_is_not_one_real_number(make, err, shown):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's ComplexWarning was the only sign before
+        with pytest.raises(err, match=shown):
+            make()
+
+
+def test_value_backward_takes_a_numpy_gradient():
+    x = dt.Value(2.0)
+    (x * 3.0).backward(np.float32(2.0))
+    assert x.grad == 6.0 and type(x.grad) is float
+
+
+# ---------------------------------------------------------------- sparse Jacobians and Hessians
+
+
+def _coloring(colors, n_colors=1, mode="fwd"):
+    from dualtape.sparse import Coloring
+
+    return Coloring(colors=colors, n_colors=n_colors, mode=mode)
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"sparsity": np.array([["a", ""]] * 2)}, TypeError,
+     "sparsity: expected a boolean or numeric array, got dtype <U1"),
+    ({"sparsity": np.array([[None, 1]] * 2)}, TypeError, "sparsity: .* got dtype object"),
+    ({"coloring": [0, 1]}, TypeError, "coloring: expected a Coloring, got list"),
+    ({"sparsity": np.eye(2), "coloring": _coloring([0, 0])}, TypeError,
+     "coloring: colors must be a NumPy array of ints, got list"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2))}, TypeError,
+     "coloring: colors must be .* got ndarray of dtype float64"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2, dtype=bool))}, TypeError,
+     "coloring: colors must be .* dtype bool"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2, dtype=int), "1")}, TypeError,
+     "coloring: n_colors must be a non-negative int, got '1'"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2, dtype=int), 1.0)}, TypeError,
+     "coloring: n_colors must be a non-negative int, got 1.0"),
+])
+def test_sparse_jacobian_bad_pattern_or_coloring(kwargs, err, shown):
+    pytest.importorskip("scipy")
+    with pytest.raises(err, match=shown):
+        dt.sparse_jacobian(lambda x: x * 2.0, **kwargs)(np.ones(2))
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"sparsity": np.ones((2, 3))}, ValueError,
+     r"sparsity: a Hessian pattern must be square, got shape \(2, 3\)"),
+    ({"coloring": (0, 0)}, TypeError, "coloring: expected a Coloring, got tuple"),
+    ({"sparsity": np.eye(2), "coloring": _coloring(np.zeros(2), mode="sym")}, TypeError,
+     "coloring: colors must be a NumPy array of ints"),
+])
+def test_sparse_hessian_bad_pattern_or_coloring(kwargs, err, shown):
+    pytest.importorskip("scipy")
+    with pytest.raises(err, match=shown):
+        dt.sparse_hessian(SQ, **kwargs)(np.ones(2))
+
+
+def test_check_coloring_refuses_an_unknown_mode():
+    pytest.importorskip("scipy")
+    from dualtape.sparse.coloring import check_coloring
+
+    with pytest.raises(ValueError, match="coloring: mode must be 'fwd', 'rev' or 'sym', got 'up'"):
+        check_coloring(np.eye(2), _coloring(np.zeros(2, dtype=int), mode="up"))
+
+
+# ---------------------------------------------------------------- counts and orders of dualtape.numpy
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("fn, err, shown", [
+    (lambda a: dnp.tile(a, -1), ValueError, r"tile: reps must be non-negative, got \(-1,\)"),
+    (lambda a: dnp.tile(a, (2, -2)), ValueError, r"tile: reps must be non-negative"),
+    (lambda a: dnp.repeat(a, -1), ValueError, "repeat: repeats must be non-negative, got -1"),
+    (lambda a: dnp.repeat(a, None), TypeError, "repeats: expected an int or a sequence of ints"),
+    (lambda a: dnp.repeat(a, "2"), TypeError, "repeats: expected an int or a sequence of ints"),
+    (lambda a: dnp.diff(a, n=1.5), TypeError, "n: expected an int, got 1.5"),
+    (lambda a: dnp.sort(a, axis=3), ValueError, "axis: axis 3 is out of bounds for rank 1"),
+    (lambda a: dnp.sort(a, axis=0.0), TypeError, "axis: expected an int, got 0.0"),
+])
+def test_bad_counts_and_orders(fn, err, shown, traced):
+    x = np.arange(4.0)
+    with pytest.raises(err, match=shown):
+        if traced:
+            dt.grad(lambda a: dnp.sum(fn(a)))(x)
+        else:
+            fn(x)
+
+
+# ---------------------------------------------------------------- NumPy integers as counts
+
+
+def test_checkpoint_loop_takes_numpy_integers():
+    step = dnp.sin  # "n_steps: expected an int >= 0, got np.int64(5)" before
+    want = dt.grad(lambda x: dt.checkpoint_loop(step, x, 5, snapshots=2))(0.5)
+    got = dt.grad(lambda x: dt.checkpoint_loop(step, x, np.int64(5), snapshots=np.int32(2)))(0.5)
+    assert got == want
+    got = dt.grad(lambda x: dt.checkpoint_loop(step, x, np.int64(5), policy="every",
+                                               every=np.int64(2)))(0.5)
+    assert got == want
+    with pytest.raises(ValueError, match=r"n_steps: expected an int >= 0, got np.int64\(-1\)"):
+        dt.checkpoint_loop(step, 0.5, np.int64(-1))
+
+
+def test_checkpoint_static_argnums_takes_a_numpy_integer():
+    f = dt.checkpoint(lambda x, k: x ** k, static_argnums=np.int64(1))
+    assert dt.grad(f)(2.0, 3) == 12.0
+    with pytest.raises(TypeError, match="static_argnums: expected an int or a tuple"):
+        dt.checkpoint(lambda x, k: x ** k, static_argnums=np.float64(1))
+
+
+# ---------------------------------------------------------------- custom_jvp and custom_vjp
+
+
+def _cjvp(rule):
+    f = dt.custom_jvp(lambda x: dnp.sin(x))
+    f.defjvp(rule)
+    return f
+
+
+def _cvjp(fwd, bwd):
+    f = dt.custom_vjp(lambda x: dnp.sin(x))
+    f.defvjp(fwd, bwd)
+    return f
+
+
+@pytest.mark.parametrize("make, err, shown", [
+    (lambda: dt.custom_jvp(3), TypeError, "fun: expected a callable, got int 3"),
+    (lambda: dt.custom_vjp(None), TypeError, "fun: expected a callable, got NoneType"),
+    (lambda: dt.custom_jvp(dnp.sin).defjvp("rule"), TypeError, "jvp: expected a callable"),
+    (lambda: dt.custom_vjp(dnp.sin).defvjp(dnp.sin, 3), TypeError, "bwd: expected a callable"),
+    (lambda: dt.jvp(_cjvp(lambda p, t: (dnp.sin(p[0]), "a")), (1.0,), (1.0,)), TypeError,
+     r"custom_jvp\(<lambda>\): the JVP rule's tangent_out: got str; expected a float"),
+    (lambda: dt.grad(_cjvp(lambda p, t: (dnp.sin(p[0]), np.ones((), complex))))(1.0), TypeError,
+     "tangent_out: got ndarray of dtype complex128"),
+    (lambda: dt.grad(_cvjp(lambda x: dnp.sin(x), lambda r, g: (g,)))(1.0), TypeError,
+     r"custom_vjp\(<lambda>\): fwd must return a pair \(output, residuals\), got float"),
+    (lambda: dt.grad(_cvjp(lambda x: (dnp.sin(x), x), lambda r, g: ("a",)))(1.0), TypeError,
+     r"custom_vjp\(<lambda>\): bwd's cotangent 0: got str"),
+])
+def test_custom_rules_that_are_not_functions_or_return_garbage(make, err, shown):
+    with pytest.raises(err, match=shown):
+        make()
+
+
+@pytest.mark.parametrize("second, shown", [
+    ("s", "argument 1: unsupported type str"),
+    (2, "argument 1: got the integer 2"),
+    ([2.0, "x"], r"argument 1 \(leaf 1\): unsupported type str"),
+])
+def test_bad_leaf_under_tuple_argnums_names_its_argument(second, shown):
+    # was: "argument (0, 1) (leaf 1)", counting the leaves of every argument together
+    with pytest.raises(TypeError, match=shown):
+        dt.grad(lambda a, b: a * 2.0, argnums=(0, 1))(1.0, second)
+
+
+# ---------------------------------------------------------------- the lessons: networks, training, drawings
+
+
+@pytest.mark.parametrize("make, err, shown", [
+    (lambda: dt.nn.Neuron(2.5), TypeError, "n_in: expected a positive int, got 2.5"),
+    (lambda: dt.nn.Neuron("3"), TypeError, "n_in: expected a positive int, got '3'"),
+    (lambda: dt.nn.MLP(2, 3), TypeError, r"n_outs: expected a sequence of layer sizes"),
+    (lambda: dt.nn.MLP(2, [3, -1]), ValueError, "n_outs: expected a positive int, got -1"),
+    (lambda: dt.nn.MLP(2, [3], seed="a"), TypeError, "seed: expected a non-negative int, a "
+     "numpy Generator or None, got 'a'"),
+    (lambda: dt.nn.ArrayMLP(0, [3]), ValueError, "n_in: expected a positive int, got 0"),
+    (lambda: dt.nn.ArrayMLP(2, [0]), ValueError, "n_outs: expected a positive int, got 0"),
+    (lambda: dt.nn.MLP(2, [1])(1.0), TypeError, "x: expected a sequence of 2 inputs, got float"),
+    (lambda: dt.nn.MLP(2, [1])([1.0, 2.0, 3.0]), ValueError, "x: expected 2 inputs, got 3"),
+    (lambda: dt.nn.ArrayMLP(2, [1])(np.ones(3)), ValueError,
+     r"x: expected shape \(2,\) or \(batch, 2\), got \(3,\)"),
+    (lambda: dt.to_dot(dt.Value(1.0) * 2.0, digits=0), ValueError,
+     "digits: expected a positive int, got 0"),
+    (lambda: dt.to_dot(dt.Value(1.0) * 2.0, digits="4"), ValueError, "digits: .* got '4'"),
+])
+def test_lesson_networks_and_drawings_refuse_bad_sizes(make, err, shown):
+    with pytest.raises(err, match=shown):
+        make()
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"steps": -1}, ValueError, "steps: expected an int >= 0, got -1"),  # trained nothing
+    ({"steps": 1.5}, ValueError, "steps: expected an int >= 0, got 1.5"),
+    ({"lr": "a"}, TypeError, "lr: expected a real number, got 'a'"),
+    ({"engines": "jax"}, ValueError, "engines: unknown engine"),
+    ({"engines": ["bogus"], "steps": 0}, ValueError, r"engines: unknown engine\(s\) \['bogus'\]"),
+])
+def test_train_lesson_mlp_refuses_bad_options(kwargs, err, shown):
+    from dualtape.lessons.training import train_lesson_mlp
+
+    with pytest.raises(err, match=shown):
+        train_lesson_mlp(**{"steps": 1, "engines": (), **kwargs})
+
+
+# ---------------------------------------------------------------- registered pytree nodes
+
+
+class _OneField:
+    def __init__(self, a):
+        self.a = a
+
+
+class _OneFieldPair(_OneField):
+    pass
+
+
+dt.register_pytree_node(_OneField, lambda p: p.a, lambda aux, ch: _OneField(ch[0]))
+dt.register_pytree_node(_OneFieldPair, lambda p: (p.a, None), lambda aux, ch: _OneFieldPair(ch[0]))
+
+
+@pytest.mark.parametrize("node, shown", [
+    (_OneField(1.0), r"flatten_func of _OneField: must return \(children, aux_data\) with "
+                     r"children a sequence, got 1.0"),  # was: cannot unpack non-iterable float
+    (_OneFieldPair(1.0), r"flatten_func of _OneFieldPair: .* got \(1.0, None\)"),
+])
+def test_flatten_func_returning_no_children_pair(node, shown):
+    with pytest.raises(TypeError, match=shown):
+        dt.grad(lambda p: p.a * 2.0)(node)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # NumPy's, on np.matrix
+@pytest.mark.parametrize("how", ["grad", "jvp", "jacfwd", "vjp"])
+def test_numpy_matrix_is_refused(how):
+    m = np.matrix([[1.0, 2.0]])  # was: "matrix.sum() got an unexpected keyword argument"
+    with pytest.raises(TypeError, match=r"numpy.matrix is not supported .* pass np.asarray\(x\)"):
+        _each_transform(SQ, m)[how]()
+
+
+@pytest.mark.parametrize("primals, tangents, err, shown", [
+    (({"a": 1.0, "n": 3},), ({"a": 1.0, "n": 0.0},), TypeError,
+     r"primal 0 \(leaf 1\): got the integer 3"),  # was "primal 1", with one primal
+    (({"a": 1.0, "b": np.ones(2)}, 2.0), ({"a": 1.0, "b": np.ones(3)}, 1.0), ValueError,
+     r"tangent 0 \(leaf 1\): shape \(3,\) does not match"),
+    ((1.0, {"a": 1.0, "b": 2.0}), (1.0, {"a": 1.0, "b": "x"}), TypeError,
+     r"tangent 1 \(leaf 1\): got str"),
+])
+def test_jvp_names_a_bad_leaf_by_its_primal_and_place(primals, tangents, err, shown):
+    with pytest.raises(err, match=shown):
+        dt.jvp(lambda *a: 1.0, primals, tangents)
+
+
+# ---------------------------------------------------------------- NaN and infinity propagate
+
+
+@pytest.mark.parametrize("x", [float("nan"), float("inf"), -float("inf"), -0.0, 2.0])
+def test_value_relu_propagates_like_numpy(x):
+    want = float(np.maximum(np.array(x), 0))
+    got = dt.Value(x).relu().data
+    assert (np.isnan(got) and np.isnan(want)) or got == want  # NaN gave 0.0 before
+    assert type(got) is float
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("step, shown", [
+    (lambda s: (dnp.sin(s[0]), s[1] + 0.5), "leaf 1 of the state it returned is float, where "
+     "x0's is not floating-point"),
+    (lambda s: (np.int64(1), s[1]), "leaf 0 of the state it returned is int64, where x0's is "
+     "floating-point"),
+])
+def test_checkpoint_loop_step_that_changes_a_leafs_kind(step, shown, traced):
+    # was: "cotangent: structure [*, *] does not match the output [*]" under grad
+    with pytest.raises(TypeError, match=f"step: {shown}"):
+        if traced:
+            dt.grad(lambda x: dt.checkpoint_loop(step, (x, 0), 3)[0])(0.5)
+        else:
+            dt.checkpoint_loop(step, (0.5, 0), 3)
+
+
+@pytest.mark.parametrize("how", ["grad", "jvp"])
+def test_item_assignment_to_a_traced_value(how):
+    def f(x):
+        x[0] = 1.0  # was: AttributeError: 'TapeValue' object has no attribute '__setitem__'
+        return dnp.sum(x)
+
+    with pytest.raises(TypeError, match=r"a traced value cannot be changed in place .* dnp.where"):
+        _each_transform(f, np.ones(2))[how]()
+
+
+@pytest.mark.parametrize("loss, names", [
+    (lambda p, y: dt.binary_cross_entropy_with_logits(p, y), ("y", "z")),
+    (lambda p, y: dt.lessons.binary_cross_entropy(p * 0.0 + 0.5, y), ("y", "p")),
+    (lambda p, y: dt.lessons.mse_loss(p, y), ("target", "pred")),
+])
+def test_losses_refuse_labels_that_would_broadcast(loss, names):
+    z, y = np.zeros((4, 1)), np.ones(4)  # was: a (4, 4) loss, every prediction against every label
+    with pytest.raises(ValueError, match=rf"{names[0]}: shape \(4,\) does not match "
+                       rf"{names[1]}'s shape \(4, 1\)"):
+        loss(z, y)
+    loss(z, 1.0)  # one label for all is fine
+
+
+def test_mlp_loss_refuses_labels_that_would_broadcast():
+    net = dt.nn.ArrayMLP(2, [3, 1])
+    xs = np.ones((4, 2))
+    assert np.ndim(net.loss(xs, np.ones(4))) == 0
+    with pytest.raises(ValueError, match=r"ys: shape \(4, 1\) does not match the \(4,\) predictions"):
+        net.loss(xs, np.ones((4, 1)))  # was: a sum over a (4, 4) broadcast

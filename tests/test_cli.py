@@ -247,3 +247,22 @@ def test_python_dash_m_dualtape_is_the_cli() -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "jacobian_scaling" in done.stdout
     assert main(["study", "list"]) == 0
+
+
+@pytest.mark.parametrize("action", ["run", "plot", "summary"])
+def test_a_data_csv_that_is_a_folder_is_a_one_line_error(capsys, studies_dir, action):
+    (studies_dir / "odd" / "data.csv").mkdir(parents=True)  # was: IsADirectoryError's traceback
+    status, _, err = _run(capsys, "study", action, "cli_small", "--out", "odd", "--no-progress"
+                          if action == "run" else "--quick")
+    assert status == 2 and err.strip().splitlines() == [
+        f"dualtape study {action}: error: odd/data.csv: Is a directory"]
+
+
+@pytest.mark.parametrize("argv", [["study", "run", "cli_small"], ["study", "plot", "cli_small"],
+                                  ["compare", "f.py:f"]])
+def test_an_empty_out_is_refused(capsys, studies_dir, argv):
+    # was: compare wrote to results/compare/f/, study run into the current folder
+    status, _, err = _run(capsys, *argv, "--out", "")
+    assert status == 2 and err.strip() == (f"dualtape {' '.join(argv[:2 if argv[0] == 'study' else 1])}"
+                                           ": error: --out: expected a folder, got an empty path")
+    assert not (studies_dir / "data.csv").exists()

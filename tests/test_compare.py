@@ -315,3 +315,69 @@ def test_console_script_runs(user):
                           capture_output=True, text=True, cwd=user)
     assert done.returncode == 2 and "has no function" in done.stderr
     assert Path(user / "user_fn.py").exists()
+
+
+def test_a_nan_input_leaves_the_methods_unchecked_not_failed():
+    # forward vector mode spreads the NaN to every column, reverse mode does not: both right
+    c = dt.compare(lambda x: dnp.sum(dnp.sin(x)), np.array([np.nan, 1.0]), repeats=1,
+                   methods=["fwd_vector", "rev_vector", "jax_jacfwd"])
+    assert {r["status"] for r in c.rows} == {"unchecked"}
+    assert c.best is not None
+    assert any("NaN or infinite entries" in n for n in c.notes)
+
+
+def test_methods_empty_or_a_generator():
+    f, x = (lambda x: dnp.sum(x * x)), np.ones(3)
+    with pytest.raises(ValueError, match="methods: expected at least one method name; valid: "):
+        dt.compare(f, x, methods=[], repeats=1)
+    c = dt.compare(f, x, methods=(m for m in ["fwd_vector"]), repeats=1)  # was: no rows at all
+    assert [r["method"] for r in c.rows] == ["fwd_vector"]
+
+
+@pytest.fixture
+def small_budget(monkeypatch):
+    from dualtape.comparison import methods, run
+
+    monkeypatch.setattr(methods, "MAX_WORK", 1000)
+    monkeypatch.setattr(methods, "MAX_HELD", 500)
+    monkeypatch.setattr(run, "MAX_HELD", 500)
+
+
+def test_methods_beyond_the_budget_are_left_out(small_budget):
+    # as at n = 100,000 with the real budget: fwd_vector pushed a 100,000 x 100,000 tangent
+    c = dt.compare(lambda x: dnp.sum(dnp.sin(x)), np.linspace(0.0, 1.0, 50), repeats=1)
+    names = {r["method"] for r in c.rows}
+    assert names == {"rev_chunk1", "rev_vector", "jax_jacrev", "jax_jacrev_jit"}
+    assert any(n.startswith("fwd_vector left out: with n = 50 and m = 1") for n in c.notes)
+    assert all(r["status"] == "ok" for r in c.rows)
+    assert c.checked.startswith("checked against JAX's jacrev")
+
+
+def test_a_derivative_beyond_the_budget_raises(small_budget):
+    with pytest.raises(ValueError, match=r"args: the Jacobian would have 900 entries \(n = 30, "
+                       r"m = 30\), more than dt.compare computes densely \(500\)"):
+        dt.compare(dnp.sin, np.ones(30), repeats=1)
+    with pytest.raises(ValueError, match="args: the Hessian would have 900 entries"):
+        dt.compare(lambda x: dnp.sum(dnp.sin(x)), np.ones(30), order=2, repeats=1)
+    with pytest.raises(ValueError, match="args: with n = 20 and m = 20 every method chosen is "
+                       "beyond dt.compare's budget"):
+        dt.compare(dnp.sin, np.ones(20), methods=["fwd_vector"], repeats=1)
+
+
+def test_cli_an_n_whose_jacobian_cannot_be_held_is_one_line(user, capsys):
+    # sin on 20,000 values: a 20,000 x 20,000 Jacobian (3.2 GB), refused before anything runs
+    status = main(["compare", "user_fn.py:traced_only_fails", "--n", "20000", "--out", "here",
+                   "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert "the Jacobian would have 400,000,000 entries" in err
+
+
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, got 'a'"),
+    ({"rtol": "a"}, ValueError, "rtol: expected a non-negative finite number, got 'a'"),
+    ({"rtol": -1.0}, ValueError, "rtol: expected a non-negative finite number, got -1.0"),
+])
+def test_check_against_jax_refuses_bad_options(kwargs, err, shown):
+    with pytest.raises(err, match=shown):  # rtol='a' raised only when .ok was read
+        dt.check_against_jax(lambda x: dnp.sum(x * x), np.ones(2), **kwargs)

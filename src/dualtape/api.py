@@ -15,11 +15,13 @@ from . import forward
 from . import numpy as dnp
 from .argchecks import (
     argnums_for,
+    check_callable,
     check_direction,
     check_integer_cotangent,
     dynamic,
     input_leaf,
     is_integer_output,
+    leaf_names,
     output_leaf,
     substitute,
     zeros,
@@ -220,6 +222,7 @@ def recorded(fun: Callable, argnums: int | Sequence[int], has_aux: bool,
              then: Callable[[Recording], Any]) -> Callable[..., Any]:
     """The function that records ``fun`` at its arguments (``argnums`` differentiated) and
     returns ``then(recording)``: ``value_and_grad``'s and ``jacrev``'s."""
+    check_callable(fun)
     nums_for = argnums_for(argnums)
 
     def record(args: tuple, kwargs: dict) -> Any:
@@ -244,6 +247,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     same structure, each tangent shaped like its primal.  Returns
     ``(primals_out, tangents_out)`` (plus ``aux`` when ``has_aux``).
     """
+    check_callable(fun)
     if not isinstance(primals, (tuple, list)):
         raise TypeError(f"primals: expected a tuple or list of arguments, got "
                         f"{type(primals).__name__}")
@@ -261,9 +265,21 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     if p_td != t_td:
         raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}")
     checked = []
-    for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
-        checked.append(input_leaf(p, f"primal {k}"))
-        check_direction(t, p, f"tangent {k}")
+    try:
+        for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
+            checked.append(input_leaf(p, f"primal {k}"))
+            check_direction(t, p, f"tangent {k}")
+    except (TypeError, ValueError, NotImplementedError):
+        if len(p_leaves) == len(primals):
+            raise
+        # containers: check again naming primal k's leaf j "primal k (leaf j)"
+        for name, p, t in zip(leaf_names(primals), p_leaves, t_leaves, strict=True):
+            try:
+                input_leaf(p, f"primal {name}")
+                check_direction(t, p, f"tangent {name}")
+            except (TypeError, ValueError, NotImplementedError) as named:
+                raise named from None  # one error, not two chained
+        raise
     argnums = tuple(range(len(primals)))
     out_td, po, to, aux = jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
                                     checked=(checked, p_td))
@@ -284,6 +300,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     (JAX's arrays are immutable; PyTorch raises), it computes the wrong cotangent for a
     primal array changed in place after ``vjp`` returned.
     """
+    check_callable(fun)
     if not primals:
         raise ValueError("primals: need at least one argument")
     rec = Recording(fun, primals, tuple(range(len(primals))), False, has_aux)

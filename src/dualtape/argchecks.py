@@ -15,17 +15,25 @@ from .tree import LEAF, TreeDef, flatten, unflatten
 
 __all__ = [
     "argnums_for",
+    "check_callable",
     "check_direction",
     "check_integer_cotangent",
     "dtype_of",
     "dynamic",
     "input_leaf",
     "is_integer_output",
+    "leaf_names",
     "normalize_argnums",
     "output_leaf",
     "substitute",
     "zeros",
 ]
+
+
+def check_callable(fun: Any, what: str = "fun") -> None:
+    """Refuse a function argument that cannot be called (as JAX's transformations do)."""
+    if not callable(fun):
+        raise TypeError(f"{what}: expected a callable, got {type(fun).__name__} {fun!r:.60}")
 
 
 def input_leaf(x: Any, what: str) -> Any:
@@ -38,6 +46,9 @@ def input_leaf(x: Any, what: str) -> Any:
                         f"differentiated, pass {float(x)!r} instead")
     if _is_jax(t):
         x = np.asarray(x)
+    if isinstance(x, np.matrix):
+        raise TypeError(f"{what}: numpy.matrix is not supported (its * is a matrix product and "
+                        "its reductions stay 2-D); pass np.asarray(x)")
     if isinstance(x, (np.ndarray, np.generic)):
         kind = x.dtype.kind
         if kind == "f":
@@ -124,10 +135,37 @@ def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, 
     for k, leaf in enumerate(leaves):
         if _is_float_leaf(leaf):
             checked.append(leaf)  # nothing to check (nor a message to build)
+        elif type(leaf) is float or isinstance(leaf, Tracer):
+            checked.append(leaf)  # input_leaf's own fast path, without building its name
         else:
-            checked.append(input_leaf(leaf, what(argnums[0] if single else argnums) +
-                                       (f" (leaf {k})" if len(leaves) > 1 else "")))
+            try:
+                checked.append(input_leaf(leaf, "argument"))
+            except (TypeError, NotImplementedError):
+                try:  # the name is built only for the message
+                    input_leaf(leaf, _leaf_name(args, argnums, single, k))
+                except (TypeError, NotImplementedError) as named:
+                    raise named from None
+                raise
     return checked, td
+
+
+def leaf_names(trees: Sequence[Any]) -> list[str]:
+    """``["0 (leaf 0)", "0 (leaf 1)", "1"]``: each leaf of ``trees`` by its tree and place."""
+    out = []
+    for i, tree in enumerate(trees):
+        n = len(flatten(tree)[0])
+        out += [f"{i} (leaf {j})" for j in range(n)] if n > 1 else [str(i)] * n
+    return out
+
+
+def _leaf_name(args: tuple, argnums: tuple[int, ...], single: bool, k: int) -> str:
+    """``argument 1`` or ``argument 1 (leaf 2)``: where leaf ``k`` of the inputs comes from."""
+    for i in argnums[:1] if single else argnums:
+        n = len(flatten(args[i])[0])
+        if k < n:
+            return f"argument {i}" + (f" (leaf {k})" if n > 1 else "")
+        k -= n
+    return f"argument {argnums}"  # pragma: no cover
 
 
 def substitute(args: tuple, argnums: tuple[int, ...], single: bool, td: TreeDef,

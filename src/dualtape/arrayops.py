@@ -106,6 +106,11 @@ class ArrayOps:
     def __getitem__(self, index: Any) -> Any:
         return dnp.getitem(self, index)
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "a traced value cannot be changed in place (x[...] = v would lose the derivative); "
+            "build a new one, e.g. dnp.where(mask, v, x) or dnp.concatenate([x[:i], v, x[i + 1:]])")
+
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]

@@ -345,12 +345,13 @@ def bind_call(call: Call) -> Any:
 
 
 def static_positions(static_argnums: int | Sequence[int]) -> frozenset[int]:
-    nums = (static_argnums,) if isinstance(static_argnums, int) else static_argnums
+    single = isinstance(static_argnums, (int, np.integer))
+    nums = (static_argnums,) if single else static_argnums
     if not isinstance(nums, (tuple, list)) or not all(
-            isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in nums):
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) and a >= 0 for a in nums):
         raise TypeError(f"static_argnums: expected an int or a tuple of non-negative ints, "
                         f"got {static_argnums!r}")
-    return frozenset(nums)
+    return frozenset(int(a) for a in nums)
 
 
 def checkpoint(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Callable:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .api import jvp, vjp
+from .argchecks import check_callable
 from .tree import flatten, unflatten
 
 __all__ = ["check_grads", "check_against_jax", "JaxComparison"]
@@ -38,8 +39,35 @@ def _axpy(a: float, x: Any, y: Any) -> Any:
 
 
 def _close(a: float, b: float, rtol: float, atol: float, what: str) -> None:
+    if a == b or (np.isnan(a) and np.isnan(b)):  # a NaN (or inf) input gives NaN on both sides
+        return
     if not abs(a - b) <= atol + rtol * max(abs(a), abs(b)):
         raise AssertionError(f"{what}: {a!r} != {b!r} (difference {abs(a - b):.3g})")
+
+
+def _check_tolerances(seed: Any, **tols: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"seed: expected a non-negative int, got {seed!r}")
+    for name, tol in tols.items():
+        if tol is not None and (isinstance(tol, bool) or not isinstance(
+                tol, (int, float, np.integer, np.floating)) or not 0 <= tol < np.inf):
+            raise ValueError(f"{name}: expected a non-negative finite number, got {tol!r}")
+
+
+def _check_options(f: Any, args: Any, order: Any, modes: Any, eps: Any) -> tuple[str, ...]:
+    """Refuse options that would make ``check_grads`` check nothing (or something else)."""
+    check_callable(f, "f")
+    if not isinstance(args, (tuple, list)):
+        raise TypeError(f"args: expected a tuple or list of arguments, got {type(args).__name__}")
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise ValueError(f"order: expected a positive int, got {order!r}")
+    modes = (modes,) if isinstance(modes, str) else modes
+    if not isinstance(modes, (tuple, list)) or not modes or any(
+            m not in ("fwd", "rev") for m in modes):
+        raise ValueError(f"modes: expected a non-empty tuple of 'fwd' and 'rev', got {modes!r}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not 0 < eps < np.inf:
+        raise ValueError(f"eps: expected a positive finite step, got {eps!r}")
+    return tuple(modes)
 
 
 def check_grads(f: Callable, args: tuple, order: int = 2, modes: tuple[str, ...] = ("fwd", "rev"),
@@ -51,6 +79,8 @@ def check_grads(f: Callable, args: tuple, order: int = 2, modes: tuple[str, ...]
     ``<u, J v> = <J^T u, v>``. Higher orders apply the same checks to the
     derivative functions ``x -> J(x) v`` and ``x -> J(x)^T u``.
     """
+    modes = _check_options(f, args, order, modes, eps)
+    _check_tolerances(seed, rtol=rtol, atol=atol)
     rng = np.random.default_rng(seed)
     args = tuple(args)
     v = _random_like(args, rng)
@@ -122,6 +152,8 @@ def check_against_jax(f: Callable, *args: Any, seed: int = 0, rtol: float | None
     """
     from .measure.jaxconfig import jax_x64
 
+    check_callable(f, "f")
+    _check_tolerances(seed, rtol=rtol)
     jax = jax_x64()
     import jax.numpy as jnp
 

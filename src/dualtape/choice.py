@@ -157,6 +157,11 @@ def choose_mode(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0,
     times one evaluation) and applies the rule in this module's docstring.  The result's
     ``mode`` and ``chunk`` are what ``dt.jacobian(fun, mode="auto")`` uses.
     """
+    from .argchecks import check_callable
+
+    check_callable(fun)
+    if model is not None and not isinstance(model, CostModel):
+        raise TypeError(f"model: expected a CostModel or None, got {type(model).__name__}")
     model = model or CostModel()
     p = profile(fun, *args, argnums=argnums)
     predicted = predictions(p, model)

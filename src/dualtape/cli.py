@@ -37,6 +37,12 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _os_error(exc: OSError) -> str:
+    """``path: reason`` for a file the command could not read or write."""
+    where = exc.filename if exc.filename is not None else ""
+    return f"{where}: {exc.strerror}" if where and exc.strerror else str(exc)
+
+
 def _fail(prog: str, message: str, status: int) -> int:
     print(f"{prog}: error: {message}", file=sys.stderr)
     return status
@@ -217,6 +223,8 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
         return run(args, argv)
     except CompareError as exc:
         return _fail("dualtape compare", str(exc), EXIT_USAGE)
+    except OSError as exc:  # a path that is a folder, unreadable or unwritable
+        return _fail("dualtape compare", _os_error(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail("dualtape compare", "interrupted", EXIT_INTERRUPTED)
 
@@ -225,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dualtape`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if getattr(args, "out", None) is not None and not args.out.strip():
+        prog = f"dualtape {args.command}" + (f" {args.action}" if args.command == "study" else "")
+        return _fail(prog, "--out: expected a folder, got an empty path", EXIT_USAGE)
     if args.command == "compare":
         return _compare(args, argv)
     prog = f"dualtape {args.command} {args.action}"
@@ -242,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _summary(args)
     except StudyError as exc:
         return _fail(prog, str(exc), EXIT_USAGE)
+    except OSError as exc:  # a path that is a folder, unreadable or unwritable
+        return _fail(prog, _os_error(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail(prog, "interrupted", EXIT_INTERRUPTED)
 

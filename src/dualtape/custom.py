@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import numpy as dnp
+from .argchecks import check_callable, dtype_of
 from .dispatch import NO_PARAMS, unwrap
 from .forward import Dual
 from .ops import ndim_of, shape_of, size_of
@@ -61,6 +62,12 @@ def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> lis
 def _fit(x: Any, like: Any, what: str) -> Any:
     """``x``, which must have ``like``'s shape; ``None`` or a plain scalar zero stands for
     zeros of it."""
+    if x is not None and not isinstance(x, Tracer):
+        dtype = dtype_of(x)
+        if dtype is None or dtype.kind not in "fiu":
+            raise TypeError(f"{what}: got {type(x).__name__}"
+                            f"{'' if dtype is None else f' of dtype {dtype}'}; expected a "
+                            "float or an array of floats")
     shape = shape_of(like)
     if x is not None and shape_of(x) == shape:
         return x
@@ -99,6 +106,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
+        check_callable(fun)
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.nondiff_argnums = tuple(sorted(int(i) for i in nondiff_argnums))
@@ -110,6 +118,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
 
     def defjvp(self, jvp: Callable) -> Callable:
         """Set the JVP rule (usable as a decorator)."""
+        check_callable(jvp, "jvp")
         self.jvp_rule = jvp
         return jvp
 
@@ -167,6 +176,7 @@ class custom_vjp:  # noqa: N801  (JAX's name)
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
+        check_callable(fun)
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.nondiff_argnums = tuple(sorted(int(i) for i in nondiff_argnums))
@@ -176,6 +186,8 @@ class custom_vjp:  # noqa: N801  (JAX's name)
 
     def defvjp(self, fwd: Callable, bwd: Callable) -> None:
         """Set the forward pass (output and residuals) and the backward pass."""
+        check_callable(fwd, "fwd")
+        check_callable(bwd, "bwd")
         self.fwd, self.bwd = fwd, bwd
 
     def __call__(self, *args: Any) -> Any:
@@ -193,7 +205,11 @@ class custom_vjp:  # noqa: N801  (JAX's name)
                             "jvp/jacfwd/hessian cannot differentiate it (as in JAX); use "
                             "reverse mode (grad, vjp, jacrev), or custom_jvp")
         vals, mine = unwrap(top.level, tuple(diff))  # the shared unwrap of dispatch.py
-        out, res = self.fwd(*_merge(nd, list(vals), self.nondiff_argnums))
+        pair = self.fwd(*_merge(nd, list(vals), self.nondiff_argnums))
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise TypeError(f"{self.name}: fwd must return a pair (output, residuals), got "
+                            f"{type(pair).__name__}")
+        out, res = pair
         out_leaves = flatten(out)[0]
         if len(out_leaves) != 1 or out_leaves[0] is not out:
             raise NotImplementedError(f"{self.name}: the function must return one array")

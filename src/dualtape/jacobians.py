@@ -10,7 +10,7 @@ import numpy as np
 
 from . import numpy as dnp
 from .api import Recording, in_dtype, jvp_core, recorded
-from .argchecks import argnums_for, dtype_of, dynamic, is_integer_output, zeros
+from .argchecks import argnums_for, check_callable, dtype_of, dynamic, is_integer_output, zeros
 from .dispatch import Tracer
 from .ops import shape_of
 from .tree import unflatten
@@ -100,6 +100,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
     one pass.  Every choice gives the same Jacobian.  With ``has_aux`` ``fun``
     returns ``(output, aux)`` and the result is ``(jacobian, aux)``, as in JAX.
     """
+    check_callable(fun)
     check_chunk(chunk)
 
     nums_for = argnums_for(argnums)

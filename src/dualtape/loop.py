@@ -18,6 +18,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from . import dispatch
 from .api import vjp
 from .checkpointing import Call, _is_float, bind_call, needs_tape
@@ -61,11 +63,20 @@ class LoopStats:
 
 def _apply(step: Callable, x: Any, count: int, td: Any, stats: LoopStats) -> Any:
     """``count`` applications of ``step``; the first one's result is checked against ``td``."""
+    kinds = [_is_float(v) for v in flatten(x)[0]] if count else []
     for i in range(count):
         x = step(x)
-        if not i and flatten(x)[1] != td:
-            raise ValueError(f"step: returned a state with structure {flatten(x)[1]}, "
-                             f"expected that of x0, {td}")
+        if not i:
+            leaves, got = flatten(x)
+            if got != td:
+                raise ValueError(f"step: returned a state with structure {got}, expected that "
+                                 f"of x0, {td}")
+            for k, (was, v) in enumerate(zip(kinds, leaves, strict=True)):
+                if _is_float(v) != was:
+                    raise TypeError(f"step: leaf {k} of the state it returned is "
+                                    f"{getattr(v, 'dtype', type(v).__name__)}, where x0's is "
+                                    f"{'' if was else 'not '}floating-point; keep each leaf's "
+                                    "kind (cast it)")
     stats.forward_steps += count
     return x
 
@@ -201,9 +212,9 @@ class _Run:
 
 
 def _check_int(value: Any, name: str, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
         raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-    return value
+    return int(value)
 
 
 def _schedule(policy: str, n: int, snapshots: int | None,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .api import in_dtype
+from .argchecks import check_callable
 from .argchecks import dynamic as _dynamic
 from .argchecks import normalize_argnums as _argnums
 from .jacobians import check_chunk, jacfwd, jacrev
@@ -50,6 +51,7 @@ def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, *, mode: str = "au
     calls whose inputs have the same structure, shapes and dtypes; an explicit ``chunk``
     then replaces the chunk it picked.
     """
+    check_callable(fun)
     _check_mode(mode, JACOBIAN_MODES)
     check_chunk(chunk)
     if mode != "auto":
@@ -105,6 +107,7 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
     the two, ``fwd-rev`` never records a backward pass on a tape.  At
     n = 1 the nested forward pass is one dual-of-dual evaluation with no tape at all.
     """
+    check_callable(fun)
     _check_mode(mode, HESSIAN_MODES)
     if mode == "fwd-rev":
         return jacfwd(jacrev(fun, argnums), argnums)

@@ -131,7 +131,12 @@ def _flatten(tree: Any, leaves: list[Any]) -> TreeDef:
                        tuple(_flatten(tree[k], leaves) for k in keys))
     node = _NODES.get(t)
     if node is not None:
-        children, aux = node[0](tree)
+        pair = node[0](tree)
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and hasattr(pair[0], "__iter__")
+                and not isinstance(pair[0], (str, bytes))):
+            raise TypeError(f"flatten_func of {t.__name__}: must return (children, aux_data) with "
+                            f"children a sequence, got {pair!r:.80}")
+        children, aux = pair
         return TreeDef("node", (t, aux), tuple(_flatten(c, leaves) for c in children))
     leaves.append(tree)
     return LEAF

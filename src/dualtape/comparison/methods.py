@@ -107,6 +107,47 @@ def jax_methods(order: int) -> list[Method]:
     return out
 
 
+#: Caps on one method's work (directions x values per direction) and its largest block of
+#: directions at once (values held), and on the derivative itself: 2**25 float64 is 256 MiB.
+MAX_WORK = 2 ** 29
+MAX_HELD = 2 ** 25
+
+
+def _cost(method: Method, n: int, m: int, order: int) -> tuple[int, int]:
+    """(work, held): directions pushed in all, times the n + m values each goes through,
+    and the most held at once (a proxy: the function's own intermediates are unknown)."""
+    size = n + m
+    if order == 2:
+        per = n * n if method.mode == "fwd-fwd" else n  # fwd-fwd carries n x n pairs
+        return per * size, per * size
+    dim = n if method.mode == "fwd" else m
+    k = dim if method.chunk is None else min(method.chunk, dim)
+    return dim * size, k * size
+
+
+def reference_kind(n: int, m: int, order: int) -> str:
+    """JAX's transform that checks the methods: jacfwd (jacrev where jacfwd is beyond the
+    budget and jacrev is cheaper; the same numbers) or hessian."""
+    if order == 2:
+        return "hessian"
+    return "jacrev" if m < n and n * (n + m) > MAX_HELD else "jacfwd"
+
+
+def affordable(methods: Sequence[Method], n: int, m: int,
+               order: int) -> tuple[list[Method], list[str]]:
+    """The methods within :data:`MAX_WORK` and :data:`MAX_HELD`, and notes on the others."""
+    kept, notes = [], []
+    for meth in methods:
+        work, held = _cost(meth, n, m, order)
+        if work > MAX_WORK or held > MAX_HELD:
+            what = f"{work:.2g} values" if work > MAX_WORK else f"{held:.2g} values at once"
+            notes.append(f"{meth.name} left out: with n = {n} and m = {m} it would push about "
+                         f"{what} (more than {MAX_WORK if work > MAX_WORK else MAX_HELD:.2g})")
+        else:
+            kept.append(meth)
+    return kept, notes
+
+
 def enable_jax():
     """JAX with float64 on (float64 inputs are checked at 1e-8, which float32 cannot pass)."""
     from ..measure.jaxconfig import jax_x64

@@ -168,7 +168,9 @@ class Comparison:
         """A sentence: what each method was checked against, at which tolerance."""
         if not any(_finite(r.get("max_rel_error")) for r in self.rows):
             return "nothing checked against JAX"
-        return (f"checked against JAX's {'jacfwd' if self.order == 1 else 'hessian'}: "
+        from .methods import reference_kind
+
+        return (f"checked against JAX's {reference_kind(self.n, self.m, self.order)}: "
                 f"max relative error <= {self.tolerance:.2g} ({self.dtype})")
 
     def __str__(self) -> str:

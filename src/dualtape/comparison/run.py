@@ -10,7 +10,16 @@ import numpy as np
 
 from ..modes import n_inputs, n_outputs
 from ..tree import flatten
-from .methods import Method, first_order, jax_methods, second_order, to_jax
+from .methods import (
+    MAX_HELD,
+    Method,
+    affordable,
+    first_order,
+    jax_methods,
+    reference_kind,
+    second_order,
+    to_jax,
+)
 from .result import Comparison, tolerance
 
 __all__ = ["compare", "short_error"]
@@ -59,9 +68,14 @@ def rel_error(got: Any, ref: Any) -> float:
 def _select(available: list[Method], methods: Sequence[str] | None) -> list[Method]:
     if methods is None:
         return available
-    if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
+    if isinstance(methods, str) or not hasattr(methods, "__iter__"):
+        raise TypeError(f"methods: expected a sequence of method names, got {methods!r}")
+    methods = list(methods)  # a generator is read once
+    if not all(isinstance(m, str) for m in methods):
         raise TypeError(f"methods: expected a sequence of method names, got {methods!r}")
     names = [m.name for m in available]
+    if not methods:
+        raise ValueError(f"methods: expected at least one method name; valid: {', '.join(names)}")
     unknown = [m for m in methods if m not in names]
     if unknown:
         raise ValueError(f"methods: unknown method(s) {', '.join(map(repr, unknown))} for this "
@@ -69,8 +83,8 @@ def _select(available: list[Method], methods: Sequence[str] | None) -> list[Meth
     return [m for m in available if m.name in methods]
 
 
-def _jax_reference(fun: Callable, args: tuple, argnums: Any, order: int,
-                   notes: list[str]) -> tuple[bool, Any]:
+def _jax_reference(fun: Callable, args: tuple, argnums: Any, order: int, notes: list[str],
+                   n: int, m: int) -> tuple[bool, Any]:
     """Whether ``fun`` runs under JAX, and JAX's derivative (None when unavailable)."""
     try:
         from .methods import enable_jax
@@ -86,7 +100,7 @@ def _jax_reference(fun: Callable, args: tuple, argnums: Any, order: int,
         notes.append(f"JAX methods skipped and nothing checked: the function does not run on "
                      f"JAX arrays ({short_error(exc)})")
         return False, None
-    transform = jax.jacfwd if order == 1 else jax.hessian
+    transform = getattr(jax, reference_kind(n, m, order))
     try:
         return True, transform(fun, _jax_argnums(argnums))(*jargs)
     except Exception as exc:  # noqa: BLE001
@@ -117,7 +131,12 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     ``fun`` runs on JAX arrays (``dualtape.numpy`` ops do); otherwise they are skipped
     with a note and nothing is checked.  JAX's float64 mode is switched on.
 
-    Each method is called once and checked against JAX's ``jacfwd`` (``hessian``): above
+    A method that would push more than ``MAX_WORK`` values in all, or hold more than
+    ``MAX_HELD`` at once (``comparison.methods``), is left out with a note; a derivative of
+    more than ``MAX_HELD`` entries raises (it would not fit in memory, or would not finish).
+
+    Each method is called once and checked against JAX's ``jacfwd`` (``hessian``; ``jacrev``
+    where only it is within the budget): above
     a relative error of 1e-8 (in float64; ``sqrt(eps)`` of a narrower float the
     derivative is computed in, see ``result.tolerance``) it is marked failed and is never
     ``best``.  A method that raises is marked failed with its error, and so is one that
@@ -159,8 +178,23 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
         notes += dropped
     else:
         candidates = second_order()
+    entries = n * m if order == 1 else n * n * m
+    if entries > MAX_HELD:
+        raise ValueError(f"args: the {'Jacobian' if order == 1 else 'Hessian'} would have "
+                         f"{entries:,} entries (n = {n:,}, m = {m:,}), more than dt.compare "
+                         f"computes densely ({MAX_HELD:,}); use a smaller input")
     chosen = _select(candidates + jax_methods(order), methods)
-    runs_jax, ref = _jax_reference(fun, args, argnums, order, notes)
+    chosen, over = affordable(chosen, n, m, order)
+    notes += over
+    if not chosen:
+        raise ValueError(f"args: with n = {n:,} and m = {m:,} every method chosen is beyond "
+                         f"dt.compare's budget; use a smaller input ({'; '.join(over)})")
+    runs_jax, ref = _jax_reference(fun, args, argnums, order, notes, n, m)
+    if ref is not None and not all(np.all(np.isfinite(r)) for r in flatten(ref)[0]):
+        # where a NaN spreads differs between methods (vector mode mixes columns)
+        notes.append("nothing checked: JAX's derivative has NaN or infinite entries (at a NaN or "
+                     "infinite input, or a singular point)")
+        ref = None
     if not runs_jax:
         chosen = [m for m in chosen if m.engine != "jax"]
     dtype = computed_dtype(args, out, ref)

@@ -238,6 +238,8 @@ def to_dot(graph: Value | Tape | TapeTrace, *, title: str | None = None, digits:
     """
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir: expected LR, TB, RL or BT, got {rankdir!r}")
+    if not isinstance(digits, (int, np.integer)) or isinstance(digits, bool) or digits < 1:
+        raise ValueError(f"digits: expected a positive int, got {digits!r}")
     if isinstance(graph, Value):
         return _value_dot(graph, digits, title, rankdir)
     if isinstance(graph, TapeTrace):

@@ -56,8 +56,40 @@ def activation_fn(name: str | None) -> Callable[[Any], Any]:
     return act
 
 
-def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+def _rng(seed: int | np.random.Generator | None, name: str = "seed") -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
+                             or seed < 0):
+        raise TypeError(f"{name}: expected a non-negative int, a numpy Generator or None, "
+                        f"got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _size(n: Any, name: str) -> int:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"{name}: expected a positive int, got {n!r}")
+    if n < 1:
+        raise ValueError(f"{name}: expected a positive int, got {n!r}")
+    return int(n)
+
+
+def _sizes(n_in: Any, n_outs: Any) -> list[int]:
+    """``[n_in, *n_outs]``, each checked to be a positive int."""
+    if isinstance(n_outs, (str, bytes)) or not hasattr(n_outs, "__len__"):
+        raise TypeError(f"n_outs: expected a sequence of layer sizes (e.g. [4, 1]), got "
+                        f"{n_outs!r}")
+    if not len(n_outs):
+        raise ValueError("n_outs: expected at least one layer size")
+    return [_size(n_in, "n_in"), *(_size(n, "n_outs") for n in n_outs)]
+
+
+def _inputs(x: Any, n: int) -> Any:
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+        raise TypeError(f"x: expected a sequence of {n} inputs, got {type(x).__name__}")
+    if len(x) != n:
+        raise ValueError(f"x: expected {n} inputs, got {len(x)}")
+    return x
 
 
 # ---------------------------------------------------------------- the scalar network
@@ -92,9 +124,8 @@ class Neuron(Module):
 
     def __init__(self, n_in: int, activation: str | None = "relu",
                  rng: int | np.random.Generator | None = None, name: str = "") -> None:
-        if n_in < 1:
-            raise ValueError(f"n_in: expected a positive int, got {n_in!r}")
-        g = _rng(rng)
+        n_in = _size(n_in, "n_in")
+        g = _rng(rng, "rng")
         prefix = f"{name}." if name else ""
         self.w = [Value(float(v), label=f"{prefix}w{i}") for i, v in
                   enumerate(g.uniform(-1.0, 1.0, n_in))]
@@ -102,8 +133,8 @@ class Neuron(Module):
         self.activation = _check_activation(activation)
 
     def __call__(self, x: Sequence[Any]) -> Value:
-        if len(x) != len(self.w):
-            raise ValueError(f"Neuron: expected {len(self.w)} inputs, got {len(x)}")
+        if not hasattr(x, "__len__") or len(x) != len(self.w):
+            _inputs(x, len(self.w))
         act = self.b
         for wi, xi in zip(self.w, x, strict=True):
             act = act + wi * xi
@@ -123,9 +154,8 @@ class Layer(Module):
 
     def __init__(self, n_in: int, n_out: int, activation: str | None = "relu",
                  rng: int | np.random.Generator | None = None, name: str = "") -> None:
-        if n_out < 1:
-            raise ValueError(f"n_out: expected a positive int, got {n_out!r}")
-        g = _rng(rng)
+        n_out = _size(n_out, "n_out")
+        g = _rng(rng, "rng")
         prefix = f"{name}." if name else ""
         self.neurons = [Neuron(n_in, activation, g, name=f"{prefix}n{j}") for j in range(n_out)]
 
@@ -154,10 +184,8 @@ class MLP(Module):
     def __init__(self, n_in: int, n_outs: Sequence[int], activation: str | None = "relu",
                  final_activation: str | None = None,
                  seed: int | np.random.Generator | None = 0) -> None:
-        if not n_outs:
-            raise ValueError("n_outs: expected at least one layer size")
+        sizes = _sizes(n_in, n_outs)
         g = _rng(seed)
-        sizes = [n_in, *n_outs]
         self.activation = _check_activation(activation)
         self.final_activation = _check_activation(final_activation)
         self.layers = [
@@ -173,7 +201,7 @@ class MLP(Module):
         return [len(self.layers[0].neurons[0].w)] + [len(layer.neurons) for layer in self.layers]
 
     def __call__(self, x: Sequence[Any]) -> Value | list[Value]:
-        h: Any = list(x)
+        h: Any = list(_inputs(x, self.sizes[0]))
         for layer in self.layers:
             h = layer(h if isinstance(h, list) else [h])
         return h
@@ -210,6 +238,9 @@ def mlp_apply(params: Params, x: Any, activation: str | None = "relu",
     and, with JAX arrays, by JAX.
     """
     act, final = activation_fn(activation), activation_fn(final_activation)
+    n_in = np.shape(params[0][0])[-1] if params else None
+    if n_in is not None and dnp.shape(x)[-1:] != (n_in,):
+        raise ValueError(f"x: expected shape ({n_in},) or (batch, {n_in}), got {dnp.shape(x)}")
     h = x
     for i, (W, b) in enumerate(params):
         h = dnp.add(dnp.matmul(h, dnp.transpose(W)), b)
@@ -222,6 +253,9 @@ def mlp_loss(params: Params, xs: Any, ys: Any, activation: str | None = "relu",
     """The lesson's loss: ``sum((mlp(x) - y) ** 2)`` over the samples (one output)."""
     pred = mlp_apply(params, xs, activation, final_activation)
     pred = dnp.reshape(pred, (-1,)) if dnp.ndim(pred) > 1 else pred
+    if dnp.shape(ys) not in ((), dnp.shape(pred)):  # would broadcast into a bigger loss
+        raise ValueError(f"ys: shape {dnp.shape(ys)} does not match the {dnp.shape(pred)} "
+                         "predictions (one label per sample)")
     diff = dnp.subtract(pred, ys)
     return dnp.sum(dnp.multiply(diff, diff))
 
@@ -238,8 +272,8 @@ class ArrayMLP:
     def __init__(self, n_in: int, n_outs: Sequence[int], activation: str | None = "relu",
                  final_activation: str | None = None,
                  seed: int | np.random.Generator | None = 0) -> None:
+        sizes = _sizes(n_in, n_outs)
         g = _rng(seed)
-        sizes = [n_in, *n_outs]
         self.activation = _check_activation(activation)
         self.final_activation = _check_activation(final_activation)
         self.params: Params = [

@@ -95,6 +95,15 @@ def train_lesson_mlp(steps: int = 100, lr: float = 0.01, seed: int = 2, *,
     (dualtape reverse mode, dualtape forward mode, ``jax.grad``) and the
     largest difference is recorded.  ``verbose`` prints the loss every 10 steps.
     """
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"steps: expected an int >= 0, got {steps!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+        raise TypeError(f"lr: expected a real number, got {lr!r}")
+    unknown = engines if isinstance(engines, str) else [
+        e for e in engines if e not in ("array reverse", "array forward", "jax")]
+    if unknown:
+        raise ValueError(f"engines: unknown engine(s) {unknown!r}; valid (a list of): "
+                         "'array reverse', 'array forward', 'jax'")
     out = file or sys.stdout
     model = MLP(3, [4, 4, 1], activation=activation, seed=seed)
     xs, ys = np.array(LESSON_XS), np.array(LESSON_YS)

@@ -65,12 +65,21 @@ Number = float | int
 
 
 def _float(x: Any, what: str) -> float:
-    if isinstance(x, (bool, str, bytes)) or not hasattr(x, "__float__"):
-        raise TypeError(f"{what}: expected a real number or a Value, got {type(x).__name__}")
+    if type(x) is float:
+        return x
+    kind = getattr(getattr(x, "dtype", None), "kind", "f")  # NumPy's: complex, str, bool
+    if isinstance(x, (bool, str, bytes, complex)) or kind not in "iuf" or not hasattr(
+            x, "__float__"):
+        raise TypeError(f"{what}: expected a real number or a Value, got {type(x).__name__}"
+                        + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
     if getattr(x, "shape", ()) not in ((), None):
         raise TypeError(f"{what}: Value holds one scalar, got an array of shape {x.shape}; "
                         "use dualtape.numpy (dt.grad / dt.jvp) for arrays")
-    return float(x)
+    try:
+        return float(x)
+    except OverflowError:
+        raise ValueError(f"{what}: {type(x).__name__} too large for a float (above "
+                         "1.8e308)") from None
 
 
 # The node builders: one for two-argument primitives, one for one-argument ones.  Each
@@ -252,7 +261,7 @@ class Value:
         nodes = _collect(self)
         for v in nodes:
             v._g = 0.0
-        self._g = gradient
+        self._g = gradient if type(gradient) is float else _float(gradient, "gradient")
         nodes.sort(key=_by_id, reverse=True)
         for v in nodes:
             g = v._g

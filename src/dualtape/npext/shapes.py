@@ -55,7 +55,7 @@ atleast_1d, atleast_2d, atleast_3d = _atleast_fn(1), _atleast_fn(2), _atleast_fn
 @jax_twin()
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
     """``n``-th forward difference along ``axis``."""
-    if n < 0:
+    if as_int(n, "n") < 0:
         raise ValueError(f"diff: order n must be non-negative, got {n}")
     ax = dnp._one_axis(a, axis)
     parts = []
@@ -146,6 +146,8 @@ def _object_array(v: Any) -> np.ndarray:
 def tile(A: Any, reps: Any) -> Any:
     """Repeat the whole of ``A`` ``reps`` times along each axis."""
     reps = sizes(reps, "reps", allow_bool=True)
+    if any(r < 0 for r in reps):
+        raise ValueError(f"tile: reps must be non-negative, got {reps}")
     shape = dnp.shape(A)
     d = max(len(reps), len(shape))
     reps = (1,) * (d - len(reps)) + reps
@@ -167,6 +169,10 @@ def repeat(a: Any, repeats: Any, axis: int | None = None) -> Any:
         ax = dnp._one_axis(a, axis)
     shape = dnp.shape(a)
     r = np.asarray(concrete(repeats))
+    if r.dtype.kind not in "iubf":  # NumPy truncates floats too
+        raise TypeError(f"repeats: expected an int or a sequence of ints, got {repeats!r}")
+    if r.ndim == 0 and int(r) < 0:
+        raise ValueError(f"repeat: repeats must be non-negative, got {repeats!r}")
     if r.ndim == 0:
         k = int(r)
         wide = shape[:len(shape) + ax + 1] + (k,) + shape[len(shape) + ax + 1:]
@@ -250,6 +256,7 @@ def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None) -> 
         raise NotImplementedError("sort: order= (structured arrays) is not supported")
     if axis is None:
         a, axis = dnp.ravel(a), -1
+    axis = dnp._one_axis(a, axis)
     return _permute(a, np.argsort(concrete(a), axis=axis, kind="stable"), axis)
 
 

@@ -278,7 +278,7 @@ def _sigmoid_impl(x: Any) -> Any:
 
 def _relu_impl(x: Any) -> Any:
     if type(x) is float:
-        return x if x > 0.0 else 0.0
+        return 0.0 if x <= 0.0 else x  # NaN stays NaN, as np.maximum keeps it
     return np.maximum(x, 0)
 
 

@@ -62,6 +62,9 @@ def as_pattern(pattern: Any, what: str = "pattern") -> sp.csr_array:
     if sp.issparse(pattern):
         p = sp.csr_array(pattern)
     elif isinstance(pattern, np.ndarray):
+        if pattern.dtype.kind not in "biufc":
+            raise TypeError(f"{what}: expected a boolean or numeric array, got dtype "
+                            f"{pattern.dtype}")
         p = sp.csr_array(pattern != 0) if pattern.ndim == 2 else None
     else:
         raise TypeError(f"{what}: expected a scipy.sparse matrix or a 2-D NumPy array, got "
@@ -223,6 +226,14 @@ def check_coloring(pattern: Any, coloring: Coloring) -> None:
     if not isinstance(coloring, Coloring):
         raise TypeError(f"coloring: expected a Coloring, got {type(coloring).__name__}")
     k = coloring.colors
+    if not isinstance(k, np.ndarray) or k.dtype.kind not in "iu":
+        raise TypeError(f"coloring: colors must be a NumPy array of ints, got "
+                        f"{type(k).__name__}{f' of dtype {k.dtype}' if hasattr(k, 'dtype') else ''}")
+    n_colors = coloring.n_colors
+    if not isinstance(n_colors, (int, np.integer)) or isinstance(n_colors, bool) or n_colors < 0:
+        raise TypeError(f"coloring: n_colors must be a non-negative int, got {n_colors!r}")
+    if coloring.mode not in ("fwd", "rev", "sym"):
+        raise ValueError(f"coloring: mode must be 'fwd', 'rev' or 'sym', got {coloring.mode!r}")
     if coloring.mode == "rev":
         p = sp.csr_array(p.T)
     expected = p.shape[1]

@@ -141,6 +141,11 @@ def _warn_dense(what: str, n_colors: int, passes: int) -> None:
         DensePatternWarning, stacklevel=4)
 
 
+def _check_coloring_type(coloring: Any) -> None:
+    if coloring is not None and not isinstance(coloring, Coloring):
+        raise TypeError(f"coloring: expected a Coloring, got {type(coloring).__name__}")
+
+
 class _Compressed:
     """The shared part of :class:`SparseJacobian` and :class:`SparseHessian`: plans per input."""
 
@@ -203,6 +208,7 @@ class SparseJacobian(_Compressed):
                  coloring: Coloring | None, mode: str) -> None:
         if mode not in ("fwd", "rev", "auto"):
             raise ValueError(f"mode: expected 'fwd', 'rev' or 'auto', got {mode!r}")
+        _check_coloring_type(coloring)
         if coloring is not None and coloring.mode not in ("fwd", "rev"):
             raise ValueError(f"coloring: a Jacobian needs a 'fwd' or 'rev' colouring, got "
                              f"{coloring.mode!r} (color_hessian's is for sparse_hessian)")
@@ -259,12 +265,15 @@ class SparseHessian(_Compressed):
 
     def __init__(self, fun: Callable, argnums: int | Sequence[int], sparsity: Any,
                  coloring: Coloring | None) -> None:
+        _check_coloring_type(coloring)
         if coloring is not None and coloring.mode != "sym":
             raise ValueError(f"coloring: a Hessian needs a symmetric colouring (color_hessian), "
                              f"got mode {coloring.mode!r}")
         super().__init__(fun, argnums, sparsity, coloring)
         if self._sparsity is not None:
             p = self._sparsity
+            if p.shape[0] != p.shape[1]:
+                raise ValueError(f"sparsity: a Hessian pattern must be square, got shape {p.shape}")
             self._sparsity = as_pattern(p + p.T, "sparsity")
 
     def _plan(self, args: tuple, n: int) -> _Plan:

@@ -26,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..api import grad, new_level
+from ..argchecks import check_callable
 from ..argchecks import dynamic as _dynamic
 from ..argchecks import normalize_argnums as _argnums
 from ..argchecks import substitute as _substitute
@@ -93,6 +94,7 @@ def jacobian_sparsity(fun: Callable, *args: Any,
     input (see the module docstring for the one caveat: value-dependent control flow).
     ``args`` fixes the shapes and the values of the other arguments.
     """
+    check_callable(fun)
     nums, single = _argnums(argnums, len(args))
     leaves, td = _dynamic(args, nums, single)
     sizes = [_input_size(x) for x in leaves]

@@ -118,8 +118,9 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
             nums, single = _argnums(argnums, len(args))
             leaves, _ = _dynamic(args, nums, single)
             blocks, td = flatten(composed(*args, **kwargs))
-            k = len(leaves)
-            return unflatten(td, [in_dtype(b, leaves[i // k]) for i, b in enumerate(blocks)])
+            k = len(leaves)  # k * k blocks per output leaf, row-major: block i is row (i % k²) // k
+            return unflatten(td, [in_dtype(b, leaves[i % (k * k) // k])
+                                  for i, b in enumerate(blocks)])
 
         in_row_dtypes.__name__ = f"hessian({getattr(fun, '__name__', 'f')})"
         return in_row_dtypes

@@ -244,3 +244,21 @@ def test_a_bwd_returning_its_residual_gives_the_caller_a_copy():
     g = dt.grad(f)(x)
     np.testing.assert_array_equal(g, x)
     assert not np.shares_memory(g, x)
+
+
+def test_custom_vjp_pullback_reads_a_cotangent_changed_in_place_between_calls():
+    @dt.custom_vjp
+    def f(x, y):
+        return dnp.sin(x) * y
+
+    f.defvjp(lambda x, y: (dnp.sin(x) * y, (x, y)),
+             lambda res, g: (dnp.cos(res[0]) * res[1] * g, dnp.sum(dnp.sin(res[0]) * g)))
+    x = np.array([0.3, -1.2, 2.0])
+    _, pull = dt.vjp(f, x, 0.7)
+    ct = np.ones(3)
+    first = pull(ct)
+    ct[:] = 2.0  # the same array, new values: the second call must not reuse the first's
+    second = pull(ct)
+    np.testing.assert_allclose(second[0], 2.0 * first[0], rtol=1e-14)
+    np.testing.assert_allclose(second[1], 2.0 * first[1], rtol=1e-14)
+    np.testing.assert_allclose(second[0], 2.0 * np.cos(x) * 0.7, rtol=1e-14)

@@ -198,13 +198,15 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         if len(out_leaves) != 1 or out_leaves[0] is not out:
             raise NotImplementedError(f"{self.name}: the function must return one array")
         prim = Primitive(self.name, lambda *a: out, jvp=None,
-                         vjp=self._backward(nd, res, out, list(vals)), flops=_no_flops,
+                         vjp=self._backward(nd, res, out, list(vals), mine[0][0]), flops=_no_flops,
                          saves="meta", variadic=True)
         # the tape's own step of the engine protocol: one entry, this level's arguments as parents
         return top.extend(prim, out, vals, mine, NO_PARAMS)
 
-    def _backward(self, nd: tuple, res: Any, out: Any, vals: list) -> Callable:
-        last: list = [None, None]  # (cotangent, its result): one bwd call per cotangent
+    def _backward(self, nd: tuple, res: Any, out: Any, vals: list, first: int) -> Callable:
+        # (cotangent, its result): one bwd call per backward step, which asks for the traced
+        # arguments in order from ``first`` (a later pass may bring the same array, changed)
+        last: list = [None, None]
 
         def one(gs: list) -> list:
             cts = self.bwd(*nd, res, gs[0])  # type: ignore[misc]
@@ -215,7 +217,7 @@ class custom_vjp:  # noqa: N801  (JAX's name)
                     for k, (c, x) in enumerate(zip(cts, vals, strict=True))]
 
         def rule(i: int, g: Any, ans: Any, *args: Any) -> Any:
-            if last[0] is not g:
+            if i == first or last[0] is not g:
                 nb = ndim_of(g) - ndim_of(out)
                 if nb == 0:
                     last[1] = one([g])

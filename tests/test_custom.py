@@ -262,3 +262,19 @@ def test_custom_vjp_pullback_reads_a_cotangent_changed_in_place_between_calls():
     np.testing.assert_allclose(second[0], 2.0 * first[0], rtol=1e-14)
     np.testing.assert_allclose(second[1], 2.0 * first[1], rtol=1e-14)
     np.testing.assert_allclose(second[0], 2.0 * np.cos(x) * 0.7, rtol=1e-14)
+
+
+def test_a_jvp_rule_returning_another_dtype_is_refused_in_both_modes():
+    # JAX refuses it; forward mode returned a float64 tangent for a float32 output
+    @dt.custom_jvp
+    def f(x):
+        return dnp.sin(x)
+
+    f.defjvp(lambda p, t: (f(*p), dnp.cos(p[0]) * dnp.astype(t[0], np.float64)))
+    x = np.array([0.3, -1.2], np.float32)
+    with pytest.raises(TypeError, match="tangent_out: dtype float64 does not match.*float32"):
+        dt.jvp(f, (x,), (np.ones(2, np.float32),))
+    with pytest.raises(TypeError, match="tangent_out: dtype float64 does not match.*float32"):
+        dt.grad(lambda x: dnp.sum(f(x)))(x)
+    f.defjvp(lambda p, t: (f(*p), dnp.cos(p[0]) * t[0]))
+    np.testing.assert_allclose(dt.grad(lambda x: dnp.sum(f(x)))(x), np.cos(x), rtol=1e-6)

@@ -130,7 +130,14 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError(f"{self.prim.name}: the JVP rule must return a pair "
                             "(primal_out, tangent_out)")
-        return _fit(out[1], ans, f"{self.prim.name}: the JVP rule's tangent_out")
+        what = f"{self.prim.name}: the JVP rule's tangent_out"
+        t = _fit(out[1], ans, what)
+        if type(t) not in (float, int):  # a Python number takes its primal's dtype
+            tdt, adt = getattr(t, "dtype", None), getattr(ans, "dtype", None)
+            if tdt is not None and adt is not None and np.dtype(adt).kind == "f" and tdt != adt:
+                raise TypeError(f"{what}: dtype {np.dtype(tdt)} does not match the output's "
+                                f"dtype {np.dtype(adt)} (as JAX refuses it)")
+        return t
 
     def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple) -> Any:
         k = next(i for i, t in enumerate(ts) if t is not None)

@@ -278,3 +278,16 @@ def test_a_jvp_rule_returning_another_dtype_is_refused_in_both_modes():
         dt.grad(lambda x: dnp.sum(f(x)))(x)
     f.defjvp(lambda p, t: (f(*p), dnp.cos(p[0]) * t[0]))
     np.testing.assert_allclose(dt.grad(lambda x: dnp.sum(f(x)))(x), np.cos(x), rtol=1e-6)
+
+
+def test_a_custom_jvp_with_a_pytree_output_is_a_clear_error():
+    @dt.custom_jvp
+    def f(x):
+        return dnp.sin(x), dnp.cos(x)
+
+    f.defjvp(lambda p, t: (f(*p), (dnp.cos(p[0]) * t[0], -dnp.sin(p[0]) * t[0])))
+    x = np.array([0.3, -1.2])
+    assert len(f(x)) == 2  # undifferentiated: the function itself
+    for transform in (lambda: dt.jvp(f, (x,), (x,)), lambda: dt.jacrev(f)(x)):
+        with pytest.raises(NotImplementedError, match="must return one array"):
+            transform()

@@ -123,7 +123,12 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         return self.prim.bind(*diff, nd=nd)
 
     def _impl(self, *diff: Any, nd: tuple) -> Any:
-        return self.fun(*_merge(nd, diff, self.nondiff_argnums))
+        out = self.fun(*_merge(nd, diff, self.nondiff_argnums))
+        if type(out) in (tuple, list, dict) or out is None or len(flatten(out)[0]) != 1:
+            raise NotImplementedError(f"{self.prim.name}: the function must return one array "
+                                      "when differentiated (a tuple or other pytree output is "
+                                      "not supported)")
+        return out
 
     def _tangent_out(self, nd: tuple, primals: tuple, tangents: list, ans: Any) -> Any:
         out = self.jvp_rule(*nd, primals, tuple(tangents))  # type: ignore[misc]

@@ -189,3 +189,17 @@ def test_hessian_of_pytree_output_with_mixed_dtypes(mode):
     for g, r in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref), strict=True):
         assert np.asarray(g).dtype == r.dtype
     assert _rel_tree(got, ref) < 1e-6
+
+
+@pytest.mark.parametrize("mode", (*HESSIAN_MODES, "auto"))
+def test_hessian_has_aux_as_jax(mode):
+    x, y = np.array([0.3, -1.1]), 0.7
+
+    def f(a, b):
+        return dnp.sum(dnp.sin(a) * b ** 2), {"a": a * b, "n": 3}
+
+    got, aux = dt.hessian(f, argnums=(0, 1), mode=mode, has_aux=True)(x, y)
+    ref, ref_aux = jax.hessian(f, argnums=(0, 1), has_aux=True)(jnp.asarray(x), y)
+    assert _rel_tree(got, ref) < 1e-12
+    np.testing.assert_allclose(aux["a"], ref_aux["a"])
+    assert aux["n"] == 3 and isinstance(aux["a"], np.ndarray)

@@ -190,12 +190,13 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
 
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
-            mode: str = "fwd-rev") -> Callable[..., Any]:
+            mode: str = "fwd-rev", has_aux: bool = False) -> Callable[..., Any]:
     """Hessian of ``fun``; by default ``jacfwd(jacrev(fun))``, as in JAX.
 
     ``mode`` is ``"fwd-rev"``, ``"fwd-fwd"``, ``"rev-fwd"``, ``"rev-rev"`` (outer-inner)
-    or ``"auto"``: see :func:`dualtape.modes.hessian`.
+    or ``"auto"``: see :func:`dualtape.modes.hessian`.  With ``has_aux`` ``fun`` returns
+    ``(output, aux)`` and the result is ``(hessian, aux)``, as in JAX.
     """
     from .modes import hessian as by_mode
 
-    return by_mode(fun, argnums, mode=mode)
+    return by_mode(fun, argnums, mode=mode, has_aux=has_aux)

@@ -402,3 +402,12 @@ def test_has_aux_accepts_a_list_pair():
     g, aux = dt.grad(lambda x: [dnp.sum(x * x), 5.0], has_aux=True)(np.ones(2))
     np.testing.assert_array_equal(g, [2.0, 2.0])
     assert aux == 5.0
+
+
+def test_tangent_mismatch_in_a_pytree_names_its_argument_and_leaf():
+    # leaf 2 of the flattened primals is leaf 1 of argument 1, not "tangent 2"
+    with pytest.raises(ValueError, match=r"tangent 1 \(leaf 1\): shape \(2,\) does not match .*\(3,\)"):
+        dt.jvp(lambda x, d: x * d["a"], (1.0, {"a": np.ones(2), "b": np.ones(3)}),
+               (1.0, {"a": np.ones(2), "b": np.ones(2)}))
+    with pytest.raises(TypeError, match=r"tangent 1 \(leaf 0\): dtype float32"):
+        dt.jvp(lambda n, p: p[0], (None, (np.ones(2), 1.0)), (None, (np.ones(2, np.float32), 1.0)))

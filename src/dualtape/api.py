@@ -261,15 +261,26 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     if p_td != t_td:
         raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}")
     checked = []
-    for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
-        checked.append(input_leaf(p, f"primal {k}"))
-        check_direction(t, p, f"tangent {k}")
+    plain = all(c is LEAF for c in p_td.children)  # one leaf per argument: its position
+    names = range(len(p_leaves)) if plain else _leaf_names(p_td)
+    for name, p, t in zip(names, p_leaves, t_leaves, strict=True):
+        checked.append(input_leaf(p, f"primal {name}"))
+        check_direction(t, p, f"tangent {name}")
     argnums = tuple(range(len(primals)))
     out_td, po, to, aux = jvp_core(fun, tuple(primals), argnums, False, t_leaves, 0, has_aux,
                                     checked=(checked, p_td))
     own = _unaliased([*po, *to], [*p_leaves, *t_leaves])
     result = (unflatten(out_td, own[:len(po)]), unflatten(out_td, own[len(po):]))
     return (*result, aux) if has_aux else result
+
+
+def _leaf_names(td: TreeDef) -> list[str]:
+    """Each leaf of the arguments' tuple ``td`` named by its argument: ``1 (leaf 2)``."""
+    names = []
+    for i, child in enumerate(td.children):
+        n = child.num_leaves
+        names += [f"{i}" if child is LEAF else f"{i} (leaf {j})" for j in range(n)]
+    return names
 
 
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:

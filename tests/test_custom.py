@@ -291,3 +291,23 @@ def test_a_custom_jvp_with_a_pytree_output_is_a_clear_error():
     for transform in (lambda: dt.jvp(f, (x,), (x,)), lambda: dt.jacrev(f)(x)):
         with pytest.raises(NotImplementedError, match="must return one array"):
             transform()
+
+
+def test_custom_rules_take_keyword_arguments_and_defaults_as_jax():
+    @dt.custom_jvp
+    def f(a, b=2.0):
+        return dnp.sin(a) * b
+
+    f.defjvp(lambda p, t: (f(*p), dnp.cos(p[0]) * p[1] * t[0] + dnp.sin(p[0]) * t[1]))
+
+    @dt.custom_vjp
+    def g(a, b=2.0):
+        return dnp.sin(a) * b
+
+    g.defvjp(lambda a, b: (g(a, b), (a, b)),
+             lambda r, c: (dnp.cos(r[0]) * r[1] * c, dnp.sin(r[0]) * c))
+    for h in (f, g):
+        np.testing.assert_allclose(h(0.4, b=3.0), np.sin(0.4) * 3.0)
+        np.testing.assert_allclose(dt.grad(lambda a, h=h: h(a, b=3.0))(0.4), 3.0 * np.cos(0.4))
+        np.testing.assert_allclose(dt.grad(lambda a, h=h: h(a))(0.4), 2.0 * np.cos(0.4))
+        np.testing.assert_allclose(dt.grad(lambda b, h=h: h(0.4, b=b))(3.0), np.sin(0.4))

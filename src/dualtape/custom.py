@@ -12,6 +12,7 @@ has no rule to use and raises ``TypeError``, as in JAX.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -56,6 +57,31 @@ def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> lis
     for i in range(len(nd_vals) + len(diff)):
         out.append(next(it_nd) if i in nondiff else next(it_d))
     return out
+
+
+def _positional(fun: Callable) -> tuple[Any, int]:
+    """``fun``'s signature and how many parameters it takes by position (None, 0 when it
+    has none to read)."""
+    try:
+        sig = inspect.signature(fun)
+    except (TypeError, ValueError):
+        return None, 0
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sig, sum(p.kind in kinds for p in sig.parameters.values())
+
+
+def _resolve(sig: Any, n: int, args: tuple, kwargs: dict, name: str) -> tuple:
+    """``args`` with keyword arguments and defaults put in their positions, as JAX does."""
+    if sig is None or (not kwargs and len(args) >= n):
+        if kwargs:
+            raise TypeError(f"{name}: keyword arguments need a function with a signature")
+        return args
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    if bound.kwargs:
+        raise TypeError(f"{name}: keyword-only arguments {sorted(bound.kwargs)} are not "
+                        "supported; pass them by position")
+    return bound.args
 
 
 def _fit(x: Any, like: Any, what: str) -> Any:
@@ -103,6 +129,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         self.fun = fun
         self.nondiff_argnums = tuple(sorted(int(i) for i in nondiff_argnums))
         self.jvp_rule: Callable | None = None
+        self._sig, self._npos = _positional(fun)
         name = getattr(fun, "__name__", "f")
         self.prim = Primitive(f"custom_jvp({name})", self._impl, jvp=self._jvp, vjp=self._vjp,
                               flops=_no_flops, saves="both", variadic=True,
@@ -113,10 +140,11 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         self.jvp_rule = jvp
         return jvp
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name = self.prim.name
         if self.jvp_rule is None:
             raise AttributeError(f"{name}: no JVP rule; define one with @f.defjvp")
+        args = _resolve(self._sig, self._npos, args, kwargs, name)
         nd, diff = _split(args, self.nondiff_argnums, name)
         if not any(isinstance(a, Tracer) for a in diff):
             return self.fun(*args)
@@ -185,14 +213,16 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         self.fwd: Callable | None = None
         self.bwd: Callable | None = None
         self.name = f"custom_vjp({getattr(fun, '__name__', 'f')})"
+        self._sig, self._npos = _positional(fun)
 
     def defvjp(self, fwd: Callable, bwd: Callable) -> None:
         """Set the forward pass (output and residuals) and the backward pass."""
         self.fwd, self.bwd = fwd, bwd
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.fwd is None or self.bwd is None:
             raise AttributeError(f"{self.name}: no VJP rule; define one with f.defvjp(fwd, bwd)")
+        args = _resolve(self._sig, self._npos, args, kwargs, self.name)
         nd, diff = _split(args, self.nondiff_argnums, self.name)
         top = None
         for a in diff:

@@ -280,17 +280,58 @@ def test_a_jvp_rule_returning_another_dtype_is_refused_in_both_modes():
     np.testing.assert_allclose(dt.grad(lambda x: dnp.sum(f(x)))(x), np.cos(x), rtol=1e-6)
 
 
-def test_a_custom_jvp_with_a_pytree_output_is_a_clear_error():
-    @dt.custom_jvp
-    def f(x):
-        return dnp.sin(x), dnp.cos(x)
+def _pytree_rules(lib, np_):
+    """A custom_jvp and a custom_vjp function of (array, scalar) with a dict-and-tuple output."""
 
-    f.defjvp(lambda p, t: (f(*p), (dnp.cos(p[0]) * t[0], -dnp.sin(p[0]) * t[0])))
-    x = np.array([0.3, -1.2])
-    assert len(f(x)) == 2  # undifferentiated: the function itself
-    for transform in (lambda: dt.jvp(f, (x,), (x,)), lambda: dt.jacrev(f)(x)):
-        with pytest.raises(NotImplementedError, match="must return one array"):
-            transform()
+    def fun(a, b):
+        return {"s": np_.sin(a) * b, "p": (np_.sum(a * a) * b, np_.cos(a[:2]))}
+
+    f = lib.custom_jvp(fun)
+    f.defjvp(lambda p, t: (f(*p), {
+        "s": np_.cos(p[0]) * p[1] * t[0] + np_.sin(p[0]) * t[1],
+        "p": (np_.sum(2 * p[0] * t[0]) * p[1] + np_.sum(p[0] * p[0]) * t[1],
+              -np_.sin(p[0][:2]) * t[0][:2])}))
+
+    def bwd(r, c):
+        a, b = r
+        da = (np_.cos(a) * b * c["s"] + 2 * a * b * c["p"][0]
+              - np_.concatenate([np_.sin(a[:2]) * c["p"][1], np_.zeros(a.shape[0] - 2)]))
+        return da, np_.sum(np_.sin(a) * c["s"]) + np_.sum(a * a) * c["p"][0]
+
+    g = lib.custom_vjp(fun)
+    g.defvjp(lambda a, b: (g(a, b), (a, b)), bwd)
+    return f, g
+
+
+def test_custom_rules_with_a_pytree_output_match_jax():
+    x, b = np.array([0.3, -1.2, 2.0]), 0.7
+    mine, theirs = _pytree_rules(dt, dnp), _pytree_rules(jax, jnp)
+
+    def close(got, ref):
+        assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
+        for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref),
+                        strict=True):
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
+
+    for f, fj in zip(mine, theirs, strict=True):
+        close(dt.jacrev(f, argnums=(0, 1))(x, b), jax.jacrev(fj, argnums=(0, 1))(x, b))
+        close(dt.jacrev(f, argnums=(0, 1), chunk=2)(x, b), jax.jacrev(fj, argnums=(0, 1))(x, b))
+        loss = lambda a, c, f=f, m=dnp: m.sum(f(a, c)["s"] ** 2) + f(a, c)["p"][0] * m.sum(
+            f(a, c)["p"][1])
+        jloss = lambda a, c, f=fj: jnp.sum(f(a, c)["s"] ** 2) + f(a, c)["p"][0] * jnp.sum(
+            f(a, c)["p"][1])
+        close(dt.grad(lambda c, loss=loss: dt.grad(loss)(x, c)[0])(b),
+              jax.grad(lambda c, jloss=jloss: jax.grad(jloss)(x, c)[0])(b))
+    f, fj = mine[0], theirs[0]  # forward mode: custom_jvp only
+    close(dt.jvp(f, (x, b), (x, 1.0)), jax.jvp(fj, (x, b), (x, 1.0)))
+    close(dt.jacfwd(f, argnums=(0, 1))(x, b), jax.jacfwd(fj, argnums=(0, 1))(x, b))
+    # mixed float32 and float64 leaves keep their dtypes
+    h = dt.custom_jvp(lambda a, c: (dnp.sin(a), c * 2.0))
+    h.defjvp(lambda p, t: (h(*p), (dnp.cos(p[0]) * t[0], t[1] * 2.0)))
+    x32 = x.astype(np.float32)
+    (s, d), (ts, td) = dt.jvp(h, (x32, x), (x32, x))
+    assert s.dtype == ts.dtype == np.float32 and d.dtype == td.dtype == np.float64
+    np.testing.assert_allclose(ts, np.cos(x32) * x32, rtol=1e-6)
 
 
 def test_custom_rules_take_keyword_arguments_and_defaults_as_jax():

@@ -24,7 +24,7 @@ from .dispatch import NO_PARAMS, unwrap
 from .forward import Dual
 from .ops import ndim_of, shape_of, size_of
 from .registry import PLAIN_TYPES, Primitive, Tracer, register
-from .tree import flatten, unflatten
+from .tree import LEAF, flatten, unflatten
 
 __all__ = ["custom_jvp", "custom_vjp", "primitive", "stop_gradient"]
 
@@ -96,6 +96,61 @@ def _fit(x: Any, like: Any, what: str) -> Any:
                      "of that shape, or None or 0.0 for zeros)")
 
 
+class _Layout:
+    """How one call packs a pytree output into one flat array (``td`` None: one array)."""
+
+    __slots__ = ("td", "shapes", "dtypes", "dtype")
+
+    def __init__(self) -> None:
+        self.td: Any = None
+
+    def pack_output(self, out: Any, name: str) -> Any:
+        """``out`` (plain values), packed when it is a pytree of several arrays or floats."""
+        leaves, td = flatten(out)
+        if td == LEAF:
+            return out
+        dtypes = [_dtype(x) for x in leaves]
+        if not leaves or any(d is None or d.kind != "f" for d in dtypes):
+            raise NotImplementedError(f"{name}: a pytree output must hold floating-point "
+                                      "arrays or floats only")
+        self.td, self.shapes, self.dtypes = td, [shape_of(x) for x in leaves], dtypes
+        self.dtype = np.result_type(*dtypes)
+        return self._join(leaves)
+
+    def _join(self, leaves: list) -> Any:
+        flat = [dnp.reshape(x if _dtype(x) == self.dtype else dnp.astype(x, self.dtype), (-1,))
+                for x in leaves]
+        return dnp.concatenate(flat, 0)
+
+    def pack_tangent(self, t: Any, what: str) -> Any:
+        """A tangent pytree of the output's structure, packed as the output is."""
+        leaves, td = flatten(t)
+        if td != self.td:
+            raise TypeError(f"{what}: structure {td} does not match the output's {self.td}")
+        fitted = []
+        for k, (x, shape, dtype) in enumerate(zip(leaves, self.shapes, self.dtypes, strict=True)):
+            x = _fit(x, np.broadcast_to(np.zeros((), dtype), shape), f"{what} (leaf {k})")
+            if type(x) not in (float, int) and _dtype(x) != dtype:
+                raise TypeError(f"{what} (leaf {k}): dtype {_dtype(x)} does not match the "
+                                f"output's dtype {dtype} (as JAX refuses it)")
+            fitted.append(x)
+        return self._join(fitted)
+
+    def unpack(self, packed: Any) -> Any:
+        leaves, off = [], 0
+        for shape, dtype in zip(self.shapes, self.dtypes, strict=True):
+            size = math.prod(shape)
+            x = dnp.reshape(packed[off:off + size], shape)
+            leaves.append(x if dtype == self.dtype else dnp.astype(x, dtype))
+            off += size
+        return unflatten(self.td, leaves)
+
+
+def _dtype(x: Any) -> Any:
+    return np.dtype(np.float64) if type(x) is float else (
+        np.dtype(x.dtype) if hasattr(x, "dtype") else None)
+
+
 def _per_direction(fn: Callable[[list], Any], batched: list, nb: int, like: Any) -> Any:
     """Apply ``fn`` (written for one direction) to each direction of vector mode and stack."""
     if nb == 0:
@@ -120,8 +175,9 @@ class custom_jvp:  # noqa: N801  (JAX's name)
     ...     return log1pexp(x), t * dnp.sigmoid(x)
 
     The rule is ``rule(*nondiff_args, primals, tangents) -> (out, tangent_out)`` and must
-    be linear in the tangents. Differentiable arguments are arrays or floats; arguments
-    that are not (ints, strings, callables) go in ``nondiff_argnums``.
+    be linear in the tangents; a pytree output takes a tangent pytree of its structure.
+    Differentiable arguments are arrays or floats; arguments that are not (ints, strings,
+    callables) go in ``nondiff_argnums``. Keyword arguments and defaults work as in JAX.
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
@@ -148,22 +204,23 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         nd, diff = _split(args, self.nondiff_argnums, name)
         if not any(isinstance(a, Tracer) for a in diff):
             return self.fun(*args)
-        return self.prim.bind(*diff, nd=nd)
+        layout = _Layout()  # a pytree output travels packed in one array
+        out = self.prim.bind(*diff, nd=nd, layout=layout)
+        return out if layout.td is None else layout.unpack(out)
 
-    def _impl(self, *diff: Any, nd: tuple) -> Any:
-        out = self.fun(*_merge(nd, diff, self.nondiff_argnums))
-        if type(out) in (tuple, list, dict) or out is None or len(flatten(out)[0]) != 1:
-            raise NotImplementedError(f"{self.prim.name}: the function must return one array "
-                                      "when differentiated (a tuple or other pytree output is "
-                                      "not supported)")
-        return out
+    def _impl(self, *diff: Any, nd: tuple, layout: _Layout) -> Any:
+        return layout.pack_output(self.fun(*_merge(nd, diff, self.nondiff_argnums)),
+                                  self.prim.name)
 
-    def _tangent_out(self, nd: tuple, primals: tuple, tangents: list, ans: Any) -> Any:
+    def _tangent_out(self, nd: tuple, primals: tuple, tangents: list, ans: Any,
+                     layout: _Layout) -> Any:
         out = self.jvp_rule(*nd, primals, tuple(tangents))  # type: ignore[misc]
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError(f"{self.prim.name}: the JVP rule must return a pair "
                             "(primal_out, tangent_out)")
         what = f"{self.prim.name}: the JVP rule's tangent_out"
+        if layout.td is not None:
+            return layout.pack_tangent(out[1], what)
         t = _fit(out[1], ans, what)
         if type(t) not in (float, int):  # a Python number takes its primal's dtype
             tdt, adt = getattr(t, "dtype", None), getattr(ans, "dtype", None)
@@ -172,18 +229,19 @@ class custom_jvp:  # noqa: N801  (JAX's name)
                                 f"dtype {np.dtype(adt)} (as JAX refuses it)")
         return t
 
-    def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple) -> Any:
+    def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple, layout: _Layout) -> Any:
         k = next(i for i, t in enumerate(ts) if t is not None)
         nb = ndim_of(ts[k]) - ndim_of(primals[k])
 
         def one(tangents: list) -> Any:
             filled = [t if t is not None else np.zeros(shape_of(x), getattr(x, "dtype", float))
                       for t, x in zip(tangents, primals, strict=True)]
-            return self._tangent_out(nd, primals, filled, ans)
+            return self._tangent_out(nd, primals, filled, ans, layout)
 
         return _per_direction(one, list(ts), nb, ans)
 
-    def _vjp(self, i: int, g: Any, ans: Any, *primals: Any, nd: tuple) -> Any:
+    def _vjp(self, i: int, g: Any, ans: Any, *primals: Any, nd: tuple,
+             layout: _Layout) -> Any:
         from .api import vjp
 
         zeros = [np.zeros(shape_of(x), getattr(x, "dtype", np.float64)) for x in primals]
@@ -191,7 +249,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         def linear(ti: Any) -> Any:
             tangents = list(zeros)
             tangents[i] = ti
-            return self._tangent_out(nd, primals, tangents, ans)
+            return self._tangent_out(nd, primals, tangents, ans, layout)
 
         _, pull = vjp(linear, zeros[i])
         nb = ndim_of(g) - ndim_of(ans)
@@ -202,7 +260,8 @@ class custom_vjp:  # noqa: N801  (JAX's name)
     """A function with a user-given VJP: ``f.defvjp(fwd, bwd)``.
 
     ``fwd(*args) -> (out, residuals)``; ``bwd(*nondiff_args, residuals, g) -> tuple`` with
-    one cotangent per differentiable argument (``None`` for zero). Reverse mode only: a
+    one cotangent per differentiable argument (``None`` for zero); ``g`` has the structure of
+    the output, which may be a pytree. Reverse mode only: a
     ``custom_vjp`` function under forward mode (``jvp``, ``jacfwd``) raises ``TypeError``.
     """
 
@@ -236,22 +295,24 @@ class custom_vjp:  # noqa: N801  (JAX's name)
                             "reverse mode (grad, vjp, jacrev), or custom_jvp")
         vals, mine = unwrap(top.level, tuple(diff))  # the shared unwrap of dispatch.py
         out, res = self.fwd(*_merge(nd, list(vals), self.nondiff_argnums))
-        out_leaves = flatten(out)[0]
-        if len(out_leaves) != 1 or out_leaves[0] is not out:
-            raise NotImplementedError(f"{self.name}: the function must return one array")
+        layout = _Layout()  # a pytree output travels packed in one array
+        out = layout.pack_output(out, self.name)
         prim = Primitive(self.name, lambda *a: out, jvp=None,
-                         vjp=self._backward(nd, res, out, list(vals), mine[0][0]), flops=_no_flops,
-                         saves="meta", variadic=True)
+                         vjp=self._backward(nd, res, out, list(vals), mine[0][0], layout),
+                         flops=_no_flops, saves="meta", variadic=True)
         # the tape's own step of the engine protocol: one entry, this level's arguments as parents
-        return top.extend(prim, out, vals, mine, NO_PARAMS)
+        ans = top.extend(prim, out, vals, mine, NO_PARAMS)
+        return ans if layout.td is None else layout.unpack(ans)
 
-    def _backward(self, nd: tuple, res: Any, out: Any, vals: list, first: int) -> Callable:
+    def _backward(self, nd: tuple, res: Any, out: Any, vals: list, first: int,
+                  layout: _Layout) -> Callable:
         # (cotangent, its result): one bwd call per backward step, which asks for the traced
         # arguments in order from ``first`` (a later pass may bring the same array, changed)
         last: list = [None, None]
 
         def one(gs: list) -> list:
-            cts = self.bwd(*nd, res, gs[0])  # type: ignore[misc]
+            g = gs[0] if layout.td is None else layout.unpack(gs[0])
+            cts = self.bwd(*nd, res, g)  # type: ignore[misc]
             if not isinstance(cts, (tuple, list)) or len(cts) != len(vals):
                 raise TypeError(f"{self.name}: bwd must return a tuple of {len(vals)} "
                                 f"cotangent(s), one per differentiable argument, got {cts!r}")

@@ -352,3 +352,39 @@ def test_custom_rules_take_keyword_arguments_and_defaults_as_jax():
         np.testing.assert_allclose(dt.grad(lambda a, h=h: h(a, b=3.0))(0.4), 3.0 * np.cos(0.4))
         np.testing.assert_allclose(dt.grad(lambda a, h=h: h(a))(0.4), 2.0 * np.cos(0.4))
         np.testing.assert_allclose(dt.grad(lambda b, h=h: h(0.4, b=b))(3.0), np.sin(0.4))
+
+
+def _pytree_argument_rules(lib, np_):
+    def fun(p, c):
+        return np_.sin(p["a"]) * p["b"][0] + c * p["b"][1]
+
+    f = lib.custom_jvp(fun)
+    f.defjvp(lambda pr, tg: (f(*pr), np_.cos(pr[0]["a"]) * pr[0]["b"][0] * tg[0]["a"]
+                             + np_.sin(pr[0]["a"]) * tg[0]["b"][0] + tg[1] * pr[0]["b"][1]
+                             + pr[1] * tg[0]["b"][1]))
+
+    def bwd(r, ct):
+        p, c = r
+        return ({"a": np_.cos(p["a"]) * p["b"][0] * ct,
+                 "b": (np_.sum(np_.sin(p["a"]) * ct), np_.sum(c * ct))}, np_.sum(ct * p["b"][1]))
+
+    g = lib.custom_vjp(fun)
+    g.defvjp(lambda p, c: (g(p, c), (p, c)), bwd)
+    return f, g
+
+
+def test_custom_rules_with_pytree_arguments_match_jax():
+    p = {"a": np.array([0.3, -1.2, 2.0]), "b": (0.7, np.array(1.5))}
+    for f, fj in zip(_pytree_argument_rules(dt, dnp), _pytree_argument_rules(jax, jnp),
+                     strict=True):
+        got = dt.grad(lambda q, c, f=f: dnp.sum(f(q, c) ** 2), argnums=(0, 1))(p, 0.4)
+        ref = jax.grad(lambda q, c, f=fj: jnp.sum(f(q, c) ** 2), argnums=(0, 1))(p, 0.4)
+        assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
+        for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref),
+                        strict=True):
+            np.testing.assert_allclose(u, v, rtol=1e-12)
+    f, fj = _pytree_argument_rules(dt, dnp)[0], _pytree_argument_rules(jax, jnp)[0]
+    got = dt.jacfwd(f, argnums=(0, 1))(p, 0.4)
+    ref = jax.jacfwd(fj, argnums=(0, 1))(p, 0.4)
+    for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref), strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-12)

@@ -33,8 +33,9 @@ def _no_flops(ans: Any, *args: Any, **params: Any) -> int:
     return 0
 
 
-def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tuple]:
-    """(non-differentiated arguments, differentiated arguments) of a call."""
+def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tuple, Any]:
+    """(non-differentiated arguments, the leaves of the differentiated ones, their structures
+    or None when each is one leaf) of a call."""
     for i in nondiff:
         if i >= len(args):
             raise TypeError(f"{name}: nondiff_argnums names argument {i}, but the call has "
@@ -43,12 +44,45 @@ def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tup
             raise TypeError(f"{name}: argument {i} is in nondiff_argnums but is being "
                             "differentiated; remove it from nondiff_argnums")
     diff = tuple(a for i, a in enumerate(args) if i not in nondiff)
+    tds = None
+    if not all(type(a) in PLAIN_TYPES or isinstance(a, Tracer) for a in diff):
+        flat = [flatten(a) for a in diff]  # pytree arguments: their leaves, as in JAX
+        diff = tuple(x for leaves, _ in flat for x in leaves)
+        tds = tuple(td for _, td in flat)
+        tds = None if all(td == LEAF for td in tds) else tds
     for a in diff:
         if not (type(a) in PLAIN_TYPES or isinstance(a, (Tracer, np.generic))
                 or hasattr(a, "shape")):
-            raise TypeError(f"{name}: differentiable arguments must be arrays or floats, got "
-                            f"{type(a).__name__} (mark it in nondiff_argnums)")
-    return tuple(args[i] for i in nondiff), diff
+            raise TypeError(f"{name}: differentiable arguments must be pytrees of arrays or "
+                            f"floats, got {type(a).__name__} (mark it in nondiff_argnums)")
+    return tuple(args[i] for i in nondiff), diff, tds
+
+
+def _rebuild(leaves: Sequence[Any], tds: Any) -> list:
+    """The differentiated arguments from their leaves (``_split``'s structures)."""
+    if tds is None:
+        return list(leaves)
+    out, k = [], 0
+    for td in tds:
+        n = td.num_leaves
+        out.append(unflatten(td, list(leaves[k:k + n])))
+        k += n
+    return out
+
+
+def _ct_leaves(cts: Sequence[Any], tds: Any, name: str) -> list:
+    """bwd's cotangents of pytree arguments, as leaves (``None`` for a whole argument: zeros)."""
+    out: list = []
+    for k, (c, td) in enumerate(zip(cts, tds, strict=True)):
+        if c is None:
+            out += [None] * td.num_leaves
+            continue
+        leaves, ctd = flatten(c)
+        if ctd != td:
+            raise TypeError(f"{name}: bwd's cotangent {k}: structure {ctd} does not match the "
+                            f"argument's {td}")
+        out += leaves
+    return out
 
 
 def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> list:
@@ -176,8 +210,8 @@ class custom_jvp:  # noqa: N801  (JAX's name)
 
     The rule is ``rule(*nondiff_args, primals, tangents) -> (out, tangent_out)`` and must
     be linear in the tangents; a pytree output takes a tangent pytree of its structure.
-    Differentiable arguments are arrays or floats; arguments that are not (ints, strings,
-    callables) go in ``nondiff_argnums``. Keyword arguments and defaults work as in JAX.
+    Differentiable arguments are arrays, floats or pytrees of them; arguments that are not
+    (ints, strings, callables) go in ``nondiff_argnums``. Keyword arguments and defaults work as in JAX.
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
@@ -201,20 +235,21 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         if self.jvp_rule is None:
             raise AttributeError(f"{name}: no JVP rule; define one with @f.defjvp")
         args = _resolve(self._sig, self._npos, args, kwargs, name)
-        nd, diff = _split(args, self.nondiff_argnums, name)
+        nd, diff, tds = _split(args, self.nondiff_argnums, name)
         if not any(isinstance(a, Tracer) for a in diff):
             return self.fun(*args)
         layout = _Layout()  # a pytree output travels packed in one array
-        out = self.prim.bind(*diff, nd=nd, layout=layout)
+        out = self.prim.bind(*diff, nd=nd, layout=layout, tds=tds)
         return out if layout.td is None else layout.unpack(out)
 
-    def _impl(self, *diff: Any, nd: tuple, layout: _Layout) -> Any:
-        return layout.pack_output(self.fun(*_merge(nd, diff, self.nondiff_argnums)),
-                                  self.prim.name)
+    def _impl(self, *diff: Any, nd: tuple, layout: _Layout, tds: Any) -> Any:
+        args = _merge(nd, _rebuild(diff, tds), self.nondiff_argnums)
+        return layout.pack_output(self.fun(*args), self.prim.name)
 
     def _tangent_out(self, nd: tuple, primals: tuple, tangents: list, ans: Any,
-                     layout: _Layout) -> Any:
-        out = self.jvp_rule(*nd, primals, tuple(tangents))  # type: ignore[misc]
+                     layout: _Layout, tds: Any) -> Any:
+        out = self.jvp_rule(*nd, tuple(_rebuild(primals, tds)),  # type: ignore[misc]
+                            tuple(_rebuild(tangents, tds)))
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError(f"{self.prim.name}: the JVP rule must return a pair "
                             "(primal_out, tangent_out)")
@@ -229,19 +264,20 @@ class custom_jvp:  # noqa: N801  (JAX's name)
                                 f"dtype {np.dtype(adt)} (as JAX refuses it)")
         return t
 
-    def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple, layout: _Layout) -> Any:
+    def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple, layout: _Layout,
+             tds: Any) -> Any:
         k = next(i for i, t in enumerate(ts) if t is not None)
         nb = ndim_of(ts[k]) - ndim_of(primals[k])
 
         def one(tangents: list) -> Any:
             filled = [t if t is not None else np.zeros(shape_of(x), getattr(x, "dtype", float))
                       for t, x in zip(tangents, primals, strict=True)]
-            return self._tangent_out(nd, primals, filled, ans, layout)
+            return self._tangent_out(nd, primals, filled, ans, layout, tds)
 
         return _per_direction(one, list(ts), nb, ans)
 
-    def _vjp(self, i: int, g: Any, ans: Any, *primals: Any, nd: tuple,
-             layout: _Layout) -> Any:
+    def _vjp(self, i: int, g: Any, ans: Any, *primals: Any, nd: tuple, layout: _Layout,
+             tds: Any) -> Any:
         from .api import vjp
 
         zeros = [np.zeros(shape_of(x), getattr(x, "dtype", np.float64)) for x in primals]
@@ -249,7 +285,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         def linear(ti: Any) -> Any:
             tangents = list(zeros)
             tangents[i] = ti
-            return self._tangent_out(nd, primals, tangents, ans, layout)
+            return self._tangent_out(nd, primals, tangents, ans, layout, tds)
 
         _, pull = vjp(linear, zeros[i])
         nb = ndim_of(g) - ndim_of(ans)
@@ -260,8 +296,8 @@ class custom_vjp:  # noqa: N801  (JAX's name)
     """A function with a user-given VJP: ``f.defvjp(fwd, bwd)``.
 
     ``fwd(*args) -> (out, residuals)``; ``bwd(*nondiff_args, residuals, g) -> tuple`` with
-    one cotangent per differentiable argument (``None`` for zero); ``g`` has the structure of
-    the output, which may be a pytree. Reverse mode only: a
+    one cotangent per differentiable argument (``None`` for zero), shaped like it (a pytree
+    for a pytree argument); ``g`` has the structure of the output, which may be a pytree. Reverse mode only: a
     ``custom_vjp`` function under forward mode (``jvp``, ``jacfwd``) raises ``TypeError``.
     """
 
@@ -282,7 +318,7 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         if self.fwd is None or self.bwd is None:
             raise AttributeError(f"{self.name}: no VJP rule; define one with f.defvjp(fwd, bwd)")
         args = _resolve(self._sig, self._npos, args, kwargs, self.name)
-        nd, diff = _split(args, self.nondiff_argnums, self.name)
+        nd, diff, tds = _split(args, self.nondiff_argnums, self.name)
         top = None
         for a in diff:
             if isinstance(a, Tracer) and (top is None or a.level > top.level):
@@ -294,18 +330,18 @@ class custom_vjp:  # noqa: N801  (JAX's name)
                             "jvp/jacfwd/hessian cannot differentiate it (as in JAX); use "
                             "reverse mode (grad, vjp, jacrev), or custom_jvp")
         vals, mine = unwrap(top.level, tuple(diff))  # the shared unwrap of dispatch.py
-        out, res = self.fwd(*_merge(nd, list(vals), self.nondiff_argnums))
+        out, res = self.fwd(*_merge(nd, _rebuild(vals, tds), self.nondiff_argnums))
         layout = _Layout()  # a pytree output travels packed in one array
         out = layout.pack_output(out, self.name)
         prim = Primitive(self.name, lambda *a: out, jvp=None,
-                         vjp=self._backward(nd, res, out, list(vals), mine[0][0], layout),
+                         vjp=self._backward(nd, res, out, list(vals), mine[0][0], layout, tds),
                          flops=_no_flops, saves="meta", variadic=True)
         # the tape's own step of the engine protocol: one entry, this level's arguments as parents
         ans = top.extend(prim, out, vals, mine, NO_PARAMS)
         return ans if layout.td is None else layout.unpack(ans)
 
     def _backward(self, nd: tuple, res: Any, out: Any, vals: list, first: int,
-                  layout: _Layout) -> Callable:
+                  layout: _Layout, tds: Any) -> Callable:
         # (cotangent, its result): one bwd call per backward step, which asks for the traced
         # arguments in order from ``first`` (a later pass may bring the same array, changed)
         last: list = [None, None]
@@ -313,9 +349,12 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         def one(gs: list) -> list:
             g = gs[0] if layout.td is None else layout.unpack(gs[0])
             cts = self.bwd(*nd, res, g)  # type: ignore[misc]
-            if not isinstance(cts, (tuple, list)) or len(cts) != len(vals):
-                raise TypeError(f"{self.name}: bwd must return a tuple of {len(vals)} "
+            n = len(vals) if tds is None else len(tds)
+            if not isinstance(cts, (tuple, list)) or len(cts) != n:
+                raise TypeError(f"{self.name}: bwd must return a tuple of {n} "
                                 f"cotangent(s), one per differentiable argument, got {cts!r}")
+            if tds is not None:
+                cts = _ct_leaves(cts, tds, self.name)
             return [_fit(c, x, f"{self.name}: bwd's cotangent {k}")
                     for k, (c, x) in enumerate(zip(cts, vals, strict=True))]
 

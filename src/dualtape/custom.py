@@ -211,7 +211,8 @@ class custom_jvp:  # noqa: N801  (JAX's name)
     The rule is ``rule(*nondiff_args, primals, tangents) -> (out, tangent_out)`` and must
     be linear in the tangents; a pytree output takes a tangent pytree of its structure.
     Differentiable arguments are arrays, floats or pytrees of them; arguments that are not
-    (ints, strings, callables) go in ``nondiff_argnums``. Keyword arguments and defaults work as in JAX.
+    (ints, strings, callables) go in ``nondiff_argnums``. Keyword arguments and defaults
+    work as in JAX.
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
@@ -297,8 +298,9 @@ class custom_vjp:  # noqa: N801  (JAX's name)
 
     ``fwd(*args) -> (out, residuals)``; ``bwd(*nondiff_args, residuals, g) -> tuple`` with
     one cotangent per differentiable argument (``None`` for zero), shaped like it (a pytree
-    for a pytree argument); ``g`` has the structure of the output, which may be a pytree. Reverse mode only: a
-    ``custom_vjp`` function under forward mode (``jvp``, ``jacfwd``) raises ``TypeError``.
+    for a pytree argument); ``g`` has the structure of the output, which may be a pytree.
+    Reverse mode only: a ``custom_vjp`` function under forward mode (``jvp``, ``jacfwd``)
+    raises ``TypeError``.
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:

@@ -123,7 +123,7 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
             leaves, _ = _dynamic(args, nums, single)
             out = composed(*args, **kwargs)
             blocks, td = flatten(out[0] if has_aux else out)
-            k = len(leaves)  # k * k blocks per output leaf, row-major: block i is row (i % k²) // k
+            k = len(leaves)  # k * k blocks per output leaf: block i is row (i % k²) // k
             hess = unflatten(td, [in_dtype(b, leaves[i % (k * k) // k])
                                   for i, b in enumerate(blocks)])
             return (hess, out[1]) if has_aux else hess

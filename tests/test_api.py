@@ -321,6 +321,21 @@ def test_gradients_of_two_arguments_are_two_arrays(rng):
     assert value is not z
 
 
+@pytest.mark.parametrize("jac", [dt.jacfwd, dt.jacrev])
+def test_jacobian_of_one_value_returned_twice_is_two_arrays(rng, jac):
+    # both output leaves are one traced value: each Jacobian block must be the caller's own
+    x = rng.normal(size=3)
+
+    def f(a):
+        y = dnp.sin(a)
+        return y, y
+
+    j0, j1 = jac(f)(x)
+    assert not np.shares_memory(j0, j1)
+    j0 *= 0.0  # an in-place update of one block
+    np.testing.assert_allclose(j1, np.diag(np.cos(x)))
+
+
 def test_grad_of_unused_argument_is_zero():
     g = dt.grad(lambda x, y: x * 2.0, argnums=1)(1.0, np.ones(3))
     np.testing.assert_array_equal(g, np.zeros(3))

@@ -776,3 +776,12 @@ def test_mlp_loss_refuses_labels_that_would_broadcast():
     assert np.ndim(net.loss(xs, np.ones(4))) == 0
     with pytest.raises(ValueError, match=r"ys: shape \(4, 1\) does not match the \(4,\) predictions"):
         net.loss(xs, np.ones((4, 1)))  # was: a sum over a (4, 4) broadcast
+
+
+def test_tangent_mismatch_in_a_pytree_names_its_argument_and_leaf():
+    # leaf 2 of the flattened primals is leaf 1 of argument 1, not "tangent 2"
+    with pytest.raises(ValueError, match=r"tangent 1 \(leaf 1\): shape \(2,\) does not match .*\(3,\)"):
+        dt.jvp(lambda x, d: x * d["a"], (1.0, {"a": np.ones(2), "b": np.ones(3)}),
+               (1.0, {"a": np.ones(2), "b": np.ones(2)}))
+    with pytest.raises(TypeError, match=r"tangent 1 \(leaf 0\): dtype float32"):
+        dt.jvp(lambda n, p: p[0], (None, (np.ones(2), 1.0)), (None, (np.ones(2, np.float32), 1.0)))

@@ -244,3 +244,147 @@ def test_a_bwd_returning_its_residual_gives_the_caller_a_copy():
     g = dt.grad(f)(x)
     np.testing.assert_array_equal(g, x)
     assert not np.shares_memory(g, x)
+
+
+def test_custom_vjp_pullback_reads_a_cotangent_changed_in_place_between_calls():
+    @dt.custom_vjp
+    def f(x, y):
+        return dnp.sin(x) * y
+
+    f.defvjp(lambda x, y: (dnp.sin(x) * y, (x, y)),
+             lambda res, g: (dnp.cos(res[0]) * res[1] * g, dnp.sum(dnp.sin(res[0]) * g)))
+    x = np.array([0.3, -1.2, 2.0])
+    _, pull = dt.vjp(f, x, 0.7)
+    ct = np.ones(3)
+    first = pull(ct)
+    ct[:] = 2.0  # the same array, new values: the second call must not reuse the first's
+    second = pull(ct)
+    np.testing.assert_allclose(second[0], 2.0 * first[0], rtol=1e-14)
+    np.testing.assert_allclose(second[1], 2.0 * first[1], rtol=1e-14)
+    np.testing.assert_allclose(second[0], 2.0 * np.cos(x) * 0.7, rtol=1e-14)
+
+
+def test_a_jvp_rule_returning_another_dtype_is_refused_in_both_modes():
+    # JAX refuses it; forward mode returned a float64 tangent for a float32 output
+    @dt.custom_jvp
+    def f(x):
+        return dnp.sin(x)
+
+    f.defjvp(lambda p, t: (f(*p), dnp.cos(p[0]) * dnp.astype(t[0], np.float64)))
+    x = np.array([0.3, -1.2], np.float32)
+    with pytest.raises(TypeError, match="tangent_out: dtype float64 does not match.*float32"):
+        dt.jvp(f, (x,), (np.ones(2, np.float32),))
+    with pytest.raises(TypeError, match="tangent_out: dtype float64 does not match.*float32"):
+        dt.grad(lambda x: dnp.sum(f(x)))(x)
+    f.defjvp(lambda p, t: (f(*p), dnp.cos(p[0]) * t[0]))
+    np.testing.assert_allclose(dt.grad(lambda x: dnp.sum(f(x)))(x), np.cos(x), rtol=1e-6)
+
+
+def _pytree_rules(lib, np_):
+    """A custom_jvp and a custom_vjp function of (array, scalar) with a dict-and-tuple output."""
+
+    def fun(a, b):
+        return {"s": np_.sin(a) * b, "p": (np_.sum(a * a) * b, np_.cos(a[:2]))}
+
+    f = lib.custom_jvp(fun)
+    f.defjvp(lambda p, t: (f(*p), {
+        "s": np_.cos(p[0]) * p[1] * t[0] + np_.sin(p[0]) * t[1],
+        "p": (np_.sum(2 * p[0] * t[0]) * p[1] + np_.sum(p[0] * p[0]) * t[1],
+              -np_.sin(p[0][:2]) * t[0][:2])}))
+
+    def bwd(r, c):
+        a, b = r
+        da = (np_.cos(a) * b * c["s"] + 2 * a * b * c["p"][0]
+              - np_.concatenate([np_.sin(a[:2]) * c["p"][1], np_.zeros(a.shape[0] - 2)]))
+        return da, np_.sum(np_.sin(a) * c["s"]) + np_.sum(a * a) * c["p"][0]
+
+    g = lib.custom_vjp(fun)
+    g.defvjp(lambda a, b: (g(a, b), (a, b)), bwd)
+    return f, g
+
+
+def test_custom_rules_with_a_pytree_output_match_jax():
+    x, b = np.array([0.3, -1.2, 2.0]), 0.7
+    mine, theirs = _pytree_rules(dt, dnp), _pytree_rules(jax, jnp)
+
+    def close(got, ref):
+        assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
+        for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref),
+                        strict=True):
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
+
+    for f, fj in zip(mine, theirs, strict=True):
+        close(dt.jacrev(f, argnums=(0, 1))(x, b), jax.jacrev(fj, argnums=(0, 1))(x, b))
+        close(dt.jacrev(f, argnums=(0, 1), chunk=2)(x, b), jax.jacrev(fj, argnums=(0, 1))(x, b))
+        loss = lambda a, c, f=f, m=dnp: m.sum(f(a, c)["s"] ** 2) + f(a, c)["p"][0] * m.sum(
+            f(a, c)["p"][1])
+        jloss = lambda a, c, f=fj: jnp.sum(f(a, c)["s"] ** 2) + f(a, c)["p"][0] * jnp.sum(
+            f(a, c)["p"][1])
+        close(dt.grad(lambda c, loss=loss: dt.grad(loss)(x, c)[0])(b),
+              jax.grad(lambda c, jloss=jloss: jax.grad(jloss)(x, c)[0])(b))
+    f, fj = mine[0], theirs[0]  # forward mode: custom_jvp only
+    close(dt.jvp(f, (x, b), (x, 1.0)), jax.jvp(fj, (x, b), (x, 1.0)))
+    close(dt.jacfwd(f, argnums=(0, 1))(x, b), jax.jacfwd(fj, argnums=(0, 1))(x, b))
+    # mixed float32 and float64 leaves keep their dtypes
+    h = dt.custom_jvp(lambda a, c: (dnp.sin(a), c * 2.0))
+    h.defjvp(lambda p, t: (h(*p), (dnp.cos(p[0]) * t[0], t[1] * 2.0)))
+    x32 = x.astype(np.float32)
+    (s, d), (ts, td) = dt.jvp(h, (x32, x), (x32, x))
+    assert s.dtype == ts.dtype == np.float32 and d.dtype == td.dtype == np.float64
+    np.testing.assert_allclose(ts, np.cos(x32) * x32, rtol=1e-6)
+
+
+def test_custom_rules_take_keyword_arguments_and_defaults_as_jax():
+    @dt.custom_jvp
+    def f(a, b=2.0):
+        return dnp.sin(a) * b
+
+    f.defjvp(lambda p, t: (f(*p), dnp.cos(p[0]) * p[1] * t[0] + dnp.sin(p[0]) * t[1]))
+
+    @dt.custom_vjp
+    def g(a, b=2.0):
+        return dnp.sin(a) * b
+
+    g.defvjp(lambda a, b: (g(a, b), (a, b)),
+             lambda r, c: (dnp.cos(r[0]) * r[1] * c, dnp.sin(r[0]) * c))
+    for h in (f, g):
+        np.testing.assert_allclose(h(0.4, b=3.0), np.sin(0.4) * 3.0)
+        np.testing.assert_allclose(dt.grad(lambda a, h=h: h(a, b=3.0))(0.4), 3.0 * np.cos(0.4))
+        np.testing.assert_allclose(dt.grad(lambda a, h=h: h(a))(0.4), 2.0 * np.cos(0.4))
+        np.testing.assert_allclose(dt.grad(lambda b, h=h: h(0.4, b=b))(3.0), np.sin(0.4))
+
+
+def _pytree_argument_rules(lib, np_):
+    def fun(p, c):
+        return np_.sin(p["a"]) * p["b"][0] + c * p["b"][1]
+
+    f = lib.custom_jvp(fun)
+    f.defjvp(lambda pr, tg: (f(*pr), np_.cos(pr[0]["a"]) * pr[0]["b"][0] * tg[0]["a"]
+                             + np_.sin(pr[0]["a"]) * tg[0]["b"][0] + tg[1] * pr[0]["b"][1]
+                             + pr[1] * tg[0]["b"][1]))
+
+    def bwd(r, ct):
+        p, c = r
+        return ({"a": np_.cos(p["a"]) * p["b"][0] * ct,
+                 "b": (np_.sum(np_.sin(p["a"]) * ct), np_.sum(c * ct))}, np_.sum(ct * p["b"][1]))
+
+    g = lib.custom_vjp(fun)
+    g.defvjp(lambda p, c: (g(p, c), (p, c)), bwd)
+    return f, g
+
+
+def test_custom_rules_with_pytree_arguments_match_jax():
+    p = {"a": np.array([0.3, -1.2, 2.0]), "b": (0.7, np.array(1.5))}
+    for f, fj in zip(_pytree_argument_rules(dt, dnp), _pytree_argument_rules(jax, jnp),
+                     strict=True):
+        got = dt.grad(lambda q, c, f=f: dnp.sum(f(q, c) ** 2), argnums=(0, 1))(p, 0.4)
+        ref = jax.grad(lambda q, c, f=fj: jnp.sum(f(q, c) ** 2), argnums=(0, 1))(p, 0.4)
+        assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
+        for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref),
+                        strict=True):
+            np.testing.assert_allclose(u, v, rtol=1e-12)
+    f, fj = _pytree_argument_rules(dt, dnp)[0], _pytree_argument_rules(jax, jnp)[0]
+    got = dt.jacfwd(f, argnums=(0, 1))(p, 0.4)
+    ref = jax.jacfwd(fj, argnums=(0, 1))(p, 0.4)
+    for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref), strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-12)

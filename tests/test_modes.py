@@ -173,3 +173,33 @@ def test_jacobian_auto_follows_choice_and_rejects_bad_mode():
         dt.hessian(f, mode="fwd")
     with pytest.raises(ValueError, match="chunk"):
         dt.jacobian(f, chunk=0)
+
+
+@pytest.mark.parametrize("mode", HESSIAN_MODES)
+def test_hessian_of_pytree_output_with_mixed_dtypes(mode):
+    """Several output leaves: each leaf's k x k blocks in their row argument's dtype."""
+    a, b = np.array([0.5, -0.4, 0.3], np.float32), 0.7
+
+    def f(a, b):
+        return {"u": dnp.sin(a) * b, "v": [dnp.sum(a * a) * b * b, b ** 3]}
+
+    got = dt.hessian(f, argnums=(0, 1), mode=mode)(a, b)
+    ref = jax.hessian(f, argnums=(0, 1))(jnp.asarray(a), b)
+    assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(ref)
+    for g, r in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref), strict=True):
+        assert np.asarray(g).dtype == r.dtype
+    assert _rel_tree(got, ref) < 1e-6
+
+
+@pytest.mark.parametrize("mode", (*HESSIAN_MODES, "auto"))
+def test_hessian_has_aux_as_jax(mode):
+    x, y = np.array([0.3, -1.1]), 0.7
+
+    def f(a, b):
+        return dnp.sum(dnp.sin(a) * b ** 2), {"a": a * b, "n": 3}
+
+    got, aux = dt.hessian(f, argnums=(0, 1), mode=mode, has_aux=True)(x, y)
+    ref, ref_aux = jax.hessian(f, argnums=(0, 1), has_aux=True)(jnp.asarray(x), y)
+    assert _rel_tree(got, ref) < 1e-12
+    np.testing.assert_allclose(aux["a"], ref_aux["a"])
+    assert aux["n"] == 3 and isinstance(aux["a"], np.ndarray)

@@ -270,7 +270,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
             checked.append(input_leaf(p, f"primal {k}"))
             check_direction(t, p, f"tangent {k}")
     except (TypeError, ValueError, NotImplementedError):
-        if len(p_leaves) == len(primals):
+        if all(c is LEAF for c in p_td.children):  # one leaf per primal: its position names it
             raise
         # containers: check again naming primal k's leaf j "primal k (leaf j)"
         for name, p, t in zip(leaf_names(primals), p_leaves, t_leaves, strict=True):

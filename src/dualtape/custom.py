@@ -12,6 +12,7 @@ has no rule to use and raises ``TypeError``, as in JAX.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from .dispatch import NO_PARAMS, unwrap
 from .forward import Dual
 from .ops import ndim_of, shape_of, size_of
 from .registry import PLAIN_TYPES, Primitive, Tracer, register
-from .tree import flatten, unflatten
+from .tree import LEAF, flatten, unflatten
 
 __all__ = ["custom_jvp", "custom_vjp", "primitive", "stop_gradient"]
 
@@ -33,8 +34,9 @@ def _no_flops(ans: Any, *args: Any, **params: Any) -> int:
     return 0
 
 
-def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tuple]:
-    """(non-differentiated arguments, differentiated arguments) of a call."""
+def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tuple, Any]:
+    """(non-differentiated arguments, the leaves of the differentiated ones, their structures
+    or None when each is one leaf) of a call."""
     for i in nondiff:
         if i >= len(args):
             raise TypeError(f"{name}: nondiff_argnums names argument {i}, but the call has "
@@ -43,12 +45,45 @@ def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tup
             raise TypeError(f"{name}: argument {i} is in nondiff_argnums but is being "
                             "differentiated; remove it from nondiff_argnums")
     diff = tuple(a for i, a in enumerate(args) if i not in nondiff)
+    tds = None
+    if not all(type(a) in PLAIN_TYPES or isinstance(a, Tracer) for a in diff):
+        flat = [flatten(a) for a in diff]  # pytree arguments: their leaves, as in JAX
+        diff = tuple(x for leaves, _ in flat for x in leaves)
+        tds = tuple(td for _, td in flat)
+        tds = None if all(td == LEAF for td in tds) else tds
     for a in diff:
         if not (type(a) in PLAIN_TYPES or isinstance(a, (Tracer, np.generic))
                 or hasattr(a, "shape")):
-            raise TypeError(f"{name}: differentiable arguments must be arrays or floats, got "
-                            f"{type(a).__name__} (mark it in nondiff_argnums)")
-    return tuple(args[i] for i in nondiff), diff
+            raise TypeError(f"{name}: differentiable arguments must be pytrees of arrays or "
+                            f"floats, got {type(a).__name__} (mark it in nondiff_argnums)")
+    return tuple(args[i] for i in nondiff), diff, tds
+
+
+def _rebuild(leaves: Sequence[Any], tds: Any) -> list:
+    """The differentiated arguments from their leaves (``_split``'s structures)."""
+    if tds is None:
+        return list(leaves)
+    out, k = [], 0
+    for td in tds:
+        n = td.num_leaves
+        out.append(unflatten(td, list(leaves[k:k + n])))
+        k += n
+    return out
+
+
+def _ct_leaves(cts: Sequence[Any], tds: Any, name: str) -> list:
+    """bwd's cotangents of pytree arguments, as leaves (``None`` for a whole argument: zeros)."""
+    out: list = []
+    for k, (c, td) in enumerate(zip(cts, tds, strict=True)):
+        if c is None:
+            out += [None] * td.num_leaves
+            continue
+        leaves, ctd = flatten(c)
+        if ctd != td:
+            raise TypeError(f"{name}: bwd's cotangent {k}: structure {ctd} does not match the "
+                            f"argument's {td}")
+        out += leaves
+    return out
 
 
 def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> list:
@@ -57,6 +92,31 @@ def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> lis
     for i in range(len(nd_vals) + len(diff)):
         out.append(next(it_nd) if i in nondiff else next(it_d))
     return out
+
+
+def _positional(fun: Callable) -> tuple[Any, int]:
+    """``fun``'s signature and how many parameters it takes by position (None, 0 when it
+    has none to read)."""
+    try:
+        sig = inspect.signature(fun)
+    except (TypeError, ValueError):
+        return None, 0
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sig, sum(p.kind in kinds for p in sig.parameters.values())
+
+
+def _resolve(sig: Any, n: int, args: tuple, kwargs: dict, name: str) -> tuple:
+    """``args`` with keyword arguments and defaults put in their positions, as JAX does."""
+    if sig is None or (not kwargs and len(args) >= n):
+        if kwargs:
+            raise TypeError(f"{name}: keyword arguments need a function with a signature")
+        return args
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    if bound.kwargs:
+        raise TypeError(f"{name}: keyword-only arguments {sorted(bound.kwargs)} are not "
+                        "supported; pass them by position")
+    return bound.args
 
 
 def _fit(x: Any, like: Any, what: str) -> Any:
@@ -75,6 +135,61 @@ def _fit(x: Any, like: Any, what: str) -> Any:
         return np.zeros(shape, getattr(like, "dtype", np.float64))
     raise ValueError(f"{what}: expected shape {shape}, got {shape_of(x)} (return an array "
                      "of that shape, or None or 0.0 for zeros)")
+
+
+class _Layout:
+    """How one call packs a pytree output into one flat array (``td`` None: one array)."""
+
+    __slots__ = ("td", "shapes", "dtypes", "dtype")
+
+    def __init__(self) -> None:
+        self.td: Any = None
+
+    def pack_output(self, out: Any, name: str) -> Any:
+        """``out`` (plain values), packed when it is a pytree of several arrays or floats."""
+        leaves, td = flatten(out)
+        if td == LEAF:
+            return out
+        dtypes = [_dtype(x) for x in leaves]
+        if not leaves or any(d is None or d.kind != "f" for d in dtypes):
+            raise NotImplementedError(f"{name}: a pytree output must hold floating-point "
+                                      "arrays or floats only")
+        self.td, self.shapes, self.dtypes = td, [shape_of(x) for x in leaves], dtypes
+        self.dtype = np.result_type(*dtypes)
+        return self._join(leaves)
+
+    def _join(self, leaves: list) -> Any:
+        flat = [dnp.reshape(x if _dtype(x) == self.dtype else dnp.astype(x, self.dtype), (-1,))
+                for x in leaves]
+        return dnp.concatenate(flat, 0)
+
+    def pack_tangent(self, t: Any, what: str) -> Any:
+        """A tangent pytree of the output's structure, packed as the output is."""
+        leaves, td = flatten(t)
+        if td != self.td:
+            raise TypeError(f"{what}: structure {td} does not match the output's {self.td}")
+        fitted = []
+        for k, (x, shape, dtype) in enumerate(zip(leaves, self.shapes, self.dtypes, strict=True)):
+            x = _fit(x, np.broadcast_to(np.zeros((), dtype), shape), f"{what} (leaf {k})")
+            if type(x) not in (float, int) and _dtype(x) != dtype:
+                raise TypeError(f"{what} (leaf {k}): dtype {_dtype(x)} does not match the "
+                                f"output's dtype {dtype} (as JAX refuses it)")
+            fitted.append(x)
+        return self._join(fitted)
+
+    def unpack(self, packed: Any) -> Any:
+        leaves, off = [], 0
+        for shape, dtype in zip(self.shapes, self.dtypes, strict=True):
+            size = math.prod(shape)
+            x = dnp.reshape(packed[off:off + size], shape)
+            leaves.append(x if dtype == self.dtype else dnp.astype(x, dtype))
+            off += size
+        return unflatten(self.td, leaves)
+
+
+def _dtype(x: Any) -> Any:
+    return np.dtype(np.float64) if type(x) is float else (
+        np.dtype(x.dtype) if hasattr(x, "dtype") else None)
 
 
 def _per_direction(fn: Callable[[list], Any], batched: list, nb: int, like: Any) -> Any:
@@ -101,8 +216,10 @@ class custom_jvp:  # noqa: N801  (JAX's name)
     ...     return log1pexp(x), t * dnp.sigmoid(x)
 
     The rule is ``rule(*nondiff_args, primals, tangents) -> (out, tangent_out)`` and must
-    be linear in the tangents. Differentiable arguments are arrays or floats; arguments
-    that are not (ints, strings, callables) go in ``nondiff_argnums``.
+    be linear in the tangents; a pytree output takes a tangent pytree of its structure.
+    Differentiable arguments are arrays, floats or pytrees of them; arguments that are not
+    (ints, strings, callables) go in ``nondiff_argnums``. Keyword arguments and defaults
+    work as in JAX.
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
@@ -111,6 +228,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         self.fun = fun
         self.nondiff_argnums = tuple(sorted(int(i) for i in nondiff_argnums))
         self.jvp_rule: Callable | None = None
+        self._sig, self._npos = _positional(fun)
         name = getattr(fun, "__name__", "f")
         self.prim = Primitive(f"custom_jvp({name})", self._impl, jvp=self._jvp, vjp=self._vjp,
                               flops=_no_flops, saves="both", variadic=True,
@@ -122,37 +240,54 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         self.jvp_rule = jvp
         return jvp
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name = self.prim.name
         if self.jvp_rule is None:
             raise AttributeError(f"{name}: no JVP rule; define one with @f.defjvp")
-        nd, diff = _split(args, self.nondiff_argnums, name)
+        args = _resolve(self._sig, self._npos, args, kwargs, name)
+        nd, diff, tds = _split(args, self.nondiff_argnums, name)
         if not any(isinstance(a, Tracer) for a in diff):
             return self.fun(*args)
-        return self.prim.bind(*diff, nd=nd)
+        layout = _Layout()  # a pytree output travels packed in one array
+        out = self.prim.bind(*diff, nd=nd, layout=layout, tds=tds)
+        return out if layout.td is None else layout.unpack(out)
 
-    def _impl(self, *diff: Any, nd: tuple) -> Any:
-        return self.fun(*_merge(nd, diff, self.nondiff_argnums))
+    def _impl(self, *diff: Any, nd: tuple, layout: _Layout, tds: Any) -> Any:
+        args = _merge(nd, _rebuild(diff, tds), self.nondiff_argnums)
+        return layout.pack_output(self.fun(*args), self.prim.name)
 
-    def _tangent_out(self, nd: tuple, primals: tuple, tangents: list, ans: Any) -> Any:
-        out = self.jvp_rule(*nd, primals, tuple(tangents))  # type: ignore[misc]
+    def _tangent_out(self, nd: tuple, primals: tuple, tangents: list, ans: Any,
+                     layout: _Layout, tds: Any) -> Any:
+        out = self.jvp_rule(*nd, tuple(_rebuild(primals, tds)),  # type: ignore[misc]
+                            tuple(_rebuild(tangents, tds)))
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError(f"{self.prim.name}: the JVP rule must return a pair "
                             "(primal_out, tangent_out)")
-        return _fit(out[1], ans, f"{self.prim.name}: the JVP rule's tangent_out")
+        what = f"{self.prim.name}: the JVP rule's tangent_out"
+        if layout.td is not None:
+            return layout.pack_tangent(out[1], what)
+        t = _fit(out[1], ans, what)
+        if type(t) not in (float, int):  # a Python number takes its primal's dtype
+            tdt, adt = getattr(t, "dtype", None), getattr(ans, "dtype", None)
+            if tdt is not None and adt is not None and np.dtype(adt).kind == "f" and tdt != adt:
+                raise TypeError(f"{what}: dtype {np.dtype(tdt)} does not match the output's "
+                                f"dtype {np.dtype(adt)} (as JAX refuses it)")
+        return t
 
-    def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple) -> Any:
+    def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple, layout: _Layout,
+             tds: Any) -> Any:
         k = next(i for i, t in enumerate(ts) if t is not None)
         nb = ndim_of(ts[k]) - ndim_of(primals[k])
 
         def one(tangents: list) -> Any:
             filled = [t if t is not None else np.zeros(shape_of(x), getattr(x, "dtype", float))
                       for t, x in zip(tangents, primals, strict=True)]
-            return self._tangent_out(nd, primals, filled, ans)
+            return self._tangent_out(nd, primals, filled, ans, layout, tds)
 
         return _per_direction(one, list(ts), nb, ans)
 
-    def _vjp(self, i: int, g: Any, ans: Any, *primals: Any, nd: tuple) -> Any:
+    def _vjp(self, i: int, g: Any, ans: Any, *primals: Any, nd: tuple, layout: _Layout,
+             tds: Any) -> Any:
         from .api import vjp
 
         zeros = [np.zeros(shape_of(x), getattr(x, "dtype", np.float64)) for x in primals]
@@ -160,7 +295,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         def linear(ti: Any) -> Any:
             tangents = list(zeros)
             tangents[i] = ti
-            return self._tangent_out(nd, primals, tangents, ans)
+            return self._tangent_out(nd, primals, tangents, ans, layout, tds)
 
         _, pull = vjp(linear, zeros[i])
         nb = ndim_of(g) - ndim_of(ans)
@@ -171,8 +306,10 @@ class custom_vjp:  # noqa: N801  (JAX's name)
     """A function with a user-given VJP: ``f.defvjp(fwd, bwd)``.
 
     ``fwd(*args) -> (out, residuals)``; ``bwd(*nondiff_args, residuals, g) -> tuple`` with
-    one cotangent per differentiable argument (``None`` for zero). Reverse mode only: a
-    ``custom_vjp`` function under forward mode (``jvp``, ``jacfwd``) raises ``TypeError``.
+    one cotangent per differentiable argument (``None`` for zero), shaped like it (a pytree
+    for a pytree argument); ``g`` has the structure of the output, which may be a pytree.
+    Reverse mode only: a ``custom_vjp`` function under forward mode (``jvp``, ``jacfwd``)
+    raises ``TypeError``.
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
@@ -183,6 +320,7 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         self.fwd: Callable | None = None
         self.bwd: Callable | None = None
         self.name = f"custom_vjp({getattr(fun, '__name__', 'f')})"
+        self._sig, self._npos = _positional(fun)
 
     def defvjp(self, fwd: Callable, bwd: Callable) -> None:
         """Set the forward pass (output and residuals) and the backward pass."""
@@ -190,10 +328,11 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         check_callable(bwd, "bwd")
         self.fwd, self.bwd = fwd, bwd
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.fwd is None or self.bwd is None:
             raise AttributeError(f"{self.name}: no VJP rule; define one with f.defvjp(fwd, bwd)")
-        nd, diff = _split(args, self.nondiff_argnums, self.name)
+        args = _resolve(self._sig, self._npos, args, kwargs, self.name)
+        nd, diff, tds = _split(args, self.nondiff_argnums, self.name)
         top = None
         for a in diff:
             if isinstance(a, Tracer) and (top is None or a.level > top.level):
@@ -205,33 +344,40 @@ class custom_vjp:  # noqa: N801  (JAX's name)
                             "jvp/jacfwd/hessian cannot differentiate it (as in JAX); use "
                             "reverse mode (grad, vjp, jacrev), or custom_jvp")
         vals, mine = unwrap(top.level, tuple(diff))  # the shared unwrap of dispatch.py
-        pair = self.fwd(*_merge(nd, list(vals), self.nondiff_argnums))
+        pair = self.fwd(*_merge(nd, _rebuild(vals, tds), self.nondiff_argnums))
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
             raise TypeError(f"{self.name}: fwd must return a pair (output, residuals), got "
                             f"{type(pair).__name__}")
         out, res = pair
-        out_leaves = flatten(out)[0]
-        if len(out_leaves) != 1 or out_leaves[0] is not out:
-            raise NotImplementedError(f"{self.name}: the function must return one array")
+        layout = _Layout()  # a pytree output travels packed in one array
+        out = layout.pack_output(out, self.name)
         prim = Primitive(self.name, lambda *a: out, jvp=None,
-                         vjp=self._backward(nd, res, out, list(vals)), flops=_no_flops,
-                         saves="meta", variadic=True)
+                         vjp=self._backward(nd, res, out, list(vals), mine[0][0], layout, tds),
+                         flops=_no_flops, saves="meta", variadic=True)
         # the tape's own step of the engine protocol: one entry, this level's arguments as parents
-        return top.extend(prim, out, vals, mine, NO_PARAMS)
+        ans = top.extend(prim, out, vals, mine, NO_PARAMS)
+        return ans if layout.td is None else layout.unpack(ans)
 
-    def _backward(self, nd: tuple, res: Any, out: Any, vals: list) -> Callable:
-        last: list = [None, None]  # (cotangent, its result): one bwd call per cotangent
+    def _backward(self, nd: tuple, res: Any, out: Any, vals: list, first: int,
+                  layout: _Layout, tds: Any) -> Callable:
+        # (cotangent, its result): one bwd call per backward step, which asks for the traced
+        # arguments in order from ``first`` (a later pass may bring the same array, changed)
+        last: list = [None, None]
 
         def one(gs: list) -> list:
-            cts = self.bwd(*nd, res, gs[0])  # type: ignore[misc]
-            if not isinstance(cts, (tuple, list)) or len(cts) != len(vals):
-                raise TypeError(f"{self.name}: bwd must return a tuple of {len(vals)} "
+            g = gs[0] if layout.td is None else layout.unpack(gs[0])
+            cts = self.bwd(*nd, res, g)  # type: ignore[misc]
+            n = len(vals) if tds is None else len(tds)
+            if not isinstance(cts, (tuple, list)) or len(cts) != n:
+                raise TypeError(f"{self.name}: bwd must return a tuple of {n} "
                                 f"cotangent(s), one per differentiable argument, got {cts!r}")
+            if tds is not None:
+                cts = _ct_leaves(cts, tds, self.name)
             return [_fit(c, x, f"{self.name}: bwd's cotangent {k}")
                     for k, (c, x) in enumerate(zip(cts, vals, strict=True))]
 
         def rule(i: int, g: Any, ans: Any, *args: Any) -> Any:
-            if last[0] is not g:
+            if i == first or last[0] is not g:
                 nb = ndim_of(g) - ndim_of(out)
                 if nb == 0:
                     last[1] = one([g])

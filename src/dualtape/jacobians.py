@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import numpy as dnp
-from .api import Recording, in_dtype, jvp_core, recorded
+from .api import Recording, _unaliased, in_dtype, jvp_core, recorded
 from .argchecks import argnums_for, check_callable, dtype_of, dynamic, is_integer_output, zeros
 from .dispatch import Tracer
 from .ops import shape_of
@@ -119,9 +119,11 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
             out_td, outs, t_out, aux = jvp_core(fun, args, nums, single, tangents,
                                                  1 if batched else 0, has_aux, kwargs=kwargs)
             per_pass.append(t_out)
+        fulls = [_join([p[k] for p in per_pass], batched) if n else zeros(o, (0,))
+                 for k, o in enumerate(outs)]
+        fulls = _unaliased(fulls, [])  # one traced value returned twice: two arrays of their own
         jac_leaves = []
-        for k, o in enumerate(outs):
-            full = _join([p[k] for p in per_pass], batched) if n else zeros(o, (0,))
+        for full, o in zip(fulls, outs, strict=True):
             columns = _split_columns(_moveaxis0_last(full), shape_of(o), leaves)
             # the output's dtype, as JAX's (a Python float input's float64 seeds can promote)
             jac_leaves.append(unflatten(in_td, [_writable(_like(c, o)) for c in columns]))
@@ -189,12 +191,13 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
 
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
-            mode: str = "fwd-rev") -> Callable[..., Any]:
+            mode: str = "fwd-rev", has_aux: bool = False) -> Callable[..., Any]:
     """Hessian of ``fun``; by default ``jacfwd(jacrev(fun))``, as in JAX.
 
     ``mode`` is ``"fwd-rev"``, ``"fwd-fwd"``, ``"rev-fwd"``, ``"rev-rev"`` (outer-inner)
-    or ``"auto"``: see :func:`dualtape.modes.hessian`.
+    or ``"auto"``: see :func:`dualtape.modes.hessian`.  With ``has_aux`` ``fun`` returns
+    ``(output, aux)`` and the result is ``(hessian, aux)``, as in JAX.
     """
     from .modes import hessian as by_mode
 
-    return by_mode(fun, argnums, mode=mode)
+    return by_mode(fun, argnums, mode=mode, has_aux=has_aux)

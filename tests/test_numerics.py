@@ -300,6 +300,7 @@ def test_edge_values_and_dtypes_match_numpy(name):
 
 # name -> (dualtape function, JAX's, arguments): Jacobians in each mode against JAX's in the
 # same mode (at these points JAX's two modes can differ: a NaN forward, 0 backward)
+LAE_Y = np.array([0.0, 0.0, INF])
 EDGE_JACOBIANS = {
     "median [1, inf, inf]": (dnp.median, jnp.median, (np.array([1.0, INF, INF]),)),
     "median [inf, 2, inf, 1]": (dnp.median, jnp.median, (np.array([INF, 2.0, INF, 1.0]),)),
@@ -325,6 +326,11 @@ EDGE_JACOBIANS = {
     "interp at the last knot": (lambda x, xp, fp: dnp.interp(x, xp, fp), jnp.interp, (np.array([0.0, 1.1, 3.5]), XP, FP)),
     "polyval poly1d": (lambda x: dnp.polyval(np.poly1d([1.0, 2.0, -3.0]), x),
                        lambda x: jnp.polyval(jnp.array([1.0, 2.0, -3.0]), x), (np.array([2.0, 0.5]),)),
+    # the slope in x only: JAX's slope in y at (inf, 0) is 1 (its inf-to-0 substitution), not 0
+    "logaddexp at inf": (lambda a: dnp.logaddexp(a, LAE_Y), lambda a: jnp.logaddexp(a, LAE_Y),
+                         (np.array([INF, -INF, INF]),)),
+    "logaddexp2 at inf": (lambda a: dnp.logaddexp2(a, LAE_Y), lambda a: jnp.logaddexp2(a, LAE_Y),
+                          (np.array([INF, -INF, INF]),)),
     "mean where none": (lambda a: dnp.mean(a, where=np.zeros(3, bool)), lambda a: jnp.mean(a, where=np.zeros(3, bool)),
                         (np.array([1.0, 2.0, 3.0]),)),
 }
@@ -368,3 +374,13 @@ def test_edge_warnings_and_refusals_name_the_problem():
     # quantile of an empty slice has no value to read (NumPy raises too)
     with pytest.raises(ValueError, match="empty along the axis"):
         dnp.quantile(np.zeros((0, 3)), 0.5, axis=0)
+
+
+@pytest.mark.parametrize("x", [[INF, 1.0, 2.0, 3.0], [NAN, 1.0, 2.0], [2.0, -INF, 0.5]])
+def test_cumprod_gradient_at_an_infinite_or_nan_entry_matches_jax(x):
+    # dividing the running products by x gave NaN in every entry (JAX: 9 for the first)
+    x, w = np.array(x), np.arange(1.0, len(x) + 1)
+    with np.errstate(all="ignore"):
+        got = dt.grad(lambda a: dnp.sum(dnp.cumprod(a) * w))(x)
+    want = jax.grad(lambda a: jnp.sum(jnp.cumprod(a) * w))(jnp.asarray(x))
+    np.testing.assert_allclose(got, want, rtol=1e-12)

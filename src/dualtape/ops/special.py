@@ -123,12 +123,20 @@ def _over_radius(v: Any, ans: Any) -> Any:
 hypot = _binary("hypot", np.hypot,
                 lambda ans, x, y: _over_radius(x, ans), lambda ans, x, y: _over_radius(y, ans),
                 saves="both", flops=_times(5))
+def _gap(v: Any, ans: Any) -> Any:
+    # v - logaddexp(v, w), with +inf - +inf read as 0: the slope there is 1, as in JAX
+    gap = ops.sub(v, ans)
+    at_inf = np.asarray(dispatch.concrete(ans)) == np.inf
+    return ops.where(at_inf & (np.asarray(dispatch.concrete(v)) == np.inf), 0.0, gap) \
+        if at_inf.any() else gap
+
+
 logaddexp = _binary("logaddexp", np.logaddexp,
-                    lambda ans, x, y: ops.exp(ops.sub(x, ans)),
-                    lambda ans, x, y: ops.exp(ops.sub(y, ans)), saves="both", flops=_times(4))
+                    lambda ans, x, y: ops.exp(_gap(x, ans)),
+                    lambda ans, x, y: ops.exp(_gap(y, ans)), saves="both", flops=_times(4))
 logaddexp2 = _binary("logaddexp2", np.logaddexp2,
-                     lambda ans, x, y: exp2(ops.sub(x, ans)),
-                     lambda ans, x, y: exp2(ops.sub(y, ans)), saves="both", flops=_times(4))
+                     lambda ans, x, y: exp2(_gap(x, ans)),
+                     lambda ans, x, y: exp2(_gap(y, ans)), saves="both", flops=_times(4))
 
 
 def _one(ans: Any, x: Any, y: Any) -> float:

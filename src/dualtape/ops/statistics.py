@@ -76,7 +76,7 @@ def _rev_cumsum(v: Any, axis: int) -> Any:
 def _partial_products(x: Any, axis: int) -> Any:
     """W[..., j, i] = prod of x_k for k <= i, k != j, when j <= i, else 0 (axis moved last).
 
-    Division-free, so exact when ``x`` holds zeros; costs n^2 per line.
+    Division-free, so exact when ``x`` holds zeros or infinities; costs n^2 per line.
     """
     xm = _to_last(x, axis)
     n = ops.shape_of(xm)[-1]
@@ -85,12 +85,14 @@ def _partial_products(x: Any, axis: int) -> Any:
     return ops.where(np.triu(np.ones((n, n), dtype=bool)), cumprod(others, axis=-1), 0.0)
 
 
-def _has_zero(x: Any) -> bool:
-    return bool(np.any(np.asarray(concrete(x)) == 0))
+def _unsafe_to_divide(x: Any) -> bool:
+    # a zero, inf or NaN: dividing the products by x would give NaN where they are finite
+    v = np.asarray(concrete(x))
+    return bool(np.any(v == 0) or not np.all(np.isfinite(v)))
 
 
 def _cumprod_jvp(t, ans, x, axis):
-    if not _has_zero(x):
+    if not _unsafe_to_divide(x):
         return ops.mul(ans, ops.cumsum(ops.div(t, x), axis=axis))
     w = _partial_products(x, axis)
     tm = ops.expand_dims(_to_last(t, axis), axis=(-1,))
@@ -98,7 +100,7 @@ def _cumprod_jvp(t, ans, x, axis):
 
 
 def _cumprod_vjp(g, ans, x, axis):
-    if not _has_zero(x):
+    if not _unsafe_to_divide(x):
         return ops.div(_rev_cumsum(ops.mul(g, ans), axis), x)
     w = _partial_products(x, axis)
     gm = ops.expand_dims(_to_last(g, axis), axis=(-2,))

@@ -71,6 +71,20 @@ def test_custom_jvp_counts_as_one_entry_and_runs_under_jax():
     np.testing.assert_allclose(np.asarray(out), np.log1p(np.exp(X[:3])))
 
 
+def test_custom_vjp_counts_as_one_entry():
+    # dt.count() counts a custom_vjp application once under its name, as it does a
+    # custom_jvp one (it was missing from by_name and n_ops: only its tape entry showed)
+    @dt.custom_vjp
+    def wave(x):
+        return dnp.sin(x)
+
+    wave.defvjp(lambda x: (dnp.sin(x), x), lambda res, g: (dnp.cos(res) * g,))
+    with dt.count() as c:
+        dt.grad(lambda x: dnp.sum(wave(x)))(X[:3])
+    assert c.by_name["custom_vjp(wave)"] == 1
+    assert c.n_ops == sum(c.by_name.values())
+
+
 def test_nondiff_argnums_jvp():
     @dt.custom_jvp
     def scaled_power(n, x, scale):

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import dispatch
 from . import numpy as dnp
 from .argchecks import check_callable, dtype_of
 from .dispatch import NO_PARAMS, unwrap
@@ -354,6 +355,8 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         prim = Primitive(self.name, lambda *a: out, jvp=None,
                          vjp=self._backward(nd, res, out, list(vals), mine[0][0], layout, tds),
                          flops=_no_flops, saves="meta", variadic=True)
+        if dispatch.counting is not None:  # fwd computed the primal: count it here, once
+            dispatch.counting.record(prim, out, tuple(vals), NO_PARAMS)
         # the tape's own step of the engine protocol: one entry, this level's arguments as parents
         ans = top.extend(prim, out, vals, mine, NO_PARAMS)
         return ans if layout.td is None else layout.unpack(ans)

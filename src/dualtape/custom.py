@@ -342,8 +342,9 @@ class custom_vjp:  # noqa: N801  (JAX's name)
             return self.fun(*args)
         if isinstance(top, Dual):
             raise TypeError(f"{self.name}: a custom_vjp function has no forward-mode rule, so "
-                            "jvp/jacfwd/hessian cannot differentiate it (as in JAX); use "
-                            "reverse mode (grad, vjp, jacrev), or custom_jvp")
+                            "forward mode (jvp, jacfwd, hessian's fwd-fwd and rev-fwd modes) "
+                            "cannot differentiate it (as in JAX); use reverse mode (grad, vjp, "
+                            "jacrev, hessian's default fwd-rev), or custom_jvp")
         vals, mine = unwrap(top.level, tuple(diff))  # the shared unwrap of dispatch.py
         pair = self.fwd(*_merge(nd, _rebuild(vals, tds), self.nondiff_argnums))
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):

@@ -199,3 +199,21 @@ def test_matrix_helpers_values_match_numpy():
                                np.cross(A[:, :3], B[:3, 0], axisb=0))
     np.testing.assert_allclose(dnp.linalg.matrix_power(A, -2), np.linalg.matrix_power(A, -2))
     np.testing.assert_allclose(dnp.linalg.norm(A, -2), np.linalg.norm(A, -2))
+
+
+def test_degeneracy_is_judged_per_matrix_of_a_stack():
+    """Close but distinct eigenvalues next to a matrix of a much larger scale: finite, as JAX."""
+    q1, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    q2, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    stack = np.stack([q1 @ np.diag([1e10, 2e10, 3e10]) @ q1.T,
+                      q2 @ np.diag([1.0, 1.0 + 1e-5, 2.0]) @ q2.T])
+    ref = jax.jacfwd(lambda a: jnp.linalg.eigh(a)[1] ** 2)(jnp.asarray(stack))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for jac in (dt.jacfwd, dt.jacrev):
+            np.testing.assert_allclose(jac(lambda a: dnp.linalg.eigh(a)[1] ** 2)(stack), ref,
+                                       rtol=1e-6, atol=1e-6)
+        u = RNG.standard_normal((2, 3, 3))
+        g = dt.grad(lambda a: dnp.sum(dnp.linalg.svd(a)[0] * u))(stack)
+    np.testing.assert_allclose(g, jax.grad(lambda a: jnp.sum(jnp.linalg.svd(a)[0] * u))(stack),
+                               rtol=1e-6, atol=1e-6)

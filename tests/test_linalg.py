@@ -217,3 +217,14 @@ def test_degeneracy_is_judged_per_matrix_of_a_stack():
         g = dt.grad(lambda a: dnp.sum(dnp.linalg.svd(a)[0] * u))(stack)
     np.testing.assert_allclose(g, jax.grad(lambda a: jnp.sum(jnp.linalg.svd(a)[0] * u))(stack),
                                rtol=1e-6, atol=1e-6)
+
+
+def test_einsum_sublist_labels_sort_as_numpy_implicit_output():
+    """Sublist label k is NumPy's letter k ('A'-'Z', then 'a'-'z'): 5 sorts before 40."""
+    a, b = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4))
+    np.testing.assert_allclose(dnp.einsum(a, [40, 1], b, [1, 5]), np.einsum(a, [40, 1], b, [1, 5]))
+    np.testing.assert_allclose(dnp.einsum(a, [0, 30]), np.einsum(a, [0, 30]))
+    u = RNG.standard_normal((4, 2))
+    f = lambda x: dnp.sum(dnp.einsum(x, [40, 1], b, [1, 5]) * u)  # noqa: E731
+    ref = jax.grad(lambda x: jnp.sum(jnp.einsum(x, [40, 1], b, [1, 5]) * u))(a)
+    np.testing.assert_allclose(dt.grad(f)(a), ref, rtol=1e-12)

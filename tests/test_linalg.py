@@ -228,3 +228,19 @@ def test_einsum_sublist_labels_sort_as_numpy_implicit_output():
     f = lambda x: dnp.sum(dnp.einsum(x, [40, 1], b, [1, 5]) * u)  # noqa: E731
     ref = jax.grad(lambda x: jnp.sum(jnp.einsum(x, [40, 1], b, [1, 5]) * u))(a)
     np.testing.assert_allclose(dt.grad(f)(a), ref, rtol=1e-12)
+
+
+def test_lstsq_matches_numpy_and_its_derivative_jax():
+    a, b = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 2))
+    for got, want in zip(dnp.linalg.lstsq(a, b), np.linalg.lstsq(a, b), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+    low_rank = RNG.standard_normal((4, 2)) @ RNG.standard_normal((2, 3))
+    assert dnp.linalg.lstsq(low_rank, b[:4])[2] == 2 and dnp.linalg.lstsq(low_rank, b[:4])[1].shape == (0,)
+    f = lambda x, y: np.linalg.lstsq(x, y)[0]  # noqa: E731  (NumPy's own name on traced values)
+    jf = lambda x, y: jnp.linalg.lstsq(x, y)[0]  # noqa: E731
+    for x in (a, low_rank):
+        y = b[:x.shape[0], 0]
+        for mode in (dt.jacfwd, dt.jacrev):
+            for got, want in zip(mode(f, argnums=(0, 1))(x, y), jax.jacfwd(jf, argnums=(0, 1))(x, y),
+                                 strict=True):
+                np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)

@@ -152,15 +152,16 @@ def pinv(a: ArrayLike, rcond: Any = None, hermitian: bool = False, *, rtol: Any 
 
 def lstsq(a: ArrayLike, b: ArrayLike, rcond: Any = None) -> tuple[Any, Any, int, Any]:
     """NumPy's least squares ``(x, residuals, rank, s)``: ``x = pinv(a) b`` with singular values
-    at most ``rcond * max(s)`` dropped (default ``max(m, n) * eps``). Residuals (squared, per
-    column of ``b``) only for full column rank with more rows than columns, as NumPy's."""
+    at most ``rcond * max(s)`` dropped (default ``max(m, n) * eps``; negative: ``eps``).
+    Residuals (squared, per column of ``b``) only for full column rank with more rows than
+    columns, as NumPy's."""
     m, n = _matrix(a, "lstsq")[-2:]
     if _ops.ndim_of(a) != 2 or _ops.ndim_of(b) not in (1, 2) or _ops.shape_of(b)[0] != m:
         raise ValueError(f"lstsq: expected a matrix and a vector or matrix of {m} rows, got "
                          f"shapes {_ops.shape_of(a)} and {_ops.shape_of(b)}")
     dt = _la.dtype_of(a)
     eps = float(_np.finfo(dt if dt.kind == "f" else _np.float64).eps)
-    r = max(m, n) * eps if rcond is None or rcond == -1 else float(rcond)
+    r = max(m, n) * eps if rcond is None else eps if float(rcond) < 0 else float(rcond)
     s = svdvals(a)
     sc = _np.asarray(_dnp.concrete(s))
     rank = int(_np.sum(sc > r * sc.max(initial=0.0)))

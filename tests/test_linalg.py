@@ -244,3 +244,16 @@ def test_lstsq_matches_numpy_and_its_derivative_jax():
             for got, want in zip(mode(f, argnums=(0, 1))(x, y), jax.jacfwd(jf, argnums=(0, 1))(x, y),
                                  strict=True):
                 np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+
+
+def test_pinv_cutoff_is_numpy_default():
+    """A singular value of 8e-16 (relative) is dropped by NumPy's default 1e-15 cutoff, as JAX's."""
+    u, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    v, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    a = u @ np.diag([1.0, 0.5, 8e-16]) @ v.T
+    np.testing.assert_allclose(dnp.linalg.pinv(a), np.linalg.pinv(a), atol=1e-12)
+    np.testing.assert_allclose(dnp.linalg.pinv(a), jnp.linalg.pinv(a), atol=1e-12)
+    for kw in ({"rtol": None}, {"rtol": 1e-20}, {"rcond": 1e-3}):
+        np.testing.assert_allclose(dnp.linalg.pinv(a, **kw), np.linalg.pinv(a, **kw), rtol=1e-6)
+    with pytest.raises(ValueError, match="both"):
+        dnp.linalg.pinv(a, 1e-3, rtol=1e-3)

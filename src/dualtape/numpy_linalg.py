@@ -138,12 +138,17 @@ def solve_triangular(a: ArrayLike, b: ArrayLike, lower: bool = False, trans: int
     return _ops.squeeze(x, axis=(-1,)) if vector else x
 
 
-def pinv(a: ArrayLike, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
-    """Moore-Penrose pseudo-inverse; singular values below ``rtol * max(s)`` count as zero
-    (default ``max(m, n) * eps``). The derivative is Golub and Pereyra's, valid where the
-    rank does not change."""
+_UNSET = object()
+
+
+def pinv(a: ArrayLike, rcond: Any = None, hermitian: bool = False, *, rtol: Any = _UNSET) -> Any:
+    """Moore-Penrose pseudo-inverse; singular values at most ``rtol * max(s)`` count as zero.
+    The cutoff is NumPy's: ``rcond``, else ``rtol``, else 1e-15 (``rtol=None``: ``max(m, n) *
+    eps``). The derivative is Golub and Pereyra's, valid where the rank does not change."""
     m, n = _matrix(a, "pinv")[-2:]
-    r = rtol if rtol is not None else rcond
+    if rcond is not None and rtol is not _UNSET:
+        raise ValueError("pinv: rtol and rcond can't be both set")
+    r = rcond if rcond is not None else 1e-15 if rtol is _UNSET else rtol
     if r is None:
         dt = _la.dtype_of(a)
         r = max(m, n) * float(_np.finfo(dt if dt.kind in "fc" else _np.float64).eps)

@@ -199,3 +199,61 @@ def test_matrix_helpers_values_match_numpy():
                                np.cross(A[:, :3], B[:3, 0], axisb=0))
     np.testing.assert_allclose(dnp.linalg.matrix_power(A, -2), np.linalg.matrix_power(A, -2))
     np.testing.assert_allclose(dnp.linalg.norm(A, -2), np.linalg.norm(A, -2))
+
+
+def test_degeneracy_is_judged_per_matrix_of_a_stack():
+    """Close but distinct eigenvalues next to a matrix of a much larger scale: finite, as JAX."""
+    q1, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    q2, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    stack = np.stack([q1 @ np.diag([1e10, 2e10, 3e10]) @ q1.T,
+                      q2 @ np.diag([1.0, 1.0 + 1e-5, 2.0]) @ q2.T])
+    ref = jax.jacfwd(lambda a: jnp.linalg.eigh(a)[1] ** 2)(jnp.asarray(stack))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for jac in (dt.jacfwd, dt.jacrev):
+            np.testing.assert_allclose(jac(lambda a: dnp.linalg.eigh(a)[1] ** 2)(stack), ref,
+                                       rtol=1e-6, atol=1e-6)
+        u = RNG.standard_normal((2, 3, 3))
+        g = dt.grad(lambda a: dnp.sum(dnp.linalg.svd(a)[0] * u))(stack)
+    np.testing.assert_allclose(g, jax.grad(lambda a: jnp.sum(jnp.linalg.svd(a)[0] * u))(stack),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_einsum_sublist_labels_sort_as_numpy_implicit_output():
+    """Sublist label k is NumPy's letter k ('A'-'Z', then 'a'-'z'): 5 sorts before 40."""
+    a, b = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4))
+    np.testing.assert_allclose(dnp.einsum(a, [40, 1], b, [1, 5]), np.einsum(a, [40, 1], b, [1, 5]))
+    np.testing.assert_allclose(dnp.einsum(a, [0, 30]), np.einsum(a, [0, 30]))
+    u = RNG.standard_normal((4, 2))
+    f = lambda x: dnp.sum(dnp.einsum(x, [40, 1], b, [1, 5]) * u)  # noqa: E731
+    ref = jax.grad(lambda x: jnp.sum(jnp.einsum(x, [40, 1], b, [1, 5]) * u))(a)
+    np.testing.assert_allclose(dt.grad(f)(a), ref, rtol=1e-12)
+
+
+def test_lstsq_matches_numpy_and_its_derivative_jax():
+    a, b = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 2))
+    for got, want in zip(dnp.linalg.lstsq(a, b), np.linalg.lstsq(a, b), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+    low_rank = RNG.standard_normal((4, 2)) @ RNG.standard_normal((2, 3))
+    assert dnp.linalg.lstsq(low_rank, b[:4])[2] == 2 and dnp.linalg.lstsq(low_rank, b[:4])[1].shape == (0,)
+    f = lambda x, y: np.linalg.lstsq(x, y)[0]  # noqa: E731  (NumPy's own name on traced values)
+    jf = lambda x, y: jnp.linalg.lstsq(x, y)[0]  # noqa: E731
+    for x in (a, low_rank):
+        y = b[:x.shape[0], 0]
+        for mode in (dt.jacfwd, dt.jacrev):
+            for got, want in zip(mode(f, argnums=(0, 1))(x, y), jax.jacfwd(jf, argnums=(0, 1))(x, y),
+                                 strict=True):
+                np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+
+
+def test_pinv_cutoff_is_numpy_default():
+    """A singular value of 8e-16 (relative) is dropped by NumPy's default 1e-15 cutoff, as JAX's."""
+    u, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    v, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    a = u @ np.diag([1.0, 0.5, 8e-16]) @ v.T
+    np.testing.assert_allclose(dnp.linalg.pinv(a), np.linalg.pinv(a), atol=1e-12)
+    np.testing.assert_allclose(dnp.linalg.pinv(a), jnp.linalg.pinv(a), atol=1e-12)
+    for kw in ({"rtol": None}, {"rtol": 1e-20}, {"rcond": 1e-3}):
+        np.testing.assert_allclose(dnp.linalg.pinv(a, **kw), np.linalg.pinv(a, **kw), rtol=1e-6)
+    with pytest.raises(ValueError, match="both"):
+        dnp.linalg.pinv(a, 1e-3, rtol=1e-3)

@@ -483,3 +483,14 @@ def test_pad_takes_traced_constant_values_per_axis_and_side():
     for values in (0, 1.5, (1.0, 2.0), ((1.0, 2.0),), ((1.0,), (2.0,)), ((1.0, 2.0), (3.0, 4.0))):
         np.testing.assert_array_equal(dnp.pad(x, width, constant_values=values),
                                       np.pad(x, width, constant_values=values))
+
+
+def test_where_with_the_condition_alone_gives_its_indices():
+    x = np.array([[1.0, -2.0, 3.0], [-1.0, 5.0, 0.0]])
+    for got, want in zip(dnp.where(x > 0), np.where(x > 0), strict=True):
+        np.testing.assert_array_equal(got, want)
+    f = lambda a: dnp.sum(a[dnp.where(a > 0)] ** 2)  # noqa: E731
+    np.testing.assert_allclose(dt.grad(f)(x), jax.grad(lambda a: jnp.sum(a[jnp.where(a > 0)] ** 2))(x))
+    np.testing.assert_allclose(dt.grad(lambda a: dnp.sum(a[np.where(a > 0)]))(x), x > 0)
+    with pytest.raises(ValueError, match="both or neither"):
+        dnp.where(x > 0, x)

@@ -83,8 +83,16 @@ def power(x1: ArrayLike, x2: ArrayLike) -> Any:
     return _ops.power(x1, x2)
 
 
-def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Any:
-    """Pick ``x`` where ``condition`` holds, else ``y`` (the condition is not differentiated)."""
+_ABSENT = object()
+
+
+def where(condition: ArrayLike, x: ArrayLike = _ABSENT, y: ArrayLike = _ABSENT) -> Any:
+    """Pick ``x`` where ``condition`` holds, else ``y`` (the condition is not differentiated);
+    with the condition alone, its ``nonzero`` indices, as NumPy's."""
+    if x is _ABSENT and y is _ABSENT:
+        return _np.nonzero(concrete(condition))
+    if x is _ABSENT or y is _ABSENT:
+        raise ValueError("where: either both or neither of x and y should be given")
     return _ops.where(concrete(condition), x, y)
 
 

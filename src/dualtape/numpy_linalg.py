@@ -19,7 +19,7 @@ from .ops import matrix as _la
 from .registry import Tracer
 
 __all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "det",
-           "eigh", "eigvalsh", "inv", "matrix_norm", "matrix_power", "norm", "pinv",
+           "eigh", "eigvalsh", "inv", "lstsq", "matrix_norm", "matrix_power", "norm", "pinv",
            "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vector_norm"]
 
 ArrayLike = Any
@@ -138,16 +138,45 @@ def solve_triangular(a: ArrayLike, b: ArrayLike, lower: bool = False, trans: int
     return _ops.squeeze(x, axis=(-1,)) if vector else x
 
 
-def pinv(a: ArrayLike, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
-    """Moore-Penrose pseudo-inverse; singular values below ``rtol * max(s)`` count as zero
-    (default ``max(m, n) * eps``). The derivative is Golub and Pereyra's, valid where the
-    rank does not change."""
+_UNSET = object()
+
+
+def pinv(a: ArrayLike, rcond: Any = None, hermitian: bool = False, *, rtol: Any = _UNSET) -> Any:
+    """Moore-Penrose pseudo-inverse; singular values at most ``rtol * max(s)`` count as zero.
+    The cutoff is NumPy's: ``rcond``, else ``rtol``, else 1e-15 (``rtol=None``: ``max(m, n) *
+    eps``). The derivative is Golub and Pereyra's, valid where the rank does not change."""
     m, n = _matrix(a, "pinv")[-2:]
-    r = rtol if rtol is not None else rcond
+    if rcond is not None and rtol is not _UNSET:
+        raise ValueError("pinv: rtol and rcond can't be both set")
+    r = rcond if rcond is not None else 1e-15 if rtol is _UNSET else rtol
     if r is None:
         dt = _la.dtype_of(a)
         r = max(m, n) * float(_np.finfo(dt if dt.kind in "fc" else _np.float64).eps)
     return _la.pinv(a, rtol=float(r))
+
+
+def lstsq(a: ArrayLike, b: ArrayLike, rcond: Any = None) -> tuple[Any, Any, int, Any]:
+    """NumPy's least squares ``(x, residuals, rank, s)``: ``x = pinv(a) b`` with singular values
+    at most ``rcond * max(s)`` dropped (default ``max(m, n) * eps``; negative: ``eps``).
+    Residuals (squared, per column of ``b``) only for full column rank with more rows than
+    columns, as NumPy's."""
+    m, n = _matrix(a, "lstsq")[-2:]
+    if _ops.ndim_of(a) != 2 or _ops.ndim_of(b) not in (1, 2) or _ops.shape_of(b)[0] != m:
+        raise ValueError(f"lstsq: expected a matrix and a vector or matrix of {m} rows, got "
+                         f"shapes {_ops.shape_of(a)} and {_ops.shape_of(b)}")
+    dt = _la.dtype_of(a)
+    eps = float(_np.finfo(dt if dt.kind == "f" else _np.float64).eps)
+    r = max(m, n) * eps if rcond is None else eps if float(rcond) < 0 else float(rcond)
+    s = svdvals(a)
+    sc = _np.asarray(_dnp.concrete(s))
+    rank = int(_np.sum(sc > r * sc.max(initial=0.0)))
+    x = _dnp.matmul(_la.pinv(a, rtol=r), b)
+    if rank == n and m > n:
+        res = _dnp.sum(_dnp.square(_dnp.matmul(a, x) - b), axis=0)
+        res = _ops.reshape(res, shape=(1,)) if _ops.ndim_of(b) == 1 else res
+    else:
+        res = _np.zeros((0,), dtype=_la.dtype_of(x))
+    return x, res, rank, s
 
 
 def matrix_power(a: ArrayLike, n: int) -> Any:

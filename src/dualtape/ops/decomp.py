@@ -69,8 +69,9 @@ def _inverse_gaps(vals: Any, name: str, what: str) -> Any:
     dc = _concrete(d)
     n = dc.shape[-1]
     eye = np.eye(n, dtype=bool)
-    scale = float(np.max(np.abs(_concrete(vals)), initial=0.0))
-    tol = 10 * n * np.finfo(dc.dtype).eps * max(scale, np.finfo(dc.dtype).tiny)
+    # each matrix's own scale: a larger matrix in the same stack must not hide its gaps
+    scale = np.max(np.abs(_concrete(vals)), axis=-1, initial=0.0)[..., None, None]
+    tol = 10 * n * np.finfo(dc.dtype).eps * np.maximum(scale, np.finfo(dc.dtype).tiny)
     bad = (np.abs(dc) <= tol) & ~eye
     f = ops.reciprocal(ops.where(eye | bad, 1.0, d))
     f = ops.where(eye, 0.0, f)
@@ -95,9 +96,9 @@ def _warn_degenerate(vals: Any, g: Any, name: str, what: str) -> None:
                             axis=-1)
     n, eps = v.shape[-1], np.finfo(v.dtype).eps
 
-    def close(x):  # neighbours equal up to rounding, relative to the largest entry
-        scale = float(np.max(np.abs(x), initial=0.0))
-        return np.abs(np.diff(x, axis=-1)) <= 10 * n * eps * max(scale, np.finfo(v.dtype).tiny)
+    def close(x):  # neighbours equal up to rounding, relative to the largest entry of the row
+        scale = np.max(np.abs(x), axis=-1, keepdims=True, initial=0.0)
+        return np.abs(np.diff(x, axis=-1)) <= 10 * n * eps * np.maximum(scale, np.finfo(v.dtype).tiny)
 
     if np.any(close(v) & ~close(gs)):
         warnings.warn(f"{name}: repeated {what} with different cotangents; the derivative there "

@@ -124,6 +124,10 @@ einsum = einsum_p.bind
 # ---------------------------------------------------------------- NumPy's forms -> the primitive
 
 
+# NumPy's letters for sublist labels: 0-25 are 'A'-'Z', 26-51 'a'-'z' (implicit output sorts them)
+_SUBLIST_LABELS = string.ascii_uppercase + string.ascii_lowercase
+
+
 def _sublists(args: tuple) -> tuple[str, list]:
     """``einsum(a, [0, 1], b, [1, 2], [0, 2])`` -> ("ab,bc->ac", [a, b])."""
     def letters(sub: Any) -> str:
@@ -132,7 +136,7 @@ def _sublists(args: tuple) -> tuple[str, list]:
             if s is Ellipsis:
                 out.append("...")
             elif isinstance(s, (int, np.integer)) and 0 <= s < len(LABELS):
-                out.append(LABELS[int(s)])
+                out.append(_SUBLIST_LABELS[int(s)])
             else:
                 raise ValueError(f"einsum: sublist labels must be ints in [0, 52) or Ellipsis, "
                                  f"got {s!r}")

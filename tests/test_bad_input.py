@@ -774,7 +774,7 @@ def test_mlp_loss_refuses_labels_that_would_broadcast():
     net = dt.nn.ArrayMLP(2, [3, 1])
     xs = np.ones((4, 2))
     assert np.ndim(net.loss(xs, np.ones(4))) == 0
-    with pytest.raises(ValueError, match=r"ys: shape \(4, 1\) does not match the \(4,\) predictions"):
+    with pytest.raises(ValueError, match=r"ys: shape \(4, 1\) does not match pred.s shape \(4,\)"):
         net.loss(xs, np.ones((4, 1)))  # was: a sum over a (4, 4) broadcast
 
 

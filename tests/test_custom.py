@@ -388,3 +388,24 @@ def test_custom_rules_with_pytree_arguments_match_jax():
     ref = jax.jacfwd(fj, argnums=(0, 1))(p, 0.4)
     for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref), strict=True):
         np.testing.assert_allclose(u, v, rtol=1e-12)
+
+
+def test_custom_vjp_bwd_may_give_none_for_part_of_a_pytree_cotangent():
+    def rules(lib, np_):
+        f = lib.custom_vjp(lambda p: p["a"] * p["b"][0])
+        f.defvjp(lambda p: (f(p), p), lambda p, g: ({"a": g * p["b"][0], "b": None},))
+        h = lib.custom_vjp(lambda p: p["a"] * p["b"][0])
+        h.defvjp(lambda p: (h(p), p), lambda p, g: ({"a": None, "b": (g * p["a"], None)},))
+        return f, h
+
+    p = {"a": np.array([0.3, -1.2]), "b": (np.array([2.0, 0.5]), 1.5)}
+    for f, fj in zip(rules(dt, dnp), rules(jax, jnp), strict=True):
+        got = dt.grad(lambda q, f=f: dnp.sum(f(q)))(p)  # was: structure ... does not match
+        ref = jax.grad(lambda q, f=fj: jnp.sum(f(q)))(p)
+        for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref),
+                        strict=True):
+            np.testing.assert_allclose(u, v, rtol=1e-12)
+    with pytest.raises(TypeError, match=r"bwd's cotangent 0: structure"):
+        f = dt.custom_vjp(lambda p: p["a"] * p["b"][0])
+        f.defvjp(lambda p: (f(p), p), lambda p, g: ({"a": g, "b": [None, None]},))
+        dt.grad(lambda q: dnp.sum(f(q)))(p)

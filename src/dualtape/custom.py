@@ -72,18 +72,31 @@ def _rebuild(leaves: Sequence[Any], tds: Any) -> list:
 
 
 def _ct_leaves(cts: Sequence[Any], tds: Any, name: str) -> list:
-    """bwd's cotangents of pytree arguments, as leaves (``None`` for a whole argument: zeros)."""
+    """bwd's cotangents of pytree arguments, as leaves (``None`` for a whole argument or a
+    part of one stands for zeros, as in JAX)."""
     out: list = []
     for k, (c, td) in enumerate(zip(cts, tds, strict=True)):
-        if c is None:
-            out += [None] * td.num_leaves
-            continue
         leaves, ctd = flatten(c)
-        if ctd != td:
+        if ctd == td:
+            out += leaves
+        elif not _with_zeros(td, ctd, iter(leaves), out):
             raise TypeError(f"{name}: bwd's cotangent {k}: structure {ctd} does not match the "
                             f"argument's {td}")
-        out += leaves
     return out
+
+
+def _with_zeros(td: Any, ctd: Any, leaves: Any, out: list) -> bool:
+    """Append the leaves of a cotangent of structure ``ctd`` for an argument of structure
+    ``td``, ``None`` for each leaf of a part given as ``None``; False where they differ."""
+    if ctd.kind == "none":
+        out += [None] * td.num_leaves
+        return True
+    if td.kind == "leaf" or ctd.kind == "leaf":
+        out.append(next(leaves))
+        return td.kind == ctd.kind
+    if td.kind != ctd.kind or td.meta != ctd.meta or len(td.children) != len(ctd.children):
+        return False
+    return all(_with_zeros(a, b, leaves, out) for a, b in zip(td.children, ctd.children, strict=True))
 
 
 def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> list:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as dnp
+from .losses import same_shape
 from .value import Value
 
 __all__ = [
@@ -253,9 +254,7 @@ def mlp_loss(params: Params, xs: Any, ys: Any, activation: str | None = "relu",
     """The lesson's loss: ``sum((mlp(x) - y) ** 2)`` over the samples (one output)."""
     pred = mlp_apply(params, xs, activation, final_activation)
     pred = dnp.reshape(pred, (-1,)) if dnp.ndim(pred) > 1 else pred
-    if dnp.shape(ys) not in ((), dnp.shape(pred)):  # would broadcast into a bigger loss
-        raise ValueError(f"ys: shape {dnp.shape(ys)} does not match the {dnp.shape(pred)} "
-                         "predictions (one label per sample)")
+    same_shape(pred, ys, "pred", "ys")
     diff = dnp.subtract(pred, ys)
     return dnp.sum(dnp.multiply(diff, diff))
 

@@ -55,7 +55,8 @@ atleast_1d, atleast_2d, atleast_3d = _atleast_fn(1), _atleast_fn(2), _atleast_fn
 @jax_twin()
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
     """``n``-th forward difference along ``axis``."""
-    if as_int(n, "n") < 0:
+    n = int(n) if isinstance(n, bool) else as_int(n, "n")  # NumPy and JAX take True as 1
+    if n < 0:
         raise ValueError(f"diff: order n must be non-negative, got {n}")
     ax = dnp._one_axis(a, axis)
     parts = []

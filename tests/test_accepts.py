@@ -1,0 +1,34 @@
+"""Valid input that the argument checks must keep accepting, as NumPy and JAX do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dualtape as dt
+import dualtape.numpy as dnp
+
+
+def test_diff_takes_a_bool_order_as_numpy_does():
+    x = np.array([1.0, 4.0, 9.0, 16.0])
+    np.testing.assert_array_equal(dnp.diff(x, True), np.diff(x, True))  # was: n: expected an int
+    np.testing.assert_array_equal(dnp.diff(x, False), x)
+    np.testing.assert_array_equal(dt.grad(lambda v: dnp.sum(dnp.diff(v, True) ** 2))(x),
+                                  dt.grad(lambda v: dnp.sum(dnp.diff(v, 1) ** 2))(x))
+
+
+@pytest.mark.parametrize("loss", [
+    lambda p, y: dt.binary_cross_entropy_with_logits(p, y),
+    lambda p, y: dt.lessons.binary_cross_entropy(p * 0.0 + 0.5, y),
+    lambda p, y: dt.lessons.mse_loss(p, y),
+])
+def test_losses_take_labels_that_broadcast_to_the_predictions(loss):
+    z = np.array([[0.1, -0.3], [0.4, 2.0]])
+    for y in (np.ones(1), np.ones((1, 2)), np.ones((2, 1)), np.array(1.0)):  # was: refused
+        assert loss(z, y) == pytest.approx(loss(z, np.broadcast_to(y, z.shape)), rel=1e-15)
+
+
+def test_mlp_loss_takes_a_label_of_shape_one():
+    net = dt.nn.ArrayMLP(2, [3, 1])
+    xs = np.array([[0.1, 0.2], [0.3, -0.4], [1.0, 0.5]])
+    assert net.loss(xs, np.full(1, 0.5)) == pytest.approx(net.loss(xs, np.full(3, 0.5)))

@@ -32,3 +32,18 @@ def test_mlp_loss_takes_a_label_of_shape_one():
     net = dt.nn.ArrayMLP(2, [3, 1])
     xs = np.array([[0.1, 0.2], [0.3, -0.4], [1.0, 0.5]])
     assert net.loss(xs, np.full(1, 0.5)) == pytest.approx(net.loss(xs, np.full(3, 0.5)))
+
+
+@pytest.mark.parametrize("seed", [None, np.random.default_rng(3), np.random.SeedSequence(3),
+                                  np.int64(3)])
+def test_check_grads_and_check_against_jax_take_what_default_rng_takes(seed):
+    f = lambda x: dnp.sum(dnp.sin(x) * x)  # noqa: E731
+    dt.check_grads(f, (np.array([0.3, -0.7]),), order=1, seed=seed)  # was: seed: expected an int
+    assert dt.check_against_jax(f, np.array([0.3, -0.7]), seed=seed).ok
+
+
+def test_checkpoint_loop_takes_a_jax_state_that_its_step_turns_into_numpy():
+    import jax.numpy as jnp
+
+    got = dt.checkpoint_loop(lambda s: np.asarray(s) * 2.0, jnp.ones(2, jnp.float32), 3)
+    np.testing.assert_array_equal(got, np.full(2, 8.0, np.float32))  # was: "x0's is not floating"

@@ -447,7 +447,8 @@ def test_check_grads_refuses_options_that_check_nothing(kwargs, err, shown):
 
 
 @pytest.mark.parametrize("kwargs, err, shown", [
-    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, got 'a'"),
+    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, a numpy Generator or None, "
+     "got 'a'"),
     ({"rtol": "a"}, ValueError, "rtol: expected a non-negative finite number, got 'a'"),
     ({"atol": -1.0}, ValueError, "atol: expected a non-negative finite number, got -1.0"),
 ])

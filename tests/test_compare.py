@@ -374,7 +374,8 @@ def test_cli_an_n_whose_jacobian_cannot_be_held_is_one_line(user, capsys):
 
 
 @pytest.mark.parametrize("kwargs, err, shown", [
-    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, got 'a'"),
+    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, a numpy Generator or None, "
+     "got 'a'"),
     ({"rtol": "a"}, ValueError, "rtol: expected a non-negative finite number, got 'a'"),
     ({"rtol": -1.0}, ValueError, "rtol: expected a non-negative finite number, got -1.0"),
 ])

@@ -46,8 +46,10 @@ def _close(a: float, b: float, rtol: float, atol: float, what: str) -> None:
 
 
 def _check_tolerances(seed: Any, **tols: Any) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed: expected a non-negative int, got {seed!r}")
+    if seed is not None and not isinstance(seed, (np.random.Generator, np.random.SeedSequence)) \
+            and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise TypeError(f"seed: expected a non-negative int, a numpy Generator or None, got "
+                        f"{seed!r}")
     for name, tol in tols.items():
         if tol is not None and (isinstance(tol, bool) or not isinstance(
                 tol, (int, float, np.integer, np.floating)) or not 0 <= tol < np.inf):

@@ -61,9 +61,14 @@ class LoopStats:
         return max(0, self.forward_steps - self.n_steps)
 
 
+def _floating(v: Any) -> bool:
+    """Whether a state leaf is floating-point (a JAX array's by its dtype)."""
+    return _is_float(v) or getattr(getattr(v, "dtype", None), "kind", "") == "f"
+
+
 def _apply(step: Callable, x: Any, count: int, td: Any, stats: LoopStats) -> Any:
     """``count`` applications of ``step``; the first one's result is checked against ``td``."""
-    kinds = [_is_float(v) for v in flatten(x)[0]] if count else []
+    kinds = [_floating(v) for v in flatten(x)[0]] if count else []
     for i in range(count):
         x = step(x)
         if not i:
@@ -72,7 +77,7 @@ def _apply(step: Callable, x: Any, count: int, td: Any, stats: LoopStats) -> Any
                 raise ValueError(f"step: returned a state with structure {got}, expected that "
                                  f"of x0, {td}")
             for k, (was, v) in enumerate(zip(kinds, leaves, strict=True)):
-                if _is_float(v) != was:
+                if _floating(v) != was:
                     raise TypeError(f"step: leaf {k} of the state it returned is "
                                     f"{getattr(v, 'dtype', type(v).__name__)}, where x0's is "
                                     f"{'' if was else 'not '}floating-point; keep each leaf's "

@@ -21,6 +21,7 @@ __all__ = [
     "dtype_of",
     "dynamic",
     "input_leaf",
+    "is_count",
     "is_integer_output",
     "leaf_names",
     "normalize_argnums",
@@ -28,6 +29,11 @@ __all__ = [
     "substitute",
     "zeros",
 ]
+
+
+def is_count(x: Any, low: int = 0) -> bool:
+    """Whether ``x`` is a Python or NumPy int (a bool is not) of at least ``low``."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= low
 
 
 def check_callable(fun: Any, what: str = "fun") -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .api import jvp, vjp
-from .argchecks import check_callable
+from .argchecks import check_callable, is_count
 from .tree import flatten, unflatten
 
 __all__ = ["check_grads", "check_against_jax", "JaxComparison"]
@@ -47,7 +47,7 @@ def _close(a: float, b: float, rtol: float, atol: float, what: str) -> None:
 
 def _check_tolerances(seed: Any, **tols: Any) -> None:
     if seed is not None and not isinstance(seed, (np.random.Generator, np.random.SeedSequence)) \
-            and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            and not is_count(seed):
         raise TypeError(f"seed: expected a non-negative int, a numpy Generator or None, got "
                         f"{seed!r}")
     for name, tol in tols.items():
@@ -61,7 +61,7 @@ def _check_options(f: Any, args: Any, order: Any, modes: Any, eps: Any) -> tuple
     check_callable(f, "f")
     if not isinstance(args, (tuple, list)):
         raise TypeError(f"args: expected a tuple or list of arguments, got {type(args).__name__}")
-    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+    if not is_count(order, 1):
         raise ValueError(f"order: expected a positive int, got {order!r}")
     modes = (modes,) if isinstance(modes, str) else modes
     if not isinstance(modes, (tuple, list)) or not modes or any(

@@ -18,10 +18,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from . import dispatch
 from .api import vjp
+from .argchecks import is_count
 from .checkpointing import Call, _is_float, bind_call, needs_tape
 from .counting import recomputing
 from .registry import Tracer
@@ -217,7 +216,7 @@ class _Run:
 
 
 def _check_int(value: Any, name: str, low: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+    if not is_count(value, low):
         raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
     return int(value)
 

@@ -409,3 +409,24 @@ def test_custom_vjp_bwd_may_give_none_for_part_of_a_pytree_cotangent():
         f = dt.custom_vjp(lambda p: p["a"] * p["b"][0])
         f.defvjp(lambda p: (f(p), p), lambda p, g: ({"a": g, "b": [None, None]},))
         dt.grad(lambda q: dnp.sum(f(q)))(p)
+
+
+def test_custom_vjp_vector_mode_calls_bwd_once_per_direction():
+    calls = []
+
+    def rules(lib):
+        f = lib.custom_vjp(lambda x, p: (x * p["y"], dnp.sum(x) if lib is dt else jnp.sum(x)))
+
+        def bwd(r, g):
+            calls.append(lib)
+            return g[0] * r[1]["y"] + g[1], {"y": g[0] * r[0]}
+
+        f.defvjp(lambda x, p: (f(x, p), (x, p)), bwd)
+        return f
+
+    x, p = np.array([0.3, 0.7, 1.1]), {"y": np.array([2.0, -1.0, 0.5])}
+    got = dt.jacrev(rules(dt), argnums=(0, 1))(x, p)
+    assert len(calls) == 4  # one per output entry (was 8: once per direction and argument)
+    ref = jax.jacrev(rules(jax), argnums=(0, 1))(x, p)
+    for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref), strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-12)

@@ -209,11 +209,20 @@ def _per_direction(fn: Callable[[list], Any], batched: list, nb: int, like: Any)
     """Apply ``fn`` (written for one direction) to each direction of vector mode and stack."""
     if nb == 0:
         return fn(batched)
+    batch, outs = _each_direction(fn, batched, nb)
+    return _stacked(outs, batch, like)
+
+
+def _each_direction(fn: Callable[[list], Any], batched: list, nb: int) -> tuple[tuple, list]:
+    """The batch shape of vector mode's ``nb`` leading axes, and ``fn`` of each direction."""
     ref = next(b for b in batched if b is not None)
     batch = shape_of(ref)[:nb]
     n = math.prod(batch)
     flat = [None if b is None else dnp.reshape(b, (n,) + shape_of(b)[nb:]) for b in batched]
-    outs = [fn([None if f is None else f[k] for f in flat]) for k in range(n)]
+    return batch, [fn([None if f is None else f[k] for f in flat]) for k in range(n)]
+
+
+def _stacked(outs: list, batch: tuple, like: Any) -> Any:
     return dnp.reshape(dnp.stack(outs, 0), batch + shape_of(like))
 
 
@@ -394,8 +403,9 @@ class custom_vjp:  # noqa: N801  (JAX's name)
                 nb = ndim_of(g) - ndim_of(out)
                 if nb == 0:
                     last[1] = one([g])
-                else:
-                    last[1] = [_per_direction(lambda gs, j=j: one(gs)[j], [g], nb, x)
+                else:  # one bwd call per direction, its cotangents split by argument
+                    batch, per = _each_direction(one, [g], nb)
+                    last[1] = [_stacked([p[j] for p in per], batch, x)
                                for j, x in enumerate(vals)]
                 last[0] = g
             return last[1][i]

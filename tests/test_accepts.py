@@ -47,3 +47,9 @@ def test_checkpoint_loop_takes_a_jax_state_that_its_step_turns_into_numpy():
 
     got = dt.checkpoint_loop(lambda s: np.asarray(s) * 2.0, jnp.ones(2, jnp.float32), 3)
     np.testing.assert_array_equal(got, np.full(2, 8.0, np.float32))  # was: "x0's is not floating"
+
+
+@pytest.mark.parametrize("seed", [None, np.random.SeedSequence(5), np.int64(5)])
+def test_lesson_networks_take_what_default_rng_takes(seed):
+    dt.nn.MLP(2, [3, 1], seed=seed)  # was: seed: expected ... (a SeedSequence)
+    dt.nn.ArrayMLP(2, [3, 1], seed=seed)

@@ -26,6 +26,7 @@ __all__ = [
     "leaf_names",
     "normalize_argnums",
     "output_leaf",
+    "rng_for",
     "substitute",
     "zeros",
 ]
@@ -34,6 +35,16 @@ __all__ = [
 def is_count(x: Any, low: int = 0) -> bool:
     """Whether ``x`` is a Python or NumPy int (a bool is not) of at least ``low``."""
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= low
+
+
+def rng_for(seed: Any, name: str = "seed") -> np.random.Generator:
+    """``np.random.default_rng(seed)`` for a seed it takes: None, an int >= 0, a Generator or
+    a SeedSequence (a float or a string is a TypeError naming ``name``)."""
+    if seed is not None and not isinstance(seed, (np.random.Generator, np.random.SeedSequence)) \
+            and not is_count(seed):
+        raise TypeError(f"{name}: expected a non-negative int, a numpy Generator or None, got "
+                        f"{seed!r}")
+    return np.random.default_rng(seed)
 
 
 def check_callable(fun: Any, what: str = "fun") -> None:

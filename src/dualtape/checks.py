@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .api import jvp, vjp
-from .argchecks import check_callable, is_count
+from .argchecks import check_callable, is_count, rng_for
 from .tree import flatten, unflatten
 
 __all__ = ["check_grads", "check_against_jax", "JaxComparison"]
@@ -46,10 +46,7 @@ def _close(a: float, b: float, rtol: float, atol: float, what: str) -> None:
 
 
 def _check_tolerances(seed: Any, **tols: Any) -> None:
-    if seed is not None and not isinstance(seed, (np.random.Generator, np.random.SeedSequence)) \
-            and not is_count(seed):
-        raise TypeError(f"seed: expected a non-negative int, a numpy Generator or None, got "
-                        f"{seed!r}")
+    rng_for(seed)
     for name, tol in tols.items():
         if tol is not None and (isinstance(tol, bool) or not isinstance(
                 tol, (int, float, np.integer, np.floating)) or not 0 <= tol < np.inf):

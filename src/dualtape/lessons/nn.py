@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as dnp
-from ..argchecks import is_count
+from ..argchecks import rng_for
 from .losses import same_shape
 from .value import Value
 
@@ -59,12 +59,7 @@ def activation_fn(name: str | None) -> Callable[[Any], Any]:
 
 
 def _rng(seed: int | np.random.Generator | None, name: str = "seed") -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and not is_count(seed):
-        raise TypeError(f"{name}: expected a non-negative int, a numpy Generator or None, "
-                        f"got {seed!r}")
-    return np.random.default_rng(seed)
+    return rng_for(seed, name)
 
 
 def _size(n: Any, name: str) -> int:

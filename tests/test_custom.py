@@ -430,3 +430,14 @@ def test_custom_vjp_vector_mode_calls_bwd_once_per_direction():
     ref = jax.jacrev(rules(jax), argnums=(0, 1))(x, p)
     for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref), strict=True):
         np.testing.assert_allclose(u, v, rtol=1e-12)
+
+
+@pytest.mark.parametrize("how", ["jacfwd", "jacrev"])
+def test_custom_rules_on_an_empty_input(how):
+    f = dt.custom_jvp(lambda x: (x * 2.0, x * 3.0))
+    f.defjvp(lambda p, t: (f(*p), (t[0] * 2.0, t[0] * 3.0)))
+    g = dt.custom_vjp(lambda x: x * 2.0)
+    g.defvjp(lambda x: (g(x), None), lambda r, ct: (ct * 2.0,))
+    for fun in (f, g) if how == "jacrev" else (f,):
+        for jac in jax.tree_util.tree_leaves(getattr(dt, how)(fun)(np.ones(0))):
+            assert jac.shape == (0, 0)  # was: stack: need at least one array

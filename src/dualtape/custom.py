@@ -223,6 +223,8 @@ def _each_direction(fn: Callable[[list], Any], batched: list, nb: int) -> tuple[
 
 
 def _stacked(outs: list, batch: tuple, like: Any) -> Any:
+    if not outs:  # no direction (an empty input or output): an empty block
+        return np.zeros(batch + shape_of(like), getattr(like, "dtype", np.float64))
     return dnp.reshape(dnp.stack(outs, 0), batch + shape_of(like))
 
 

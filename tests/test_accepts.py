@@ -53,3 +53,13 @@ def test_checkpoint_loop_takes_a_jax_state_that_its_step_turns_into_numpy():
 def test_lesson_networks_take_what_default_rng_takes(seed):
     dt.nn.MLP(2, [3, 1], seed=seed)  # was: seed: expected ... (a SeedSequence)
     dt.nn.ArrayMLP(2, [3, 1], seed=seed)
+
+
+def test_counts_take_a_0d_int_array_as_operator_index_does():
+    x, k = np.array([1.0, 4.0, 9.0]), np.array(1)  # was: n: expected an int, got array(1)
+    np.testing.assert_array_equal(dnp.diff(x, k), np.diff(x, k))
+    dt.check_grads(lambda a: dnp.sin(a), (x,), order=k)
+    assert dt.lessons.to_dot(dt.Value(1.0) * 2, digits=np.array(3)) == \
+        dt.lessons.to_dot(dt.Value(1.0) * 2, digits=3)
+    assert len(dt.nn.Neuron(np.array(2)).w) == 2
+    assert dt.checkpoint_loop(lambda s: s * 2.0, 1.0, np.array(3)) == 8.0

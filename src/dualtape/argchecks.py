@@ -22,6 +22,7 @@ __all__ = [
     "dynamic",
     "input_leaf",
     "is_count",
+    "is_integral",
     "is_integer_output",
     "leaf_names",
     "normalize_argnums",
@@ -32,9 +33,17 @@ __all__ = [
 ]
 
 
+def is_integral(x: Any) -> bool:
+    """Whether ``x`` is a Python or NumPy int or a 0-d int array, as ``operator.index``
+    takes them (a bool is not)."""
+    if isinstance(x, np.ndarray):
+        return x.ndim == 0 and x.dtype.kind in "iu"
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
 def is_count(x: Any, low: int = 0) -> bool:
-    """Whether ``x`` is a Python or NumPy int (a bool is not) of at least ``low``."""
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= low
+    """Whether ``x`` is an int (:func:`is_integral`) of at least ``low``."""
+    return is_integral(x) and x >= low
 
 
 def rng_for(seed: Any, name: str = "seed") -> np.random.Generator:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as dnp
-from ..argchecks import rng_for
+from ..argchecks import is_integral, rng_for
 from .losses import same_shape
 from .value import Value
 
@@ -63,7 +63,7 @@ def _rng(seed: int | np.random.Generator | None, name: str = "seed") -> np.rando
 
 
 def _size(n: Any, name: str) -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+    if not is_integral(n):
         raise TypeError(f"{name}: expected a positive int, got {n!r}")
     if n < 1:
         raise ValueError(f"{name}: expected a positive int, got {n!r}")

@@ -44,19 +44,19 @@ def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tup
         if any(isinstance(x, Tracer) for x in flatten(args[i])[0]):
             raise TypeError(f"{name}: argument {i} is in nondiff_argnums but is being "
                             "differentiated; remove it from nondiff_argnums")
-    diff = tuple(a for i, a in enumerate(args) if i not in nondiff)
-    tds = None
-    if not all(type(a) in PLAIN_TYPES or isinstance(a, Tracer) for a in diff):
-        flat = [flatten(a) for a in diff]  # pytree arguments: their leaves, as in JAX
-        diff = tuple(x for leaves, _ in flat for x in leaves)
-        tds = tuple(td for _, td in flat)
-        tds = None if all(td == LEAF for td in tds) else tds
+    diff = tuple(a for i, a in enumerate(args) if i not in nondiff) if nondiff else args
+    nd = tuple(args[i] for i in nondiff)
+    if all(type(a) in PLAIN_TYPES or isinstance(a, Tracer) for a in diff):
+        return nd, diff, None  # arrays, floats and traced values: nothing to flatten or check
+    flat = [flatten(a) for a in diff]  # pytree arguments: their leaves, as in JAX
+    diff = tuple(x for leaves, _ in flat for x in leaves)
+    tds = tuple(td for _, td in flat)
     for a in diff:
         if not (type(a) in PLAIN_TYPES or isinstance(a, (Tracer, np.generic))
                 or hasattr(a, "shape")):
             raise TypeError(f"{name}: differentiable arguments must be pytrees of arrays or "
                             f"floats, got {type(a).__name__} (mark it in nondiff_argnums)")
-    return tuple(args[i] for i in nondiff), diff, tds
+    return nd, diff, None if all(td == LEAF for td in tds) else tds
 
 
 def _rebuild(leaves: Sequence[Any], tds: Any) -> list:
@@ -160,6 +160,8 @@ class _Layout:
 
     def pack_output(self, out: Any, name: str) -> Any:
         """``out`` (plain values), packed when it is a pytree of several arrays or floats."""
+        if type(out) in PLAIN_TYPES or isinstance(out, Tracer):
+            return out  # one array or float: nothing to pack (nor to flatten)
         leaves, td = flatten(out)
         if td == LEAF:
             return out
@@ -293,7 +295,8 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         t = _fit(out[1], ans, what)
         if type(t) not in (float, int):  # a Python number takes its primal's dtype
             tdt, adt = getattr(t, "dtype", None), getattr(ans, "dtype", None)
-            if tdt is not None and adt is not None and np.dtype(adt).kind == "f" and tdt != adt:
+            if tdt is not adt and tdt is not None and adt is not None and tdt != adt \
+                    and np.dtype(adt).kind == "f":  # the same dtype object: one test
                 raise TypeError(f"{what}: dtype {np.dtype(tdt)} does not match the output's "
                                 f"dtype {np.dtype(adt)} (as JAX refuses it)")
         return t

@@ -27,6 +27,15 @@ def _each_transform(f, x):
     }
 
 
+def _call(fn, x, traced, err, shown):
+    """``fn(x)``, or ``fn`` inside ``dt.grad`` when ``traced``, must raise ``err`` showing ``shown``."""
+    with pytest.raises(err, match=shown):
+        if traced:
+            dt.grad(lambda a: dnp.sum(fn(a)))(x)
+        else:
+            fn(x)
+
+
 TRANSFORMS = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian"]
 
 # ---------------------------------------------------------------- non-scalar outputs for grad
@@ -349,12 +358,7 @@ def test_bad_axis_to_other_functions(fn, shown):
     (lambda x: dnp.reshape(dnp.ravel(x), (2, 2)), r"cannot reshape size 6 into shape \(2, 2\)"),
 ])
 def test_reshape_to_incompatible_shape(fn, shown, traced):
-    x = np.ones((2, 3))
-    with pytest.raises(ValueError, match=shown):
-        if traced:
-            dt.grad(lambda a: dnp.sum(fn(a)))(x)
-        else:
-            fn(x)
+    _call(fn, np.ones((2, 3)), traced, ValueError, shown)
 
 
 def test_reshape_method_on_traced_value():
@@ -446,14 +450,24 @@ def test_check_grads_refuses_options_that_check_nothing(kwargs, err, shown):
         dt.check_grads(**call)
 
 
-@pytest.mark.parametrize("kwargs, err, shown", [
-    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, got 'a'"),
-    ({"rtol": "a"}, ValueError, "rtol: expected a non-negative finite number, got 'a'"),
-    ({"atol": -1.0}, ValueError, "atol: expected a non-negative finite number, got -1.0"),
+@pytest.mark.parametrize("check", [
+    lambda **kw: dt.check_grads(SQ, (np.ones(2),), **kw),
+    lambda **kw: dt.check_against_jax(SQ, np.ones(2), **kw),  # rtol='a' failed on reading .ok
 ])
-def test_check_grads_refuses_bad_tolerances_and_seeds(kwargs, err, shown):
+@pytest.mark.parametrize("kwargs, err, shown", [
+    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, a numpy Generator or None, "
+     "got 'a'"),
+    ({"rtol": "a"}, ValueError, "rtol: expected a non-negative finite number, got 'a'"),
+    ({"rtol": -1.0}, ValueError, "rtol: expected a non-negative finite number, got -1.0"),
+])
+def test_checks_refuse_bad_tolerances_and_seeds(check, kwargs, err, shown):
     with pytest.raises(err, match=shown):
-        dt.check_grads(SQ, (np.ones(2),), **kwargs)
+        check(**kwargs)
+
+
+def test_check_grads_refuses_a_bad_atol():
+    with pytest.raises(ValueError, match="atol: expected a non-negative finite number, got -1.0"):
+        dt.check_grads(SQ, (np.ones(2),), atol=-1.0)
 
 
 def test_check_grads_at_a_nan_input_agrees_nan_with_nan():
@@ -559,12 +573,7 @@ def test_check_coloring_refuses_an_unknown_mode():
     (lambda a: dnp.sort(a, axis=0.0), TypeError, "axis: expected an int, got 0.0"),
 ])
 def test_bad_counts_and_orders(fn, err, shown, traced):
-    x = np.arange(4.0)
-    with pytest.raises(err, match=shown):
-        if traced:
-            dt.grad(lambda a: dnp.sum(fn(a)))(x)
-        else:
-            fn(x)
+    _call(fn, np.arange(4.0), traced, err, shown)
 
 
 # ---------------------------------------------------------------- NumPy integers as counts
@@ -774,7 +783,7 @@ def test_mlp_loss_refuses_labels_that_would_broadcast():
     net = dt.nn.ArrayMLP(2, [3, 1])
     xs = np.ones((4, 2))
     assert np.ndim(net.loss(xs, np.ones(4))) == 0
-    with pytest.raises(ValueError, match=r"ys: shape \(4, 1\) does not match the \(4,\) predictions"):
+    with pytest.raises(ValueError, match=r"ys: shape \(4, 1\) does not match pred.s shape \(4,\)"):
         net.loss(xs, np.ones((4, 1)))  # was: a sum over a (4, 4) broadcast
 
 

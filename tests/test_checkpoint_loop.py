@@ -230,3 +230,14 @@ def test_replay_sees_the_closure_as_it_was_at_the_call(policy, kw):
     jloss = loop_of_loops(jnp, lambda f, h, n: jax.lax.fori_loop(0, n, lambda i, a: f(a), h))
     assert_close(dt.grad(loss)(w), jax.grad(jloss)(jnp.asarray(w)))
     assert_close(dt.hessian(loss)(w), jax.hessian(jloss)(jnp.asarray(w)), rtol=1e-10)
+
+
+def test_leaf_kinds_are_checked_once_per_run_not_per_segment(monkeypatch):
+    import dualtape.loop as loop
+
+    seen = []
+    floating = loop._floating
+    monkeypatch.setattr(loop, "_floating", lambda v: seen.append(v) or floating(v))
+    f = lambda x: dnp.sum(dt.checkpoint_loop(lambda s: dnp.sin(s) * 1.01, x, 60, snapshots=3))  # noqa: E731
+    dt.grad(f)(np.ones(4))
+    assert len(seen) == 2  # x0's leaf and the first step's (was: 2 per segment, 238 here)

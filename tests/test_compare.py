@@ -371,13 +371,3 @@ def test_cli_an_n_whose_jacobian_cannot_be_held_is_one_line(user, capsys):
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1
     assert "the Jacobian would have 400,000,000 entries" in err
-
-
-@pytest.mark.parametrize("kwargs, err, shown", [
-    ({"seed": "a"}, TypeError, "seed: expected a non-negative int, got 'a'"),
-    ({"rtol": "a"}, ValueError, "rtol: expected a non-negative finite number, got 'a'"),
-    ({"rtol": -1.0}, ValueError, "rtol: expected a non-negative finite number, got -1.0"),
-])
-def test_check_against_jax_refuses_bad_options(kwargs, err, shown):
-    with pytest.raises(err, match=shown):  # rtol='a' raised only when .ok was read
-        dt.check_against_jax(lambda x: dnp.sum(x * x), np.ones(2), **kwargs)

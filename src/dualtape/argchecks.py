@@ -21,13 +21,39 @@ __all__ = [
     "dtype_of",
     "dynamic",
     "input_leaf",
+    "is_count",
+    "is_integral",
     "is_integer_output",
     "leaf_names",
     "normalize_argnums",
     "output_leaf",
+    "rng_for",
     "substitute",
     "zeros",
 ]
+
+
+def is_integral(x: Any) -> bool:
+    """Whether ``x`` is a Python or NumPy int or a 0-d int array, as ``operator.index``
+    takes them (a bool is not)."""
+    if isinstance(x, np.ndarray):
+        return x.ndim == 0 and x.dtype.kind in "iu"
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def is_count(x: Any, low: int = 0) -> bool:
+    """Whether ``x`` is an int (:func:`is_integral`) of at least ``low``."""
+    return is_integral(x) and x >= low
+
+
+def rng_for(seed: Any, name: str = "seed") -> np.random.Generator:
+    """``np.random.default_rng(seed)`` for a seed it takes: None, an int >= 0, a Generator or
+    a SeedSequence (a float or a string is a TypeError naming ``name``)."""
+    if seed is not None and not isinstance(seed, (np.random.Generator, np.random.SeedSequence)) \
+            and not is_count(seed):
+        raise TypeError(f"{name}: expected a non-negative int, a numpy Generator or None, got "
+                        f"{seed!r}")
+    return np.random.default_rng(seed)
 
 
 def check_callable(fun: Any, what: str = "fun") -> None:

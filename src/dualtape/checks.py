@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .api import jvp, vjp
-from .argchecks import check_callable
+from .argchecks import check_callable, is_count, rng_for
 from .tree import flatten, unflatten
 
 __all__ = ["check_grads", "check_against_jax", "JaxComparison"]
@@ -46,8 +46,7 @@ def _close(a: float, b: float, rtol: float, atol: float, what: str) -> None:
 
 
 def _check_tolerances(seed: Any, **tols: Any) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed: expected a non-negative int, got {seed!r}")
+    rng_for(seed)
     for name, tol in tols.items():
         if tol is not None and (isinstance(tol, bool) or not isinstance(
                 tol, (int, float, np.integer, np.floating)) or not 0 <= tol < np.inf):
@@ -59,7 +58,7 @@ def _check_options(f: Any, args: Any, order: Any, modes: Any, eps: Any) -> tuple
     check_callable(f, "f")
     if not isinstance(args, (tuple, list)):
         raise TypeError(f"args: expected a tuple or list of arguments, got {type(args).__name__}")
-    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+    if not is_count(order, 1):
         raise ValueError(f"order: expected a positive int, got {order!r}")
     modes = (modes,) if isinstance(modes, str) else modes
     if not isinstance(modes, (tuple, list)) or not modes or any(

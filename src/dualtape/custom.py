@@ -45,19 +45,19 @@ def _split(args: tuple, nondiff: tuple[int, ...], name: str) -> tuple[tuple, tup
         if any(isinstance(x, Tracer) for x in flatten(args[i])[0]):
             raise TypeError(f"{name}: argument {i} is in nondiff_argnums but is being "
                             "differentiated; remove it from nondiff_argnums")
-    diff = tuple(a for i, a in enumerate(args) if i not in nondiff)
-    tds = None
-    if not all(type(a) in PLAIN_TYPES or isinstance(a, Tracer) for a in diff):
-        flat = [flatten(a) for a in diff]  # pytree arguments: their leaves, as in JAX
-        diff = tuple(x for leaves, _ in flat for x in leaves)
-        tds = tuple(td for _, td in flat)
-        tds = None if all(td == LEAF for td in tds) else tds
+    diff = tuple(a for i, a in enumerate(args) if i not in nondiff) if nondiff else args
+    nd = tuple(args[i] for i in nondiff)
+    if all(type(a) in PLAIN_TYPES or isinstance(a, Tracer) for a in diff):
+        return nd, diff, None  # arrays, floats and traced values: nothing to flatten or check
+    flat = [flatten(a) for a in diff]  # pytree arguments: their leaves, as in JAX
+    diff = tuple(x for leaves, _ in flat for x in leaves)
+    tds = tuple(td for _, td in flat)
     for a in diff:
         if not (type(a) in PLAIN_TYPES or isinstance(a, (Tracer, np.generic))
                 or hasattr(a, "shape")):
             raise TypeError(f"{name}: differentiable arguments must be pytrees of arrays or "
                             f"floats, got {type(a).__name__} (mark it in nondiff_argnums)")
-    return tuple(args[i] for i in nondiff), diff, tds
+    return nd, diff, None if all(td == LEAF for td in tds) else tds
 
 
 def _rebuild(leaves: Sequence[Any], tds: Any) -> list:
@@ -73,18 +73,31 @@ def _rebuild(leaves: Sequence[Any], tds: Any) -> list:
 
 
 def _ct_leaves(cts: Sequence[Any], tds: Any, name: str) -> list:
-    """bwd's cotangents of pytree arguments, as leaves (``None`` for a whole argument: zeros)."""
+    """bwd's cotangents of pytree arguments, as leaves (``None`` for a whole argument or a
+    part of one stands for zeros, as in JAX)."""
     out: list = []
     for k, (c, td) in enumerate(zip(cts, tds, strict=True)):
-        if c is None:
-            out += [None] * td.num_leaves
-            continue
         leaves, ctd = flatten(c)
-        if ctd != td:
+        if ctd == td:
+            out += leaves
+        elif not _with_zeros(td, ctd, iter(leaves), out):
             raise TypeError(f"{name}: bwd's cotangent {k}: structure {ctd} does not match the "
                             f"argument's {td}")
-        out += leaves
     return out
+
+
+def _with_zeros(td: Any, ctd: Any, leaves: Any, out: list) -> bool:
+    """Append the leaves of a cotangent of structure ``ctd`` for an argument of structure
+    ``td``, ``None`` for each leaf of a part given as ``None``; False where they differ."""
+    if ctd.kind == "none":
+        out += [None] * td.num_leaves
+        return True
+    if td.kind == "leaf" or ctd.kind == "leaf":
+        out.append(next(leaves))
+        return td.kind == ctd.kind
+    if td.kind != ctd.kind or td.meta != ctd.meta or len(td.children) != len(ctd.children):
+        return False
+    return all(_with_zeros(a, b, leaves, out) for a, b in zip(td.children, ctd.children, strict=True))
 
 
 def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> list:
@@ -148,6 +161,8 @@ class _Layout:
 
     def pack_output(self, out: Any, name: str) -> Any:
         """``out`` (plain values), packed when it is a pytree of several arrays or floats."""
+        if type(out) in PLAIN_TYPES or isinstance(out, Tracer):
+            return out  # one array or float: nothing to pack (nor to flatten)
         leaves, td = flatten(out)
         if td == LEAF:
             return out
@@ -197,11 +212,22 @@ def _per_direction(fn: Callable[[list], Any], batched: list, nb: int, like: Any)
     """Apply ``fn`` (written for one direction) to each direction of vector mode and stack."""
     if nb == 0:
         return fn(batched)
+    batch, outs = _each_direction(fn, batched, nb)
+    return _stacked(outs, batch, like)
+
+
+def _each_direction(fn: Callable[[list], Any], batched: list, nb: int) -> tuple[tuple, list]:
+    """The batch shape of vector mode's ``nb`` leading axes, and ``fn`` of each direction."""
     ref = next(b for b in batched if b is not None)
     batch = shape_of(ref)[:nb]
     n = math.prod(batch)
     flat = [None if b is None else dnp.reshape(b, (n,) + shape_of(b)[nb:]) for b in batched]
-    outs = [fn([None if f is None else f[k] for f in flat]) for k in range(n)]
+    return batch, [fn([None if f is None else f[k] for f in flat]) for k in range(n)]
+
+
+def _stacked(outs: list, batch: tuple, like: Any) -> Any:
+    if not outs:  # no direction (an empty input or output): an empty block
+        return np.zeros(batch + shape_of(like), getattr(like, "dtype", np.float64))
     return dnp.reshape(dnp.stack(outs, 0), batch + shape_of(like))
 
 
@@ -270,7 +296,8 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         t = _fit(out[1], ans, what)
         if type(t) not in (float, int):  # a Python number takes its primal's dtype
             tdt, adt = getattr(t, "dtype", None), getattr(ans, "dtype", None)
-            if tdt is not None and adt is not None and np.dtype(adt).kind == "f" and tdt != adt:
+            if tdt is not adt and tdt is not None and adt is not None and tdt != adt \
+                    and np.dtype(adt).kind == "f":  # the same dtype object: one test
                 raise TypeError(f"{what}: dtype {np.dtype(tdt)} does not match the output's "
                                 f"dtype {np.dtype(adt)} (as JAX refuses it)")
         return t
@@ -385,8 +412,9 @@ class custom_vjp:  # noqa: N801  (JAX's name)
                 nb = ndim_of(g) - ndim_of(out)
                 if nb == 0:
                     last[1] = one([g])
-                else:
-                    last[1] = [_per_direction(lambda gs, j=j: one(gs)[j], [g], nb, x)
+                else:  # one bwd call per direction, its cotangents split by argument
+                    batch, per = _each_direction(one, [g], nb)
+                    last[1] = [_stacked([p[j] for p in per], batch, x)
                                for j, x in enumerate(vals)]
                 last[0] = g
             return last[1][i]

@@ -18,10 +18,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from . import dispatch
 from .api import vjp
+from .argchecks import is_count
 from .checkpointing import Call, _is_float, bind_call, needs_tape
 from .counting import recomputing
 from .registry import Tracer
@@ -61,9 +60,15 @@ class LoopStats:
         return max(0, self.forward_steps - self.n_steps)
 
 
+def _floating(v: Any) -> bool:
+    """Whether a state leaf is floating-point (a JAX array's by its dtype)."""
+    return _is_float(v) or getattr(getattr(v, "dtype", None), "kind", "") == "f"
+
+
 def _apply(step: Callable, x: Any, count: int, td: Any, stats: LoopStats) -> Any:
     """``count`` applications of ``step``; the first one's result is checked against ``td``."""
-    kinds = [_is_float(v) for v in flatten(x)[0]] if count else []
+    # each leaf's kind is checked at the run's first step only (not again per segment)
+    kinds = [_floating(v) for v in flatten(x)[0]] if count and not stats.forward_steps else []
     for i in range(count):
         x = step(x)
         if not i:
@@ -71,8 +76,8 @@ def _apply(step: Callable, x: Any, count: int, td: Any, stats: LoopStats) -> Any
             if got != td:
                 raise ValueError(f"step: returned a state with structure {got}, expected that "
                                  f"of x0, {td}")
-            for k, (was, v) in enumerate(zip(kinds, leaves, strict=True)):
-                if _is_float(v) != was:
+            for k, (was, v) in enumerate(zip(kinds, leaves if kinds else [], strict=True)):
+                if _floating(v) != was:
                     raise TypeError(f"step: leaf {k} of the state it returned is "
                                     f"{getattr(v, 'dtype', type(v).__name__)}, where x0's is "
                                     f"{'' if was else 'not '}floating-point; keep each leaf's "
@@ -212,7 +217,7 @@ class _Run:
 
 
 def _check_int(value: Any, name: str, low: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+    if not is_count(value, low):
         raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
     return int(value)
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..argchecks import is_count
 from ..ops import Meta, shape_of
 from ..reverse import Tape, TapeValue
 from ..reverse import backward as reverse_pass
@@ -238,7 +239,7 @@ def to_dot(graph: Value | Tape | TapeTrace, *, title: str | None = None, digits:
     """
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir: expected LR, TB, RL or BT, got {rankdir!r}")
-    if not isinstance(digits, (int, np.integer)) or isinstance(digits, bool) or digits < 1:
+    if not is_count(digits, 1):
         raise ValueError(f"digits: expected a positive int, got {digits!r}")
     if isinstance(graph, Value):
         return _value_dot(graph, digits, title, rankdir)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .. import numpy as dnp
 from .value import Value
 
@@ -35,11 +37,18 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _same_shape(x: Any, y: Any, xname: str, yname: str) -> None:
+def _broadcasts_to(ys: tuple, xs: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(xs, ys) == xs
+    except ValueError:
+        return False
+
+
+def same_shape(x: Any, y: Any, xname: str, yname: str) -> None:
     """Refuse labels that would broadcast against the predictions into a bigger loss."""
-    ys = dnp.shape(y)
-    if ys and ys != dnp.shape(x):  # a scalar label is shared by every element
-        raise ValueError(f"{yname}: shape {ys} does not match {xname}'s shape {dnp.shape(x)} "
+    xs, ys = dnp.shape(x), dnp.shape(y)
+    if ys != xs and not _broadcasts_to(ys, xs):  # () or (1,) labels are shared
+        raise ValueError(f"{yname}: shape {ys} does not match {xname}'s shape {xs} "
                          "(broadcasting them would pair every prediction with every label)")
 
 
@@ -79,7 +88,7 @@ def binary_cross_entropy_with_logits(z: Any, y: Any, reduction: str = "mean") ->
     if isinstance(y, Value):
         raise TypeError("binary_cross_entropy_with_logits: y is a Value but z is not; "
                         "use Values for both or arrays for both")
-    _same_shape(z, y, "z", "y")
+    same_shape(z, y, "z", "y")
     loss = dnp.add(dnp.multiply(y, dnp.softplus(dnp.negative(z))),
                    dnp.multiply(dnp.subtract(1.0, y), dnp.softplus(z)))
     return _reduce(loss, reduction)
@@ -94,7 +103,7 @@ def binary_cross_entropy(p: Any, y: Any, reduction: str = "mean") -> Any:
     """
     if isinstance(p, Value):
         return -(p.log() * y + (1.0 - p).log() * (1.0 - y))
-    _same_shape(p, y, "p", "y")
+    same_shape(p, y, "p", "y")
     loss = dnp.negative(dnp.add(dnp.multiply(y, dnp.log(p)),
                                 dnp.multiply(dnp.subtract(1.0, y), dnp.log(dnp.subtract(1.0, p)))))
     return _reduce(loss, reduction)
@@ -123,6 +132,6 @@ def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Any:
         if reduction == "none":
             return terms
         _reduce(total, reduction)
-    _same_shape(pred, target, "pred", "target")
+    same_shape(pred, target, "pred", "target")
     diff = dnp.subtract(pred, target)
     return _reduce(dnp.multiply(diff, diff), reduction)

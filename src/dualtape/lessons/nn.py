@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as dnp
+from ..argchecks import is_integral, rng_for
+from .losses import same_shape
 from .value import Value
 
 __all__ = [
@@ -57,17 +59,11 @@ def activation_fn(name: str | None) -> Callable[[Any], Any]:
 
 
 def _rng(seed: int | np.random.Generator | None, name: str = "seed") -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
-                             or seed < 0):
-        raise TypeError(f"{name}: expected a non-negative int, a numpy Generator or None, "
-                        f"got {seed!r}")
-    return np.random.default_rng(seed)
+    return rng_for(seed, name)
 
 
 def _size(n: Any, name: str) -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+    if not is_integral(n):
         raise TypeError(f"{name}: expected a positive int, got {n!r}")
     if n < 1:
         raise ValueError(f"{name}: expected a positive int, got {n!r}")
@@ -253,9 +249,7 @@ def mlp_loss(params: Params, xs: Any, ys: Any, activation: str | None = "relu",
     """The lesson's loss: ``sum((mlp(x) - y) ** 2)`` over the samples (one output)."""
     pred = mlp_apply(params, xs, activation, final_activation)
     pred = dnp.reshape(pred, (-1,)) if dnp.ndim(pred) > 1 else pred
-    if dnp.shape(ys) not in ((), dnp.shape(pred)):  # would broadcast into a bigger loss
-        raise ValueError(f"ys: shape {dnp.shape(ys)} does not match the {dnp.shape(pred)} "
-                         "predictions (one label per sample)")
+    same_shape(pred, ys, "pred", "ys")
     diff = dnp.subtract(pred, ys)
     return dnp.sum(dnp.multiply(diff, diff))
 

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from ..argchecks import is_count
 from .losses import mse_loss
 from .nn import MLP, ArrayMLP, mlp_loss, scalar_grads
 
@@ -95,7 +96,7 @@ def train_lesson_mlp(steps: int = 100, lr: float = 0.01, seed: int = 2, *,
     (dualtape reverse mode, dualtape forward mode, ``jax.grad``) and the
     largest difference is recorded.  ``verbose`` prints the loss every 10 steps.
     """
-    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+    if not is_count(steps):
         raise ValueError(f"steps: expected an int >= 0, got {steps!r}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
         raise TypeError(f"lr: expected a real number, got {lr!r}")

@@ -65,16 +65,18 @@ Number = float | int
 
 
 def _float(x: Any, what: str) -> float:
-    if type(x) is float:
+    t = type(x)
+    if t is float:
         return x
-    kind = getattr(getattr(x, "dtype", None), "kind", "f")  # NumPy's: complex, str, bool
-    if isinstance(x, (bool, str, bytes, complex)) or kind not in "iuf" or not hasattr(
-            x, "__float__"):
-        raise TypeError(f"{what}: expected a real number or a Value, got {type(x).__name__}"
-                        + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
-    if getattr(x, "shape", ()) not in ((), None):
-        raise TypeError(f"{what}: Value holds one scalar, got an array of shape {x.shape}; "
-                        "use dualtape.numpy (dt.grad / dt.jvp) for arrays")
+    if t is not int:  # a Python int (x * 2) needs no check: one type test per operation
+        kind = getattr(getattr(x, "dtype", None), "kind", "f")  # NumPy's: complex, str, bool
+        if isinstance(x, (bool, str, bytes, complex)) or kind not in "iuf" or not hasattr(
+                x, "__float__"):
+            raise TypeError(f"{what}: expected a real number or a Value, got {t.__name__}"
+                            + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
+        if getattr(x, "shape", ()) not in ((), None):
+            raise TypeError(f"{what}: Value holds one scalar, got an array of shape "
+                            f"{x.shape}; use dualtape.numpy (dt.grad / dt.jvp) for arrays")
     try:
         return float(x)
     except OverflowError:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,11 @@ atleast_1d, atleast_2d, atleast_3d = _atleast_fn(1), _atleast_fn(2), _atleast_fn
 @jax_twin()
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
     """``n``-th forward difference along ``axis``."""
-    if as_int(n, "n") < 0:
+    try:
+        n = operator.index(n)  # as NumPy and JAX: True is 1, a 0-d int array its value
+    except TypeError:
+        raise TypeError(f"n: expected an int, got {n!r}") from None
+    if n < 0:
         raise ValueError(f"diff: order n must be non-negative, got {n}")
     ax = dnp._one_axis(a, axis)
     parts = []

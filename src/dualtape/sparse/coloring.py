@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..argchecks import is_count
+
 __all__ = ["Coloring", "as_pattern", "check_coloring", "color_hessian", "color_jacobian",
            "star_sources"]
 
@@ -230,7 +232,7 @@ def check_coloring(pattern: Any, coloring: Coloring) -> None:
         raise TypeError(f"coloring: colors must be a NumPy array of ints, got "
                         f"{type(k).__name__}{f' of dtype {k.dtype}' if hasattr(k, 'dtype') else ''}")
     n_colors = coloring.n_colors
-    if not isinstance(n_colors, (int, np.integer)) or isinstance(n_colors, bool) or n_colors < 0:
+    if not is_count(n_colors):
         raise TypeError(f"coloring: n_colors must be a non-negative int, got {n_colors!r}")
     if coloring.mode not in ("fwd", "rev", "sym"):
         raise ValueError(f"coloring: mode must be 'fwd', 'rev' or 'sym', got {coloring.mode!r}")

@@ -76,9 +76,11 @@ def _sinc_derivative_y(y: np.ndarray, k: int) -> np.ndarray:
     yl = y[~small]
     # Leibniz on sin(y) * (1/y): sin^(j)(y) = sin(y + j pi/2), (1/y)^(m) = (-1)^m m! / y^(m+1)
     big = np.zeros_like(yl)
+    # sin(y + j pi/2) by quadrant: adding j pi/2 to a large y rounds the phase away
+    quadrant = (np.sin(yl), np.cos(yl), -np.sin(yl), -np.cos(yl))
     for j in range(k + 1):
         m = k - j
-        big += math.comb(k, j) * np.sin(yl + j * np.pi / 2) * (-1.0) ** m * math.factorial(m) \
+        big += math.comb(k, j) * quadrant[j % 4] * (-1.0) ** m * math.factorial(m) \
             / yl ** (m + 1)
     out[~small] = big
     return out

@@ -335,6 +335,9 @@ EDGE_JACOBIANS = {
     # x / y underflowed to -0, so floor gave 0, not -1: remainder's slope in y was 0 (JAX: 1)
     "remainder, quotient underflows": (lambda y: dnp.remainder(REM_X, y), lambda y: jnp.remainder(REM_X, y),
                                        (np.array([-INF, -1e300, 1e300, INF, -INF]),)),
+    # forward: 0 * inf from another entry's overflowed co-product gave NaN (JAX: -1e300, 1)
+    "prod overflowing co-products": (lambda a: dnp.prod(a, axis=1), lambda a: jnp.prod(a, axis=1),
+                                     (np.array([[1e300, -1e300, 1.0], [1e200, 1e200, 1e-200]]),)),
     "mean where none": (lambda a: dnp.mean(a, where=np.zeros(3, bool)), lambda a: jnp.mean(a, where=np.zeros(3, bool)),
                         (np.array([1.0, 2.0, 3.0]),)),
 }

@@ -338,6 +338,8 @@ EDGE_JACOBIANS = {
     # forward: 0 * inf from another entry's overflowed co-product gave NaN (JAX: -1e300, 1)
     "prod overflowing co-products": (lambda a: dnp.prod(a, axis=1), lambda a: jnp.prod(a, axis=1),
                                      (np.array([[1e300, -1e300, 1.0], [1e200, 1e200, 1e-200]]),)),
+    "cumprod over- and underflowing": (lambda a: dnp.cumprod(a, axis=1), lambda a: jnp.cumprod(a, axis=1),
+                                       (np.array([[1e300, 1e300], [1e-300, 1e-300]]),)),
     "mean where none": (lambda a: dnp.mean(a, where=np.zeros(3, bool)), lambda a: jnp.mean(a, where=np.zeros(3, bool)),
                         (np.array([1.0, 2.0, 3.0]),)),
 }
@@ -383,9 +385,10 @@ def test_edge_warnings_and_refusals_name_the_problem():
         dnp.quantile(np.zeros((0, 3)), 0.5, axis=0)
 
 
-@pytest.mark.parametrize("x", [[INF, 1.0, 2.0, 3.0], [NAN, 1.0, 2.0], [2.0, -INF, 0.5]])
+@pytest.mark.parametrize("x", [[INF, 1.0, 2.0, 3.0], [NAN, 1.0, 2.0], [2.0, -INF, 0.5], [1e300, 1e300], [1e-300, 1e-300]])
 def test_cumprod_gradient_at_an_infinite_or_nan_entry_matches_jax(x):
-    # dividing the running products by x gave NaN in every entry (JAX: 9 for the first)
+    # dividing the running products by x gave NaN in every entry (JAX: 9 for the first), and
+    # dividing overflowed or underflowed ones gave NaN or 0 (JAX: 2e300 + 1, 2e-300 + 1)
     x, w = np.array(x), np.arange(1.0, len(x) + 1)
     with np.errstate(all="ignore"):
         got = dt.grad(lambda a: dnp.sum(dnp.cumprod(a) * w))(x)

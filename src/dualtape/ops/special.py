@@ -85,7 +85,8 @@ def _sinc_derivative_y(y: np.ndarray, k: int) -> np.ndarray:
     # Leibniz on sin(y) * (1/y): sin^(j)(y) = sin(y + j pi/2), (1/y)^(m) = (-1)^m m! / y^(m+1)
     big = np.zeros_like(yl)
     # sin(y + j pi/2) by quadrant: adding j pi/2 to a large y rounds the phase away
-    quadrant = (np.sin(yl), np.cos(yl), -np.sin(yl), -np.cos(yl))
+    sin_y, cos_y = np.sin(yl), np.cos(yl)
+    quadrant = (sin_y, cos_y, -sin_y, -cos_y)
     for j in range(k + 1):
         m = k - j
         big += math.comb(k, j) * quadrant[j % 4] * (-1.0) ** m * math.factorial(m) \

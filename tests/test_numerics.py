@@ -301,6 +301,7 @@ def test_edge_values_and_dtypes_match_numpy(name):
 # name -> (dualtape function, JAX's, arguments): Jacobians in each mode against JAX's in the
 # same mode (at these points JAX's two modes can differ: a NaN forward, 0 backward)
 LAE_Y = np.array([0.0, 0.0, INF])
+REM_X = np.array([1.0, 1e-300, -1e-300, 2.0, 0.0])
 EDGE_JACOBIANS = {
     "median [1, inf, inf]": (dnp.median, jnp.median, (np.array([1.0, INF, INF]),)),
     "median [inf, 2, inf, 1]": (dnp.median, jnp.median, (np.array([INF, 2.0, INF, 1.0]),)),
@@ -331,6 +332,14 @@ EDGE_JACOBIANS = {
                          (np.array([INF, -INF, INF]),)),
     "logaddexp2 at inf": (lambda a: dnp.logaddexp2(a, LAE_Y), lambda a: jnp.logaddexp2(a, LAE_Y),
                           (np.array([INF, -INF, INF]),)),
+    # x / y underflowed to -0, so floor gave 0, not -1: remainder's slope in y was 0 (JAX: 1)
+    "remainder, quotient underflows": (lambda y: dnp.remainder(REM_X, y), lambda y: jnp.remainder(REM_X, y),
+                                       (np.array([-INF, -1e300, 1e300, INF, -INF]),)),
+    # forward: 0 * inf from another entry's overflowed co-product gave NaN (JAX: -1e300, 1)
+    "prod overflowing co-products": (lambda a: dnp.prod(a, axis=1), lambda a: jnp.prod(a, axis=1),
+                                     (np.array([[1e300, -1e300, 1.0], [1e200, 1e200, 1e-200]]),)),
+    "cumprod over- and underflowing": (lambda a: dnp.cumprod(a, axis=1), lambda a: jnp.cumprod(a, axis=1),
+                                       (np.array([[1e300, 1e300], [1e-300, 1e-300]]),)),
     "mean where none": (lambda a: dnp.mean(a, where=np.zeros(3, bool)), lambda a: jnp.mean(a, where=np.zeros(3, bool)),
                         (np.array([1.0, 2.0, 3.0]),)),
 }
@@ -376,11 +385,39 @@ def test_edge_warnings_and_refusals_name_the_problem():
         dnp.quantile(np.zeros((0, 3)), 0.5, axis=0)
 
 
-@pytest.mark.parametrize("x", [[INF, 1.0, 2.0, 3.0], [NAN, 1.0, 2.0], [2.0, -INF, 0.5]])
+@pytest.mark.parametrize("x", [[INF, 1.0, 2.0, 3.0], [NAN, 1.0, 2.0], [2.0, -INF, 0.5], [1e300, 1e300], [1e-300, 1e-300]])
 def test_cumprod_gradient_at_an_infinite_or_nan_entry_matches_jax(x):
-    # dividing the running products by x gave NaN in every entry (JAX: 9 for the first)
+    # dividing the running products by x gave NaN in every entry (JAX: 9 for the first), and
+    # dividing overflowed or underflowed ones gave NaN or 0 (JAX: 2e300 + 1, 2e-300 + 1)
     x, w = np.array(x), np.arange(1.0, len(x) + 1)
     with np.errstate(all="ignore"):
         got = dt.grad(lambda a: dnp.sum(dnp.cumprod(a) * w))(x)
     want = jax.grad(lambda a: jnp.sum(jnp.cumprod(a) * w))(jnp.asarray(x))
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_sinc_derivatives_far_from_zero_match_jax():
+    # sin(y + j pi/2) with y = pi x large lost the phase: 2e-8 off at 1e8, the wrong sign at 1e300
+    x = np.array([1e8 + 0.3, 3e15 + 0.5, 1e300, -1e300])
+    for ours, theirs in ((dt.jacrev(dnp.sinc), jax.jacrev(jnp.sinc)),
+                         (dt.hessian(lambda a: dnp.sum(dnp.sinc(a))), jax.hessian(lambda a: jnp.sum(jnp.sinc(a))))):
+        with np.errstate(over="ignore"):  # y ** k overflows at 1e300: its term is 0
+            got = np.diag(ours(x))
+        np.testing.assert_allclose(got, np.diag(theirs(jnp.asarray(x))), rtol=1e-12, atol=0)
+
+
+# name -> (dualtape function, JAX's, point): Hessians of a sum at special points
+EDGE_HESSIANS = {
+    # (1/3) / cbrt(x)^2 differentiated gave 0 * inf = NaN at 0 and inf (JAX: -inf, inf, -0, 0)
+    "cbrt at 0 and inf": (dnp.cbrt, jnp.cbrt, np.array([0.0, -0.0, INF, -INF, 8.0])),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE_HESSIANS))
+def test_edge_hessians_match_jax(name):
+    f, jf, x = EDGE_HESSIANS[name]
+    with np.errstate(all="ignore"):
+        got = dt.hessian(lambda a: dnp.sum(f(a)))(x)
+    want = jax.hessian(lambda a: jnp.sum(jf(a)))(jnp.asarray(x))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))

@@ -131,8 +131,25 @@ def _prod_others(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
     return transpose(others, axes=inverse)
 
 
+def _times_others(t: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
+    # t * others, where others overflowed to inf: a zero t gives 0, not 0 * inf = NaN
+    w = _prod_others(ans, x, axis, keepdims)
+    tw = mul(t, w)
+    if not np.isfinite(np.asarray(concrete(w))).all():
+        tw = where(np.asarray(concrete(t)) == 0, 0.0, tw)
+    return tw
+
+
+def _prod_jvp(t: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
+    return sum_(_times_others(t, ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
+def _prod_vjp(g: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
+    return _times_others(_restore(g, x, axis, keepdims), ans, x, axis, keepdims)
+
+
 prod = _reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
-                  _prod_others, flops=reduce_flops)
+                  jvp=_prod_jvp, vjp=_prod_vjp, flops=reduce_flops)
 
 
 _F64 = np.dtype(np.float64)

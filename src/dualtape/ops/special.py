@@ -54,7 +54,15 @@ log2 = _unary("log2", np.log2, lambda ans, x: ops.reciprocal(ops.mul(x, _LN2)))
 log10 = _unary("log10", np.log10, lambda ans, x: ops.reciprocal(ops.mul(x, _LN10)))
 exp2 = _unary("exp2", np.exp2, lambda ans, x: ops.mul(ans, _LN2), saves="ans")
 # cbrt' = 1 / (3 cbrt(x)^2): infinite at 0, as in JAX.
-cbrt = _unary("cbrt", np.cbrt, lambda ans, x: ops.div(1.0 / 3.0, ops.square(ans)), saves="ans")
+def _cbrt_slope(ans: Any, x: Any) -> Any:
+    # at 0 or inf, ans ** -2 keeps the next order's limit (the quotient's gives 0 * inf = NaN)
+    a = np.asarray(dispatch.concrete(ans))
+    if ((a == 0) | np.isinf(a)).any():
+        return ops.mul(1.0 / 3.0, ops.power_const(ans, p=-2))
+    return ops.div(1.0 / 3.0, ops.square(ans))
+
+
+cbrt = _unary("cbrt", np.cbrt, _cbrt_slope, saves="ans")
 
 # ---------------------------------------------------------------- sinc and all its derivatives
 
@@ -76,9 +84,12 @@ def _sinc_derivative_y(y: np.ndarray, k: int) -> np.ndarray:
     yl = y[~small]
     # Leibniz on sin(y) * (1/y): sin^(j)(y) = sin(y + j pi/2), (1/y)^(m) = (-1)^m m! / y^(m+1)
     big = np.zeros_like(yl)
+    # sin(y + j pi/2) by quadrant: adding j pi/2 to a large y rounds the phase away
+    sin_y, cos_y = np.sin(yl), np.cos(yl)
+    quadrant = (sin_y, cos_y, -sin_y, -cos_y)
     for j in range(k + 1):
         m = k - j
-        big += math.comb(k, j) * np.sin(yl + j * np.pi / 2) * (-1.0) ** m * math.factorial(m) \
+        big += math.comb(k, j) * quadrant[j % 4] * (-1.0) ** m * math.factorial(m) \
             / yl ** (m + 1)
     out[~small] = big
     return out
@@ -144,8 +155,19 @@ def _one(ans: Any, x: Any, y: Any) -> float:
 
 
 # x - q y with q = floor(x / y) (remainder) or trunc(x / y) (fmod); q is piecewise constant.
+def _floor_quotient(x: Any, y: Any) -> Any:
+    # floor(x / y), with -1 where x / y underflowed to -0 (y infinite or huge, signs apart)
+    q = floor(ops.div(x, y))
+    qv = np.asarray(dispatch.concrete(q))
+    if not (qv == 0).any():
+        return q
+    xv, yv = np.asarray(dispatch.concrete(x)), np.asarray(dispatch.concrete(y))
+    under = (qv == 0) & (xv != 0) & (np.signbit(xv) != np.signbit(yv))
+    return ops.where(under, -1.0, q) if under.any() else q
+
+
 remainder = _binary("remainder", np.remainder, _one,
-                    lambda ans, x, y: ops.neg(floor(ops.div(x, y))), flops=_times(2))
+                    lambda ans, x, y: ops.neg(_floor_quotient(x, y)), flops=_times(2))
 fmod = _binary("fmod", np.fmod, _one, lambda ans, x, y: ops.neg(trunc(ops.div(x, y))),
                flops=_times(2))
 

@@ -85,26 +85,35 @@ def _partial_products(x: Any, axis: int) -> Any:
     return ops.where(np.triu(np.ones((n, n), dtype=bool)), cumprod(others, axis=-1), 0.0)
 
 
-def _unsafe_to_divide(x: Any) -> bool:
-    # a zero, inf or NaN: dividing the products by x would give NaN where they are finite
-    v = np.asarray(concrete(x))
-    return bool(np.any(v == 0) or not np.all(np.isfinite(v)))
+def _unsafe_to_divide(x: Any, ans: Any) -> bool:
+    # a zero, inf or NaN in x, or products over- or underflowed: dividing them by x is wrong
+    v, a = np.asarray(concrete(x)), np.abs(np.asarray(concrete(ans)))
+    return bool(np.any(v == 0) or not np.all(np.isfinite(v)) or not np.all(np.isfinite(a))
+                or np.any(a < np.finfo(np.result_type(a, np.float32)).tiny))
+
+
+def _times_partial(s: Any, w: Any) -> Any:
+    # s * w, with 0 where s is 0 and w overflowed to inf (not 0 * inf = NaN)
+    sw = ops.mul(s, w)
+    if np.all(np.isfinite(np.asarray(concrete(w)))):
+        return sw
+    return ops.where(np.asarray(concrete(s)) == 0, 0.0, sw)
 
 
 def _cumprod_jvp(t, ans, x, axis):
-    if not _unsafe_to_divide(x):
+    if not _unsafe_to_divide(x, ans):
         return ops.mul(ans, ops.cumsum(ops.div(t, x), axis=axis))
     w = _partial_products(x, axis)
     tm = ops.expand_dims(_to_last(t, axis), axis=(-1,))
-    return _from_last(ops.sum_(ops.mul(tm, w), axis=(-2,), keepdims=False), axis)
+    return _from_last(ops.sum_(_times_partial(tm, w), axis=(-2,), keepdims=False), axis)
 
 
 def _cumprod_vjp(g, ans, x, axis):
-    if not _unsafe_to_divide(x):
+    if not _unsafe_to_divide(x, ans):
         return ops.div(_rev_cumsum(ops.mul(g, ans), axis), x)
     w = _partial_products(x, axis)
     gm = ops.expand_dims(_to_last(g, axis), axis=(-2,))
-    return _from_last(ops.sum_(ops.mul(gm, w), axis=(-1,), keepdims=False), axis)
+    return _from_last(ops.sum_(_times_partial(gm, w), axis=(-1,), keepdims=False), axis)
 
 
 cumprod = register(Primitive(

@@ -9,6 +9,7 @@ ALL_STUDIES="auto_mode jacobian_scaling gradient_cost memory_depth fan_out hessi
 if [ "$#" -gt 0 ]; then
     studies="$*"
 else
+    rm -f results/benchmarks/ab_since_run.csv   # a later commit's A/B against the run being replaced
     python -m benchmarks --wait-quiet 120
     python -m benchmarks.cold                    # fresh processes: settled, cold and held heaps
     # W1-W4 and GradBench's array evals against session 13's final code, in one run

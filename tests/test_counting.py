@@ -326,3 +326,40 @@ def test_float_fast_paths_do_not_hide_operations_from_the_counter():
         counts.append(c.as_dict()["by_name"])
     assert counts[0] == counts[1] == counts[2]
     assert counts[0]["positive_mask"] == 1 and counts[0]["mul"] == 6
+
+
+def _flops_of(f, *args):
+    with dt.count() as c:
+        f(*args)
+    return c.flops
+
+
+def test_reductions_to_fewer_outputs_count_per_input_element():
+    """logsumexp (max, exp, sum, log: 4 per input) and tie_pick (max's JVP: a product and a
+    sum per tangent element) cost per element reduced, not per output."""
+    x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    assert _flops_of(lambda v: dt.ops.logsumexp(v, axis=(-1,), keepdims=False), x) == 4 * 12
+    with dt.count() as c:
+        dt.jvp(lambda v: dnp.max(v, axis=1), (x,), (x,))
+    assert c.by_name["tie_pick"] == 1 and c.flops == 12 + 2 * 12
+
+
+def test_determinants_cost_one_lu():
+    """det and slogdet are one LU factorisation, 2n^3/3 per matrix (inv is 2n^3)."""
+    a = np.eye(6) * 2.0 + 0.1
+    stack = np.stack([a, a, a])
+    assert _flops_of(dnp.linalg.det, stack) == 3 * 2 * 6 ** 3 // 3
+    assert _flops_of(dnp.linalg.slogdet, a) == 2 * (2 * 6 ** 3 // 3)
+    assert _flops_of(dnp.linalg.inv, a) == 2 * 6 ** 3
+
+
+def test_einsum_counts_the_contractions_performed():
+    """Three operands are contracted pairwise (2n^3 each), not over the joint index space
+    (4n^4); a lone transpose moves data only; an outer product is one product per entry."""
+    n = 7
+    a = np.arange(n * n, dtype=float).reshape(n, n)
+    assert _flops_of(lambda m: dnp.einsum("ij,jk,kl->il", m, m, m), a) == 2 * (2 * n ** 3)
+    assert _flops_of(lambda m: dnp.einsum("ij,jk->ik", m, m), a) == 2 * n ** 3
+    assert _flops_of(lambda m: dnp.einsum("ij->ji", m), a) == 0
+    assert _flops_of(lambda m: dnp.einsum("ii->", m), a) == n
+    assert _flops_of(lambda m: dnp.einsum("i,j->ij", m[0], m[1]), a) == n * n

@@ -363,3 +363,13 @@ def test_einsum_counts_the_contractions_performed():
     assert _flops_of(lambda m: dnp.einsum("ij->ji", m), a) == 0
     assert _flops_of(lambda m: dnp.einsum("ii->", m), a) == n
     assert _flops_of(lambda m: dnp.einsum("i,j->ij", m[0], m[1]), a) == n * n
+
+
+def test_nested_tape_counts_the_arrays_its_traced_values_hold():
+    """Forward over reverse: grad's tape saves jacfwd's Duals, each holding its value (n floats)
+    and its tangent (n x n); sin keeps x, mul keeps sin(x) and x (x once)."""
+    f = lambda v: dnp.sum(dnp.sin(v) * v)  # noqa: E731
+    with dt.count() as c:
+        dt.jacfwd(dt.grad(f))(X)
+    assert c.tape_entries == 3
+    assert c.tape_bytes == 2 * 8 * (N + N * N)

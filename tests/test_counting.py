@@ -23,6 +23,7 @@ import pytest
 import dualtape as dt
 import dualtape.numpy as dnp
 from dualtape import registry
+from dualtape.ops import decomp
 
 N = 5
 X = np.linspace(0.1, 0.9, N)
@@ -373,3 +374,16 @@ def test_nested_tape_counts_the_arrays_its_traced_values_hold():
         dt.jacfwd(dt.grad(f))(X)
     assert c.tape_entries == 3
     assert c.tape_bytes == 2 * 8 * (N + N * N)
+
+
+def test_decompositions_count_the_factors_they_return():
+    """qr returns thin Q and R: 4n^2(m - n/3); svd thin U, s and V: Golub & Van Loan's
+    cheaper of 14mn^2 + 8n^3 and 6mn^2 + 20n^3; eigh 9n^3 and cholesky n^3/3."""
+    m, n = 9, 6
+    a = np.arange(m * n, dtype=float).reshape(m, n) % 7 + np.eye(m, n)
+    assert _flops_of(decomp.qr, a) == 4 * n * n * (3 * m - n) // 3
+    assert _flops_of(decomp.svd, a) == min(14 * m * n * n + 8 * n ** 3,
+                                                         6 * m * n * n + 20 * n ** 3)
+    s = a.T @ a
+    assert _flops_of(decomp.eigh, s) == 9 * n ** 3
+    assert _flops_of(dnp.linalg.cholesky, s) == n ** 3 // 3

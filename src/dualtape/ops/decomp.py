@@ -211,9 +211,11 @@ def _jax_svd(a):
 
 
 def _svd_flops(ans, a):
+    # thin U, s and V (Golub & Van Loan, 4th ed., fig. 8.6.1): the cheaper of Golub-Reinsch
+    # 14mn^2 + 8n^3 and R-SVD 6mn^2 + 20n^3, for m >= n (swapped when wide)
     m, n = shape_of(a)[-2:]
     k = min(m, n)
-    return batch_count(a) * (4 * m * n * k + 8 * k ** 3)
+    return batch_count(a) * min(14 * m * n * k + 8 * k ** 3, 6 * m * n * k + 20 * k ** 3)
 
 
 svd = register(Primitive(
@@ -224,6 +226,12 @@ svd = register(Primitive(
 
 
 # ---------------------------------------------------------------- qr (reduced, m >= n)
+
+
+def _qr_flops(ans, a):
+    # Householder R, 2n^2(m - n/3), and as much again to form the thin Q (m >= n)
+    m, n = shape_of(a)[-2:]
+    return batch_count(a) * 4 * n * n * (3 * m - n) // 3
 
 
 def _qr_impl(a):
@@ -275,7 +283,6 @@ def _jax_qr(a):
 
 qr = register(Primitive(
     "qr", _qr_impl, jvp=(_qr_jvp,), vjp=(_qr_vjp,),
-    flops=lambda ans, a: batch_count(a) * 2 * shape_of(a)[-2] * shape_of(a)[-1] ** 2,
-    saves="ans", jax_impl=_jax_qr,
+    flops=_qr_flops, saves="ans", jax_impl=_jax_qr,
     sparsity=DENSE,
 )).bind

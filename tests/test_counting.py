@@ -387,3 +387,13 @@ def test_decompositions_count_the_factors_they_return():
     s = a.T @ a
     assert _flops_of(decomp.eigh, s) == 9 * n ** 3
     assert _flops_of(dnp.linalg.cholesky, s) == n ** 3 // 3
+
+
+def test_pinv_and_power_follow_the_stated_conventions():
+    """pinv is a thin SVD plus V diag(1/s) U^T; power, one elementary function, 1 per element."""
+    m, n = 7, 4
+    a = np.arange(m * n, dtype=float).reshape(m, n) % 5 + np.eye(m, n)
+    svd = min(14 * m * n * n + 8 * n ** 3, 6 * m * n * n + 20 * n ** 3)
+    assert _flops_of(dnp.linalg.pinv, a) == svd + m * n + 2 * m * n * n
+    assert _flops_of(lambda v: dnp.power(v, 1.5), X) == N
+    assert _flops_of(lambda v: dnp.power(v, X), X) == N

@@ -25,7 +25,7 @@ from .. import ops
 from ..dispatch import concrete
 from ..ops import add, concatenate, expand_dims, getitem, matmul, mul, shape_of, sub, sum_
 from ..registry import DENSE, Primitive, register
-from .matrix import batch_count, dtype_of, mT, solve_triangular, sym
+from .matrix import batch_count, dtype_of, mT, solve_triangular, sym, thin_svd_flops
 
 __all__ = ["DegenerateSpectrumWarning", "eigh", "svd", "qr"]
 
@@ -211,11 +211,7 @@ def _jax_svd(a):
 
 
 def _svd_flops(ans, a):
-    # thin U, s and V (Golub & Van Loan, 4th ed., fig. 8.6.1): the cheaper of Golub-Reinsch
-    # 14mn^2 + 8n^3 and R-SVD 6mn^2 + 20n^3, for m >= n (swapped when wide)
-    m, n = shape_of(a)[-2:]
-    k = min(m, n)
-    return batch_count(a) * min(14 * m * n * k + 8 * k ** 3, 6 * m * n * k + 20 * k ** 3)
+    return batch_count(a) * thin_svd_flops(*shape_of(a)[-2:])
 
 
 svd = register(Primitive(

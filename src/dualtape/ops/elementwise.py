@@ -124,7 +124,7 @@ def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
     return mul(ans, log(where(x == 0, 1.0, x)))
 
 
-power = defbinary("power", _pow_impl, _pow_dx, _pow_dy, saves="both", flops=times(2))
+power = defbinary("power", _pow_impl, _pow_dx, _pow_dy, saves="both")  # one function: 1 FLOP
 
 
 def _powc_deriv(x: Any, p: Any) -> Any:
@@ -142,7 +142,7 @@ power_const = register(Primitive(
     "power_const", lambda x, p: _pow_impl(x, p),
     jvp=(lambda t, ans, x, p: mul(t, _powc_deriv(x, p)),),
     vjp=(lambda g, ans, x, p: mul(g, _powc_deriv(x, p)),),
-    flops=times(2), sparsity=ELEMENTWISE,
+    flops=elementwise_flops, sparsity=ELEMENTWISE,
 )).bind
 
 # ---------------------------------------------------------------- selection

@@ -406,3 +406,16 @@ def test_tanh_tangent_computes_one_minus_y_squared_once_for_all_directions():
         dt.jacfwd(dnp.tanh)(X)
     assert c.by_name["tanh_tangent"] == 1
     assert c.flops == N + (N * N + 2 * N)
+
+
+def test_tie_scale_finds_the_maximisers_once_for_all_cotangents():
+    """max's VJP for m cotangents at once: the compare and tie count over x once (2 per x
+    element) and one product per output element, m x; one cotangent costs 3 per element."""
+    x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    with dt.count() as one:
+        dt.grad(lambda v: dnp.sum(dnp.max(v, axis=1)))(x)
+    with dt.count() as rows:
+        dt.jacrev(lambda v: dnp.max(v, axis=1))(x)
+    assert one.by_name["tie_scale"] == rows.by_name["tie_scale"] == 1
+    assert one.flops == 12 + 3 + 3 * 12  # max, sum, tie_scale
+    assert rows.flops == 12 + 3 * 12 + 2 * 12  # max, tie_scale for 3 cotangents

@@ -217,10 +217,15 @@ def _per_input(k: int) -> Any:
     return lambda ans, x, *args, **params: k * size_of(x)
 
 
+def _tie_scale_flops(ans: Any, g: Any, x: Any, *args: Any, **params: Any) -> int:
+    # the compare and the tie count over x once, then one product per output element
+    return size_of(ans) + 2 * size_of(x)
+
+
 # The VJP of max/min: g spread over the maximisers (batch axes of g kept); its transpose
 # is tie_pick.
 tie_scale = _tie_primitive("tie_scale", _tie_scale_impl, lambda: tie_scale, lambda: tie_pick,
-                           times(3), SPREAD)
+                           _tie_scale_flops, SPREAD)
 
 
 def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:

@@ -23,6 +23,7 @@ import pytest
 import dualtape as dt
 import dualtape.numpy as dnp
 from dualtape import registry
+from dualtape.ops import decomp
 
 N = 5
 X = np.linspace(0.1, 0.9, N)
@@ -326,3 +327,95 @@ def test_float_fast_paths_do_not_hide_operations_from_the_counter():
         counts.append(c.as_dict()["by_name"])
     assert counts[0] == counts[1] == counts[2]
     assert counts[0]["positive_mask"] == 1 and counts[0]["mul"] == 6
+
+
+def _flops_of(f, *args):
+    with dt.count() as c:
+        f(*args)
+    return c.flops
+
+
+def test_reductions_to_fewer_outputs_count_per_input_element():
+    """logsumexp (max, exp, sum, log: 4 per input) and tie_pick (max's JVP: a product and a
+    sum per tangent element) cost per element reduced, not per output."""
+    x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    assert _flops_of(lambda v: dt.ops.logsumexp(v, axis=(-1,), keepdims=False), x) == 4 * 12
+    with dt.count() as c:
+        dt.jvp(lambda v: dnp.max(v, axis=1), (x,), (x,))
+    assert c.by_name["tie_pick"] == 1 and c.flops == 12 + 2 * 12
+
+
+def test_determinants_cost_one_lu():
+    """det and slogdet are one LU factorisation, 2n^3/3 per matrix (inv is 2n^3)."""
+    a = np.eye(6) * 2.0 + 0.1
+    stack = np.stack([a, a, a])
+    assert _flops_of(dnp.linalg.det, stack) == 3 * 2 * 6 ** 3 // 3
+    assert _flops_of(dnp.linalg.slogdet, a) == 2 * (2 * 6 ** 3 // 3)
+    assert _flops_of(dnp.linalg.inv, a) == 2 * 6 ** 3
+
+
+def test_einsum_counts_the_contractions_performed():
+    """Three operands are contracted pairwise (2n^3 each), not over the joint index space
+    (4n^4); a lone transpose moves data only; an outer product is one product per entry."""
+    n = 7
+    a = np.arange(n * n, dtype=float).reshape(n, n)
+    assert _flops_of(lambda m: dnp.einsum("ij,jk,kl->il", m, m, m), a) == 2 * (2 * n ** 3)
+    assert _flops_of(lambda m: dnp.einsum("ij,jk->ik", m, m), a) == 2 * n ** 3
+    assert _flops_of(lambda m: dnp.einsum("ij->ji", m), a) == 0
+    assert _flops_of(lambda m: dnp.einsum("ii->", m), a) == n
+    assert _flops_of(lambda m: dnp.einsum("i,j->ij", m[0], m[1]), a) == n * n
+
+
+def test_nested_tape_counts_the_arrays_its_traced_values_hold():
+    """Forward over reverse: grad's tape saves jacfwd's Duals, each holding its value (n floats)
+    and its tangent (n x n); sin keeps x, mul keeps sin(x) and x (x once)."""
+    f = lambda v: dnp.sum(dnp.sin(v) * v)  # noqa: E731
+    with dt.count() as c:
+        dt.jacfwd(dt.grad(f))(X)
+    assert c.tape_entries == 3
+    assert c.tape_bytes == 2 * 8 * (N + N * N)
+
+
+def test_decompositions_count_the_factors_they_return():
+    """qr returns thin Q and R: 4n^2(m - n/3); svd thin U, s and V: Golub & Van Loan's
+    cheaper of 14mn^2 + 8n^3 and 6mn^2 + 20n^3; eigh 9n^3 and cholesky n^3/3."""
+    m, n = 9, 6
+    a = np.arange(m * n, dtype=float).reshape(m, n) % 7 + np.eye(m, n)
+    assert _flops_of(decomp.qr, a) == 4 * n * n * (3 * m - n) // 3
+    assert _flops_of(decomp.svd, a) == min(14 * m * n * n + 8 * n ** 3,
+                                                         6 * m * n * n + 20 * n ** 3)
+    s = a.T @ a
+    assert _flops_of(decomp.eigh, s) == 9 * n ** 3
+    assert _flops_of(dnp.linalg.cholesky, s) == n ** 3 // 3
+
+
+def test_pinv_and_power_follow_the_stated_conventions():
+    """pinv is a thin SVD plus V diag(1/s) U^T; power, one elementary function, 1 per element."""
+    m, n = 7, 4
+    a = np.arange(m * n, dtype=float).reshape(m, n) % 5 + np.eye(m, n)
+    svd = min(14 * m * n * n + 8 * n ** 3, 6 * m * n * n + 20 * n ** 3)
+    assert _flops_of(dnp.linalg.pinv, a) == svd + m * n + 2 * m * n * n
+    assert _flops_of(lambda v: dnp.power(v, 1.5), X) == N
+    assert _flops_of(lambda v: dnp.power(v, X), X) == N
+
+
+def test_tanh_tangent_computes_one_minus_y_squared_once_for_all_directions():
+    """jacfwd of tanh pushes n tangents in one tanh_tangent: n^2 products and 2n for 1 - y^2
+    (the unfused mul(t, sub(1, square(y))) would cost the same), not 3n^2."""
+    with dt.count() as c:
+        dt.jacfwd(dnp.tanh)(X)
+    assert c.by_name["tanh_tangent"] == 1
+    assert c.flops == N + (N * N + 2 * N)
+
+
+def test_tie_scale_finds_the_maximisers_once_for_all_cotangents():
+    """max's VJP for m cotangents at once: the compare and tie count over x once (2 per x
+    element) and one product per output element, m x; one cotangent costs 3 per element."""
+    x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    with dt.count() as one:
+        dt.grad(lambda v: dnp.sum(dnp.max(v, axis=1)))(x)
+    with dt.count() as rows:
+        dt.jacrev(lambda v: dnp.max(v, axis=1))(x)
+    assert one.by_name["tie_scale"] == rows.by_name["tie_scale"] == 1
+    assert one.flops == 12 + 3 + 3 * 12  # max, sum, tie_scale
+    assert rows.flops == 12 + 3 * 12 + 2 * 12  # max, tie_scale for 3 cotangents

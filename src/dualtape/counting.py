@@ -15,6 +15,20 @@ __all__ = ["OpCounter", "count", "recomputing"]
 _recompute_depth = 0
 
 
+def _held(values: tuple) -> list:
+    """The arrays ``values`` keep alive: a traced value of an outer transformation (a tape
+    saves those when transformations nest) holds its value and, in forward mode, its tangent."""
+    out, todo = [], list(values)
+    while todo:
+        v = todo.pop()
+        if isinstance(v, dispatch.Tracer):
+            todo.append(v.value)  # type: ignore[attr-defined]
+            todo.append(getattr(v, "tangent", None))
+        else:
+            out.append(v)
+    return out
+
+
 class OpCounter:
     """Totals gathered inside :func:`count`.
 
@@ -63,7 +77,7 @@ class OpCounter:
         c: OpCounter | None = self
         while c is not None:
             c.tape_entries += entry
-            for v in values:
+            for v in _held(values):
                 if v is None or id(v) in c._seen or not hasattr(v, "nbytes") and type(v) is not float:
                     continue
                 c._seen[id(v)] = v

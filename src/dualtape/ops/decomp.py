@@ -25,7 +25,7 @@ from .. import ops
 from ..dispatch import concrete
 from ..ops import add, concatenate, expand_dims, getitem, matmul, mul, shape_of, sub, sum_
 from ..registry import DENSE, Primitive, register
-from .matrix import batch_count, dtype_of, mT, solve_triangular, sym
+from .matrix import batch_count, dtype_of, mT, solve_triangular, sym, thin_svd_flops
 
 __all__ = ["DegenerateSpectrumWarning", "eigh", "svd", "qr"]
 
@@ -211,9 +211,7 @@ def _jax_svd(a):
 
 
 def _svd_flops(ans, a):
-    m, n = shape_of(a)[-2:]
-    k = min(m, n)
-    return batch_count(a) * (4 * m * n * k + 8 * k ** 3)
+    return batch_count(a) * thin_svd_flops(*shape_of(a)[-2:])
 
 
 svd = register(Primitive(
@@ -224,6 +222,12 @@ svd = register(Primitive(
 
 
 # ---------------------------------------------------------------- qr (reduced, m >= n)
+
+
+def _qr_flops(ans, a):
+    # Householder R, 2n^2(m - n/3), and as much again to form the thin Q (m >= n)
+    m, n = shape_of(a)[-2:]
+    return batch_count(a) * 4 * n * n * (3 * m - n) // 3
 
 
 def _qr_impl(a):
@@ -275,7 +279,6 @@ def _jax_qr(a):
 
 qr = register(Primitive(
     "qr", _qr_impl, jvp=(_qr_jvp,), vjp=(_qr_vjp,),
-    flops=lambda ans, a: batch_count(a) * 2 * shape_of(a)[-2] * shape_of(a)[-1] ** 2,
-    saves="ans", jax_impl=_jax_qr,
+    flops=_qr_flops, saves="ans", jax_impl=_jax_qr,
     sparsity=DENSE,
 )).bind

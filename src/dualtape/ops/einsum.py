@@ -52,9 +52,12 @@ def _sizes(ins: list[str], xs: tuple) -> dict[str, int]:
     return sizes
 
 
+def _impl_optimizes(xs: tuple) -> bool:
+    return len(xs) > 2 or any(np.size(x) > 256 for x in xs)
+
+
 def _impl(*xs: Any, spec: str) -> Any:
-    big = len(xs) > 2 or any(np.size(x) > 256 for x in xs)
-    return np.einsum(spec, *xs, optimize=big)
+    return np.einsum(spec, *xs, optimize=_impl_optimizes(xs))
 
 
 def _jvp(ts: list, ans: Any, *xs: Any, spec: str) -> Any:
@@ -101,9 +104,30 @@ def _vjp(i: int, g: Any, ans: Any, *xs: Any, spec: str) -> Any:
     return einsum(*args, spec=",".join(terms) + "->" + batch + "".join(target))
 
 
+def _step_flops(terms: list[str], keep: str, sizes: dict[str, int]) -> int:
+    """One contraction of ``terms`` into labels ``keep``: (k - 1) products per point of the
+    joint index space, plus one addition when a label is summed (a lone relabelling: 0)."""
+    labels = set("".join(terms))
+    return math.prod(sizes[c] for c in labels) * (len(terms) - 1 + (not labels <= set(keep)))
+
+
 def _flops(ans: Any, *xs: Any, spec: str) -> int:
-    ins, _ = parse(spec)
-    return math.prod(_sizes(ins, xs).values()) * max(1, 2 * (len(xs) - 1))
+    ins, out = parse(spec)
+    sizes = _sizes(ins, xs)
+    if len(xs) <= 2 or not _impl_optimizes(xs):
+        return _step_flops(ins, out, sizes)
+    # the pairwise contractions np.einsum(optimize=True) performs, in its greedy order
+    path = np.einsum_path(spec, *(np.broadcast_to(0.0, shape_of(x)) for x in xs),
+                          optimize="greedy")[0][1:]
+    terms, total = list(ins), 0
+    for pick in path:
+        taken = [terms[i] for i in pick]
+        terms = [t for i, t in enumerate(terms) if i not in pick]
+        needed = set("".join(terms)) | set(out)
+        keep = "".join(dict.fromkeys(c for c in "".join(taken) if c in needed))
+        total += _step_flops(taken, keep, sizes)
+        terms.append(keep)
+    return total
 
 
 def _jax_einsum(*xs: Any, spec: str) -> Any:

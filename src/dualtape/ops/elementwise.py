@@ -16,7 +16,7 @@ import numpy as np
 from .. import dispatch
 from ..registry import ELEMENTWISE, Primitive, passes_through, register
 from . import buffers
-from .core import elementwise_flops, shape_of, times
+from .core import elementwise_flops, shape_of, size_of, times
 from .fused import relu_fused, sub_fused, tanh_fused, tanh_tangent_into
 from .kernels import compact, times_rows
 from .onehot import OneHot
@@ -124,7 +124,7 @@ def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
     return mul(ans, log(where(x == 0, 1.0, x)))
 
 
-power = defbinary("power", _pow_impl, _pow_dx, _pow_dy, saves="both", flops=times(2))
+power = defbinary("power", _pow_impl, _pow_dx, _pow_dy, saves="both")  # one function: 1 FLOP
 
 
 def _powc_deriv(x: Any, p: Any) -> Any:
@@ -142,7 +142,7 @@ power_const = register(Primitive(
     "power_const", lambda x, p: _pow_impl(x, p),
     jvp=(lambda t, ans, x, p: mul(t, _powc_deriv(x, p)),),
     vjp=(lambda g, ans, x, p: mul(g, _powc_deriv(x, p)),),
-    flops=times(2), sparsity=ELEMENTWISE,
+    flops=elementwise_flops, sparsity=ELEMENTWISE,
 )).bind
 
 # ---------------------------------------------------------------- selection
@@ -259,7 +259,7 @@ tanh_tangent = _arith(
     "tanh_tangent", _tanh_tangent_impl,
     (lambda dt_, ans, t, y: tanh_tangent(dt_, y), lambda dy, ans, t, y: mul(dy, mul(-2.0, mul(t, y)))),
     (lambda g, ans, t, y: tanh_tangent(g, y), lambda g, ans, t, y: mul(g, mul(-2.0, mul(t, y)))),
-    flops=times(3), sparsity=ELEMENTWISE)
+    flops=lambda ans, t, y: size_of(ans) + 2 * size_of(y), sparsity=ELEMENTWISE)  # 1 - y^2 once
 tanh = op_for(register(Primitive(
     "tanh", scalar_fast(math.tanh, np.tanh),
     jvp=(lambda t, ans, x: tanh_tangent(t, ans),), vjp=(lambda g, ans, x: tanh_tangent(g, ans),),

@@ -17,7 +17,7 @@ import numpy as np
 from .. import dispatch
 from ..dispatch import concrete
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, SPREAD, Primitive, register
-from .core import axis_param, batch_shape, ndim_of, reduce_flops, shape_of, times
+from .core import axis_param, batch_shape, ndim_of, reduce_flops, shape_of, size_of, times
 from .elementwise import div, exp, mul, sub, where
 from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, short_rows, sum_block, sum_last
 from .onehot import OneHot, maximisers, rows_at
@@ -212,10 +212,20 @@ def _tie_primitive(name: str, impl: Any, itself: Any, transpose: Any, flops: Any
     )).bind
 
 
+def _per_input(k: int) -> Any:
+    """``k`` operations per element of the first operand (a reduction's input, batch axes too)."""
+    return lambda ans, x, *args, **params: k * size_of(x)
+
+
+def _tie_scale_flops(ans: Any, g: Any, x: Any, *args: Any, **params: Any) -> int:
+    # the compare and the tie count over x once, then one product per output element
+    return size_of(ans) + 2 * size_of(x)
+
+
 # The VJP of max/min: g spread over the maximisers (batch axes of g kept); its transpose
 # is tie_pick.
 tie_scale = _tie_primitive("tie_scale", _tie_scale_impl, lambda: tie_scale, lambda: tie_pick,
-                           times(3), SPREAD)
+                           _tie_scale_flops, SPREAD)
 
 
 def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any:
@@ -236,8 +246,8 @@ def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any
 
 # max/min's JVP: t weighted by the shares of the maximisers and reduced, t[argmax] when each
 # group has one; its transpose is tie_scale.
-tie_pick = _tie_primitive("tie_pick", _tie_pick_impl, lambda: tie_pick, lambda: tie_scale, times(2),
-                          REDUCTION)
+tie_pick = _tie_primitive("tie_pick", _tie_pick_impl, lambda: tie_pick, lambda: tie_scale,
+                          _per_input(2), REDUCTION)
 
 
 def _extremum_vjp(g: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
@@ -304,7 +314,7 @@ def _lse_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
 
 # the VJP broadcasts g in the multiply itself (no broadcast_to of g first)
 logsumexp = _reduction(
-    "logsumexp", _logsumexp_impl, _lse_weights, flops=times(4), saves="both",
+    "logsumexp", _logsumexp_impl, _lse_weights, flops=_per_input(4), saves="both",
     vjp=lambda g, ans, x, axis, keepdims: mul(_expand_reduced(g, axis, keepdims),
                                               _lse_weights(ans, x, axis, keepdims)))
 

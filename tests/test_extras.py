@@ -1,0 +1,41 @@
+"""A missing optional extra is one line naming it, from the CLI and from dt.compare."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import dualtape as dt
+from dualtape import extras
+from dualtape.cli import main
+
+
+@pytest.fixture
+def no_tqdm(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tqdm" else real(name, *a))
+
+
+@pytest.mark.parametrize("argv", [["study", "run", "jacobian_scaling"], ["study", "list"],
+                                  ["study", "plot", "jacobian_scaling"],
+                                  ["compare", "model.py:predict"]])
+def test_cli_without_the_study_extra_is_one_line(capsys, tmp_path, monkeypatch, no_tqdm, argv):
+    monkeypatch.chdir(tmp_path)
+    status = main(argv)
+    out, err = capsys.readouterr()
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "needs the [study] extra (tqdm not installed)" in err
+    assert 'pip install "dualtape[study]"' in err
+    assert not (tmp_path / "results").exists()  # nothing written
+
+
+def test_compare_without_the_study_extra_names_it(no_tqdm):
+    with pytest.raises(ImportError, match=r"dt.compare needs the \[study\] extra"):
+        dt.compare(lambda x: x * 2.0, np.ones(3))
+
+
+def test_nothing_missing_with_the_extra_installed():
+    assert extras.missing("study") == []

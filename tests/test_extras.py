@@ -27,7 +27,8 @@ def test_cli_without_the_study_extra_is_one_line(capsys, tmp_path, monkeypatch, 
     status = main(argv)
     out, err = capsys.readouterr()
     assert status == 2 and out == "" and err.count("\n") == 1
-    assert "needs the [study] extra (tqdm not installed)" in err
+    assert err.startswith(f"dualtape {' '.join(argv[:2 if argv[0] == 'study' else 1])}: error: "
+                          "needs the [study] extra (tqdm not installed)")
     assert 'pip install "dualtape[study]"' in err
     assert not (tmp_path / "results").exists()  # nothing written
 

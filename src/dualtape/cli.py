@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dualtape.extras import MissingExtraError, require
 
     try:  # pandas, matplotlib, tqdm and JAX: one line, not an ImportError from deep inside
-        require("study", prog)
+        require("study")
     except MissingExtraError as exc:
         return _fail(prog, str(exc), EXIT_USAGE)
     if args.command == "compare":

@@ -22,9 +22,13 @@ def missing(extra: str) -> list[str]:
     return [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
 
 
-def require(extra: str, what: str) -> None:
-    """Raise a one-line ``MissingExtraError`` if a module of ``extra`` is not installed."""
+def require(extra: str, what: str = "") -> None:
+    """Raise a one-line ``MissingExtraError`` if a module of ``extra`` is not installed.
+
+    The message reads "``what`` needs the [extra] extra ..." ("needs ..." without ``what``).
+    """
     gone = missing(extra)
     if gone:
-        raise MissingExtraError(f"{what} needs the [{extra}] extra ({', '.join(gone)} not "
+        subject = f"{what} needs" if what else "needs"
+        raise MissingExtraError(f"{subject} the [{extra}] extra ({', '.join(gone)} not "
                                 f"installed); install it with: pip install \"dualtape[{extra}]\"")

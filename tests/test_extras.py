@@ -12,11 +12,15 @@ from dualtape import extras
 from dualtape.cli import main
 
 
-@pytest.fixture
-def no_tqdm(monkeypatch):
+def _hide(monkeypatch, module):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "tqdm" else real(name, *a))
+                        lambda name, *a: None if name == module else real(name, *a))
+
+
+@pytest.fixture
+def no_tqdm(monkeypatch):
+    _hide(monkeypatch, "tqdm")
 
 
 @pytest.mark.parametrize("argv", [["study", "run", "jacobian_scaling"], ["study", "list"],
@@ -38,5 +42,11 @@ def test_compare_without_the_study_extra_names_it(no_tqdm):
         dt.compare(lambda x: x * 2.0, np.ones(3))
 
 
+def test_check_against_jax_without_jax_names_the_extra(monkeypatch):
+    _hide(monkeypatch, "jax")
+    with pytest.raises(ImportError, match=r"dt.check_against_jax needs the \[jax\] extra"):
+        dt.check_against_jax(lambda x: x * 2.0, np.ones(3))
+
+
 def test_nothing_missing_with_the_extra_installed():
-    assert extras.missing("study") == []
+    assert extras.missing("study") == extras.missing("jax") == []

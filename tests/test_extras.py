@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -46,6 +48,18 @@ def test_check_against_jax_without_jax_names_the_extra(monkeypatch):
     _hide(monkeypatch, "jax")
     with pytest.raises(ImportError, match=r"dt.check_against_jax needs the \[jax\] extra"):
         dt.check_against_jax(lambda x: x * 2.0, np.ones(3))
+
+
+def test_sparse_without_scipy_is_one_exception_naming_the_extra():
+    code = ("import sys; sys.modules['scipy'] = None\n"  # as if SciPy were not installed
+            "import numpy as np, dualtape as dt\n"
+            "dt.jacobian_sparsity(lambda x: x * 2.0, np.ones(3))")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stderr
+    assert err.count("Traceback") == 1  # not SciPy's ImportError chained before ours
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("dualtape.extras.MissingExtraError: dualtape.sparse needs the [sparse] "
+                           "extra (")
+    assert last.endswith('install it with: pip install "dualtape[sparse]"')
 
 
 def test_nothing_missing_with_the_extra_installed():

@@ -141,8 +141,9 @@ def test_run_plot_summary_round_trip(capsys, studies_dir):
     assert status == 0 and out.count(".png") == 1 and out.count(".svg") == 1
     status, out, _ = _run(capsys, "study", "summary", "cli_small")
     assert status == 0 and out.strip().endswith("summary.md")
-    status, out, _ = _run(capsys, "study", "run", "cli_small", "--no-progress")
+    status, out, err = _run(capsys, "study", "run", "cli_small", "--no-progress")
     assert status == 0 and "measured 0 cells (9 already done)" in out
+    assert err.count("\n") == 1 and "note: nothing measured" in err and "--out DIR" in err
 
 
 def test_quick_run_goes_to_results_quick(capsys, studies_dir):

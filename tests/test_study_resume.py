@@ -69,6 +69,20 @@ def test_rerun_of_a_complete_folder_measures_nothing(tmp_path):
     assert len(__import__("json").loads((tmp_path / "env.json").read_text())["runs"]) == 2
 
 
+def test_summary_of_a_complete_folder_names_the_run_that_measured_it(tmp_path):
+    import json
+
+    study = small_study(sizes=(2,))
+    run(study, out=tmp_path, figures=False)
+    doc = json.loads((tmp_path / "env.json").read_text())
+    doc["runs"][0]["environment"]["command"] = "the measuring command"
+    (tmp_path / "env.json").write_text(json.dumps(doc))
+    run(study, out=tmp_path, command=["a", "rerun"])  # measures nothing, redraws the summary
+    text = (tmp_path / "summary.md").read_text()
+    assert "`the measuring command`" in text and "`a rerun`" not in text
+    assert "over 2 run(s) (last run: completed, 0 cells)" in text
+
+
 def test_a_partly_written_group_is_measured_again_without_duplicates(tmp_path):
     study = small_study(sizes=(2,), methods=("primal",))
     run(study, out=tmp_path, figures=False)

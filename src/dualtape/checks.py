@@ -149,6 +149,9 @@ def check_against_jax(f: Callable, *args: Any, seed: int = 0, rtol: float | None
     (VJP); ``result.ok`` says whether all are within ``rtol`` (default 1e-9
     for float64 and 1e-4 for float32).
     """
+    from .extras import require
+
+    require("jax", "dt.check_against_jax")
     from .measure.jaxconfig import jax_x64
 
     check_callable(f, "f")

@@ -184,6 +184,10 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                      "rerun the same command to resume", EXIT_INTERRUPTED)
     for path in report.files:
         print(f"  {path}")
+    if report.cells_measured == 0 and report.cells_already_done:
+        print(f"note: nothing measured: every cell is already in {report.out}/data.csv (the "
+              "figures and summary were redrawn from it); to measure afresh, delete that "
+              "folder or pass --out DIR", file=sys.stderr)
     if report.failed:
         more = f" (and {len(report.failed) - 1} more, see summary.md)" if len(report.failed) > 1 \
             else ""
@@ -233,12 +237,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dualtape`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    prog = f"dualtape {args.command}" + (f" {args.action}" if args.command == "study" else "")
     if getattr(args, "out", None) is not None and not args.out.strip():
-        prog = f"dualtape {args.command}" + (f" {args.action}" if args.command == "study" else "")
         return _fail(prog, "--out: expected a folder, got an empty path", EXIT_USAGE)
+    from dualtape.extras import MissingExtraError, require
+
+    try:  # pandas, matplotlib, tqdm and JAX: one line, not an ImportError from deep inside
+        require("study")
+    except MissingExtraError as exc:
+        return _fail(prog, str(exc), EXIT_USAGE)
     if args.command == "compare":
         return _compare(args, argv)
-    prog = f"dualtape {args.command} {args.action}"
     try:
         from dualtape.study.spec import StudyError
     except ImportError as exc:  # the harness needs pandas & co.

@@ -151,6 +151,9 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     ``methods`` restricts the run to some of the method names (see ``Comparison.table``).
     ``progress=True`` shows a progress bar once the run has lasted a second.
     """
+    from ..extras import require
+
+    require("study", "dt.compare")
     from ..measure.timing import TimingConfig, interleaved_steps
 
     if order not in (1, 2) or isinstance(order, bool):

@@ -13,8 +13,11 @@ Needs SciPy (``pip install dualtape[sparse]``); ``import dualtape`` does not imp
 
 try:
     import scipy.sparse  # noqa: F401
-except ImportError as err:  # pragma: no cover
-    raise ImportError("dualtape.sparse needs SciPy: pip install 'dualtape[sparse]'") from err
+except ImportError as err:  # one exception naming the extra, not SciPy's chained before it
+    from ..extras import MissingExtraError
+
+    raise MissingExtraError(f"dualtape.sparse needs the [sparse] extra ({err}); install it "
+                            "with: pip install \"dualtape[sparse]\"") from None
 
 from .coloring import Coloring, check_coloring, color_hessian, color_jacobian
 from .jacobian import DensePatternWarning, SparseHessian, SparseJacobian, sparse_hessian, sparse_jacobian

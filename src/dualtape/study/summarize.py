@@ -78,7 +78,10 @@ def _env_lines(out: Path) -> list[str]:
     runs = [r for r in doc.get("runs", []) if isinstance(r, dict)]
     if not runs:
         return []
-    env = runs[-1].get("environment", {})
+    # the machine and versions of the last run that measured something: a rerun of a
+    # complete folder adds a run of 0 cells, which measured none of the rows
+    measuring = [r for r in runs if r.get("cells_measured")] or runs
+    env = measuring[-1].get("environment", {})
     blas = env.get("blas") or {}
     git = env.get("git") or {}
     total = sum(r.get("elapsed_s") or 0 for r in runs)

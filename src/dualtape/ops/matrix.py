@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..dispatch import concrete
 from ..ops import expand_dims, matmul, mul, neg, shape_of, size_of, sub, sum_
 from ..registry import DENSE, Primitive, register
 
@@ -104,10 +105,37 @@ def _logdet_jvp(t, a):
     return sum_(mul(_inv_T(a), t), axis=(-2, -1), keepdims=False)
 
 
+def _near_singular(a: Any) -> bool:
+    """Whether det(a) * a^{-T} loses the cofactors (``a`` singular or nearly so)."""
+    v = np.asarray(concrete(a))
+    eps = np.finfo(v.dtype if v.dtype.kind == "f" else np.float64).eps
+    cond = np.max(np.linalg.cond(v.astype(np.float64)), initial=0.0)
+    return bool(cond > 1 / eps or (v.shape[-1] <= 8 and cond > eps ** -0.25))  # n^5 flops
+
+
+def _cofactors(a: Any) -> Any:
+    """The cofactor matrix of ``a`` from the determinants of its minors (exact when singular)."""
+    n = shape_of(a)[-1]
+    if n == 1:  # the empty minor's determinant
+        return np.ones(shape_of(a), dtype_of(a))
+    keep = np.array([[j for j in range(n) if j != i] for i in range(n)]).ravel()
+    rows = ops.reshape(ops.take(a, indices=keep, axis=-2), shape=shape_of(a)[:-2] + (n, n - 1, n))
+    both = ops.reshape(ops.take(rows, indices=keep, axis=-1),
+                       shape=shape_of(a)[:-2] + (n, n - 1, n, n - 1))
+    minors = ops.transpose(both, axes=(*range(-len(shape_of(a)) - 2, -4), -4, -2, -3, -1))
+    signs = ((-1.0) ** np.add.outer(np.arange(n), np.arange(n))).astype(dtype_of(a))
+    return mul(signs, det(minors))
+
+
+def _det_grad(ans: Any, a: Any) -> Any:
+    # d det a = <cofactors(a), da>; det(a) * a^{-T} when a is well conditioned
+    return _cofactors(a) if _near_singular(a) else mul(_last2(ans), _inv_T(a))
+
+
 det = register(Primitive(
     "det", np.linalg.det,
-    jvp=(lambda t, ans, a: mul(ans, _logdet_jvp(t, a)),),
-    vjp=(lambda g, ans, a: mul(_last2(mul(g, ans)), _inv_T(a)),),
+    jvp=(lambda t, ans, a: sum_(mul(_det_grad(ans, a), t), axis=(-2, -1), keepdims=False),),
+    vjp=(lambda g, ans, a: mul(_last2(g), _det_grad(ans, a)),),
     flops=_cubic, saves="both", jax_impl=_jax("det"),
     sparsity=DENSE,
 )).bind

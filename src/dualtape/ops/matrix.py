@@ -108,9 +108,10 @@ def _logdet_jvp(t, a):
 def _near_singular(a: Any) -> bool:
     """Whether det(a) * a^{-T} loses the cofactors (``a`` singular or nearly so)."""
     v = np.asarray(concrete(a))
+    if v.shape[-1] > 8:  # the cofactors cost n^5 flops: larger matrices only when inv fails
+        return False
     eps = np.finfo(v.dtype if v.dtype.kind == "f" else np.float64).eps
-    cond = np.max(np.linalg.cond(v.astype(np.float64)), initial=0.0)
-    return bool(cond > 1 / eps or (v.shape[-1] <= 8 and cond > eps ** -0.25))  # n^5 flops
+    return bool(np.max(np.linalg.cond(v.astype(np.float64)), initial=0.0) > eps ** -0.25)
 
 
 def _cofactors(a: Any) -> Any:
@@ -129,7 +130,12 @@ def _cofactors(a: Any) -> Any:
 
 def _det_grad(ans: Any, a: Any) -> Any:
     # d det a = <cofactors(a), da>; det(a) * a^{-T} when a is well conditioned
-    return _cofactors(a) if _near_singular(a) else mul(_last2(ans), _inv_T(a))
+    if _near_singular(a):
+        return _cofactors(a)
+    try:
+        return mul(_last2(ans), _inv_T(a))
+    except np.linalg.LinAlgError:  # exactly singular
+        return _cofactors(a)
 
 
 det = register(Primitive(

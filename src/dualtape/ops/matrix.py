@@ -111,7 +111,8 @@ def _near_singular(a: Any) -> bool:
     if v.shape[-1] > 8:  # the cofactors cost n^5 flops: larger matrices only when inv fails
         return False
     eps = np.finfo(v.dtype if v.dtype.kind == "f" else np.float64).eps
-    return bool(np.max(np.linalg.cond(v.astype(np.float64)), initial=0.0) > eps ** -0.25)
+    sv = np.linalg.svd(v.astype(np.float64), compute_uv=False)
+    return bool((sv[..., -1] * eps ** -0.25 < sv[..., 0]).any())  # cond(a) > eps^-1/4
 
 
 def _cofactors(a: Any) -> Any:

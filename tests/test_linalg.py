@@ -87,6 +87,19 @@ def test_slogdet_hessian_every_mode_mix():
         np.testing.assert_allclose(h, ref, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("eps", [1e-9, 0.0])
+def test_det_derivatives_at_nearly_and_exactly_singular_matrices(eps):
+    # det * inv(a)^T raised at singular a and lost the Hessian (4e-3 off at eps 1e-14)
+    x = RNG.standard_normal((3, 3))
+    a = np.stack([x[0], x[1], x[0] + x[1] + eps * x[2]])
+    g3 = dt.jacfwd(dt.jacrev(dt.grad(dnp.linalg.det)))(a)
+    np.testing.assert_allclose(g3, jax.jacfwd(jax.jacrev(jax.grad(jnp.linalg.det)))(a), atol=1e-12)
+    ref = jax.hessian(jnp.linalg.det)(a)
+    for mode in ("fwd-rev", "rev-rev"):
+        np.testing.assert_allclose(dt.hessian(dnp.linalg.det, mode=mode)(a), ref, atol=1e-12)
+    np.testing.assert_allclose(dt.grad(dnp.linalg.det)(a), jax.grad(jnp.linalg.det)(a), atol=1e-14)
+
+
 def test_degenerate_spectrum_warns_and_gives_nan():
     eye = np.eye(3)
     with pytest.warns(dt.DegenerateSpectrumWarning, match="repeated eigenvalues"):

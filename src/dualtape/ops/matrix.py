@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..dispatch import concrete
 from ..ops import expand_dims, matmul, mul, neg, shape_of, size_of, sub, sum_
 from ..registry import DENSE, Primitive, register
 
@@ -109,10 +110,43 @@ def _logdet_jvp(t, a):
     return sum_(mul(_inv_T(a), t), axis=(-2, -1), keepdims=False)
 
 
+def _near_singular(a: Any) -> bool:
+    """Whether det(a) * a^{-T} loses the cofactors (``a`` singular or nearly so)."""
+    v = np.asarray(concrete(a))
+    if v.shape[-1] > 8:  # the cofactors cost n^5 flops: larger matrices only when inv fails
+        return False
+    eps = np.finfo(v.dtype if v.dtype.kind == "f" else np.float64).eps
+    sv = np.linalg.svd(v.astype(np.float64), compute_uv=False)
+    return bool((sv[..., -1] * eps ** -0.25 < sv[..., 0]).any())  # cond(a) > eps^-1/4
+
+
+def _cofactors(a: Any) -> Any:
+    """The cofactor matrix of ``a`` from the determinants of its minors (exact when singular)."""
+    n = shape_of(a)[-1]
+    if n == 1:  # the empty minor's determinant
+        return np.ones(shape_of(a), dtype_of(a))
+    keep = np.array([[j for j in range(n) if j != i] for i in range(n)]).ravel()
+    rows = ops.reshape(ops.take(a, indices=keep, axis=-2), shape=shape_of(a)[:-2] + (n, n - 1, n))
+    both = ops.reshape(ops.take(rows, indices=keep, axis=-1),
+                       shape=shape_of(a)[:-2] + (n, n - 1, n, n - 1))
+    minors = ops.transpose(both, axes=(*range(-len(shape_of(a)) - 2, -4), -4, -2, -3, -1))
+    signs = ((-1.0) ** np.add.outer(np.arange(n), np.arange(n))).astype(dtype_of(a))
+    return mul(signs, det(minors))
+
+
+def _det_grad(ans: Any, a: Any) -> Any:
+    # d det a = <cofactors(a), da>; det(a) * a^{-T} when a is well conditioned
+    if _near_singular(a):
+        return _cofactors(a)
+    # above 8 x 8 a singular a raises inv's LinAlgError: the minors' own derivatives would
+    # take this path unchecked, and a wrong Hessian is worse than an error
+    return mul(_last2(ans), _inv_T(a))
+
+
 det = register(Primitive(
     "det", np.linalg.det,
-    jvp=(lambda t, ans, a: mul(ans, _logdet_jvp(t, a)),),
-    vjp=(lambda g, ans, a: mul(_last2(mul(g, ans)), _inv_T(a)),),
+    jvp=(lambda t, ans, a: sum_(mul(_det_grad(ans, a), t), axis=(-2, -1), keepdims=False),),
+    vjp=(lambda g, ans, a: mul(_last2(g), _det_grad(ans, a)),),
     flops=_lu, saves="both", jax_impl=_jax("det"),
     sparsity=DENSE,
 )).bind

@@ -270,3 +270,12 @@ def test_pinv_cutoff_is_numpy_default():
         np.testing.assert_allclose(dnp.linalg.pinv(a, **kw), np.linalg.pinv(a, **kw), rtol=1e-6)
     with pytest.raises(ValueError, match="both"):
         dnp.linalg.pinv(a, 1e-3, rtol=1e-3)
+
+
+def test_det_derivative_at_a_large_singular_matrix_raises():
+    # above 8 x 8 no cofactors: an error, never a Hessian built from unchecked minors
+    a = np.ones((10, 10))
+    with pytest.raises(np.linalg.LinAlgError):
+        dt.grad(dnp.linalg.det)(a)
+    with pytest.raises(np.linalg.LinAlgError):
+        dt.hessian(dnp.linalg.det)(a)

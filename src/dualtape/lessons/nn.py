@@ -58,10 +58,6 @@ def activation_fn(name: str | None) -> Callable[[Any], Any]:
     return act
 
 
-def _rng(seed: int | np.random.Generator | None, name: str = "seed") -> np.random.Generator:
-    return rng_for(seed, name)
-
-
 def _size(n: Any, name: str) -> int:
     if not is_integral(n):
         raise TypeError(f"{name}: expected a positive int, got {n!r}")
@@ -121,7 +117,7 @@ class Neuron(Module):
     def __init__(self, n_in: int, activation: str | None = "relu",
                  rng: int | np.random.Generator | None = None, name: str = "") -> None:
         n_in = _size(n_in, "n_in")
-        g = _rng(rng, "rng")
+        g = rng_for(rng, "rng")
         prefix = f"{name}." if name else ""
         self.w = [Value(float(v), label=f"{prefix}w{i}") for i, v in
                   enumerate(g.uniform(-1.0, 1.0, n_in))]
@@ -151,7 +147,7 @@ class Layer(Module):
     def __init__(self, n_in: int, n_out: int, activation: str | None = "relu",
                  rng: int | np.random.Generator | None = None, name: str = "") -> None:
         n_out = _size(n_out, "n_out")
-        g = _rng(rng, "rng")
+        g = rng_for(rng, "rng")
         prefix = f"{name}." if name else ""
         self.neurons = [Neuron(n_in, activation, g, name=f"{prefix}n{j}") for j in range(n_out)]
 
@@ -181,7 +177,7 @@ class MLP(Module):
                  final_activation: str | None = None,
                  seed: int | np.random.Generator | None = 0) -> None:
         sizes = _sizes(n_in, n_outs)
-        g = _rng(seed)
+        g = rng_for(seed)
         self.activation = _check_activation(activation)
         self.final_activation = _check_activation(final_activation)
         self.layers = [
@@ -267,7 +263,7 @@ class ArrayMLP:
                  final_activation: str | None = None,
                  seed: int | np.random.Generator | None = 0) -> None:
         sizes = _sizes(n_in, n_outs)
-        g = _rng(seed)
+        g = rng_for(seed)
         self.activation = _check_activation(activation)
         self.final_activation = _check_activation(final_activation)
         self.params: Params = [

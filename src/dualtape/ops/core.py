@@ -21,7 +21,7 @@ from ..dispatch import Tracer
 
 __all__ = [
     "Meta", "axis_param", "batch_shape", "elementwise_flops", "ndim_of", "no_flops",
-    "perm_param", "reduce_flops", "shape_of", "size_of", "times",
+    "per_input", "perm_param", "reduce_flops", "shape_of", "size_of", "times",
 ]
 
 
@@ -99,6 +99,11 @@ def elementwise_flops(ans: Any, *args: Any, **params: Any) -> int:
 def reduce_flops(ans: Any, x: Any, **params: Any) -> int:
     """One operation per input element."""
     return size_of(x)
+
+
+def per_input(k: int) -> Callable[..., int]:
+    """``k`` operations per element of the first operand (a reduction's input, batch axes too)."""
+    return lambda ans, x, *args, **params: k * size_of(x)
 
 
 def no_flops(ans: Any, *args: Any, **params: Any) -> int:

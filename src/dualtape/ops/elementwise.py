@@ -185,6 +185,15 @@ where = op_for(register(Primitive(
 )), 3)
 
 
+def mul_zero_wins(s: Any, w: Any) -> Any:
+    """``s * w``, with 0 where ``s`` is 0 and ``w`` overflowed to inf (not 0 * inf = NaN):
+    a zero tangent or cotangent contributes nothing, however large its weight."""
+    sw = mul(s, w)
+    if np.all(np.isfinite(np.asarray(dispatch.concrete(w)))):
+        return sw
+    return where(np.asarray(dispatch.concrete(s)) == 0, 0.0, sw)
+
+
 def _clip_weight(x: Any, lo: Any, hi: Any) -> Any:
     w = 1.0
     if lo is not None:

@@ -17,8 +17,8 @@ import numpy as np
 from .. import dispatch
 from ..dispatch import concrete
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, SPREAD, Primitive, register
-from .core import axis_param, batch_shape, ndim_of, reduce_flops, shape_of, size_of, times
-from .elementwise import div, exp, mul, sub, where
+from .core import axis_param, batch_shape, ndim_of, per_input, reduce_flops, shape_of, size_of, times
+from .elementwise import div, exp, mul, mul_zero_wins, sub, where
 from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, short_rows, sum_block, sum_last
 from .onehot import OneHot, maximisers, rows_at
 from .rules import deflinear
@@ -132,12 +132,7 @@ def _prod_others(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
 
 
 def _times_others(t: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
-    # t * others, where others overflowed to inf: a zero t gives 0, not 0 * inf = NaN
-    w = _prod_others(ans, x, axis, keepdims)
-    tw = mul(t, w)
-    if not np.isfinite(np.asarray(concrete(w))).all():
-        tw = where(np.asarray(concrete(t)) == 0, 0.0, tw)
-    return tw
+    return mul_zero_wins(t, _prod_others(ans, x, axis, keepdims))
 
 
 def _prod_jvp(t: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
@@ -212,11 +207,6 @@ def _tie_primitive(name: str, impl: Any, itself: Any, transpose: Any, flops: Any
     )).bind
 
 
-def _per_input(k: int) -> Any:
-    """``k`` operations per element of the first operand (a reduction's input, batch axes too)."""
-    return lambda ans, x, *args, **params: k * size_of(x)
-
-
 def _tie_scale_flops(ans: Any, g: Any, x: Any, *args: Any, **params: Any) -> int:
     # the compare and the tie count over x once, then one product per output element
     return size_of(ans) + 2 * size_of(x)
@@ -247,7 +237,7 @@ def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any
 # max/min's JVP: t weighted by the shares of the maximisers and reduced, t[argmax] when each
 # group has one; its transpose is tie_scale.
 tie_pick = _tie_primitive("tie_pick", _tie_pick_impl, lambda: tie_pick, lambda: tie_scale,
-                          _per_input(2), REDUCTION)
+                          per_input(2), REDUCTION)
 
 
 def _extremum_vjp(g: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
@@ -314,7 +304,7 @@ def _lse_weights(ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
 
 # the VJP broadcasts g in the multiply itself (no broadcast_to of g first)
 logsumexp = _reduction(
-    "logsumexp", _logsumexp_impl, _lse_weights, flops=_per_input(4), saves="both",
+    "logsumexp", _logsumexp_impl, _lse_weights, flops=per_input(4), saves="both",
     vjp=lambda g, ans, x, axis, keepdims: mul(_expand_reduced(g, axis, keepdims),
                                               _lse_weights(ans, x, axis, keepdims)))
 

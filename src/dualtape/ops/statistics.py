@@ -15,6 +15,7 @@ from .. import ops
 from ..dispatch import concrete
 from ..registry import CUMULATIVE, REDUCTION, Primitive, register
 from .core import axis_param
+from .elementwise import mul_zero_wins
 
 __all__ = ["cumprod", "var"]
 
@@ -92,20 +93,12 @@ def _unsafe_to_divide(x: Any, ans: Any) -> bool:
                 or np.any(a < np.finfo(np.result_type(a, np.float32)).tiny))
 
 
-def _times_partial(s: Any, w: Any) -> Any:
-    # s * w, with 0 where s is 0 and w overflowed to inf (not 0 * inf = NaN)
-    sw = ops.mul(s, w)
-    if np.all(np.isfinite(np.asarray(concrete(w)))):
-        return sw
-    return ops.where(np.asarray(concrete(s)) == 0, 0.0, sw)
-
-
 def _cumprod_jvp(t, ans, x, axis):
     if not _unsafe_to_divide(x, ans):
         return ops.mul(ans, ops.cumsum(ops.div(t, x), axis=axis))
     w = _partial_products(x, axis)
     tm = ops.expand_dims(_to_last(t, axis), axis=(-1,))
-    return _from_last(ops.sum_(_times_partial(tm, w), axis=(-2,), keepdims=False), axis)
+    return _from_last(ops.sum_(mul_zero_wins(tm, w), axis=(-2,), keepdims=False), axis)
 
 
 def _cumprod_vjp(g, ans, x, axis):
@@ -113,7 +106,7 @@ def _cumprod_vjp(g, ans, x, axis):
         return ops.div(_rev_cumsum(ops.mul(g, ans), axis), x)
     w = _partial_products(x, axis)
     gm = ops.expand_dims(_to_last(g, axis), axis=(-2,))
-    return _from_last(ops.sum_(_times_partial(gm, w), axis=(-1,), keepdims=False), axis)
+    return _from_last(ops.sum_(mul_zero_wins(gm, w), axis=(-1,), keepdims=False), axis)
 
 
 cumprod = register(Primitive(

@@ -1,8 +1,9 @@
 """The optional extras: what each one installs, and a one-line error when one is missing.
 
 The engines need only NumPy; the study harness and ``dt.compare`` need the ``[study]``
-extra, ``dt.check_against_jax`` the ``[jax]`` one.  ``require`` looks the modules up
-without importing them, so it costs nothing when they are there.
+extra, ``dt.check_against_jax`` the ``[jax]`` one and ``dualtape.sparse`` the ``[sparse]``
+one.  ``require`` looks the modules up without importing them, so it costs nothing when
+they are there.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import importlib.util
 
 #: The modules each extra of pyproject.toml brings, as they are imported.
-EXTRAS = {"study": ("pandas", "matplotlib", "tqdm", "jax"), "jax": ("jax",)}
+EXTRAS = {"study": ("pandas", "matplotlib", "tqdm", "jax"), "jax": ("jax",),
+          "sparse": ("scipy",)}
 
 
 class MissingExtraError(ImportError):

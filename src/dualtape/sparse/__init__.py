@@ -11,13 +11,10 @@
 Needs SciPy (``pip install dualtape[sparse]``); ``import dualtape`` does not import it.
 """
 
-try:
-    import scipy.sparse  # noqa: F401
-except ImportError as err:  # one exception naming the extra, not SciPy's chained before it
-    from ..extras import MissingExtraError
+from ..extras import require
 
-    raise MissingExtraError(f"dualtape.sparse needs the [sparse] extra ({err}); install it "
-                            "with: pip install \"dualtape[sparse]\"") from None
+require("sparse", "dualtape.sparse")  # one line naming the extra, not SciPy's ImportError
+# ruff: noqa: E402 (the imports below come after that check)
 
 from .coloring import Coloring, check_coloring, color_hessian, color_jacobian
 from .jacobian import DensePatternWarning, SparseHessian, SparseJacobian, sparse_hessian, sparse_jacobian

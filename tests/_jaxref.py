@@ -13,9 +13,10 @@ and ``dt.hessian`` in five modes. All of these are contractions of two arrays:
 Both are compiled with ``jax.jit``: one XLA compilation per case costs a
 quarter of the CPU time and memory of running the transformed function eagerly
 (where every primitive at every batched shape is compiled on its own).
-A reference is kept in a small LRU cache keyed by the case's id; with
-``--dist loadgroup`` and one ``xdist_group`` per case id, all tests of a case run
-back to back on one worker, so each reference is computed once.
+A reference is kept in a cache keyed by the case's id; with ``--dist loadgroup`` and
+one ``xdist_group`` per case id, all tests of a case run back to back on one worker, so
+each reference is computed once. The cache holds every case (a few MB in all): should the
+grouping fail, each worker still computes a reference at most once.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 _CACHE: OrderedDict[str, Ref] = OrderedDict()
-_CACHE_SIZE = 32
+_CACHE_SIZE = 4096
 
 
 def directions(out_shape: tuple, args: tuple, seed: int = 1) -> tuple[tuple, np.ndarray]:

@@ -3,7 +3,8 @@
 ``acc = relu(acc * y + x)`` 1,000 times from ``acc = x``, forward and backward, for the
 gradient with respect to both ``x`` and ``y``. Per-operation overhead is all there is.
 dualtape's ``grad`` is timed in two spellings: ``dnp.relu(v)`` and ``dnp.maximum(v, 0.0)``
-(as HIPS autograd users write ReLU).
+(as HIPS autograd users write ReLU). Each chain is written out as a user writes it, the
+call inline in the loop (``acc = dnp.maximum(acc * y + x, 0.0)``), not through a helper.
 """
 
 from __future__ import annotations
@@ -25,29 +26,43 @@ def _inputs() -> tuple[float, float]:
     return float(rng.uniform(0.2, 1.0)), float(rng.uniform(0.5, 0.9))
 
 
-def _chain(relu: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
-    def chain(x: Any, y: Any) -> Any:
-        acc = x
-        for _ in range(STEPS):
-            acc = relu(acc * y + x)
-        return acc
-
-    return chain
+def _python_chain(x: float, y: float) -> float:
+    acc = x
+    for _ in range(STEPS):
+        v = acc * y + x
+        acc = v if v > 0.0 else 0.0
+    return acc
 
 
 def _python_forward() -> Callable[[], Any]:
     """The floor: the same chain on plain floats, no derivative."""
     x, y = _inputs()
-    chain = _chain(lambda v: v if v > 0.0 else 0.0)
-    return lambda: chain(x, y)
+    return lambda: _python_chain(x, y)
+
+
+def _chains(np_like: Any) -> dict[str, Callable[[Any, Any], Any]]:
+    """The chain in each spelling, on ``np_like``'s ``relu`` and ``maximum``."""
+
+    def relu_chain(x: Any, y: Any) -> Any:
+        acc = x
+        for _ in range(STEPS):
+            acc = np_like.relu(acc * y + x)
+        return acc
+
+    def maximum_chain(x: Any, y: Any) -> Any:
+        acc = x
+        for _ in range(STEPS):
+            acc = np_like.maximum(acc * y + x, 0.0)
+        return acc
+
+    return {"relu": relu_chain, "maximum": maximum_chain}
 
 
 def _dualtape_grad(spelling: str) -> Callable[[], Callable[[], Any]]:
     def build() -> Callable[[], Any]:
         dt, dnp = peers.dualtape("grad")
         x, y = _inputs()
-        relu = dnp.relu if spelling == "relu" else (lambda v: dnp.maximum(v, 0.0))
-        grad = dt.grad(_chain(relu), argnums=(0, 1))
+        grad = dt.grad(_chains(dnp)[spelling], argnums=(0, 1))
         return lambda: grad(x, y)
 
     return build
@@ -81,14 +96,14 @@ def _torch() -> Callable[[], Any]:
     x0, y0 = _inputs()
     x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
     y = torch.tensor(y0, dtype=torch.float64, requires_grad=True)
-    chain = _chain(torch.relu)
+    chain = _chains(torch)["relu"]
     return lambda: torch.autograd.grad(chain(x, y), (x, y))
 
 
 def _autograd() -> Callable[[], Any]:
     ag, anp = peers.autograd()
     x, y = _inputs()
-    grad = ag.grad(_chain(lambda v: anp.maximum(v, 0.0)), argnum=(0, 1))
+    grad = ag.grad(_chains(anp)["maximum"], argnum=(0, 1))  # autograd.numpy has no relu
     return lambda: grad(x, y)
 
 

@@ -35,8 +35,9 @@ class Entry(NamedTuple):
     the backward loop unpacks the tuple in ``Entry._fields`` order and every other
     reader goes through :meth:`Tape.entry`.
 
-    ``parents`` lists ``(argument position, tape index)`` for every argument that is on
-    this tape and has a VJP rule; ``args`` and ``ans`` hold only what the VJP rules read
+    ``parents`` holds one tape index per argument position, ``None`` where the argument is
+    not on this tape or has no VJP rule (one flat tuple: no pair to build per argument, a
+    twentieth of scalar code's time); ``args`` and ``ans`` hold only what the VJP rules read
     (``Primitive.saves``: the values, :class:`~dualtape.ops.Meta` shapes, or ``None``).
     """
 
@@ -124,14 +125,14 @@ class TapeValue(ArrayOps, Tracer):
         """Record ``ans`` with the arguments on this tape that have a VJP rule as parents."""
         rules = prim.vjp
         variadic = prim.variadic
-        parents: tuple = ()
+        parents = [None] * len(vals)
         for i, v in mine:
             if variadic or rules[i] is not None:
-                parents += ((i, v.index),)
-        if not parents:
+                parents[i] = v.index
+        if parents.count(None) == len(parents):
             return ans
         # Most ops have no parameters: one shared empty mapping rather than one per entry.
-        return self._record(prim, params or NO_PARAMS, parents, vals, ans)
+        return self._record(prim, params or NO_PARAMS, tuple(parents), vals, ans)
 
     def process(self, prim: Primitive, args: tuple, params: Any) -> Any:
         value = self.value
@@ -141,7 +142,7 @@ class TapeValue(ArrayOps, Tracer):
         ans = prim.impl(value, **params)  # one operand with parameters: process1's shortcut
         if prim.vjp[0] is None:
             return ans
-        return self._record(prim, params or NO_PARAMS, ((0, self.index),), (value,), ans)
+        return self._record(prim, params or NO_PARAMS, (self.index,), (value,), ans)
 
     def process1(self, prim: Primitive, x: Any) -> Any:
         value = self.value
@@ -153,14 +154,14 @@ class TapeValue(ArrayOps, Tracer):
             return ans
         tape = self.tape
         if prim.save_meta or tape.values is not None or dispatch.counting is not None:
-            return self._record(prim, NO_PARAMS, ((0, self.index),), (value,), ans)
+            return self._record(prim, NO_PARAMS, (self.index,), (value,), ans)
         entries = tape.entries  # _record's append, inline, as in process2
         out = _new(TapeValue)
         out.value = ans
         out.tape = tape
         out.index = len(entries)
         out.level = tape.level
-        entries.append((prim, NO_PARAMS, ((0, self.index),), (value,) if prim.save_args else _NONE1,
+        entries.append((prim, NO_PARAMS, (self.index,), (value,) if prim.save_args else _NONE1,
                         ans if prim.save_ans else None))
         return out
 
@@ -170,24 +171,25 @@ class TapeValue(ArrayOps, Tracer):
                 and rules[1] is not None:
             if x is y and prim.diagonal is not None:
                 return x.process1(prim.diagonal, x)
-            parents: tuple = ((0, x.index), (1, y.index))  # the common case, built at once
+            parents: tuple | None = (x.index, y.index)  # the common case, built at once
             x = x.value
             y = y.value
         else:
-            parents = ()
+            px = py = None
             if type(x) is TapeValue:
                 if rules[0] is not None:
-                    parents = ((0, x.index),)
+                    px = x.index
                 x = x.value
             if type(y) is TapeValue:
                 if rules[1] is not None:
-                    parents += ((1, y.index),)
+                    py = y.index
                 y = y.value
+            parents = None if px is None and py is None else (px, py)
         if dispatch.counting is None and type(x) in PLAIN_TYPES and type(y) in PLAIN_TYPES:
             ans = prim.impl(x, y)  # evaluate2, inline: one frame less per scalar op
         else:
             ans = evaluate2(prim, x, y)
-        if not parents:
+        if parents is None:
             return ans
         tape = self.tape
         if tape.values is not None or dispatch.counting is not None:
@@ -310,17 +312,25 @@ def backward(tape: Tape, seeds: list[tuple[int, Any]], nb: int = 0,
                 cts[i] = None
             prim, params, parents, args, ans = entry  # Entry._fields, in order
             rules, bcast, variadic = prim.pullback
-            for j, p in parents:
+            j = -1
+            for p in parents:  # one tape index per argument position (None: not traced here)
+                j += 1
+                if p is None:
+                    continue
                 if variadic:
                     c = rules(j, g, ans, *args, **params)
                 else:
                     rule = rules[j]
                     if rule is passes_through:
                         c = g
-                    elif params is NO_PARAMS:
-                        c = rule(g, ans, *args)
-                    else:
+                    elif params is not NO_PARAMS:
                         c = rule(g, ans, *args, **params)
+                    elif len(args) == 2:  # positional: a call without building an argument tuple
+                        c = rule(g, ans, args[0], args[1])
+                    elif len(args) == 1:
+                        c = rule(g, ans, args[0])
+                    else:
+                        c = rule(g, ans, *args)
                 if type(c) is float:
                     old = cts[p]
                     if old is None:

@@ -222,8 +222,9 @@ def _tape_dot(tr: TapeTrace, digits: int, title: str | None, rankdir: str) -> st
             fill = "#fde2c8"
         lines.append(f'  t{i} [label="{_label(label)}", fillcolor="{fill}"];')
         if entry is not None:
-            for pos, parent in entry.parents:
-                lines.append(f'  t{parent} -> t{i} [label="{pos}"];')
+            for pos, parent in enumerate(entry.parents):
+                if parent is not None:
+                    lines.append(f'  t{parent} -> t{i} [label="{pos}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 

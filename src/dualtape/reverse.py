@@ -37,7 +37,7 @@ class Entry(NamedTuple):
 
     ``parents`` holds one tape index per argument position, ``None`` where the argument is
     not on this tape or has no VJP rule (one flat tuple: no pair to build per argument, a
-    twentieth of scalar code's time); ``args`` and ``ans`` hold only what the VJP rules read
+    twenty-fifth of scalar code's time); ``args`` and ``ans`` hold only what the VJP rules read
     (``Primitive.saves``: the values, :class:`~dualtape.ops.Meta` shapes, or ``None``).
     """
 

@@ -216,3 +216,29 @@ def test_zeros_times_inf_stay_nan_as_in_the_dense_product(where):
     with np.errstate(invalid="ignore"):
         got = dt.grad(f(dnp))(arg)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(jax.grad(f(jnp))(arg)))
+
+
+@pytest.mark.parametrize("reduce", ["min", "max"])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_rows_read_at_argmin_give_numpy_values_and_jax_gradients(monkeypatch, reduce, keepdims):
+    """Long rows take argmax/argmin in the forward pass and reuse the places in the VJP:
+    the values are NumPy's (a NaN row's NaN included), ties and NaN rows still share."""
+    monkeypatch.setattr(reductions, "ARG_MIN_K", 2)  # the tests' rows are short
+    rng = np.random.default_rng(7)
+    unique = rng.standard_normal((6, 5))
+    ties = unique.copy()
+    ties[1, 3] = ties[1].min() if reduce == "min" else ties[1].max()  # a tie in row 1
+    nan = unique.copy()
+    nan[2, 4] = np.nan
+    w = np.arange(1.0, 7.0).reshape((6, 1) if keepdims else (6,))
+    f = lambda x: dnp.sum(getattr(dnp, reduce)(x, axis=1, keepdims=keepdims) * w)  # noqa: E731
+    jf = lambda x: jnp.sum(getattr(jnp, reduce)(x, axis=1, keepdims=keepdims) * w)  # noqa: E731
+    scanned = []
+    monkeypatch.setattr(reductions, "maximisers", lambda *a: scanned.append(1) or onehot.maximisers(*a))
+    for x in (unique, ties, nan, unique.astype(np.float32)):
+        want = getattr(np, reduce)(x, axis=1, keepdims=keepdims)
+        got = getattr(dnp, reduce)(x, axis=1, keepdims=keepdims)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(dt.grad(f)(x), jax.grad(jf)(x), rtol=1e-6)
+    assert len(scanned) == 2  # the rows with a tie or a NaN only: the others read the places

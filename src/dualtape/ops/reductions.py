@@ -251,6 +251,10 @@ def _extremum_vjp(g: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
             if xs is xv and ans_seen is av:  # forward over reverse: tie_pick found them
                 return rows_at(g, seen, xv.shape, _share_dtype(g, xv))
             hit = np.equal(xv, av if keepdims else av[:, None])
+            xs, ans_seen, cols = _first_found[0](), _first_found[1](), _first_found[2]
+            if xs is xv and ans_seen is av and np.count_nonzero(hit) == xv.shape[0] \
+                    and not np.isnan(av).any():  # one hit per row (none has NaN): the first
+                return OneHot(xv.shape, cols, g.astype(_share_dtype(g, xv), copy=False).reshape(-1))
             sparse = maximisers(g, hit, _share_dtype(g, xv))
             if sparse is not None:
                 return sparse
@@ -277,6 +281,31 @@ def _dead() -> None:
 # of the matrix and of its maxima, held weakly: a JVP's own VJP (forward over reverse, as in
 # GradBench's kmeans) reads them instead of comparing the matrix again.
 _rows_found: list = [_dead, _dead, None]
+# The first extremum's column in each row, found by the forward pass of a large matrix's
+# max or min along its rows (argmax/argmin: faster than the reduction there), held the
+# same way; ties are not ruled out until the VJP counts them.
+_first_found: list = [_dead, _dead, None]
+
+#: Rows at least this long take argmax/argmin (their reduction is faster on shorter ones).
+ARG_MIN_K = 64
+
+
+def _by_position(arg: Any, impl: Any) -> Any:
+    """``impl``, but a large float matrix's extremum along its rows is read at ``arg``'s
+    places (``np.argmax``/``np.argmin``: the first extremum, the first NaN), kept for the VJP."""
+
+    def rows(x: Any, axis: tuple, keepdims: bool) -> Any:
+        if axis == (-1,) and type(x) is np.ndarray and x.ndim == 2 and x.shape[1] >= ARG_MIN_K \
+                and x.size >= ONEHOT_MIN_SIZE and x.dtype.kind == "f" and x.flags.c_contiguous:
+            cols = arg(x, axis=1)
+            ans = x[np.arange(x.shape[0]), cols]
+            if keepdims:
+                ans = ans[:, None]
+            _first_found[:] = (weakref.ref(x), weakref.ref(ans), cols)
+            return ans
+        return impl(x, axis, keepdims)
+
+    return rows
 
 
 def _extremum(name: str, impl: Any) -> Any:
@@ -287,8 +316,8 @@ def _extremum(name: str, impl: Any) -> Any:
                       vjp=_extremum_vjp)
 
 
-max_ = _extremum("max", _reducer(np.maximum, np.max))
-min_ = _extremum("min", _reducer(np.minimum, np.min))
+max_ = _extremum("max", _by_position(np.argmax, _reducer(np.maximum, np.max)))
+min_ = _extremum("min", _by_position(np.argmin, _reducer(np.minimum, np.min)))
 
 
 def _logsumexp_impl(x: Any, axis: tuple, keepdims: bool) -> Any:

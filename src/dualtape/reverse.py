@@ -125,11 +125,13 @@ class TapeValue(ArrayOps, Tracer):
         """Record ``ans`` with the arguments on this tape that have a VJP rule as parents."""
         rules = prim.vjp
         variadic = prim.variadic
-        parents = [None] * len(vals)
+        parents = None
         for i, v in mine:
             if variadic or rules[i] is not None:
+                if parents is None:
+                    parents = [None] * len(vals)
                 parents[i] = v.index
-        if parents.count(None) == len(parents):
+        if parents is None:
             return ans
         # Most ops have no parameters: one shared empty mapping rather than one per entry.
         return self._record(prim, params or NO_PARAMS, tuple(parents), vals, ans)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OneHot", "dense", "maximisers", "rows_at"]
+__all__ = ["OneHot", "dense", "maximisers"]
 
 
 class OneHot:
@@ -114,12 +114,6 @@ def maximisers(g: np.ndarray, hit: np.ndarray, dtype: np.dtype) -> OneHot | None
     if n and (cols.min() < 0 or cols.max() >= k):  # two in one row, none in another
         return None
     return OneHot((n, k), cols, g.astype(dtype, copy=False).reshape(n))
-
-
-def rows_at(g: np.ndarray, at: np.ndarray, shape: tuple[int, int], dtype: np.dtype) -> OneHot:
-    """``g`` at the flat places ``at`` of an (n, k) matrix, one per row, in row order."""
-    n, k = shape
-    return OneHot(shape, at - np.arange(0, n * k, k), g.astype(dtype, copy=False).reshape(n))
 
 
 def dense(c: Any) -> Any:

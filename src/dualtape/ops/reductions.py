@@ -20,7 +20,7 @@ from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, SPREAD, Primitive, reg
 from .core import axis_param, batch_shape, ndim_of, per_input, reduce_flops, shape_of, size_of, times
 from .elementwise import div, exp, mul, mul_zero_wins, sub, where
 from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, short_rows, sum_block, sum_last
-from .onehot import OneHot, maximisers, rows_at
+from .onehot import OneHot, maximisers
 from .rules import deflinear
 from .shape_ops import _expand_dims_impl, broadcast_to, expand_dims, flip, reshape, transpose
 
@@ -227,7 +227,7 @@ def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any
             and not np.isnan(ans).any():  # one maximiser per group: t read there, in order
         at, lead = np.flatnonzero(hit), t.shape[:t.ndim - x.ndim]
         if not one_group and x.ndim == 2:  # rows of a matrix: the VJP may need them again
-            _rows_found[:] = (weakref.ref(x), weakref.ref(ans), at)
+            _found[:] = (weakref.ref(x), weakref.ref(ans), at - np.arange(0, x.size, x.shape[1]), True)
         picked = np.take(t.reshape(lead + (-1,)), at, axis=-1) if lead else t.take(at)
         return picked.reshape(lead + shape_of(ans)).astype(dtype, copy=False)
     share = np.true_divide(hit, np.add.reduce(hit, axis=axis, keepdims=True), dtype=dtype)
@@ -247,13 +247,13 @@ def _extremum_vjp(g: Any, ans: Any, x: Any, axis: tuple, keepdims: bool) -> Any:
         xv, av = concrete(x), concrete(ans)  # the places do not depend on any tangent
         if type(xv) is np.ndarray and xv.ndim == 2 and xv.shape[1] > 1 and xv.dtype.kind == "f" \
                 and xv.size >= ONEHOT_MIN_SIZE:
-            seen, xs, ans_seen = _rows_found[2], _rows_found[0](), _rows_found[1]()
-            if xs is xv and ans_seen is av:  # forward over reverse: tie_pick found them
-                return rows_at(g, seen, xv.shape, _share_dtype(g, xv))
-            hit = np.equal(xv, av if keepdims else av[:, None])
-            xs, ans_seen, cols = _first_found[0](), _first_found[1](), _first_found[2]
-            if xs is xv and ans_seen is av and np.count_nonzero(hit) == xv.shape[0] \
-                    and not np.isnan(av).any():  # one hit per row (none has NaN): the first
+            x_ref, ans_ref, cols, unique = _found
+            same = x_ref() is xv and ans_ref() is av
+            # unique: forward over reverse, tie_pick found them; else one hit per row (and no
+            # NaN) makes the forward pass's first places the maximisers
+            hit = None if same and unique else np.equal(xv, av if keepdims else av[:, None])
+            if same and (hit is None or (np.count_nonzero(hit) == xv.shape[0]
+                                         and not np.isnan(av).any())):
                 return OneHot(xv.shape, cols, g.astype(_share_dtype(g, xv), copy=False).reshape(-1))
             sparse = maximisers(g, hit, _share_dtype(g, xv))
             if sparse is not None:
@@ -277,14 +277,12 @@ def _dead() -> None:
     return None
 
 
-# The last rows' maximisers that tie_pick found (flat places, one per row), by the identity
-# of the matrix and of its maxima, held weakly: a JVP's own VJP (forward over reverse, as in
-# GradBench's kmeans) reads them instead of comparing the matrix again.
-_rows_found: list = [_dead, _dead, None]
-# The first extremum's column in each row, found by the forward pass of a large matrix's
-# max or min along its rows (argmax/argmin: faster than the reduction there), held the
-# same way; ties are not ruled out until the VJP counts them.
-_first_found: list = [_dead, _dead, None]
+# The last matrix whose row maxima were found by place, and its maxima, held weakly; each
+# row's column; whether ties are ruled out. tie_pick (the JVP) finds the unique maximisers,
+# so a JVP's own VJP (forward over reverse, GradBench's kmeans) reads them as they are;
+# the forward pass of a large matrix (_by_position) finds the first ones, and the VJP then
+# counts the hits instead of finding them again.
+_found: list = [_dead, _dead, None, False]
 
 #: Rows at least this long take argmax/argmin (their reduction is faster on shorter ones).
 ARG_MIN_K = 64
@@ -301,7 +299,7 @@ def _by_position(arg: Any, impl: Any) -> Any:
             ans = x[np.arange(x.shape[0]), cols]
             if keepdims:
                 ans = ans[:, None]
-            _first_found[:] = (weakref.ref(x), weakref.ref(ans), cols)
+            _found[:] = (weakref.ref(x), weakref.ref(ans), cols, False)
             return ans
         return impl(x, axis, keepdims)
 

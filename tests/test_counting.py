@@ -89,6 +89,25 @@ def test_scalar_python_float_chain_exact():
     assert c.tape_bytes == 16  # x and sin(x), 8 bytes each; x saved twice counts once
 
 
+@pytest.mark.parametrize("name, expected", [("log", lambda x: 1 / x),
+                                            ("log1p", lambda x: 1 / (1 + x)),
+                                            ("arctan", lambda x: 1 / (1 + x * x))])
+def test_a_quotient_rule_is_one_division(name, expected):
+    # log's derivative is t / x: one div, not reciprocal(x) and a mul (JAX's rule too)
+    fn = getattr(dnp, name)
+    with dt.count() as c:
+        g = dt.grad(fn)(0.7)
+    assert c.by_name["div"] == 1 and "reciprocal" not in c.by_name
+    assert g == pytest.approx(expected(0.7), rel=1e-15)
+
+
+def test_defunary_needs_a_derivative_or_a_rule():
+    from dualtape.ops.rules import defunary
+
+    with pytest.raises(TypeError, match="nameless: defunary needs the derivative d or the rule"):
+        defunary("nameless", np.negative)
+
+
 @pytest.mark.parametrize("mode", ["grad", "jvp", "vector jvp", "hessian"])
 def test_a_value_times_itself_records_square(mode):
     # mul's diagonal: x * x is square(x), one rule t * 2x, in both engines and nested

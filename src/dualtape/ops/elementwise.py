@@ -213,8 +213,8 @@ clip = op_for(register(Primitive(
 # ---------------------------------------------------------------- unary functions
 
 exp = defunary("exp", scalar_fast(math.exp, np.exp), lambda ans, x: ans, saves="ans")
-log = defunary("log", scalar_fast(math.log, np.log), lambda ans, x: reciprocal(x))
-log1p = defunary("log1p", scalar_fast(math.log1p, np.log1p), lambda ans, x: reciprocal(add(x, 1.0)))
+log = defunary("log", scalar_fast(math.log, np.log), rule=lambda t, ans, x: div(t, x))
+log1p = defunary("log1p", scalar_fast(math.log1p, np.log1p), rule=lambda t, ans, x: div(t, add(x, 1.0)))
 expm1 = defunary("expm1", scalar_fast(math.expm1, np.expm1), lambda ans, x: add(ans, 1.0),
                  saves="ans")
 sqrt = defunary("sqrt", scalar_fast(math.sqrt, np.sqrt), lambda ans, x: div(0.5, ans), saves="ans")
@@ -225,7 +225,7 @@ tan = defunary("tan", scalar_fast(math.tan, np.tan), lambda ans, x: add(1.0, squ
 sinh = defunary("sinh", scalar_fast(math.sinh, np.sinh), lambda ans, x: cosh(x))
 cosh = defunary("cosh", scalar_fast(math.cosh, np.cosh), lambda ans, x: sinh(x))
 arctan = defunary("arctan", scalar_fast(math.atan, np.arctan),
-                  lambda ans, x: reciprocal(add(1.0, square(x))))
+                  rule=lambda t, ans, x: div(t, add(1.0, square(x))))
 abs_ = defunary("abs", scalar_fast(abs, np.abs), lambda ans, x: sign(x))
 
 

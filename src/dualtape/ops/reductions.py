@@ -21,7 +21,7 @@ from .core import axis_param, batch_shape, ndim_of, per_input, reduce_flops, sha
 from .elementwise import div, exp, mul, mul_zero_wins, sub, where
 from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, short_rows, sum_block, sum_last
 from .onehot import OneHot, maximisers
-from .rules import deflinear
+from .rules import deflinear, op_for
 from .shape_ops import _expand_dims_impl, broadcast_to, expand_dims, flip, reshape, transpose
 
 _AXIS = axis_param("axis")
@@ -75,14 +75,14 @@ def _reduction(name: str, impl: Any, weights: Any = None, vjp: Any = None, jvp: 
     """A reduction whose derivative is a weighting of its input:
     ``jvp = sum(t * w)`` and ``vjp = restore(g) * w`` with ``w = weights(ans, x, axis, keepdims)``
     (``jvp``, ``vjp``: faster rules for the same products; with both, no ``weights``)."""
-    return register(Primitive(
+    return op_for(register(Primitive(
         name, impl,
         jvp=(jvp or (lambda t, ans, x, axis, keepdims: sum_(mul(t, weights(ans, x, axis, keepdims)),
                                                              axis=axis, keepdims=keepdims)),),
         vjp=(vjp or (lambda g, ans, x, axis, keepdims: mul(_restore(g, x, axis, keepdims),
                                                            weights(ans, x, axis, keepdims))),),
         normalize=_AXIS, sparsity=REDUCTION, **kw,
-    )).bind
+    )))
 
 
 _sum_impl = _reducer(np.add, np.sum)
@@ -106,7 +106,8 @@ def _mean_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
 
 mean = deflinear(
     "mean", _mean_impl,
-    (lambda g, ans, x, axis, keepdims: div(_restore(g, x, axis, keepdims), _count(x, axis)),),
+    # divided at the reduced shape, then spread: one small pass, not one over x
+    (lambda g, ans, x, axis, keepdims: _restore(div(g, _count(x, axis)), x, axis, keepdims),),
     flops=reduce_flops, normalize=_AXIS, sparsity=REDUCTION)
 
 

@@ -43,12 +43,19 @@ def op_for(prim: Primitive, nargs: int | None = None) -> Callable[..., Any]:
     return dispatch.opn(prim)
 
 
-def defunary(name: str, impl: Callable[[Any], Any], d: Callable[[Any, Any], Any], *,
+def defunary(name: str, impl: Callable[[Any], Any], d: Callable[[Any, Any], Any] | None = None, *,
              saves: str = "args", flops: Callable[..., int] = elementwise_flops,
-             jvp_fused: Any = None) -> Callable[[Any], Any]:
-    """An elementwise op of one operand whose derivative is ``d(ans, x)``."""
-    def rule(t, ans, x):
-        return _ew.mul(t, d(ans, x))
+             jvp_fused: Any = None, rule: Any = None) -> Callable[[Any], Any]:
+    """An elementwise op of one operand whose derivative is ``d(ans, x)``.
+
+    ``rule``, instead: ``(t, ans, x) -> t * d(ans, x)`` written out (a quotient ``t / x``
+    is one operation where ``t * (1 / x)`` is two); it serves as both JVP and VJP."""
+    if rule is None:
+        if d is None:
+            raise TypeError(f"{name}: defunary needs the derivative d or the rule")
+
+        def rule(t, ans, x):
+            return _ew.mul(t, d(ans, x))
 
     return op_for(register(Primitive(name, impl, jvp=(rule,), vjp=(rule,), flops=flops,
                                      saves=saves, jvp_fused=jvp_fused, sparsity=ELEMENTWISE)), 1)

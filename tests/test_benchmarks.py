@@ -258,6 +258,29 @@ def test_cold_processes_measure_each_heap_state(tmp_path: Path) -> None:
     assert list(table["state"]) == list(cold.STATES)
 
 
+def test_cold_times_the_targets_cases_in_more_processes(tmp_path: Path, monkeypatch) -> None:
+    """The cases the 1.3x target judges (W3, W4) and their floors get --target-rounds fresh
+    processes per state, the others --rounds; the report says how many."""
+    from collections import Counter
+
+    from benchmarks import cold
+
+    calls: Counter = Counter()
+
+    def fake(state: str, key: str, name: str) -> dict[str, float]:
+        calls[key, name] += 1
+        return {"seconds": 1e-3, "faults": 0.0}
+
+    monkeypatch.setattr(cold, "measure", fake)
+    assert cold.main(["--workloads", "2,3", "--rounds", "2", "--target-rounds", "4",
+                      "--out", str(tmp_path)]) == 0
+    assert calls["2", "dualtape jvp"] == 2 * len(cold.STATES)
+    assert calls["3", "dualtape jvp"] == calls["3", "numpy forward"] == 4 * len(cold.STATES)
+    assert "Median of the rounds" in (tmp_path / "cold.md").read_text()
+    with pytest.raises(SystemExit):
+        cold.main(["--workloads", "3", "--target-rounds", "0", "--out", str(tmp_path)])
+
+
 def test_tape_layout_experiment_times_both_layouts() -> None:
     """The tape-layout measurement runs every step and reports positive times."""
     from benchmarks.experiments import tape_layout

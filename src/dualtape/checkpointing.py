@@ -24,6 +24,7 @@ or a global is read as it is at the replay (the function must be pure, as for JA
 from __future__ import annotations
 
 import functools
+import math
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -213,7 +214,7 @@ class Call:
         pieces, off = [], 0
         for k in floats:
             shape = shape_of(leaves[k])
-            size = int(np.prod(shape))
+            size = math.prod(shape)
             pieces.append((k, off, shape, size))
             off += size
         consts = {k: x for k, x in enumerate(leaves) if not _is_float(x)}

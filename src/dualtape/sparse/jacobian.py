@@ -14,6 +14,7 @@ forward-over-reverse Hessian-vector product.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ def _equal(kept: Any, x: Any) -> bool:
 
 
 def _sizes(xs: Sequence[Any]) -> list[int]:
-    return [int(np.prod(shape_of(x))) for x in xs]
+    return [math.prod(shape_of(x)) for x in xs]
 
 
 def _split(s: np.ndarray, like: Sequence[Any]) -> list[np.ndarray]:

@@ -19,10 +19,10 @@ It may depend on the values of the other (non-differentiated) arguments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import scipy.sparse as sp
 
 from ..api import grad, new_level
@@ -74,7 +74,7 @@ class SparsityTracer(ArrayOps, Tracer):
 
 
 def _input_size(x: Any) -> int:
-    return int(np.prod(shape_of(x)))
+    return math.prod(shape_of(x))
 
 
 def _output_rows(o: Any, level: int, n: int) -> sp.csr_array:

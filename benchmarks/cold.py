@@ -39,10 +39,10 @@ FLOOR = "numpy"  # the floors' names start with it: the forward pass, the deriva
 TARGET_ROUNDS = 7
 
 
-def aimed_at(picked: tuple[str, str]) -> bool:
-    """Whether the 1.3x target judges this (case key, contender), or it is one of those cases'
-    floors (timed as often, so the table compares like with like)."""
-    return picked[0][0] in "34"
+def aimed_at(case: str) -> bool:
+    """Whether the 1.3x target judges this case key's dualtape contenders (its floors are
+    timed as often, so the table compares like with like)."""
+    return case[0] in "34"
 
 _CHILD = """
 import json, sys
@@ -90,7 +90,7 @@ def table(rows: list[dict]) -> str:
     for (case, name), states in by.items():
         s, c, h = (states[k]["seconds"] for k in STATES)
         faults = " / ".join(f"{states[k]['faults']:.0f}" for k in STATES)
-        aimed = aimed_at((case, name)) and name.startswith("dualtape")
+        aimed = aimed_at(case) and name.startswith("dualtape")
         verdict = (("ok" if c / s <= TARGET else "MISSED") + f" (<= {TARGET}x)") if aimed else ""
         lines.append(f"| {case} | {name} | {s * 1e6:.1f} µs | {c * 1e6:.1f} µs | "
                      f"{h * 1e6:.1f} µs | {c / s:.2f}x | {h / s:.2f}x | {faults} | {verdict} |")
@@ -120,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     if not picked:
         parser.error(f"--workloads {args.workloads!r} selects no dualtape contender")
     got: dict[tuple[str, str, str], list[dict]] = {}
-    rounds = max(args.rounds, args.target_rounds if any(map(aimed_at, picked)) else 0)
+    rounds = max(args.rounds, args.target_rounds if any(aimed_at(key) for key, _ in picked) else 0)
     for r in range(rounds):
         for key, name in picked:
-            if r >= args.rounds and not aimed_at((key, name)):
+            if r >= args.rounds and not aimed_at(key):
                 continue
             for state in STATES[r % 3:] + STATES[:r % 3]:
                 got.setdefault((key, name, state), []).append(measure(state, key, name))

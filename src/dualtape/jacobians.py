@@ -13,7 +13,7 @@ from . import numpy as dnp
 from .api import Recording, _unaliased, in_dtype, jvp_core, recorded
 from .argchecks import argnums_for, check_callable, dtype_of, dynamic, is_integer_output, zeros
 from .dispatch import Tracer
-from .ops import shape_of
+from .ops import shape_of, size_of
 from .tree import unflatten
 
 __all__ = ["basis", "check_chunk", "hessian", "jacfwd", "jacrev"]
@@ -114,7 +114,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
     def jacfwd_fun(*args: Any, **kwargs: Any) -> Any:
         nums, single = nums_for(len(args))
         leaves, in_td = dynamic(args, nums, single)
-        n = sum(math.prod(shape_of(x)) for x in leaves)
+        n = sum(size_of(x) for x in leaves)
         step = n if chunk is None else min(chunk, n)
         batched = chunk != 1
         per_pass: list[list] = []
@@ -167,7 +167,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
             if is_integer_output(o):
                 raise TypeError(f"jacrev requires floating-point outputs, but output leaf {k} "
                                 f"has dtype {dtype_of(o)}; use vjp for integer outputs")
-        m = sum(math.prod(shape_of(o)) for o in outs)
+        m = sum(size_of(o) for o in outs)
         step = m if chunk is None else min(chunk, m)
         batched = chunk != 1
         per_pass = []

@@ -14,7 +14,6 @@ forward-over-reverse Hessian-vector product.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import scipy.sparse as sp
 from ..api import Recording, grad, jvp_core
 from ..argchecks import dynamic as _dynamic
 from ..argchecks import normalize_argnums as _argnums
-from ..ops import shape_of
+from ..ops import shape_of, size_of
 from ..tree import flatten
 from .coloring import (
     Coloring,
@@ -112,7 +111,7 @@ def _equal(kept: Any, x: Any) -> bool:
 
 
 def _sizes(xs: Sequence[Any]) -> list[int]:
-    return [math.prod(shape_of(x)) for x in xs]
+    return [size_of(x) for x in xs]
 
 
 def _split(s: np.ndarray, like: Sequence[Any]) -> list[np.ndarray]:

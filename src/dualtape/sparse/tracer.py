@@ -19,7 +19,6 @@ It may depend on the values of the other (non-differentiated) arguments.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,7 +30,7 @@ from ..argchecks import dynamic as _dynamic
 from ..argchecks import normalize_argnums as _argnums
 from ..argchecks import substitute as _substitute
 from ..arrayops import ArrayOps
-from ..ops import shape_of
+from ..ops import shape_of, size_of
 from ..registry import Primitive, Tracer
 from ..tree import flatten
 from .rules import empty, rule_for
@@ -73,14 +72,10 @@ class SparsityTracer(ArrayOps, Tracer):
         return SparsityTracer(ans, out, self.level)
 
 
-def _input_size(x: Any) -> int:
-    return math.prod(shape_of(x))
-
-
 def _output_rows(o: Any, level: int, n: int) -> sp.csr_array:
     if type(o) is SparsityTracer and o.level == level:
         return o.deps
-    return empty(_input_size(o), n)
+    return empty(size_of(o), n)
 
 
 def jacobian_sparsity(fun: Callable, *args: Any,
@@ -97,7 +92,7 @@ def jacobian_sparsity(fun: Callable, *args: Any,
     check_callable(fun)
     nums, single = _argnums(argnums, len(args))
     leaves, td = _dynamic(args, nums, single)
-    sizes = [_input_size(x) for x in leaves]
+    sizes = [size_of(x) for x in leaves]
     n = sum(sizes)
     level = new_level()
     tracers, off = [], 0

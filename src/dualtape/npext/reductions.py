@@ -4,7 +4,6 @@ and NumPy's keyword arguments of the basic reductions (``with_keywords``)."""
 from __future__ import annotations
 
 import builtins
-import math
 import warnings
 from typing import Any
 
@@ -47,7 +46,7 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
         if not returned:
             return avg
         axes = dnp._axis_tuple(a, axis)
-        n = float(math.prod(dnp.shape(a)[i] for i in axes))
+        n = float(ops.count_over(a, axes))
         return avg, np.full(dnp.shape(avg), n, getattr(concrete(avg), "dtype", np.float64))[()]
     sa, sw = dnp.shape(a), dnp.shape(weights)
     if sw != sa:

@@ -23,7 +23,7 @@ primitives); ``None`` as a rule means "zero".
 
 from ..dispatch import NO_PARAMS, PLAIN_TYPES, Tracer
 from ..registry import Primitive, register
-from .core import Meta, batch_shape, ndim_of, shape_of, size_of
+from .core import Meta, batch_shape, count_over, ndim_of, shape_of, size_of
 from .elementwise import (
     abs_,
     add,
@@ -95,7 +95,7 @@ __all__ = [
     "log_softmax", "logsumexp", "matmul", "matvec", "max_", "max_weight", "maximum", "mean", "min_",
     "minimum", "mul", "ndim_of", "neg", "pad_batch", "pick_along", "positive_mask", "power", "power_const",
     "prod", "put_along", "reciprocal", "register", "relu", "reshape", "scatter_add", "shape_of", "sigmoid",
-    "sign", "sin", "sinh", "size_of", "softmax", "softplus", "sqrt", "square", "squeeze",
+    "count_over", "sign", "sin", "sinh", "size_of", "softmax", "softplus", "sqrt", "square", "squeeze",
     "stack", "sub", "sum_", "take", "tan", "tanh", "tanh_tangent", "tie_pick", "tie_scale",
     "transpose", "unbroadcast",
     "where",

@@ -20,7 +20,7 @@ import numpy as np
 from ..dispatch import Tracer
 
 __all__ = [
-    "Meta", "axis_param", "batch_shape", "elementwise_flops", "ndim_of", "no_flops",
+    "Meta", "axis_param", "batch_shape", "count_over", "elementwise_flops", "ndim_of", "no_flops",
     "per_input", "perm_param", "reduce_flops", "shape_of", "size_of", "times",
 ]
 
@@ -55,6 +55,12 @@ def size_of(x: Any) -> int:
     if t is float or t is int:
         return 1
     return x.size if hasattr(x, "size") else np.size(x)
+
+
+def count_over(x: Any, axis: tuple[int, ...]) -> int:
+    """Number of elements a reduction of ``x`` over ``axis`` combines into each result."""
+    shape = shape_of(x)
+    return math.prod(shape[a] for a in axis)
 
 
 _FLOAT64 = np.dtype(np.float64)

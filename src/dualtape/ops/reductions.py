@@ -17,7 +17,17 @@ import numpy as np
 from .. import dispatch
 from ..dispatch import concrete
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, SPREAD, Primitive, register
-from .core import axis_param, batch_shape, ndim_of, per_input, reduce_flops, shape_of, size_of, times
+from .core import (
+    axis_param,
+    batch_shape,
+    count_over,
+    ndim_of,
+    per_input,
+    reduce_flops,
+    shape_of,
+    size_of,
+    times,
+)
 from .elementwise import div, exp, mul, mul_zero_wins, sub, where
 from .kernels import EXTREMUM_MAX_K, broadcast_view, extremum_last, short_rows, sum_block, sum_last
 from .onehot import OneHot, maximisers
@@ -92,22 +102,17 @@ sum_ = deflinear(
     flops=reduce_flops, normalize=_AXIS, sparsity=REDUCTION)
 
 
-def _count(x: Any, axis: tuple) -> float:
-    s = shape_of(x)
-    return float(math.prod(s[a] for a in axis))
-
-
 def _mean_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
     if type(x) is np.ndarray and (x.dtype == np.float64 or x.dtype == np.float32):
         # np.mean's own arithmetic (sum, then divide by the count) without its Python wrapper
-        return np.true_divide(np.add.reduce(x, axis=axis, keepdims=keepdims), _count(x, axis))
+        return np.true_divide(np.add.reduce(x, axis=axis, keepdims=keepdims), float(count_over(x, axis)))
     return np.mean(x, axis=axis, keepdims=keepdims)
 
 
 mean = deflinear(
     "mean", _mean_impl,
     # divided at the reduced shape, then spread: one small pass, not one over x
-    (lambda g, ans, x, axis, keepdims: _restore(div(g, _count(x, axis)), x, axis, keepdims),),
+    (lambda g, ans, x, axis, keepdims: _restore(div(g, float(count_over(x, axis))), x, axis, keepdims),),
     flops=reduce_flops, normalize=_AXIS, sparsity=REDUCTION)
 
 

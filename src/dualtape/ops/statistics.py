@@ -6,7 +6,6 @@ rules stay valid when vector mode adds batch axes in front.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -24,8 +23,7 @@ __all__ = ["cumprod", "var"]
 
 
 def _var_scale(x: Any, axis: tuple[int, ...], ddof: int) -> float:
-    shape = ops.shape_of(x)
-    return 2.0 / (math.prod(shape[a] for a in axis) - ddof)
+    return 2.0 / (ops.count_over(x, axis) - ddof)
 
 
 def _centered(x: Any, axis: tuple[int, ...]) -> Any:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import statistics
 from pathlib import Path
 
@@ -110,6 +111,9 @@ def table(rows: list[dict]) -> str:
               "ratios are the median and quartiles of the rounds' paired ratios "
               "(`cold_rounds.csv` holds every process's measurement). "
               "Regenerate with `python -m benchmarks.cold`.", ""]
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    if threads:
+        lines.insert(1, f"\nEvery process ran with `OPENBLAS_NUM_THREADS={threads}`.")
     return "\n".join(lines)
 
 

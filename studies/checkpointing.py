@@ -29,9 +29,9 @@ from __future__ import annotations
 import math
 import statistics
 import sys
-import time
 import tracemalloc
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import numpy as np
 import dualtape as dt
 import dualtape.numpy as dnp
 from dualtape.lessons import LESSON_XS, LESSON_YS
+from dualtape.measure.timing import TimingConfig, interleaved
 from dualtape.nn import ArrayMLP, mlp_loss
 from dualtape.revolve import binomial_cost
 from dualtape.study import RunReport, Study
@@ -223,14 +224,10 @@ def measure_group(problem: str, n: int, rounds: int, quick: bool, jax_peer: bool
                     "policy": "jax", "snapshots": "", "every": "", "rel_err":
                     _rel_err(calls[f"{name} {mode}"](), ref), "xla_temp_bytes":
                     getattr(mem, "temp_size_in_bytes", "") if mode == "jit" else ""}
-    for f in calls.values():  # warm-up (and JAX's compilations)
-        f(*args)
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    for _ in range(rounds):
-        for k, f in calls.items():
-            t0 = time.perf_counter()
-            f(*args)
-            times[k].append(time.perf_counter() - t0)
+    # the measurement base's rounds: warm-up (and JAX's compilations), calibrated batches,
+    # an order that rotates from round to round
+    times = interleaved({k: partial(f, *args) for k, f in calls.items()},
+                        TimingConfig(target_s=0.02, repeats=rounds, warmup=1))
     med = {k: statistics.median(v) for k, v in times.items()}
     out = []
     for label, row in rows.items():

@@ -569,6 +569,67 @@ def test_selection_rules_on_floats_match_the_array_rules(op):
             np.testing.assert_array_equal(np.array([t]), t_arrays, err_msg=f"jvp {x}, {y}, g={g}")
 
 
+_EDGES = [-2.0, -0.5, -0.0, 0.0, 0.5, 2.0, math.nan, math.inf, -math.inf]
+
+
+def test_where_and_clip_on_python_floats_stay_floats_with_numpys_values():
+    """where and clip on Python floats (as scalar code writes them: ``where(v > 0.0, v, 0.0)``,
+    ``clip(v, 0.0, None)``) give a Python float, not a 0-d array or NumPy scalar that would
+    slow every later operation, with np.where's and np.clip's values: NaN wins, lo > hi
+    gives hi, int bounds promote."""
+    bounds = [*_EDGES, None, 0, 1, -1]
+    for x in _EDGES:
+        for lo in bounds:
+            for hi in bounds:
+                if lo is None and hi is None:
+                    continue
+                got, want = dnp.clip(x, lo, hi), np.clip(x, lo, hi)
+                assert type(got) is float, (x, lo, hi)
+                np.testing.assert_array_equal(got, want, err_msg=f"clip({x}, {lo}, {hi})")
+    for c in (True, False):
+        for x in [*_EDGES, 3]:
+            for y in [*_EDGES, 0]:
+                if type(x) is int and type(y) is int:
+                    continue
+                got = dnp.where(c, x, y)
+                assert type(got) is float, (c, x, y)
+                np.testing.assert_array_equal(got, np.where(c, x, y), err_msg=f"where({c}, {x}, {y})")
+    assert type(dnp.where(True, 1, 2)) is np.ndarray  # ints: NumPy's own result
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf * 0 in the array rules
+@pytest.mark.parametrize("op", ["where", "clip"])
+def test_where_and_clip_rules_on_floats_match_the_array_rules(op):
+    """The inline rules on Python floats give what the array rules give, in both modes
+    (ties at a clip bound split 1/2, as JAX's maximum and minimum do)."""
+    fn = {"where": lambda v: dnp.where(v > 0.0, v, -1.0),
+          "clip": lambda v: dnp.clip(v, 0.0, 0.5)}[op]
+    for x in _EDGES:
+        for g in (1.0, -2.5, math.inf):
+            _, pull = dt.vjp(fn, x)
+            _, pull_arrays = dt.vjp(fn, np.array([x]))
+            (a,), (b,) = pull(g), pull_arrays(np.array([g]))
+            assert type(a) is float
+            np.testing.assert_array_equal(np.array([a]), b, err_msg=f"vjp {op} at {x}, g={g}")
+            t = dt.jvp(fn, (x,), (g,))[1]
+            t_arrays = dt.jvp(fn, (np.array([x]),), (np.array([g]),))[1]
+            assert type(t) is float
+            np.testing.assert_array_equal(np.array([t]), t_arrays, err_msg=f"jvp {op} at {x}, g={g}")
+    for x in (-1.0, 0.0, 0.25, 0.5, 1.0):
+        assert dt.grad(fn)(x) == float(jax.grad(fn)(x)), (op, x)
+
+
+def test_a_traced_operand_among_plain_ones_records_only_its_own_parent():
+    """where(c, x, x) and clip(x, lo, hi) with x traced twice or once: the shortcut for one
+    traced operand among plain ones must not drop the second use."""
+    assert dt.grad(lambda v: dnp.where(v > 0.0, v, v))(2.0) == 1.0
+    assert dt.grad(lambda v: dnp.where(v > 0.0, v * 3.0, v))(-2.0) == 1.0
+    assert dt.grad(lambda v: dnp.clip(v, v - 1.0, None))(2.0) == 1.0  # traced bound: max(v, v-1)
+    x = np.array([-1.0, 0.5, 2.0])
+    np.testing.assert_array_equal(dt.grad(lambda v: dnp.sum(dnp.where(v > 0.0, v * v, v)))(x),
+                                  [1.0, 1.0, 4.0])
+
+
 def test_abs_slope_at_zero_is_zero():
     """abs'(0) = sign(0) = 0 in both modes (as PyTorch and autograd; JAX 0.10 returns 1)."""
     assert float(dt.grad(dnp.abs)(0.0)) == 0.0

@@ -273,8 +273,11 @@ def opn(prim: Any) -> Callable[..., Any]:
             params = normalize(args, params)
         for a in args:
             if type(a) not in PLAIN_TYPES:
-                if len(args) == 1 and isinstance(a, Tracer):
-                    return a.process(prim, args, params)  # a single tracer is the top by itself
+                if isinstance(a, Tracer):
+                    for b in args:  # a single tracer among plain values is the top by itself
+                        if b is not a and type(b) not in PLAIN_TYPES:
+                            return bind(prim, args, params)
+                    return a.process(prim, args, params)
                 return bind(prim, args, params)
         return impl(*args, **params) if counting is None else evaluate(prim, args, params)
 

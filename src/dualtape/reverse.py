@@ -138,13 +138,29 @@ class TapeValue(ArrayOps, Tracer):
 
     def process(self, prim: Primitive, args: tuple, params: Any) -> Any:
         value = self.value
-        if len(args) != 1 or prim.variadic or dispatch.counting is not None \
-                or type(value) not in PLAIN_TYPES:
+        if prim.variadic or dispatch.counting is not None or type(value) not in PLAIN_TYPES:
             return Tracer.process(self, prim, args, params)
-        ans = prim.impl(value, **params)  # one operand with parameters: process1's shortcut
-        if prim.vjp[0] is None:
+        if len(args) == 1:
+            ans = prim.impl(value, **params)  # one operand with parameters: process1's shortcut
+            if prim.vjp[0] is None:
+                return ans
+            return self._record(prim, params or NO_PARAMS, (self.index,), (value,), ans)
+        # this value once among plain ones (where(c, x, 0.0), clip(x, lo, hi)): the same steps
+        # as Tracer.process, without unwrap's pairs or extend's loop
+        vals = list(args)
+        i = -1
+        for k, a in enumerate(args):
+            if a is self and i < 0:
+                i = k
+                vals[k] = value
+            elif type(a) not in PLAIN_TYPES:
+                return Tracer.process(self, prim, args, params)
+        ans = prim.impl(*vals, **params)
+        if prim.vjp[i] is None:
             return ans
-        return self._record(prim, params or NO_PARAMS, (self.index,), (value,), ans)
+        parents = [None] * len(args)
+        parents[i] = self.index
+        return self._record(prim, params or NO_PARAMS, tuple(parents), tuple(vals), ans)
 
     def process1(self, prim: Primitive, x: Any) -> Any:
         value = self.value

@@ -177,10 +177,31 @@ def _when_smaller(t: Any, ans: Any, x: Any, y: Any) -> Any:
 maximum = defbinary("maximum", _maximum_impl, rules=(_when_larger, _when_smaller))
 minimum = defbinary("minimum", _minimum_impl, rules=(_when_smaller, _when_larger))
 
+_SCALARS = frozenset({float, int})  # Python numbers a float operand promotes to float
+
+
+def _where_impl(c: Any, x: Any, y: Any) -> Any:
+    if type(c) is bool and type(x) in _SCALARS and type(y) in _SCALARS \
+            and (type(x) is float or type(y) is float):
+        return float(x if c else y)  # np.where on Python scalars: a float, not a 0-d array
+    return np.where(c, x, y)
+
+
+# x's and y's rules, the same in both modes: t where the condition picks the operand, else 0
+def _picked_x(t: Any, ans: Any, c: Any, x: Any, y: Any) -> Any:
+    if type(t) is float and type(c) is bool and dispatch.counting is None:
+        return t if c else 0.0
+    return where(c, t, 0.0)
+
+
+def _picked_y(t: Any, ans: Any, c: Any, x: Any, y: Any) -> Any:
+    if type(t) is float and type(c) is bool and dispatch.counting is None:
+        return 0.0 if c else t
+    return where(c, 0.0, t)
+
+
 where = op_for(register(Primitive(
-    "where", np.where,
-    jvp=(None, lambda t, ans, c, x, y: where(c, t, 0.0), lambda t, ans, c, x, y: where(c, 0.0, t)),
-    vjp=(None, lambda g, ans, c, x, y: where(c, g, 0.0), lambda g, ans, c, x, y: where(c, 0.0, g)),
+    "where", _where_impl, jvp=(None, _picked_x, _picked_y), vjp=(None, _picked_x, _picked_y),
     flops=elementwise_flops, broadcasting=True, sparsity=ELEMENTWISE,
 )), 3)
 
@@ -194,7 +215,26 @@ def mul_zero_wins(s: Any, w: Any) -> Any:
     return where(np.asarray(dispatch.concrete(s)) == 0, 0.0, sw)
 
 
+def _clip_impl(x: Any, lo: Any, hi: Any) -> Any:
+    if type(x) is float and (lo is None or type(lo) in _SCALARS) \
+            and (hi is None or type(hi) in _SCALARS) and (lo is not None or hi is not None):
+        # np.clip on a Python float, which stays one: maximum, then minimum; NaN wins
+        if lo is not None and not x >= lo:
+            x = float(lo) if x == x else x
+        if hi is not None and not x <= hi:
+            x = float(hi) if x == x else x
+        return x
+    return np.clip(x, lo, hi)
+
+
 def _clip_weight(x: Any, lo: Any, hi: Any) -> Any:
+    if type(x) is float and dispatch.counting is None:  # inline on Python floats, as maximum's
+        w = 1.0
+        if lo is not None:
+            w = 1.0 if x > lo else (0.5 if x == lo else 0.0)
+        if hi is not None:
+            w *= 1.0 if hi > x else (0.5 if x == hi else 0.0)
+        return w
     w = 1.0
     if lo is not None:
         w = mul(w, max_weight(x, lo))
@@ -204,7 +244,7 @@ def _clip_weight(x: Any, lo: Any, hi: Any) -> Any:
 
 
 clip = op_for(register(Primitive(
-    "clip", lambda x, lo, hi: np.clip(x, lo, hi),
+    "clip", _clip_impl,
     jvp=(lambda t, ans, x, lo, hi: mul(t, _clip_weight(x, lo, hi)), None, None),
     vjp=(lambda g, ans, x, lo, hi: mul(g, _clip_weight(x, lo, hi)), None, None),
     flops=times(2), broadcasting=True, sparsity=ELEMENTWISE,

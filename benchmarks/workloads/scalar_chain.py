@@ -2,9 +2,11 @@
 
 ``acc = relu(acc * y + x)`` 1,000 times from ``acc = x``, forward and backward, for the
 gradient with respect to both ``x`` and ``y``. Per-operation overhead is all there is.
-dualtape's ``grad`` is timed in two spellings: ``dnp.relu(v)`` and ``dnp.maximum(v, 0.0)``
-(as HIPS autograd users write ReLU). Each chain is written out as a user writes it, the
-call inline in the loop (``acc = dnp.maximum(acc * y + x, 0.0)``), not through a helper.
+dualtape's ``grad`` is timed in four spellings: ``dnp.relu(v)`` and ``dnp.maximum(v, 0.0)``
+(as HIPS autograd users write ReLU; the issue's targets), and ``dnp.where(v > 0.0, v, 0.0)``
+and ``dnp.clip(v, 0.0, None)`` (no target: the other ways users write it). Each chain is
+written out as a user writes it, the call inline in the loop
+(``acc = dnp.maximum(acc * y + x, 0.0)``), not through a helper.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def _python_forward() -> Callable[[], Any]:
 
 
 def _chains(np_like: Any) -> dict[str, Callable[[Any, Any], Any]]:
-    """The chain in each spelling, on ``np_like``'s ``relu`` and ``maximum``."""
+    """The chain in each spelling, on ``np_like``'s ``relu``, ``maximum``, ``where`` and ``clip``."""
 
     def relu_chain(x: Any, y: Any) -> Any:
         acc = x
@@ -55,7 +57,21 @@ def _chains(np_like: Any) -> dict[str, Callable[[Any, Any], Any]]:
             acc = np_like.maximum(acc * y + x, 0.0)
         return acc
 
-    return {"relu": relu_chain, "maximum": maximum_chain}
+    def where_chain(x: Any, y: Any) -> Any:
+        acc = x
+        for _ in range(STEPS):
+            v = acc * y + x
+            acc = np_like.where(v > 0.0, v, 0.0)
+        return acc
+
+    def clip_chain(x: Any, y: Any) -> Any:
+        acc = x
+        for _ in range(STEPS):
+            acc = np_like.clip(acc * y + x, 0.0, None)
+        return acc
+
+    return {"relu": relu_chain, "maximum": maximum_chain, "where": where_chain,
+            "clip": clip_chain}
 
 
 def _dualtape_grad(spelling: str) -> Callable[[], Callable[[], Any]]:
@@ -112,6 +128,8 @@ def cases() -> list[Case]:
     contenders = [
         Contender("dualtape grad", "dualtape", "grad", _dualtape_grad("relu")),
         Contender("dualtape grad maximum", "dualtape", "grad", _dualtape_grad("maximum")),
+        Contender("dualtape grad where", "dualtape", "grad", _dualtape_grad("where")),
+        Contender("dualtape grad clip", "dualtape", "grad", _dualtape_grad("clip")),
         Contender("dualtape Value", "dualtape", "grad", _dualtape_value),
         Contender("micrograd", "micrograd", "grad", _micrograd),
         Contender("python forward", "python", "forward", _python_forward),

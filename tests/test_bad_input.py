@@ -794,3 +794,48 @@ def test_tangent_mismatch_in_a_pytree_names_its_argument_and_leaf():
                (1.0, {"a": np.ones(2), "b": np.ones(2)}))
     with pytest.raises(TypeError, match=r"tangent 1 \(leaf 0\): dtype float32"):
         dt.jvp(lambda n, p: p[0], (None, (np.ones(2), 1.0)), (None, (np.ones(2, np.float32), 1.0)))
+
+
+# ---------------------------------------------------------------- found by an audit against JAX
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("fn", [dnp.var, dnp.std], ids=["var", "std"])
+@pytest.mark.parametrize("ddof", [3, 4])
+def test_variance_with_no_degrees_of_freedom_has_no_finite_slope(fn, ddof):
+    """NumPy divides by max(n - ddof, 0), so var with ddof >= n is inf: its derivatives are
+    not finite either (a negative n - ddof gave finite wrong numbers, ddof = n a
+    ZeroDivisionError)."""
+    x = np.array([1.0, 2.0, 4.0])
+    assert not np.isfinite(fn(x, ddof=ddof))
+    assert not np.isfinite(dt.grad(lambda x: fn(x, ddof=ddof))(x)).any()
+    assert not np.isfinite(dt.jvp(lambda x: fn(x, ddof=ddof), (x,), (np.array([1.0, 0.0, 0.0]),))[1])
+    assert not np.isfinite(dt.jacrev(lambda x: fn(x, ddof=ddof))(x)).any()
+    assert np.isfinite(dt.grad(lambda x: fn(x, ddof=ddof - 2))(x)).all()
+
+
+def test_jvp_tangent_has_its_primals_dtype():
+    """A float32 input meeting a float64 constant gives a float64 output: its tangent is
+    float64 too, as JAX gives it."""
+    x = np.ones(3, np.float32)
+    c = np.full(3, 2.0)
+    for f in (lambda x: c - x, lambda x: x + c, lambda x: dnp.fmax(x, c)):
+        p, t = dt.jvp(f, (x,), (x,))
+        assert p.dtype == t.dtype == np.float64
+
+
+def test_jvp_output_not_traced_is_the_callers_own_copy():
+    """An output that does not depend on the input (a closed-over array) comes back as a
+    copy, as vjp's does: writing into it leaves the closure's array alone."""
+    k = np.ones(3)
+    p, t = dt.jvp(lambda a: k, (np.ones(3),), (np.ones(3),))
+    p[...] = 7.0
+    assert (k == 1.0).all() and (t == 0.0).all()
+
+
+def test_cotangent_mismatch_names_the_output():
+    _, pull = dt.vjp(lambda x: x * 2.0, np.ones(3))
+    with pytest.raises(ValueError, match=r"does not match the output's shape \(3,\)"):
+        pull(np.ones(2))
+    with pytest.raises(TypeError, match="does not match the output's dtype float64"):
+        pull(np.ones(3, np.float32))

@@ -80,11 +80,21 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
             forward.check_returned(o, level)
         if type(o) is Dual and o.level == level:
             primals_out.append(o.value)
-            tangents_out.append(_detached(o.tangent))
+            tangents_out.append(_detached(_tangent_dtype(o.tangent, o.value)))
         else:
-            primals_out.append(o)
+            # not traced here (a constant, a closed-over array): the caller's own copy
+            primals_out.append(o.copy() if type(o) is np.ndarray else o)
             tangents_out.append(zeros(o, batch))
     return out_td, primals_out, tangents_out, aux
+
+
+def _tangent_dtype(t: Any, p: Any) -> Any:
+    """Tangent ``t`` in its primal ``p``'s floating dtype, as JAX gives it (a float32 tangent
+    of a float64 primal: a float32 input met a float64 constant, ``c - x``)."""
+    if type(t) is np.ndarray and type(p) is np.ndarray and t.dtype != p.dtype \
+            and t.dtype.kind == "f" and p.dtype.kind == "f":
+        return t.astype(p.dtype)
+    return t
 
 
 def _detached(a: Any) -> Any:
@@ -316,7 +326,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
                 check_integer_cotangent(c, o, f"cotangent (output leaf {k})")
                 c_leaves[k] = None  # an integer output has no derivative: nothing to pull back
             else:
-                check_direction(c, o, f"cotangent (output leaf {k})")
+                check_direction(c, o, f"cotangent (output leaf {k})", of="output")
         return tuple(unflatten(rec.in_td, rec.pull(c_leaves)))
 
     return (out, vjp_fn, rec.aux) if has_aux else (out, vjp_fn)

@@ -213,10 +213,11 @@ def zeros(x: Any, batch: tuple[int, ...] = ()) -> Any:
     return np.zeros(batch + shape_of(x), dtype=dtype)
 
 
-def check_direction(d: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> None:
+def check_direction(d: Any, p: Any, what: str, batch: tuple[int, ...] = (),
+                    of: str = "primal") -> None:
     ds, ps = shape_of(d), shape_of(p)
     if ds != batch + ps:
-        raise ValueError(f"{what}: shape {ds} does not match the primal's shape {batch + ps}")
+        raise ValueError(f"{what}: shape {ds} does not match the {of}'s shape {batch + ps}")
     ddt, pdt = dtype_of(d), dtype_of(p)
     if ddt is None:
         raise TypeError(f"{what}: got {type(d).__name__}; directions must be floating-point "
@@ -224,7 +225,7 @@ def check_direction(d: Any, p: Any, what: str, batch: tuple[int, ...] = ()) -> N
     if ddt.kind != "f":
         raise TypeError(f"{what}: dtype {ddt} is not a floating-point dtype")
     if pdt is not None and ddt != pdt:
-        raise TypeError(f"{what}: dtype {ddt} does not match the primal's dtype {pdt}")
+        raise TypeError(f"{what}: dtype {ddt} does not match the {of}'s dtype {pdt}")
 
 
 def is_integer_output(o: Any) -> bool:

@@ -6,6 +6,7 @@ rules stay valid when vector mode adds batch axes in front.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,9 @@ __all__ = ["cumprod", "var"]
 
 
 def _var_scale(x: Any, axis: tuple[int, ...], ddof: int) -> float:
-    return 2.0 / (ops.count_over(x, axis) - ddof)
+    # NumPy divides by max(n - ddof, 0): the variance is inf there, and so is its slope
+    dof = ops.count_over(x, axis) - ddof
+    return 2.0 / dof if dof > 0 else math.inf
 
 
 def _centered(x: Any, axis: tuple[int, ...]) -> Any:

@@ -78,6 +78,12 @@ ARITH = {
     "pow_float": lambda x: (x * x + 1.0) ** 2.5,
     "pow_half": lambda x: (x * x + 1.0) ** 0.5,
     "rpow_float": lambda x: 2.0 ** x,
+    "mod_float": lambda x: x % 0.7,
+    "rmod_float": lambda x: 5.0 % (x * x + 1.0),
+    "mod_self": lambda x: x % (x[::-1] * 0.3 + 1.0),
+    "floordiv_float": lambda x: x // 0.7 + x,  # piecewise constant: only x's slope
+    "rfloordiv_float": lambda x: 5.0 // (x * x + 1.0) * x,
+    "divmod_float": lambda x: divmod(x, 0.7)[0] + divmod(x, 0.7)[1],
     "pow_self": lambda x: (x * x + 1.0) ** x,
     "pow_array": lambda x: x ** np.array([1.0, 2.0, 3.0, 4.0]),
     "rpow_array": lambda x: np.array([1.5, 2.0, 3.0, 0.5]) ** x,

@@ -88,6 +88,24 @@ class ArrayOps:
     def __rpow__(self, other: Any) -> Any:
         return ops.power(other, self)
 
+    def __mod__(self, other: Any) -> Any:
+        return dnp.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return dnp.remainder(other, self)
+
+    def __floordiv__(self, other: Any) -> Any:
+        return dnp.floor_divide(self, other)  # piecewise constant: no derivative, as in JAX
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return dnp.floor_divide(other, self)
+
+    def __divmod__(self, other: Any) -> Any:
+        return dnp.floor_divide(self, other), dnp.remainder(self, other)
+
+    def __rdivmod__(self, other: Any) -> Any:
+        return dnp.floor_divide(other, self), dnp.remainder(other, self)
+
     def __matmul__(self, other: Any) -> Any:
         return dnp.matmul(self, other)
 

@@ -839,3 +839,13 @@ def test_cotangent_mismatch_names_the_output():
         pull(np.ones(2))
     with pytest.raises(TypeError, match="does not match the output's dtype float64"):
         pull(np.ones(3, np.float32))
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_slogdet_slope_at_a_singular_matrix_says_what_is_missing(mode):
+    """log|det| is -inf at a singular matrix and has no slope there: the error names
+    slogdet and why, not only NumPy's "Singular matrix"."""
+    a = np.array([[1.0, 2.0], [2.0, 4.0]])
+    f = lambda a: dnp.linalg.slogdet(a)[1]
+    with pytest.raises(np.linalg.LinAlgError, match="slogdet: the derivative of log"):
+        dt.grad(f)(a) if mode == "grad" else dt.jvp(f, (a,), (np.eye(2),))

@@ -105,9 +105,19 @@ def _inv_T(a):
     return mT(inv(a))
 
 
+def _logdet_slope(a):
+    """a^{-T}, the slope of log|det a|; at a singular ``a`` it does not exist (log|det| is -inf)."""
+    try:
+        return _inv_T(a)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(
+            "slogdet: the derivative of log|det(a)| at a singular matrix does not exist "
+            "(log|det(a)| is -inf there, and its slope a^{-T} needs the inverse)") from None
+
+
 def _logdet_jvp(t, a):
     # d log|det a| = tr(a^{-1} t) = <a^{-T}, t>
-    return sum_(mul(_inv_T(a), t), axis=(-2, -1), keepdims=False)
+    return sum_(mul(_logdet_slope(a), t), axis=(-2, -1), keepdims=False)
 
 
 def _near_singular(a: Any) -> bool:
@@ -154,7 +164,7 @@ det = register(Primitive(
 logabsdet = register(Primitive(
     "logabsdet", lambda a: np.linalg.slogdet(a)[1],
     jvp=(lambda t, ans, a: _logdet_jvp(t, a),),
-    vjp=(lambda g, ans, a: mul(_last2(g), _inv_T(a)),),
+    vjp=(lambda g, ans, a: mul(_last2(g), _logdet_slope(a)),),
     flops=_lu, saves="args", jax_impl=lambda a: _jax("slogdet")(a)[1],
     sparsity=DENSE,
 )).bind

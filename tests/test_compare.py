@@ -371,3 +371,12 @@ def test_cli_an_n_whose_jacobian_cannot_be_held_is_one_line(user, capsys):
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1
     assert "the Jacobian would have 400,000,000 entries" in err
+
+
+def test_cli_npz_input_and_a_function_returning_none(user, capsys):
+    np.savez(user / "two.npz", a=np.ones(3), b=np.zeros(2))
+    (user / "none_fn.py").write_text("def f(x):\n    y = x * 2\n")
+    assert main(["compare", "user_fn.py:model", "--input", "two.npz", "--no-progress"]) == 2
+    assert "--input: two.npz is an archive of arrays" in capsys.readouterr().err
+    assert main(["compare", "none_fn.py:f", "--n", "3", "--no-progress"]) == 2
+    assert "returned None" in capsys.readouterr().err

@@ -318,11 +318,20 @@ def test_errors_are_answers_not_crashes() -> None:
     for data, words in [({"x": [[1.0]], **RUNS}, "'x' must have 1 axes"),
                         ({"y": [1.0], **RUNS}, "missing field 'x'"),
                         ({"x": [1.0], "min_runs": -1, "min_seconds": 0}, "min_runs"),
-                        ({"x": [1.0], "min_runs": 1.5, "min_seconds": 0}, "min_runs")]:
+                        ({"x": [1.0], "min_runs": 1.5, "min_seconds": 0}, "min_runs"),
+                        ({"x": [1.0], "min_runs": 1e300, "min_seconds": 0}, "min_runs"),
+                        ({"x": [1.0], "min_runs": 1, "min_seconds": math.inf}, "min_seconds"),
+                        ({"x": [1.0], "min_runs": 1, "min_seconds": math.nan}, "min_seconds")]:
         response = tool.send("evaluate", module="lse", function="primal", input=data)
         assert not response["success"] and words in response["error"]
     wrong = tool.send("evaluate", module="lse", function="hessian", input={"x": [1.0]})
     assert not wrong["success"] and "no function 'hessian'" in wrong["error"]
+    for module, function in ((["lse"], "primal"), ({"a": 1}, "primal"), ("lse", ["primal"])):
+        response = tool.send("evaluate", module=module, function=function, input={"x": [1.0]})
+        assert not response["success"] and "must be a string" in response["error"]
+    assert "module must be a string" in tool.send("define", module=["lse"])["error"]
+    assert tool.send("evaluate", module="lse", function="primal",
+                     input={"x": [1.0], **RUNS})["success"]  # the session goes on
     assert tool.proc.stdin is not None
     tool.proc.stdin.write("this is not json\n")
     tool.proc.stdin.flush()
@@ -342,3 +351,14 @@ def test_importing_dualtape_does_not_load_the_tool() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=SRC))
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_a_particle_that_never_lands_is_a_clear_error(monkeypatch) -> None:
+    """A NaN or far-off control never crosses the axis: the Euler loop stops, naming w."""
+    from dualtape.gradbench import nested
+
+    monkeypatch.setattr(nested, "MAX_STEPS", 2_000)
+    for w in (math.nan, 1e6):
+        with pytest.raises(ValueError, match="w: the particle did not cross the x axis"):
+            nested.particle_miss(w, "f")
+    assert nested.particle_miss(0.0, "f") > 0.0  # 353 steps: within the cap

@@ -132,3 +132,22 @@ def test_a_problem_that_cannot_be_built_is_a_clear_error(tmp_path):
     assert str(err.value) == ("problem 'crash': cannot build it at n=2 m=2 depth=1: "
                               "ZeroDivisionError: no such size")
     assert not (tmp_path / "data.csv").exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sizes": "16"}, "sizes: expected a list of positive integers, got '16'"),
+    ({"sizes": 16}, "sizes: expected a list of positive integers, got 16"),
+    ({"methods": "primal"}, "methods: expected a list of method names, got 'primal'"),
+    ({"methods": []}, "methods: expected at least one"),
+    ({"problems": "dense_two_layer"}, "problems: expected a list of problem names"),
+    ({"timing": "fast"}, "timing: expected a TimingConfig, got str"),
+    ({"out": 5}, "out: expected a folder"),
+])
+def test_run_refuses_bad_arguments_by_name(tmp_path, kwargs, message):
+    """A lone string is not read character by character (sizes "16" ran sizes 1 and 6)."""
+    from dualtape.study import StudyError, run
+
+    kwargs.setdefault("out", tmp_path / "x")
+    with pytest.raises(StudyError, match=message.replace("(", r"\(")):
+        run("jacobian_scaling", quick=True, **kwargs)
+    assert not (tmp_path / "x").exists()

@@ -109,6 +109,9 @@ def make_input(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         except Exception as exc:  # noqa: BLE001
             raise CompareError(f"--input: {args.input}: not a .npy array ({short_error(exc)})") \
                 from None
+        if not isinstance(x, np.ndarray):  # an .npz archive of several arrays
+            raise CompareError(f"--input: {args.input} is an archive of arrays, not one .npy "
+                               "array; save the input with np.save")
         if x.dtype.kind != "f":
             raise CompareError(f"--input: {args.input} holds {x.dtype} values, which cannot be "
                                "differentiated; save floats (x.astype(float))")

@@ -172,6 +172,9 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
     from ..argchecks import output_leaf as _output_leaf
 
     out = fun(*args)
+    if out is None:
+        raise TypeError("fun: returned None, so there is nothing to differentiate (a missing "
+                        "return statement?)")
     for k, leaf in enumerate(flatten(out)[0]):
         _output_leaf(leaf, f"output leaf {k}")
     m = n_outputs(out)

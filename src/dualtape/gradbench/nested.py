@@ -95,6 +95,7 @@ def argmax(objective: Callable[[Scalars], Any], gradient: Callable[[Scalars], Sc
 # ---------------------------------------------------------------- particle
 
 STEP = 0.1
+MAX_STEPS = 20_000  # Euler steps before particle_miss gives up
 START = (0.0, 8.0)
 VELOCITY = (0.75, 0.0)
 
@@ -112,12 +113,15 @@ def particle_miss(w: Any, inner: str, partials: Partials = partials) -> Any:
     The force is minus the gradient of :func:`potential`, taken in mode ``inner``.
     """
     (x1, x2), (v1, v2) = START, VELOCITY
-    while True:
+    for _ in range(MAX_STEPS):
         g1, g2 = partials(potential, (x1, x2, w), 2, inner)
         n1, n2 = x1 + STEP * v1, x2 + STEP * v2
         if n2 < 0.0:  # a comparison of traced values gives a plain bool
             break
         x1, x2, v1, v2 = n1, n2, v1 - STEP * g1, v2 - STEP * g2
+    else:  # (a NaN w never crosses; w = 0 crosses after 353 steps)
+        raise ValueError(f"w: the particle did not cross the x axis in {MAX_STEPS:,} Euler "
+                         f"steps (w = {dnp.concrete(w)!r})")
     x1_final = x1 + (-x2 / v2) * v1
     return x1_final * x1_final
 

@@ -30,6 +30,10 @@ class ProtocolError(ValueError):
     """A line the tool cannot answer at all (not JSON, no ``id``)."""
 
 
+#: The most runs and seconds one evaluate may ask for (Python's json reads Infinity and 1e300).
+MAX_RUNS, MAX_SECONDS = 10_000_000, 86_400.0
+
+
 def _runs(data: Any) -> tuple[int, float]:
     """``(min_runs, min_seconds)`` from an evaluate input, validated."""
     if not isinstance(data, dict):
@@ -37,10 +41,12 @@ def _runs(data: Any) -> tuple[int, float]:
     runs, seconds = data.get("min_runs", 1), data.get("min_seconds", 0.0)
     if isinstance(runs, float) and runs.is_integer():
         runs = int(runs)  # a JSON number: 2.0 is 2
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 0:
-        raise ValueError(f"input: min_runs must be a non-negative integer, got {runs!r}")
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-        raise ValueError(f"input: min_seconds must be a non-negative number, got {seconds!r}")
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 0 <= runs <= MAX_RUNS:
+        raise ValueError(f"input: min_runs must be an integer from 0 to {MAX_RUNS:,}, got {runs!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or not 0 <= seconds <= MAX_SECONDS:  # (NaN and inf fail the comparison)
+        raise ValueError(f"input: min_seconds must be a number of seconds from 0 to "
+                         f"{MAX_SECONDS:g}, got {seconds!r}")
     return runs, float(seconds)
 
 
@@ -82,6 +88,8 @@ class Session:
         return response
 
     def _define(self, module: Any) -> dict[str, Any]:
+        if not isinstance(module, str):
+            return {"success": False, "error": f"module must be a string, got {module!r}"}
         if module not in EVALS:
             return {"success": False, "error": f"dualtape has no module {module!r}; "
                                                f"it has {', '.join(sorted(EVALS))}"}
@@ -90,6 +98,9 @@ class Session:
 
     def _evaluate(self, message: dict[str, Any]) -> dict[str, Any]:
         module, function = message.get("module"), message.get("function")
+        for name, value in (("module", module), ("function", function)):
+            if not isinstance(value, str):
+                return {"success": False, "error": f"{name} must be a string, got {value!r}"}
         if module not in self.defined:
             return {"success": False, "error": f"module {module!r} was not defined"}
         functions = EVALS[module]

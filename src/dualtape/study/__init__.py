@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .catalog import broken, get_study, register_study, studies
 from .methods import ALL_METHODS, Method, get_method, method_names, register_method
 from .problems import Instance, Problem, get_problem, problem, problem_names, register_problem
@@ -113,6 +115,17 @@ def _own_run(s: Study, *, client: Any, **kwargs: Any) -> RunReport:
     return s.run(s, **kwargs)
 
 
+def _listed(values: Any, arg: str, what: str) -> list:
+    """``values`` as a non-empty list; a lone string or number is refused by name (a string
+    would otherwise be read character by character)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | set | frozenset
+                                                                | np.ndarray) or np.ndim(values) != 1:
+        raise StudyError(f"expected a list of {what}, got {values!r}", arg)
+    if len(values) == 0:
+        raise StudyError(f"expected at least one of the {what}, got none", arg)
+    return list(values)
+
+
 def run(
     study: Study | Problem | str,
     *,
@@ -141,7 +154,15 @@ def run(
     """
     s = _as_study(study)
     if sizes is not None:
-        sizes = check_sizes(list(sizes), "--sizes")
+        sizes = check_sizes(_listed(sizes, "sizes", "positive integers"), "--sizes")
+    if problems is not None:
+        problems = _listed(problems, "problems", "problem names")
+    if methods is not None:
+        methods = _listed(methods, "methods", "method names")
+    if timing is not None and not isinstance(timing, TimingConfig):
+        raise StudyError(f"expected a TimingConfig, got {type(timing).__name__}", "timing")
+    if out is not None and not isinstance(out, (str, Path)):
+        raise StudyError(f"expected a folder (str or Path), got {type(out).__name__}", "out")
     if s.run is not None:
         return _own_run(s, client=client, out=results_dir(s, out, quick), quick=quick,
                         sizes=sizes, problems=problems, methods=methods, progress=progress,

@@ -380,3 +380,12 @@ def test_cli_npz_input_and_a_function_returning_none(user, capsys):
     assert "--input: two.npz is an archive of arrays" in capsys.readouterr().err
     assert main(["compare", "none_fn.py:f", "--n", "3", "--no-progress"]) == 2
     assert "returned None" in capsys.readouterr().err
+
+
+def test_cli_user_code_calling_sys_exit_is_an_error_not_a_silent_exit(user, capsys):
+    (user / "exits_on_import.py").write_text("import sys\nsys.exit(3)\n")
+    (user / "exits_in_f.py").write_text("import sys\ndef f(x):\n    sys.exit(4)\n")
+    assert main(["compare", "exits_on_import.py:f", "--no-progress"]) == 2
+    assert "could not be loaded: it called sys.exit(3)" in capsys.readouterr().err
+    assert main(["compare", "exits_in_f.py:f", "--n", "3", "--no-progress"]) == 2
+    assert "f failed on the input: it called sys.exit(4)" in capsys.readouterr().err

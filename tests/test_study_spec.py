@@ -127,6 +127,9 @@ def test_any_module_with_STUDY_in_a_studies_folder_shows_up(tmp_path, monkeypatc
     found = studies()
     assert "extra_one" in found and found["extra_one"].source.endswith("extra.py")
     assert any("boom" in reason for reason in broken().values())
+    with pytest.raises(StudyError, match=r"study 'broken' could not be loaded from .*broken\.py: "
+                                         r"RuntimeError: boom"):
+        get_study("broken")  # not "unknown study": the user asked for that module
 
 
 def test_registered_study_and_unknown_study_message():

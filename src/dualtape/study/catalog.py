@@ -157,5 +157,8 @@ def get_study(name: str | Study) -> Study:
     found = studies()
     if name in found:
         return found[name]
+    for where, reason in _BROKEN.items():  # a module of that name that failed to import
+        if where == f"entry point {name}" or (where.endswith(".py") and Path(where).stem == name):
+            raise StudyError(f"study {name!r} could not be loaded from {where}: {reason}")
     valid = ", ".join(found) or "none found (is there a studies/ folder here?)"
     raise StudyError(f"unknown study {name!r}; valid studies: {valid}")

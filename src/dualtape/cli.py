@@ -256,7 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "list":
             return _list()
         if args.action == "run":
-            return _run(args, argv)
+            with _term_as_interrupt():
+                return _run(args, argv)
         if args.action == "plot":
             return _plot(args)
         return _summary(args)
@@ -266,6 +267,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(prog, _os_error(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail(prog, "interrupted", EXIT_INTERRUPTED)
+
+
+class _term_as_interrupt:  # noqa: N801 - used as a context manager
+    """SIGTERM (a job scheduler's stop, ``kill``) ends a run as Ctrl-C does: the cells
+    measured are kept, ``env.json`` says "interrupted", and the message says how to resume."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

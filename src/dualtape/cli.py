@@ -271,24 +271,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 class _term_as_interrupt:  # noqa: N801 - used as a context manager
     """SIGTERM (a job scheduler's stop, ``kill``) ends a run as Ctrl-C does: the cells
-    measured are kept, ``env.json`` says "interrupted", and the message says how to resume."""
+    measured are kept, ``env.json`` says "interrupted", and the message says how to resume.
+    Both signals also leave a request (:mod:`dualtape.study.stop`) that the sweeps act on
+    between cells, should the ``KeyboardInterrupt`` land in a GC callback and be dropped."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
 
     def __enter__(self) -> None:
         import signal
         import threading
 
-        self.previous = None
+        from dualtape.study import stop
+
+        stop.clear()
+        self.previous: dict = {}
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+            for name in self.SIGNALS:
+                number = getattr(signal, name)
+                self.previous[number] = signal.signal(number, _raise_interrupt)
 
     def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            import signal
+        import signal
 
-            signal.signal(signal.SIGTERM, self.previous)
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
+    from dualtape.study import stop
+
+    stop.request()
     raise KeyboardInterrupt
 
 

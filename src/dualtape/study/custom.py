@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import stop
 from .plots import save_figure
 from .session import RunSession
 from .spec import StudyError, choose
@@ -68,6 +69,7 @@ def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Calla
         t0 = time.perf_counter()
         try:
             for k, (cell, label, missing) in enumerate(todo):
+                stop.check()  # a signal's stop that a GC callback swallowed lands here
                 rows = measure(*cell, missing) if parts else measure(*cell)
                 session.emit([{**r, "cell": label} for r in rows])
                 report.cells_measured += 1

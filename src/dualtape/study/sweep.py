@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..measure.timing import TimingConfig
-from . import measure
+from . import measure, stop
 from .methods import Method, get_method
 from .problems import Instance, Problem, get_problem
 from .session import RunSession
@@ -357,6 +357,7 @@ def _measure(session: RunSession, study: Study, *, quick: bool, sizes: Sequence[
             run_cells(client, cells, timing, emit, advance, failed_rows, cluster_info)
         else:
             for cell in cells:
+                stop.check()  # a signal's stop that a GC callback swallowed lands here
                 measure_cell(cell, INSTANCES, timing, emit)
                 advance(cell)
     except KeyboardInterrupt:

@@ -80,21 +80,15 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
             forward.check_returned(o, level)
         if type(o) is Dual and o.level == level:
             primals_out.append(o.value)
-            tangents_out.append(_detached(_tangent_dtype(o.tangent, o.value)))
+            t, v = o.tangent, o.value
+            if type(t) is np.ndarray and type(v) is np.ndarray and t.dtype != v.dtype:
+                t = in_dtype(t, v)  # a float32 input met a float64 constant (c - x): JAX's dtype
+            tangents_out.append(_detached(t))
         else:
             # not traced here (a constant, a closed-over array): the caller's own copy
             primals_out.append(o.copy() if type(o) is np.ndarray else o)
             tangents_out.append(zeros(o, batch))
     return out_td, primals_out, tangents_out, aux
-
-
-def _tangent_dtype(t: Any, p: Any) -> Any:
-    """Tangent ``t`` in its primal ``p``'s floating dtype, as JAX gives it (a float32 tangent
-    of a float64 primal: a float32 input met a float64 constant, ``c - x``)."""
-    if type(t) is np.ndarray and type(p) is np.ndarray and t.dtype != p.dtype \
-            and t.dtype.kind == "f" and p.dtype.kind == "f":
-        return t.astype(p.dtype)
-    return t
 
 
 def _detached(a: Any) -> Any:

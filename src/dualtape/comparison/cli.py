@@ -68,20 +68,13 @@ def load_function(target: str) -> tuple[Callable, str, str]:
         try:
             module = import_file(path, "dualtape_compare", sibling_imports=True)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any error in the user's file
-            raise CompareError(f"{source}: could not be loaded: {_short(exc)}") from None
+            raise CompareError(f"{source}: could not be loaded: {short_error(exc)}") from None
     fun = getattr(module, name, None)
     if fun is None:
         raise CompareError(f"{source}: has no function {name!r}")
     if not callable(fun):
         raise CompareError(f"{source}: {name!r} is a {type(fun).__name__}, not a function")
     return fun, source, name
-
-
-def _short(exc: BaseException) -> str:
-    """``short_error``, and a user's ``sys.exit`` said as such (not a silent exit)."""
-    if isinstance(exc, SystemExit):
-        return f"it called sys.exit({exc.code!r})"
-    return short_error(exc)
 
 
 def _is_module_name(source: str) -> bool:
@@ -100,7 +93,7 @@ def _import_module(name: str) -> Any:
             raise CompareError(f"{name}: no such file or module") from None
         raise CompareError(f"{name}: could not be imported: {short_error(exc)}") from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any error in the user's module
-        raise CompareError(f"{name}: could not be imported: {_short(exc)}") from None
+        raise CompareError(f"{name}: could not be imported: {short_error(exc)}") from None
     finally:
         sys.path.remove(str(Path.cwd()))
 
@@ -151,7 +144,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         out = fun(x)
     except (Exception, SystemExit) as exc:  # noqa: BLE001
-        raise CompareError(f"{name} failed on the input: {_short(exc)}") from None
+        raise CompareError(f"{name} failed on the input: {short_error(exc)}") from None
     if args.order == 2 and np.size(out) != 1:
         print(f"note: {name} has {np.size(out)} outputs; order 2 compares the Hessian of each",
               file=sys.stderr)

@@ -26,7 +26,10 @@ __all__ = ["compare", "short_error"]
 
 
 def short_error(exc: BaseException) -> str:
-    """``Type: first line of the message``; never the notes JAX appends to its errors."""
+    """``Type: first line of the message``; never the notes JAX appends to its errors. A
+    user's ``sys.exit`` is said as such."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
 

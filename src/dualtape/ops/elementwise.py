@@ -218,11 +218,11 @@ def mul_zero_wins(s: Any, w: Any) -> Any:
 def _clip_impl(x: Any, lo: Any, hi: Any) -> Any:
     if type(x) is float and (lo is None or type(lo) in _SCALARS) \
             and (hi is None or type(hi) in _SCALARS) and (lo is not None or hi is not None):
-        # np.clip on a Python float, which stays one: maximum, then minimum; NaN wins
-        if lo is not None and not x >= lo:
-            x = float(lo) if x == x else x
-        if hi is not None and not x <= hi:
-            x = float(hi) if x == x else x
+        # np.clip on a Python float, which stays one: maximum's, then minimum's float path
+        if lo is not None:
+            x = _maximum_impl(x, float(lo))
+        if hi is not None:
+            x = _minimum_impl(x, float(hi))
         return x
     return np.clip(x, lo, hi)
 
@@ -231,9 +231,9 @@ def _clip_weight(x: Any, lo: Any, hi: Any) -> Any:
     if type(x) is float and dispatch.counting is None:  # inline on Python floats, as maximum's
         w = 1.0
         if lo is not None:
-            w = 1.0 if x > lo else (0.5 if x == lo else 0.0)
+            w = _max_weight_impl(x, float(lo))
         if hi is not None:
-            w *= 1.0 if hi > x else (0.5 if x == hi else 0.0)
+            w *= _max_weight_impl(float(hi), x)
         return w
     w = 1.0
     if lo is not None:

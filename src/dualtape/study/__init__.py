@@ -119,7 +119,8 @@ def _listed(values: Any, arg: str, what: str) -> list:
     """``values`` as a non-empty list; a lone string or number is refused by name (a string
     would otherwise be read character by character)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | set | frozenset
-                                                                | np.ndarray) or np.ndim(values) != 1:
+                                                                | np.ndarray) \
+            or (isinstance(values, np.ndarray) and values.ndim != 1):
         raise StudyError(f"expected a list of {what}, got {values!r}", arg)
     if len(values) == 0:
         raise StudyError(f"expected at least one of the {what}, got none", arg)

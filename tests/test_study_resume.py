@@ -153,3 +153,56 @@ def test_hessian_modes_honours_sizes_problems_and_methods_and_resumes(tmp_path):
     assert again.cells_measured == 1  # only fwd-rev was missing
     rows = read_csv(tmp_path / "data.csv")
     assert sorted(r["method"] for r in rows) == ["fwd-rev", "hvp"]
+
+
+def test_a_killed_run_is_called_killed_and_its_rows_are_kept(tmp_path):
+    """SIGKILL leaves the run's entry "running": the summary (the folder unlocked) and the
+    next run (holding the lock) both know it died, and the rerun completes the cells."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dualtape.study import summary
+
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from study_helpers import small_study
+from dualtape.study import measure, run
+real, calls = measure.timings, []
+def dying(runner, cfg):
+    calls.append(1)
+    if len(calls) == 7:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(runner, cfg)
+measure.timings = dying
+run(small_study(sizes=(2, 3)), out={str(tmp_path)!r}, figures=False)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    env = json.loads((tmp_path / "env.json").read_text())
+    assert env["runs"][-1]["outcome"] == "running"  # nothing in the process could close it
+    kept = read_csv(tmp_path / "data.csv")
+    assert kept
+
+    study = small_study(sizes=(2, 3))
+    summary(study, out=tmp_path)
+    assert "(last run: killed before it recorded its outcome" in (tmp_path / "summary.md").read_text()
+
+    again = run(study, out=tmp_path, figures=False)
+    assert again.ok and again.cells_already_done == 6
+    first, second = json.loads((tmp_path / "env.json").read_text())["runs"]
+    assert first["outcome"] == "killed" and first["rows_kept"] == len(kept)
+    assert second["outcome"] == "completed"
+
+
+def test_a_run_refused_before_it_began_leaves_no_folder(tmp_path):
+    from dualtape.study import StudyError
+
+    out = tmp_path / "new"
+    with pytest.raises(StudyError, match="cannot build it"):
+        run("jacobian_scaling", out=out, sizes=[10**11], figures=False)
+    assert not out.exists()

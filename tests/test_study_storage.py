@@ -57,6 +57,10 @@ def test_torn_last_line_is_dropped_and_reported(tmp_path):
     (HEADER + "\n" + "x,y\n", "line 2 has 2 fields"),
     (HEADER + "\n" + ",".join(["1"] * 7 + ["two"] + ["1"] * (len(COLUMNS) - 8)) + "\n",
      "is not a size"),
+    (HEADER + "\n" + ",".join(["1"] * 13 + ["fast"] + ["1"] * (len(COLUMNS) - 14)) + "\n",
+     "line 2: value='fast' is not a number"),
+    (HEADER + "\n" + ",".join(["1"] * 15 + ["3x"] + ["1"] * (len(COLUMNS) - 16)) + "\n",
+     "line 2: calls='3x' is not a number"),
 ])
 def test_foreign_or_corrupt_csv_is_refused_untouched(tmp_path, content, message):
     path = tmp_path / "data.csv"
@@ -82,6 +86,15 @@ def test_another_studys_results_are_refused(tmp_path):
     with pytest.raises(StudyError, match="holds results of study 'other', not 's'"):
         ResultsWriter(path, "s")
     assert path.read_bytes() == before
+
+
+def test_a_short_row_is_called_corrupt_not_another_studys(tmp_path):
+    from dualtape.study.storage import check_owner
+
+    (tmp_path / "data.csv").write_text(HEADER + "\nr,other,n\n")
+    check_owner(tmp_path, "s")  # it names no study: reading it says what is wrong
+    with pytest.raises(StudyError, match="line 2 has 3 fields"):
+        read_rows(tmp_path / "data.csv", "s")
 
 
 def test_unwritable_output_folder_is_refused(tmp_path):

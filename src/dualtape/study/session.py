@@ -11,7 +11,7 @@ own (``.custom.run_cells``) both measure through it, group by group.
 from __future__ import annotations
 
 import datetime as _dt
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from ..measure.env import environment, host, load_average
 from .storage import (
     DATA_FILE,
     ENV_FILE,
+    LOCK_FILE,
     TIDY,
     Layout,
     ResultsWriter,
@@ -28,7 +29,10 @@ from .storage import (
     write_json,
 )
 
-__all__ = ["RunSession", "now"]
+__all__ = ["KILLED", "RunSession", "now"]
+
+#: The outcome of a run that died without recording one (found by a later run or summary).
+KILLED = "killed"
 
 
 def now() -> str:
@@ -59,11 +63,13 @@ class RunSession:
         self._stack = ExitStack()
 
     def __enter__(self) -> RunSession:
+        self._created = not self.out.exists()
         self.out = prepare_dir(self.out)
         with ExitStack() as stack:
             stack.enter_context(lock_folder(self.out))
             self.writer = ResultsWriter(self.out / DATA_FILE, self.study, self.layout)
             self.env_doc = read_env(self.out, self.study)
+            _close_killed(self.env_doc, self.writer.rows)
             self._stack = stack.pop_all()
         return self
 
@@ -73,6 +79,10 @@ class RunSession:
                 self.finish(cells_measured=self.entry["cells_measured"], elapsed_s=None,
                             outcome="failed")
         finally:
+            if self._created and self.entry is None:  # refused before it began: leave no folder
+                (self.out / LOCK_FILE).unlink(missing_ok=True)
+                with suppress(OSError):
+                    self.out.rmdir()
             self._stack.close()
 
     def start(self, cells_planned: int) -> None:
@@ -101,3 +111,12 @@ class RunSession:
         self.entry.update(finished=now(), outcome=outcome, cells_measured=cells_measured,
                           elapsed_s=round(elapsed_s, 3) if elapsed_s is not None else None)
         write_json(self.out / ENV_FILE, self.env_doc)
+
+
+def _close_killed(env_doc: dict[str, Any], rows: list[dict[str, str]]) -> None:
+    """Mark ``killed`` the entries still ``running``: under this run's lock no other run
+    is alive, so theirs died without closing (SIGKILL, a power cut); count the rows they kept."""
+    for entry in env_doc["runs"]:
+        if isinstance(entry, dict) and entry.get("outcome") == "running":
+            entry["outcome"] = KILLED
+            entry["rows_kept"] = sum(r["run_id"] == entry.get("run_id") for r in rows)

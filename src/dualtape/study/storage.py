@@ -44,7 +44,7 @@ from .spec import StudyError
 
 __all__ = ["COLUMNS", "DATA_FILE", "ENV_FILE", "HEADER", "LOCK_FILE", "TIDY", "Layout",
            "ResultsWriter", "check_owner", "custom_layout", "format_value", "lock_folder",
-           "prepare_dir", "read_env", "read_json", "read_rows", "row_key", "write_atomic",
+           "prepare_dir", "read_env", "read_json", "read_rows", "row_key", "run_alive", "write_atomic",
            "write_json"]
 
 COLUMNS = (
@@ -65,16 +65,19 @@ KEY_COLUMNS = ("sweep", "problem", "method", "n", "m", "depth", "group")
 @dataclass(frozen=True)
 class Layout:
     """The columns of a ``data.csv``, the columns naming a measurement group, the
-    earlier column lists still accepted (upgraded on append) and the size columns."""
+    earlier column lists still accepted (upgraded on append), the size columns and the
+    number columns (empty or a float)."""
 
     columns: tuple[str, ...]
     key: tuple[str, ...]
     older: tuple[tuple[str, ...], ...] = ()
     sizes: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
 
 
 #: The sweep studies' tidy layout (older files: without ``host``, without ``group_rows``).
-TIDY = Layout(COLUMNS, KEY_COLUMNS, (LEGACY_COLUMNS, COLUMNS[:-1]), ("n", "m", "depth"))
+TIDY = Layout(COLUMNS, KEY_COLUMNS, (LEGACY_COLUMNS, COLUMNS[:-1]), ("n", "m", "depth"),
+              ("value", "calls"))
 
 
 def custom_layout(columns: Sequence[str], key: Sequence[str] = ("cell",)) -> Layout:
@@ -134,6 +137,23 @@ def lock_folder(out: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def run_alive(out: Path) -> bool:
+    """Whether a run holds ``out``'s lock now (without ``fcntl``: assumed so)."""
+    if fcntl is None:
+        return True
+    try:
+        fd = os.open(Path(out) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock just taken
+    return False
+
+
 def read_env(out: Path, study: str) -> dict[str, Any]:
     """``out/env.json`` (or a fresh one) after checking it belongs to ``study``."""
     env_doc = read_json(Path(out) / ENV_FILE) or {"study": study, "runs": []}
@@ -153,7 +173,9 @@ def check_owner(out: Path, study: str) -> None:
     if path.exists():
         with path.open(newline="", encoding="utf-8", errors="replace") as fh:
             first = next(csv.DictReader(fh), None)
-        if first is not None and first.get("study") not in (None, study):
+        whole = first is not None and None not in first and None not in first.values()
+        # a row of the wrong length is corrupt, not another study's: read_rows says so
+        if whole and first.get("study") not in (None, study):
             raise StudyError(f"holds results of study {first['study']!r}, not {study!r}; it "
                              "was left untouched: choose another --out", str(path))
 
@@ -198,6 +220,10 @@ def read_rows(path: Path, study: str | None = None,
             if not row[col].isdigit():
                 raise StudyError(f"line {lineno}: {col}={row[col]!r} is not a size; the file is "
                                  "corrupt and was left untouched", where)
+        for col in layout.numbers:
+            if row[col] and not _is_float(row[col]):
+                raise StudyError(f"line {lineno}: {col}={row[col]!r} is not a number; the file "
+                                 "is corrupt and was left untouched", where)
         if row["group_rows"] and not row["group_rows"].isdigit():
             raise StudyError(f"line {lineno}: group_rows={row['group_rows']!r} is not a count; "
                              "the file is corrupt and was left untouched", where)
@@ -207,6 +233,14 @@ def read_rows(path: Path, study: str | None = None,
                 "untouched: choose another --out", where)
         rows.append(row)
     return rows, torn
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def row_key(row: Mapping[str, Any], key: Sequence[str] = KEY_COLUMNS) -> tuple[str, ...]:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import analysis
 from .methods import is_headline
+from .session import KILLED
 from .spec import Study
-from .storage import ENV_FILE, read_json, write_atomic
+from .storage import ENV_FILE, read_json, run_alive, write_atomic
 
 SUMMARY_FILE = "summary.md"
 COST_WORDS = {"time_median": "wall time", "flops": "FLOPs", "n_ops": "primitive ops",
@@ -96,9 +98,19 @@ def _env_lines(out: Path) -> list[str]:
         f"{(env.get('load_average') or ['?'])[0]} and "
         f"{(env.get('load_average_at_end') or ['?'])[0]} on {env.get('cores')} cores",
         f"- Measuring time: {total:.1f} s over {len(runs)} run(s) "
-        f"(last run: {runs[-1].get('outcome')}, {runs[-1].get('cells_measured')} cells)",
+        f"(last run: {_last_run(out, runs[-1])})",
     ]
     return lines
+
+
+def _last_run(out: Path, run: dict[str, Any]) -> str:
+    """The last run's outcome and cells; one still ``running`` with the folder unlocked died."""
+    outcome = run.get("outcome")
+    if outcome == "running" and not run_alive(out):
+        outcome = KILLED
+    if outcome == KILLED:
+        return "killed before it recorded its outcome; its complete cells are kept"
+    return f"{outcome}, {run.get('cells_measured')} cells"
 
 
 def _slope(x: float) -> str:

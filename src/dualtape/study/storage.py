@@ -147,7 +147,7 @@ def run_alive(out: Path) -> bool:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
+    except OSError:  # held (BlockingIOError), or a filesystem without locks: cannot tell
         return True
     finally:
         os.close(fd)  # closing drops a lock just taken

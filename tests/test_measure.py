@@ -93,6 +93,23 @@ def test_environment_record_has_what_summaries_read():
     assert {"name", "version", "threads"} <= set(record["blas"])
 
 
+def test_git_state_is_dirty_for_code_but_not_for_regenerated_results(tmp_path: Path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "code.py").write_text("a = 1\n")
+    (tmp_path / "results" / "data.csv").write_text("x\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    assert env.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "data.csv").write_text("y\n")  # a regeneration
+    assert env.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("a = 2\n")
+    assert env.git_state(tmp_path)["dirty"] is True
+
+
 def test_pairs_are_derived_from_mode_and_chunk():
     builtin = set(methods.ALL_METHODS)
     pairs = [p for p in methods.forward_reverse_pairs() if set(p) <= builtin]

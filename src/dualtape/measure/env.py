@@ -174,7 +174,8 @@ def versions(distributions: Iterable[str] = DEFAULT_VERSIONS) -> dict[str, str |
 
 
 def git_state(root: Path | None = None) -> dict[str, Any]:
-    """HEAD of ``root`` (default: dualtape's source checkout, else the current folder)."""
+    """HEAD of ``root`` (default: dualtape's source checkout, else the current folder), and
+    whether a tracked file outside ``results/`` differs from it."""
     if root is None:
         import dualtape
 
@@ -189,7 +190,8 @@ def git_state(root: Path | None = None) -> dict[str, Any]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
-    status = git("status", "--porcelain", "--untracked-files=no")
+    # results/ is what a run writes: regenerating it does not make the measured code dirty
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
 
 

@@ -216,6 +216,62 @@ def test_user_primitive_bad_rules(user_primitive):
         nojax(jnp.ones(2))
 
 
+@pytest.mark.parametrize("saves", ["args", "both"])  # the rules read x
+def test_user_primitive_rules_of_the_wrong_shape_are_refused(user_primitive, saves):
+    # JAX refuses them; before, grad gave a scalar for a (3,) input and jacrev an IndexError
+    x = np.array([0.1, 0.2, 0.3])
+    summed = dt.primitive(f"user_summed_{saves}", lambda x: x ** 3, saves=saves,
+                          jvp=lambda t, a, x: dnp.sum(t * 3.0 * x ** 2),
+                          vjp=lambda g, a, x: dnp.sum(g * 3.0 * x ** 2))
+    sliced = dt.primitive(f"user_sliced_{saves}", lambda x: x ** 3, saves=saves,
+                          jvp=lambda t, a, x: t * 3.0 * x ** 2,
+                          vjp=lambda g, a, x: (g * 3.0 * x ** 2)[..., :2])
+    user_primitive.extend([f"user_summed_{saves}", f"user_sliced_{saves}"])
+    vjp_error = r"the VJP rule of argument 0 returned shape \({}\); expected argument 0's shape \(3,\)"
+    for how in (dt.grad(lambda x: dnp.sum(summed(x))), dt.jacrev(summed)):
+        with pytest.raises(ValueError, match=f"user_summed_{saves}'.*" + vjp_error.format("")):
+            how(x)
+    with pytest.raises(ValueError, match=r"JVP rule of argument 0 returned shape \(\); expected "
+                                         r"the output's shape \(3,\)$"):
+        dt.jvp(summed, (x,), (x,))
+    with pytest.raises(ValueError, match=r"output's shape \(3,\) after 1 batch axes"):
+        dt.jacfwd(summed)(x)
+    with pytest.raises(ValueError, match=vjp_error.format("2,")):
+        dt.grad(lambda x: dnp.sum(sliced(x)))(x)
+    with pytest.raises(ValueError, match=vjp_error.format("3, 2")):
+        dt.jacrev(sliced)(x)
+
+
+def test_user_primitive_broadcasting_rules_may_give_the_output_shape(user_primitive):
+    plus = dt.primitive("user_plus", lambda x, y: x + y, broadcasting=True,
+                        jvp=(lambda t, a, x, y: t, lambda t, a, x, y: t),
+                        vjp=(lambda g, a, x, y: g, lambda g, a, x, y: g),
+                        jax_impl=lambda x, y: x + y)
+    user_primitive.append("user_plus")
+    x, y = np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3)
+    for f, at in ((lambda x: plus(x, y), x), (lambda y: plus(x, y), y)):
+        want = jax.jacfwd(lambda a: jnp.broadcast_to(a, (2, 3)))(at)
+        np.testing.assert_array_equal(dt.jacfwd(f)(at), want)
+        np.testing.assert_array_equal(dt.jacrev(f)(at), want)
+    np.testing.assert_array_equal(dt.grad(lambda x: dnp.sum(plus(x, y) ** 2))(x),
+                                  2 * np.sum(x + y, axis=0))
+
+
+def test_a_custom_jvp_primal_out_of_another_shape_is_refused():
+    # JAX: "Custom JVP rule must produce primal and tangent outputs with corresponding shapes"
+    h = dt.custom_jvp(lambda x: 2.0 * x)
+    h.defjvp(lambda primals, tangents: (primals[0][:2], 2.0 * tangents[0]))
+    x = np.ones(3)
+    for how in (lambda: dt.jvp(h, (x,), (x,)), lambda: dt.grad(lambda x: dnp.sum(h(x)))(x)):
+        with pytest.raises(TypeError, match=r"primal_out must match the function's output: "
+                                            r"got shape \(2,\), expected shape \(3,\)"):
+            how()
+    pair = dt.custom_jvp(lambda x: (x, 2.0 * x))
+    pair.defjvp(lambda p, t: ((p[0],), t))
+    with pytest.raises(TypeError, match="primal_out must match"):
+        dt.jvp(pair, (x,), (x,))
+
+
 def test_stop_gradient():
     x = np.array([1.0, 2.0])
     f = lambda x: dnp.sum(x * dt.stop_gradient(x))

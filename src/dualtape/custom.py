@@ -290,6 +290,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError(f"{self.prim.name}: the JVP rule must return a pair "
                             "(primal_out, tangent_out)")
+        self._check_primal_out(out[0], ans, layout)
         what = f"{self.prim.name}: the JVP rule's tangent_out"
         if layout.td is not None:
             return layout.pack_tangent(out[1], what)
@@ -301,6 +302,23 @@ class custom_jvp:  # noqa: N801  (JAX's name)
                 raise TypeError(f"{what}: dtype {np.dtype(tdt)} does not match the output's "
                                 f"dtype {np.dtype(adt)} (as JAX refuses it)")
         return t
+
+    def _check_primal_out(self, out: Any, ans: Any, layout: _Layout) -> None:
+        """Refuse a rule whose primal_out differs in structure or shape from the function's
+        output, as JAX does (the output dualtape returns is the function's)."""
+        if layout.td is None and (type(out) in PLAIN_TYPES or isinstance(out, Tracer)) \
+                and shape_of(out) == shape_of(ans):
+            return  # one array, as the output: nothing to flatten
+        leaves, td = flatten(out)
+        shapes = [shape_of(ans)] if layout.td is None else layout.shapes
+        if td != (LEAF if layout.td is None else layout.td) or \
+                [shape_of(x) for x in leaves] != shapes:
+            def described(td: Any, shapes: list) -> str:
+                return f"shape {shapes[0]}" if td == LEAF else f"{td} with leaf shapes {shapes}"
+
+            raise TypeError(f"{self.prim.name}: the JVP rule's primal_out must match the "
+                            f"function's output: got {described(td, [shape_of(x) for x in leaves])}"
+                            f", expected {described(layout.td or LEAF, shapes)}")
 
     def _jvp(self, ts: list, ans: Any, *primals: Any, nd: tuple, layout: _Layout,
              tds: Any) -> Any:
@@ -430,6 +448,47 @@ def _as_rules(rules: Any, what: str) -> Any:
     raise TypeError(f"{what}: expected a callable, None, or a tuple of them, got {rules!r}")
 
 
+def _shape_checked(rule: Callable, name: str, kind: str, k: int,
+                   broadcasting: bool) -> Callable:
+    """``rule`` (argument ``k``'s JVP or VJP rule of user primitive ``name``), refusing an
+    answer of the wrong shape: a JVP rule gives the output's shape, a VJP rule its argument's,
+    each after the batch axes of vector mode (a broadcasting primitive's rule may give any
+    shape that broadcasts to the output's, or that sums back to the argument's)."""
+
+    def checked(d: Any, ans: Any, *args: Any, **params: Any) -> Any:
+        out = rule(d, ans, *args, **params)
+        if out is None or dtype_of(out) is None:
+            raise TypeError(f"primitive {name!r}: the {kind} rule of argument {k} returned "
+                            f"{type(out).__name__}; expected an array or a float")
+        got, a_shape = shape_of(out), shape_of(ans)
+        if kind == "JVP":  # a broadcasting primitive's tangent arrives padded to the output's
+            nb = max(0, ndim_of(d) - len(a_shape)) if broadcasting else ndim_of(d) - ndim_of(args[k])
+            want = shape_of(d)[:nb] + a_shape
+        else:  # the tape keeps the answer only when the primitive saves it (``saves``)
+            nb = ndim_of(d) - len(a_shape) if ans is not None else len(got) - ndim_of(args[k])
+            want = shape_of(d)[:max(nb, 0)] + shape_of(args[k])
+        if got == want or (broadcasting and got[:nb] == want[:nb]
+                           and _fits(got[nb:], want[nb:], kind)):
+            return out
+        what = "the output's" if kind == "JVP" else f"argument {k}'s"
+        known = kind == "JVP" or ans is not None
+        batch = f" after {nb} batch axes" if known and nb > 0 else \
+            "" if known else " after the cotangent's batch axes"
+        raise ValueError(f"primitive {name!r}: the {kind} rule of argument {k} returned shape "
+                         f"{got}; expected {what} shape {want[max(nb, 0):]}{batch}")
+
+    return functools.wraps(rule)(checked)
+
+
+def _fits(got: tuple, want: tuple, kind: str) -> bool:
+    """Whether a broadcasting rule's shape ``got`` broadcasts to the output's ``want`` (JVP),
+    or sums back to the argument's ``want`` (VJP)."""
+    try:
+        return np.broadcast_shapes(got, want) == (want if kind == "JVP" else got)
+    except ValueError:
+        return False
+
+
 def primitive(name: str, impl: Callable, jvp: Any = None, vjp: Any = None,
               flops: Callable[..., int] | None = None, saves: str = "args",
               jax_impl: Callable | None = None, broadcasting: bool = False,
@@ -463,6 +522,10 @@ def primitive(name: str, impl: Callable, jvp: Any = None, vjp: Any = None,
             raise NotImplementedError(f"primitive {name!r} has no JAX implementation; pass "
                                       "jax_impl= to dt.primitive")
 
+    jvps = tuple(None if r is None else _shape_checked(r, name, "JVP", k, broadcasting)
+                 for k, r in enumerate(jvps))
+    vjps = tuple(None if r is None else _shape_checked(r, name, "VJP", k, broadcasting)
+                 for k, r in enumerate(vjps))
     prim = register(Primitive(name, impl, jvp=jvps, vjp=vjps,
                               flops=flops or (lambda ans, *a, **p: size_of(ans)), saves=saves,
                               broadcasting=broadcasting, linear=linear, jax_impl=jax_impl))

@@ -285,6 +285,37 @@ def test_gradients_are_writable_arrays_of_their_own(rng, f):
         np.testing.assert_array_equal(g, 2.0 * want)
 
 
+_AUX_OF = {  # each transform, with has_aux, on a function whose aux is its input
+    "grad": lambda x: dt.grad(lambda x: (dnp.sum(x), x), has_aux=True)(x)[1],
+    "value_and_grad": lambda x: dt.value_and_grad(lambda x: (dnp.sum(x), x), has_aux=True)(x)[0][1],
+    "vjp": lambda x: dt.vjp(lambda x: (2.0 * x, x), x, has_aux=True)[2],
+    "jvp": lambda x: dt.jvp(lambda x: (2.0 * x, x), (x,), (x,), has_aux=True)[2],
+    "jacfwd": lambda x: dt.jacfwd(lambda x: (2.0 * x, x), has_aux=True)(x)[1],
+    "jacrev": lambda x: dt.jacrev(lambda x: (2.0 * x, x), has_aux=True)(x)[1],
+    **{f"hessian {mode}": functools.partial(
+        lambda x, mode: dt.hessian(lambda x: (dnp.sum(x ** 3), x), mode=mode,
+                                   has_aux=True)(x)[1], mode=mode)
+       for mode in ("fwd-rev", "rev-rev", "fwd-fwd", "rev-fwd")},
+}
+
+
+@pytest.mark.parametrize("how", sorted(_AUX_OF))
+def test_aux_never_shares_memory_with_the_input(how):
+    # was: aux held the caller's own array, so changing it changed the input
+    x = np.array([0.1, 0.2, 0.3])
+    aux = _AUX_OF[how](x)
+    np.testing.assert_array_equal(aux, [0.1, 0.2, 0.3])
+    assert aux.flags.writeable and not np.shares_memory(aux, x)
+
+
+def test_value_and_grad_of_a_constant_output_is_a_copy():
+    # jvp and vjp copied a closed-over constant output; value_and_grad handed it back
+    y = np.array(2.0)
+    value, g = dt.value_and_grad(lambda x: y)(1.0)
+    value[...] = 99.0
+    assert y == 2.0 and g == 0.0
+
+
 def test_vjp_output_changed_in_place_leaves_the_pullback_intact(rng):
     # y -= target before pulling back (least squares): exp's rule reads its own answer
     x, target = rng.normal(size=4), rng.normal(size=4)

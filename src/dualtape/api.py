@@ -70,7 +70,7 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
     aux = None
     if has_aux:
         out, aux = _split_aux(out)
-        aux = _strip(aux, level)
+        aux = _strip(aux, level, leaves)
     out_leaves, out_td = flatten(out)
     batch = shape_of(tangents[0])[:nb] if nb and tangents else ()
     primals_out, tangents_out = [], []
@@ -135,8 +135,9 @@ def _split_aux(out: Any) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
-def _strip(tree: Any, level: int) -> Any:
-    """``tree`` with the values traced at ``level`` replaced by their values (for aux)."""
+def _strip(tree: Any, level: int, given: list) -> Any:
+    """``tree`` with the values traced at ``level`` replaced by their values (for aux), none
+    sharing memory with the arrays ``given`` (the inputs) or with one another."""
     leaves, td = flatten(tree)
     out = []
     for x in leaves:
@@ -144,7 +145,7 @@ def _strip(tree: Any, level: int) -> Any:
         if isinstance(x, Tracer) and x.level == level:
             x = _detached(x.value)  # type: ignore[attr-defined]
         out.append(x)
-    return unflatten(td, out)
+    return unflatten(td, _unaliased(out, given))
 
 
 class Recording:
@@ -168,7 +169,7 @@ class Recording:
         self.aux = None
         if has_aux:
             out, aux = _split_aux(out)
-            self.aux = _strip(aux, tape.level)
+            self.aux = _strip(aux, tape.level, leaves)
         if type(out) is TapeValue:  # one traced output, the common case: no tree to walk
             out_leaves, self.out_td = [out], LEAF
         else:
@@ -356,7 +357,10 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
                 raise TypeError(f"grad requires a real floating-point output, got dtype {dtype}")
             seed = 1.0 if type(value) is float or not hasattr(value, "dtype") else np.array(1.0, dtype)
         grads = unflatten(rec.in_td, rec.pull([seed], given=False))  # our seed: no one else's
-        out = value if type(value) is not np.ndarray else _unaliased([value], rec.in_leaves)[0]
+        if type(value) is np.ndarray:  # a constant output (not traced) is the caller's: copied
+            out = value.copy() if rec.out_index[0] is None else _unaliased([value], rec.in_leaves)[0]
+        else:
+            out = value
         return ((out, rec.aux) if has_aux else out), grads
 
     value_and_grad_fun = recorded(fun, argnums, has_aux, gradient)

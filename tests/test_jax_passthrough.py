@@ -255,3 +255,17 @@ def test_a_jax_tracer_meeting_a_dualtape_value_is_a_clear_error():
 
     with pytest.raises(TypeError, match="dualtape-traced value met a JAX tracer"):
         jax.jit(f)(jnp.ones(3))
+
+
+def test_jax_directions_give_numpy_derivatives():
+    # a JAX primal gave NumPy back, a JAX tangent or cotangent gave JAX arrays
+    f = lambda a: dnp.sin(a) * 2.0
+    for primal in (V, jnp.asarray(V)):
+        out, tangent = dt.jvp(f, (primal,), (jnp.ones(4),))
+        (cotangent,) = dt.vjp(f, primal)[1](jnp.ones(4))
+        hv = dt.hvp(lambda a: dnp.sum(f(a)), (primal,), (jnp.ones(4),))
+        for r in (out, tangent, cotangent, hv):
+            assert type(r) is np.ndarray
+        np.testing.assert_allclose(tangent, 2.0 * np.cos(V), rtol=1e-15)
+        np.testing.assert_allclose(cotangent, 2.0 * np.cos(V), rtol=1e-15)
+        np.testing.assert_allclose(hv, -2.0 * np.sin(V), rtol=1e-15)

@@ -26,7 +26,7 @@ from .argchecks import (
     substitute,
     zeros,
 )
-from .dispatch import Tracer
+from .dispatch import Tracer, is_jax
 from .forward import Dual
 from .ops import shape_of
 from .reverse import Tape, TapeValue, backward, collector_paused
@@ -127,6 +127,12 @@ def _unaliased(results: list, given: list) -> list:
             taken.append(owner)
         out.append(r)
     return out
+
+
+def _as_numpy(leaves: list) -> list:
+    """``leaves`` with each JAX array made a NumPy array, as the primals are (input_leaf)."""
+    return [x if type(x) is np.ndarray or type(x) is float or not is_jax(type(x))
+            else np.asarray(x) for x in leaves]
 
 
 def _split_aux(out: Any) -> tuple[Any, Any]:
@@ -264,6 +270,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
         raise ValueError("primals: need at least one argument")
     p_leaves, p_td = flatten(tuple(primals))
     t_leaves, t_td = flatten(tuple(tangents))
+    t_leaves = _as_numpy(t_leaves)  # a JAX tangent gives a NumPy one back, as a JAX primal does
     if not p_leaves:
         raise TypeError(f"primals: nothing to differentiate (got {tuple(primals)!r}); "
                         "pass floats or arrays")
@@ -314,6 +321,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
         c_leaves, c_td = flatten(cotangent)
+        c_leaves = _as_numpy(c_leaves)
         if c_td != rec.out_td:
             raise ValueError(f"cotangent: structure {c_td} does not match the output {rec.out_td}")
         for k, (c, o) in enumerate(zip(c_leaves, rec.out_leaves, strict=True)):

@@ -462,3 +462,16 @@ def test_sort_has_the_group_pattern_in_every_order():
     want = np.asarray(jax.hessian(lambda a: jnp.sum(jnp.sort(a.reshape(2, 3))[:, 1:]
                                                     * jnp.sort(a.reshape(2, 3))[:, :-1]))(other))
     assert_close(hess_fn(other).toarray(), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_derivatives_keep_the_input_dtype_as_jacfwd_does(dtype):
+    # was: float64 whatever the input's dtype
+    x = np.linspace(0.1, 0.9, 6).astype(dtype)
+    f = lambda x: dnp.sin(x) * x + dnp.roll(x, 1)
+    for mode in ("fwd", "rev"):
+        jac = dt.sparse_jacobian(f, mode=mode)(x)
+        assert jac.dtype == dt.jacfwd(f)(x).dtype == dtype
+        np.testing.assert_array_equal(jac.toarray(), dt.jacfwd(f)(x))
+    hes = dt.sparse_hessian(lambda x: dnp.sum(f(x) ** 2))(x)
+    assert hes.dtype == dtype

@@ -126,8 +126,12 @@ def _split(s: np.ndarray, like: Sequence[Any]) -> list[np.ndarray]:
 
 
 def _join(blocks: Sequence[Any], k: int) -> np.ndarray:
-    """Leaves with a leading batch axis of ``k``, flattened and joined: (k, total)."""
-    return np.concatenate([np.asarray(b, dtype=np.float64).reshape(k, -1) for b in blocks], axis=1)
+    """Leaves with a leading batch axis of ``k``, flattened and joined: (k, total), in their
+    common floating dtype (float32 leaves stay float32, as in ``jacfwd``)."""
+    arrays = [np.asarray(b) for b in blocks]
+    floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.float64
+    return np.concatenate([a.astype(dtype, copy=False).reshape(k, -1) for a in arrays], axis=1)
 
 
 def _identity(size: int, mode: str) -> Coloring:

@@ -110,7 +110,8 @@ def measure_cell(problem: str, n: int, timing: TimingConfig,
 
 def load(out: Path | str) -> list[dict[str, Any]]:
     """The rows of ``out/data.csv``, numbers parsed."""
-    return load_csv(out, NAME, ("n",), ("time_s", "time_q1", "time_q3", "flops", "rel_error"))
+    return load_csv(out, NAME, ("n",), ("time_s", "time_q1", "time_q3", "flops", "rel_error"),
+                    key=("cell", "method"))
 
 
 def slope(rows: list[dict[str, Any]], problem: str, method: str, key: str) -> float:

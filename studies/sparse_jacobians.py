@@ -30,7 +30,7 @@ import numpy as np
 
 import dualtape as dt
 from dualtape.study import RunReport, Study, TimingConfig
-from dualtape.study.custom import pick, run_cells, save_figure, study_main
+from dualtape.study.custom import load_csv, pick, run_cells, save_figure, study_main
 from dualtape.study.measure import timings
 from dualtape.study.storage import write_atomic
 
@@ -140,15 +140,10 @@ def _csv(rows: list[dict]) -> str:
 
 def load(out: Path | str = RESULTS) -> dict[tuple[str, int, str, str], float]:
     """``data.csv`` as {(family, n, method, measure): value}; also (family, n, 'm', 'm')."""
-    path = Path(out) / "data.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `dualtape study run {NAME}` first")
     data = {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            n = int(r["n"])
-            data[(r["family"], n, r["method"], r["measure"])] = float(r["value"])
-            data[(r["family"], n, "m", "m")] = float(r["m"])
+    for r in load_csv(out, NAME, ("n",), ("m", "value")):
+        data[(r["family"], r["n"], r["method"], r["measure"])] = r["value"]
+        data[(r["family"], r["n"], "m", "m")] = r["m"]
     return data
 
 

@@ -20,8 +20,6 @@ network, so an interrupted run resumes; the other files replaced atomically).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import sys
 from collections import defaultdict
@@ -34,8 +32,8 @@ import dualtape as dt
 import dualtape.numpy as dnp
 from dualtape.lessons import enable_jax_x64
 from dualtape.lessons.nn import activation_fn
-from dualtape.study import RunReport, Study
-from dualtape.study.custom import run_cells, save_figure, study_main
+from dualtape.study import RunReport, Study, StudyError
+from dualtape.study.custom import load_csv, run_cells, save_figure, study_main
 from dualtape.study.storage import write_atomic
 
 NAME = "vanishing_gradients"
@@ -173,29 +171,10 @@ def measure(seeds: int = SEEDS, check_jax: bool = True, progress: bool = False) 
     return rows
 
 
-def _csv_text(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
-
-
 def load(out: Path) -> list[dict[str, Any]]:
-    """The rows of ``out/data.csv``, numbers parsed."""
-    path = Path(out) / "data.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `dualtape study run {NAME}` first")
-    rows = []
-    with path.open(newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            for k in ("seed", "layer"):
-                r[k] = int(r[k])
-            for k in ("grad_norm", "jax_grad_norm", "rel_diff_jax", "loss"):
-                r[k] = float(r[k])
-            rows.append(r)
-    return rows
+    """The rows of ``out/data.csv``'s complete cells, numbers parsed."""
+    return load_csv(out, NAME, ("seed", "layer"),
+                    ("grad_norm", "jax_grad_norm", "rel_diff_jax", "loss"))
 
 
 def medians(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, np.ndarray]]:
@@ -269,6 +248,10 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
     out = Path(out)
     rows = load(out)
     stats = medians(rows)
+    if len(stats) < len(configs()):  # the figures and ratios below compare every network
+        raise StudyError(f"{out / 'data.csv'} holds {len(stats)} of the {len(configs())} "
+                         f"networks (an interrupted run?); run `dualtape study run {NAME} --out "
+                         f"{out}` to measure the others", "--out")
     seeds = len({r["seed"] for r in rows})
     worst = max((r["rel_diff_jax"] for r in rows if not math.isnan(r["rel_diff_jax"])),
                 default=math.nan)

@@ -13,6 +13,8 @@ import pytest
 
 from dualtape import lessons
 from dualtape.graph import GraphvizNotFound
+from dualtape.study import StudyError
+from dualtape.study.storage import ResultsWriter, custom_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -204,7 +206,11 @@ def test_vanishing_gradients_study_pieces(tmp_path) -> None:
     assert mod.STUDY.name == "vanishing_gradients" and mod.STUDY.custom
     rows = mod.measure(seeds=1, check_jax=False)
     assert len(rows) == 4 * 2 * 4 * 10
-    (tmp_path / "data.csv").write_text(mod._csv_text(rows))
+    writer = ResultsWriter(tmp_path / "data.csv", mod.NAME, custom_layout(mod.COLUMNS))
+    for k in range(0, len(rows), 10):  # one cell per network and seed: its ten layers
+        label = " ".join(str(rows[k][c]) for c in ("architecture", "activation", "init", "seed"))
+        writer.write([{**r, "run_id": "test", "study": mod.NAME, "cell": label}
+                      for r in rows[k:k + 10]])
     files = mod.plot(out=tmp_path)
     assert {f.name for f in files} == {"vanishing_gradients.png", "vanishing_gradients.svg"}
     text = mod.summary(out=tmp_path).read_text()
@@ -213,6 +219,12 @@ def test_vanishing_gradients_study_pieces(tmp_path) -> None:
     # the lesson's point: sigmoid without skips vanishes towards the input, with skips much less
     assert mod._ratio(stats[("plain", "sigmoid", "default")]) < 1e-5
     assert mod._ratio(stats[("residual", "sigmoid", "default")]) > 1e-3
+    # an interrupted run's folder: the summary says what is missing (was: a KeyError)
+    lines = (tmp_path / "data.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "data.csv").write_text("".join(lines[:-13]) + "run,vanish")
+    with pytest.raises(StudyError, match="holds 30 of the 32 networks.*dualtape study run"):
+        mod.summary(out=tmp_path)
+    assert len(mod.load(tmp_path)) == 30 * 10  # the cell cut short is left out too
 
 
 def test_committed_vanishing_gradients_results_are_consistent() -> None:

@@ -11,7 +11,9 @@ from dualtape.study.storage import (
     COLUMNS,
     HEADER,
     ResultsWriter,
+    custom_layout,
     prepare_dir,
+    read_complete,
     read_json,
     read_rows,
     write_atomic,
@@ -133,6 +135,40 @@ def test_a_partly_written_group_is_dropped_and_not_counted_done(tmp_path):
     again.write([_row(repeat=i) for i in range(3)])  # re-measured, once
     rows, _ = read_rows(path, "s")
     assert [r["group"] for r in rows] == ["check", "time", "time", "time"]
+
+
+def test_readers_see_the_complete_groups_only_and_leave_the_file_alone(tmp_path):
+    # was: summary and plot read an unfinished group's rows (a silently different median)
+    # and crashed on a torn line; the next run drops both, so the readers leave both out
+    from dualtape.study.analysis import load
+    from dualtape.study.custom import load_csv
+
+    path = tmp_path / "data.csv"
+    w = ResultsWriter(path, "s")
+    w.write([_row(group="check", measure="max_rel_err")])
+    w.write([_row(repeat=i, value=0.1 * (i + 1)) for i in range(3)])
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]) + "r,s,n,p,prim")  # one row short, then a torn line
+    before = path.read_bytes()
+    rows, left_out = read_complete(path, "s")
+    assert [r["group"] for r in rows] == ["check"] and left_out == 2
+    assert list(load(tmp_path)["group"]) == ["check"]
+    assert path.read_bytes() == before
+
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    layout = custom_layout(("method", "time_s"), key=("cell", "method"))
+    cw = ResultsWriter(custom / "data.csv", "c", layout)
+    cw.write([{"run_id": "r", "study": "c", "cell": "4", "method": "a", "time_s": 1.0}])
+    cw.write([{"run_id": "r", "study": "c", "cell": "4", "method": "b", "time_s": t}
+              for t in (2.0, 3.0)])
+    text = (custom / "data.csv").read_text()
+    (custom / "data.csv").write_text(text[:text.rindex("\n", 0, -1) + 1] + "r,c,4,b,3")
+    got = load_csv(custom, "c", floats=("time_s",), key=("cell", "method"))
+    assert [(r["method"], r["time_s"]) for r in got] == [("a", 1.0)]
+    (custom / "data.csv").write_text(text.partition("\n")[0] + "\n")  # the header alone
+    with pytest.raises(StudyError, match="no complete measurements.*dualtape study run c"):
+        load_csv(custom, "c", floats=("time_s",), key=("cell", "method"))
 
 
 def test_the_folder_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path):

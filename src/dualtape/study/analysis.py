@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .methods import forward_reverse_pairs
-from .storage import DATA_FILE, read_rows
+from .storage import DATA_FILE, read_complete
 
 CELL_KEY = ["sweep", "problem", "method", "engine", "mode", "n", "m", "depth"]
 COUNT_MEASURES = ["n_ops", "flops", "tape_bytes", "peak_bytes", "max_rel_err",
@@ -42,9 +42,10 @@ RELATIVE_COSTS = ("time_median", "flops", "n_ops")
 
 
 def load(out: Path | str) -> pd.DataFrame:
-    """``out/data.csv`` as a typed DataFrame (validated, never modified)."""
+    """``out/data.csv`` as a typed DataFrame (validated, never modified): its complete
+    measurement groups only (an interrupted run's last group is measured again by the next)."""
     path = Path(out) / DATA_FILE
-    rows, _ = read_rows(path)
+    rows, _ = read_complete(path)
     df = pd.DataFrame(rows)
     if df.empty:
         return df

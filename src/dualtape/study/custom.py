@@ -10,7 +10,6 @@ writes ``summary.md``.
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +20,7 @@ from . import stop
 from .plots import save_figure
 from .session import RunSession
 from .spec import StudyError, choose
-from .storage import DATA_FILE, ENV_FILE, custom_layout
+from .storage import DATA_FILE, ENV_FILE, custom_layout, read_complete
 from .sweep import RunReport
 
 __all__ = ["cell_label", "load_csv", "pick", "run_cells", "save_figure", "study_main"]
@@ -96,15 +95,23 @@ def study_main(name: str, argv: list[str] | None = None) -> int:
 
 
 def load_csv(out: Path | str, study: str, ints: Sequence[str] = (),
-             floats: Sequence[str] = ()) -> list[dict[str, Any]]:
+             floats: Sequence[str] = (), key: Sequence[str] = ("cell",)) -> list[dict[str, Any]]:
     """The rows of ``out/data.csv`` with the named columns parsed as ints and floats
-    (an empty float cell is ``None``)."""
+    (an empty float cell is ``None``): the complete measurements only, as ``run_cells``
+    wrote them with this ``key`` (an interrupted run's torn line and unfinished group are
+    left out). A file without any is a ``StudyError`` that says to run the study."""
     path = Path(out) / DATA_FILE
     if not path.exists():
         raise StudyError(f"no results in '{out}' (no {DATA_FILE}); run "
                          f"`dualtape study run {study}` first", "--out")
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        header = fh.readline().rstrip("\r\n").split(",")
+    columns = header[3:-2] if header[:3] == ["run_id", "study", "cell"] \
+        and header[-2:] == ["host", "group_rows"] else header  # else read_rows refuses it
+    rows, _ = read_complete(path, study, custom_layout(columns, key))
+    if not rows:
+        raise StudyError(f"no complete measurements in '{out}' yet (an interrupted run?); "
+                         f"run `dualtape study run {study} --out {out}` to measure them", "--out")
     for r in rows:
         r.update({k: int(r[k]) for k in ints})
         r.update({k: float(r[k]) if r.get(k) not in (None, "") else None for k in floats})

@@ -43,9 +43,9 @@ from ..measure.files import append_durable, write_atomic, write_json
 from .spec import StudyError
 
 __all__ = ["COLUMNS", "DATA_FILE", "ENV_FILE", "HEADER", "LOCK_FILE", "TIDY", "Layout",
-           "ResultsWriter", "check_owner", "custom_layout", "format_value", "lock_folder",
-           "prepare_dir", "read_env", "read_json", "read_rows", "row_key", "run_alive", "write_atomic",
-           "write_json"]
+           "ResultsWriter", "check_owner", "complete_groups", "custom_layout", "format_value",
+           "lock_folder", "prepare_dir", "read_complete", "read_env", "read_json", "read_rows",
+           "row_key", "run_alive", "write_atomic", "write_json"]
 
 COLUMNS = (
     "run_id", "study", "sweep", "problem", "method", "engine", "mode",
@@ -243,6 +243,24 @@ def _is_float(text: str) -> bool:
     return True
 
 
+def complete_groups(rows: list[dict[str, str]], key: Sequence[str]) -> list[dict[str, str]]:
+    """The rows whose group (``key``) has all of its ``group_rows`` rows; an interrupted run
+    leaves the others, which the next run measures again (an older row, without the count,
+    counts as complete)."""
+    counts = Counter(row_key(r, key) for r in rows)
+    return [r for r in rows if counts[row_key(r, key)] >= int(r["group_rows"] or 0)]
+
+
+def read_complete(path: Path, study: str | None = None,
+                  layout: Layout = TIDY) -> tuple[list[dict[str, str]], int]:
+    """The rows of ``data.csv``'s complete groups, for reading only (the file is left as it
+    is): a torn last line and the rows of incomplete groups are left out, as the next run
+    drops them. Returns the rows and the number of rows left out."""
+    rows, _ = read_rows(path, study, layout)
+    kept = complete_groups(rows, layout.key)
+    return kept, len(rows) - len(kept)
+
+
 def row_key(row: Mapping[str, Any], key: Sequence[str] = KEY_COLUMNS) -> tuple[str, ...]:
     """The identity of a measurement group: sweep, problem, method, n, m, depth, group."""
     return tuple(str(row[c]) for c in key)
@@ -271,11 +289,9 @@ class ResultsWriter:
                     fh.truncate(torn)
                     os.fsync(fh.fileno())
             counts = Counter(self._key(r) for r in self.rows)
-            kept = []
             for r in self.rows:  # rows of an older layout: their groups count as complete
                 r["group_rows"] = r["group_rows"] or str(counts[self._key(r)])
-                if counts[self._key(r)] >= int(r["group_rows"]):
-                    kept.append(r)
+            kept = complete_groups(self.rows, layout.key)
             self.dropped_rows = len(self.rows) - len(kept)
             self.rows = kept
             header = ",".join(layout.columns).encode()

@@ -196,7 +196,22 @@ run(small_study(sizes=(2, 3)), out={str(tmp_path)!r}, figures=False)
     assert again.ok and again.cells_already_done == 6
     first, second = json.loads((tmp_path / "env.json").read_text())["runs"]
     assert first["outcome"] == "killed" and first["rows_kept"] == len(kept)
+    assert first["cells_measured"] is None  # was 0: a run writes its count when it finishes
     assert second["outcome"] == "completed"
+
+
+def test_quick_and_default_measurements_do_not_mix_in_one_folder(tmp_path):
+    # was: the default run found every cell done and kept the quick timings as its own
+    from dualtape.study import StudyError
+
+    study = small_study(sizes=(2,))
+    assert run(study, out=tmp_path, quick=True, figures=False).ok
+    before = (tmp_path / "data.csv").read_bytes()
+    with pytest.raises(StudyError, match="holds quick measurements.*run with --quick"):
+        run(study, out=tmp_path, figures=False)
+    assert (tmp_path / "data.csv").read_bytes() == before
+    again = run(study, out=tmp_path, quick=True, figures=False)
+    assert again.ok and again.cells_measured == 0
 
 
 def test_a_run_refused_before_it_began_leaves_no_folder(tmp_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..measure.env import environment, host, load_average
+from .spec import StudyError
 from .storage import (
     DATA_FILE,
     ENV_FILE,
@@ -70,8 +71,24 @@ class RunSession:
             self.writer = ResultsWriter(self.out / DATA_FILE, self.study, self.layout)
             self.env_doc = read_env(self.out, self.study)
             _close_killed(self.env_doc, self.writer.rows)
+            self._check_profile()
             self._stack = stack.pop_all()
         return self
+
+    def _check_profile(self) -> None:
+        """Refuse to add measurements of another profile (``--quick`` or not) to the rows
+        already here: a cell already measured would not be measured again, so the folder
+        would mix quick timings with default ones without saying so."""
+        mine = "quick" if self.quick else "default"
+        kept = {r["run_id"] for r in self.writer.rows}
+        for entry in self.env_doc["runs"]:
+            if isinstance(entry, dict) and entry.get("run_id") in kept \
+                    and entry.get("profile", mine) != mine:
+                other = entry["profile"]
+                raise StudyError(f"'{self.out}' holds {other} measurements (run "
+                                 f"{entry['run_id']}), and a {mine} run would mix them in: run "
+                                 f"{'with' if other == 'quick' else 'without'} --quick, or "
+                                 "choose another --out", "--out")
 
     def __exit__(self, *exc: Any) -> None:
         try:
@@ -115,8 +132,11 @@ class RunSession:
 
 def _close_killed(env_doc: dict[str, Any], rows: list[dict[str, str]]) -> None:
     """Mark ``killed`` the entries still ``running``: under this run's lock no other run
-    is alive, so theirs died without closing (SIGKILL, a power cut); count the rows they kept."""
+    is alive, so theirs died without closing (SIGKILL, a power cut); count the rows they kept.
+    ``cells_measured`` they never wrote, which the rows cannot tell: a cell's groups may be
+    only partly there (``null``, not the 0 the entry started with)."""
     for entry in env_doc["runs"]:
         if isinstance(entry, dict) and entry.get("outcome") == "running":
             entry["outcome"] = KILLED
             entry["rows_kept"] = sum(r["run_id"] == entry.get("run_id") for r in rows)
+            entry["cells_measured"] = None

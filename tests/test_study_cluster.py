@@ -270,6 +270,19 @@ def test_a_missing_scheduler_file_is_refused_at_once(tmp_path):
             pass
 
 
+@pytest.mark.parametrize("content, message", [
+    ("garbage", "not readable JSON"), ('{"address": 5}', 'no "address" string'),
+    ("[1, 2]", 'no "address" string')])
+def test_a_scheduler_file_that_is_not_one_is_refused(tmp_path, content, message):
+    # was: an AssertionError or TypeError traceback from distributed
+    path = tmp_path / "scheduler.json"
+    path.write_text(content)
+    with pytest.raises(StudyError, match=f"^--scheduler-file: .* is not a Dask scheduler file "
+                                         f"\\({message}"):
+        with cluster.connect(scheduler_file=str(path)):
+            pass
+
+
 def test_a_scheduler_file_nobody_answers_times_out(tmp_path):
     path = tmp_path / "sched.json"
     path.write_text(json.dumps({"type": "Scheduler", "id": "x", "address": "tcp://127.0.0.1:9",

@@ -21,6 +21,7 @@ Dask is an optional extra (``pip install "dualtape[dask]"``), imported only here
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -98,6 +99,8 @@ def connect(*, scheduler: str | None = None, scheduler_file: str | None = None,
         # distributed would wait for the file to appear, forever
         raise StudyError(f"no such file: '{scheduler_file}' (start the scheduler with "
                          "`dask scheduler --scheduler-file F` first)", flag)
+    if scheduler_file is not None:
+        _check_scheduler_file(Path(scheduler_file), flag)
     try:
         client = (distributed.Client(scheduler, timeout=timeout) if scheduler is not None
                   else distributed.Client(scheduler_file=scheduler_file, timeout=timeout))
@@ -105,6 +108,19 @@ def connect(*, scheduler: str | None = None, scheduler_file: str | None = None,
         raise StudyError(f"cannot reach the scheduler {value!r}: {exc}", flag) from None
     with client:
         yield client
+
+
+def _check_scheduler_file(path: Path, flag: str) -> None:
+    """Refuse a file that is not what ``dask scheduler --scheduler-file`` writes (JSON with
+    the scheduler's ``address``), which distributed reports with a traceback."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise StudyError(f"'{path}' is not a Dask scheduler file (not readable JSON: {exc})",
+                         flag) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("address"), str):
+        raise StudyError(f"'{path}' is not a Dask scheduler file (no \"address\" string; "
+                         "`dask scheduler --scheduler-file F` writes one)", flag)
 
 
 def checked_versions() -> dict[str, str | None]:

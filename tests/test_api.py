@@ -888,6 +888,15 @@ def test_vjp_integer_output_rejects_a_cotangent_with_a_value(bad, err, shown):
         fn((np.ones(3), bad, np.zeros(3, bool)))
 
 
+def test_a_python_bool_output_is_an_integer_output_like_numpys():
+    # was: refused ("must return floats or arrays") while np.bool_ and Python int passed
+    x = np.ones(3)
+    for f in (lambda x: True, lambda x: np.bool_(True), lambda x: 1):
+        out, tangent = dt.jvp(f, (x,), (x,))
+        assert out == 1 and float(tangent) == 0.0
+        assert dt.vjp(f, x)[0] == 1
+
+
 def test_vjp_integer_output_cotangent_may_be_traced_or_a_python_bool():
     x = np.array([0.3, 0.5, 0.7])
 

@@ -373,6 +373,19 @@ def test_cli_an_n_whose_jacobian_cannot_be_held_is_one_line(user, capsys):
     assert "the Jacobian would have 400,000,000 entries" in err
 
 
+def test_an_integer_or_boolean_output_has_nothing_to_compare(user, capsys):
+    # was: every method "unchecked", and a best method named for a derivative that is zero
+    for f in (lambda x: dnp.sum(x) > 0, lambda x: dnp.argmax(x)):
+        with pytest.raises(TypeError, match="output leaf 0 has dtype (bool|int64), which has no "
+                                            "derivative"):
+            dt.compare(f, np.ones(3), repeats=1)
+    (user / "bool_fn.py").write_text("import dualtape.numpy as dnp\n"
+                                     "def f(x):\n    return dnp.sum(x) > 0\n")
+    assert main(["compare", "bool_fn.py:f", "--n", "3", "--out", "new", "--no-progress"]) == 2
+    assert "dtype bool, which has no derivative" in capsys.readouterr().err
+    assert not (user / "new").exists()  # a refused run leaves no folder behind
+
+
 def test_cli_npz_input_and_a_function_returning_none(user, capsys):
     np.savez(user / "two.npz", a=np.ones(3), b=np.zeros(2))
     (user / "none_fn.py").write_text("def f(x):\n    y = x * 2\n")

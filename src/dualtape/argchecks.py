@@ -100,7 +100,7 @@ def output_leaf(x: Any, what: str) -> None:
     while isinstance(x, Tracer):
         x = x.value  # type: ignore[attr-defined]
         t = type(x)
-    if t is float or t is int or _is_jax(t):
+    if t is float or t is int or t is bool or _is_jax(t):  # ints and bools: zero derivatives
         return
     if t is complex or (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "c"):
         raise NotImplementedError(f"{what}: the function returned a complex value; dualtape "

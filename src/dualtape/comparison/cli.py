@@ -13,6 +13,7 @@ import importlib
 import math
 import sys
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,19 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     fun, source, name = load_function(args.target)
     x, made = make_input(args)
     out_dir = Path(args.out) if args.out else Path("results") / "compare" / name
-    _writable(out_dir)
+    created = not out_dir.exists()
+    _writable(out_dir)  # before measuring: an unwritable --out fails at once
+    try:
+        return _compare(dt, fun, x, name, source, made, out_dir, args, argv)
+    except BaseException:  # refused, failed or interrupted: leave no empty folder behind
+        if created:
+            with suppress(OSError):
+                out_dir.rmdir()
+        raise
+
+
+def _compare(dt: Any, fun: Any, x: np.ndarray, name: str, source: str, made: dict[str, Any],
+             out_dir: Path, args: argparse.Namespace, argv: list[str]) -> int:
     try:
         out = fun(x)
     except (Exception, SystemExit) as exc:  # noqa: BLE001

@@ -180,6 +180,10 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
                         "return statement?)")
     for k, leaf in enumerate(flatten(out)[0]):
         _output_leaf(leaf, f"output leaf {k}")
+        kind = np.asarray(leaf).dtype.kind
+        if kind != "f":  # an int or bool output has a zero derivative in every mode
+            raise TypeError(f"fun: output leaf {k} has dtype {np.asarray(leaf).dtype}, which has "
+                            "no derivative: there is nothing to compare (return floats)")
     m = n_outputs(out)
     notes: list[str] = []
     if order == 1:

@@ -321,7 +321,12 @@ def test_errors_are_answers_not_crashes() -> None:
                         ({"x": [1.0], "min_runs": 1.5, "min_seconds": 0}, "min_runs"),
                         ({"x": [1.0], "min_runs": 1e300, "min_seconds": 0}, "min_runs"),
                         ({"x": [1.0], "min_runs": 1, "min_seconds": math.inf}, "min_seconds"),
-                        ({"x": [1.0], "min_runs": 1, "min_seconds": math.nan}, "min_seconds")]:
+                        ({"x": [1.0], "min_runs": 1, "min_seconds": math.nan}, "min_seconds"),
+                        # were taken as numbers, or failed deep inside without the field's name
+                        ({"x": ["1", "2"], **RUNS}, "'x' is not an array of numbers (it holds '1')"),
+                        ({"x": [True, False], **RUNS}, "not an array of numbers (it holds True)"),
+                        ({"x": [None, 1.0], **RUNS}, "not an array of numbers (it holds None)"),
+                        ({"x": [], **RUNS}, "field 'x' is empty")]:
         response = tool.send("evaluate", module="lse", function="primal", input=data)
         assert not response["success"] and words in response["error"]
     wrong = tool.send("evaluate", module="lse", function="hessian", input={"x": [1.0]})
@@ -337,6 +342,37 @@ def test_errors_are_answers_not_crashes() -> None:
     tool.proc.stdin.flush()
     assert tool.close() == 2
     assert tool.proc.stderr is not None and "not JSON" in tool.proc.stderr.read()
+
+
+def test_bad_sizes_name_their_field() -> None:
+    from dualtape.gradbench import evals, protocol
+
+    session = protocol.Session(evals.Settings())
+    for module in ("gmm", "ode", "llsq"):
+        assert session.respond({"id": 0, "kind": "define", "module": module})["success"]
+    gmm = {"d": 1, "k": 1, "n": 1, "alpha": [0.0], "mu": [[0.0]], "q": [[0.0]], "l": [[]],
+           "x": [[1.0]], "gamma": 1.0, "m": 0, **RUNS}
+    asks = [("gmm", "objective", {**gmm, "m": -2}, "field 'm' must be at least 0, got -2"),
+            ("gmm", "objective", {**gmm, "k": 0}, "field 'k' must be at least 1, got 0"),
+            ("ode", "gradient", {"x": [], "s": 3, **RUNS}, "field 'x' is empty"),
+            ("llsq", "gradient", {"x": [1.0], "n": 10 ** 15, **RUNS}, "not enough memory")]
+    for module, function, data, words in asks:
+        response = session.respond({"id": 1, "kind": "evaluate", "module": module,
+                                    "function": function, "input": data})
+        assert not response["success"] and words in response["error"], response
+    assert session.respond({"id": 2, "kind": "evaluate", "module": "gmm", "function": "objective",
+                            "input": gmm})["success"]  # d = 1: an empty l is right
+
+
+def test_a_nan_id_gets_an_answer_in_strict_json() -> None:
+    tool = Tool()
+    assert tool.proc.stdin is not None
+    tool.proc.stdin.write('{"id": NaN, "kind": "start"}\n')
+    tool.proc.stdin.flush()
+    assert tool.proc.stdout is not None
+    answer = json.loads(tool.proc.stdout.readline())  # was: an id of NaN, not JSON
+    assert answer["id"] is None and not answer["success"] and "finite id" in answer["error"]
+    assert tool.close() == 0
 
 
 def test_bad_options_are_rejected() -> None:

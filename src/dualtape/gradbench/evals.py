@@ -65,21 +65,29 @@ def _field(data: Any, name: str) -> Any:
     return data[name]
 
 
-def _floats(data: Any, name: str, ndim: int) -> np.ndarray:
-    """Field ``name`` of ``data`` as a float64 array with ``ndim`` axes."""
+def _floats(data: Any, name: str, ndim: int, empty: bool = False) -> np.ndarray:
+    """Field ``name`` of ``data`` as a float64 array with ``ndim`` axes (and some values,
+    unless ``empty``)."""
     try:
-        a = np.asarray(_field(data, name), dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        a = np.asarray(_field(data, name))
+    except (TypeError, ValueError) as exc:  # ragged lists
         raise ValueError(f"input: field {name!r} is not an array of numbers ({exc})") from exc
+    if a.dtype.kind not in "iuf" and a.size:  # JSON strings, booleans, nulls, objects
+        raise ValueError(f"input: field {name!r} is not an array of numbers (it holds "
+                         f"{a.ravel()[:1].tolist()[0]!r})")
     if a.ndim != ndim:
         raise ValueError(f"input: field {name!r} must have {ndim} axes, got shape {a.shape}")
-    return a
+    if not a.size and not empty:
+        raise ValueError(f"input: field {name!r} is empty")
+    return a.astype(np.float64)
 
 
-def _int(data: Any, name: str) -> int:
+def _int(data: Any, name: str, least: int | None = None) -> int:
     value = _field(data, name)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"input: field {name!r} must be an integer, got {value!r}")
+    if least is not None and value < least:
+        raise ValueError(f"input: field {name!r} must be at least {least}, got {value}")
     return value
 
 
@@ -178,11 +186,11 @@ GMM_PARAMETERS = ("alpha", "mu", "q", "l")
 
 
 def _gmm_input(data: Any) -> tuple:
-    d, k, n = _int(data, "d"), _int(data, "k"), _int(data, "n")
+    d, k, n = _int(data, "d", 1), _int(data, "k", 1), _int(data, "n", 1)
     expected = {"alpha": (k,), "mu": (k, d), "q": (k, d), "l": (k, d * (d - 1) // 2), "x": (n, d)}
     arrays = []
     for name, shape in expected.items():
-        a = _floats(data, name, len(shape))
+        a = _floats(data, name, len(shape), empty=name == "l")
         if name == "l" and d == 1:
             a = a.reshape(k, 0)
         if a.shape != shape:
@@ -191,7 +199,7 @@ def _gmm_input(data: Any) -> tuple:
     gamma = _number(_field(data, "gamma"))
     if gamma <= 0:
         raise ValueError(f"input: gamma must be positive, got {gamma}")
-    return (*arrays, _int(data, "m"), gamma)
+    return (*arrays, _int(data, "m", 0), gamma)  # the Wishart prior's extra degrees of freedom
 
 
 def _gmm_jacobian(args: tuple, settings: Settings) -> tuple:

@@ -16,6 +16,7 @@ error) and the session goes on; a line that is not a JSON object with an ``id`` 
 from __future__ import annotations
 
 import json
+import math
 import time
 import traceback
 from collections.abc import Iterable
@@ -111,6 +112,8 @@ class Session:
             return evaluate(functions[function], message.get("input"), self.settings)
         except ValueError as exc:  # bad input: the message names the field
             return {"success": False, "error": str(exc)}
+        except MemoryError:
+            return {"success": False, "error": "input: too large, not enough memory for it"}
         except Exception as exc:  # reported to the eval, which decides what to do
             return {"success": False,
                     "error": "".join(traceback.format_exception(exc)).rstrip()}
@@ -136,5 +139,9 @@ def _encoded(response: dict[str, Any]) -> str:
     try:
         return json.dumps(response, allow_nan=False)
     except ValueError:
-        return json.dumps({"id": response.get("id"), "success": False,
+        ident = response.get("id")
+        if isinstance(ident, float) and not math.isfinite(ident):
+            return json.dumps({"id": None, "success": False,
+                               "error": f"id: {ident} is not a JSON number; send a finite id"})
+        return json.dumps({"id": ident, "success": False,
                            "error": "the output holds inf or NaN, which JSON cannot carry"})

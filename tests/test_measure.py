@@ -175,3 +175,14 @@ def test_write_atomic_gives_the_mode_the_umask_gives(tmp_path: Path, umask, mode
     assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == mode
     assert stat.S_IMODE((tmp_path / "b.txt").stat().st_mode) == mode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_write_atomic_names_the_file_asked_for_when_it_cannot_replace_it(tmp_path):
+    # was: the error named the temporary file (".summary.md.x1y2.tmp: Is a directory")
+    from dualtape.measure.files import write_atomic
+
+    (tmp_path / "summary.md").mkdir()
+    with pytest.raises(IsADirectoryError) as caught:
+        write_atomic(tmp_path / "summary.md", "text")
+    assert caught.value.filename == str(tmp_path / "summary.md")
+    assert ".tmp" not in str(caught.value) and sorted(p.name for p in tmp_path.iterdir()) == ["summary.md"]

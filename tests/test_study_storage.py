@@ -53,9 +53,23 @@ def test_torn_last_line_is_dropped_and_reported(tmp_path):
     assert path.read_bytes() == good and len(w.rows) == 1
 
 
+@pytest.mark.parametrize("content", ["", HEADER[:17]])
+def test_an_empty_file_or_a_header_cut_short_is_torn_not_foreign(tmp_path, content):
+    # a crash between append_durable's open and its first write leaves either;
+    # was: "not a dualtape results file", so no run could resume into the folder
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    assert read_rows(path, "s") == ([], 0)
+    w = ResultsWriter(path, "s")
+    assert w.repaired_bytes == len(content) and w.done == set()
+    w.write([_row()])
+    rows, torn = read_rows(path, "s")
+    assert len(rows) == 1 and torn == -1 and path.read_text().count(HEADER) == 1
+
+
 @pytest.mark.parametrize("content, message", [
     ("a,b,c\n1,2,3\n", "not a dualtape results file"),
-    ("", "not a dualtape results file"),
+    ("run_id,study,sweep,probe", "not a dualtape results file"),  # not our header's start
     (HEADER + "\n" + "x,y\n", "line 2 has 2 fields"),
     (HEADER + "\n" + ",".join(["1"] * 7 + ["two"] + ["1"] * (len(COLUMNS) - 8)) + "\n",
      "is not a size"),

@@ -69,7 +69,10 @@ def write_atomic(path: Path | str, data: str | bytes | Writer) -> None:
                 fh.flush()
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask(path.parent))  # mkstemp made it 0600; give what open() would
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:  # name the file the caller asked for, not the temporary one
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

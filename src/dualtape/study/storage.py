@@ -196,8 +196,10 @@ def read_rows(path: Path, study: str | None = None,
     except UnicodeDecodeError:
         raise StudyError("not a dualtape results file (not UTF-8 text); "
                          "move it away or choose another --out", where) from None
-    first, _, _ = text.partition("\n")
+    first, newline, _ = text.partition("\n")
     known = {",".join(c): c for c in (layout.columns, *layout.older)}
+    if not newline and ",".join(layout.columns).startswith(first):
+        return [], 0  # empty, or a header cut short by a crash: torn, as a torn last line
     columns = known.get(first.rstrip("\r"))
     if columns is None:
         raise StudyError(

@@ -404,7 +404,9 @@ def main(argv: list[str]) -> int:
             print(f"{DOC} is out of date: run python docs/build_lesson_day1.py", file=sys.stderr)
             return 1
         return 0
-    DOC.write_text(text, encoding="utf-8")
+    from dualtape.measure.files import write_atomic
+
+    write_atomic(DOC, text)  # a kill leaves the old page, never half of the new one
     print(f"wrote {DOC}")
     return 0
 

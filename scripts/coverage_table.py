@@ -22,14 +22,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
-import os
 import pathlib
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from dualtape.measure.files import write_atomic
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -205,17 +205,6 @@ def readme_text(readme: str, rows: list[Row]) -> str:
     return f"{head}{START}\n{body}\n{END}{tail}"
 
 
-def _write_atomic(path: pathlib.Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the files are out of date")
@@ -232,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"out of date: {p.relative_to(ROOT)}", file=sys.stderr)
         return 1 if stale else 0
     for p in stale:
-        _write_atomic(p, outputs[p])
+        write_atomic(p, outputs[p])  # fsync'ed, then os.replace
         print(f"wrote {p.relative_to(ROOT)}")
     return 0
 

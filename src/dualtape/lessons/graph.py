@@ -299,13 +299,13 @@ def draw(graph: Value | Tape | TapeTrace | str, path: str | Path, format: str | 
         return dot_path
     import subprocess  # only when rendering: keeps `import dualtape` light
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    result = subprocess.run([exe, f"-T{fmt}", str(dot_path), "-o", str(tmp)],
-                            capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"dot failed on {dot_path} (exit {result.returncode}): "
-                           f"{result.stderr.strip()}")
-    tmp.replace(path)
+    def render(tmp: Path) -> None:  # into write_atomic's own temporary file, fsync'ed, replaced
+        result = subprocess.run([exe, f"-T{fmt}", str(dot_path), "-o", str(tmp)],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"dot failed on {dot_path} (exit {result.returncode}): "
+                               f"{result.stderr.strip()}")
+
+    write_atomic(path, render)
     return path
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -166,6 +168,27 @@ def test_vjp_called_twice_and_batched_cotangents(x):
         jnp.asarray(x)))
 
 
+def test_partials_and_negative_static_argnums_as_jax():
+    # were refused: a partial's bound tracer was "outside its arguments", and -1 not an int >= 0
+    x = np.array([0.1, 0.2, 0.3])
+
+    def f(w, ck, xp):
+        inner = functools.partial(lambda c, a, k=1.0: xp.sin(a * c) * k, w, k=w)
+        return xp.sum(ck(functools.partial(inner))(x * w))
+
+    ours = lambda w: f(w, dt.checkpoint, dnp)  # noqa: E731
+    theirs = lambda w: f(w, jax.checkpoint, jnp)  # noqa: E731
+    assert_close(dt.grad(ours)(0.7), jax.grad(theirs)(0.7))
+    assert_close(dt.hessian(ours)(0.7), jax.hessian(theirs)(0.7))
+    power = lambda ck, xp: lambda w: xp.sum(  # noqa: E731
+        ck(lambda a, k: xp.sin(a) ** k, static_argnums=-1)(x * w, 3))
+    assert_close(dt.grad(power(dt.checkpoint, dnp))(0.7),
+                 jax.grad(power(jax.checkpoint, jnp))(0.7))
+    with dt.count() as c:
+        dt.grad(ours)(0.7)
+    assert c.n_recomputed > 0
+
+
 def test_bad_input():
     with pytest.raises(TypeError, match="fun: expected a callable"):
         dt.checkpoint(3)
@@ -173,6 +196,10 @@ def test_bad_input():
         dt.checkpoint(np.sin, static_argnums="a")
     with pytest.raises(ValueError, match="static_argnums: 2 is out of range"):
         dt.grad(lambda y: dt.checkpoint(lambda a: a, static_argnums=2)(y))(1.0)
+    with pytest.raises(ValueError, match="static_argnums: -2 is out of range"):
+        dt.grad(lambda y: dt.checkpoint(lambda a: a, static_argnums=-2)(y))(1.0)
+    with pytest.raises(TypeError, match="static_argnums"):
+        dt.checkpoint(np.sin, static_argnums=True)
 
     class Holder:
         pass

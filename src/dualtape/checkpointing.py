@@ -347,12 +347,26 @@ def bind_call(call: Call) -> Any:
 
 
 def static_positions(static_argnums: int | Sequence[int]) -> frozenset[int]:
+    """The positions named, as ints (negative ones count from the end of each call's)."""
     single = isinstance(static_argnums, (int, np.integer))
     nums = (static_argnums,) if single else static_argnums
-    if not isinstance(nums, (tuple, list)) or not all(is_count(a) for a in nums):
-        raise TypeError(f"static_argnums: expected an int or a tuple of non-negative ints, "
+    if not isinstance(nums, (tuple, list)) or not all(
+            is_count(a) or is_count(-a, 1) for a in nums if not isinstance(a, bool)) \
+            or any(isinstance(a, bool) for a in nums):
+        raise TypeError(f"static_argnums: expected an int or a tuple of ints, "
                         f"got {static_argnums!r}")
     return frozenset(int(a) for a in nums)
+
+
+def _unwrapped(fun: Callable) -> tuple[Callable, tuple, dict]:
+    """``fun`` without its ``functools.partial`` layers, and the arguments they bind (traced
+    values among them become inputs, like the call's own arguments)."""
+    bound: tuple = ()
+    keywords: dict = {}
+    while isinstance(fun, functools.partial):
+        bound, keywords = (*fun.args, *bound), {**fun.keywords, **keywords}
+        fun = fun.func
+    return fun, bound, keywords
 
 
 def checkpoint(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Callable:
@@ -365,8 +379,9 @@ def checkpoint(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Ca
     drops and one more forward evaluation of ``fun`` is paid (``dt.count()`` reports it
     as ``n_recomputed``).  Under forward mode alone it is ``fun`` itself.  Nesting works
     in every mix of modes.  ``static_argnums`` names arguments passed through untouched
-    (not traced, e.g. a flag or a shape).  The recording sees ``fun``'s closure cells and
-    default arguments as they were at the call (a ``lambda`` made in a loop keeps its own
+    (not traced, e.g. a flag or a shape; negative ones count from the end).  The arguments a
+    ``functools.partial`` binds are arguments too.  The recording sees ``fun``'s closure
+    cells and default arguments as they were at the call (a ``lambda`` made in a loop keeps its own
     iteration's variables); globals, attributes and objects changed in place are read
     as they are then, so ``fun`` must not depend on their changing (as for JAX: pure).
 
@@ -379,13 +394,16 @@ def checkpoint(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Ca
         raise TypeError(f"fun: expected a callable, got {type(fun).__name__}")
     static = static_positions(static_argnums)
 
+    inner, bound, keywords = _unwrapped(fun)
+
     @functools.wraps(fun)
     def checkpointed(*args: Any, **kwargs: Any) -> Any:
         for i in static:
-            if i >= len(args):
+            if not -len(args) <= i < len(args):
                 raise ValueError(f"static_argnums: {i} is out of range for a call with "
                                  f"{len(args)} positional argument(s)")
-        call = Call(fun, args, kwargs, static)
+        positions = frozenset(len(bound) + i % len(args) for i in static)
+        call = Call(inner, (*bound, *args), {**keywords, **kwargs}, positions)
         if not needs_tape(call.inputs):
             return fun(*args, **kwargs)
         return bind_call(call)

@@ -284,8 +284,8 @@ def test_pattern_and_colouring_are_computed_once(monkeypatch):
     from dualtape.sparse import jacobian as module
 
     calls = []
-    real = module.jacobian_sparsity
-    monkeypatch.setattr(module, "jacobian_sparsity", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = module.detect
+    monkeypatch.setattr(module, "detect", lambda *a, **k: calls.append(1) or real(*a, **k))
     fam = make("reaction_diffusion", 30)
     jac_fn = dt.sparse_jacobian(fam.f)
     first = jac_fn(fam.x)
@@ -387,8 +387,8 @@ def test_the_pattern_is_kept_while_the_other_arguments_are_the_same(monkeypatch)
     from dualtape.sparse import jacobian as module
 
     calls = []
-    real = module.jacobian_sparsity
-    monkeypatch.setattr(module, "jacobian_sparsity", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = module.detect
+    monkeypatch.setattr(module, "detect", lambda *a, **k: calls.append(1) or real(*a, **k))
     warnings.simplefilter("ignore", dt.DensePatternWarning)  # pytest restores the filters
     f = lambda a, m, s: (m @ a) * s  # noqa: E731
     x, m = np.linspace(0.1, 0.5, 5), np.eye(5)
@@ -475,3 +475,26 @@ def test_sparse_derivatives_keep_the_input_dtype_as_jacfwd_does(dtype):
         np.testing.assert_array_equal(jac.toarray(), dt.jacfwd(f)(x))
     hes = dt.sparse_hessian(lambda x: dnp.sum(f(x) ** 2))(x)
     assert hes.dtype == dtype
+
+
+def test_a_pattern_found_by_reading_values_is_not_reused_at_other_values():
+    # was: the diagonal pattern found at [3, 1, 2] was reused at [1, 3, 2], silently wrong
+    f = lambda x: x[dnp.argmax(x)] * x
+    masked = lambda x: dnp.sum(x[x > 0]) * x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dt.DensePatternWarning)
+        for fun in (f, masked):
+            jac = dt.sparse_jacobian(fun)
+            for x in ([3.0, 1.0, 2.0], [1.0, 3.0, 2.0], [-1.0, 3.0, 2.0]):
+                x = np.array(x)
+                np.testing.assert_array_equal(jac(x).toarray(), dt.jacfwd(fun)(x))
+        hes = dt.sparse_hessian(lambda x: dnp.sum(f(x) ** 2))
+        for x in ([3.0, 1.0, 2.0], [1.0, 3.0, 2.0]):
+            x = np.array(x)
+            np.testing.assert_allclose(hes(x).toarray(),
+                                       dt.hessian(lambda x: dnp.sum(f(x) ** 2))(x), rtol=1e-14)
+    smooth = dt.sparse_jacobian(lambda x: dnp.sin(x) + dnp.roll(x, 1))
+    smooth(np.ones(6))
+    plan = smooth._last
+    smooth(np.arange(6.0))
+    assert smooth._last is plan  # read no values: reused at any input of its shape

@@ -82,6 +82,9 @@ class Tracer:
 
     __slots__ = ("level",)
     level: int
+    #: Called when :func:`concrete` reads the value as data (a comparison, ``argmax``,
+    #: ``bool()``): an engine that must know (the sparsity tracer) sets a method.
+    on_read: Any = None
 
     def process(self, prim: Any, args: tuple, params: Any) -> Any:
         """Apply ``prim`` to ``args``, of which ``self`` is the highest-level tracer."""
@@ -105,6 +108,8 @@ class Tracer:
 def concrete(x: Any) -> Any:
     """The plain value under any number of tracing levels (``x`` itself if it is plain)."""
     while type(x) not in PLAIN_TYPES and isinstance(x, Tracer):
+        if x.on_read is not None:
+            x.on_read()
         x = x.value  # type: ignore[attr-defined]
     return x
 

@@ -36,7 +36,7 @@ from .coloring import (
     color_jacobian,
     star_sources,
 )
-from .tracer import hessian_sparsity, jacobian_sparsity
+from .tracer import detect, detect_hessian
 
 __all__ = ["DensePatternWarning", "SparseHessian", "SparseJacobian", "sparse_hessian",
            "sparse_jacobian"]
@@ -54,6 +54,7 @@ class _Plan:
     coloring: Coloring
     rows: np.ndarray  # row of every stored entry, in CSR order
     here: np.ndarray | None = None  # Hessians: entry read at (i, colour(j)) (else (j, colour(i)))
+    local: bool = False  # detected where the function read its input's values as data
 
 
 #: Leaves of the other arguments kept by value (immutable); arrays are copied.
@@ -163,7 +164,7 @@ class _Compressed:
         self.argnums = argnums
         self._sparsity = None if sparsity is None else as_pattern(sparsity, "sparsity")
         self._coloring = coloring
-        self._plans: dict[Any, tuple[_Others | None, _Plan]] = {}
+        self._plans: dict[Any, tuple[_Others | None, _Plan, _Others | None]] = {}
         self._last: _Plan | None = None
 
     @property
@@ -183,11 +184,14 @@ class _Compressed:
         # a detected pattern may read the other arguments: reused only while they are the same
         others = tuple(a for i, a in enumerate(args) if i not in nums)
         found = self._plans.get(key)
-        if found is not None and (found[0] is None or found[0].same(others)):
+        if found is not None and (found[0] is None or found[0].same(others)) \
+                and (found[2] is None or found[2].same(tuple(leaves))):
             plan = found[1]
         else:
             plan = self._plan(args, sum(_sizes(leaves)))
-            self._plans[key] = (None if self._sparsity is not None else _Others(others), plan)
+            # a local pattern (a comparison, argmax on the input) is reused at this input only
+            self._plans[key] = (None if self._sparsity is not None else _Others(others), plan,
+                                _Others(tuple(leaves)) if plan.local else None)
         self._last = plan
         return nums, single, leaves, plan
 
@@ -222,9 +226,9 @@ class SparseJacobian(_Compressed):
         self.mode = mode
 
     def _plan(self, args: tuple, n: int) -> _Plan:
-        pattern = self._sparsity
+        pattern, local = self._sparsity, False
         if pattern is None:
-            pattern = jacobian_sparsity(self.fun, *args, argnums=self.argnums)
+            pattern, local = detect(self.fun, args, self.argnums)
         self._check_columns(pattern, n)
         coloring = self._coloring
         if coloring is None:
@@ -236,7 +240,7 @@ class SparseJacobian(_Compressed):
             _warn_dense("sparse_jacobian", coloring.n_colors, min(n, m))
             coloring = _identity(n, "fwd") if n <= m else _identity(m, "rev")
         rows = np.repeat(np.arange(m), np.diff(pattern.indptr))
-        return _Plan(pattern, coloring, rows)
+        return _Plan(pattern, coloring, rows, local=local)
 
     def __call__(self, *args: Any) -> sp.csr_array:
         nums, single, leaves, plan = self._prepare(args)
@@ -281,9 +285,9 @@ class SparseHessian(_Compressed):
             self._sparsity = as_pattern(p + p.T, "sparsity")
 
     def _plan(self, args: tuple, n: int) -> _Plan:
-        pattern = self._sparsity
+        pattern, local = self._sparsity, False
         if pattern is None:
-            pattern = hessian_sparsity(self.fun, *args, argnums=self.argnums)
+            pattern, local = detect_hessian(self.fun, args, self.argnums)
         self._check_columns(pattern, n)
         coloring = self._coloring
         if coloring is None:
@@ -296,7 +300,7 @@ class SparseHessian(_Compressed):
         counts = _counts(pattern, coloring.colors, coloring.n_colors)
         here, _ = star_sources(pattern, coloring.colors, counts)
         rows = np.repeat(np.arange(n), np.diff(pattern.indptr))
-        return _Plan(pattern, coloring, rows, here)
+        return _Plan(pattern, coloring, rows, here, local)
 
     def __call__(self, *args: Any) -> sp.csr_array:
         nums, single, leaves, plan = self._prepare(args)

@@ -19,6 +19,7 @@ It may depend on the values of the other (non-differentiated) arguments.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from ..argchecks import dynamic as _dynamic
 from ..argchecks import normalize_argnums as _argnums
 from ..argchecks import substitute as _substitute
 from ..arrayops import ArrayOps
+from ..dispatch import concrete
 from ..ops import shape_of, size_of
 from ..registry import Primitive, Tracer
 from ..tree import flatten
@@ -49,7 +51,15 @@ class SparsityTracer(ArrayOps, Tracer):
         self.level = level
 
     def __float__(self) -> float:
+        _read_values.add(self.level)
         return float(self.value)  # the value at the point given, as the module says
+
+    def __index__(self) -> int:
+        return operator.index(concrete(self))
+
+    def on_read(self) -> None:
+        """The value read as data (``dnp.concrete``: comparisons, ``argmax``, ``bool()``)."""
+        _read_values.add(self.level)
 
     def __repr__(self) -> str:
         return (f"SparsityTracer(shape={shape_of(self.value)}, "
@@ -65,11 +75,18 @@ class SparsityTracer(ArrayOps, Tracer):
             if rules is None or (i < len(rules) and rules[i] is not None):
                 deps[i] = a.deps
         if all(d is None for d in deps):
+            if any(a.deps.nnz for _, a in mine):  # a comparison, argmax: values read as data
+                _read_values.add(self.level)
             return ans
         out = rule_for(prim)(prim, ans, list(vals), deps, params)
         if out is None:
             return ans
         return SparsityTracer(ans, out, self.level)
+
+
+#: Levels whose function read its input's values as data (a comparison, ``argmax``,
+#: ``bool()``): their pattern may hold at that input only.
+_read_values: set[int] = set()
 
 
 def _output_rows(o: Any, level: int, n: int) -> sp.csr_array:
@@ -89,6 +106,12 @@ def jacobian_sparsity(fun: Callable, *args: Any,
     input (see the module docstring for the one caveat: value-dependent control flow).
     ``args`` fixes the shapes and the values of the other arguments.
     """
+    return detect(fun, args, argnums)[0]
+
+
+def detect(fun: Callable, args: tuple, argnums: int | Sequence[int]) -> tuple[sp.csr_array, bool]:
+    """:func:`jacobian_sparsity`'s pattern, and whether ``fun`` read its input's values as
+    data on the way (then the pattern may hold at this input only)."""
     check_callable(fun)
     nums, single = _argnums(argnums, len(args))
     leaves, td = _dynamic(args, nums, single)
@@ -100,7 +123,11 @@ def jacobian_sparsity(fun: Callable, *args: Any,
         deps = sp.eye_array(size, n, k=off, dtype=bool, format="csr")
         tracers.append(SparsityTracer(x, deps, level))
         off += size
-    out = fun(*_substitute(args, nums, single, td, tracers))
+    try:
+        out = fun(*_substitute(args, nums, single, td, tracers))
+    finally:
+        local = level in _read_values
+        _read_values.discard(level)
     out_leaves, _ = flatten(out)
     if not out_leaves:
         raise TypeError("fun: returned no arrays; it must return floats or arrays "
@@ -110,7 +137,7 @@ def jacobian_sparsity(fun: Callable, *args: Any,
     pattern = sp.csr_array(pattern, dtype=bool)
     pattern.sum_duplicates()
     pattern.sort_indices()
-    return pattern
+    return pattern, local
 
 
 def hessian_sparsity(fun: Callable, *args: Any,
@@ -121,9 +148,14 @@ def hessian_sparsity(fun: Callable, *args: Any,
     so the pattern is that of the Jacobian of the gradient, symmetrised.  Inputs are
     flattened as in :func:`jacobian_sparsity`.
     """
+    return detect_hessian(fun, args, argnums)[0]
+
+
+def detect_hessian(fun: Callable, args: tuple,
+                   argnums: int | Sequence[int]) -> tuple[sp.csr_array, bool]:
+    """:func:`hessian_sparsity`'s pattern, and whether it may hold at this input only."""
     nums, single = _argnums(argnums, len(args))
-    pattern = jacobian_sparsity(grad(fun, argnums=nums[0] if single else nums), *args,
-                                argnums=argnums)
+    pattern, local = detect(grad(fun, argnums=nums[0] if single else nums), args, argnums)
     sym = sp.csr_array(pattern + pattern.T, dtype=bool)
     sym.sort_indices()
-    return sym
+    return sym, local

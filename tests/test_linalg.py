@@ -279,3 +279,16 @@ def test_det_derivative_at_a_large_singular_matrix_raises():
         dt.grad(dnp.linalg.det)(a)
     with pytest.raises(np.linalg.LinAlgError):
         dt.hessian(dnp.linalg.det)(a)
+
+
+@pytest.mark.parametrize("spec, shapes", [("ij->j", [(0, 3)]), ("ij->", [(0, 3)]),
+                                          ("ii->", [(0, 0)]), ("ij,jk->ik", [(3, 0), (0, 2)])])
+def test_einsum_derivatives_over_an_empty_label_keep_their_shapes(spec, shapes):
+    # a summed label of size 0 was taken as 1: a (1, 3) cotangent for a (0, 3) input
+    args = [np.zeros(s) for s in shapes]
+    f = lambda a: dnp.einsum(spec, a, *args[1:])  # noqa: E731
+    jf = lambda a: jnp.einsum(spec, a, *args[1:])  # noqa: E731
+    out, pull = dt.vjp(f, args[0])
+    assert pull(np.ones(np.shape(out)))[0].shape == shapes[0]
+    for ours, theirs in ((dt.jacrev, jax.jacrev), (dt.jacfwd, jax.jacfwd)):
+        assert ours(f)(args[0]).shape == theirs(jf)(args[0]).shape

@@ -421,3 +421,17 @@ def test_edge_hessians_match_jax(name):
     want = jax.hessian(lambda a: jnp.sum(jf(a)))(jnp.asarray(x))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("x", [np.array([-1, 0, 3]), np.array([-1, 0, 3], np.int8),
+                               np.array([True, False])])
+def test_sigmoid_and_softplus_of_integers_are_floats_as_numpy_gives_them(x):
+    # were cast back to the integer dtype: sigmoid([-1, 0, 3]) read [0, 0, 0]
+    want = np.exp(x)  # NumPy's floating dtype for this input
+    s, p = dnp.sigmoid(x), dnp.softplus(x)
+    assert s.dtype == p.dtype == want.dtype
+    f = x.astype(np.float64)
+    np.testing.assert_allclose(s, 1 / (1 + np.exp(-f)), rtol=1e-3)
+    np.testing.assert_allclose(p, np.log1p(np.exp(f)), rtol=1e-3)
+    loss = dt.binary_cross_entropy_with_logits(np.array([-3, 0, 2]), np.array([0.0, 1, 1]))
+    assert loss == pytest.approx(0.2895541810588866, rel=1e-12)

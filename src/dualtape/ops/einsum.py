@@ -48,7 +48,8 @@ def _sizes(ins: list[str], xs: tuple) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for labels, x in zip(ins, xs, strict=True):
         for c, n in zip(labels, shape_of(x)[ndim_of(x) - len(labels):], strict=True):
-            sizes[c] = max(sizes.get(c, 1), n)
+            if sizes.get(c, 1) == 1:  # a label of size 1 broadcasts (to 0 as well)
+                sizes[c] = n
     return sizes
 
 

@@ -120,8 +120,11 @@ def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
 
 
 def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
-    # ans * log(x), with log(0) replaced by 0 (0**y does not move with y).
-    return mul(ans, log(where(x == 0, 1.0, x)))
+    # ans * log(x), with log(0) replaced by 0 (0**y does not move with y); the log in the
+    # answer's precision (a float32 base under a float64 exponent: float64)
+    dtype = getattr(ans, "dtype", None)
+    one = 1.0 if dtype is None or dtype == getattr(x, "dtype", None) else np.ones((), dtype)
+    return mul(ans, log(where(x == 0, one, x)))
 
 
 power = defbinary("power", _pow_impl, _pow_dx, _pow_dy, saves="both")  # one function: 1 FLOP

@@ -208,6 +208,25 @@ SEPARATED_INDEX = {
 }
 
 
+# A scalar boolean is a new axis indexed by [0] (True) or [] (False), an advanced index.
+SCALAR_BOOL_INDEX = {
+    "array_int_true": lambda a: a[I0[:2], 0, True],
+    "true_alone": lambda a: a[True],
+    "false_alone": lambda a: a[False],
+    "ellipsis_true": lambda a: a[..., True],
+    "int_true": lambda a: a[0, True],
+    "zero_d_true_array": lambda a: a[np.array(True)],
+    "arrays_apart_with_true": lambda a: a[np.array([1, 1, 1]), True, np.array([0])],
+    "slice_true_array": lambda a: a[:, True, np.array([1, 2])],  # JAX asserts on np.True_
+}
+
+
+@pytest.mark.parametrize("name", list(SCALAR_BOOL_INDEX))
+def test_scalar_bool_indices(name):
+    # were: (2, 1) for (2,), or NumPy's "nonzero on 0d arrays" once traced
+    check_all_modes(SCALAR_BOOL_INDEX[name], T3)
+
+
 @pytest.mark.parametrize("name", list(SEPARATED_INDEX))
 def test_separated_index_arrays(name):
     check_all_modes(SEPARATED_INDEX[name], T3)

@@ -18,6 +18,9 @@ __all__ = ["getitem"]
 def getitem(a: Any, index: Any) -> Any:
     """``a[index]`` for ints, slices, None, Ellipsis, integer arrays and boolean masks."""
     index = index if isinstance(index, tuple) else (index,)
+    index = tuple(dnp.concrete(i) for i in index)
+    if builtins.any(_is_scalar_bool(i) for i in index):
+        a, index = _scalar_bools_as_arrays(a, index)
     norm: list[Any] = []
     advanced = []
     for i in index:
@@ -67,6 +70,28 @@ def getitem(a: Any, index: Any) -> Any:
     if _separated(advanced):
         return _separated_getitem(a, norm)
     return ops.getitem(a, index=tuple(norm))
+
+
+def _is_scalar_bool(i: Any) -> bool:
+    return type(i) is bool or type(i) is np.bool_ or (type(i) is np.ndarray and i.ndim == 0
+                                                      and i.dtype == bool)
+
+
+def _scalar_bools_as_arrays(a: Any, index: tuple) -> tuple[Any, tuple]:
+    """NumPy reads a scalar boolean index as a new axis of length 1 indexed by the integer
+    array ``[0]`` (True) or ``[]`` (False), an advanced index like any other: insert those
+    axes first (a basic index, a view), then index them with those arrays."""
+    axes: list[Any] = []
+    for i in index:
+        if _is_scalar_bool(i):
+            axes.append(None)
+        elif i is Ellipsis:
+            axes.append(Ellipsis)
+        elif i is not None:  # a mask consumes one axis per dimension, anything else one
+            mask = isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype == bool
+            axes.extend([slice(None)] * (np.ndim(i) if mask else 1))
+    picks = tuple(np.zeros(1 if i else 0, np.intp) if _is_scalar_bool(i) else i for i in index)
+    return ops.getitem(a, index=tuple(axes)), picks
 
 
 def _separated(positions: list[int]) -> bool:

@@ -446,3 +446,12 @@ def test_the_exponent_derivative_of_a_float32_base_is_taken_in_float64():
     a, b = np.array([1.3, 0.0, 2.5], np.float32), np.array([2.7, 1.5, -0.5])
     want = jax.grad(lambda b: jnp.sum(a ** b))(b)
     np.testing.assert_allclose(dt.grad(lambda b: dnp.sum(a ** b))(b), want, rtol=1e-15)
+
+
+def test_linspace_of_float32_ends_stays_float32_when_traced():
+    # the traced form multiplied by float64 steps: float64 out of float32 ends
+    for start in (np.float32(1.5), np.array([1.0, 2.0], np.float32)):
+        out, tangent = dt.jvp(lambda s: dnp.linspace(s, 2 * s, 3), (start,), (np.ones_like(start),))
+        want = np.linspace(start, 2 * start, 3)
+        assert out.dtype == tangent.dtype == want.dtype == np.float32
+        np.testing.assert_allclose(out, want, rtol=1e-7)

@@ -87,7 +87,9 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
     lead = np.broadcast_shapes(dnp.shape(start), dnp.shape(stop))
     start, stop = dnp.broadcast_to(start, lead), dnp.broadcast_to(stop, lead)
     step = ops.div(ops.sub(stop, start), float(div)) if div > 0 else ops.mul(start, np.nan)
-    steps = np.arange(num, dtype=np.float64).reshape((num,) + (1,) * len(lead))
+    # NumPy's dtype: the ends' and a float's (float32 ends stay float32)
+    kind = np.result_type(*(getattr(v, "dtype", v) for v in (start, stop)), 1.0)
+    steps = np.arange(num, dtype=kind).reshape((num,) + (1,) * len(lead))
     y = ops.add(ops.mul(steps, step), start) if div > 0 else dnp.broadcast_to(start, (num,) + lead)
     if endpoint and num > 1:
         last = (np.arange(num) == num - 1).reshape(steps.shape)

@@ -1160,3 +1160,12 @@ def test_jacrev_of_an_integer_output_raises_like_jax_and_jacfwd_gives_its_zeros(
     got = dt.jacfwd(f)(np.ones(2))[1]
     want = jax.jacfwd(lambda a: (a * 2.0, jnp.arange(3)))(jnp.ones(2))[1]
     assert got.dtype == want.dtype and got.shape == want.shape and not got.any()
+
+
+@pytest.mark.parametrize("op", [lambda a, b: a + b, lambda a, b: a * b,
+                                lambda a, b: dnp.maximum(a, b), lambda a, b: a ** b])
+def test_a_tangent_has_its_primals_dtype_for_0d_outputs_too(op):
+    # a Python float met a 0-d float32: the primal was float32, its tangent float64
+    out, tangent = dt.jvp(op, (1.5, np.array(1.5, np.float32)),
+                          (np.array(1.0), np.array(1.0, np.float32)))
+    assert out.dtype == tangent.dtype == np.float32

@@ -81,7 +81,7 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
         if type(o) is Dual and o.level == level:
             primals_out.append(o.value)
             t, v = o.tangent, o.value
-            if type(t) is np.ndarray and type(v) is np.ndarray and t.dtype != v.dtype:
+            if isinstance(t, (np.ndarray, np.generic)) and t.dtype != getattr(v, "dtype", t.dtype):
                 t = in_dtype(t, v)  # a float32 input met a float64 constant (c - x): JAX's dtype
             tangents_out.append(_detached(t))
         else:

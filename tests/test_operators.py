@@ -377,7 +377,18 @@ METHODS = {
     "squeeze": lambda a: a[:, None, 1:2].squeeze(),
     "cumsum": lambda a: a.cumsum(axis=1),
     "clip": lambda a: a.clip(-0.5, 0.5),
+    "trace": lambda a: a.trace(1) * a,  # trace to take: were missing on traced values
+    "diagonal": lambda a: a.diagonal(-1),
+    "take_flat": lambda a: a.take(np.array([0, 5, 5])),
+    "take_axis": lambda a: a.take(np.array([1, 1]), axis=1),
 }
+
+
+def test_item_and_tolist_of_a_traced_value_say_why_they_cannot():
+    for method in ("item", "tolist"):
+        with pytest.raises(TypeError, match=rf"{method}\(\) of a traced value: the derivative "
+                                            "would be lost"):
+            dt.grad(lambda x, m=method: getattr(x, m)())(1.0)
 
 
 @pytest.mark.parametrize("name", list(METHODS))

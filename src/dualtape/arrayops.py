@@ -287,6 +287,25 @@ class ArrayOps:
     def argsort(self, axis: int | None = -1) -> Any:
         return dnp.argsort(self, axis)
 
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+        return dnp.trace(self, offset, axis1, axis2)
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+        return dnp.diagonal(self, offset, axis1, axis2)
+
+    def take(self, indices: Any, axis: int | None = None) -> Any:
+        return dnp.take(self, indices, axis=axis)
+
+    def item(self, *args: Any) -> Any:
+        raise TypeError(
+            "item() of a traced value: the derivative would be lost. Index it (x[()] or "
+            "x[i]) to keep it traced, or take dnp.concrete(x).item() where a constant is meant")
+
+    def tolist(self) -> Any:
+        raise TypeError(
+            "tolist() of a traced value: the derivative would be lost. Keep it an array "
+            "(iterate over it, or index it), or take dnp.concrete(x).tolist() for constants")
+
     # NumPy protocols: np.sin(traced), np.sum(traced), ...
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         name = ufunc.__name__

@@ -455,3 +455,14 @@ def test_linspace_of_float32_ends_stays_float32_when_traced():
         want = np.linspace(start, 2 * start, 3)
         assert out.dtype == tangent.dtype == want.dtype == np.float32
         np.testing.assert_allclose(out, want, rtol=1e-7)
+
+
+def test_logsumexp_and_softmax_over_an_empty_axis_as_jax():
+    # were NumPy's "zero-size array to reduction operation maximum"
+    empty = np.zeros((2, 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(dnp.logsumexp(empty, axis=1), [-np.inf, -np.inf])
+        assert dnp.softmax(empty, axis=1).shape == dnp.log_softmax(empty, axis=1).shape == (2, 0)
+        assert dt.jacrev(lambda x: dnp.logsumexp(x, axis=1))(empty).shape == (2, 2, 0)
+        assert dnp.logsumexp(np.array([-np.inf, -np.inf])) == -np.inf

@@ -324,10 +324,19 @@ max_ = _extremum("max", _by_position(np.argmax, _reducer(np.maximum, np.max)))
 min_ = _extremum("min", _by_position(np.argmin, _reducer(np.minimum, np.min)))
 
 
+def _axis_max(x: Any, axis: tuple) -> Any:
+    """The maximum along ``axis`` (kept), -inf over an empty axis (as JAX's logsumexp)."""
+    if np.size(x) == 0:
+        return np.max(np.asarray(x, np.result_type(x, np.float16)), axis=axis, keepdims=True,
+                      initial=-np.inf)
+    return np.max(x, axis=axis, keepdims=True)
+
+
 def _logsumexp_impl(x: Any, axis: tuple, keepdims: bool) -> Any:
-    m = np.max(x, axis=axis, keepdims=True)
+    m = _axis_max(x, axis)
     m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # log(0): -inf over an empty axis, or all -inf
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -343,7 +352,7 @@ logsumexp = _reduction(
 
 
 def _softmax_impl(x: Any, axis: tuple) -> Any:
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    e = np.exp(x - _axis_max(x, axis))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
@@ -359,8 +368,9 @@ softmax = register(Primitive(
 
 
 def _log_softmax_impl(x: Any, axis: tuple) -> Any:
-    s = x - np.max(x, axis=axis, keepdims=True)
-    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+    s = x - _axis_max(x, axis)
+    with np.errstate(divide="ignore"):  # log(0) over an empty axis: the answer is empty
+        return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
 
 
 log_softmax = register(Primitive(

@@ -1169,3 +1169,15 @@ def test_a_tangent_has_its_primals_dtype_for_0d_outputs_too(op):
     out, tangent = dt.jvp(op, (1.5, np.array(1.5, np.float32)),
                           (np.array(1.0), np.array(1.0, np.float32)))
     assert out.dtype == tangent.dtype == np.float32
+
+
+def test_a_cotangent_of_a_look_alike_container_type_says_so():
+    # JAX's SlogdetResult for dualtape's: both printed "SlogdetResult(*, *)"
+    from collections import namedtuple
+
+    mine = namedtuple("Pair", "a b")
+    theirs = namedtuple("Pair", "a b")
+    out, pull = dt.vjp(lambda x: mine(x, 2.0 * x), np.ones(2))
+    with pytest.raises(ValueError, match="they print alike, but a container differs in type"):
+        pull(theirs(np.ones(2), np.ones(2)))
+    np.testing.assert_array_equal(pull(mine(np.ones(2), np.ones(2)))[0], [3.0, 3.0])

@@ -524,3 +524,17 @@ def test_custom_rules_on_arrays_flatten_nothing(monkeypatch):
     dt.grad(lambda x: dnp.sum(log1pexp(g(x))))(x)
     dt.jvp(log1pexp, (x,), (x,))
     assert seen == []  # was: the output flattened on every call, to find it is one array
+
+
+@pytest.mark.parametrize("saves", ["args", "both"])
+def test_a_user_rule_may_give_a_python_zero_for_zeros(user_primitive, saves):
+    # 0.0 stands for zeros; jacrev of it failed ("'float' object is not subscriptable")
+    flat = dt.primitive(f"user_flat_{saves}", lambda x: x * 0.0 + 1.0, saves=saves,
+                        jvp=lambda t, a, x: 0.0, vjp=lambda g, a, x: 0.0)
+    user_primitive.append(f"user_flat_{saves}")
+    x = np.ones(3)
+    np.testing.assert_array_equal(dt.grad(lambda x: dnp.sum(flat(x) * x))(x), np.ones(3))
+    for jac in (dt.jacrev, dt.jacfwd):
+        np.testing.assert_array_equal(jac(flat)(x), np.zeros((3, 3)))
+    np.testing.assert_array_equal(dt.jvp(flat, (x,), (x,))[1], np.zeros(3))
+    np.testing.assert_array_equal(dt.vjp(flat, x)[1](np.ones(3))[0], np.zeros(3))

@@ -135,6 +135,15 @@ def _as_numpy(leaves: list) -> list:
             else np.asarray(x) for x in leaves]
 
 
+def _same_looking(got: TreeDef, want: TreeDef) -> str:
+    """A note for two structures that print alike but differ: a container type of the same
+    name from elsewhere (JAX's ``SlogdetResult`` for dualtape's)."""
+    if repr(got) != repr(want):
+        return ""
+    return (" (they print alike, but a container differs in type: a namedtuple or pytree node "
+            "of the same name from another module; build it with the output's own type)")
+
+
 def _split_aux(out: Any) -> tuple[Any, Any]:
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise TypeError("has_aux=True requires the function to return a pair (output, aux)")
@@ -208,6 +217,8 @@ class Recording:
             g = got[v.index]
             if g is None:
                 g = zeros(p, batch)
+            elif type(g) is float and type(p) is not float:  # a constant for every element
+                g = np.full(batch + shape_of(p), g, p.dtype)
             elif type(g) is not float and g.dtype != (p.dtype if type(p) is not float else _F64):
                 g = in_dtype(g, p)  # a Python float's is float64, as JAX's (x64) is
             out.append(g)
@@ -275,7 +286,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
         raise TypeError(f"primals: nothing to differentiate (got {tuple(primals)!r}); "
                         "pass floats or arrays")
     if p_td != t_td:
-        raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}")
+        raise ValueError(f"tangents: structure {t_td} does not match primals {p_td}"
+                         f"{_same_looking(t_td, p_td)}")
     checked = []
     try:
         for k, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True)):
@@ -323,7 +335,8 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
         c_leaves, c_td = flatten(cotangent)
         c_leaves = _as_numpy(c_leaves)
         if c_td != rec.out_td:
-            raise ValueError(f"cotangent: structure {c_td} does not match the output {rec.out_td}")
+            raise ValueError(f"cotangent: structure {c_td} does not match the output {rec.out_td}"
+                             f"{_same_looking(c_td, rec.out_td)}")
         for k, (c, o) in enumerate(zip(c_leaves, rec.out_leaves, strict=True)):
             if is_integer_output(o):
                 check_integer_cotangent(c, o, f"cotangent (output leaf {k})")

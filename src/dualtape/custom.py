@@ -457,7 +457,10 @@ def _shape_checked(rule: Callable, name: str, kind: str, k: int,
 
     def checked(d: Any, ans: Any, *args: Any, **params: Any) -> Any:
         out = rule(d, ans, *args, **params)
-        if out is None or dtype_of(out) is None:
+        zero = (type(out) is float or type(out) is int) and out == 0
+        if zero and kind == "VJP" and ans is None:  # the batch axes unknown: the engine
+            return 0.0  # adds a float zero to anything, and pull makes an input's zeros
+        if out is None or (dtype_of(out) is None and not zero):
             raise TypeError(f"primitive {name!r}: the {kind} rule of argument {k} returned "
                             f"{type(out).__name__}; expected an array or a float")
         got, a_shape = shape_of(out), shape_of(ans)
@@ -467,6 +470,9 @@ def _shape_checked(rule: Callable, name: str, kind: str, k: int,
         else:  # the tape keeps the answer only when the primitive saves it (``saves``)
             nb = ndim_of(d) - len(a_shape) if ans is not None else len(got) - ndim_of(args[k])
             want = shape_of(d)[:max(nb, 0)] + shape_of(args[k])
+        if zero:  # a Python zero stands for zeros, as for custom_jvp and custom_vjp
+            like = ans if kind == "JVP" else args[k]
+            return np.zeros(want, getattr(like, "dtype", None) or np.float64)
         if got == want or (broadcasting and got[:nb] == want[:nb]
                            and _fits(got[nb:], want[nb:], kind)):
             return out

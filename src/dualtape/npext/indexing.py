@@ -18,9 +18,10 @@ __all__ = ["getitem"]
 def getitem(a: Any, index: Any) -> Any:
     """``a[index]`` for ints, slices, None, Ellipsis, integer arrays and boolean masks."""
     index = index if isinstance(index, tuple) else (index,)
-    index = tuple(dnp.concrete(i) for i in index)
-    if builtins.any(_is_scalar_bool(i) for i in index):
-        a, index = _scalar_bools_as_arrays(a, index)
+    for i in index:  # a traced value is never a boolean: no need to look under tracers
+        if _is_scalar_bool(i):
+            a, index = _scalar_bools_as_arrays(a, index)
+            break
     norm: list[Any] = []
     advanced = []
     for i in index:

@@ -466,3 +466,9 @@ def test_logsumexp_and_softmax_over_an_empty_axis_as_jax():
         assert dnp.softmax(empty, axis=1).shape == dnp.log_softmax(empty, axis=1).shape == (2, 0)
         assert dt.jacrev(lambda x: dnp.logsumexp(x, axis=1))(empty).shape == (2, 2, 0)
         assert dnp.logsumexp(np.array([-np.inf, -np.inf])) == -np.inf
+
+
+def test_fabs_of_integers_and_booleans_is_floating_as_numpys():
+    for x in (np.array([1, -2]), np.array([True, False])):
+        assert dnp.fabs(x).dtype == np.fabs(x).dtype
+        np.testing.assert_array_equal(dnp.fabs(x), np.fabs(x))

@@ -36,7 +36,13 @@ remainder = mod = E.remainder
 fmod = E.fmod
 floor, ceil, rint = E.floor, E.ceil, E.rint
 trunc = fix = E.trunc
-fabs = ops.abs_
+
+
+def fabs(x: Any) -> Any:
+    """``abs`` in floating point, as NumPy's ``fabs`` (integers and booleans give floats)."""
+    if not isinstance(x, Tracer) and np.asarray(x).dtype.kind not in "fc":
+        x = np.asarray(x, np.result_type(np.asarray(x).dtype, np.float16))
+    return ops.abs_(x)
 
 
 def sinc(x: Any) -> Any:

@@ -115,14 +115,14 @@ def load(out: Path | str) -> list[dict[str, Any]]:
 
 
 def slope(rows: list[dict[str, Any]], problem: str, method: str, key: str) -> float:
-    """Least-squares slope of log(key) against log(n) over the upper half of the sizes."""
-    pts = sorted((r["n"], r[key]) for r in rows if r["problem"] == problem
-                 and r["method"] == method and r[key] > 0 and math.isfinite(r[key]))
-    pts = pts[len(pts) // 2 - (len(pts) % 2 == 0):] if len(pts) > 2 else pts
-    if len(pts) < 2:
-        return math.nan
-    ln, lv = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
-    return float(np.polyfit(ln, lv, 1)[0])
+    """Least-squares slope of log(key) against log(n) over the upper half of the sizes
+    (at least three), as every sweep study fits them (``analysis.fit_power``)."""
+    from dualtape.study.analysis import fit_power  # pandas: only when summarising
+
+    mine = [r for r in rows if r["problem"] == problem and r["method"] == method]
+    fit = fit_power(np.array([r["n"] for r in mine], float),
+                    np.array([math.nan if r[key] is None else r[key] for r in mine], float))
+    return math.nan if fit is None else fit[0]
 
 
 def plot(study: Study | None = None, *, out: Path | str = RESULTS) -> list[Path]:

@@ -75,8 +75,10 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
         "",
         f"![loss and gradient agreement]({NAME}.png)",
         "",
-        f"The loss falls from {rows[0]['loss']:.4f} to {rows[-1]['loss']:.4f} in {len(rows)} "
-        f"steps of plain SGD (lr = {LR}, seed {SEED}), and at every step the scalar engine's "
+        f"Over {len(rows)} steps of plain SGD (lr = {LR}, seed {SEED}) the loss falls from "
+        f"{rows[0]['loss']:.4f} to {rows[-1]['loss']:.4f} (each step records the loss before "
+        "its update, so the last is the loss after "
+        f"{len(rows) - 1} updates), and at every step the scalar engine's "
         "gradient (`Value.backward`) agrees with the array MLP's under dualtape's reverse mode, "
         "its forward mode and JAX to "
         + ", ".join(f"{worst[e]:.1e} ({e})" for e in ENGINES) + " (largest absolute "

@@ -266,6 +266,14 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
     sig_worst = max(_ratio(stats[("plain", "sigmoid", i)]) for i in INITS)
     small_plain = max(stats[("plain", a, "small")]["median"][0] for a in ACTIVATIONS)
     small_res = min(stats[("residual", a, "small")]["median"][0] for a in ACTIVATIONS)
+    # with tiny weights, which activations' last layers are as small as their first
+    level = [a for a in ACTIVATIONS if abs(math.log10(_ratio(stats[("plain", a, "small")]))) < 1]
+    fading = [a for a in ACTIVATIONS if a not in level]
+    small_shape = (f"for {', '.join(level) or 'no activation'} its last layer's is as small, so "
+                   "it no longer fades towards the input"
+                   + (f"; {', '.join(fading)} still fades, layer 1 getting "
+                      f"{max(_ratio(stats[('plain', a, 'small')]) for a in fading):.1e} of "
+                      "layer 10's at most" if fading else ""))
     lines = [
         f"# {NAME}",
         "",
@@ -279,8 +287,8 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
         f"across all activations and initialisations the layers of the plain network span up "
         f"to {max(plain_spreads):.1f} orders of magnitude, the residual network's at most "
         f"{max(res_spreads):.1f}. A poor initialisation shrinks the whole gradient: with weights of std "
-        f"0.01 the plain network's first-layer gradient is at most {small_plain:.1e} (its "
-        "last layer's is as small, so it no longer fades towards the input), while the "
+        f"0.01 the plain network's first-layer gradient is at most {small_plain:.1e} "
+        f"({small_shape}), while the "
         f"residual network's identity path still delivers at least {small_res:.1e}. "
         "An initialisation matched to the activation keeps even the plain network level "
         f"(tanh with Xavier: {spread('plain', 'tanh', 'xavier'):.1f} orders of magnitude "

@@ -110,7 +110,7 @@ def test_lesson_mlp_study(tmp_path) -> None:
     names = {p.name for p in report.files}
     assert names == {"data.csv", "env.json", "lesson_mlp.png", "lesson_mlp.svg", "summary.md"}
     text = (tmp_path / "summary.md").read_text()
-    assert "The loss falls from" in text
+    assert "the loss falls from" in text
 
 
 # ---------------------------------------------------------------- the graph exercise

@@ -147,22 +147,32 @@ def fit_power(x: np.ndarray, y: np.ndarray, upper_half: bool = True):
     asymptotic growth shows rather than fixed per-call overheads.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
-    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    keep = np.isfinite(x) & (x > 0)
     x, y = x[keep], y[keep]
     order = np.argsort(x)
     x, y = x[order], y[order]
+    if upper_half:  # the window is the sweep's largest sizes, measured or not (a failed
+        k = max(3, math.ceil(len(x) / 2))  # largest size must not shift it down)
+        x, y = x[-k:], y[-k:]
+    keep = np.isfinite(y) & (y > 0)
+    x, y = x[keep], y[keep]
     if len(np.unique(x)) < 3:
         return None
-    if upper_half:
-        k = max(3, math.ceil(len(x) / 2))
-        x, y = x[-k:], y[-k:]
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
     return float(slope), float(math.exp(intercept)), float(x[0]), float(x[-1]), int(len(x))
+
+
+def succeeded(c: pd.DataFrame) -> pd.DataFrame:
+    """The cells that did not fail (a failed cell's partial times and counts fit nothing)."""
+    if c.empty or "failed" not in c:
+        return c
+    return c[~c["failed"].fillna(False).astype(bool)]
 
 
 def slopes(c: pd.DataFrame) -> pd.DataFrame:
     """Fitted exponents of every cost along every one-axis sweep, raw and relative."""
     rows = []
+    c = succeeded(c)
     if c.empty:
         return pd.DataFrame(rows)
     c = with_relative(c)
@@ -204,15 +214,14 @@ def log2_ratio_grid(c: pd.DataFrame, sweep: str, problem: str, fwd: str, rev: st
 
 
 def crossing_along_m(ms: np.ndarray, r: np.ndarray) -> float:
-    """m where r (log2 fwd/rev) first falls through zero, interpolated in log2 m."""
+    """m where r (log2 fwd/rev) first falls through zero (forward dearer below, cheaper
+    above), interpolated in log2 m; a tie where it starts, or a rise through zero, is not one."""
     lm = np.log2(ms.astype(float))
     for j in range(len(ms) - 1):
         r0, r1 = r[j], r[j + 1]
         if not (np.isfinite(r0) and np.isfinite(r1)):
             continue
-        if r0 == 0:
-            return float(ms[j])
-        if r0 > 0 >= r1 or r0 < 0 <= r1:
+        if r0 > 0 >= r1:
             t = r0 / (r0 - r1)
             return float(2 ** (lm[j] + t * (lm[j + 1] - lm[j])))
     return math.nan
@@ -225,6 +234,7 @@ def crossovers(c: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     no crossing in the measured range: forward cheaper everywhere, or reverse.
     """
     points, lines = [], []
+    c = succeeded(c)
     if c.empty:
         return pd.DataFrame(points), pd.DataFrame(lines)
     for (sweep, problem), axes in sweep_axes(c).items():
@@ -240,10 +250,11 @@ def crossovers(c: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 for i, n in enumerate(ns):
                     m_star = crossing_along_m(ms, r[i])
                     finite = r[i][np.isfinite(r[i])]
-                    side = ("crossing" if np.isfinite(m_star) else
-                            "forward cheaper at every m" if finite.size and (finite < 0).all()
-                            else "reverse cheaper at every m" if finite.size and (finite > 0).all()
-                            else "no clear crossing")
+                    side = ("crossing" if np.isfinite(m_star) else  # ties count for neither
+                            "forward cheaper at every m" if finite.size and (finite <= 0).all()
+                            and (finite < 0).any() else
+                            "reverse cheaper at every m" if finite.size and (finite >= 0).all()
+                            and (finite > 0).any() else "no clear crossing")
                     points.append({"sweep": sweep, "problem": problem, "forward": fwd,
                                    "reverse": rev, "cost": cost, "n": int(n),
                                    "m_cross": m_star, "side": side})
@@ -251,21 +262,34 @@ def crossovers(c: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                         xs.append(float(n))
                         ys.append(m_star)
                 line = {"sweep": sweep, "problem": problem, "forward": fwd, "reverse": rev,
-                        "cost": cost, "points": len(xs), "a": math.nan, "b": math.nan}
+                        "cost": cost, "points": len(xs), "a": math.nan, "b": math.nan,
+                        "r2": math.nan}
                 if len(set(xs)) >= 2:
-                    b, loga = np.polyfit(np.log(xs), np.log(ys), 1)
-                    line.update(a=float(math.exp(loga)), b=float(b))
+                    lx, ly = np.log(xs), np.log(ys)
+                    b, loga = np.polyfit(lx, ly, 1)
+                    spread = float(np.sum((ly - ly.mean()) ** 2))
+                    resid = float(np.sum((ly - (loga + b * lx)) ** 2))
+                    line.update(a=float(math.exp(loga)), b=float(b),
+                                r2=1.0 - resid / spread if spread > 0 else 1.0)
                 lines.append(line)
     return pd.DataFrame(points), pd.DataFrame(lines)
 
 
+#: The least share of the crossing points' log-log spread a quoted line must explain.
+MIN_CROSSOVER_R2 = 0.8
+
+
 def consistent_crossover(line) -> bool:
-    """A crossover line worth quoting: at least three crossings, and rising with n."""
-    return line.points >= 3 and bool(np.isfinite(line.b)) and line.b > 0
+    """A crossover line worth quoting: at least three crossings, rising with n, and a fit
+    that explains them (R² of log m* on log n of at least :data:`MIN_CROSSOVER_R2`; crossings
+    that go up and down with n are noise, not a line)."""
+    return line.points >= 3 and bool(np.isfinite(line.b)) and line.b > 0 \
+        and float(getattr(line, "r2", 1.0)) >= MIN_CROSSOVER_R2
 
 
 def gradient_ratios(c: pd.DataFrame) -> pd.DataFrame:
     """Cost of the gradient (cells with m = 1) relative to one evaluation of f."""
+    c = succeeded(c)
     if c.empty:
         return pd.DataFrame()
     c = with_relative(c)

@@ -61,8 +61,10 @@ def _fixed_text(part: pd.DataFrame, axis: str) -> str:
 def save_figure(fig, out: Path, stem: str, dpi: int = 110) -> list[Path]:
     """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` (each atomically); returns both paths.
 
-    The SVG carries no date, so an unchanged figure gives an unchanged file.
+    The SVG carries no date and names its clip paths and images from a fixed salt (not at
+    random), so an unchanged figure gives an unchanged file.
     """
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
@@ -70,7 +72,8 @@ def save_figure(fig, out: Path, stem: str, dpi: int = 110) -> list[Path]:
     for fmt in ("png", "svg"):
         buf = io.BytesIO()
         meta = {"Date": None} if fmt == "svg" else {}
-        fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
+        with matplotlib.rc_context({"svg.hashsalt": stem}):
+            fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
         path = Path(out) / f"{stem}.{fmt}"
         write_atomic(path, buf.getvalue())
         paths.append(path)

@@ -209,9 +209,10 @@ def _key_numbers(c: pd.DataFrame, s: pd.DataFrame) -> list[str]:
                        f"n^{_slope(row.b)} ({row.points} crossings); forward mode is cheaper "
                        "above that line, reverse mode below.")
         else:
+            fitted = "" if not np.isfinite(row.b) else \
+                f", fitted slope {_slope(row.b)} explaining {max(row.r2, 0.0):.0%} of their spread"
             out.append(f"- Crossover ({pair}): no consistent line ({row.points} crossings"
-                       f"{'' if not np.isfinite(row.b) else f', fitted slope {_slope(row.b)}'}): "
-                       "the two costs stay within noise of each other.")
+                       f"{fitted}): the two costs stay within noise of each other.")
     g = _gradient_table(c)
     if not g.empty:
         for (_sweep, problem), gp in g.groupby(["sweep", "problem"], sort=False):
@@ -254,6 +255,8 @@ def _crossover_section(c: pd.DataFrame) -> list[str]:
                              else f"n={p.n}: {p.side}" for p in pts.itertuples())
         fit = (f"m* = {_num(row.a)} · n^{_num(row.b, 2)}" if np.isfinite(row.b)
                else "too few crossings to fit")
+        if np.isfinite(row.b) and not analysis.consistent_crossover(row):
+            fit += f" (no consistent line: R² {row.r2:.2f})"
         rows.append([f"`{row.problem}`", f"{_label(row.forward)} vs {_label(row.reverse)}",
                      COST_WORDS[row.cost], fit, crossing])
     out += _table(["problem", "pair", "cost", "crossover line", "m* per n"], rows) + [""]

@@ -104,3 +104,22 @@ def test_log_sigmoid_and_mse() -> None:
     assert mse_loss(np.array([1.0, -0.5]), np.array(ys)) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="predictions"):
         mse_loss(preds, [1.0])
+
+
+def test_textbook_formula_refuses_probabilities_outside_0_1() -> None:
+    # was a silent nan; PyTorch raises too
+    with pytest.raises(ValueError, match=r"p: probabilities must lie in \[0, 1\], got values "
+                                         r"from -0.2 to 1.5"):
+        binary_cross_entropy(np.array([1.5, -0.2]), np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"p: a probability must lie in \[0, 1\], got 1.2"):
+        binary_cross_entropy(Value(1.2), 1.0)
+    under_jit = jax.jit(lambda p: binary_cross_entropy(p, jnp.array([0.0, 1.0])))
+    assert math.isclose(float(under_jit(jnp.array([0.3, 0.9]))), 0.2310177297982794, rel_tol=1e-6)
+
+
+def test_value_losses_check_reduction_and_take_an_array_of_targets() -> None:
+    with pytest.raises(ValueError, match="reduction: expected one of mean, sum, none"):
+        binary_cross_entropy(Value(0.3), 1.0, reduction="bogus")
+    preds = [Value(0.3), Value(0.2)]
+    # was "2 predictions for 1 targets": the array counted as one target
+    assert mse_loss(preds, np.array([1.0, 2.0])).data == mse_loss(preds, [1.0, 2.0]).data

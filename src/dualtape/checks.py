@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,10 +39,10 @@ def _axpy(a: float, x: Any, y: Any) -> Any:
     return unflatten(td, [yy + a * xx for xx, yy in zip(lx, ly, strict=True)])
 
 
-def _close(a: float, b: float, rtol: float, atol: float, what: str) -> None:
+def _close(a: float, b: float, rtol: float, atol: float, what: str, noise: float = 0.0) -> None:
     if a == b or (np.isnan(a) and np.isnan(b)):  # a NaN (or inf) input gives NaN on both sides
         return
-    if not abs(a - b) <= atol + rtol * max(abs(a), abs(b)):
+    if not abs(a - b) <= atol + rtol * max(abs(a), abs(b)) + noise:
         raise AssertionError(f"{what}: {a!r} != {b!r} (difference {abs(a - b):.3g})")
 
 
@@ -69,15 +70,55 @@ def _check_options(f: Any, args: Any, order: Any, modes: Any, eps: Any) -> tuple
     return tuple(modes)
 
 
+def _low_precision(tree: Any) -> bool:
+    return any(getattr(x, "dtype", np.float64) in (np.float32, np.float16)
+               for x in flatten(tree)[0])
+
+
+def _abs_vdot(a: Any, b: Any) -> float:
+    return _vdot(unflatten(flatten(a)[1], [np.abs(x) for x in flatten(a)[0]]),
+                 unflatten(flatten(b)[1], [np.abs(x) for x in flatten(b)[0]]))
+
+
+def _finite_differences(f: Callable, args: tuple, v: Any, u: Any, eps: float) -> tuple[float, float]:
+    """``<u, (f(x + eps v) - f(x - eps v)) / 2 eps>``, and the rounding it may carry: the
+    outputs' own (relative ``finfo.eps``) divided by the step, and the inputs' (their
+    rounding moves the step itself by ``finfo.eps |x| / eps`` relative)."""
+    hi = f(*_axpy(eps, v, args))
+    lo = f(*_axpy(-eps, v, args))
+    estimate = _vdot(u, _axpy(-1.0, lo, hi)) / (2 * eps)
+    unit = max(float(np.finfo(getattr(x, "dtype", np.float64)).eps)
+               for x in [*flatten(hi)[0], *flatten(args)[0]]
+               if np.dtype(getattr(x, "dtype", np.float64)).kind == "f") if flatten(hi)[0] else 0.0
+    x_scale = max((float(np.max(np.abs(x))) for x in flatten(args)[0] if np.size(x)), default=0.0)
+    v_scale = max((float(np.max(np.abs(x))) for x in flatten(v)[0] if np.size(x)), default=1.0)
+    noise = 8 * unit * (_abs_vdot(u, hi) + _abs_vdot(u, lo)) / (2 * eps) \
+        + 8 * unit * x_scale / (eps * max(v_scale, 1e-300)) * abs(estimate)
+    return estimate, noise
+
+
 def check_grads(f: Callable, args: tuple, order: int = 2, modes: tuple[str, ...] = ("fwd", "rev"),
-                eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0) -> None:
+                eps: float | None = None, rtol: float | None = None, atol: float | None = None,
+                seed: int = 0) -> None:
     """Check ``f``'s derivatives at ``args`` up to ``order``, raising AssertionError if wrong.
 
-    In one random direction ``v``: forward mode against central finite
-    differences; reverse mode against forward mode through the adjoint identity
-    ``<u, J v> = <J^T u, v>``. Higher orders apply the same checks to the
-    derivative functions ``x -> J(x) v`` and ``x -> J(x)^T u``.
+    In one random direction ``v`` (and output direction ``u``), as ``jax.test_util``'s
+    ``check_grads``: forward mode's ``<u, J v>`` and reverse mode's ``<J^T u, v>`` against
+    central finite differences with step ``eps``, each within ``atol + rtol * |value|`` plus
+    the rounding the differences themselves carry; with both modes, also the adjoint
+    identity ``<u, J v> = <J^T u, v>`` between them (exact but for rounding). Higher orders
+    apply the same checks to ``x -> J(x) v`` (forward) and ``x -> J(x)^T u`` (reverse), so a
+    ``custom_vjp`` function is checked with ``modes=("rev",)``. Defaults: ``eps`` 1e-6,
+    ``rtol`` 1e-5 and ``atol`` 1e-6 for float64 arguments; 2e-3, 2e-3 and 2e-3 when any is
+    float32 or float16.
     """
+    check_callable(f, "f")
+    if not isinstance(args, (tuple, list)):
+        raise TypeError(f"args: expected a tuple or list of arguments, got {type(args).__name__}")
+    low = _low_precision(args)
+    eps = (2e-3 if low else 1e-6) if eps is None else eps
+    rtol = (2e-3 if low else 1e-5) if rtol is None else rtol
+    atol = (2e-3 if low else 1e-6) if atol is None else atol
     modes = _check_options(f, args, order, modes, eps)
     _check_tolerances(seed, rtol=rtol, atol=atol)
     rng = np.random.default_rng(seed)
@@ -85,17 +126,17 @@ def check_grads(f: Callable, args: tuple, order: int = 2, modes: tuple[str, ...]
     v = _random_like(args, rng)
     out = f(*args)
     u = _random_like(out, rng)
-    _, jv = jvp(f, args, v)
+    fd, noise = _finite_differences(f, args, v, u, eps)
     if "fwd" in modes:
-        hi = f(*_axpy(eps, v, args))
-        lo = f(*_axpy(-eps, v, args))
-        fd = _axpy(-1.0, lo, hi)
-        _close(_vdot(u, jv), _vdot(u, fd) / (2 * eps), rtol * 100, atol * 100,
-               "forward mode vs finite differences")
+        _, jv = jvp(f, args, v)
+        _close(_vdot(u, jv), fd, rtol, atol, "forward mode vs finite differences", noise)
     if "rev" in modes:
         _, pullback = vjp(f, *args)
-        _close(_vdot(u, jv), _vdot(pullback(u), v), rtol, atol,
-               "reverse mode vs forward mode (adjoint identity)")
+        vjp_v = _vdot(pullback(u), v)
+        _close(vjp_v, fd, rtol, atol, "reverse mode vs finite differences", noise)
+        if "fwd" in modes:  # both exact: they may differ by rounding only
+            _close(_vdot(u, jv), vjp_v, rtol, atol,
+                   "reverse mode vs forward mode (adjoint identity)")
     if order > 1:
         if "fwd" in modes:
             check_grads(lambda *a: jvp(f, a, v)[1], args, order - 1, modes, eps, rtol, atol, seed + 1)
@@ -115,7 +156,8 @@ class JaxComparison:
 
     @property
     def max_error(self) -> float:
-        return max([self.value_error, *self.jvp_errors, *self.vjp_errors])
+        errors = [self.value_error, *self.jvp_errors, *self.vjp_errors]
+        return math.inf if any(math.isnan(e) for e in errors) else max(errors)
 
     @property
     def ok(self) -> bool:
@@ -130,14 +172,23 @@ class JaxComparison:
 
 
 def _rel_err(a: Any, b: Any) -> float:
+    """The largest difference of ``a`` from the reference ``b`` over ``b``'s largest magnitude
+    (absolute where ``b`` is all zeros); inf where their shapes, NaNs or infinities differ."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     if a.shape != b.shape:
-        return float("inf")
+        return math.inf
     if a.size == 0:
         return 0.0
-    scale = max(1.0, float(np.max(np.abs(b))))
-    return float(np.max(np.abs(a - b))) / scale
+    finite = np.isfinite(b)
+    if not np.array_equal(np.isfinite(a), finite) or not np.array_equal(a[~finite], b[~finite],
+                                                                         equal_nan=True):
+        return math.inf  # a NaN or an infinity on one side only (or of another sign)
+    if not finite.any():
+        return 0.0
+    scale = float(np.max(np.abs(b[finite])))
+    diff = float(np.max(np.abs(a[finite] - b[finite])))
+    return diff / scale if scale > 0 else diff
 
 
 def check_against_jax(f: Callable, *args: Any, seed: int = 0, rtol: float | None = None
@@ -146,8 +197,10 @@ def check_against_jax(f: Callable, *args: Any, seed: int = 0, rtol: float | None
 
     ``f`` must be written with ``dualtape.numpy`` so that it also runs on JAX
     arrays. Returns the largest relative error per output (JVP) and per input
-    (VJP); ``result.ok`` says whether all are within ``rtol`` (default 1e-9
-    for float64 and 1e-4 for float32).
+    (VJP), each over the reference's largest magnitude (a NaN or infinity on one side
+    only is an infinite error); ``result.ok`` says whether all are within ``rtol``
+    (default 1e-9 for float64 and 1e-4 for float32). First order only: ``check_grads``
+    checks the higher ones.
     """
     from .extras import require
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as dnp
+from ..dispatch import is_jax
 from .value import Value
 
 __all__ = [
@@ -97,12 +98,24 @@ def binary_cross_entropy_with_logits(z: Any, y: Any, reduction: str = "mean") ->
 def binary_cross_entropy(p: Any, y: Any, reduction: str = "mean") -> Any:
     """The textbook formula ``-[y log(p) + (1 - y) log(1 - p)]`` on probabilities ``p``.
 
-    Kept to show *why* the logits form exists: with ``p = sigmoid(z)`` it gives
-    ``inf`` (and a ``nan`` gradient) once ``sigmoid(z)`` rounds to 0 or 1,
-    i.e. for |z| above about 37.  Use :func:`binary_cross_entropy_with_logits`.
+    Kept to show *why* the logits form exists: with ``p = sigmoid(z)`` it breaks once
+    ``sigmoid(z)`` rounds to 0 or 1, i.e. for |z| above about 37: ``inf`` where the label
+    is on the other side, ``nan`` (``0 * log 0``) where it agrees, with ``nan`` gradients
+    (PyTorch's ``binary_cross_entropy`` clamps the log at -100 instead).  Use
+    :func:`binary_cross_entropy_with_logits`.  Probabilities outside [0, 1] are a
+    ``ValueError``, as PyTorch refuses them.
     """
     if isinstance(p, Value):
+        if reduction not in _REDUCTIONS:
+            _reduce(p, reduction)  # the error naming the choices
+        if not 0.0 <= p.data <= 1.0:
+            raise ValueError(f"p: a probability must lie in [0, 1], got {p.data!r}")
         return -(p.log() * y + (1.0 - p).log() * (1.0 - y))
+    if not is_jax(type(p)):  # under jax.jit the values are not known
+        values = np.asarray(dnp.concrete(p), dtype=float)
+        if np.any((values < 0) | (values > 1)):
+            raise ValueError(f"p: probabilities must lie in [0, 1], got values from "
+                             f"{float(np.nanmin(values))!r} to {float(np.nanmax(values))!r}")
     same_shape(p, y, "p", "y")
     loss = dnp.negative(dnp.add(dnp.multiply(y, dnp.log(p)),
                                 dnp.multiply(dnp.subtract(1.0, y), dnp.log(dnp.subtract(1.0, p)))))
@@ -118,7 +131,8 @@ def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Any:
     if isinstance(pred, Value) or (isinstance(pred, (list, tuple)) and pred
                                    and isinstance(pred[0], Value)):
         preds = [pred] if isinstance(pred, Value) else list(pred)
-        targets = [target] if not isinstance(target, (list, tuple)) else list(target)
+        targets = list(target) if isinstance(target, (list, tuple)) else \
+            list(np.ravel(target)) if np.ndim(target) else [target]
         if len(preds) != len(targets):
             raise ValueError(f"mse_loss: {len(preds)} predictions for {len(targets)} targets")
         terms = [(p - t) ** 2 for p, t in zip(preds, targets, strict=True)]

@@ -73,14 +73,18 @@ def test_hessian_modes_match_jax(case, mode):
     assert _rel_tree(got, ref.hess) < 1e-10
 
 
-def test_hessian_auto_takes_fwd_fwd_for_one_scalar_input_else_fwd_rev():
+def test_hessian_auto_takes_fwd_fwd_for_one_input_or_as_many_outputs():
     from dualtape.modes import _auto_hessian_mode
 
     f = lambda a, b=1.0: dnp.sum(dnp.sin(a) * b)  # noqa: E731
-    assert _auto_hessian_mode(f, (0.3,), 0) == "fwd-fwd"
-    assert _auto_hessian_mode(f, (np.array(0.3),), 0) == "fwd-fwd"
-    assert _auto_hessian_mode(f, (np.ones(2),), 0) == "fwd-rev"
-    assert _auto_hessian_mode(f, (0.3, 0.2), (0, 1)) == "fwd-rev"
+    assert _auto_hessian_mode(f, (0.3,), {}, 0, False) == "fwd-fwd"
+    assert _auto_hessian_mode(f, (np.array(0.3),), {}, 0, False) == "fwd-fwd"
+    assert _auto_hessian_mode(f, (np.ones(2),), {}, 0, False) == "fwd-rev"
+    assert _auto_hessian_mode(f, (0.3, 0.2), {}, (0, 1), False) == "fwd-rev"
+    # many outputs of few inputs: fwd-rev pulled all m cotangents back (1.3 s for 2 x 2000)
+    many = lambda a: (dnp.sin(np.linspace(0, 1, 50) * a[0]), a)  # noqa: E731
+    assert _auto_hessian_mode(many, (np.ones(2),), {}, 0, True) == "fwd-fwd"
+    assert _auto_hessian_mode(lambda a: many(a)[0][:1], (np.ones(2),), {}, 0, False) == "fwd-rev"
     for x in (0.3, np.array([0.3, -1.1])):
         ref = jax.hessian(lambda a: jnp.sum(jnp.sin(a) * 1.0))(jnp.asarray(x))
         assert _rel_tree(dt.hessian(f, mode="auto")(x), ref) < 1e-12

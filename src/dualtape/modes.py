@@ -73,9 +73,15 @@ def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, *, mode: str = "au
     return jacobian_fun
 
 
-def _auto_hessian_mode(fun: Callable, args: tuple, argnums: int | Sequence[int]) -> str:
-    """``fwd-fwd`` for one scalar input, else ``fwd-rev`` (see :func:`hessian`)."""
-    return "fwd-fwd" if n_inputs(args, argnums) == 1 else "fwd-rev"
+def _auto_hessian_mode(fun: Callable, args: tuple, kwargs: dict,
+                       argnums: int | Sequence[int], has_aux: bool) -> str:
+    """``fwd-fwd`` for one scalar input or at least as many outputs as inputs, else
+    ``fwd-rev`` (see :func:`hessian`); the outputs are counted on one evaluation."""
+    n = n_inputs(args, argnums)
+    if n == 1:
+        return "fwd-fwd"
+    out = fun(*args, **kwargs)
+    return "fwd-fwd" if n_outputs(out[0] if has_aux else out) >= n else "fwd-rev"
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -99,7 +105,10 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
     same Hessian (``argnums`` and shapes as in ``jax.hessian``).
 
     ``"auto"`` takes ``"fwd-rev"``, and ``"fwd-fwd"`` when the function has one scalar
-    input.  Why: in the ``hessian_modes`` study (``results/hessian_modes/summary.md``)
+    input or at least as many output elements m as input elements n (counted on one
+    evaluation): ``fwd-rev`` pulls all m cotangents through its inner backward pass, about
+    n·m evaluations' worth, where ``fwd-fwd`` carries n² tangent pairs.  Why ``fwd-rev``
+    otherwise: in the ``hessian_modes`` study (``results/hessian_modes/summary.md``)
     ``fwd-rev`` and ``rev-rev`` are the two fastest compositions on both problems at the
     largest sizes and grow like n evaluations, within about 15% of each other, while
     ``fwd-fwd`` and ``rev-fwd`` carry n × n tangent pairs wherever two traced values
@@ -135,8 +144,8 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
         return in_row_dtypes
 
     def hessian_fun(*args: Any, **kwargs: Any) -> Any:
-        return hessian(fun, argnums, mode=_auto_hessian_mode(fun, args, argnums),
-                       has_aux=has_aux)(*args, **kwargs)
+        mode = _auto_hessian_mode(fun, args, kwargs, argnums, has_aux)
+        return hessian(fun, argnums, mode=mode, has_aux=has_aux)(*args, **kwargs)
 
     hessian_fun.__name__ = f"hessian({getattr(fun, '__name__', 'f')})"
     return hessian_fun

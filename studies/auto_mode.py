@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 
 from dualtape.study import RunReport, Study, TimingConfig, get_problem
-from dualtape.study.custom import load_csv, pick, run_cells, save_figure, study_main
+from dualtape.study.custom import (
+    load_csv,
+    measured_quick,
+    pick,
+    run_cells,
+    save_figure,
+    study_main,
+)
 from dualtape.study.storage import write_atomic
 
 NAME = "auto_mode"
@@ -166,6 +173,7 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
     within = float(np.mean(regrets <= WITHIN))
     worst = sorted(cellz, key=lambda c: -c["regret"])[:5]
     hit = sum(c["pick"] == c["fastest"] for c in cellz)
+    timing = QUICK_TIMING if measured_quick(out, NAME) else TIMING
     lines = [
         f"# {NAME}", "",
         "![regret over the grid](regret.png)", "",
@@ -180,7 +188,7 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
         "times anything.",
         "- Candidates, all timed: forward and reverse mode with one direction per pass, "
         "chunks of 4, 16 and 64 (where smaller than the number of directions) and vector mode.",
-        f"- Timing: {TIMING.repeats} interleaved rounds of ~{TIMING.target_s * 1e3:g} ms "
+        f"- Timing: {timing.repeats} interleaved rounds of ~{timing.target_s * 1e3:g} ms "
         "samples per method, medians of the process's CPU time (single-threaded: OpenBLAS "
         "is held to one thread during the run).",
         "", "## Worst cells", "",

@@ -30,7 +30,14 @@ import numpy as np
 
 import dualtape as dt
 from dualtape.study import RunReport, Study, TimingConfig
-from dualtape.study.custom import load_csv, pick, run_cells, save_figure, study_main
+from dualtape.study.custom import (
+    load_csv,
+    measured_quick,
+    pick,
+    run_cells,
+    save_figure,
+    study_main,
+)
 from dualtape.study.measure import timings
 from dualtape.study.storage import write_atomic
 
@@ -243,11 +250,13 @@ def summary(study: Study | None = None, *, out: Path | str = RESULTS) -> Path:
     """Write ``summary.md``: colours, costs over one evaluation, detection, break-even, checks."""
     out = Path(out)
     cells = derived(load(out))
+    timing = QUICK_TIMING if measured_quick(out, NAME) else TIMING
     families = sorted({f for f, _ in cells}, key=list(SIZES).index)
     lines = [f"# {NAME}", "", "![colours](colors.png)", "", "![cost](cost.png)", "",
              "![spy](spy.png)", "",
              "Time of each method divided by the time of one evaluation of f (plain NumPy "
-             "through dualtape.numpy), the fastest of 5 repeated timings. `colored` is the better of "
+             f"through dualtape.numpy), the fastest of {timing.repeats} repeated timings. "
+             "`colored` is the better of "
              "the coloured forward and reverse passes (pattern and colouring already known); "
              "`dense` the better of dualtape's vector-mode jacfwd and jacrev; `jax` is "
              "`jax.jit(jax.jacfwd(f))` after compilation; `detect+color` is pattern detection "

@@ -207,3 +207,14 @@ def test_the_folder_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_p
     holder.wait()
     with lock_folder(tmp_path):
         pass
+
+
+def test_summaries_know_the_profile_their_folder_was_measured_with(tmp_path):
+    # auto_mode and sparse_jacobians printed the default timing settings for --quick folders
+    from dualtape.study.custom import measured_quick
+
+    assert not measured_quick(tmp_path, "s")  # no env.json: nothing quick
+    (tmp_path / "env.json").write_text(json.dumps({"study": "s", "runs": [{"profile": "quick"}]}))
+    assert measured_quick(tmp_path, "s")
+    (tmp_path / "env.json").write_text(json.dumps({"study": "s", "runs": [{"profile": "default"}]}))
+    assert not measured_quick(tmp_path, "s")

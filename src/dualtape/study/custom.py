@@ -20,10 +20,11 @@ from . import stop
 from .plots import save_figure
 from .session import RunSession
 from .spec import StudyError, choose
-from .storage import DATA_FILE, ENV_FILE, custom_layout, read_complete
+from .storage import DATA_FILE, ENV_FILE, custom_layout, read_complete, read_env
 from .sweep import RunReport
 
-__all__ = ["cell_label", "load_csv", "pick", "run_cells", "save_figure", "study_main"]
+__all__ = ["cell_label", "load_csv", "measured_quick", "pick", "run_cells", "save_figure",
+           "study_main"]
 
 
 def pick(values: Sequence[Any] | None, allowed: Sequence[Any], arg: str, what: str) -> list:
@@ -92,6 +93,13 @@ def study_main(name: str, argv: list[str] | None = None) -> int:
     from dualtape.cli import main as cli
 
     return cli(["study", "run", name, *(sys.argv[1:] if argv is None else argv)])
+
+
+def measured_quick(out: Path | str, study: str) -> bool:
+    """Whether ``out``'s measurements were taken with ``--quick`` (a folder holds one
+    profile only: ``RunSession`` refuses to mix them), so a summary states the settings used."""
+    runs = read_env(Path(out), study)["runs"]
+    return any(isinstance(r, dict) and r.get("profile") == "quick" for r in runs)
 
 
 def load_csv(out: Path | str, study: str, ints: Sequence[str] = (),

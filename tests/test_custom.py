@@ -526,7 +526,7 @@ def test_custom_rules_on_arrays_flatten_nothing(monkeypatch):
     assert seen == []  # was: the output flattened on every call, to find it is one array
 
 
-@pytest.mark.parametrize("saves", ["args", "both"])
+@pytest.mark.parametrize("saves", ["args", "both", "ans"])
 def test_a_user_rule_may_give_a_python_zero_for_zeros(user_primitive, saves):
     # 0.0 stands for zeros; jacrev of it failed ("'float' object is not subscriptable")
     flat = dt.primitive(f"user_flat_{saves}", lambda x: x * 0.0 + 1.0, saves=saves,
@@ -538,3 +538,18 @@ def test_a_user_rule_may_give_a_python_zero_for_zeros(user_primitive, saves):
         np.testing.assert_array_equal(jac(flat)(x), np.zeros((3, 3)))
     np.testing.assert_array_equal(dt.jvp(flat, (x,), (x,))[1], np.zeros(3))
     np.testing.assert_array_equal(dt.vjp(flat, x)[1](np.ones(3))[0], np.zeros(3))
+
+
+def test_a_primitive_that_saves_its_answer_only_differentiates_in_every_mode(user_primitive):
+    # saves="ans": the tape holds no argument, so the VJP rule's shape cannot be checked
+    # against it (the check refused every rule, a correct one too)
+    import jax
+
+    exp = dt.primitive("user_exp_ans", np.exp, saves="ans", jvp=lambda t, a, x: t * a,
+                       vjp=lambda g, a, x: g * a, jax_impl=lambda x: jax.numpy.exp(x))
+    user_primitive.append("user_exp_ans")
+    x = np.array([0.1, -0.4, 0.3])
+    np.testing.assert_allclose(dt.grad(lambda x: dnp.sum(exp(x)))(x), np.exp(x), rtol=1e-15)
+    np.testing.assert_allclose(dt.jacrev(exp)(x), np.diag(np.exp(x)), rtol=1e-15)
+    np.testing.assert_allclose(dt.hessian(lambda x: dnp.sum(exp(x)), mode="rev-rev")(x),
+                               np.diag(np.exp(x)), rtol=1e-15)

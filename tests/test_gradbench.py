@@ -323,9 +323,10 @@ def test_errors_are_answers_not_crashes() -> None:
                         ({"x": [1.0], "min_runs": 1, "min_seconds": math.inf}, "min_seconds"),
                         ({"x": [1.0], "min_runs": 1, "min_seconds": math.nan}, "min_seconds"),
                         # were taken as numbers, or failed deep inside without the field's name
-                        ({"x": ["1", "2"], **RUNS}, "'x' is not an array of numbers (it holds '1')"),
-                        ({"x": [True, False], **RUNS}, "not an array of numbers (it holds True)"),
-                        ({"x": [None, 1.0], **RUNS}, "not an array of numbers (it holds None)"),
+                        ({"x": ["1", "2"], **RUNS}, "'x' is not an array of numbers (it holds \"1\")"),
+                        ({"x": [1.0, True], **RUNS}, "not an array of numbers (it holds true)"),
+                        ({"x": [1.5, None], **RUNS}, "not an array of numbers (it holds null)"),
+                        ({"x": [[1.0, "a"]], **RUNS}, "it holds \"a\""),
                         ({"x": [], **RUNS}, "field 'x' is empty")]:
         response = tool.send("evaluate", module="lse", function="primal", input=data)
         assert not response["success"] and words in response["error"]
@@ -362,6 +363,10 @@ def test_bad_sizes_name_their_field() -> None:
         assert not response["success"] and words in response["error"], response
     assert session.respond({"id": 2, "kind": "evaluate", "module": "gmm", "function": "objective",
                             "input": gmm})["success"]  # d = 1: an empty l is right
+    assert session.respond({"id": 0, "kind": "define", "module": "lse"})["success"]
+    big = session.respond({"id": 3, "kind": "evaluate", "module": "lse", "function": "primal",
+                           "input": {"x": [10 ** 20, 1], **RUNS}})  # a JSON integer too big for int64
+    assert big["success"] and big["output"] == 1e20
 
 
 def test_a_nan_id_gets_an_answer_in_strict_json() -> None:

@@ -108,3 +108,14 @@ def test_wall_times_never_mix_hosts_but_counts_use_every_row():
     assert analysis.cells(df, host="slow").set_index("n").loc[8, "time_median"] == 50.0
     one = pd.DataFrame(_timed_rows("fast", 1.0, 2))
     assert analysis.cells(one)["time_median"].tolist() == [1.0]
+
+
+def test_a_failed_largest_size_does_not_shift_the_fit_window_down():
+    # the window is the sweep's largest half; a missing point in it leaves too few to fit
+    from dualtape.study.analysis import fit_power
+
+    x = np.array([2, 4, 8, 16, 32, 64], float)
+    y = x ** 2
+    assert fit_power(x, y)[0] == pytest.approx(2.0) and fit_power(x, y)[2:] == (16.0, 64.0, 3)
+    y[-1] = np.nan
+    assert fit_power(x, y) is None

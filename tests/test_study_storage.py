@@ -214,7 +214,11 @@ def test_summaries_know_the_profile_their_folder_was_measured_with(tmp_path):
     from dualtape.study.custom import measured_quick
 
     assert not measured_quick(tmp_path, "s")  # no env.json: nothing quick
-    (tmp_path / "env.json").write_text(json.dumps({"study": "s", "runs": [{"profile": "quick"}]}))
+    quick = {"profile": "quick", "cells_measured": 3}
+    (tmp_path / "env.json").write_text(json.dumps({"study": "s", "runs": [quick]}))
     assert measured_quick(tmp_path, "s")
+    killed = {"profile": "quick", "cells_measured": None, "rows_kept": 0}  # measured nothing
+    (tmp_path / "env.json").write_text(json.dumps({"study": "s", "runs": [killed]}))
+    assert not measured_quick(tmp_path, "s")
     (tmp_path / "env.json").write_text(json.dumps({"study": "s", "runs": [{"profile": "default"}]}))
     assert not measured_quick(tmp_path, "s")

@@ -217,8 +217,8 @@ class Recording:
             g = got[v.index]
             if g is None:
                 g = zeros(p, batch)
-            elif type(g) is float and type(p) is not float:  # a constant for every element
-                g = np.full(batch + shape_of(p), g, p.dtype)
+            elif type(g) is float and (batch or type(p) is not float):  # one for every element
+                g = np.full(batch + shape_of(p), g, _F64 if type(p) is float else p.dtype)
             elif type(g) is not float and g.dtype != (p.dtype if type(p) is not float else _F64):
                 g = in_dtype(g, p)  # a Python float's is float64, as JAX's (x64) is
             out.append(g)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import numpy as dnp
 from . import ops
-from .dispatch import method2
+from .dispatch import method2, read_values
 
 __all__ = ["ArrayOps", "numpy_namesakes"]
 
@@ -161,10 +161,10 @@ class ArrayOps:
             "a constant is meant")
 
     def __int__(self) -> int:
-        return int(dnp.concrete(self))
+        return int(read_values(self))
 
     def __bool__(self) -> bool:
-        return bool(dnp.concrete(self))
+        return bool(read_values(self))
 
     def __len__(self) -> int:
         s = self.shape

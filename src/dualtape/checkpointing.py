@@ -34,7 +34,6 @@ import numpy as np
 
 from . import numpy as dnp
 from .api import scoped_level, vjp
-from .argchecks import is_count
 from .counting import recomputing
 from .forward import Dual, running
 from .ops import shape_of
@@ -351,8 +350,7 @@ def static_positions(static_argnums: int | Sequence[int]) -> frozenset[int]:
     single = isinstance(static_argnums, (int, np.integer))
     nums = (static_argnums,) if single else static_argnums
     if not isinstance(nums, (tuple, list)) or not all(
-            is_count(a) or is_count(-a, 1) for a in nums if not isinstance(a, bool)) \
-            or any(isinstance(a, bool) for a in nums):
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in nums):
         raise TypeError(f"static_argnums: expected an int or a tuple of ints, "
                         f"got {static_argnums!r}")
     return frozenset(int(a) for a in nums)

@@ -458,6 +458,8 @@ def _shape_checked(rule: Callable, name: str, kind: str, k: int,
     def checked(d: Any, ans: Any, *args: Any, **params: Any) -> Any:
         out = rule(d, ans, *args, **params)
         zero = (type(out) is float or type(out) is int) and out == 0
+        if kind == "VJP" and args[k] is None:  # saves="ans": the argument's shape is unknown
+            return 0.0 if zero else out
         if zero and kind == "VJP" and ans is None:  # the batch axes unknown: the engine
             return 0.0  # adds a float zero to anything, and pull makes an input's zeros
         if out is None or (dtype_of(out) is None and not zero):

@@ -82,8 +82,9 @@ class Tracer:
 
     __slots__ = ("level",)
     level: int
-    #: Called when :func:`concrete` reads the value as data (a comparison, ``argmax``,
-    #: ``bool()``): an engine that must know (the sparsity tracer) sets a method.
+    #: Called when :func:`read_values` reads the value as data that steers the computation
+    #: (``bool()``, ``int()``, an index from ``argmax``): an engine that must know (the
+    #: sparsity tracer) sets a method.
     on_read: Any = None
 
     def process(self, prim: Any, args: tuple, params: Any) -> Any:
@@ -107,6 +108,14 @@ class Tracer:
 
 def concrete(x: Any) -> Any:
     """The plain value under any number of tracing levels (``x`` itself if it is plain)."""
+    while type(x) not in PLAIN_TYPES and isinstance(x, Tracer):
+        x = x.value  # type: ignore[attr-defined]
+    return x
+
+
+def read_values(x: Any) -> Any:
+    """:func:`concrete`, telling every tracer on the way that its value now steers the
+    computation (a branch, an index computed from it): see ``Tracer.on_read``."""
     while type(x) not in PLAIN_TYPES and isinstance(x, Tracer):
         if x.on_read is not None:
             x.on_read()

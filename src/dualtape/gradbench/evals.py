@@ -14,6 +14,7 @@ reverse), ``fwd`` the JVP of the forward Jacobian (forward over forward). ``part
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -68,18 +69,34 @@ def _field(data: Any, name: str) -> Any:
 def _floats(data: Any, name: str, ndim: int, empty: bool = False) -> np.ndarray:
     """Field ``name`` of ``data`` as a float64 array with ``ndim`` axes (and some values,
     unless ``empty``)."""
+    value = _field(data, name)
+    bad = _not_a_number(value)
+    if bad is not None:  # JSON strings, booleans, nulls, objects, anywhere in the nesting
+        raise ValueError(f"input: field {name!r} is not an array of numbers (it holds {bad})")
     try:
-        a = np.asarray(_field(data, name))
+        a = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:  # ragged lists
         raise ValueError(f"input: field {name!r} is not an array of numbers ({exc})") from exc
-    if a.dtype.kind not in "iuf" and a.size:  # JSON strings, booleans, nulls, objects
-        raise ValueError(f"input: field {name!r} is not an array of numbers (it holds "
-                         f"{a.ravel()[:1].tolist()[0]!r})")
     if a.ndim != ndim:
         raise ValueError(f"input: field {name!r} must have {ndim} axes, got shape {a.shape}")
     if not a.size and not empty:
         raise ValueError(f"input: field {name!r} is empty")
-    return a.astype(np.float64)
+    return a
+
+
+
+def _not_a_number(value: Any) -> Any:
+    """The first leaf of nested lists that is not a JSON number (``true`` is not one), as
+    JSON-ish text, or ``None`` when every leaf is one."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(reversed(v))
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            return "null" if v is None else json.dumps(v) if isinstance(v, (bool, str)) \
+                else repr(v)
+    return None
 
 
 def _int(data: Any, name: str, least: int | None = None) -> int:

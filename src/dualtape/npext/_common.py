@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..dispatch import concrete as plain_value
+from ..dispatch import read_values as _read_values
 from ..registry import Tracer
 
 
@@ -50,6 +51,13 @@ def concrete(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return type(x)(concrete(v) for v in x)
     return plain_value(x)
+
+
+def read_values(x: Any) -> Any:
+    """:func:`concrete` for values that steer the computation (``dispatch.read_values``)."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(read_values(v) for v in x)
+    return _read_values(x)
 
 
 def is_traced(x: Any) -> bool:

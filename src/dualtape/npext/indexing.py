@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import numpy as dnp
 from .. import ops
+from ..dispatch import read_values
 
 __all__ = ["getitem"]
 
@@ -29,6 +30,7 @@ def getitem(a: Any, index: Any) -> Any:
         if isinstance(i, (list, np.ndarray)) or (hasattr(i, "dtype") and hasattr(i, "shape")):
             arr = np.asarray(i)
             if arr.dtype == bool:
+                read_values(a)  # a mask may come from the values (x[x > 0]): they steer it
                 advanced.append(len(norm))
                 norm.extend(np.nonzero(arr))
                 advanced.extend(range(advanced[-1] + 1, len(norm)))
@@ -89,7 +91,7 @@ def _scalar_bools_as_arrays(a: Any, index: tuple) -> tuple[Any, tuple]:
         elif i is Ellipsis:
             axes.append(Ellipsis)
         elif i is not None:  # a mask consumes one axis per dimension, anything else one
-            mask = isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype == bool
+            mask = isinstance(i, (list, tuple, np.ndarray)) and np.asarray(i).dtype == bool
             axes.extend([slice(None)] * (np.ndim(i) if mask else 1))
     picks = tuple(np.zeros(1 if i else 0, np.intp) if _is_scalar_bool(i) else i for i in index)
     return ops.getitem(a, index=tuple(axes)), picks

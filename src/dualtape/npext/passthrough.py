@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import concrete, has_jax
+from ._common import concrete, has_jax, read_values
 
 NAMES = (
     "all", "any", "argmax", "argmin", "argpartition", "argsort", "argwhere", "nonzero",
@@ -22,15 +22,22 @@ NAMES = (
 __all__ = list(NAMES)
 
 
+#: The functions whose answers are positions or counts picked by the values (indices a
+#: caller may index with): the sparsity tracer's pattern is then local to the point.
+STEERING = frozenset({"argmax", "argmin", "argpartition", "argsort", "argwhere", "nonzero",
+                      "flatnonzero", "count_nonzero", "searchsorted", "unique", "digitize"})
+
+
 def _constant(name: str) -> Any:
     npfn = getattr(np, name)
+    read = read_values if name in STEERING else concrete
 
     def f(*args: Any, **kwargs: Any) -> Any:
         if has_jax(args) or has_jax(tuple(kwargs.values())):
             import jax.numpy as jnp
 
             return getattr(jnp, name)(*args, **kwargs)
-        return npfn(*concrete(args), **{k: concrete(v) for k, v in kwargs.items()})
+        return npfn(*read(args), **{k: read(v) for k, v in kwargs.items()})
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"``numpy.{name}`` of the concrete values (no derivative)."

@@ -31,7 +31,7 @@ from ..argchecks import dynamic as _dynamic
 from ..argchecks import normalize_argnums as _argnums
 from ..argchecks import substitute as _substitute
 from ..arrayops import ArrayOps
-from ..dispatch import concrete
+from ..dispatch import read_values
 from ..ops import shape_of, size_of
 from ..registry import Primitive, Tracer
 from ..tree import flatten
@@ -55,10 +55,10 @@ class SparsityTracer(ArrayOps, Tracer):
         return float(self.value)  # the value at the point given, as the module says
 
     def __index__(self) -> int:
-        return operator.index(concrete(self))
+        return operator.index(read_values(self))
 
     def on_read(self) -> None:
-        """The value read as data (``dnp.concrete``: comparisons, ``argmax``, ``bool()``)."""
+        """The value steers the computation (``dispatch.read_values``)."""
         _read_values.add(self.level)
 
     def __repr__(self) -> str:
@@ -75,8 +75,6 @@ class SparsityTracer(ArrayOps, Tracer):
             if rules is None or (i < len(rules) and rules[i] is not None):
                 deps[i] = a.deps
         if all(d is None for d in deps):
-            if any(a.deps.nnz for _, a in mine):  # a comparison, argmax: values read as data
-                _read_values.add(self.level)
             return ans
         out = rule_for(prim)(prim, ans, list(vals), deps, params)
         if out is None:
@@ -84,8 +82,8 @@ class SparsityTracer(ArrayOps, Tracer):
         return SparsityTracer(ans, out, self.level)
 
 
-#: Levels whose function read its input's values as data (a comparison, ``argmax``,
-#: ``bool()``): their pattern may hold at that input only.
+#: Levels whose function let its input's values steer it (``bool()``, ``int()``, indices
+#: from ``argmax`` or ``nonzero``, a boolean mask): their pattern may hold there only.
 _read_values: set[int] = set()
 
 

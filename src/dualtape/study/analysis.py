@@ -170,11 +170,15 @@ def succeeded(c: pd.DataFrame) -> pd.DataFrame:
 
 
 def slopes(c: pd.DataFrame) -> pd.DataFrame:
-    """Fitted exponents of every cost along every one-axis sweep, raw and relative."""
+    """Fitted exponents of every cost along every one-axis sweep, raw and relative (a failed
+    cell's costs count as missing: its size still marks where the largest half begins)."""
     rows = []
-    c = succeeded(c)
     if c.empty:
         return pd.DataFrame(rows)
+    if "failed" in c:
+        c = c.copy()
+        failed = c["failed"].fillna(False).astype(bool)
+        c.loc[failed, [cost for cost in COSTS if cost in c]] = np.nan
     c = with_relative(c)
     for (sweep, problem), axes in sweep_axes(c).items():
         if len(axes) != 1:

@@ -98,8 +98,9 @@ def study_main(name: str, argv: list[str] | None = None) -> int:
 def measured_quick(out: Path | str, study: str) -> bool:
     """Whether ``out``'s measurements were taken with ``--quick`` (a folder holds one
     profile only: ``RunSession`` refuses to mix them), so a summary states the settings used."""
-    runs = read_env(Path(out), study)["runs"]
-    return any(isinstance(r, dict) and r.get("profile") == "quick" for r in runs)
+    runs = read_env(Path(out), study)["runs"]  # the runs that kept rows (a killed one may not)
+    return any(isinstance(r, dict) and r.get("profile") == "quick"
+               and (r.get("cells_measured") or r.get("rows_kept")) for r in runs)
 
 
 def load_csv(out: Path | str, study: str, ints: Sequence[str] = (),

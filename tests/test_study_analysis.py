@@ -119,3 +119,25 @@ def test_a_failed_largest_size_does_not_shift_the_fit_window_down():
     assert fit_power(x, y)[0] == pytest.approx(2.0) and fit_power(x, y)[2:] == (16.0, 64.0, 3)
     y[-1] = np.nan
     assert fit_power(x, y) is None
+
+
+def test_a_redrawn_figure_is_the_same_file(tmp_path):
+    # matplotlib names SVG clip paths at random unless salted: every redraw differed
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dualtape.study.plots import save_figure
+
+    def draw(out):
+        fig, ax = plt.subplots()
+        ax.plot([1, 2, 3], [1, 4, 9])
+        ax.set_yscale("log")
+        files = save_figure(fig, out, "fig")
+        plt.close(fig)
+        return [f.read_bytes() for f in files]
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert draw(tmp_path / "a") == draw(tmp_path / "b")

@@ -472,3 +472,12 @@ def test_fabs_of_integers_and_booleans_is_floating_as_numpys():
     for x in (np.array([1, -2]), np.array([True, False])):
         assert dnp.fabs(x).dtype == np.fabs(x).dtype
         np.testing.assert_array_equal(dnp.fabs(x), np.fabs(x))
+
+
+def test_diff_and_median_of_booleans_as_numpy():
+    # were NumPy's "boolean subtract is not supported" from the float formulas
+    b = np.array([True, False, False, True])
+    np.testing.assert_array_equal(dnp.diff(b), np.diff(b))
+    np.testing.assert_array_equal(dnp.diff(b, prepend=np.array([True])),
+                                  np.diff(b, prepend=np.array([True])))
+    assert dnp.median(b) == np.median(b) == 0.5

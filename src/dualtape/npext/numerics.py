@@ -150,6 +150,8 @@ def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = Fa
            keepdims: bool = False) -> Any:
     """``quantile(a, 0.5)``: the middle value, or the mean of the two middle values (NaN,
     with NumPy's warning, for an empty slice)."""
+    if type(a) is np.ndarray and a.dtype == bool and out is None:
+        return np.median(a, axis=axis, keepdims=keepdims)  # booleans: nothing to differentiate
     return _quantiles("median", a, 0.5, axis, "linear", keepdims, out, None, skip_nan=False)
 
 

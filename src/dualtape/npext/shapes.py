@@ -62,6 +62,9 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
         raise TypeError(f"n: expected an int, got {n!r}") from None
     if n < 0:
         raise ValueError(f"diff: order n must be non-negative, got {n}")
+    if type(a) is np.ndarray and a.dtype == bool and not (is_traced(prepend) or is_traced(append)):
+        return np.diff(a, n, axis, **{k: v for k, v in (("prepend", prepend), ("append", append))
+                                      if v is not None})  # booleans: NumPy's not_equal
     ax = dnp._one_axis(a, axis)
     parts = []
     for extra in (prepend, append):

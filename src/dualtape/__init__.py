@@ -14,7 +14,7 @@ from .checks import JaxComparison, check_against_jax, check_grads
 from .choice import ModeChoice, choose_mode
 from .comparison import Comparison, compare
 from .counting import OpCounter, count
-from .custom import custom_jvp, custom_vjp, primitive, stop_gradient
+from .custom import custom_jvp, custom_vjp, stop_gradient
 from .forward import Dual
 from .jacobians import hessian, jacfwd, jacrev
 from .lessons import Value, binary_cross_entropy_with_logits, draw, nn, to_dot
@@ -24,6 +24,7 @@ from .ops.decomp import DegenerateSpectrumWarning
 from .registry import Primitive, primitives
 from .reverse import Tape, TapeValue, UnexpectedTracerError
 from .tree import register_pytree_node
+from .user_primitive import primitive
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,5 @@
-"""Rules users add themselves: ``custom_jvp``, ``custom_vjp``, ``primitive``, ``stop_gradient``.
+"""Rules users add themselves: ``custom_jvp``, ``custom_vjp``; and ``stop_gradient``
+(``dt.primitive``, a registry primitive of the user's own, is in :mod:`.user_primitive`).
 
 ``custom_jvp`` and ``custom_vjp`` follow JAX's interface.  A ``custom_jvp``
 function becomes a primitive of its own whose JVP is the user's rule; its VJP
@@ -24,11 +25,11 @@ from . import numpy as dnp
 from .argchecks import check_callable, dtype_of
 from .dispatch import NO_PARAMS, unwrap
 from .forward import Dual
-from .ops import ndim_of, shape_of, size_of
+from .ops import ndim_of, shape_of
 from .registry import PLAIN_TYPES, Primitive, Tracer, register
 from .tree import LEAF, flatten, unflatten
 
-__all__ = ["custom_jvp", "custom_vjp", "primitive", "stop_gradient"]
+__all__ = ["custom_jvp", "custom_vjp", "stop_gradient"]
 
 
 def _no_flops(ans: Any, *args: Any, **params: Any) -> int:
@@ -438,113 +439,6 @@ class custom_vjp:  # noqa: N801  (JAX's name)
             return last[1][i]
 
         return rule
-
-
-def _as_rules(rules: Any, what: str) -> Any:
-    if rules is None or callable(rules):
-        return (rules,)
-    if isinstance(rules, (tuple, list)):
-        return tuple(rules)
-    raise TypeError(f"{what}: expected a callable, None, or a tuple of them, got {rules!r}")
-
-
-def _shape_checked(rule: Callable, name: str, kind: str, k: int,
-                   broadcasting: bool) -> Callable:
-    """``rule`` (argument ``k``'s JVP or VJP rule of user primitive ``name``), refusing an
-    answer of the wrong shape: a JVP rule gives the output's shape, a VJP rule its argument's,
-    each after the batch axes of vector mode (a broadcasting primitive's rule may give any
-    shape that broadcasts to the output's, or that sums back to the argument's)."""
-
-    def checked(d: Any, ans: Any, *args: Any, **params: Any) -> Any:
-        out = rule(d, ans, *args, **params)
-        zero = (type(out) is float or type(out) is int) and out == 0
-        if kind == "VJP" and args[k] is None:  # saves="ans": the argument's shape is unknown
-            return 0.0 if zero else out
-        if zero and kind == "VJP" and ans is None:  # the batch axes unknown: the engine
-            return 0.0  # adds a float zero to anything, and pull makes an input's zeros
-        if out is None or (dtype_of(out) is None and not zero):
-            raise TypeError(f"primitive {name!r}: the {kind} rule of argument {k} returned "
-                            f"{type(out).__name__}; expected an array or a float")
-        got, a_shape = shape_of(out), shape_of(ans)
-        if kind == "JVP":  # a broadcasting primitive's tangent arrives padded to the output's
-            nb = max(0, ndim_of(d) - len(a_shape)) if broadcasting else ndim_of(d) - ndim_of(args[k])
-            want = shape_of(d)[:nb] + a_shape
-        else:  # the tape keeps the answer only when the primitive saves it (``saves``)
-            nb = ndim_of(d) - len(a_shape) if ans is not None else len(got) - ndim_of(args[k])
-            want = shape_of(d)[:max(nb, 0)] + shape_of(args[k])
-        if zero:  # a Python zero stands for zeros, as for custom_jvp and custom_vjp
-            like = ans if kind == "JVP" else args[k]
-            return np.zeros(want, getattr(like, "dtype", None) or np.float64)
-        if got == want or (broadcasting and got[:nb] == want[:nb]
-                           and _fits(got[nb:], want[nb:], kind)):
-            return out
-        what = "the output's" if kind == "JVP" else f"argument {k}'s"
-        known = kind == "JVP" or ans is not None
-        batch = f" after {nb} batch axes" if known and nb > 0 else \
-            "" if known else " after the cotangent's batch axes"
-        raise ValueError(f"primitive {name!r}: the {kind} rule of argument {k} returned shape "
-                         f"{got}; expected {what} shape {want[max(nb, 0):]}{batch}")
-
-    return functools.wraps(rule)(checked)
-
-
-def _fits(got: tuple, want: tuple, kind: str) -> bool:
-    """Whether a broadcasting rule's shape ``got`` broadcasts to the output's ``want`` (JVP),
-    or sums back to the argument's ``want`` (VJP)."""
-    try:
-        return np.broadcast_shapes(got, want) == (want if kind == "JVP" else got)
-    except ValueError:
-        return False
-
-
-def primitive(name: str, impl: Callable, jvp: Any = None, vjp: Any = None,
-              flops: Callable[..., int] | None = None, saves: str = "args",
-              jax_impl: Callable | None = None, broadcasting: bool = False,
-              linear: bool = False) -> Callable[..., Any]:
-    """Add a primitive to the registry and return the function that applies it.
-
-    ``impl(*args, **params)`` computes it with NumPy. ``jvp`` and ``vjp`` hold one rule per
-    positional argument (a single callable for one argument; ``None``: not differentiable):
-    ``jvp_rule(t, ans, *args, **params)`` gives that argument's contribution to the output
-    tangent and ``vjp_rule(g, ans, *args, **params)`` that argument's cotangent. Write the
-    rules with ``dualtape.numpy`` ops so they differentiate again, and let them broadcast
-    over leading batch axes of ``t``/``g`` (vector mode). ``flops(ans, *args, **params)`` is
-    the cost model (default: one per output element); ``saves`` says what the VJP reads
-    ("args", "ans", "both", "meta"); ``jax_impl`` runs it on JAX arrays.
-
-    The primitive is counted by ``dt.count``, drawn by ``dt.draw`` and checked by
-    ``dt.check_grads``/``dt.check_against_jax`` like the built-in ones.
-    """
-    jvps, vjps = _as_rules(jvp, "jvp"), _as_rules(vjp, "vjp")
-    if len(jvps) != len(vjps):
-        raise ValueError(f"primitive {name!r}: {len(jvps)} JVP rule(s) but {len(vjps)} VJP "
-                         "rule(s); give one of each per argument")
-    for k, (j, v) in enumerate(zip(jvps, vjps, strict=True)):
-        if (j is None) != (v is None):
-            raise ValueError(f"primitive {name!r}: argument {k} has a "
-                             f"{'VJP' if j is None else 'JVP'} rule but no "
-                             f"{'JVP' if j is None else 'VJP'} rule")
-
-    if jax_impl is None:
-        def jax_impl(*args: Any, **params: Any) -> Any:
-            raise NotImplementedError(f"primitive {name!r} has no JAX implementation; pass "
-                                      "jax_impl= to dt.primitive")
-
-    jvps = tuple(None if r is None else _shape_checked(r, name, "JVP", k, broadcasting)
-                 for k, r in enumerate(jvps))
-    vjps = tuple(None if r is None else _shape_checked(r, name, "VJP", k, broadcasting)
-                 for k, r in enumerate(vjps))
-    prim = register(Primitive(name, impl, jvp=jvps, vjp=vjps,
-                              flops=flops or (lambda ans, *a, **p: size_of(ans)), saves=saves,
-                              broadcasting=broadcasting, linear=linear, jax_impl=jax_impl))
-
-    def apply(*args: Any, **params: Any) -> Any:
-        return prim.bind(*args, **params)
-
-    apply.__name__ = apply.__qualname__ = name
-    apply.__doc__ = f"Apply the user primitive ``{name}``."
-    apply.primitive = prim  # type: ignore[attr-defined]
-    return apply
 
 
 def _jax_stop_gradient(x: Any) -> Any:

@@ -75,9 +75,8 @@ def _low_precision(tree: Any) -> bool:
                for x in flatten(tree)[0])
 
 
-def _abs_vdot(a: Any, b: Any) -> float:
-    return _vdot(unflatten(flatten(a)[1], [np.abs(x) for x in flatten(a)[0]]),
-                 unflatten(flatten(b)[1], [np.abs(x) for x in flatten(b)[0]]))
+def _largest(leaves: list, default: float) -> float:
+    return max((float(np.max(np.abs(x))) for x in leaves if np.size(x)), default=default)
 
 
 def _finite_differences(f: Callable, args: tuple, v: Any, u: Any, eps: float) -> tuple[float, float]:
@@ -87,13 +86,16 @@ def _finite_differences(f: Callable, args: tuple, v: Any, u: Any, eps: float) ->
     hi = f(*_axpy(eps, v, args))
     lo = f(*_axpy(-eps, v, args))
     estimate = _vdot(u, _axpy(-1.0, lo, hi)) / (2 * eps)
-    unit = max(float(np.finfo(getattr(x, "dtype", np.float64)).eps)
-               for x in [*flatten(hi)[0], *flatten(args)[0]]
-               if np.dtype(getattr(x, "dtype", np.float64)).kind == "f") if flatten(hi)[0] else 0.0
-    x_scale = max((float(np.max(np.abs(x))) for x in flatten(args)[0] if np.size(x)), default=0.0)
-    v_scale = max((float(np.max(np.abs(x))) for x in flatten(v)[0] if np.size(x)), default=1.0)
-    noise = 8 * unit * (_abs_vdot(u, hi) + _abs_vdot(u, lo)) / (2 * eps) \
-        + 8 * unit * x_scale / (eps * max(v_scale, 1e-300)) * abs(estimate)
+    u_leaves, hi_leaves, lo_leaves = flatten(u)[0], flatten(hi)[0], flatten(lo)[0]
+    arg_leaves = flatten(args)[0]
+    unit = max((float(np.finfo(d).eps) for d in (np.dtype(getattr(x, "dtype", np.float64))
+                                                 for x in [*hi_leaves, *arg_leaves])
+                if d.kind == "f"), default=0.0)
+    spread = sum(float(np.vdot(np.abs(np.asarray(a, np.float64)),
+                               np.abs(np.asarray(h, np.float64)) + np.abs(np.asarray(lw, np.float64))))
+                 for a, h, lw in zip(u_leaves, hi_leaves, lo_leaves, strict=True))
+    noise = 8 * unit * spread / (2 * eps) + 8 * unit * _largest(arg_leaves, 0.0) \
+        / (eps * max(_largest(flatten(v)[0], 1.0), 1e-300)) * abs(estimate)
     return estimate, noise
 
 
@@ -112,15 +114,12 @@ def check_grads(f: Callable, args: tuple, order: int = 2, modes: tuple[str, ...]
     ``rtol`` 1e-5 and ``atol`` 1e-6 for float64 arguments; 2e-3, 2e-3 and 2e-3 when any is
     float32 or float16.
     """
-    check_callable(f, "f")
-    if not isinstance(args, (tuple, list)):
-        raise TypeError(f"args: expected a tuple or list of arguments, got {type(args).__name__}")
+    modes = _check_options(f, args, order, modes, 1.0 if eps is None else eps)
+    _check_tolerances(seed, rtol=rtol, atol=atol)
     low = _low_precision(args)
     eps = (2e-3 if low else 1e-4) if eps is None else eps
     rtol = (2e-3 if low else 1e-5) if rtol is None else rtol
     atol = (2e-3 if low else 1e-6) if atol is None else atol
-    modes = _check_options(f, args, order, modes, eps)
-    _check_tolerances(seed, rtol=rtol, atol=atol)
     rng = np.random.default_rng(seed)
     args = tuple(args)
     v = _random_like(args, rng)

@@ -84,7 +84,6 @@ def _floats(data: Any, name: str, ndim: int, empty: bool = False) -> np.ndarray:
     return a
 
 
-
 def _not_a_number(value: Any) -> Any:
     """The first leaf of nested lists that is not a JSON number (``true`` is not one), as
     JSON-ish text, or ``None`` when every leaf is one."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import special as E
+from ..ops.core import as_floating
 from ..registry import Tracer
 from ._common import concrete, jax_twin
 
@@ -40,8 +41,8 @@ trunc = fix = E.trunc
 
 def fabs(x: Any) -> Any:
     """``abs`` in floating point, as NumPy's ``fabs`` (integers and booleans give floats)."""
-    if not isinstance(x, Tracer) and np.asarray(x).dtype.kind not in "fc":
-        x = np.asarray(x, np.result_type(np.asarray(x).dtype, np.float16))
+    if not isinstance(x, Tracer) and np.asarray(x).dtype.kind not in "fc":  # JAX arrays stay
+        x = as_floating(x)
     return ops.abs_(x)
 
 

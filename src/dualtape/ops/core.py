@@ -20,8 +20,9 @@ import numpy as np
 from ..dispatch import Tracer
 
 __all__ = [
-    "Meta", "axis_param", "batch_shape", "count_over", "elementwise_flops", "ndim_of", "no_flops",
-    "per_input", "perm_param", "reduce_flops", "shape_of", "size_of", "times",
+    "Meta", "as_floating", "axis_param", "batch_shape", "count_over", "elementwise_flops",
+    "ndim_of", "no_flops", "per_input", "perm_param", "reduce_flops", "shape_of", "size_of",
+    "times",
 ]
 
 
@@ -55,6 +56,13 @@ def size_of(x: Any) -> int:
     if t is float or t is int:
         return 1
     return x.size if hasattr(x, "size") else np.size(x)
+
+
+def as_floating(x: Any) -> np.ndarray:
+    """``x`` as an array of the floating (or complex) dtype NumPy's ``exp`` gives it: its
+    own, or the smallest float that holds its integers (bools: float16, int64: float64)."""
+    x = np.asarray(x)
+    return x if x.dtype.kind in "fc" else x.astype(np.result_type(x.dtype, np.float16))
 
 
 def count_over(x: Any, axis: tuple[int, ...]) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 from .. import dispatch
 from ..registry import ELEMENTWISE, Primitive, passes_through, register
 from . import buffers
-from .core import elementwise_flops, shape_of, size_of, times
+from .core import as_floating, elementwise_flops, shape_of, size_of, times
 from .fused import relu_fused, sub_fused, tanh_fused, tanh_tangent_into
 from .kernels import compact, times_rows
 from .onehot import OneHot
@@ -322,7 +322,7 @@ tanh = op_for(register(Primitive(
 def _sigmoid_impl(x: Any) -> Any:
     if type(x) is float:
         return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-    x = _floating(x)
+    x = as_floating(x)  # ints and bools: floats, not cast back to their own dtype
     # exp of -|x| never overflows; pick the branch by sign
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype)[()]
@@ -337,15 +337,8 @@ def _relu_impl(x: Any) -> Any:
 def _softplus_impl(x: Any) -> Any:
     if type(x) is float:
         return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-    x = _floating(x)
+    x = as_floating(x)  # ints and bools: floats, not cast back to their own dtype
     return np.logaddexp(0.0, x).astype(x.dtype)[()]
-
-
-def _floating(x: Any) -> np.ndarray:
-    """``x`` as an array of the floating dtype NumPy's ``exp`` gives it (ints and bools were
-    cast back to their own dtype: sigmoid of [-1, 0, 3] read [0, 0, 0])."""
-    x = np.asarray(x)
-    return x if x.dtype.kind == "f" else x.astype(np.result_type(x.dtype, np.float16))
 
 
 sigmoid = defunary("sigmoid", _sigmoid_impl, lambda ans, x: mul(ans, sub(1.0, ans)), saves="ans",

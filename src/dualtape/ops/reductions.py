@@ -18,6 +18,7 @@ from .. import dispatch
 from ..dispatch import concrete
 from ..registry import AXIS_GROUP, CUMULATIVE, REDUCTION, SPREAD, Primitive, register
 from .core import (
+    as_floating,
     axis_param,
     batch_shape,
     count_over,
@@ -327,8 +328,7 @@ min_ = _extremum("min", _by_position(np.argmin, _reducer(np.minimum, np.min)))
 def _axis_max(x: Any, axis: tuple) -> Any:
     """The maximum along ``axis`` (kept), -inf over an empty axis (as JAX's logsumexp)."""
     if np.size(x) == 0:
-        return np.max(np.asarray(x, np.result_type(x, np.float16)), axis=axis, keepdims=True,
-                      initial=-np.inf)
+        return np.max(as_floating(x), axis=axis, keepdims=True, initial=-np.inf)
     return np.max(x, axis=axis, keepdims=True)
 
 

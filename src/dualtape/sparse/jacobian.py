@@ -54,7 +54,7 @@ class _Plan:
     coloring: Coloring
     rows: np.ndarray  # row of every stored entry, in CSR order
     here: np.ndarray | None = None  # Hessians: entry read at (i, colour(j)) (else (j, colour(i)))
-    local: bool = False  # detected where the function read its input's values as data
+    local: bool = False  # detected where the input's values steered the function
 
 
 #: Leaves of the other arguments kept by value (immutable); arrays are copied.
@@ -189,7 +189,7 @@ class _Compressed:
             plan = found[1]
         else:
             plan = self._plan(args, sum(_sizes(leaves)))
-            # a local pattern (a comparison, argmax on the input) is reused at this input only
+            # a local pattern (argmax on the input, a mask) is reused at this input only
             self._plans[key] = (None if self._sparsity is not None else _Others(others), plan,
                                 _Others(tuple(leaves)) if plan.local else None)
         self._last = plan

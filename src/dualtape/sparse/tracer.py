@@ -51,8 +51,7 @@ class SparsityTracer(ArrayOps, Tracer):
         self.level = level
 
     def __float__(self) -> float:
-        _read_values.add(self.level)
-        return float(self.value)  # the value at the point given, as the module says
+        return float(read_values(self))  # the value at the point given, as the module says
 
     def __index__(self) -> int:
         return operator.index(read_values(self))

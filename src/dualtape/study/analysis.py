@@ -162,11 +162,15 @@ def fit_power(x: np.ndarray, y: np.ndarray, upper_half: bool = True):
     return float(slope), float(math.exp(intercept)), float(x[0]), float(x[-1]), int(len(x))
 
 
+def _failed(c: pd.DataFrame) -> pd.Series:
+    return c["failed"].fillna(False).astype(bool)
+
+
 def succeeded(c: pd.DataFrame) -> pd.DataFrame:
     """The cells that did not fail (a failed cell's partial times and counts fit nothing)."""
     if c.empty or "failed" not in c:
         return c
-    return c[~c["failed"].fillna(False).astype(bool)]
+    return c[~_failed(c)]
 
 
 def slopes(c: pd.DataFrame) -> pd.DataFrame:
@@ -177,8 +181,7 @@ def slopes(c: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(rows)
     if "failed" in c:
         c = c.copy()
-        failed = c["failed"].fillna(False).astype(bool)
-        c.loc[failed, [cost for cost in COSTS if cost in c]] = np.nan
+        c.loc[_failed(c), [cost for cost in COSTS if cost in c]] = np.nan
     c = with_relative(c)
     for (sweep, problem), axes in sweep_axes(c).items():
         if len(axes) != 1:

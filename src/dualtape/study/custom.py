@@ -18,7 +18,7 @@ from typing import Any
 
 from . import stop
 from .plots import save_figure
-from .session import RunSession
+from .session import RunSession, kept_rows
 from .spec import StudyError, choose
 from .storage import DATA_FILE, ENV_FILE, custom_layout, read_complete, read_env
 from .sweep import RunReport
@@ -99,8 +99,7 @@ def measured_quick(out: Path | str, study: str) -> bool:
     """Whether ``out``'s measurements were taken with ``--quick`` (a folder holds one
     profile only: ``RunSession`` refuses to mix them), so a summary states the settings used."""
     runs = read_env(Path(out), study)["runs"]  # the runs that kept rows (a killed one may not)
-    return any(isinstance(r, dict) and r.get("profile") == "quick"
-               and (r.get("cells_measured") or r.get("rows_kept")) for r in runs)
+    return any(kept_rows(r) and r.get("profile") == "quick" for r in runs)
 
 
 def load_csv(out: Path | str, study: str, ints: Sequence[str] = (),

@@ -30,7 +30,7 @@ from .storage import (
     write_json,
 )
 
-__all__ = ["KILLED", "RunSession", "now"]
+__all__ = ["KILLED", "RunSession", "kept_rows", "now"]
 
 #: The outcome of a run that died without recording one (found by a later run or summary).
 KILLED = "killed"
@@ -128,6 +128,12 @@ class RunSession:
         self.entry.update(finished=now(), outcome=outcome, cells_measured=cells_measured,
                           elapsed_s=round(elapsed_s, 3) if elapsed_s is not None else None)
         write_json(self.out / ENV_FILE, self.env_doc)
+
+
+def kept_rows(entry: Any) -> bool:
+    """Whether a run entry of ``env.json`` left rows in ``data.csv`` (measured cells, or the
+    rows a killed run kept)."""
+    return isinstance(entry, dict) and bool(entry.get("cells_measured") or entry.get("rows_kept"))
 
 
 def _close_killed(env_doc: dict[str, Any], rows: list[dict[str, str]]) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import analysis
 from .methods import is_headline
-from .session import KILLED
+from .session import KILLED, kept_rows
 from .spec import Study
 from .storage import ENV_FILE, read_json, run_alive, write_atomic
 
@@ -82,7 +82,7 @@ def _env_lines(out: Path) -> list[str]:
         return []
     # the machine and versions of the last run that measured something: a rerun of a
     # complete folder adds a run of 0 cells, which measured none of the rows
-    measuring = [r for r in runs if r.get("cells_measured") or r.get("rows_kept")] or runs
+    measuring = [r for r in runs if kept_rows(r)] or runs
     env = measuring[-1].get("environment", {})
     blas = env.get("blas") or {}
     git = env.get("git") or {}

@@ -378,6 +378,27 @@ def test_grad_of_constant_function_is_zero():
     assert dt.jvp(lambda x: 3.0, (1.0,), (1.0,))[1] == 0.0
 
 
+def _sq(t, y):
+    return dnp.sum(y ** 2) + 0.0 * len(t)
+
+
+@pytest.mark.parametrize("empty", [(), [], {}])
+def test_an_empty_container_has_an_empty_derivative_as_in_jax(empty):
+    y = np.array([1.0, 2.0])
+    jsq = lambda t, y: jnp.sum(y ** 2)  # noqa: E731
+    assert dt.grad(_sq)(empty, y) == jax.grad(jsq)(empty, y) == empty
+    value, g = dt.value_and_grad(_sq)(empty, y)
+    assert value == 5.0 and g == empty
+    both = dt.grad(_sq, argnums=(0, 1))(empty, y)
+    assert both[0] == empty
+    np.testing.assert_array_equal(both[1], 2 * y)
+    out, pull = dt.vjp(lambda t: np.float64(1.0) + 0.0 * len(t), empty)
+    assert out == 1.0 and pull(1.0) == (empty,) == jax.vjp(lambda t: jnp.float64(1.0), empty)[1](1.0)
+    assert dt.jvp(lambda t: 3.0, (empty,), (empty,)) == (3.0, 0.0)
+    with pytest.raises(TypeError, match="argument 0: nothing to differentiate"):
+        dt.jacfwd(lambda t: 1.0)(empty)  # a Jacobian of nothing: JAX refuses it too
+
+
 # ---------------------------------------------------------------- jacfwd / jacrev
 
 

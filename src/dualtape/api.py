@@ -168,7 +168,7 @@ class Recording:
 
     def __init__(self, f: Callable, args: tuple, argnums: tuple[int, ...], single: bool,
                  has_aux: bool = False, kwargs: dict | None = None) -> None:
-        leaves, td = dynamic(args, argnums, single)
+        leaves, td = dynamic(args, argnums, single, allow_empty=True)
         self.tape = tape = Tape(new_level())
         self.inputs = [tape.leaf(p) for p in leaves]
         self.in_leaves = leaves
@@ -282,7 +282,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     p_leaves, p_td = flatten(tuple(primals))
     t_leaves, t_td = flatten(tuple(tangents))
     t_leaves = _as_numpy(t_leaves)  # a JAX tangent gives a NumPy one back, as a JAX primal does
-    if not p_leaves:
+    if not p_leaves and any(p is None for p in primals):
         raise TypeError(f"primals: nothing to differentiate (got {tuple(primals)!r}); "
                         "pass floats or arrays")
     if p_td != t_td:

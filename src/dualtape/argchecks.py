@@ -148,13 +148,17 @@ def _is_float_leaf(x: Any) -> bool:
     return type(x) is float or (type(x) is np.ndarray and x.dtype.kind == "f")
 
 
-def dynamic(args: tuple, argnums: tuple[int, ...], single: bool) -> tuple[list, TreeDef]:
+def dynamic(args: tuple, argnums: tuple[int, ...], single: bool,
+            allow_empty: bool = False) -> tuple[list, TreeDef]:
+    """The differentiated arguments' leaves (checked) and structure; ``allow_empty``: an
+    empty container (not ``None``) has an empty derivative (JAX's grad, vjp, jvp)."""
     dyn = args[argnums[0]] if single else tuple([args[i] for i in argnums])
     if _is_float_leaf(dyn):
         return [dyn], LEAF  # one float leaf: nothing to check
     leaves, td = flatten(dyn)
     what = "argument {}".format
-    if not leaves:
+    if not leaves and (not allow_empty or any(args[i] is None for i in argnums)):
+        # an argument None is a mistake far likelier than JAX's empty pytree
         raise TypeError(f"{what(argnums[0] if single else argnums)}: nothing to differentiate "
                         f"(got {dyn!r}); pass floats or arrays")
     checked = []

@@ -91,7 +91,30 @@ def test_data_is_float_and_repr() -> None:
     assert v.grad == 0.0
     assert repr(v) == "Value(data=2.0, grad=0.0, label='x')"
     assert "tangent=1.0" in repr(Value(1.0, tangent=1.0))
-    assert float(Value(np.float32(1.5))) == 1.5
+    assert Value(np.float32(1.5)).data == 1.5
+
+
+def test_what_would_drop_the_derivative_is_refused() -> None:
+    x = Value(1.0)
+    with pytest.raises(TypeError, match=r"float\(Value\) would lose the derivative"):
+        math.exp(x)  # micrograd refuses it too
+    with pytest.raises(TypeError, match="got a Value"):
+        Value(x)
+
+
+def test_a_subclass_of_value_is_a_value_on_either_side() -> None:
+    class Named(Value):
+        __slots__ = ()
+
+    for build in (lambda a, b: a * b, lambda a, b: b * a, lambda a, b: a - b,
+                  lambda a, b: a ** b, lambda a, b: b / a):
+        a, b = Value(2.0), Named(3.0)
+        out = build(a, b)
+        out.backward()
+        pa, pb = Value(2.0), Value(3.0)
+        want = build(pa, pb)
+        want.backward()
+        assert (out.data, a.grad, b.grad) == (want.data, pa.grad, pb.grad)
 
 
 def test_bad_inputs_are_refused() -> None:

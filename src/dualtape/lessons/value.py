@@ -69,6 +69,9 @@ def _float(x: Any, what: str) -> float:
     if t is float:
         return x
     if t is not int:  # a Python int (x * 2) needs no check: one type test per operation
+        if isinstance(x, Value):  # a Value where a number is taken would be detached
+            raise TypeError(f"{what}: expected a real number, got a Value; read its .data "
+                            "for a constant")
         kind = getattr(getattr(x, "dtype", None), "kind", "f")  # NumPy's: complex, str, bool
         if isinstance(x, (bool, str, bytes, complex)) or kind not in "iuf" or not hasattr(
                 x, "__float__"):
@@ -100,8 +103,9 @@ def _binary(prim: Primitive, reflected: bool = False) -> Callable[[Value, Any], 
             pb = other
             a = self.data
             b = other.data
-        elif type(other) is Value:
-            pa, pb, a, b = other, self, other.data, self.data
+        elif isinstance(other, Value):  # reflected, or a subclass of Value
+            pa, pb = (other, self) if reflected else (self, other)
+            a, b = pa.data, pb.data
         elif reflected:
             pa, pb, a, b = None, self, _float(other, what), self.data
         else:
@@ -224,7 +228,7 @@ class Value:
     _pow_value = _binary(_POW)
 
     def __pow__(self, other: Any) -> Value:
-        if type(other) is Value:
+        if isinstance(other, Value):
             return self._pow_value(other)
         if isinstance(other, (bool, np.bool_)) or not isinstance(other, (int, float, np.number)):
             raise TypeError(f"Value ** {type(other).__name__}: the exponent must be a "
@@ -399,7 +403,9 @@ class Value:
         return self._prim is None
 
     def __float__(self) -> float:
-        return self.data
+        # float(v) (and so math.exp(v)) would drop the derivative without a word
+        raise TypeError("float(Value) would lose the derivative: read .data for the number, "
+                        "or use the Value's methods (v.exp(), v.tanh(), v ** 0.5)")
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""

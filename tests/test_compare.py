@@ -293,10 +293,12 @@ def test_cli_input_file_and_out(user, capsys):
     (["user_fn.py:model", "--seed", "-1"], "--seed: expected an integer >= 0, got -1"),
     (["user_fn.py:model", "--n", "1000000000000"], "--n: expected a positive integer up to"),
     (["user_fn.py:model", "--input", "empty.npy"], "--input: empty.npy is empty"),
+    (["user_fn.py:model", "--input", "text.npy"], "--input: text.npy is not a .npy file"),
 ])
 def test_cli_bad_inputs_exit_2_with_one_line(user, capsys, argv, message):
     np.save(user / "ints.npy", np.arange(12))
     np.save(user / "empty.npy", np.zeros(0))
+    (user / "text.npy").write_text("1.0 2.0 3.0\n")
     status = main(["compare", *argv, "--no-progress"])
     err = capsys.readouterr().err
     assert status == 2
@@ -347,7 +349,7 @@ def test_methods_beyond_the_budget_are_left_out(small_budget):
     # as at n = 100,000 with the real budget: fwd_vector pushed a 100,000 x 100,000 tangent
     c = dt.compare(lambda x: dnp.sum(dnp.sin(x)), np.linspace(0.0, 1.0, 50), repeats=1)
     names = {r["method"] for r in c.rows}
-    assert names == {"rev_chunk1", "rev_vector", "jax_jacrev", "jax_jacrev_jit"}
+    assert names == {"rev_vector", "jax_jacrev", "jax_jacrev_jit"}  # one output: no chunk 1
     assert any(n.startswith("fwd_vector left out: with n = 50 and m = 1") for n in c.notes)
     assert all(r["status"] == "ok" for r in c.rows)
     assert c.checked.startswith("checked against JAX's jacrev")
@@ -370,7 +372,7 @@ def test_cli_an_n_whose_jacobian_cannot_be_held_is_one_line(user, capsys):
                    "--no-progress"])
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1
-    assert "the Jacobian would have 400,000,000 entries" in err
+    assert "--n: the Jacobian would have 400,000,000 entries" in err
 
 
 def test_an_integer_or_boolean_output_has_nothing_to_compare(user, capsys):
@@ -402,3 +404,31 @@ def test_cli_user_code_calling_sys_exit_is_an_error_not_a_silent_exit(user, caps
     assert "could not be loaded: it called sys.exit(3)" in capsys.readouterr().err
     assert main(["compare", "exits_in_f.py:f", "--n", "3", "--no-progress"]) == 2
     assert "f failed on the input: it called sys.exit(4)" in capsys.readouterr().err
+
+
+def _row(method, mode, time_s, flops):
+    return dict(method=method, label=method, mode=mode, chunk=None, engine="dualtape", jit=False,
+                status="ok", note="", max_rel_error=0.0, time_s=time_s,
+                relative_time=time_s / 1e-5, flops=flops)
+
+
+@pytest.mark.parametrize("fwd_s, says", [
+    (2e-5, "reverse mode needs 1 cotangent where forward mode needs 3 tangents, yet forward mode "
+           "measured faster"),
+    (5e-5, "reverse mode needs 1 cotangent where forward mode needs 3 tangents; rev_vector does "
+           "20 FLOPs against 40 for fwd_vector."),
+])
+def test_the_reason_given_agrees_with_the_method_recommended(fwd_s, says):
+    from dualtape.comparison.result import Comparison
+
+    c = Comparison(rows=[_row("fwd_vector", "fwd", fwd_s, 40), _row("rev_vector", "rev", 4e-5, 20)],
+                   n=3, m=1, order=1, eval_time_s=1e-5)
+    assert says in c.recommendation
+
+
+def test_one_output_has_no_chunk_beside_vector_mode_and_a_nan_output_is_noted():
+    c = dt.compare(lambda x: dnp.sum(dnp.log(x)), np.array([-1.0, 2.0, 3.0]), repeats=1)
+    names = {r["method"] for r in c.rows}
+    assert "rev_vector" in names and "rev_chunk1" not in names and "fwd_chunk1" in names
+    assert "rev_chunk1 left out: with 1 output it is vector mode" in c.notes
+    assert any("output has NaN or infinite entries" in n for n in c.notes)

@@ -105,6 +105,11 @@ def make_input(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         path = Path(args.input)
         if not path.is_file():
             raise CompareError(f"--input: {args.input}: no such file")
+        with path.open("rb") as head:
+            magic = head.read(6)
+        if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):  # neither .npy nor .npz
+            raise CompareError(f"--input: {args.input} is not a .npy file (it lacks NumPy's "
+                               "header); save the input with np.save")
         try:
             x = np.load(path, allow_pickle=False)
         except Exception as exc:  # noqa: BLE001
@@ -165,6 +170,9 @@ def _compare(dt: Any, fun: Any, x: np.ndarray, name: str, source: str, made: dic
         c = dt.compare(fun, x, order=args.order, repeats=args.repeats,
                        progress=not args.no_progress)
     except (TypeError, ValueError, NotImplementedError) as exc:
+        said = str(exc)
+        if said.startswith("args: "):  # dt.compare's argument is the CLI's input
+            raise CompareError(f"{'--input' if args.input else '--n'}: {said[6:]}") from None
         raise CompareError(f"{name} cannot be differentiated on this input: {short_error(exc)}") \
             from None
     print(c)

@@ -60,6 +60,8 @@ def _chunk_label(mode: str, chunk: int | None, dim: int) -> str:
     what = "tangent" if mode == "fwd" else "cotangent"
     engine = "forward" if mode == "fwd" else "reverse"
     if chunk is None:
+        if dim == 1:
+            return f"{engine}, one {what} in one pass"
         return f"{engine}, vector mode (all {dim} {what}s in one pass)"
     if chunk == 1:
         return f"{engine}, one {what} per pass ({dim} passes)"
@@ -69,14 +71,15 @@ def _chunk_label(mode: str, chunk: int | None, dim: int) -> str:
 def first_order(n: int, m: int, chunks: Sequence[int] = CHUNKS) -> tuple[list[Method], list[str]]:
     """dualtape's forward and reverse modes at chunk 1, a few chunks and vector mode.
 
-    Returns the methods and notes on those left out as duplicates of vector mode.
+    Returns the methods and notes on those left out as duplicates of vector mode (every
+    chunk, 1 included, where there is one direction).
     """
     methods, notes = [], []
     for mode, dim in (("fwd", n), ("rev", m)):
         for chunk in (1, *chunks, None):
-            if chunk is not None and chunk > 1 and chunk >= dim:
-                notes.append(f"{mode}_chunk{chunk} left out: with {dim} "
-                             f"{'inputs' if mode == 'fwd' else 'outputs'} it is vector mode")
+            if chunk is not None and (chunk > 1 or dim == 1) and chunk >= dim:
+                what = ("input" if mode == "fwd" else "output") + ("s" if dim != 1 else "")
+                notes.append(f"{mode}_chunk{chunk} left out: with {dim} {what} it is vector mode")
                 continue
             name = f"{mode}_vector" if chunk is None else f"{mode}_chunk{chunk}"
             methods.append(Method(name, _chunk_label(mode, chunk, dim), mode, "dualtape", chunk))

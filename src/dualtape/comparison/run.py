@@ -186,6 +186,9 @@ def compare(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0, order: 
                             "no derivative: there is nothing to compare (return floats)")
     m = n_outputs(out)
     notes: list[str] = []
+    if not all(np.all(np.isfinite(leaf)) for leaf in flatten(out)[0]):
+        notes.append("the function's output has NaN or infinite entries at this input: its "
+                     "derivative there may mean nothing (log of a negative number?)")
     if order == 1:
         candidates, dropped = first_order(n, m)
         notes += dropped

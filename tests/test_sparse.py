@@ -509,3 +509,51 @@ def test_a_pattern_found_by_reading_values_is_not_reused_at_other_values():
             plan = sparse._last
             sparse(np.linspace(1.0, -1.0, 8))
             assert sparse._last is plan and not plan.local
+
+
+def _branchy(x):
+    return dnp.sum(x[0] * x[1:] ** 2) if x[0] > 0 else dnp.sum(x ** 3)
+
+
+def _loop(x):
+    while dnp.sum(x ** 2) < 10.0:
+        x = x * 2.0
+    return x
+
+
+@pytest.mark.parametrize("fun, points, hessian", [
+    (lambda x: x * max(x[0], x[1]), ([2.0, 1.0, 3.0], [1.0, 2.0, 3.0]), False),
+    (lambda x: dnp.diag((x > 0).astype(float)) @ dnp.sin(x), ([1.0, -1, 1], [-1.0, 1, -1]), False),
+    (lambda x: dnp.cumsum(x) * dnp.all(x > 0), ([1.0, 2, 3], [-1.0, 2, 3]), False),
+    (_loop, ([1.0, 1.0], [3.0, 3.0]), False),
+    (_branchy, ([1.0, 2, 3], [-1.0, 2, 3]), True),
+], ids=["python_max", "mask_in_a_product", "all_of_a_test", "while_loop", "if_branch"])
+def test_a_branch_or_product_on_a_comparison_is_not_reused_at_other_values(fun, points, hessian):
+    # was: comparisons returned plain arrays, so `if x[0] > 0`, Python's max and a mask's
+    # zeros read by matmul left the pattern global: reused where the other branch runs
+    sparse, dense = (dt.sparse_hessian, dt.hessian) if hessian else (dt.sparse_jacobian, dt.jacfwd)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dt.DensePatternWarning)
+        jac = sparse(fun)
+        for x in points:
+            x = np.array(x)
+            np.testing.assert_allclose(jac(x).toarray(), dense(fun)(x), rtol=1e-14)
+
+
+def test_a_given_pattern_keeps_the_zeros_it_stores():
+    # scipy's convention: stored entries are the structure, zero or not (a Jacobian that
+    # vanishes at one point stores zeros; they were dropped, giving zeros everywhere after)
+    f = lambda x: x[:-1] * x[1:] + x[:-1] ** 2  # noqa: E731
+    at_zero = dt.sparse_jacobian(f)(np.zeros(5))
+    assert at_zero.nnz == 8 and not at_zero.toarray().any()
+    x = np.arange(1.0, 6.0)
+    np.testing.assert_array_equal(dt.sparse_jacobian(f, sparsity=at_zero)(x).toarray(),
+                                  dt.jacfwd(f)(x))
+    assert dt.color_jacobian(at_zero).n_colors == 2
+
+
+@pytest.mark.parametrize("mode", ["auto", "fwd", "rev"])
+def test_empty_inputs_and_outputs_give_empty_jacobians(mode):
+    assert dt.sparse_jacobian(lambda x: x[:0], mode=mode)(np.ones(3)).shape == (0, 3)
+    assert dt.sparse_jacobian(lambda x: dnp.sum(x) * 2, mode=mode)(np.zeros(0)).shape == (1, 0)
+    assert dt.sparse_hessian(lambda x: dnp.sum(x ** 2))(np.zeros(0)).shape == (0, 0)

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import numpy as dnp
 from . import ops
-from .dispatch import method2, read_values
+from .dispatch import held, method2, read_values
 
 __all__ = ["ArrayOps", "numpy_namesakes"]
 
@@ -133,24 +133,24 @@ class ArrayOps:
         for i in range(len(self)):
             yield self[i]
 
-    # comparisons are not differentiable: they compare the concrete values
+    # comparisons are not differentiable: they compare the concrete values (held: see dispatch)
     def __lt__(self, other: Any) -> Any:
-        return dnp.concrete(self) < dnp.concrete(other)
+        return held(dnp.concrete(self) < dnp.concrete(other), (self, other))
 
     def __le__(self, other: Any) -> Any:
-        return dnp.concrete(self) <= dnp.concrete(other)
+        return held(dnp.concrete(self) <= dnp.concrete(other), (self, other))
 
     def __gt__(self, other: Any) -> Any:
-        return dnp.concrete(self) > dnp.concrete(other)
+        return held(dnp.concrete(self) > dnp.concrete(other), (self, other))
 
     def __ge__(self, other: Any) -> Any:
-        return dnp.concrete(self) >= dnp.concrete(other)
+        return held(dnp.concrete(self) >= dnp.concrete(other), (self, other))
 
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        return dnp.concrete(self) == dnp.concrete(other)
+        return held(dnp.concrete(self) == dnp.concrete(other), (self, other))
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        return dnp.concrete(self) != dnp.concrete(other)
+        return held(dnp.concrete(self) != dnp.concrete(other), (self, other))
 
     # conversions of the concrete value
     def __float__(self) -> float:

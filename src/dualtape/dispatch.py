@@ -86,6 +86,9 @@ class Tracer:
     #: (``bool()``, ``int()``, an index from ``argmax``): an engine that must know (the
     #: sparsity tracer) sets a method.
     on_read: Any = None
+    #: ``hold(value)``: how the engine carries a value computed from its tracer's values with
+    #: no derivative (a comparison, a mask; see :func:`held`); ``None``: as a plain value.
+    hold: Any = None
 
     def process(self, prim: Any, args: tuple, params: Any) -> Any:
         """Apply ``prim`` to ``args``, of which ``self`` is the highest-level tracer."""
@@ -121,6 +124,30 @@ def read_values(x: Any) -> Any:
             x.on_read()
         x = x.value  # type: ignore[attr-defined]
     return x
+
+
+#: How many traces are running whose engine sets ``Tracer.hold`` (sparsity detection): at 0
+#: a comparison does not look for one.
+holding = 0
+
+
+def held(value: Any, args: tuple) -> Any:
+    """``value``, computed with no derivative from the concrete values of ``args``, handed to
+    the first tracer among them (or under them) whose engine follows such values
+    (``Tracer.hold``): a branch on it, or an index made from it, is then seen."""
+    if not holding:
+        return value
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            a = held(value, a)
+            if a is not value:
+                return a
+            continue
+        while type(a) not in PLAIN_TYPES and isinstance(a, Tracer):
+            if a.hold is not None:
+                return a.hold(value)
+            a = a.value  # type: ignore[attr-defined]
+    return value
 
 
 def unwrap(level: int, args: tuple) -> tuple[tuple, list]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dispatch import held
 from ._common import concrete, has_jax, read_values
 
 NAMES = (
@@ -28,16 +29,23 @@ STEERING = frozenset({"argmax", "argmin", "argpartition", "argsort", "argwhere",
                       "flatnonzero", "count_nonzero", "searchsorted", "unique", "digitize"})
 
 
+#: The functions whose answers do not depend on the values (shapes and dtypes only).
+VALUE_FREE = frozenset({"zeros_like", "ones_like", "empty_like", "result_type", "isscalar",
+                        "iscomplexobj"})
+
+
 def _constant(name: str) -> Any:
     npfn = getattr(np, name)
     read = read_values if name in STEERING else concrete
+    hold = name not in STEERING and name not in VALUE_FREE  # a mask or a test of the values
 
     def f(*args: Any, **kwargs: Any) -> Any:
         if has_jax(args) or has_jax(tuple(kwargs.values())):
             import jax.numpy as jnp
 
             return getattr(jnp, name)(*args, **kwargs)
-        return npfn(*read(args), **{k: read(v) for k, v in kwargs.items()})
+        out = npfn(*read(args), **{k: read(v) for k, v in kwargs.items()})
+        return held(out, (*args, *kwargs.values())) if hold else out
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"``numpy.{name}`` of the concrete values (no derivative)."

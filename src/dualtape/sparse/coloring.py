@@ -60,9 +60,13 @@ class Coloring:
 
 
 def as_pattern(pattern: Any, what: str = "pattern") -> sp.csr_array:
-    """A 2-D scipy sparse matrix or array, or a dense array, as a boolean CSR array."""
+    """A 2-D scipy sparse matrix or array, or a dense array, as a boolean CSR array.
+
+    Every entry a sparse matrix stores is in the pattern, zero or not (a Jacobian that
+    vanishes at one point stores its zeros); in a dense array, the nonzeros are."""
     if sp.issparse(pattern):
-        p = sp.csr_array(pattern)
+        p = sp.csr_array(pattern, copy=True)
+        p.data = np.ones(len(p.data), dtype=bool)  # scipy's convention: a stored 0 is structure
     elif isinstance(pattern, np.ndarray):
         if pattern.dtype.kind not in "biufc":
             raise TypeError(f"{what}: expected a boolean or numeric array, got dtype "

@@ -132,7 +132,8 @@ def _join(blocks: Sequence[Any], k: int) -> np.ndarray:
     arrays = [np.asarray(b) for b in blocks]
     floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
     dtype = np.result_type(*floats) if floats else np.float64
-    return np.concatenate([a.astype(dtype, copy=False).reshape(k, -1) for a in arrays], axis=1)
+    return np.concatenate([a.astype(dtype, copy=False).reshape(k, a.size // k if k else 0)
+                           for a in arrays], axis=1)
 
 
 def _identity(size: int, mode: str) -> Coloring:

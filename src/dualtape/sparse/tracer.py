@@ -25,6 +25,7 @@ from typing import Any
 
 import scipy.sparse as sp
 
+from .. import dispatch
 from ..api import grad, new_level
 from ..argchecks import check_callable
 from ..argchecks import dynamic as _dynamic
@@ -59,6 +60,12 @@ class SparsityTracer(ArrayOps, Tracer):
     def on_read(self) -> None:
         """The value steers the computation (``dispatch.read_values``)."""
         _read_values.add(self.level)
+
+    def hold(self, value: Any) -> SparsityTracer:
+        """A value computed from this one with no derivative (a comparison, a mask), held
+        with no dependencies: a branch on it or an index made from it then marks the
+        pattern local (``on_read``), and a product with it does not read its zeros."""
+        return SparsityTracer(value, empty(size_of(value), self.deps.shape[1]), self.level)
 
     def __repr__(self) -> str:
         return (f"SparsityTracer(shape={shape_of(self.value)}, "
@@ -120,9 +127,11 @@ def detect(fun: Callable, args: tuple, argnums: int | Sequence[int]) -> tuple[sp
         deps = sp.eye_array(size, n, k=off, dtype=bool, format="csr")
         tracers.append(SparsityTracer(x, deps, level))
         off += size
+    dispatch.holding += 1
     try:
         out = fun(*_substitute(args, nums, single, td, tracers))
     finally:
+        dispatch.holding -= 1
         local = level in _read_values
         _read_values.discard(level)
     out_leaves, _ = flatten(out)

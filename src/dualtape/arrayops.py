@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from . import dispatch, ops
 from . import numpy as dnp
-from . import ops
 from .dispatch import held, method2, read_values
 
 __all__ = ["ArrayOps", "numpy_namesakes"]
@@ -135,22 +135,28 @@ class ArrayOps:
 
     # comparisons are not differentiable: they compare the concrete values (held: see dispatch)
     def __lt__(self, other: Any) -> Any:
-        return held(dnp.concrete(self) < dnp.concrete(other), (self, other))
+        out = dnp.concrete(self) < dnp.concrete(other)
+        return held(out, (self, other)) if dispatch.holding else out
 
     def __le__(self, other: Any) -> Any:
-        return held(dnp.concrete(self) <= dnp.concrete(other), (self, other))
+        out = dnp.concrete(self) <= dnp.concrete(other)
+        return held(out, (self, other)) if dispatch.holding else out
 
     def __gt__(self, other: Any) -> Any:
-        return held(dnp.concrete(self) > dnp.concrete(other), (self, other))
+        out = dnp.concrete(self) > dnp.concrete(other)
+        return held(out, (self, other)) if dispatch.holding else out
 
     def __ge__(self, other: Any) -> Any:
-        return held(dnp.concrete(self) >= dnp.concrete(other), (self, other))
+        out = dnp.concrete(self) >= dnp.concrete(other)
+        return held(out, (self, other)) if dispatch.holding else out
 
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        return held(dnp.concrete(self) == dnp.concrete(other), (self, other))
+        out = dnp.concrete(self) == dnp.concrete(other)
+        return held(out, (self, other)) if dispatch.holding else out
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        return held(dnp.concrete(self) != dnp.concrete(other), (self, other))
+        out = dnp.concrete(self) != dnp.concrete(other)
+        return held(out, (self, other)) if dispatch.holding else out
 
     # conversions of the concrete value
     def __float__(self) -> float:

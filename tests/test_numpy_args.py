@@ -70,6 +70,15 @@ CASES = {
                                  None),
     "average float32 axis returned": (lambda lib: lib.average(I.astype(np.float32), 0,
                                                               returned=True), None),
+    # NumPy's positional order (order after shape; dtype before out and keepdims)
+    "reshape order by position": (lambda lib: lib.reshape(A, (4, 6), "F"), None),
+    "ravel order": (lambda lib: lib.ravel(A, "F"), None),
+    "sum dtype by position": (lambda lib: lib.sum(A, 0, np.float32), None),
+    "mean dtype by position": (lambda lib: lib.mean(A, 1, np.float32), None),
+    "prod keepdims by position": (lambda lib: lib.prod(A, 2, None, None, True), None),
+    "max keepdims by position": (lambda lib: lib.max(A, 2, None, True), None),
+    "unique with everything": (lambda lib: lib.unique(np.array([3.0, 1, 2, 1]), True, True,
+                                                      True), None),
 }
 
 
@@ -112,6 +121,10 @@ def test_complex_input_is_refused_naming_it(arg):
     lambda lib, x: lib.broadcast_to(x[0, 0], (np.int64(3), 4)),
     lambda lib, x: lib.hstack([x[0, 0, 0], x[1, 2, 3] * 2.0]),
     lambda lib, x: lib.linalg.norm(x[0], 1),
+    lambda lib, x: lib.reshape(x, (4, 6), "F"),
+    lambda lib, x: lib.ravel(x, "F"),
+    lambda lib, x: lib.sum(x, 0, np.float64),
+    lambda lib, x: lib.mean(x, 1, np.float64, None, True),
 ])
 def test_derivatives_match_jax_in_both_modes(call):
     w = np.cos(np.arange(np.size(call(np, A))) + 1.0).reshape(np.shape(call(np, A)))
@@ -120,3 +133,19 @@ def test_derivatives_match_jax_in_both_modes(call):
     np.testing.assert_allclose(dt.grad(f)(A), ref, rtol=1e-12)
     v = np.sin(np.arange(A.size) + 0.5).reshape(A.shape)
     assert float(dt.jvp(f, (A,), (v,))[1]) == pytest.approx(float(np.sum(ref * v)), rel=1e-10)
+
+
+def test_unique_differentiates_each_value_at_its_first_occurrence():
+    # was a passthrough: its values came back constant, a zero gradient
+    v = np.array([3.0, 1.0, 2.0, 1.0])
+    want = jax.grad(lambda v: jnp.sum(jnp.unique(v, size=3) ** 2))(v)
+    for f in (lambda v: dnp.sum(dnp.unique(v) ** 2), lambda v: dnp.sum(np.unique(v) ** 2)):
+        np.testing.assert_array_equal(dt.grad(f)(v), want)
+        np.testing.assert_array_equal(dt.jacfwd(f)(v), want)
+    values, counts = dt.jvp(lambda v: dnp.unique(v, return_counts=True), (v,), (np.ones(4),))[0]
+    np.testing.assert_array_equal(counts, [2, 1, 1])
+
+
+def test_a_complex_cast_of_a_traced_value_is_refused():
+    with pytest.raises(NotImplementedError, match="astype: complex dtypes are not supported"):
+        dt.grad(lambda v: dnp.sum(dnp.abs(v.astype(complex))))(np.ones(2))

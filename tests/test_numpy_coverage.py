@@ -96,6 +96,8 @@ ROWS: list[Row] = [
     R("fmax", lambda f, x, y: f(x, y + np.array([[0.0, np.nan]])), ((3, 1), (1, 2))),
     R("fmin", lambda f, x, y: f(x + np.array([[np.nan], [0.0], [0.0]]), y), ((3, 1), (1, 2))),
     R("where", lambda f, x, y: f(MASK, x, y), ((3, 2), (2,))),
+    R("copysign", shapes=((3, 1), (1, 2)), domain=("away", "away")),
+    R("float_power", shapes=((3, 1), (1, 2)), domain=("pos", "real")),
     # reductions and scans
     *[R(n, lambda f, x: f(x, axis=0)) for n in "sum prod max min amax amin mean".split()],
     R("var", lambda f, x: f(x, axis=1, ddof=1), ((2, 3, 2),)),
@@ -109,6 +111,8 @@ ROWS: list[Row] = [
     R("cumprod", lambda f, x: f(x), ((5,),), "zeros", label="zeros"),
     R("nansum", lambda f, x: f(x + np.array([0.0, np.nan]), axis=0)),
     R("nanmean", lambda f, x: f(x + np.array([[0.0, np.nan], [0.0, 0.0], [0.0, 0.0]]), axis=0)),
+    *[R(n, lambda f, x: f(x + np.array([[0.0, np.nan], [0.0, 0.0], [np.nan, 0.0]]), axis=0))
+      for n in ("nanmax", "nanmin")],
     R("diff", lambda f, x: f(x, axis=0)),
     R("diff", lambda f, x: f(x, n=2, prepend=1.0, append=x[:, :1]), ((2, 4),), label="n2"),
     R("gradient", lambda f, x: f(x, 0.5, axis=1), ((2, 5),)),
@@ -175,6 +179,10 @@ ROWS: list[Row] = [
     R("append", lambda f, x, y: f(x, y, axis=0), ((3, 2), (1, 2)), label="axis"),
     R("select", lambda f, x, y: f([MASK, ~MASK], [x, y], 0.5), ((3, 2), (2,))),
     R("take", lambda f, x: f(x, np.array([2, 0]), axis=0)),
+    R("take", lambda f, x: f(x, np.array([7, -1]), mode="wrap"), label="wrap"),
+    R("meshgrid", lambda f, x, y: f(x, y)[0] * f(x, y)[1] ** 2, ((3,), (2,))),
+    R("meshgrid", lambda f, x, y: f(x, y, indexing="ij")[1], ((3,), (2,)), label="ij"),
+    R("broadcast_arrays", lambda f, x, y: f(x, y)[0] * f(x, y)[1], ((3, 1), (1, 2))),
     R("copy", lambda f, x: f(x) * x, ((3, 2),)),
     # products
     R("matmul", shapes=((3, 2), (2, 4))),

@@ -362,7 +362,13 @@ def test_iteration_over_traced_vector():
 
 METHODS = {
     "sum_axis": lambda a: a.sum(axis=0),
-    "sum_keepdims": (lambda a: a.sum(1, True), lambda a: a.sum(axis=1, keepdims=True)),
+    "sum_keepdims": lambda a: a.sum(1, None, None, True),  # NumPy's order: axis, dtype, out
+    "sum_dtype": lambda a: a.sum(0, np.float64),
+    "mean_dtype": lambda a: a.mean(1, np.float64),
+    "max_keepdims": lambda a: a.max(1, None, True),
+    "var_ddof": lambda a: a.var(0, None, None, 1),
+    "ravel_F": lambda a: a.ravel("F"),
+    "reshape_F": lambda a: a.reshape((6, 2), order="F"),
     "mean": lambda a: a.mean() * a,
     "prod": lambda a: a.prod(axis=1),
     "max_axis": lambda a: a.max(axis=1),
@@ -512,3 +518,11 @@ def test_matrix_transpose_real_imag_any_all_on_traced_values(mode):
     ref = jax.grad(lambda a: f(a, jnp))(x)
     np.testing.assert_allclose(got, ref)
     assert flags[0] == (True, (3, 4), False)
+
+
+@pytest.mark.parametrize("index", [None, (), Ellipsis, (Ellipsis, None), (None, None)])
+def test_indexing_a_traced_python_float_as_numpy_indexes_a_0d_array(index):
+    # was: TypeError 'float' object is not subscriptable (np.float64 and 0-d arrays worked)
+    f = lambda s: dnp.sum(s[index] * 3.0)  # noqa: E731
+    assert dt.grad(f)(1.5) == dt.jvp(f, (1.5,), (1.0,))[1] == dt.jacfwd(f)(1.5) == 3.0
+    assert np.shape(dt.jvp(lambda s: s[index], (1.5,), (1.0,))[0]) == np.shape(np.float64(1.5)[index])

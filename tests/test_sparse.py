@@ -527,7 +527,12 @@ def _loop(x):
     (lambda x: dnp.cumsum(x) * dnp.all(x > 0), ([1.0, 2, 3], [-1.0, 2, 3]), False),
     (_loop, ([1.0, 1.0], [3.0, 3.0]), False),
     (_branchy, ([1.0, 2, 3], [-1.0, 2, 3]), True),
-], ids=["python_max", "mask_in_a_product", "all_of_a_test", "while_loop", "if_branch"])
+    (lambda x: x[dnp.floor(x).astype(int) % 4] * x, ([0.5, 1.5, 2.5, 3.5], [3.5, 2.5, 1.5, 0.5]),
+     False),
+    (lambda x: dnp.take(x, dnp.floor(x).astype(int) % 4) * x, ([0.5, 1.5, 2.5, 3.5],
+                                                                [3.5, 2.5, 1.5, 0.5]), False),
+], ids=["python_max", "mask_in_a_product", "all_of_a_test", "while_loop", "if_branch",
+        "index_from_floor", "take_from_floor"])
 def test_a_branch_or_product_on_a_comparison_is_not_reused_at_other_values(fun, points, hessian):
     # was: comparisons returned plain arrays, so `if x[0] > 0`, Python's max and a mask's
     # zeros read by matmul left the pattern global: reused where the other branch runs

@@ -218,20 +218,26 @@ class ArrayOps:
         return dnp.all(self, axis=axis, keepdims=keepdims)
 
     # array methods
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return dnp.sum(self, axis, keepdims)
+    # NumPy's positional order: x.sum(axis, dtype, out, keepdims, initial, where)
+    def sum(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+            initial: Any = None, where: Any = None) -> Any:
+        return dnp.sum(self, axis, dtype, out, keepdims, initial, where)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return dnp.mean(self, axis, keepdims)
+    def mean(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+             *, where: Any = None) -> Any:
+        return dnp.mean(self, axis, dtype, out, keepdims, where=where)
 
-    def prod(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return dnp.prod(self, axis, keepdims)
+    def prod(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+             initial: Any = None, where: Any = None) -> Any:
+        return dnp.prod(self, axis, dtype, out, keepdims, initial, where)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return dnp.max(self, axis, keepdims)
+    def max(self, axis: Any = None, out: Any = None, keepdims: bool = False,
+            initial: Any = None, where: Any = None) -> Any:
+        return dnp.max(self, axis, out, keepdims, initial, where)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return dnp.min(self, axis, keepdims)
+    def min(self, axis: Any = None, out: Any = None, keepdims: bool = False,
+            initial: Any = None, where: Any = None) -> Any:
+        return dnp.min(self, axis, out, keepdims, initial, where)
 
     def reshape(self, *shape: Any, order: str = "C") -> Any:
         return dnp.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
@@ -239,8 +245,8 @@ class ArrayOps:
     def transpose(self, *axes: Any) -> Any:
         return dnp.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
 
-    def ravel(self) -> Any:
-        return dnp.ravel(self)
+    def ravel(self, order: str = "C") -> Any:
+        return dnp.ravel(self, order)
 
     flatten = ravel
 
@@ -257,11 +263,13 @@ class ArrayOps:
         return dnp.clip(self, a_min, a_max)
 
     # npcov: more array methods
-    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
-        return dnp.var(self, axis, ddof=ddof, keepdims=keepdims)
+    def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+            keepdims: bool = False) -> Any:
+        return dnp.var(self, axis, dtype, out, ddof, keepdims)
 
-    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
-        return dnp.std(self, axis, ddof=ddof, keepdims=keepdims)
+    def std(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+            keepdims: bool = False) -> Any:
+        return dnp.std(self, axis, dtype, out, ddof, keepdims)
 
     def cumprod(self, axis: int | None = None) -> Any:
         return dnp.cumprod(self, axis)

@@ -36,6 +36,7 @@ from numpy import (  # noqa: F401  (re-exported)
 
 from . import ops as _ops
 from .dispatch import concrete  # dnp.concrete, public
+from .dispatch import read_values as _read_values
 from .npext.axes import axis_list as _axis_list
 from .npext.axes import axis_tuple as _axis_tuple
 from .npext.axes import one_axis as _one_axis
@@ -96,8 +97,14 @@ def where(condition: ArrayLike, x: ArrayLike = _ABSENT, y: ArrayLike = _ABSENT) 
     return _ops.where(concrete(condition), x, y)
 
 
-def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
-    """Limit ``a`` to ``[a_min, a_max]``; the slope is 1/2 at a bound, as in JAX."""
+def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None, *,
+         min: ArrayLike = None, max: ArrayLike = None) -> Any:  # noqa: A002
+    """Limit ``a`` to ``[a_min, a_max]`` (or NumPy 2.1's ``min=``, ``max=``); the slope is 1/2
+    at a bound, as in JAX."""
+    if min is not None or max is not None:
+        if a_min is not None or a_max is not None:
+            raise TypeError("clip: pass the bounds as a_min/a_max or as min/max, not both")
+        a_min, a_max = min, max
     if a_min is None and a_max is None:
         raise ValueError("clip: at least one of a_min and a_max must be given")
     if isinstance(a_min, Tracer) or isinstance(a_max, Tracer):
@@ -110,31 +117,31 @@ def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
 # ---------------------------------------------------------------- reductions
 
 
-def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any = None,  # noqa: A001
-        out: Any = None, initial: Any = None, where: Any = None) -> Any:
+def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,  # noqa: A001
+        keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
     """Sum over ``axis`` (all axes by default); ``dtype``, ``initial`` and ``where`` as NumPy's."""
     if dtype is not None or out is not None or initial is not None or where is not None:
         return with_keywords("sum", a, axis, keepdims, dtype, out, initial, where)
     return _ops.sum_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
-def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any = None,
-         out: Any = None, where: Any = None) -> Any:
+def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
+         keepdims: bool = False, *, where: Any = None) -> Any:
     """Mean over ``axis``; ``dtype`` and ``where`` (the mean of the selected entries) as NumPy's."""
     if dtype is not None or out is not None or where is not None:
         return with_keywords("mean", a, axis, keepdims, dtype, out, None, where)
     return _ops.mean(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
-def prod(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dtype: Any = None,
-         out: Any = None, initial: Any = None, where: Any = None) -> Any:
+def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
+         keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
     """Product over ``axis``; its derivative is exact when the input holds zeros."""
     if dtype is not None or out is not None or initial is not None or where is not None:
         return with_keywords("prod", a, axis, keepdims, dtype, out, initial, where)
     return _ops.prod(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
-def max(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, out: Any = None,  # noqa: A001
+def max(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,  # noqa: A001
         initial: Any = None, where: Any = None) -> Any:
     """Maximum over ``axis``; tied maxima share the derivative equally (as in JAX).
     ``initial`` and ``where`` as NumPy's (``where`` needs ``initial``)."""
@@ -143,7 +150,7 @@ def max(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, out: Any = No
     return _ops.max_(a, axis=_axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
 
 
-def min(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, out: Any = None,  # noqa: A001
+def min(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,  # noqa: A001
         initial: Any = None, where: Any = None) -> Any:
     """Minimum over ``axis``; tied minima share the derivative equally.
     ``initial`` and ``where`` as NumPy's (``where`` needs ``initial``)."""
@@ -171,8 +178,13 @@ def log_softmax(x: ArrayLike, axis: Any = -1) -> Any:
     return _ops.log_softmax(x, axis=_axis_tuple(x, axis))
 
 
-def cumsum(a: ArrayLike, axis: int | None = None) -> Any:
-    """Cumulative sum along ``axis`` (over the flattened array if None)."""
+def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Cumulative sum along ``axis`` (over the flattened array if None), in ``dtype``."""
+    if out is not None:
+        raise TypeError("cumsum: out= is not supported (a traced value cannot be written "
+                        "into an array); use the returned value")
+    if dtype is not None:
+        a = astype(a, dtype)
     if axis is None:
         return _ops.cumsum(reshape(a, (-1,)), axis=-1)
     return _ops.cumsum(a, axis=_one_axis(a, axis))
@@ -249,7 +261,8 @@ def vdot(a: ArrayLike, b: ArrayLike) -> Any:
 # ---------------------------------------------------------------- shapes
 
 
-def reshape(a: ArrayLike, shape: Any = None, newshape: Any = None, order: str = "C") -> Any:  # noqa: A002
+def reshape(a: ArrayLike, shape: Any = None, order: str = "C", *,  # noqa: A002
+            newshape: Any = None) -> Any:
     """Reshape ``a``; one dimension may be -1. ``order="F"`` reads and writes the elements
     with the first index fastest, as NumPy's."""
     if shape is None:
@@ -274,9 +287,9 @@ def reshape(a: ArrayLike, shape: Any = None, newshape: Any = None, order: str = 
     return _ops.reshape(a, shape=target)
 
 
-def ravel(a: ArrayLike) -> Any:
-    """Flatten ``a``."""
-    return reshape(a, (-1,))
+def ravel(a: ArrayLike, order: str = "C") -> Any:
+    """Flatten ``a`` (``order="F"``: the first index fastest, as NumPy's)."""
+    return reshape(a, (-1,), order)
 
 
 def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
@@ -389,11 +402,24 @@ def vstack(arrays: Sequence[ArrayLike]) -> Any:
     return concatenate(arrays, axis=0)
 
 
-def take(a: ArrayLike, indices: Any, axis: int | None = None) -> Any:
-    """Elements of ``a`` at integer ``indices`` along ``axis`` (of the flattened array if None)."""
-    idx = _np.asarray(concrete(indices))
+def take(a: ArrayLike, indices: Any, axis: int | None = None, out: Any = None,
+         mode: str = "raise") -> Any:
+    """Elements of ``a`` at integer ``indices`` along ``axis`` (of the flattened array if None);
+    ``mode`` ``"wrap"`` or ``"clip"`` brings indices out of range back, as NumPy's."""
+    if out is not None:
+        raise TypeError("take: out= is not supported (a traced value cannot be written "
+                        "into an array); use the returned value")
+    idx = _np.asarray(_read_values(indices))  # a traced index steers (sparsity: local)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"take: indices must be integers, got dtype {idx.dtype}")
+    if mode != "raise":
+        n = size(a) if axis is None else shape(a)[_one_axis(a, axis)]
+        if mode == "wrap":
+            idx = idx % builtins.max(n, 1)
+        elif mode == "clip":
+            idx = _np.clip(idx, 0, builtins.max(n - 1, 0))
+        else:
+            raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
     if axis is None:
         return _ops.take(reshape(a, (-1,)), indices=idx, axis=-1)
     return _ops.take(a, indices=idx, axis=_one_axis(a, axis))
@@ -408,8 +434,8 @@ from .npext.construct import (  # noqa: E402, F401
 )
 from .npext.elementwise import (  # noqa: E402, F401
     acos, acosh, angle, arccos, arccosh, arcsin, arcsinh, arctan2, arctanh, around, asin, asinh,
-    astype, atan, atan2, atanh, cbrt, ceil, conj, conjugate, copy, deg2rad, degrees, exp2, fabs,
-    fix,
+    astype, atan, atan2, atanh, cbrt, ceil, conj, conjugate, copy, copysign, deg2rad, degrees,
+    exp2, fabs, fix, float_power,
     floor, fmax, fmin, fmod, hypot, imag, log2, log10, logaddexp, logaddexp2, mod, nan_to_num,
     rad2deg, radians, real, real_if_close, remainder, rint, round, sinc, trunc,
 )
@@ -422,16 +448,17 @@ from .npext.passthrough import (  # noqa: E402, F401
     count_nonzero, digitize, empty_like, equal, flatnonzero, floor_divide, greater, greater_equal,
     isclose, iscomplex, iscomplexobj, isfinite, isinf, isnan, isneginf, isposinf, isreal, isscalar,
     less, less_equal, logical_and, logical_not, logical_or, logical_xor, nonzero, not_equal,
-    ones_like, result_type, searchsorted, signbit, unique, zeros_like,
+    ones_like, result_type, searchsorted, signbit, zeros_like,
 )
 from .npext.indexing import getitem  # noqa: E402, F401
 from .npext.reductions import (  # noqa: E402, F401
-    average, cumprod, nanmean, nanstd, nansum, nanvar, std, var, with_keywords,
+    average, cumprod, nanmax, nanmean, nanmin, nanstd, nansum, nanvar, std, var, with_keywords,
 )
 from .npext.shapes import (  # noqa: E402, F401
-    array_split, atleast_1d, atleast_2d, atleast_3d, diff, dsplit, fliplr, flipud, hsplit, pad,
+    array_split, atleast_1d, atleast_2d, atleast_3d, broadcast_arrays, diff, dsplit, fliplr,
+    flipud, hsplit, meshgrid, pad,
     partition, permute_dims, repeat, roll, rollaxis, rot90, sort, split, take_along_axis, tile,
-    vsplit,
+    unique, vsplit,
 )
 
 pow = power  # noqa: A001

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import dispatch, ops
+from ..dispatch import held
 from ..ops import special as E
 from ..ops.core import as_floating
 from ..registry import Tracer
@@ -19,7 +20,8 @@ from ._common import concrete, jax_twin
 __all__ = [
     "acos", "acosh", "angle", "arccos", "arccosh", "arcsin", "arcsinh", "arctan2", "arctanh",
     "around", "asin", "asinh", "astype", "atan", "atan2", "atanh", "cbrt", "ceil", "conj",
-    "conjugate", "deg2rad", "degrees", "exp2", "fabs", "fix", "floor", "fmax", "fmin", "fmod",
+    "conjugate", "copysign", "deg2rad", "degrees", "exp2", "fabs", "fix", "float_power", "floor",
+    "fmax", "fmin", "fmod",
     "hypot", "imag", "log10", "log2", "logaddexp", "logaddexp2", "mod", "nan_to_num", "rad2deg",
     "radians", "real", "real_if_close", "remainder", "rint", "round", "sinc", "trunc",
 ]
@@ -100,6 +102,22 @@ fmax = _nan_aware("fmax", lambda a, b: a > b)
 fmin = _nan_aware("fmin", lambda a, b: a < b)
 
 
+@jax_twin()
+def copysign(x1: Any, x2: Any) -> Any:
+    """``|x1|`` with the sign (bit) of ``x2``: slope +-1 in ``x1``, none in ``x2`` (as JAX)."""
+    a = as_floating(concrete(x1))
+    flip = np.signbit(a) != np.signbit(concrete(x2))
+    if not isinstance(x1, Tracer):
+        return np.copysign(a, concrete(x2))
+    return ops.where(flip, ops.neg(x1), x1)
+
+
+@jax_twin()
+def float_power(x1: Any, x2: Any) -> Any:
+    """``x1 ** x2`` computed in float64 (NumPy's ``float_power``)."""
+    return ops.power(astype(x1, np.float64), astype(x2, np.float64))
+
+
 def _real_input(name: str, x: Any) -> None:
     if np.iscomplexobj(concrete(x)):
         raise NotImplementedError(f"{name}: complex inputs are not supported by dualtape")
@@ -149,8 +167,15 @@ def astype(x: Any, dtype: Any, copy: bool = True) -> Any:
     dtype the result is a constant (no derivative)."""
     target = np.dtype(dtype)
     c = concrete(x)
+    if not isinstance(x, Tracer):  # a plain value: NumPy's cast (a scalar stays a scalar)
+        out = np.asarray(c).astype(target, copy=copy)
+        return out if isinstance(c, np.ndarray) else out[()]
+    if target.kind == "c":
+        raise NotImplementedError("astype: complex dtypes are not supported on traced values "
+                                  "(dualtape differentiates real functions)")
     if target.kind != "f":
-        return np.asarray(c).astype(target)[()]
+        out = np.asarray(c).astype(target)[()]  # no derivative, but the values may steer
+        return held(out, (x,)) if dispatch.holding else out
     if getattr(c, "dtype", None) == target:
         return x.copy() if copy and type(x) is np.ndarray else x  # a traced value is immutable
     return E.astype(x, dtype=target)

@@ -26,7 +26,7 @@ def getitem(a: Any, index: Any) -> Any:
     norm: list[Any] = []
     advanced = []
     for i in index:
-        i = dnp.concrete(i)
+        i = read_values(i)  # a traced index (held from the values: floor(x).astype(int)) steers
         if isinstance(i, (list, np.ndarray)) or (hasattr(i, "dtype") and hasattr(i, "shape")):
             arr = np.asarray(i)
             if arr.dtype == bool:

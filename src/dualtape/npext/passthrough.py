@@ -17,7 +17,7 @@ NAMES = (
     "logical_not", "logical_xor", "isfinite", "isinf", "isnan", "isneginf", "isposinf",
     "allclose", "isclose", "array_equal", "array_equiv", "greater", "greater_equal", "less",
     "less_equal", "equal", "not_equal", "iscomplexobj", "iscomplex", "isreal", "isscalar",
-    "signbit", "zeros_like", "ones_like", "empty_like", "result_type", "unique", "digitize",
+    "signbit", "zeros_like", "ones_like", "empty_like", "result_type", "digitize",
 )
 
 __all__ = list(NAMES)
@@ -26,7 +26,7 @@ __all__ = list(NAMES)
 #: The functions whose answers are positions or counts picked by the values (indices a
 #: caller may index with): the sparsity tracer's pattern is then local to the point.
 STEERING = frozenset({"argmax", "argmin", "argpartition", "argsort", "argwhere", "nonzero",
-                      "flatnonzero", "count_nonzero", "searchsorted", "unique", "digitize"})
+                      "flatnonzero", "count_nonzero", "searchsorted", "digitize"})
 
 
 #: The functions whose answers do not depend on the values (shapes and dtypes only).
@@ -65,4 +65,4 @@ less_equal, equal, not_equal = map(_constant, ("less_equal", "equal", "not_equal
 iscomplexobj, iscomplex, isreal = map(_constant, ("iscomplexobj", "iscomplex", "isreal",))
 isscalar, signbit, zeros_like = map(_constant, ("isscalar", "signbit", "zeros_like",))
 ones_like, empty_like, result_type = map(_constant, ("ones_like", "empty_like", "result_type",))
-unique, digitize = map(_constant, ("unique", "digitize",))
+digitize = _constant("digitize")

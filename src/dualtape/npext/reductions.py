@@ -14,8 +14,8 @@ from .. import ops
 from ..ops import statistics as R
 from ._common import concrete, jax_twin, unsupported
 
-__all__ = ["average", "cumprod", "nanmean", "nanstd", "nansum", "nanvar", "std", "var",
-           "with_keywords"]
+__all__ = ["average", "cumprod", "nanmax", "nanmean", "nanmin", "nanstd", "nansum", "nanvar",
+           "std", "var", "with_keywords"]
 
 
 @jax_twin()
@@ -103,6 +103,34 @@ def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
     unsupported("nansum", dtype=dtype, out=out)
     nan = _nan_mask(a)
     return dnp.sum(a if nan is None else ops.where(nan, 0.0, a), axis=axis, keepdims=keepdims)
+
+
+def _nan_extreme(name: str, pick: Any) -> Any:
+    @jax_twin(name)
+    def f(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,
+          initial: Any = None, where: Any = None) -> Any:
+        unsupported(name, out=out, where=where)
+        nan = _nan_mask(a)
+        if nan is None or not nan.any():
+            return pick(a, axis, keepdims=keepdims, initial=initial)
+        fill = -np.inf if name == "nanmax" else np.inf
+        got = pick(ops.where(nan, fill, a), axis, keepdims=keepdims, initial=initial)
+        if initial is not None:
+            return got
+        empty = np.all(nan, axis=dnp._axis_tuple(a, axis), keepdims=builtins.bool(keepdims))
+        if empty.any():  # an all-NaN slice is NaN, as NumPy's (which also warns)
+            warnings.warn(f"{name}: All-NaN slice encountered", RuntimeWarning, stacklevel=2)
+            return ops.where(empty, np.nan, got)
+        return got
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"{'Maximum' if name == 'nanmax' else 'Minimum'} ignoring NaN (an all-NaN slice "
+                 "is NaN); ties share the derivative, NaN entries get none.")
+    return f
+
+
+nanmax = _nan_extreme("nanmax", lambda a, axis, **kw: dnp.max(a, axis, **kw))
+nanmin = _nan_extreme("nanmin", lambda a, axis, **kw: dnp.min(a, axis, **kw))
 
 
 @jax_twin()

@@ -13,13 +13,13 @@ import numpy as np
 
 from .. import numpy as dnp
 from .. import ops
-from ._common import concrete, is_traced, jax_twin
+from ._common import concrete, is_traced, jax_twin, read_values
 from .axes import as_int, sizes
 
 __all__ = [
-    "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "diff", "dsplit", "fliplr", "flipud",
-    "hsplit", "pad", "partition", "permute_dims", "repeat", "roll", "rollaxis", "rot90", "sort",
-    "split", "take_along_axis", "tile", "vsplit",
+    "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_arrays", "diff", "dsplit",
+    "fliplr", "flipud", "hsplit", "meshgrid", "pad", "partition", "permute_dims", "repeat",
+    "roll", "rollaxis", "rot90", "sort", "split", "take_along_axis", "tile", "unique", "vsplit",
 ]
 
 
@@ -176,7 +176,7 @@ def repeat(a: Any, repeats: Any, axis: int | None = None) -> Any:
     else:
         ax = dnp._one_axis(a, axis)
     shape = dnp.shape(a)
-    r = np.asarray(concrete(repeats))
+    r = np.asarray(read_values(repeats))
     if r.dtype.kind not in "iubf":  # NumPy truncates floats too
         raise TypeError(f"repeats: expected an int or a sequence of ints, got {repeats!r}")
     if r.ndim == 0 and int(r) < 0:
@@ -240,7 +240,7 @@ def flipud(m: Any) -> Any:
 @jax_twin()
 def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
     """Pick values along ``axis`` at integer ``indices`` of the same rank."""
-    idx = np.asarray(concrete(indices))
+    idx = np.asarray(read_values(indices))
     if idx.dtype.kind not in "iu":
         raise TypeError(f"take_along_axis: indices must be integers, got dtype {idx.dtype}")
     if axis is None:
@@ -278,6 +278,43 @@ def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect"
     if axis is None:
         a, axis = dnp.ravel(a), -1
     return _permute(a, np.argpartition(concrete(a), kth, axis=axis), axis)
+
+
+@jax_twin()
+def broadcast_arrays(*args: Any, subok: bool = False) -> tuple:
+    """Every argument broadcast to their common shape (a tuple, as NumPy 2's)."""
+    shape = np.broadcast_shapes(*(dnp.shape(a) for a in args))
+    return tuple(dnp.broadcast_to(a, shape) for a in args)
+
+
+@jax_twin()
+def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> tuple:
+    """Coordinate arrays from coordinate vectors (``indexing`` ``"xy"`` or ``"ij"``)."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    n = len(xi)
+    shapes = [[1] * n for _ in xi]
+    for i, s in enumerate(shapes):
+        s[i] = -1
+    if indexing == "xy" and n > 1:  # the first two axes swapped: x along columns
+        shapes[0][:2], shapes[1][:2] = [1, -1], [-1, 1]
+    out = tuple(dnp.reshape(x, tuple(s)) for x, s in zip(xi, shapes, strict=True))
+    if not sparse:
+        out = broadcast_arrays(*out)
+    return tuple(o.copy() if copy and isinstance(o, np.ndarray) else o for o in out)
+
+
+@jax_twin()
+def unique(ar: Any, return_index: bool = False, return_inverse: bool = False,
+           return_counts: bool = False, axis: int | None = None, *, equal_nan: bool = True) -> Any:
+    """``numpy.unique``; each unique value is its first occurrence in ``ar``, which gets its
+    derivative (as JAX's). The indices, inverse and counts are plain arrays."""
+    got = np.unique(read_values(ar), return_index=True, return_inverse=return_inverse,
+                    return_counts=return_counts, axis=axis, equal_nan=equal_nan)
+    values = dnp.take(ar, got[1], axis=axis) if is_traced(ar) else got[0]
+    if not (return_index or return_inverse or return_counts):
+        return values
+    return (values, *got[1:]) if return_index else (values, *got[2:])
 
 
 def _permute(a: Any, order: np.ndarray, axis: int) -> Any:

@@ -69,7 +69,7 @@ def _scatter_impl(g: Any, index: tuple, shape: tuple) -> np.ndarray:
 
 
 getitem = deflinear(
-    "getitem", lambda x, index: x[index],
+    "getitem", lambda x, index: x[index] if type(x) is not float else np.asarray(x)[index],
     jvp=(lambda t, ans, x, index: getitem(t, index=_batched_index(t, x, index)),),
     vjp=(lambda g, ans, x, index: scatter_add(
         g, index=_batched_index(g, ans, index), shape=batch_shape(g, ans) + shape_of(x)),))

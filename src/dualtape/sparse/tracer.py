@@ -80,8 +80,8 @@ class SparsityTracer(ArrayOps, Tracer):
             # an argument whose JVP rule is None has zero derivative: it adds no dependency
             if rules is None or (i < len(rules) and rules[i] is not None):
                 deps[i] = a.deps
-        if all(d is None for d in deps):
-            return ans
+        if all(d is None for d in deps):  # no derivative (floor, sign): the values may steer
+            return self.hold(ans)
         out = rule_for(prim)(prim, ans, list(vals), deps, params)
         if out is None:
             return ans

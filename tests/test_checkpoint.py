@@ -276,3 +276,14 @@ def test_replay_leaves_the_closures_as_it_found_them():
     assert seen == [0.5, 2.0, 2.0, 0.5] and reads["count"]() == 2
     with pytest.raises(NameError):
         reads["s"]()
+
+
+def test_jax_keywords_prevent_cse_and_the_nothing_saveable_policy_are_accepted():
+    f = dt.checkpoint(lambda x: dnp.sin(x) * x, prevent_cse=False,
+                      policy=jax.checkpoint_policies.nothing_saveable)
+    x = np.array([0.3, 1.2])
+    np.testing.assert_allclose(dt.grad(lambda x: dnp.sum(f(x)))(x), np.cos(x) * x + np.sin(x))
+    with pytest.raises(NotImplementedError, match="policy: 'everything_saveable' is not supported"):
+        dt.checkpoint(lambda x: x, policy=jax.checkpoint_policies.everything_saveable)
+    with pytest.raises(TypeError, match="prevent_cse: expected a bool"):
+        dt.checkpoint(lambda x: x, prevent_cse="no")

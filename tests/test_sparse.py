@@ -562,3 +562,41 @@ def test_empty_inputs_and_outputs_give_empty_jacobians(mode):
     assert dt.sparse_jacobian(lambda x: x[:0], mode=mode)(np.ones(3)).shape == (0, 3)
     assert dt.sparse_jacobian(lambda x: dnp.sum(x) * 2, mode=mode)(np.zeros(0)).shape == (1, 0)
     assert dt.sparse_hessian(lambda x: dnp.sum(x ** 2))(np.zeros(0)).shape == (0, 0)
+
+
+def test_detection_sees_through_checkpoints():
+    # was: the checkpoint primitive had no sparsity rule, so the whole Hessian was dense
+    def obj(x):
+        step = dt.checkpoint(lambda v: dnp.sin(v) * dnp.roll(v, 1))
+        return dnp.sum(step(step(x)) ** 2)
+
+    def looped(x):
+        return dnp.sum(dt.checkpoint_loop(lambda v: v + 0.1 * dnp.sin(dnp.roll(v, 1) - v), x, 5)
+                       ** 2)
+
+    x = np.linspace(0.1, 1.0, 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dt.DensePatternWarning)
+        for f in (obj, looped):
+            pattern = dt.hessian_sparsity(f, x).toarray()
+            assert pattern.sum() < x.size ** 2
+            np.testing.assert_array_equal(pattern, pattern.T)
+            np.testing.assert_allclose(dt.sparse_hessian(f)(x).toarray(), dt.hessian(f)(x),
+                                       rtol=1e-12, atol=1e-14)
+
+
+def test_a_callable_among_the_other_arguments_keeps_the_pattern():
+    calls = []
+
+    def f(x, fn):
+        calls.append(1)
+        return fn(x) * 2.0
+
+    jac = dt.sparse_jacobian(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dt.DensePatternWarning)
+        for _ in range(3):
+            jac(np.ones(4), dnp.sin)
+        assert len(calls) == 4  # one detection, three evaluations (was six: detected each call)
+        jac(np.ones(4), dnp.cos)  # another callable: detected again
+    assert len(calls) == 6

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from . import dispatch
 from . import numpy as dnp
 from .api import scoped_level, vjp
 from .counting import recomputing
@@ -367,7 +368,8 @@ def _unwrapped(fun: Callable) -> tuple[Callable, tuple, dict]:
     return fun, bound, keywords
 
 
-def checkpoint(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Callable:
+def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | None = None,
+               static_argnums: int | Sequence[int] = ()) -> Callable:
     """Make ``fun`` keep only its inputs for reverse mode, recomputing the rest when needed.
 
     Like ``jax.checkpoint`` (alias :func:`remat`): ``checkpoint(fun)`` computes what ``fun``
@@ -382,6 +384,10 @@ def checkpoint(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Ca
     cells and default arguments as they were at the call (a ``lambda`` made in a loop keeps its own
     iteration's variables); globals, attributes and objects changed in place are read
     as they are then, so ``fun`` must not depend on their changing (as for JAX: pure).
+    ``prevent_cse`` is accepted for JAX's signature and changes nothing (there is no compiler
+    to merge the recomputation away); ``policy`` may be ``None`` or JAX's
+    ``checkpoint_policies.nothing_saveable``, which is what dualtape does (see
+    :func:`checkpoint_loop` for the policies of a loop).
 
     >>> import dualtape as dt, dualtape.numpy as dnp
     >>> f = dt.checkpoint(lambda x: dnp.sin(dnp.sin(x)))
@@ -391,6 +397,12 @@ def checkpoint(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Ca
     if not callable(fun):
         raise TypeError(f"fun: expected a callable, got {type(fun).__name__}")
     static = static_positions(static_argnums)
+    if not isinstance(prevent_cse, (bool, np.bool_)):
+        raise TypeError(f"prevent_cse: expected a bool, got {prevent_cse!r}")
+    if policy is not None and getattr(policy, "__name__", "") != "nothing_saveable":
+        raise NotImplementedError(
+            f"policy: {getattr(policy, '__name__', policy)!r} is not supported: dualtape's "
+            "checkpoint saves the inputs only (JAX's nothing_saveable)")
 
     inner, bound, keywords = _unwrapped(fun)
 
@@ -402,7 +414,8 @@ def checkpoint(fun: Callable, *, static_argnums: int | Sequence[int] = ()) -> Ca
                                  f"{len(args)} positional argument(s)")
         positions = frozenset(len(bound) + i % len(args) for i in static)
         call = Call(inner, (*bound, *args), {**keywords, **kwargs}, positions)
-        if not needs_tape(call.inputs):
+        if dispatch.holding or not needs_tape(call.inputs):
+            # sparsity detection sees through it: checkpointing changes memory, not values
             return fun(*args, **kwargs)
         return bind_call(call)
 

@@ -283,7 +283,7 @@ def checkpoint_loop(step: Callable[[Any], Any], x0: Any, n_steps: int, *,
     stats = LoopStats(n, policy, budget)
     td = flatten(x0)[1]
     call = _Loop(step, x0, stats, schedule) if n else None
-    if call is None or not needs_tape(call.inputs):
+    if call is None or dispatch.holding or not needs_tape(call.inputs):  # holding: as checkpoint
         out = _apply(step, x0, n, td, stats)
     elif policy == "none":
         out = _apply(step, x0, n, td, stats)

@@ -93,15 +93,29 @@ class _Others:
 _ODD = object()  # a leaf that cannot be snapshot
 
 
+class _Identity:
+    """A callable among the other arguments, kept by identity (its state is not watched, as
+    ``fun``'s own closure is not)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+
 def _kept(x: Any) -> Any:
     if isinstance(x, _BY_VALUE):
         return x
+    if callable(x) and not isinstance(x, np.ndarray):
+        return _Identity(x)
     if isinstance(x, np.ndarray) and x.dtype.kind in "biufcmMUSV":
         return x.copy()
     return _ODD
 
 
 def _equal(kept: Any, x: Any) -> bool:
+    if type(kept) is _Identity:
+        return kept.obj is x
     if type(kept) is not type(x):
         return False
     if isinstance(kept, np.ndarray):

@@ -600,3 +600,26 @@ def test_a_callable_among_the_other_arguments_keeps_the_pattern():
         assert len(calls) == 4  # one detection, three evaluations (was six: detected each call)
         jac(np.ones(4), dnp.cos)  # another callable: detected again
     assert len(calls) == 6
+
+
+def test_keyword_arguments_are_passed_and_watched_like_the_other_arguments():
+    f = lambda x, s=1.0: dnp.sin(x) * s + dnp.roll(x, 1) * (s > 2.5)  # noqa: E731
+    x = np.linspace(0.0, 1.0, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dt.DensePatternWarning)
+        for mode in ("fwd", "rev"):
+            jac = dt.sparse_jacobian(f, mode=mode)
+            for s in (2.0, 3.0, 2.0):  # 3.0 adds the roll's entries: detected again
+                np.testing.assert_array_equal(jac(x, s=s).toarray(), dt.jacfwd(f)(x, s=s))
+        g = lambda x, s=1.0: dnp.sum(dnp.sin(x) * s * dnp.roll(x, 1))  # noqa: E731
+        np.testing.assert_allclose(dt.sparse_hessian(g)(x, s=2.0).toarray(),
+                                   dt.hessian(g)(x, s=2.0), rtol=1e-13, atol=1e-15)
+
+
+def test_a_sparse_result_inside_a_transformation_is_refused_naming_it():
+    f = lambda x, a: dnp.sin(x) * a  # noqa: E731
+    x = np.ones(3)
+    with pytest.raises(TypeError, match="sparse_jacobian: an argument is traced by an enclosing"):
+        dt.grad(lambda a: dnp.sum(dt.sparse_jacobian(f)(x, a).toarray()))(1.0)
+    with pytest.raises(TypeError, match="sparse_hessian: an argument is traced"):
+        dt.jvp(lambda x: dt.sparse_hessian(lambda x: dnp.sum(x ** 3))(x), (x,), (x,))

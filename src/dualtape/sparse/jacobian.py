@@ -14,6 +14,7 @@ forward-over-reverse Hessian-vector product.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from ..api import Recording, grad, jvp_core
 from ..argchecks import dynamic as _dynamic
 from ..argchecks import normalize_argnums as _argnums
 from ..ops import shape_of, size_of
+from ..registry import Tracer
 from ..tree import flatten
 from .coloring import (
     Coloring,
@@ -169,6 +171,8 @@ def _check_coloring_type(coloring: Any) -> None:
 class _Compressed:
     """The shared part of :class:`SparseJacobian` and :class:`SparseHessian`: plans per input."""
 
+    name = "sparse"
+
     def __init__(self, fun: Callable, argnums: int | Sequence[int], sparsity: Any,
                  coloring: Coloring | None) -> None:
         if not callable(fun):
@@ -192,25 +196,30 @@ class _Compressed:
         """The colouring used by the last call (or the one given)."""
         return self._last.coloring if self._last is not None else self._coloring
 
-    def _prepare(self, args: tuple) -> tuple[tuple[int, ...], bool, list, _Plan]:
+    def _prepare(self, args: tuple, kwargs: dict) -> tuple[tuple[int, ...], bool, list, _Plan]:
         nums, single = _argnums(self.argnums, len(args))
         leaves, td = _dynamic(args, nums, single)
+        if any(isinstance(x, Tracer) for x in flatten((args, kwargs))[0]):
+            raise TypeError(f"{self.name}: an argument is traced by an enclosing "
+                            "transformation, but a scipy.sparse result cannot carry its "
+                            "derivative; use dt.jacfwd/dt.jacrev/dt.hessian inside transforms")
         key = (nums, td, tuple((shape_of(x), str(getattr(x, "dtype", "float"))) for x in leaves))
         # a detected pattern may read the other arguments: reused only while they are the same
-        others = tuple(a for i, a in enumerate(args) if i not in nums)
+        others = (tuple(a for i, a in enumerate(args) if i not in nums), kwargs)
         found = self._plans.get(key)
         if found is not None and (found[0] is None or found[0].same(others)) \
                 and (found[2] is None or found[2].same(tuple(leaves))):
             plan = found[1]
         else:
-            plan = self._plan(args, sum(_sizes(leaves)))
+            fun = functools.partial(self.fun, **kwargs) if kwargs else self.fun
+            plan = self._plan(fun, args, sum(_sizes(leaves)))
             # a local pattern (argmax on the input, a mask) is reused at this input only
             self._plans[key] = (None if self._sparsity is not None else _Others(others), plan,
                                 _Others(tuple(leaves)) if plan.local else None)
         self._last = plan
         return nums, single, leaves, plan
 
-    def _plan(self, args: tuple, n: int) -> _Plan:  # pragma: no cover
+    def _plan(self, fun: Callable, args: tuple, n: int) -> _Plan:  # pragma: no cover
         raise NotImplementedError
 
     def _check_columns(self, pattern: sp.csr_array, n: int) -> None:
@@ -227,6 +236,8 @@ class _Compressed:
 class SparseJacobian(_Compressed):
     """``sparse_jacobian(fun, ...)``: call it like ``fun`` to get the Jacobian as CSR."""
 
+    name = "sparse_jacobian"
+
     def __init__(self, fun: Callable, argnums: int | Sequence[int], sparsity: Any,
                  coloring: Coloring | None, mode: str) -> None:
         if mode not in ("fwd", "rev", "auto"):
@@ -240,10 +251,10 @@ class SparseJacobian(_Compressed):
         super().__init__(fun, argnums, sparsity, coloring)
         self.mode = mode
 
-    def _plan(self, args: tuple, n: int) -> _Plan:
+    def _plan(self, fun: Callable, args: tuple, n: int) -> _Plan:
         pattern, local = self._sparsity, False
         if pattern is None:
-            pattern, local = detect(self.fun, args, self.argnums)
+            pattern, local = detect(fun, args, self.argnums)
         self._check_columns(pattern, n)
         coloring = self._coloring
         if coloring is None:
@@ -257,19 +268,19 @@ class SparseJacobian(_Compressed):
         rows = np.repeat(np.arange(m), np.diff(pattern.indptr))
         return _Plan(pattern, coloring, rows, local=local)
 
-    def __call__(self, *args: Any) -> sp.csr_array:
-        nums, single, leaves, plan = self._prepare(args)
+    def __call__(self, *args: Any, **kwargs: Any) -> sp.csr_array:
+        nums, single, leaves, plan = self._prepare(args, kwargs)
         col = plan.coloring
         k, m = col.n_colors, plan.pattern.shape[0]
         cols = plan.pattern.indices
         if col.mode == "fwd":
             tangents = _split(col.seeds(), leaves)
-            _, outs, t_out, _ = jvp_core(self.fun, args, nums, single, tangents, 1)
+            _, outs, t_out, _ = jvp_core(self.fun, args, nums, single, tangents, 1, kwargs=kwargs)
             self._check_rows(outs, m)
             compressed = _join(t_out, k)  # (k, m): row c is J @ seed c
             data = compressed[col.colors[cols], plan.rows]
         else:
-            rec = Recording(self.fun, args, nums, single)
+            rec = Recording(self.fun, args, nums, single, kwargs=kwargs)
             self._check_rows(rec.out_leaves, m)
             cts = _split(col.seeds(), rec.out_leaves)
             compressed = _join(rec.pull(cts, 1), k)  # (k, n): row c is seed c @ J
@@ -286,6 +297,8 @@ class SparseJacobian(_Compressed):
 class SparseHessian(_Compressed):
     """``sparse_hessian(fun, ...)``: call it like ``fun`` to get the Hessian as CSR."""
 
+    name = "sparse_hessian"
+
     def __init__(self, fun: Callable, argnums: int | Sequence[int], sparsity: Any,
                  coloring: Coloring | None) -> None:
         _check_coloring_type(coloring)
@@ -299,10 +312,10 @@ class SparseHessian(_Compressed):
                 raise ValueError(f"sparsity: a Hessian pattern must be square, got shape {p.shape}")
             self._sparsity = as_pattern(p + p.T, "sparsity")
 
-    def _plan(self, args: tuple, n: int) -> _Plan:
+    def _plan(self, fun: Callable, args: tuple, n: int) -> _Plan:
         pattern, local = self._sparsity, False
         if pattern is None:
-            pattern, local = detect_hessian(self.fun, args, self.argnums)
+            pattern, local = detect_hessian(fun, args, self.argnums)
         self._check_columns(pattern, n)
         coloring = self._coloring
         if coloring is None:
@@ -317,11 +330,12 @@ class SparseHessian(_Compressed):
         rows = np.repeat(np.arange(n), np.diff(pattern.indptr))
         return _Plan(pattern, coloring, rows, here, local)
 
-    def __call__(self, *args: Any) -> sp.csr_array:
-        nums, single, leaves, plan = self._prepare(args)
+    def __call__(self, *args: Any, **kwargs: Any) -> sp.csr_array:
+        nums, single, leaves, plan = self._prepare(args, kwargs)
         col = plan.coloring
         gfun = grad(self.fun, argnums=nums[0] if single else nums)
-        _, _, t_out, _ = jvp_core(gfun, args, nums, single, _split(col.seeds(), leaves), 1)
+        _, _, t_out, _ = jvp_core(gfun, args, nums, single, _split(col.seeds(), leaves), 1,
+                                  kwargs=kwargs)
         compressed = _join(t_out, col.n_colors)  # (k, n): row c is H @ seed c
         rows, cols, c = plan.rows, plan.pattern.indices, col.colors
         data = np.where(plan.here, compressed[c[cols], rows], compressed[c[rows], cols])

@@ -149,3 +149,14 @@ def test_unique_differentiates_each_value_at_its_first_occurrence():
 def test_a_complex_cast_of_a_traced_value_is_refused():
     with pytest.raises(NotImplementedError, match="astype: complex dtypes are not supported"):
         dt.grad(lambda v: dnp.sum(dnp.abs(v.astype(complex))))(np.ones(2))
+
+
+def test_linalg_cond_and_matrix_rank_as_numpy():
+    for a in (np.array([[2.0, 1.0], [1.0, 3.0]]), np.zeros((2, 2, 2)), np.diag([1.0, 0.0])):
+        for p in (None, 2, -2):
+            with np.errstate(all="ignore"):
+                np.testing.assert_array_equal(dnp.linalg.cond(a, p), np.linalg.cond(a, p))
+        assert np.array_equal(dnp.linalg.matrix_rank(a), np.linalg.matrix_rank(a))
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    want = jax.grad(jnp.linalg.cond)(a)
+    np.testing.assert_allclose(dt.grad(dnp.linalg.cond)(a), want, rtol=1e-12, atol=1e-15)

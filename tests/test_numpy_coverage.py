@@ -235,6 +235,14 @@ ROWS += [
     R("linalg.pinv", shapes=((3, 2),)),
     R("linalg.matrix_power", lambda f, x: f(x, 3), ((3, 3),)),
     R("linalg.multi_dot", lambda f, a, b: f([a, b, b]), ((3, 2), (2, 2))),
+    R("linalg.cond", shapes=((3, 3),), domain="wellcond"),
+    R("linalg.cond", lambda f, x: f(x, "fro"), ((2, 3, 3),), "wellcond", label="fro"),
+    R("linalg.trace", lambda f, x: f(x, offset=1), ((2, 3, 4),)),
+    R("linalg.diagonal", shapes=((2, 3, 4),)),
+    R("linalg.outer", shapes=((3,), (2,))),
+    R("linalg.cross", shapes=((4, 3), (3,))),
+    R("linalg.matrix_transpose", shapes=((2, 3, 4),)),
+    R("linalg.vecdot", shapes=((2, 3), (3,))),
 ]
 
 ROW_IDS = [r.id for r in ROWS]

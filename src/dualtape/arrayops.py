@@ -45,12 +45,7 @@ _COMPARISONS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_
 
 # ---- the "linalg" block: numpy.linalg functions, einsum, tensordot and matrix helpers
 _LINALG = numpy_namesakes(dnp.linalg, np.linalg)[0]
-_LINALG.update({"matmul": dnp.matmul,
-                "outer": dnp.outer, "tensordot": dnp.tensordot,
-                "trace": lambda x, offset=0: dnp.trace(x, offset, -2, -1),
-                "diagonal": lambda x, offset=0: dnp.diagonal(x, offset, -2, -1),
-                "cross": lambda a, b, axis=-1: dnp.cross(a, b, axis=axis),
-                "eig": dnp.linalg.unsupported_eig, "eigvals": dnp.linalg.unsupported_eig})
+_LINALG.update({"eig": dnp.linalg.unsupported_eig, "eigvals": dnp.linalg.unsupported_eig})
 # ---- end of the "linalg" block
 
 

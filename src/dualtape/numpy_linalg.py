@@ -14,13 +14,16 @@ import numpy as _np
 
 from . import numpy as _dnp
 from . import ops as _ops
+from .dispatch import read_values as _read_values
 from .ops import decomp as _decomp
 from .ops import matrix as _la
 from .registry import Tracer
 
-__all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "det",
-           "eigh", "eigvalsh", "inv", "lstsq", "matrix_norm", "matrix_power", "norm", "pinv",
-           "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vector_norm"]
+__all__ = ["EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "cond", "cross",
+           "det", "diagonal", "eigh", "eigvalsh", "inv", "lstsq", "matmul", "matrix_norm",
+           "matrix_power", "matrix_rank", "matrix_transpose", "norm", "outer", "pinv", "qr",
+           "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensordot", "trace",
+           "vecdot", "vector_norm"]
 
 ArrayLike = Any
 
@@ -365,6 +368,71 @@ def multi_dot(arrays: Any) -> Any:
     return out
 
 
+
+def cond(x: ArrayLike, p: Any = None) -> Any:
+    """Condition number: largest over smallest singular value (``p`` None or 2; -2 the
+    inverse), else ``norm(x, p) * norm(inv(x), p)``; infinite at a singular matrix."""
+    if p is None or p == 2 or p == -2:
+        s = svdvals(x)
+        first = _ops.getitem(s, index=(Ellipsis, 0))
+        last = _ops.getitem(s, index=(Ellipsis, -1))
+        with _np.errstate(divide="ignore", invalid="ignore"):
+            r = _dnp.divide(last, first) if p == -2 else _dnp.divide(first, last)
+        # 0 / 0 (a zero matrix) is infinite, as NumPy's, where the input holds no NaN
+        nan = _np.isnan(_dnp.concrete(r)) & ~_np.isnan(_dnp.concrete(x)).any(axis=(-2, -1))
+        return _dnp.where(nan, _np.inf, r) if nan.any() else r
+    return _dnp.multiply(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
+
+
+def matrix_rank(A: ArrayLike, tol: Any = None, hermitian: bool = False, *,  # noqa: N803
+                rtol: Any = None) -> Any:
+    """The rank of the values (an integer: no derivative; under sparsity detection the
+    values steer)."""
+    return _np.linalg.matrix_rank(_read_values(A), tol=_dnp.concrete(tol), hermitian=hermitian,
+                                 rtol=_dnp.concrete(rtol))
+
+
+def trace(x: ArrayLike, *, offset: int = 0, dtype: Any = None) -> Any:
+    """The trace of each matrix over the last two axes (NumPy 2's ``linalg.trace``)."""
+    return _dnp.trace(x if dtype is None else _dnp.astype(x, dtype), offset, -2, -1)
+
+
+def diagonal(x: ArrayLike, *, offset: int = 0) -> Any:
+    """The diagonal of each matrix over the last two axes (NumPy 2's ``linalg.diagonal``)."""
+    return _dnp.diagonal(x, offset, -2, -1)
+
+
+def outer(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """The outer product of two vectors (NumPy 2's ``linalg.outer``: 1-D only)."""
+    if _dnp.ndim(x1) != 1 or _dnp.ndim(x2) != 1:
+        raise ValueError(f"outer: expected two 1-D vectors, got {_dnp.ndim(x1)}-D and "
+                         f"{_dnp.ndim(x2)}-D")
+    return _dnp.outer(x1, x2)
+
+
+def cross(x1: ArrayLike, x2: ArrayLike, *, axis: int = -1) -> Any:
+    """The cross product of 3-vectors along ``axis`` (NumPy 2's ``linalg.cross``)."""
+    return _dnp.cross(x1, x2, axis=axis)
+
+
+def matrix_transpose(x: ArrayLike) -> Any:
+    """Each matrix transposed (the last two axes swapped)."""
+    return _dnp.swapaxes(x, -1, -2)
+
+
+def vecdot(x1: ArrayLike, x2: ArrayLike, *, axis: int = -1) -> Any:
+    """The dot product of vectors along ``axis`` (real input)."""
+    return _dnp.sum(_dnp.multiply(x1, x2), axis=axis)
+
+
+def matmul(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """``x1 @ x2`` (NumPy 2's ``linalg.matmul``)."""
+    return _dnp.matmul(x1, x2)
+
+
+def tensordot(x1: ArrayLike, x2: ArrayLike, axes: Any = 2) -> Any:
+    """NumPy 2's ``linalg.tensordot``: :func:`dualtape.numpy.tensordot`."""
+    return _dnp.tensordot(x1, x2, axes)
 
 _EIG = ("linalg.eig: the eigenvalues of a real non-symmetric matrix can be complex, and "
         "dualtape differentiates real functions only; use eigh for symmetric matrices")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -240,6 +242,18 @@ def test_user_primitive_rules_of_the_wrong_shape_are_refused(user_primitive, sav
         dt.grad(lambda x: dnp.sum(sliced(x)))(x)
     with pytest.raises(ValueError, match=vjp_error.format("3, 2")):
         dt.jacrev(sliced)(x)
+
+
+@pytest.mark.parametrize("saves", ["args", "ans", "both"])
+def test_a_cotangent_with_extra_axes_is_refused_whatever_the_primitive_saves(user_primitive, saves):
+    # was: under saves="args" (the default) a (3, 3) cotangent for a (3,) input passed the
+    # check (its batch axes were read off the answer itself) and a later broadcast summed it
+    a = np.array([[1.0, 2, 0], [0, 1, 3], [4, 0, 1]])
+    lin = dt.primitive(f"user_lin_{saves}", lambda x: a @ x, saves=saves,
+                       jvp=lambda t, ans, x: t @ a.T, vjp=lambda g, ans, x: g * a)
+    user_primitive.append(f"user_lin_{saves}")
+    with pytest.raises(ValueError, match=r"returned shape \(3, 3\); expected argument 0's shape"):
+        dt.grad(lambda v: dnp.sum(lin(2.0 * v) ** 2))(np.array([0.5, -1.0, 2.0]))
 
 
 def test_user_primitive_broadcasting_rules_may_give_the_output_shape(user_primitive):
@@ -553,3 +567,49 @@ def test_a_primitive_that_saves_its_answer_only_differentiates_in_every_mode(use
     np.testing.assert_allclose(dt.jacrev(exp)(x), np.diag(np.exp(x)), rtol=1e-15)
     np.testing.assert_allclose(dt.hessian(lambda x: dnp.sum(exp(x)), mode="rev-rev")(x),
                                np.diag(np.exp(x)), rtol=1e-15)
+
+
+def test_a_rule_closing_over_a_value_the_same_transformation_traces_is_refused():
+    # was: dt.jvp returned Dual objects (a Dual inside a Dual of its own level)
+    def h(a):
+        z = dnp.sin(a)
+
+        @dt.custom_jvp
+        def f(x):
+            return x * z
+
+        f.defjvp(lambda p, t: (f(p[0]), t[0] * z))
+        return f(a)
+
+    for how in (lambda: dt.jvp(h, (0.7,), (1.0,)), lambda: dt.grad(h)(0.7),
+                lambda: dt.jacfwd(h)(0.7)):
+        with pytest.raises(dt.UnexpectedTracerError, match="custom_jvp.*closes over a value"):
+            how()
+
+
+@pytest.mark.parametrize("nums", [(-1,), (1, 1)])
+def test_negative_and_repeated_nondiff_argnums_as_in_jax(nums):
+    g = dt.custom_jvp(lambda x, n: x ** n, nondiff_argnums=nums)
+    g.defjvp(lambda n, p, t: (g(p[0], n), 5.0 * t[0]))
+    v = dt.custom_vjp(lambda x, n: x ** n, nondiff_argnums=nums)
+    v.defvjp(lambda x, n: (x ** n, x), lambda n, r, ct: (5.0 * ct,))
+    assert dt.grad(lambda x: g(x, 3))(0.7) == dt.grad(lambda x: v(x, 3))(0.7) == 5.0
+    with pytest.raises(ValueError, match="nondiff_argnums: -3 does not name a positional"):
+        dt.custom_jvp(lambda x, n: x, nondiff_argnums=(-3,))
+
+
+def test_a_custom_vjp_function_gets_a_reverse_mode_jacobian_where_the_mode_is_chosen():
+    # was: dt.jacobian's mode="auto" probed with a JVP and raised; sparse mode="rev" fell
+    # back to a dense forward pass
+    @dt.custom_vjp
+    def v(x):
+        return x * 1.0
+
+    v.defvjp(lambda x: (x * 1.0, None), lambda r, g: (g,))
+    x = np.ones(3)
+    np.testing.assert_array_equal(dt.jacobian(lambda x: v(x) * 2.0)(x), 2.0 * np.eye(3))
+    choice = dt.choose_mode(lambda x: v(x) * 2.0, x)
+    assert choice.mode == "rev" and "custom_vjp has no forward-mode rule" in choice.reason
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dt.DensePatternWarning)
+        np.testing.assert_array_equal(dt.sparse_jacobian(v, mode="rev")(x).toarray(), np.eye(3))

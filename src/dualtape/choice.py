@@ -78,6 +78,7 @@ class Profile:
     tape_bytes: int
     pull_ops: int
     pull_flops: int
+    forward: bool = True  # False: forward mode cannot differentiate fun (a custom_vjp)
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,15 @@ def profile(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0) -> Prof
     leaves, td = _dynamic(args, nums, single)
     with count() as e:
         fun(*args)
+    from .custom import NoForwardRule
+
+    forward = True
     with count() as j:
-        jvp_core(fun, args, nums, single, basis(leaves, 0, 1, False), 0,
-                  checked=(leaves, td))
+        try:
+            jvp_core(fun, args, nums, single, basis(leaves, 0, 1, False), 0,
+                     checked=(leaves, td))
+        except NoForwardRule:
+            forward = False
     with count() as r:
         rec = Recording(fun, args, nums, single)
     n = sum(int(np.size(x)) for x in leaves)
@@ -124,7 +131,7 @@ def profile(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0) -> Prof
     with count() as b:
         rec.pull(basis(rec.out_leaves, 0, 1, False) if m else [None] * len(rec.out_leaves))
     return Profile(n, m, e.n_ops, e.flops, j.n_ops, j.flops, r.n_ops, r.flops, r.tape_bytes,
-                   b.n_ops, b.flops)
+                   b.n_ops, b.flops, forward)
 
 
 def predict(p: Profile, mode: str, chunk: int | None, model: CostModel = CostModel()) -> float:
@@ -165,6 +172,8 @@ def choose_mode(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0,
     model = model or CostModel()
     p = profile(fun, *args, argnums=argnums)
     predicted = predictions(p, model)
+    if not p.forward:  # reverse mode only: the forward candidates are out
+        predicted = {mc: t for mc, t in predicted.items() if mc[0] == "rev"}
     mode, chunk = pick(p, model, predicted)
     unit = model.alpha_fwd * max(p.eval_ops, 1) + model.beta * p.eval_flops
     costs = {name(m, c): t / unit for (m, c), t in predicted.items()}
@@ -199,6 +208,10 @@ def pick(p: Profile, model: CostModel,
 
 def _reason(p: Profile, mode: str, chunk: int | None, costs: dict[str, float]) -> str:
     pick = name(mode, chunk)
+    if not p.forward:
+        return (f"reverse mode ({name(mode, chunk)}): forward mode cannot differentiate f (a "
+                f"custom_vjp has no forward-mode rule); predicted {costs[pick]:.3g} "
+                "evaluations of f")
     other = "rev" if mode == "fwd" else "fwd"
     rival = min((k for k in costs if k.startswith(other)), key=costs.__getitem__)
     engine, dirs = ("forward", "tangent") if mode == "fwd" else ("reverse", "cotangent")

@@ -109,6 +109,24 @@ def _merge(nd_vals: tuple, diff: Sequence[Any], nondiff: tuple[int, ...]) -> lis
     return out
 
 
+def _nondiff_positions(nums: Sequence[int], sig: Any, npos: int, name: str) -> tuple[int, ...]:
+    """``nondiff_argnums`` sorted, once each, negative ones counted from the end of ``fun``'s
+    positional parameters (as JAX's)."""
+    out = set()
+    for i in nums:
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+            raise TypeError(f"nondiff_argnums: expected ints, got {i!r}")
+        if i < 0:
+            varargs = sig is not None and any(p.kind is inspect.Parameter.VAR_POSITIONAL
+                                              for p in sig.parameters.values())
+            if sig is None or varargs or i < -npos:
+                raise ValueError(f"nondiff_argnums: {i} does not name a positional parameter "
+                                 f"of {name} (a negative index needs a fixed number of them)")
+            i += npos
+        out.add(int(i))
+    return tuple(sorted(out))
+
+
 def _positional(fun: Callable) -> tuple[Any, int]:
     """``fun``'s signature and how many parameters it takes by position (None, 0 when it
     has none to read)."""
@@ -232,6 +250,25 @@ def _stacked(outs: list, batch: tuple, like: Any) -> Any:
     return dnp.reshape(dnp.stack(outs, 0), batch + shape_of(like))
 
 
+class NoForwardRule(TypeError):
+    """Forward mode met a function with reverse-mode rules only (a ``custom_vjp``)."""
+
+
+def _nested_in_order(out: Any, name: str) -> Any:
+    """``out``, checked: a traced value holds values of lower levels only. One that holds its
+    own level's (or a higher one's) came from a closure over a value traced by the very
+    transformation applying the rule; JAX raises UnexpectedTracerError for it too."""
+    x = out
+    while isinstance(x, Tracer):
+        inner = x.value  # type: ignore[attr-defined]
+        if isinstance(inner, Tracer) and inner.level >= x.level:
+            raise dispatch.UnexpectedTracerError(
+                f"{name}: the function closes over a value traced by the transformation "
+                "that differentiates it; pass that value as an argument instead")
+        x = inner
+    return out
+
+
 class custom_jvp:  # noqa: N801  (JAX's name)
     """A function with a user-given JVP rule, usable in both modes and nested.
 
@@ -254,9 +291,10 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         check_callable(fun)
         functools.update_wrapper(self, fun)
         self.fun = fun
-        self.nondiff_argnums = tuple(sorted(int(i) for i in nondiff_argnums))
         self.jvp_rule: Callable | None = None
         self._sig, self._npos = _positional(fun)
+        self.nondiff_argnums = _nondiff_positions(nondiff_argnums, self._sig, self._npos,
+                                                  getattr(fun, "__name__", "f"))
         name = getattr(fun, "__name__", "f")
         self.prim = Primitive(f"custom_jvp({name})", self._impl, jvp=self._jvp, vjp=self._vjp,
                               flops=_no_flops, saves="both", variadic=True,
@@ -277,7 +315,7 @@ class custom_jvp:  # noqa: N801  (JAX's name)
         if not any(isinstance(a, Tracer) for a in diff):
             return self.fun(*args)
         layout = _Layout()  # a pytree output travels packed in one array
-        out = self.prim.bind(*diff, nd=nd, layout=layout, tds=tds)
+        out = _nested_in_order(self.prim.bind(*diff, nd=nd, layout=layout, tds=tds), name)
         return out if layout.td is None else layout.unpack(out)
 
     def _impl(self, *diff: Any, nd: tuple, layout: _Layout, tds: Any) -> Any:
@@ -363,11 +401,12 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         check_callable(fun)
         functools.update_wrapper(self, fun)
         self.fun = fun
-        self.nondiff_argnums = tuple(sorted(int(i) for i in nondiff_argnums))
         self.fwd: Callable | None = None
         self.bwd: Callable | None = None
         self.name = f"custom_vjp({getattr(fun, '__name__', 'f')})"
         self._sig, self._npos = _positional(fun)
+        self.nondiff_argnums = _nondiff_positions(nondiff_argnums, self._sig, self._npos,
+                                                  getattr(fun, "__name__", "f"))
 
     def defvjp(self, fwd: Callable, bwd: Callable) -> None:
         """Set the forward pass (output and residuals) and the backward pass."""
@@ -387,10 +426,10 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         if top is None:
             return self.fun(*args)
         if isinstance(top, Dual):
-            raise TypeError(f"{self.name}: a custom_vjp function has no forward-mode rule, so "
+            raise NoForwardRule(f"{self.name}: a custom_vjp function has no forward-mode rule, so "
                             "forward mode (jvp, jacfwd, hessian's fwd-fwd and rev-fwd modes) "
                             "cannot differentiate it (as in JAX); use reverse mode (grad, vjp, "
-                            "jacrev, hessian's default fwd-rev), or custom_jvp")
+                            "jacrev, hessian(mode='rev-rev')), or custom_jvp")
         vals, mine = unwrap(top.level, tuple(diff))  # the shared unwrap of dispatch.py
         pair = self.fwd(*_merge(nd, _rebuild(vals, tds), self.nondiff_argnums))
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
@@ -405,7 +444,7 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         if dispatch.counting is not None:  # fwd computed the primal: count it here, once
             dispatch.counting.record(prim, out, tuple(vals), NO_PARAMS)
         # the tape's own step of the engine protocol: one entry, this level's arguments as parents
-        ans = top.extend(prim, out, vals, mine, NO_PARAMS)
+        ans = _nested_in_order(top.extend(prim, out, vals, mine, NO_PARAMS), self.name)
         return ans if layout.td is None else layout.unpack(ans)
 
     def _backward(self, nd: tuple, res: Any, out: Any, vals: list, first: int,

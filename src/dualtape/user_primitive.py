@@ -28,21 +28,20 @@ def _as_rules(rules: Any, what: str) -> Any:
     raise TypeError(f"{what}: expected a callable, None, or a tuple of them, got {rules!r}")
 
 
-def _shape_checked(rule: Callable, name: str, kind: str, k: int,
-                   broadcasting: bool) -> Callable:
+def _shape_checked(rule: Callable, name: str, kind: str, k: int, broadcasting: bool,
+                   saves: str) -> Callable:
     """``rule`` (argument ``k``'s JVP or VJP rule of user primitive ``name``), refusing an
     answer of the wrong shape: a JVP rule gives the output's shape, a VJP rule its argument's,
     each after the batch axes of vector mode (a broadcasting primitive's rule may give any
-    shape that broadcasts to the output's, or that sums back to the argument's)."""
+    shape that broadcasts to the output's, or that sums back to the argument's). The tape
+    keeps both the answer and the arguments for the check; the rule gets what ``saves``
+    names (``None`` for the other)."""
+    gives_ans, gives_args = saves != "args", saves != "ans"
 
     def checked(d: Any, ans: Any, *args: Any, **params: Any) -> Any:
-        out = rule(d, ans, *args, **params)
+        out = rule(d, ans if gives_ans else None,
+                   *(args if gives_args else (None,) * len(args)), **params)
         zero = (type(out) is float or type(out) is int) and out == 0
-        # saves="ans" keeps no argument (its shape unknown), saves="args" no answer (the batch
-        # axes unknown): a float zero then goes as it is (the engine adds it to anything, and
-        # pull makes an input's zeros of it)
-        if kind == "VJP" and (args[k] is None or (zero and ans is None)):
-            return 0.0 if zero else out
         if out is None or (dtype_of(out) is None and not zero):
             raise TypeError(f"primitive {name!r}: the {kind} rule of argument {k} returned "
                             f"{type(out).__name__}; expected an array or a float")
@@ -50,8 +49,8 @@ def _shape_checked(rule: Callable, name: str, kind: str, k: int,
         if kind == "JVP":  # a broadcasting primitive's tangent arrives padded to the output's
             nb = max(0, ndim_of(d) - len(a_shape)) if broadcasting else ndim_of(d) - ndim_of(args[k])
             want = shape_of(d)[:nb] + a_shape
-        else:  # the tape keeps the answer only when the primitive saves it (``saves``)
-            nb = ndim_of(d) - len(a_shape) if ans is not None else len(got) - ndim_of(args[k])
+        else:
+            nb = ndim_of(d) - len(a_shape)
             want = shape_of(d)[:max(nb, 0)] + shape_of(args[k])
         if zero:  # a Python zero stands for zeros, as for custom_jvp and custom_vjp
             like = ans if kind == "JVP" else args[k]
@@ -60,9 +59,7 @@ def _shape_checked(rule: Callable, name: str, kind: str, k: int,
                            and _fits(got[nb:], want[nb:], kind)):
             return out
         what = "the output's" if kind == "JVP" else f"argument {k}'s"
-        known = kind == "JVP" or ans is not None
-        batch = f" after {nb} batch axes" if known and nb > 0 else \
-            "" if known else " after the cotangent's batch axes"
+        batch = f" after {nb} batch axes" if nb > 0 else ""
         raise ValueError(f"primitive {name!r}: the {kind} rule of argument {k} returned shape "
                          f"{got}; expected {what} shape {want[max(nb, 0):]}{batch}")
 
@@ -111,12 +108,15 @@ def primitive(name: str, impl: Callable, jvp: Any = None, vjp: Any = None,
             raise NotImplementedError(f"primitive {name!r} has no JAX implementation; pass "
                                       "jax_impl= to dt.primitive")
 
-    jvps = tuple(None if r is None else _shape_checked(r, name, "JVP", k, broadcasting)
+    if saves not in ("args", "ans", "both", "meta"):
+        raise ValueError(f"saves: expected 'args', 'ans', 'both' or 'meta', got {saves!r}")
+    jvps = tuple(None if r is None else _shape_checked(r, name, "JVP", k, broadcasting, saves)
                  for k, r in enumerate(jvps))
-    vjps = tuple(None if r is None else _shape_checked(r, name, "VJP", k, broadcasting)
+    vjps = tuple(None if r is None else _shape_checked(r, name, "VJP", k, broadcasting, saves)
                  for k, r in enumerate(vjps))
+    kept = "meta" if saves == "meta" else "both"  # the checks read both shapes
     prim = register(Primitive(name, impl, jvp=jvps, vjp=vjps,
-                              flops=flops or (lambda ans, *a, **p: size_of(ans)), saves=saves,
+                              flops=flops or (lambda ans, *a, **p: size_of(ans)), saves=kept,
                               broadcasting=broadcasting, linear=linear, jax_impl=jax_impl))
 
     def apply(*args: Any, **params: Any) -> Any:

@@ -264,7 +264,8 @@ class SparseJacobian(_Compressed):
         m = pattern.shape[0]
         if min(n, m) and coloring.n_colors >= min(n, m):
             _warn_dense("sparse_jacobian", coloring.n_colors, min(n, m))
-            coloring = _identity(n, "fwd") if n <= m else _identity(m, "rev")
+            dense = self.mode if self.mode != "auto" else "fwd" if n <= m else "rev"
+            coloring = _identity(n, "fwd") if dense == "fwd" else _identity(m, "rev")
         rows = np.repeat(np.arange(m), np.diff(pattern.indptr))
         return _Plan(pattern, coloring, rows, local=local)
 

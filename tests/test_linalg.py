@@ -292,3 +292,63 @@ def test_einsum_derivatives_over_an_empty_label_keep_their_shapes(spec, shapes):
     assert pull(np.ones(np.shape(out)))[0].shape == shapes[0]
     for ours, theirs in ((dt.jacrev, jax.jacrev), (dt.jacfwd, jax.jacfwd)):
         assert ours(f)(args[0]).shape == theirs(jf)(args[0]).shape
+
+
+def _rotated(values, seed=0):
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((len(values),) * 2))
+    return q, q @ np.diag(values) @ q.T
+
+
+def test_a_repeated_eigenvalue_leaves_the_gradient_of_a_simple_ones_vector_finite():
+    # was: reverse mode gave nan everywhere (nan * 0 at the repeated pair spread through V)
+    _, s = _rotated([1.0, 1.0, 2.0])
+    f = lambda a: dnp.linalg.eigh(a)[1][0, 2] ** 2  # noqa: E731
+    want = jax.grad(lambda a: jnp.linalg.eigh(a)[1][0, 2] ** 2)(s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dt.DegenerateSpectrumWarning)
+        np.testing.assert_allclose(dt.grad(f)(s), want, rtol=1e-9, atol=1e-12)
+    q, _ = _rotated([3.0, 1.0, 1.0], seed=1)
+    a = q @ np.diag([3.0, 1.0, 1.0])
+    g = lambda a: dnp.linalg.svd(a)[0][0, 0] ** 2  # noqa: E731
+    np.testing.assert_allclose(dt.grad(g)(a), jax.grad(lambda a: jnp.linalg.svd(a)[0][0, 0] ** 2)(a),
+                               rtol=1e-9, atol=1e-12)
+    with pytest.warns(dt.DegenerateSpectrumWarning):  # a cotangent that mixes the pair: nan
+        assert np.isnan(dt.grad(lambda a: dnp.linalg.eigh(a)[1][0, 0] ** 2)(s)).all()
+
+
+def test_small_distinct_singular_values_are_not_repeated():
+    # was: compared on s**2 (3e-16 apart), so 1e-8 and 2e-8 were called repeated: nan
+    q1, _ = _rotated([1.0, 1.0, 1.0], seed=2)
+    q2, _ = _rotated([1.0, 1.0, 1.0], seed=3)
+    a = q1 @ np.diag([1.0, 2e-8, 1e-8]) @ q2.T
+    t = np.random.default_rng(4).standard_normal((3, 3))
+    f = lambda a: dnp.linalg.svd(a)[0][:, 1] ** 2  # noqa: E731
+    want = jax.jvp(lambda a: jnp.linalg.svd(a)[0][:, 1] ** 2, (a,), (t,))[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dt.DegenerateSpectrumWarning)
+        np.testing.assert_allclose(dt.jvp(f, (a,), (t,))[1], want, rtol=1e-6)
+
+
+def test_a_zero_singular_value_of_a_non_square_matrix_has_no_vector_derivative():
+    # was: 1/0 taken as 0, a finite derivative of a vector that jumps
+    a, t = np.array([[1.0, 0, 0], [0, 0, 0]]), np.array([[0, 0, 0], [0, 1.0, 0.5]])
+    with pytest.warns(dt.DegenerateSpectrumWarning, match="zero singular value"):
+        got = dt.jvp(lambda a: dnp.linalg.svd(a, full_matrices=False)[2][1], (a,), (t,))[1]
+    assert np.isnan(got).all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_the_gradient_of_det_at_the_zero_matrix_is_its_adjugate(n):
+    # was: LinAlgError (0 < 0 called the zero matrix regular)
+    np.testing.assert_array_equal(dt.grad(dnp.linalg.det)(np.zeros((n, n))),
+                                  jax.grad(jnp.linalg.det)(jnp.zeros((n, n))))
+
+
+def test_norms_of_empty_matrices_and_multi_dot_dimensions_as_numpy():
+    for shape in [(3, 0), (0, 0), (0, 3)]:
+        for o in (None, "fro", "nuc", 1, 2, np.inf):
+            if o == np.inf and shape[0] == 0:
+                continue  # NumPy raises (a max over no rows)
+            assert dnp.linalg.norm(np.zeros(shape), o) == np.linalg.norm(np.zeros(shape), o) == 0.0
+    with pytest.raises(ValueError, match="multi_dot: array 0 is 3-dimensional"):
+        dnp.linalg.multi_dot([np.ones((2, 2, 2)), np.ones((2, 2))])

@@ -317,12 +317,15 @@ def matrix_norm(x: ArrayLike, keepdims: bool = False, ord: Any = "fro",
         out = _dnp.sqrt(_dnp.sum(_ops.mul(x, x), axis=rc, keepdims=True))
     elif ord in ("nuc", 2, -2):
         s = svdvals(_dnp.moveaxis(x, (r, c), (-2, -1)))
-        red = {"nuc": _dnp.sum, 2: _dnp.max, -2: _dnp.min}[ord](s, axis=-1)
+        empty = {"initial": 0.0} if ord == 2 and _dnp.size(x) == 0 else {}  # NumPy's 0
+        red = {"nuc": _dnp.sum, 2: _dnp.max, -2: _dnp.min}[ord](s, axis=-1, **empty)
         out = _ops.expand_dims(red, axis=rc)
     elif ord in (1, -1, _np.inf, -_np.inf):
         along, then = (r, c) if ord in (1, -1) else (c, r)
         pick = _dnp.max if ord in (1, _np.inf) else _dnp.min
-        out = pick(_dnp.sum(_dnp.abs(x), axis=along, keepdims=True), axis=then, keepdims=True)
+        empty = {"initial": 0.0} if pick is _dnp.max and _dnp.shape(x)[then] == 0 else {}
+        out = pick(_dnp.sum(_dnp.abs(x), axis=along, keepdims=True), axis=then, keepdims=True,
+                   **empty)
     else:
         raise ValueError(f"ord: {ord!r} is not a matrix norm ('fro', 'nuc', 1, -1, 2, -2, inf, "
                          "-inf)")
@@ -362,6 +365,10 @@ def multi_dot(arrays: Any) -> Any:
     arrays = list(arrays)
     if len(arrays) < 2:
         raise ValueError("multi_dot: need at least two arrays")
+    for k, a in enumerate(arrays):  # the ends may be vectors, the rest matrices (NumPy's rule)
+        if _dnp.ndim(a) != 2 and not (_dnp.ndim(a) == 1 and k in (0, len(arrays) - 1)):
+            raise ValueError(f"multi_dot: array {k} is {_dnp.ndim(a)}-dimensional; expected "
+                             "2-D (1-D allowed for the first and the last)")
     out = arrays[0]
     for b in arrays[1:]:
         out = _dnp.dot(out, b)

@@ -62,24 +62,50 @@ def _is_zero(g: Any) -> bool:
     return type(g) is np.ndarray and not g.any()
 
 
-def _inverse_gaps(vals: Any, name: str, what: str) -> Any:
-    """``F[i, j] = 1 / (vals[j] - vals[i])`` off the diagonal, 0 on it, ``nan`` where two
-    values coincide (with a :class:`DegenerateSpectrumWarning`)."""
+def _gaps(vals: Any, seen: Any = None) -> tuple[Any, np.ndarray]:
+    """``F[i, j] = 1 / (vals[j] - vals[i])`` off the diagonal, 0 on it and where two values
+    coincide, and the mask of those pairs; ``seen`` (default ``vals``) are the values whose
+    coincidence counts (the singular values, where ``vals`` are their squares)."""
     d = sub(expand_dims(vals, axis=(-2,)), expand_dims(vals, axis=(-1,)))
-    dc = _concrete(d)
-    n = dc.shape[-1]
+    seen = _concrete(vals if seen is None else seen)
+    gap = seen[..., None, :] - seen[..., :, None]
+    n = gap.shape[-1]
     eye = np.eye(n, dtype=bool)
     # each matrix's own scale: a larger matrix in the same stack must not hide its gaps
-    scale = np.max(np.abs(_concrete(vals)), axis=-1, initial=0.0)[..., None, None]
-    tol = 10 * n * np.finfo(dc.dtype).eps * np.maximum(scale, np.finfo(dc.dtype).tiny)
-    bad = (np.abs(dc) <= tol) & ~eye
+    scale = np.max(np.abs(seen), axis=-1, initial=0.0)[..., None, None]
+    tol = 10 * n * np.finfo(gap.dtype).eps * np.maximum(scale, np.finfo(gap.dtype).tiny)
+    bad = (np.abs(gap) <= tol) & ~eye
     f = ops.reciprocal(ops.where(eye | bad, 1.0, d))
-    f = ops.where(eye, 0.0, f)
+    return ops.where(eye | bad, 0.0, f), bad
+
+
+def _warn_vectors(name: str, what: str) -> None:
+    warnings.warn(f"{name}: repeated {what}; the derivatives of the corresponding vectors "
+                  "do not exist and are set to nan", DegenerateSpectrumWarning, stacklevel=3)
+
+
+def _inverse_gaps(vals: Any, name: str, what: str, seen: Any = None) -> Any:
+    """:func:`_gaps`' ``F`` with ``nan`` where two values coincide (and a
+    :class:`DegenerateSpectrumWarning`): the forward rules' (a nan reaches only the columns
+    of the vectors of a repeated group)."""
+    f, bad = _gaps(vals, seen)
     if bad.any():
-        warnings.warn(f"{name}: repeated {what}; the derivatives of the corresponding vectors "
-                      "do not exist and are set to nan", DegenerateSpectrumWarning, stacklevel=2)
+        _warn_vectors(name, what)
         f = ops.where(bad, np.nan, f)
     return f
+
+
+def _gap_product(vals: Any, p: Any, name: str, what: str, seen: Any = None) -> Any:
+    """``F * p`` for the reverse rules: 0 at a pair of coinciding values where ``p`` is 0
+    there (the cotangent does not mix their vectors: the derivative exists), ``nan`` where it
+    is not (with a :class:`DegenerateSpectrumWarning`); a nan would spread to every entry."""
+    f, bad = _gaps(vals, seen)
+    out = mul(f, p)
+    mixed = bad & (_concrete(p) != 0)
+    if mixed.any():
+        _warn_vectors(name, what)
+        out = ops.where(mixed, np.nan, out)
+    return out
 
 
 def _warn_degenerate(vals: Any, g: Any, name: str, what: str) -> None:
@@ -128,7 +154,7 @@ def _eigh_vjp(g, ans, a):
     if _is_zero(gv):
         _warn_degenerate(w, gw, "eigh", "eigenvalues")
     else:
-        inner = add(inner, mul(_inverse_gaps(w, "eigh", "eigenvalues"), matmul(mT(v), gv)))
+        inner = add(inner, _gap_product(w, matmul(mT(v), gv), "eigh", "eigenvalues"))
     return sym(matmul(v, matmul(inner, mT(v))))
 
 
@@ -159,25 +185,35 @@ def _svd_parts(x, m):
     return _rows(x, 0, m), _row(x, m), _rows(x, m + 1, None)
 
 
-def _inv_or_zero(s):
+def _over_s(x, s):
+    """``x`` with column k divided by ``s[k]``; a zero singular value's column is 0 where
+    ``x``'s is all 0, and ``nan`` (with a :class:`DegenerateSpectrumWarning`) where it is not:
+    that singular value's vector has no derivative there."""
     zero = _concrete(s) == 0
-    return ops.where(zero, 0.0, ops.reciprocal(ops.where(zero, 1.0, s)))
+    out = mul(x, expand_dims(ops.where(zero, 0.0, ops.reciprocal(ops.where(zero, 1.0, s))),
+                             axis=(-2,)))
+    lost = zero & np.any(_concrete(x) != 0, axis=-2)  # per column: the whole vector
+    lost = np.broadcast_to(lost[..., None, :], shape_of(x))
+    if lost.any():
+        warnings.warn("svd: a zero singular value of a non-square matrix; the derivatives of "
+                      "its vectors do not exist and are set to nan", DegenerateSpectrumWarning,
+                      stacklevel=3)
+        out = ops.where(lost, np.nan, out)
+    return out
 
 
 def _svd_jvp(t, ans, a):
     m, n = shape_of(a)[-2:]
     u, s, v = _svd_parts(ans, m)
-    f = _inverse_gaps(mul(s, s), "svd", "singular values")
+    f = _inverse_gaps(mul(s, s), "svd", "singular values", seen=s)
     dp = matmul(mT(u), matmul(t, v))
     row, col = expand_dims(s, axis=(-2,)), expand_dims(s, axis=(-1,))
     du = matmul(u, mul(f, add(mul(dp, row), mul(col, mT(dp)))))
     dv = matmul(v, mul(f, add(mul(col, dp), mul(mT(dp), row))))
-    inv_row = expand_dims(_inv_or_zero(s), axis=(-2,))
     if m > n:  # (I - U U^T) t V S^{-1}
-        du = add(du, mul(sub(matmul(t, v), matmul(u, dp)), inv_row))
+        du = add(du, _over_s(sub(matmul(t, v), matmul(u, dp)), s))
     if n > m:  # (I - V V^T) t^T U S^{-1}
-        du_t = matmul(mT(t), u)
-        dv = add(dv, mul(sub(du_t, matmul(v, mT(dp))), inv_row))
+        dv = add(dv, _over_s(sub(matmul(mT(t), u), matmul(v, mT(dp))), s))
     return concatenate(du, expand_dims(_diag_part(dp), axis=(-2,)), dv, axis=-2)
 
 
@@ -187,19 +223,19 @@ def _svd_vjp(g, ans, a):
     gu, gs, gv = _svd_parts(g, m)
     pbar = _diag_matrix(gs)
     row, col = expand_dims(s, axis=(-2,)), expand_dims(s, axis=(-1,))
-    inv_row = expand_dims(_inv_or_zero(s), axis=(-2,))
     if _is_zero(gu) and _is_zero(gv):
         _warn_degenerate(s, gs, "svd", "singular values")
         return matmul(u, matmul(pbar, mT(v)))
-    f = _inverse_gaps(mul(s, s), "svd", "singular values")
-    j = mul(f, matmul(mT(u), gu))
-    k = mul(f, matmul(mT(v), gv))
+    s2 = mul(s, s)
+    ju, jv = matmul(mT(u), gu), matmul(mT(v), gv)
+    j = _gap_product(s2, ju, "svd", "singular values", seen=s)
+    k = _gap_product(s2, jv, "svd", "singular values", seen=s)
     pbar = add(pbar, add(mul(add(j, mT(j)), row), mul(col, add(k, mT(k)))))
     out = matmul(u, matmul(pbar, mT(v)))
     if m > n:
-        out = add(out, matmul(mul(sub(gu, matmul(u, matmul(mT(u), gu))), inv_row), mT(v)))
+        out = add(out, matmul(_over_s(sub(gu, matmul(u, ju)), s), mT(v)))
     if n > m:
-        out = add(out, matmul(u, mT(mul(sub(gv, matmul(v, matmul(mT(v), gv))), inv_row))))
+        out = add(out, matmul(u, mT(_over_s(sub(gv, matmul(v, jv)), s))))
     return out
 
 

@@ -127,7 +127,8 @@ def _near_singular(a: Any) -> bool:
         return False
     eps = np.finfo(v.dtype if v.dtype.kind == "f" else np.float64).eps
     sv = np.linalg.svd(v.astype(np.float64), compute_uv=False)
-    return bool((sv[..., -1] * eps ** -0.25 < sv[..., 0]).any())  # cond(a) > eps^-1/4
+    # cond(a) > eps^-1/4, or a zero matrix (0 < 0 would call it regular)
+    return bool(((sv[..., -1] * eps ** -0.25 < sv[..., 0]) | (sv[..., 0] == 0)).any())
 
 
 def _cofactors(a: Any) -> Any:

@@ -32,8 +32,10 @@ def _cheap_methods(study):
 def test_every_study_runs_end_to_end(name, tmp_path):
     s = get_study(name)
     if s.custom:
-        takes = inspect.signature(s.run).parameters  # custom studies: --quick, small if they can
-        report = run(s, out=tmp_path, quick=True, **({"sizes": SMALL[:2]} if "sizes" in takes
+        # custom studies: --quick at one small size if they take sizes (JAX's compilations per
+        # size were most of the suite's slowest tests; test_study_resume covers several sizes)
+        takes = inspect.signature(s.run).parameters
+        report = run(s, out=tmp_path, quick=True, **({"sizes": SMALL[:1]} if "sizes" in takes
                                                      else {}))
     else:
         report = run(s, out=tmp_path, sizes=SMALL, timing=FAST, methods=_cheap_methods(s))

@@ -106,7 +106,7 @@ def test_hessian_of_vector_function_and_pytree(mode):
     assert _rel_tree(dt.hessian(f, argnums=(0, 1), mode=mode)(p, x), ref2) < 1e-10
 
 
-@settings(SETTINGS, max_examples=24)  # jax.hessian of each example, eagerly: the slow part
+@settings(SETTINGS, max_examples=16)  # jax.hessian of each example, eagerly: the slow part
 @given(problems(), __import__("hypothesis").strategies.sampled_from(HESSIAN_MODES))
 def test_hessian_modes_random_compositions(problem, mode):
     tree, x, _ = problem

@@ -613,3 +613,17 @@ def test_a_custom_vjp_function_gets_a_reverse_mode_jacobian_where_the_mode_is_ch
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dt.DensePatternWarning)
         np.testing.assert_array_equal(dt.sparse_jacobian(v, mode="rev")(x).toarray(), np.eye(3))
+
+
+@pytest.mark.parametrize("saves", ["args", "ans"])
+def test_a_jvp_rule_gets_both_the_answer_and_the_arguments_whatever_the_vjp_saves(
+        user_primitive, saves):
+    # saves names what the VJP reads; the forward engine has both (a review caught a None)
+    e = dt.primitive(f"user_exp_{saves}", np.exp, saves=saves,
+                     jvp=lambda t, ans, x: t * ans * dnp.exp(x) / dnp.exp(x),
+                     vjp=(lambda g, ans, x: g * ans) if saves == "ans" else
+                     (lambda g, ans, x: g * dnp.exp(x)))
+    user_primitive.append(f"user_exp_{saves}")
+    x = np.array([0.1, 0.5])
+    np.testing.assert_allclose(dt.jvp(e, (x,), (np.ones(2),))[1], np.exp(x))
+    np.testing.assert_allclose(dt.grad(lambda x: dnp.sum(e(x)))(x), np.exp(x))

@@ -352,3 +352,25 @@ def test_norms_of_empty_matrices_and_multi_dot_dimensions_as_numpy():
             assert dnp.linalg.norm(np.zeros(shape), o) == np.linalg.norm(np.zeros(shape), o) == 0.0
     with pytest.raises(ValueError, match="multi_dot: array 0 is 3-dimensional"):
         dnp.linalg.multi_dot([np.ones((2, 2, 2)), np.ones((2, 2))])
+
+
+def test_a_function_of_a_repeated_groups_projector_has_a_finite_gradient():
+    # the symmetric part of F * p is what eigh's rule keeps: finite where p is symmetric on
+    # the group (a review found nan here); checked against central differences
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    a, w = q @ np.diag([1.0, 2.0, 2.0, 3.0]) @ q.T, rng.standard_normal((4, 4))
+
+    def f(a):
+        v = dnp.linalg.eigh(a)[1][:, 1:3]
+        return dnp.sum((v @ v.T) * w)
+
+    h, fd = 1e-6, np.zeros((4, 4))
+    for i in range(4):
+        for j in range(4):
+            e = np.zeros((4, 4))
+            e[i, j] = h
+            fd[i, j] = (f(a + e) - f(a - e)) / (2 * h)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dt.DegenerateSpectrumWarning)
+        np.testing.assert_allclose(dt.grad(f)(a), fd, atol=1e-7)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,17 @@ def _lookup(func: Any) -> Any:
 
 def _fn_name(func: Any) -> str:
     return f"numpy.{getattr(func, '__name__', repr(func))}"
+
+
+def _no_derivative(op: Any, reflected: bool = False) -> Any:
+    """The operator ``op`` on the concrete values (no derivative), as a method."""
+
+    def method(self: Any, other: Any) -> Any:
+        a, b = dnp.concrete(self), dnp.concrete(other)
+        out = op(b, a) if reflected else op(a, b)
+        return held(out, (self, other)) if dispatch.holding else out
+
+    return method
 
 
 class ArrayOps:
@@ -128,30 +140,21 @@ class ArrayOps:
         for i in range(len(self)):
             yield self[i]
 
-    # comparisons are not differentiable: they compare the concrete values (held: see dispatch)
-    def __lt__(self, other: Any) -> Any:
-        out = dnp.concrete(self) < dnp.concrete(other)
-        return held(out, (self, other)) if dispatch.holding else out
+    # comparisons and the bitwise operators (of masks) have no derivative: they act on the
+    # concrete values (held while a sparsity pattern is detected: see dispatch.held)
+    __lt__ = _no_derivative(operator.lt)
+    __le__ = _no_derivative(operator.le)
+    __gt__ = _no_derivative(operator.gt)
+    __ge__ = _no_derivative(operator.ge)
+    __eq__ = _no_derivative(operator.eq)  # type: ignore[assignment]
+    __ne__ = _no_derivative(operator.ne)  # type: ignore[assignment]
+    __and__, __rand__ = _no_derivative(operator.and_), _no_derivative(operator.and_, True)
+    __or__, __ror__ = _no_derivative(operator.or_), _no_derivative(operator.or_, True)
+    __xor__, __rxor__ = _no_derivative(operator.xor), _no_derivative(operator.xor, True)
 
-    def __le__(self, other: Any) -> Any:
-        out = dnp.concrete(self) <= dnp.concrete(other)
-        return held(out, (self, other)) if dispatch.holding else out
-
-    def __gt__(self, other: Any) -> Any:
-        out = dnp.concrete(self) > dnp.concrete(other)
-        return held(out, (self, other)) if dispatch.holding else out
-
-    def __ge__(self, other: Any) -> Any:
-        out = dnp.concrete(self) >= dnp.concrete(other)
-        return held(out, (self, other)) if dispatch.holding else out
-
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        out = dnp.concrete(self) == dnp.concrete(other)
-        return held(out, (self, other)) if dispatch.holding else out
-
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        out = dnp.concrete(self) != dnp.concrete(other)
-        return held(out, (self, other)) if dispatch.holding else out
+    def __invert__(self) -> Any:
+        out = ~dnp.concrete(self)
+        return held(out, (self,)) if dispatch.holding else out
 
     # conversions of the concrete value
     def __float__(self) -> float:

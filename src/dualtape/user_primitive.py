@@ -34,9 +34,10 @@ def _shape_checked(rule: Callable, name: str, kind: str, k: int, broadcasting: b
     answer of the wrong shape: a JVP rule gives the output's shape, a VJP rule its argument's,
     each after the batch axes of vector mode (a broadcasting primitive's rule may give any
     shape that broadcasts to the output's, or that sums back to the argument's). The tape
-    keeps both the answer and the arguments for the check; the rule gets what ``saves``
-    names (``None`` for the other)."""
-    gives_ans, gives_args = saves != "args", saves != "ans"
+    keeps both the answer and the arguments for the check; a VJP rule gets what ``saves``
+    names (``None`` for the other), a JVP rule both, as the forward engine has them."""
+    vjp = kind == "VJP"
+    gives_ans, gives_args = not vjp or saves != "args", not vjp or saves != "ans"
 
     def checked(d: Any, ans: Any, *args: Any, **params: Any) -> Any:
         out = rule(d, ans if gives_ans else None,

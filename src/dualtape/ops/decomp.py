@@ -95,13 +95,22 @@ def _inverse_gaps(vals: Any, name: str, what: str, seen: Any = None) -> Any:
     return f
 
 
-def _gap_product(vals: Any, p: Any, name: str, what: str, seen: Any = None) -> Any:
+def _gap_product(vals: Any, p: Any, name: str, what: str, seen: Any = None,
+                 symmetric: bool = False) -> Any:
     """``F * p`` for the reverse rules: 0 at a pair of coinciding values where ``p`` is 0
     there (the cotangent does not mix their vectors: the derivative exists), ``nan`` where it
-    is not (with a :class:`DegenerateSpectrumWarning`); a nan would spread to every entry."""
+    is not (with a :class:`DegenerateSpectrumWarning`); a nan would spread to every entry.
+    ``symmetric``: the rule keeps only the symmetric part of ``F * p``, which at such a pair
+    is ``F_ij (p_ij - p_ji) / 2``: the derivative exists where ``p`` is symmetric there (a
+    function of the group's projector, not of a basis of it)."""
     f, bad = _gaps(vals, seen)
     out = mul(f, p)
-    mixed = bad & (_concrete(p) != 0)
+    pc = _concrete(p)
+    if symmetric:
+        pc = pc - np.swapaxes(pc, -1, -2)
+        scale = np.max(np.abs(_concrete(p)), axis=(-2, -1), keepdims=True, initial=0.0)
+        pc = np.where(np.abs(pc) <= 10 * pc.shape[-1] * np.finfo(pc.dtype).eps * scale, 0.0, pc)
+    mixed = bad & (pc != 0)
     if mixed.any():
         _warn_vectors(name, what)
         out = ops.where(mixed, np.nan, out)
@@ -154,7 +163,8 @@ def _eigh_vjp(g, ans, a):
     if _is_zero(gv):
         _warn_degenerate(w, gw, "eigh", "eigenvalues")
     else:
-        inner = add(inner, _gap_product(w, matmul(mT(v), gv), "eigh", "eigenvalues"))
+        inner = add(inner, _gap_product(w, matmul(mT(v), gv), "eigh", "eigenvalues",
+                                        symmetric=True))
     return sym(matmul(v, matmul(inner, mT(v))))
 
 

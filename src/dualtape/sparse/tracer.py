@@ -23,6 +23,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import scipy.sparse as sp
 
 from .. import dispatch
@@ -60,6 +61,17 @@ class SparsityTracer(ArrayOps, Tracer):
     def on_read(self) -> None:
         """The value steers the computation (``dispatch.read_values``)."""
         _read_values.add(self.level)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        if self.deps.nnz:  # a value with a derivative: refused, as for every traced value
+            return ArrayOps.__array__(self, dtype, copy)
+        # a held value (a mask, a comparison): its values, read as steering the function
+        return np.asarray(read_values(self), dtype)
+
+    def __hash__(self) -> int:
+        if self.deps.nnz == 0 and shape_of(self.value) == ():  # a held bool or int: a dict key
+            return hash(read_values(self).item() if hasattr(self.value, "item") else self.value)
+        return object.__hash__(self)
 
     def hold(self, value: Any) -> SparsityTracer:
         """A value computed from this one with no derivative (a comparison, a mask), held

@@ -160,3 +160,22 @@ def test_linalg_cond_and_matrix_rank_as_numpy():
     a = np.array([[2.0, 1.0], [1.0, 3.0]])
     want = jax.grad(jnp.linalg.cond)(a)
     np.testing.assert_allclose(dt.grad(dnp.linalg.cond)(a), want, rtol=1e-12, atol=1e-15)
+
+
+def test_cond_of_a_singular_matrix_in_every_norm_is_infinite_per_matrix():
+    stack = np.stack([np.diag([1.0, 0.0]), np.array([[2.0, 1.0], [1.0, 3.0]])])
+    for p in ("fro", 1, -1, np.inf, -np.inf):
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(dnp.linalg.cond(stack, p), np.linalg.cond(stack, p))
+    assert dnp.linalg.cond(stack, "nuc")[0] == np.inf  # NumPy's own SVD fails there
+
+
+def test_array_methods_take_numpy_keywords():
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_array_equal(dt.grad(lambda x: dnp.sum(x.clip(min=0.0)))(x), [1, 0, 1])
+    np.testing.assert_array_equal(dt.grad(lambda x: dnp.sum(x.cumsum(0, np.float64)))(x),
+                                  [3, 2, 1])
+    np.testing.assert_array_equal(
+        dt.grad(lambda x: dnp.sum(x.take(np.array([5]), mode="wrap")))(x), [0, 0, 1])
+    with pytest.raises(TypeError, match="cumsum: out= is not supported"):
+        dt.grad(lambda x: dnp.sum(x.cumsum(0, None, np.zeros(3))))(x)

@@ -209,11 +209,11 @@ class ArrayOps:
     def imag(self) -> Any:
         return dnp.imag(self)
 
-    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return dnp.any(self, axis=axis, keepdims=keepdims)
+    def any(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        return dnp.any(self, axis=axis, out=out, keepdims=keepdims)
 
-    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
-        return dnp.all(self, axis=axis, keepdims=keepdims)
+    def all(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        return dnp.all(self, axis=axis, out=out, keepdims=keepdims)
 
     # array methods
     # NumPy's positional order: x.sum(axis, dtype, out, keepdims, initial, where)
@@ -254,11 +254,11 @@ class ArrayOps:
     def squeeze(self, axis: Any = None) -> Any:
         return dnp.squeeze(self, axis)
 
-    def cumsum(self, axis: int | None = None) -> Any:
-        return dnp.cumsum(self, axis)
+    def cumsum(self, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+        return dnp.cumsum(self, axis, dtype, out)
 
-    def clip(self, a_min: Any = None, a_max: Any = None) -> Any:
-        return dnp.clip(self, a_min, a_max)
+    def clip(self, min: Any = None, max: Any = None) -> Any:  # noqa: A002 (NumPy's names)
+        return dnp.clip(self, min, max)
 
     # npcov: more array methods
     def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
@@ -269,8 +269,8 @@ class ArrayOps:
             keepdims: bool = False) -> Any:
         return dnp.std(self, axis, dtype, out, ddof, keepdims)
 
-    def cumprod(self, axis: int | None = None) -> Any:
-        return dnp.cumprod(self, axis)
+    def cumprod(self, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+        return dnp.cumprod(self, axis, dtype, out)
 
     def astype(self, dtype: Any, copy: bool = True) -> Any:
         return dnp.astype(self, dtype)
@@ -305,8 +305,9 @@ class ArrayOps:
     def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
         return dnp.diagonal(self, offset, axis1, axis2)
 
-    def take(self, indices: Any, axis: int | None = None) -> Any:
-        return dnp.take(self, indices, axis=axis)
+    def take(self, indices: Any, axis: int | None = None, out: Any = None,
+             mode: str = "raise") -> Any:
+        return dnp.take(self, indices, axis, out, mode)
 
     def item(self, *args: Any) -> Any:
         raise TypeError(

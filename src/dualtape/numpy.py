@@ -37,6 +37,7 @@ from numpy import (  # noqa: F401  (re-exported)
 from . import ops as _ops
 from .dispatch import concrete  # dnp.concrete, public
 from .dispatch import read_values as _read_values
+from .npext._common import refuse_out as _refuse_out
 from .npext.axes import axis_list as _axis_list
 from .npext.axes import axis_tuple as _axis_tuple
 from .npext.axes import one_axis as _one_axis
@@ -180,9 +181,7 @@ def log_softmax(x: ArrayLike, axis: Any = -1) -> Any:
 
 def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
     """Cumulative sum along ``axis`` (over the flattened array if None), in ``dtype``."""
-    if out is not None:
-        raise TypeError("cumsum: out= is not supported (a traced value cannot be written "
-                        "into an array); use the returned value")
+    _refuse_out("cumsum", out)
     if dtype is not None:
         a = astype(a, dtype)
     if axis is None:
@@ -406,9 +405,7 @@ def take(a: ArrayLike, indices: Any, axis: int | None = None, out: Any = None,
          mode: str = "raise") -> Any:
     """Elements of ``a`` at integer ``indices`` along ``axis`` (of the flattened array if None);
     ``mode`` ``"wrap"`` or ``"clip"`` brings indices out of range back, as NumPy's."""
-    if out is not None:
-        raise TypeError("take: out= is not supported (a traced value cannot be written "
-                        "into an array); use the returned value")
+    _refuse_out("take", out)
     idx = _np.asarray(_read_values(indices))  # a traced index steers (sparsity: local)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"take: indices must be integers, got dtype {idx.dtype}")

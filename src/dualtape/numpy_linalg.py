@@ -388,7 +388,17 @@ def cond(x: ArrayLike, p: Any = None) -> Any:
         # 0 / 0 (a zero matrix) is infinite, as NumPy's, where the input holds no NaN
         nan = _np.isnan(_dnp.concrete(r)) & ~_np.isnan(_dnp.concrete(x)).any(axis=(-2, -1))
         return _dnp.where(nan, _np.inf, r) if nan.any() else r
-    return _dnp.multiply(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
+    # a singular matrix's is infinite, as NumPy's: computed at the identity, then replaced
+    cx = _np.asarray(_dnp.concrete(x), float)
+    try:
+        with _np.errstate(all="ignore"):
+            singular = ~_np.isfinite(_np.linalg.cond(cx, p))
+    except _np.linalg.LinAlgError:  # NumPy's own 'nuc' of an infinite inverse
+        singular = _np.linalg.matrix_rank(cx) < cx.shape[-1]
+    if singular.any():
+        x = _dnp.where(singular[..., None, None], _np.eye(_dnp.shape(x)[-1]), x)
+    r = _dnp.multiply(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
+    return _dnp.where(singular, _np.inf, r) if singular.any() else r
 
 
 def matrix_rank(A: ArrayLike, tol: Any = None, hermitian: bool = False, *,  # noqa: N803

@@ -70,3 +70,10 @@ def unsupported(fn: str, **given: Any) -> None:
     if bad:
         raise NotImplementedError(f"{fn}: the argument(s) {', '.join(bad)} are not supported "
                                   "by dualtape.numpy")
+
+
+def refuse_out(fn: str, out: Any) -> None:
+    """Raise for NumPy's ``out=`` (given): a traced value cannot be written into an array."""
+    if out is not None:
+        raise TypeError(f"{fn}: out= is not supported (a traced value cannot be written into "
+                        "an array); use the returned value")

@@ -12,7 +12,7 @@ import numpy as np
 from .. import numpy as dnp
 from .. import ops
 from ..ops import statistics as R
-from ._common import concrete, jax_twin, unsupported
+from ._common import concrete, jax_twin, refuse_out, unsupported
 
 __all__ = ["average", "cumprod", "nanmax", "nanmean", "nanmin", "nanstd", "nansum", "nanvar",
            "std", "var", "with_keywords"]
@@ -197,9 +197,7 @@ def with_keywords(name: str, a: Any, axis: Any, keepdims: bool, dtype: Any, out:
     """``dnp.<name>(a, axis, keepdims)`` with NumPy's ``dtype``, ``initial`` and ``where``
     (``sum``, ``prod``, ``mean``, ``max``, ``min``); ``out=`` is refused, as a traced value
     cannot be written into."""
-    if out is not None:
-        raise TypeError(f"{name}: out= is not supported (a traced value cannot be written "
-                        "into); use the returned value")
+    refuse_out(name, out)
     if dtype is not None:
         a = dnp.astype(a, dtype)
     axes, keep = dnp._axis_tuple(a, axis), builtins.bool(keepdims)

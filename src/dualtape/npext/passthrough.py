@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import dispatch
 from ..dispatch import held
 from ._common import concrete, has_jax, read_values
 
@@ -45,7 +46,7 @@ def _constant(name: str) -> Any:
 
             return getattr(jnp, name)(*args, **kwargs)
         out = npfn(*read(args), **{k: read(v) for k, v in kwargs.items()})
-        return held(out, (*args, *kwargs.values())) if hold else out
+        return held(out, (*args, *kwargs.values())) if hold and dispatch.holding else out
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"``numpy.{name}`` of the concrete values (no derivative)."

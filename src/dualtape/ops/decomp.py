@@ -107,8 +107,8 @@ def _gap_product(vals: Any, p: Any, name: str, what: str, seen: Any = None,
     out = mul(f, p)
     pc = _concrete(p)
     if symmetric:
+        scale = np.max(np.abs(pc), axis=(-2, -1), keepdims=True, initial=0.0)
         pc = pc - np.swapaxes(pc, -1, -2)
-        scale = np.max(np.abs(_concrete(p)), axis=(-2, -1), keepdims=True, initial=0.0)
         pc = np.where(np.abs(pc) <= 10 * pc.shape[-1] * np.finfo(pc.dtype).eps * scale, 0.0, pc)
     mixed = bad & (pc != 0)
     if mixed.any():

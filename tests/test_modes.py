@@ -155,6 +155,29 @@ def test_choose_mode_forward_for_one_input_many_outputs():
     assert c.costs["rev_chunk1"] > 100 * c.costs[c.method]
 
 
+@pytest.mark.parametrize("n,m", [(0, 2), (1, 1), (1, 5), (5, 1), (2, 2), (4, 4), (5, 17)])
+def test_choose_mode_picks_among_the_methods_compare_times(n, m):
+    # the auto_mode study and dt.compare look the pick up among first_order's methods
+    from dualtape.comparison.methods import first_order
+
+    f, x = _dense(n, m)
+    c = dt.choose_mode(f, x)
+    names = {meth.name for meth in first_order(n, m)[0]}
+    assert set(c.costs) == names and c.method in names
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 3])
+@pytest.mark.parametrize("jac", [dt.jacfwd, dt.jacrev])
+def test_one_direction_in_vector_mode_is_chunk_one(jac, chunk):
+    one_in = lambda x: dnp.stack([dnp.sin(x[0]), x[0] ** 3])  # noqa: E731
+    one_out = lambda x: dnp.sum(dnp.sin(x) * x)  # noqa: E731
+    x1, x3 = np.array([0.7]), np.array([0.7, -0.2, 1.3])
+    f, x, ref = (one_in, x1, jax.jacfwd(lambda x: jnp.stack([jnp.sin(x[0]), x[0] ** 3]))(x1)) \
+        if jac is dt.jacfwd else (one_out, x3, jax.jacrev(lambda x: jnp.sum(jnp.sin(x) * x))(x3))
+    got = jac(f, chunk=chunk)(x)
+    assert got.shape == ref.shape and np.allclose(got, ref, rtol=1e-13)
+
+
 def test_choose_mode_is_deterministic_and_counts_only():
     f, x = _dense(50, 20)
     first = dt.choose_mode(f, x)

@@ -53,6 +53,14 @@ def test_every_study_runs_end_to_end(name, tmp_path):
     assert list(tmp_path.glob("*.png")) and list(tmp_path.glob("*.svg"))
 
 
+def test_auto_mode_measures_a_cell_with_one_input_and_one_output():
+    # choose_mode named chunk 1 where the timed methods call it vector mode: no row was picked
+    study = inspect.getmodule(get_study("auto_mode").run)
+    rows = study.measure_cell("dense_two_layer", 1, 1, 1, study.QUICK_TIMING)
+    assert sum(r["picked"] for r in rows) == 1
+    assert all(r["regret"] >= 1.0 for r in rows)
+
+
 def test_every_method_runs_in_the_harness(tmp_path):
     report = run(small_study(methods=ALL_METHODS, sizes=(3,)), out=tmp_path)
     assert report.ok, report.failed

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .counting import count
+from .jacobians import batched_passes
 
 __all__ = ["CostModel", "ModeChoice", "choose_mode", "Profile", "candidates", "pick", "predictions"]
 
@@ -139,7 +140,7 @@ def predict(p: Profile, mode: str, chunk: int | None, model: CostModel = CostMod
     dim = p.n if mode == "fwd" else p.m
     k = dim if chunk is None else min(chunk, dim)
     passes = math.ceil(dim / max(k, 1))
-    batched = chunk != 1
+    batched = batched_passes(chunk, dim)
     spill = model.gamma * max(0.0, k * 8 * (p.n + p.m) - model.cache_bytes) if batched else 0.0
     fixed = model.per_call + passes * model.per_pass
     if mode == "fwd":
@@ -183,14 +184,21 @@ def choose_mode(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0,
 def candidates(p: Profile) -> list[tuple[str, int | None]]:
     """The ``(mode, chunk)`` candidates for ``p``, in tie-breaking order: vector mode first,
     reverse before forward, smaller chunks first. A chunk at least as large as the number
-    of directions is the same computation as vector mode and is left out."""
+    of directions (chunk 1 with one direction too) is the same computation as vector mode
+    and is left out, as ``dt.compare`` leaves it out."""
     out = []
     for chunk in (None, *CHUNKS[:-1]):
         for mode in ("rev", "fwd"):
             dim = p.n if mode == "fwd" else p.m
-            if chunk is None or chunk == 1 or chunk < dim:
+            if chunk is None or not same_as_vector(chunk, dim):
                 out.append((mode, chunk))
     return out
+
+
+def same_as_vector(chunk: int, dim: int) -> bool:
+    """Whether ``chunk`` directions per pass is vector mode's computation for ``dim``
+    directions: one pass holds them all (chunk 1 too, where there is at most one)."""
+    return chunk >= max(dim, 1)
 
 
 def predictions(p: Profile, model: CostModel) -> dict[tuple[str, int | None], float]:

@@ -26,6 +26,12 @@ def check_chunk(chunk: int | None) -> None:
         raise ValueError(f"chunk: expected None or a positive int, got {chunk!r}")
 
 
+def batched_passes(chunk: int | None, dim: int) -> bool:
+    """Whether each pass carries a leading axis of directions: not at chunk 1, nor in vector
+    mode with one direction (the same computation as chunk 1, so it is run as chunk 1)."""
+    return chunk != 1 and dim != 1
+
+
 def _traced(xs: list) -> bool:
     return any(isinstance(x, Tracer) for x in xs)
 
@@ -116,16 +122,16 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0,
         leaves, in_td = dynamic(args, nums, single)
         n = sum(size_of(x) for x in leaves)
         step = n if chunk is None else min(chunk, n)
-        batched = chunk != 1
+        stacked = batched_passes(chunk, n)
         per_pass: list[list] = []
         out_td, outs, aux = None, [], None
         for start in range(0, max(n, 1), max(step, 1)):
             stop = min(start + step, n)
-            tangents = basis(leaves, start, stop, batched)
+            tangents = basis(leaves, start, stop, stacked)
             out_td, outs, t_out, aux = jvp_core(fun, args, nums, single, tangents,
-                                                 1 if batched else 0, has_aux, kwargs=kwargs)
+                                                 1 if stacked else 0, has_aux, kwargs=kwargs)
             per_pass.append(t_out)
-        fulls = [_join([p[k] for p in per_pass], batched) if n else zeros(o, (0,))
+        fulls = [_join([p[k] for p in per_pass], stacked) if n else zeros(o, (0,))
                  for k, o in enumerate(outs)]
         fulls = _unaliased(fulls, [])  # one traced value returned twice: two arrays of their own
         jac_leaves = []
@@ -169,14 +175,14 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0,
                                 f"has dtype {dtype_of(o)}; use vjp for integer outputs")
         m = sum(size_of(o) for o in outs)
         step = m if chunk is None else min(chunk, m)
-        batched = chunk != 1
+        stacked = batched_passes(chunk, m)
         per_pass = []
         for start in range(0, max(m, 1), max(step, 1)):
             stop = min(start + step, m)
-            per_pass.append(rec.pull(basis(outs, start, stop, batched), 1 if batched else 0,
+            per_pass.append(rec.pull(basis(outs, start, stop, stacked), 1 if stacked else 0,
                                      given=False))  # the kept blocks are ours, not the caller's
         # full[j]: (m, *in_shape_j)
-        full = [_join([p[j] for p in per_pass], batched) if m else zeros(x, (0,))
+        full = [_join([p[j] for p in per_pass], stacked) if m else zeros(x, (0,))
                 for j, x in enumerate(rec.in_leaves)]
         jac_leaves, off = [], 0
         for o in outs:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..choice import same_as_vector
+
 Runner = Callable[[], Any]
 
 #: Chunk sizes tried besides 1 and vector mode (those below the number of directions).
@@ -72,12 +74,13 @@ def first_order(n: int, m: int, chunks: Sequence[int] = CHUNKS) -> tuple[list[Me
     """dualtape's forward and reverse modes at chunk 1, a few chunks and vector mode.
 
     Returns the methods and notes on those left out as duplicates of vector mode (every
-    chunk, 1 included, where there is one direction).
+    chunk that holds all the directions, 1 included where there is at most one): the
+    candidates :func:`dualtape.choose_mode` chooses from.
     """
     methods, notes = [], []
     for mode, dim in (("fwd", n), ("rev", m)):
         for chunk in (1, *chunks, None):
-            if chunk is not None and (chunk > 1 or dim == 1) and chunk >= dim:
+            if chunk is not None and same_as_vector(chunk, dim):
                 what = ("input" if mode == "fwd" else "output") + ("s" if dim != 1 else "")
                 notes.append(f"{mode}_chunk{chunk} left out: with {dim} {what} it is vector mode")
                 continue

@@ -1202,3 +1202,10 @@ def test_a_cotangent_of_a_look_alike_container_type_says_so():
     with pytest.raises(ValueError, match="they print alike, but a container differs in type"):
         pull(theirs(np.ones(2), np.ones(2)))
     np.testing.assert_array_equal(pull(mine(np.ones(2), np.ones(2)))[0], [3.0, 3.0])
+
+
+def test_max_along_an_axis_of_an_empty_batch():
+    for f in (dt.jacfwd, dt.jacrev):
+        assert f(lambda x: dnp.max(x, axis=-1))(np.zeros((0, 3))).shape == (0, 0, 3)
+    assert dt.hessian(lambda x: dnp.sum(dnp.min(x * x, axis=-1)))(np.zeros((0, 3))).shape \
+        == (0, 3, 0, 3)

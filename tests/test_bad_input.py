@@ -849,3 +849,55 @@ def test_slogdet_slope_at_a_singular_matrix_says_what_is_missing(mode):
     f = lambda a: dnp.linalg.slogdet(a)[1]
     with pytest.raises(np.linalg.LinAlgError, match="slogdet: the derivative of log"):
         dt.grad(f)(a) if mode == "grad" else dt.jvp(f, (a,), (np.eye(2),))
+
+
+def test_copies_of_traced_values_keep_the_derivative_and_pickling_is_refused():
+    import copy
+    import pickle
+
+    x = np.array([1.0, 2.0])
+    # a deep copy used to clone the tape: the copy's uses were constants, others counted twice
+    assert np.allclose(dt.grad(lambda v: dnp.sum(v * 3.0) + dnp.sum(copy.deepcopy(v)))(x), 4.0)
+    assert np.allclose(dt.grad(lambda v: dnp.sum(copy.deepcopy(v) * v))(x), 2 * x)
+    assert np.allclose(dt.hessian(lambda v: dnp.sum(copy.deepcopy(v) ** 2))(x), 2 * np.eye(2))
+    assert np.allclose(dt.jvp(lambda v: dnp.sum(copy.copy(v) * v), (x,), (np.ones(2),))[1], 6.0)
+    with pytest.raises(TypeError, match="cannot be pickled.*dnp.concrete"):
+        dt.grad(lambda v: dnp.sum(pickle.loads(pickle.dumps(v))))(x)
+
+
+def test_object_dtype_casts_and_writes_into_numpy_arrays_are_refused():
+    x = np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="astype: dtype object"):
+        dt.grad(lambda v: dnp.sum(v.astype(object) * 2.0))(x)
+    with pytest.raises(TypeError, match="astype: dtype object"):
+        dt.grad(lambda v: dnp.sum(dnp.array(v, dtype=object)))(x)
+
+    def in_place(v):
+        a = np.ones(2)
+        a += v
+        return dnp.sum(a)
+
+    with pytest.raises(TypeError, match="cannot be written into a NumPy array in place"):
+        dt.grad(in_place)(x)
+
+
+def _object_array(v):
+    out = np.zeros(2, dtype=object)
+    out[0], out[1] = v[0] * 2.0, v[1] * 3.0
+    return out
+
+
+@pytest.mark.parametrize("f", [
+    lambda v: dnp.sum(_object_array(v) + v),
+    lambda v: dnp.sum(dnp.where(np.array([True, True]), _object_array(v), v)) * 2.0,
+    lambda v: dnp.sum(dnp.concatenate([_object_array(v), v])),
+])
+def test_object_arrays_of_traced_values_mixed_with_traced_values_are_refused(f):
+    # NumPy ran elementwise over the traced values inside: the derivative was silently dropped
+    x = np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="dtype object holds traced values"):
+        dt.grad(f)(x)
+    with pytest.raises(TypeError, match="dtype object holds traced values"):
+        dt.jvp(f, (x,), (np.ones(2),))
+    # summed on its own, the object array is a sum of traced values: the derivative is right
+    assert np.allclose(dt.grad(lambda v: dnp.sum(_object_array(v)))(x), [2.0, 3.0])

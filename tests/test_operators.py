@@ -526,3 +526,12 @@ def test_indexing_a_traced_python_float_as_numpy_indexes_a_0d_array(index):
     f = lambda s: dnp.sum(s[index] * 3.0)  # noqa: E731
     assert dt.grad(f)(1.5) == dt.jvp(f, (1.5,), (1.0,))[1] == dt.jacfwd(f)(1.5) == 3.0
     assert np.shape(dt.jvp(lambda s: s[index], (1.5,), (1.0,))[0]) == np.shape(np.float64(1.5)[index])
+
+
+def test_builtin_round_and_numpy_divmod_on_traced_values():
+    assert dt.grad(lambda x: round(x) * x)(2.3) == pytest.approx(2.0)  # jax.grad gives 2.0
+    assert dt.grad(lambda v: divmod(np.float64(5.0), v)[1])(2.0) == pytest.approx(-2.0)
+    x = np.array([1.3, 2.9])
+    got = dt.grad(lambda v: dnp.sum(np.divmod(v, 0.7)[1]))(x)
+    ref = jax.grad(lambda v: jnp.sum(jnp.divmod(v, 0.7)[1]))(jnp.asarray(x))
+    assert np.allclose(got, ref)

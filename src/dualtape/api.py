@@ -197,7 +197,7 @@ class Recording:
             traced = type(o) is TapeValue and o.tape is tape
             v = o.value if traced else o
             if type(v) is not np.float64 and type(v) is not float:  # those need no check
-                output_leaf(v, f"output leaf {k}")
+                output_leaf(v, f"output leaf {k}", tape.level if traced else None)
             self.out_index.append(o.index if traced else None)
             self.out_leaves.append(v)
 

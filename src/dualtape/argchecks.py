@@ -93,15 +93,28 @@ def input_leaf(x: Any, what: str) -> Any:
                     "another class a container)")
 
 
-def output_leaf(x: Any, what: str) -> None:
+#: A tracer's value is of a lower level; one of its own level (or an object array) inside
+#: means NumPy ran elementwise over traced values in an object array.
+MIXED = ("a NumPy array of dtype object holds traced values (filled by out[i] = x, or "
+         "np.array of traced values): dualtape cannot follow the derivative through it. Build "
+         "the array with dnp.stack, dnp.array or dnp.concatenate instead")
+
+
+def output_leaf(x: Any, what: str, level: int | None = None) -> None:
+    """Check an output leaf (``level``: the transformation's, when ``x`` is its value)."""
     t = type(x)
     if t is float or t is np.float64:
         return
     while isinstance(x, Tracer):
+        if level is not None and x.level >= level:
+            raise TypeError(f"{what}: {MIXED}")
+        level = x.level
         x = x.value  # type: ignore[attr-defined]
         t = type(x)
     if t is float or t is int or t is bool or _is_jax(t):  # ints and bools: zero derivatives
         return
+    if t is np.ndarray and x.dtype.kind == "O":
+        raise TypeError(f"{what}: {MIXED}")
     if t is complex or (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "c"):
         raise NotImplementedError(f"{what}: the function returned a complex value; dualtape "
                                   "differentiates real floating-point functions")

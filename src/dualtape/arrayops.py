@@ -281,6 +281,9 @@ class ArrayOps:
     def round(self, decimals: int = 0) -> Any:
         return dnp.round(self, decimals)
 
+    def __round__(self, ndigits: int | None = None) -> Any:
+        return dnp.round(self, 0 if ndigits is None else ndigits)  # traced, as JAX's round(x)
+
     def repeat(self, repeats: Any, axis: int | None = None) -> Any:
         return dnp.repeat(self, repeats, axis)
 
@@ -327,6 +330,13 @@ class ArrayOps:
                 return _UFUNCS[name](*inputs)
             if name in _COMPARISONS:
                 return ufunc(*(dnp.concrete(i) for i in inputs))
+        if method == "__call__" and name == "divmod" and not kwargs:
+            return dnp.floor_divide(*inputs), dnp.remainder(*inputs)
+        if any(isinstance(o, np.ndarray) for o in kwargs.get("out") or ()):
+            raise TypeError(f"numpy.{name}: a traced value cannot be written into a NumPy array "
+                            "in place (out=, or A += x with A a NumPy array): the derivative "
+                            "would be lost. Write A = A + x, or build the array with "
+                            "dualtape.numpy (dnp.stack, dnp.concatenate, dnp.where)")
         raise TypeError(
             f"dualtape does not support numpy.{name}"
             + (f".{method}" if method != "__call__" else "")

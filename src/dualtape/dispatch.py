@@ -90,6 +90,16 @@ class Tracer:
     #: no derivative (a comparison, a mask; see :func:`held`); ``None``: as a plain value.
     hold: Any = None
 
+    def __copy__(self) -> Any:
+        return self  # immutable: a copy is the value itself, derivative and all
+
+    def __deepcopy__(self, memo: dict) -> Any:
+        return self  # a deep copy would clone the tape, whose entries then count twice
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("a traced value cannot be pickled: its derivative is tied to the running "
+                        "transformation. Pickle dnp.concrete(x), its value, instead")
+
     def process(self, prim: Any, args: tuple, params: Any) -> Any:
         """Apply ``prim`` to ``args``, of which ``self`` is the highest-level tracer."""
         vals, mine = unwrap(self.level, args)

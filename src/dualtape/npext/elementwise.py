@@ -173,6 +173,10 @@ def astype(x: Any, dtype: Any, copy: bool = True) -> Any:
     if target.kind == "c":
         raise NotImplementedError("astype: complex dtypes are not supported on traced values "
                                   "(dualtape differentiates real functions)")
+    if target.kind not in "fiub":
+        raise TypeError(f"astype: dtype {target} is not supported on traced values (an object "
+                        "or string array would drop the derivative); cast to a floating, "
+                        "integer or bool dtype")
     if target.kind != "f":
         out = np.asarray(c).astype(target)[()]  # no derivative, but the values may steer
         return held(out, (x,)) if dispatch.holding else out

@@ -230,7 +230,7 @@ def _tie_pick_impl(t: Any, x: Any, ans: Any, axis: tuple, keepdims: bool) -> Any
     hit = np.equal(x, ans if keepdims else _expand_dims_impl(ans, axis))
     one_group = len(axis) == ndim_of(x)
     if type(t) is np.ndarray and type(x) is np.ndarray and (one_group or axis == (-1,)) \
-            and np.count_nonzero(hit) * (x.shape[-1] if not one_group else x.size) == x.size \
+            and x.size and np.count_nonzero(hit) * (x.shape[-1] if not one_group else x.size) == x.size \
             and not np.isnan(ans).any():  # one maximiser per group: t read there, in order
         at, lead = np.flatnonzero(hit), t.shape[:t.ndim - x.ndim]
         if not one_group and x.ndim == 2:  # rows of a matrix: the VJP may need them again

@@ -132,6 +132,20 @@ def test_kmeans(tool: Tool, rng: np.random.Generator) -> None:
     close(tool.evaluate("kmeans", "dir", data), j / h)
 
 
+def test_kmeans_far_from_the_origin(tool: Tool, rng: np.random.Generator) -> None:
+    # |P|^2 + |C|^2 - 2 P.C cancelled at 1e8: a negative cost and the wrong nearest centroid
+    points = 1e8 + rng.random((20, 2))
+    centroids = points[:3]
+    data = {"points": points.tolist(), "centroids": centroids.tolist(), **RUNS}
+    near = [min(range(3), key=lambda j: float(np.sum((centroids[j] - p) ** 2))) for p in points]
+    cost = sum(float(np.sum((centroids[j] - p) ** 2)) for j, p in zip(near, points, strict=True))
+    assert tool.evaluate("kmeans", "cost", data) == pytest.approx(cost, rel=1e-6)
+    counts = np.bincount(near, minlength=3)[:, None]
+    sums = np.array([points[np.array(near) == j].sum(axis=0) for j in range(3)])
+    grad = 2.0 * (counts * centroids - sums)
+    close(tool.evaluate("kmeans", "dir", data), grad / (2.0 * counts), atol=1e-6)  # eps * 1e8
+
+
 def _gmm_naive(alpha, mu, q, l, x, m, gamma) -> float:  # noqa: E741
     """The log posterior straight from the definition: SciPy's densities, no simplification."""
     from scipy.stats import multivariate_normal, wishart

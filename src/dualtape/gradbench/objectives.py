@@ -48,6 +48,10 @@ def llsq_points(x: Any, n: int, xp: Any = dnp) -> Any:
 
 def kmeans(centroids: Any, points: Any, xp: Any = dnp) -> Any:
     """``sum_i min_j |C_j - P_i|^2``: the k-means cost of ``points`` (n, d) for ``centroids`` (k, d)."""
+    # distances do not change when both move by one point: far from the origin the expansion
+    # below would cancel (points near 1e8 gave a negative cost) unless they are moved near it
+    origin = points[:1]
+    points, centroids = points - origin, centroids - origin
     # |P_i - C_j|^2 = |P_i|^2 + |C_j|^2 - 2 P_i.C_j: no (n, k, d) temporary
     cross = xp.matmul(points, xp.transpose(centroids))
     norms = xp.sum(points * points, axis=1)[:, None] + xp.sum(centroids * centroids, axis=1)

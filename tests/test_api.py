@@ -1209,3 +1209,47 @@ def test_max_along_an_axis_of_an_empty_batch():
         assert f(lambda x: dnp.max(x, axis=-1))(np.zeros((0, 3))).shape == (0, 0, 3)
     assert dt.hessian(lambda x: dnp.sum(dnp.min(x * x, axis=-1)))(np.zeros((0, 3))).shape \
         == (0, 3, 0, 3)
+
+
+def test_auto_modes_around_custom_vjp_and_integer_outputs():
+    @dt.custom_vjp
+    def g(x):
+        return dnp.sin(x)
+
+    g.defvjp(lambda x: (dnp.sin(x), x), lambda x, gg: (gg * dnp.cos(x),))
+    ref = jax.hessian(lambda x: jnp.sin(x) ** 2)(0.3)
+    assert dt.hessian(lambda x: g(x) ** 2, mode="auto")(0.3) == pytest.approx(float(ref))
+    x = np.array([0.3, -0.7, 1.2])
+    f = lambda x: (dnp.sin(x), dnp.argmax(x))  # noqa: E731
+    assert dt.choose_mode(f, x).mode == "fwd"  # jacrev refuses the integer output
+    jac = dt.jacobian(f)(x)
+    assert np.allclose(jac[0], np.diag(np.cos(x))) and jac[1].shape == (3,)
+
+
+def test_values_leaked_from_a_function_that_raised_or_returned_untouched_are_refused():
+    x = np.array([0.3, -0.7])
+    leak = []
+
+    def raises(v):
+        leak.append(v * 2.0)
+        raise ValueError("a bug in the user's function")
+
+    with pytest.raises(ValueError):
+        dt.grad(raises)(x)
+    with pytest.raises(dt.UnexpectedTracerError):
+        dt.grad(lambda y: dnp.sum(y * leak[0]))(x)
+    returned = []
+    dt.grad(lambda v: (returned.append(v), dnp.sum(v))[1])(x)
+    for call in (lambda: dt.jacrev(lambda y: returned[0])(x),
+                 lambda: dt.jvp(lambda y: returned[0], (x,), (x,)),
+                 lambda: dt.grad(lambda y: (dnp.sum(y), returned[0]), has_aux=True)(x)):
+        with pytest.raises(dt.UnexpectedTracerError):
+            call()
+
+
+def test_grad_wants_a_bare_floating_scalar():
+    x = np.array([0.3, -0.7])
+    with pytest.raises(TypeError, match="container"):
+        dt.grad(lambda v: (dnp.sum(v),))(x)
+    with pytest.raises(TypeError, match="dtype bool"):
+        dt.grad(lambda v: v.shape[0] == 2)(x)

@@ -76,7 +76,7 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
     primals_out, tangents_out = [], []
     for k, o in enumerate(out_leaves):
         output_leaf(o, f"output leaf {k}")
-        if type(o) is Dual:  # the type test inline: every jvp passes here
+        if type(o) is Dual or type(o) is TapeValue:  # the type tests inline: every jvp passes
             forward.check_returned(o, level)
         if type(o) is Dual and o.level == level:
             primals_out.append(o.value)
@@ -178,9 +178,9 @@ class Recording:
         try:
             out = f(*substitute(args, argnums, single, td, self.inputs), **(kwargs or {}))
         finally:
+            tape.close()  # also when f raises: a value it leaked must not stay usable
             if was_on:
                 gc.enable()
-        tape.close()
         self.aux = None
         if has_aux:
             out, aux = _split_aux(out)
@@ -192,9 +192,9 @@ class Recording:
         self.out_index: list[int | None] = []
         self.out_leaves: list[Any] = []
         for k, o in enumerate(out_leaves):
-            if type(o) is Dual:
-                forward.check_returned(o, tape.level)
             traced = type(o) is TapeValue and o.tape is tape
+            if type(o) is Dual or (type(o) is TapeValue and not traced):
+                forward.check_returned(o, tape.level)
             v = o.value if traced else o
             if type(v) is not np.float64 and type(v) is not float:  # those need no check
                 output_leaf(v, f"output leaf {k}", tape.level if traced else None)
@@ -364,6 +364,10 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
     """
 
     def gradient(rec: Recording) -> Any:
+        if rec.out_td is not LEAF and len(rec.out_leaves) == 1:
+            raise TypeError(f"grad requires the function to return a scalar, got a container "
+                            f"{rec.out_td} holding one; return the scalar itself (or use "
+                            "has_aux=True for a pair)")
         if len(rec.out_leaves) != 1 or shape_of(rec.out_leaves[0]) != ():
             shapes = [shape_of(o) for o in rec.out_leaves]
             raise TypeError(f"grad requires the function to return a scalar (shape ()), got "
@@ -373,7 +377,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
         if type(value) is np.float64:
             seed = _ONE  # the common case: a float64 reduction
         else:
-            dtype = np.dtype(getattr(value, "dtype", np.float64) if type(value) is not int else int)
+            dtype = np.dtype(getattr(value, "dtype", np.float64) if type(value) not in (int, bool)
+                             else type(value))
             if dtype.kind != "f":
                 raise TypeError(f"grad requires a real floating-point output, got dtype {dtype}")
             seed = 1.0 if type(value) is float or not hasattr(value, "dtype") else np.array(1.0, dtype)

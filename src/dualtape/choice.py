@@ -80,6 +80,7 @@ class Profile:
     pull_ops: int
     pull_flops: int
     forward: bool = True  # False: forward mode cannot differentiate fun (a custom_vjp)
+    reverse: bool = True  # False: an integer or bool output, which jacrev refuses
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,11 @@ def profile(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0) -> Prof
     m = sum(int(np.size(o)) for o in rec.out_leaves)
     with count() as b:
         rec.pull(basis(rec.out_leaves, 0, 1, False) if m else [None] * len(rec.out_leaves))
+    from .argchecks import is_integer_output
+
+    reverse = not any(is_integer_output(o) for o in rec.out_leaves)
     return Profile(n, m, e.n_ops, e.flops, j.n_ops, j.flops, r.n_ops, r.flops, r.tape_bytes,
-                   b.n_ops, b.flops, forward)
+                   b.n_ops, b.flops, forward, reverse)
 
 
 def predict(p: Profile, mode: str, chunk: int | None, model: CostModel = CostModel()) -> float:
@@ -173,6 +177,8 @@ def choose_mode(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0,
     model = model or CostModel()
     p = profile(fun, *args, argnums=argnums)
     predicted = predictions(p, model)
+    if not p.reverse and p.forward:  # forward mode only: jacrev refuses integer outputs
+        predicted = {mc: t for mc, t in predicted.items() if mc[0] == "fwd"}
     if not p.forward:  # reverse mode only: the forward candidates are out
         predicted = {mc: t for mc, t in predicted.items() if mc[0] == "rev"}
     mode, chunk = pick(p, model, predicted)
@@ -216,6 +222,9 @@ def pick(p: Profile, model: CostModel,
 
 def _reason(p: Profile, mode: str, chunk: int | None, costs: dict[str, float]) -> str:
     pick = name(mode, chunk)
+    if not p.reverse and p.forward:
+        return (f"forward mode ({name(mode, chunk)}): f has an integer or bool output, which "
+                f"reverse mode (jacrev) refuses; predicted {costs[pick]:.3g} evaluations of f")
     if not p.forward:
         return (f"reverse mode ({name(mode, chunk)}): forward mode cannot differentiate f (a "
                 f"custom_vjp has no forward-mode rule); predicted {costs[pick]:.3g} "

@@ -36,6 +36,8 @@ def check_returned(x: Any, level: int) -> None:
     returned untouched may still have leaked."""
     if type(x) is Dual and x.level != level:
         check_alive(x.level)
+    elif getattr(x, "leaked", False):  # a reverse-mode value of a finished recording
+        raise UnexpectedTracerError(LEAKED)
 
 
 class Dual(ArrayOps, Tracer):

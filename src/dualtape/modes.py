@@ -14,6 +14,7 @@ from .api import in_dtype
 from .argchecks import check_callable
 from .argchecks import dynamic as _dynamic
 from .argchecks import normalize_argnums as _argnums
+from .custom import NoForwardRule
 from .jacobians import check_chunk, jacfwd, jacrev
 from .ops import shape_of
 from .tree import flatten, unflatten
@@ -145,6 +146,11 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, *,
 
     def hessian_fun(*args: Any, **kwargs: Any) -> Any:
         mode = _auto_hessian_mode(fun, args, kwargs, argnums, has_aux)
+        if mode == "fwd-fwd":
+            try:
+                return hessian(fun, argnums, mode=mode, has_aux=has_aux)(*args, **kwargs)
+            except NoForwardRule:  # a custom_vjp: forward over its reverse rule, as the default
+                mode = "fwd-rev"
         return hessian(fun, argnums, mode=mode, has_aux=has_aux)(*args, **kwargs)
 
     hessian_fun.__name__ = f"hessian({getattr(fun, '__name__', 'f')})"

@@ -121,6 +121,11 @@ class TapeValue(ArrayOps, Tracer):
     def __repr__(self) -> str:
         return f"TapeValue({self.value!r}, index={self.index}, level={self.level})"
 
+    @property
+    def leaked(self) -> bool:
+        """Whether its recording has finished (the value outlived its transformation)."""
+        return type(self.tape.entries) is _ClosedEntries
+
     def extend(self, prim: Primitive, ans: Any, vals: tuple, mine: list, params: Any) -> Any:
         """Record ``ans`` with the arguments on this tape that have a VJP rule as parents."""
         rules = prim.vjp

@@ -1253,3 +1253,13 @@ def test_grad_wants_a_bare_floating_scalar():
         dt.grad(lambda v: (dnp.sum(v),))(x)
     with pytest.raises(TypeError, match="dtype bool"):
         dt.grad(lambda v: v.shape[0] == 2)(x)
+
+
+@pytest.mark.parametrize("mode", ["fwd-fwd", "fwd-rev", "rev-fwd", "rev-rev"])
+def test_second_derivatives_at_zero_of_power_and_hypot_agree_in_every_mode(mode):
+    # x ** [0, 1, 2, 3] at 0: the discarded 0**-1 branch made reverse over reverse nan
+    assert dt.hessian(lambda x: dnp.sum(x ** np.arange(4)), mode=mode)(0.0) == pytest.approx(2.0)
+    # hypot's slope is taken as 0 at the origin; its curvature there was the identity
+    hyp = dt.hessian(lambda v: dnp.hypot(v[0], v[1]), mode=mode)
+    assert np.allclose(hyp(np.zeros(2)), 0.0)
+    assert np.allclose(hyp(np.array([3.0, 4.0])), np.array([[16.0, -12.0], [-12.0, 9.0]]) / 125)

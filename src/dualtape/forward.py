@@ -34,8 +34,9 @@ def check_alive(level: int) -> None:
 def check_returned(x: Any, level: int) -> None:
     """Check an output or aux leaf of the transformation at ``level``: a Dual of another level
     returned untouched may still have leaked."""
-    if type(x) is Dual and x.level != level:
-        check_alive(x.level)
+    if type(x) is Dual:
+        if x.level != level:
+            check_alive(x.level)
     elif getattr(x, "leaked", False):  # a reverse-mode value of a finished recording
         raise UnexpectedTracerError(LEAKED)
 

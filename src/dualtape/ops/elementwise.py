@@ -115,8 +115,10 @@ def _pow_impl(x: Any, y: Any) -> Any:
 
 
 def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
-    # y * x**(y-1); at x == y == 0 that is 0 * inf, taken as 0 (0**0 has slope 0 in x).
-    return where(np.logical_and(x == 0, y == 0), 0.0, mul(y, power(x, sub(y, 1.0))))
+    # y * x**(y-1); at x == y == 0 that is 0 * inf, taken as 0 (0**0 has slope 0 in x). The
+    # power there reads base 1: 0**-1's own slope would make the discarded branch nan in reverse
+    both = np.logical_and(x == 0, y == 0)
+    return where(both, 0.0, mul(y, power(where(both, 1.0, x), sub(y, 1.0))))
 
 
 def _pow_dy(ans: Any, x: Any, y: Any) -> Any:

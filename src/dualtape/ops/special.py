@@ -127,8 +127,10 @@ arctan2 = _binary("arctan2", np.arctan2,
 
 
 def _over_radius(v: Any, ans: Any) -> Any:
-    # v / hypot, taken as 0 at the origin (the minimum-norm subgradient; JAX gives 1/2 there)
-    return ops.div(v, ops.where(ans == 0, 1.0, ans))
+    # v / hypot, taken as 0 at the origin (the minimum-norm subgradient; JAX gives 1/2 there),
+    # and with slope 0 there too (v / 1 would give the Hessian the identity)
+    origin = ans == 0
+    return ops.where(origin, 0.0, ops.div(v, ops.where(origin, 1.0, ans)))
 
 
 hypot = _binary("hypot", np.hypot,

@@ -37,7 +37,7 @@ def check_returned(x: Any, level: int) -> None:
     if type(x) is Dual:
         if x.level != level:
             check_alive(x.level)
-    elif getattr(x, "leaked", False):  # a reverse-mode value of a finished recording
+    elif getattr(x, "leaked", False) and x.level != level:  # of another, finished recording
         raise UnexpectedTracerError(LEAKED)
 
 

@@ -292,3 +292,19 @@ def test_a_scheduler_file_nobody_answers_times_out(tmp_path):
         with cluster.connect(scheduler_file=str(path), timeout="2s"):
             pass
     assert time.monotonic() - t0 < 20
+
+
+def test_a_lost_scheduler_is_not_a_failed_cell():
+    # cancelled futures (the scheduler's connection lost) used to become failed rows, which a
+    # rerun counted as done: now the run stops and the cells stay unmeasured
+    from distributed.client import FutureCancelledError
+
+    from dualtape.study.cluster import _connection_lost
+
+    class Client:
+        status = "running"
+
+    assert _connection_lost(Client(), FutureCancelledError("k", "scheduler-connection-lost"))
+    assert not _connection_lost(Client(), RuntimeError("the cell's own error"))
+    Client.status = "closed"
+    assert _connection_lost(Client(), RuntimeError("anything, once the client is closed"))

@@ -191,6 +191,17 @@ class ClusterRun:
                 "worker_environments": self.environments}
 
 
+def _connection_lost(client: Any, exc: Exception) -> bool:
+    """Whether ``exc`` is the client's loss of its scheduler (cancelled futures, a closed
+    connection) rather than the cell's own failure."""
+    import asyncio
+    import concurrent.futures
+
+    if isinstance(exc, (asyncio.CancelledError, concurrent.futures.CancelledError)):
+        return True
+    return getattr(client, "status", "running") not in ("running", "connecting")
+
+
 def run_cells(client: Any, cells: list[Any], timing: TimingConfig,
               write: Callable[[list[dict[str, Any]]], None],
               done: Callable[[Any], None], failed_rows: Callable[[Any, str], list[dict]],
@@ -226,6 +237,10 @@ def run_cells(client: Any, cells: list[Any], timing: TimingConfig,
             except VersionSkew as exc:
                 raise StudyError(str(exc), "--scheduler") from None
             except Exception as exc:  # KilledWorker after Dask's retries, a lost task, ...
+                if _connection_lost(client, exc):  # not the cell's failure: keep it unmeasured
+                    raise StudyError(f"lost the Dask scheduler ({type(exc).__name__}); every "
+                                     "cell measured so far is kept, and running the same "
+                                     "command again measures the rest", "--scheduler") from None
                 rows = failed_rows(cell, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
             else:
                 rows, environment = result["rows"], result["environment"]

@@ -67,6 +67,7 @@ def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Calla
                            dropped_rows=session.writer.dropped_rows)
         session.start(len(cells))
         t0 = time.perf_counter()
+        outcome = "failed"  # unless the loop ends or is interrupted: an exception propagates
         try:
             for k, (cell, label, missing) in enumerate(todo):
                 stop.check()  # a signal's stop that a GC callback swallowed lands here
@@ -75,12 +76,14 @@ def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Calla
                 report.cells_measured += 1
                 if progress:
                     print(f"  [{k + 1}/{len(todo)}] {label}", file=sys.stderr, flush=True)
+            outcome = "completed"
         except KeyboardInterrupt:
             report.interrupted = True
+            outcome = "interrupted"
         finally:
             report.elapsed_s = time.perf_counter() - t0
             session.finish(cells_measured=report.cells_measured, elapsed_s=report.elapsed_s,
-                           outcome="interrupted" if report.interrupted else "completed")
+                           outcome=outcome)
     out = session.out
     report.files = [out / DATA_FILE, out / ENV_FILE]
     if not report.interrupted:

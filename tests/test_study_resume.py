@@ -98,7 +98,7 @@ def test_a_partly_written_group_is_measured_again_without_duplicates(tmp_path):
     assert len(keys) == len(set(keys)) == len(lines) - 1
 
 
-def _custom(calls, stop_at=None):
+def _custom(calls, stop_at=None, cells=(("a", 1), ("a", 2), ("b", 1)), fail_at=None):
     """A study with its own cells (three of them), measured through ``run_cells``."""
     from dualtape.study.custom import run_cells
 
@@ -106,6 +106,8 @@ def _custom(calls, stop_at=None):
         calls.append((name, n))
         if len(calls) == stop_at:
             raise KeyboardInterrupt
+        if len(calls) == fail_at:
+            raise RuntimeError("a cell's own error")
         return [{"name": name, "n": n, "value": n / 3}, {"name": name, "n": n, "value": 0.5}]
 
     def plot(_, out):
@@ -115,7 +117,7 @@ def _custom(calls, stop_at=None):
         return out / "data.csv"
 
     def go(out):
-        return run_cells("own", out, [("a", 1), ("a", 2), ("b", 1)], measure_one,
+        return run_cells("own", out, list(cells), measure_one,
                          ("name", "n", "value"), plot=plot, summary=summary)
 
     return go
@@ -137,6 +139,19 @@ def test_a_study_with_its_own_run_appends_each_cell_and_resumes(tmp_path):
     runs = json.loads((tmp_path / "env.json").read_text())
     assert runs["study"] == "own"
     assert [r["outcome"] for r in runs["runs"]] == ["interrupted", "completed"]
+
+
+def test_own_run_measures_a_repeated_cell_once_and_records_a_crash_as_failed(tmp_path):
+    import json
+
+    calls = []
+    report = _custom(calls, cells=(("a", 1), ("a", 1), ("b", 1)))(tmp_path / "dup")
+    assert report.ok and calls == [("a", 1), ("b", 1)]
+    calls.clear()
+    with pytest.raises(RuntimeError):
+        _custom(calls, fail_at=2)(tmp_path / "crash")
+    runs = json.loads((tmp_path / "crash" / "env.json").read_text())["runs"]
+    assert [r["outcome"] for r in runs] == ["failed"]
 
 
 def test_hessian_modes_honours_sizes_problems_and_methods_and_resumes(tmp_path):

@@ -51,6 +51,7 @@ def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Calla
     values still missing.  An interrupted run (Ctrl-C) keeps every cell measured so far.
     """
     key = ("cell", parts[0]) if parts else ("cell",)
+    cells = list(dict.fromkeys(cells))  # a size given twice (--sizes 1 1) is one cell
     with RunSession(name, out, layout=custom_layout(columns, key), quick=quick, sizes=sizes,
                     command=list(command) if command is not None else None) as session:
         done = session.writer.done

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from .argchecks import is_integer_output
 from .counting import count
 from .jacobians import batched_passes
 
@@ -132,8 +133,6 @@ def profile(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0) -> Prof
     m = sum(int(np.size(o)) for o in rec.out_leaves)
     with count() as b:
         rec.pull(basis(rec.out_leaves, 0, 1, False) if m else [None] * len(rec.out_leaves))
-    from .argchecks import is_integer_output
-
     reverse = not any(is_integer_output(o) for o in rec.out_leaves)
     return Profile(n, m, e.n_ops, e.flops, j.n_ops, j.flops, r.n_ops, r.flops, r.tape_bytes,
                    b.n_ops, b.flops, forward, reverse)
@@ -177,14 +176,19 @@ def choose_mode(fun: Callable, *args: Any, argnums: int | Sequence[int] = 0,
     model = model or CostModel()
     p = profile(fun, *args, argnums=argnums)
     predicted = predictions(p, model)
-    if not p.reverse and p.forward:  # forward mode only: jacrev refuses integer outputs
-        predicted = {mc: t for mc, t in predicted.items() if mc[0] == "fwd"}
-    if not p.forward:  # reverse mode only: the forward candidates are out
-        predicted = {mc: t for mc, t in predicted.items() if mc[0] == "rev"}
+    only = _only_mode(p)
+    if only is not None:  # one mode cannot differentiate f: its candidates are out
+        predicted = {mc: t for mc, t in predicted.items() if mc[0] == only}
     mode, chunk = pick(p, model, predicted)
     unit = model.alpha_fwd * max(p.eval_ops, 1) + model.beta * p.eval_flops
     costs = {name(m, c): t / unit for (m, c), t in predicted.items()}
     return ModeChoice(mode, chunk, _reason(p, mode, chunk, costs), costs, p)
+
+
+def _only_mode(p: Profile) -> str | None:
+    """``"rev"`` for a custom_vjp (no forward rule), ``"fwd"`` for an integer or bool output
+    (jacrev refuses it), else ``None``: both modes are candidates."""
+    return "rev" if not p.forward else "fwd" if not p.reverse else None
 
 
 def candidates(p: Profile) -> list[tuple[str, int | None]]:
@@ -222,10 +226,11 @@ def pick(p: Profile, model: CostModel,
 
 def _reason(p: Profile, mode: str, chunk: int | None, costs: dict[str, float]) -> str:
     pick = name(mode, chunk)
-    if not p.reverse and p.forward:
+    only = _only_mode(p)
+    if only == "fwd":
         return (f"forward mode ({name(mode, chunk)}): f has an integer or bool output, which "
                 f"reverse mode (jacrev) refuses; predicted {costs[pick]:.3g} evaluations of f")
-    if not p.forward:
+    if only == "rev":
         return (f"reverse mode ({name(mode, chunk)}): forward mode cannot differentiate f (a "
                 f"custom_vjp has no forward-mode rule); predicted {costs[pick]:.3g} "
                 "evaluations of f")

@@ -632,7 +632,10 @@ def test_a_sparse_result_inside_a_transformation_is_refused_naming_it():
     lambda x: dnp.where(True & (x > 0), x, 0.0),
     lambda x: x * np.asarray(x > 0),
     lambda x: x * {True: 1.0, False: 2.0}[x[0] > 0],
-], ids=["and", "or", "invert_xor", "reflected", "asarray", "dict_key"])
+    lambda x: dnp.where(np.greater(x, 0) & np.less(x, 2), x, 0.0),
+    lambda x: x * {True: 1.0, False: 2.0}[bool(np.greater(x[0], 0))],
+], ids=["and", "or", "invert_xor", "reflected", "asarray", "dict_key", "numpy_ufuncs",
+        "numpy_ufunc_branch"])
 def test_masks_made_of_held_comparisons_work_as_plain_masks(fun):
     # comparisons are held during detection: the mask operators, np.asarray and hashing
     # must still work on them (a review found &, |, ~, asarray and dict keys broken)

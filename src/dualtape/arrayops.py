@@ -40,9 +40,6 @@ def numpy_namesakes(module: Any, np_module: Any) -> tuple[dict[str, Any], dict[s
 # Every function of dualtape.numpy with a NumPy namesake answers NumPy's call on a traced value.
 _FUNCTIONS, _UFUNCS = numpy_namesakes(dnp, np)
 _UFUNCS["positive"] = lambda x: x
-_COMPARISONS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
-                "isfinite", "isnan", "isinf", "signbit", "logical_and", "logical_or",
-                "logical_not", "logical_xor", "floor_divide"}
 
 # ---- the "linalg" block: numpy.linalg functions, einsum, tensordot and matrix helpers
 _LINALG = numpy_namesakes(dnp.linalg, np.linalg)[0]
@@ -326,10 +323,8 @@ class ArrayOps:
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         name = ufunc.__name__
         if method == "__call__" and not kwargs:
-            if name in _UFUNCS:
+            if name in _UFUNCS:  # comparisons too: dnp's, which hand their mask to held()
                 return _UFUNCS[name](*inputs)
-            if name in _COMPARISONS:
-                return ufunc(*(dnp.concrete(i) for i in inputs))
         if method == "__call__" and name == "divmod" and not kwargs:
             return dnp.floor_divide(*inputs), dnp.remainder(*inputs)
         if any(isinstance(o, np.ndarray) for o in kwargs.get("out") or ()):

@@ -92,6 +92,20 @@ def test_order_two_compares_the_four_hessians():
     assert c.best in names
 
 
+@pytest.mark.parametrize("order, argnums", [(1, 0), (1, (0, 2)), (2, 2)])
+def test_jax_jit_closes_over_arguments_that_are_neither_differentiated_nor_numeric(order, argnums):
+    # a step count used by range() was traced by jit, and its rows failed
+    def steps(x, n, y):
+        for _ in range(n):
+            x = dnp.sin(x) * y
+        return x if order == 1 else dnp.sum(x)
+
+    c = dt.compare(steps, X, 3, X + 2.0, argnums=argnums, order=order, repeats=1)
+    jits = [name for name in c.table["method"] if name.startswith("jax_") and name.endswith("_jit")]
+    assert len(jits) == (2 if order == 1 else 1)
+    assert (c.table["status"] == "ok").all(), c.table[["method", "status", "note"]]
+
+
 def test_a_function_that_does_not_run_under_jax_is_compared_without_it():
     def host_only(x):
         if not isinstance(x, (np.ndarray, dt.Dual, dt.TapeValue)):

@@ -172,12 +172,31 @@ def to_jax(args: tuple) -> tuple:
     return tuple(unflatten(td, out))
 
 
+def _numeric(arg: Any) -> bool:
+    """Whether ``arg`` holds a leaf that :func:`to_jax` turns into a JAX array."""
+    from ..tree import flatten
+
+    return any(isinstance(x, (float, np.ndarray, np.generic)) for x in flatten(arg)[0])
+
+
 def _jax_runner(method: Method, fun: Callable, args: tuple,
                 argnums: int | Sequence[int]) -> Runner:
     jax = enable_jax()
     kind = method.name[len("jax_"):].removesuffix("_jit")
-    transform = getattr(jax, kind)(fun, argnums)
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    # arguments neither differentiated nor numeric (a step count, a flag) are closed over,
+    # as a JAX user marks them static: jit would otherwise trace them
+    traced = [i for i, a in enumerate(args) if i in nums or _numeric(a)]
+
+    def bound(*values: Any) -> Any:
+        full = list(args)
+        for i, v in zip(traced, values, strict=True):
+            full[i] = v
+        return fun(*full)
+
+    moved = traced.index(argnums) if isinstance(argnums, int) else tuple(map(traced.index, nums))
+    transform = getattr(jax, kind)(bound, moved)
     if method.jit:
         transform = jax.jit(transform)
-    jargs = to_jax(args)
+    jargs = to_jax(tuple(args[i] for i in traced))
     return lambda: jax.block_until_ready(transform(*jargs))

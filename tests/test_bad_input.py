@@ -814,6 +814,28 @@ def test_variance_with_no_degrees_of_freedom_has_no_finite_slope(fn, ddof):
     assert np.isfinite(dt.grad(lambda x: fn(x, ddof=ddof - 2))(x)).all()
 
 
+@pytest.mark.parametrize("fn", ["var", "std"])
+def test_variance_where_counts_the_selected_entries_against_ddof(fn):
+    """With where=, n is the number of entries selected in each slice and NumPy divides by
+    max(n - ddof, 0): a slice with too few has no finite value nor slope (as above), the
+    others keep theirs."""
+    x = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]])
+    mask = np.array([[True, False, True], [True, True, True]])
+    f = lambda a: getattr(dnp, fn)(a, axis=1, ddof=2, where=mask)  # noqa: E731
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom <= 0 for slice"), \
+            np.errstate(all="ignore"):
+        got = f(x)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(got, getattr(np, fn)(x, axis=1, ddof=2, where=mask))
+        jacs = dt.jacfwd(f)(x), dt.jacrev(f)(x)
+    assert got[0] == np.inf and np.isfinite(got[1])
+    want = dt.jacrev(lambda r: getattr(dnp, fn)(r, ddof=2))(x[1])  # the unmasked primitive
+    for jac in jacs:
+        assert not np.isfinite(jac[0]).all()
+        np.testing.assert_allclose(jac[1][1], want, rtol=1e-12)
+
+
 def test_jvp_tangent_has_its_primals_dtype():
     """A float32 input meeting a float64 constant gives a float64 output: its tangent is
     float64 too, as JAX gives it."""

@@ -1197,6 +1197,36 @@ def test_a_python_float_inputs_derivatives_take_jaxs_dtypes():
     assert jax.jacfwd(lambda a: a * _O32)(2.0).dtype == np.float32
 
 
+_OF_0D = {  # each transformation's derivative with respect to its (0-d) input
+    "grad": lambda f, x: dt.grad(f)(x),
+    "value_and_grad": lambda f, x: dt.value_and_grad(f)(x)[1],
+    "vjp": lambda f, x: dt.vjp(f, x)[1](np.ones((), x.dtype))[0],
+    "jacrev": lambda f, x: dt.jacrev(f)(x),
+    "jacfwd": lambda f, x: dt.jacfwd(f)(x),
+    "grad of grad": lambda f, x: dt.grad(dt.grad(f))(x),
+    "hessian": lambda f, x: dt.hessian(f)(x),
+    "grad in a dict": lambda f, x: dt.grad(lambda d: f(d["x"]))({"x": x})["x"],
+    "grad argnums": lambda f, x: dt.grad(lambda a, b: f(a) + b, argnums=(0, 1))(x, x)[0],
+    "grad passed through": lambda f, x: dt.grad(lambda a, b: f(a) + b, argnums=(0, 1))(x, x)[1],
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("how", list(_OF_0D))
+def test_a_0d_array_inputs_derivative_is_a_0d_array_as_jaxs(how, dtype):
+    # was: grad, value_and_grad and vjp gave a NumPy scalar (np.float64), JAX a 0-d array
+    x = np.array(1.5, dtype)
+    f = lambda a: a * a * a  # noqa: E731
+    got = _OF_0D[how](f, x)
+    want = {"grad of grad": 9.0, "hessian": 9.0, "grad passed through": 1.0}.get(how, 6.75)
+    assert type(got) is np.ndarray and got.shape == () and got.dtype == dtype
+    assert got == want and got.flags.writeable
+    ref = jax.grad(f)(jnp.asarray(x))
+    assert ref.shape == () and ref.dtype == dtype
+    # a Python float keeps its Python float gradient (scalar code stays on floats)
+    assert type(dt.grad(f)(1.5)) is float
+
+
 def test_jacrev_of_an_integer_output_raises_like_jax_and_jacfwd_gives_its_zeros():
     f = lambda a: (a * 2.0, np.arange(3))  # noqa: E731
     with pytest.raises(TypeError, match="output leaf 1 has dtype int64"):

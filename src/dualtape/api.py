@@ -221,6 +221,8 @@ class Recording:
                 g = np.full(batch + shape_of(p), g, _F64 if type(p) is float else p.dtype)
             elif type(g) is not float and g.dtype != (p.dtype if type(p) is not float else _F64):
                 g = in_dtype(g, p)  # a Python float's is float64, as JAX's (x64) is
+            if type(p) is np.ndarray and type(g) is not np.ndarray and not isinstance(g, Tracer):
+                g = np.asarray(g)  # a 0-d array's cotangent is a 0-d array (NumPy gave a scalar)
             out.append(g)
         return _unaliased(out, [*cts, *self.in_leaves] if given else self.in_leaves)
 

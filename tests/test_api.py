@@ -1104,6 +1104,7 @@ def test_register_pytree_node_rejects_builtins_and_repeats():
 # ---------------------------------------------------------------- NumPy's keyword arguments
 
 _M = np.random.default_rng(8).standard_normal((3, 4)) > 0
+_V = np.array([[1, 1, 0, 1], [0, 1, 1, 0], [1, 1, 1, 1]], bool)
 KEYWORD_CASES = {
     "sum_dtype": lambda xp: lambda x: xp.sum(x, dtype=np.float32),
     "sum_where": lambda xp: lambda x: xp.sum(x * x, axis=1, where=_M),
@@ -1115,6 +1116,15 @@ KEYWORD_CASES = {
     "max_where": lambda xp: lambda x: xp.max(x, axis=0, where=_M, initial=-1.0),
     "min_where_keepdims": lambda xp: lambda x: xp.min(x, axis=1, where=_M, initial=3.0,
                                                       keepdims=True),
+    # was: var and std refused where= (every row and column of _V selects two or more)
+    "var_where_axis": lambda xp: lambda x: xp.var(x, axis=1, where=_V),
+    "var_where_ddof_keepdims": lambda xp: lambda x: xp.var(x * x, axis=0, ddof=1, keepdims=True,
+                                                           where=_V),
+    "var_where_all_fractional_ddof": lambda xp: lambda x: xp.var(x, ddof=1.5, where=_V),
+    "std_where_broadcast_mask": lambda xp: lambda x: xp.std(x, axis=1, where=_V[0]),
+    "std_where_ddof": lambda xp: lambda x: xp.std(x, axis=(0, 1), ddof=2, where=_V),
+    "method_var_where": lambda xp: lambda x: (x * 1.0).var(axis=0, where=_V),
+    "method_std_where": lambda xp: lambda x: (x * 1.0).std(where=_V, ddof=1),
     "reshape_order_f": lambda xp: lambda x: xp.reshape(x, (2, 6), order="F"),
     "reshape_order_f_inferred": lambda xp: lambda x: xp.reshape(x * 2.0, (6, -1), order="F"),
     "method_reshape_order_f": lambda xp: lambda x: (x * 1.0).reshape((4, 3), order="F"),
@@ -1131,6 +1141,21 @@ def test_numpy_keyword_arguments_match_jax(name):
     np.testing.assert_allclose(out, ref, rtol=1e-6)
     np.testing.assert_allclose(dt.jacrev(f)(x), jax.jacrev(jf)(x), rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(dt.jacfwd(f)(x), jax.jacfwd(jf)(x), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", ["var", "std"])
+def test_var_and_std_where_derivatives_match_jax_grad_and_jvp(fn):
+    x = np.random.default_rng(10).standard_normal((3, 4))
+    w = np.arange(1.0, 5.0)
+    f = lambda a: dnp.sum(getattr(dnp, fn)(a, axis=0, ddof=1, where=_V) * w)  # noqa: E731
+    jf = lambda a: jnp.sum(getattr(jnp, fn)(a, axis=0, ddof=1, where=_V) * w)  # noqa: E731
+    np.testing.assert_allclose(dt.grad(f)(x), jax.grad(jf)(x), rtol=1e-12, atol=1e-14)
+    t = np.random.default_rng(11).standard_normal((3, 4))
+    (out, tan), (ref, ref_tan) = dt.jvp(f, (x,), (t,)), jax.jvp(jf, (x,), (t,))
+    np.testing.assert_allclose(out, ref, rtol=1e-13)
+    np.testing.assert_allclose(tan, ref_tan, rtol=1e-12)
+    # the unselected entries have no derivative
+    assert not dt.grad(f)(x)[~_V].any() and not dt.hessian(f)(x)[~_V].any()
 
 
 def test_numpy_keyword_arguments_refused_say_why():
@@ -1170,6 +1195,36 @@ def test_a_python_float_inputs_derivatives_take_jaxs_dtypes():
     assert dt.jacrev(lambda a: a * _O32)(2.0).dtype == np.float64
     assert dt.jacfwd(lambda a: a * _O32)(2.0).dtype == np.float32
     assert jax.jacfwd(lambda a: a * _O32)(2.0).dtype == np.float32
+
+
+_OF_0D = {  # each transformation's derivative with respect to its (0-d) input
+    "grad": lambda f, x: dt.grad(f)(x),
+    "value_and_grad": lambda f, x: dt.value_and_grad(f)(x)[1],
+    "vjp": lambda f, x: dt.vjp(f, x)[1](np.ones((), x.dtype))[0],
+    "jacrev": lambda f, x: dt.jacrev(f)(x),
+    "jacfwd": lambda f, x: dt.jacfwd(f)(x),
+    "grad of grad": lambda f, x: dt.grad(dt.grad(f))(x),
+    "hessian": lambda f, x: dt.hessian(f)(x),
+    "grad in a dict": lambda f, x: dt.grad(lambda d: f(d["x"]))({"x": x})["x"],
+    "grad argnums": lambda f, x: dt.grad(lambda a, b: f(a) + b, argnums=(0, 1))(x, x)[0],
+    "grad passed through": lambda f, x: dt.grad(lambda a, b: f(a) + b, argnums=(0, 1))(x, x)[1],
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("how", list(_OF_0D))
+def test_a_0d_array_inputs_derivative_is_a_0d_array_as_jaxs(how, dtype):
+    # was: grad, value_and_grad and vjp gave a NumPy scalar (np.float64), JAX a 0-d array
+    x = np.array(1.5, dtype)
+    f = lambda a: a * a * a  # noqa: E731
+    got = _OF_0D[how](f, x)
+    want = {"grad of grad": 9.0, "hessian": 9.0, "grad passed through": 1.0}.get(how, 6.75)
+    assert type(got) is np.ndarray and got.shape == () and got.dtype == dtype
+    assert got == want and got.flags.writeable
+    ref = jax.grad(f)(jnp.asarray(x))
+    assert ref.shape == () and ref.dtype == dtype
+    # a Python float keeps its Python float gradient (scalar code stays on floats)
+    assert type(dt.grad(f)(1.5)) is float
 
 
 def test_jacrev_of_an_integer_output_raises_like_jax_and_jacfwd_gives_its_zeros():

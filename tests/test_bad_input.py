@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import re
 import warnings
 
@@ -182,6 +183,36 @@ def test_cotangent_structure_mismatch():
 def test_argument_of_unsupported_type(how, arg, shown):
     with pytest.raises(TypeError, match=shown):
         _each_transform(lambda x: x, arg)[how]()
+
+
+_MIXED = {1: 1.0, "a": 2.0}
+_SORTING = r"has keys that cannot be sorted \(1 \(int\), 'a' \(str\)\); pytrees order"
+
+
+@pytest.mark.parametrize("how", [*TRANSFORMS, "jacobian"])
+def test_dict_with_keys_of_mixed_types_names_the_argument(how):
+    # was: Python's bare "'<' not supported between instances of 'str' and 'int'"
+    f = lambda d: d[1] * d["a"]  # noqa: E731
+    name = "primal 0" if how == "jvp" else "argument 0"  # jvp's arguments are its primals
+    with pytest.raises(TypeError, match=f"{name}: the dict {_SORTING}"):
+        if how == "jacobian":
+            dt.jacobian(f)(_MIXED)
+        else:
+            _each_transform(f, _MIXED)[how]()
+
+
+def test_dict_with_keys_of_mixed_types_deeper_or_returned_says_where():
+    x = np.ones(2)
+    nested = {"w": x, "layers": [x, {"b": x, 1: x, "a": x}]}
+    with pytest.raises(TypeError, match=r"argument 1: the dict at \['layers'\]\[1\] has keys"):
+        dt.grad(lambda s, p: s * dnp.sum(p["w"]), argnums=(0, 1))(1.0, nested)
+    with pytest.raises(TypeError, match=f"output: the dict {_SORTING}"):
+        dt.jacrev(lambda a: {1: a, "a": a})(x)
+    with pytest.raises(TypeError, match=f"aux: the dict {_SORTING}"):
+        dt.grad(lambda a: (dnp.sum(a), {1: a, "a": a}), has_aux=True)(x)
+    # an OrderedDict keeps its insertion order: mixed keys are fine there
+    od = collections.OrderedDict([(1, 1.0), ("a", 2.0)])
+    assert list(dt.grad(lambda d: d[1] * d["a"])(od).values()) == [2.0, 1.0]
 
 
 @pytest.mark.parametrize("how", ["grad", "jvp", "vjp", "jacfwd"])
@@ -812,6 +843,28 @@ def test_variance_with_no_degrees_of_freedom_has_no_finite_slope(fn, ddof):
     assert not np.isfinite(dt.jvp(lambda x: fn(x, ddof=ddof), (x,), (np.array([1.0, 0.0, 0.0]),))[1])
     assert not np.isfinite(dt.jacrev(lambda x: fn(x, ddof=ddof))(x)).any()
     assert np.isfinite(dt.grad(lambda x: fn(x, ddof=ddof - 2))(x)).all()
+
+
+@pytest.mark.parametrize("fn", ["var", "std"])
+def test_variance_where_counts_the_selected_entries_against_ddof(fn):
+    """With where=, n is the number of entries selected in each slice and NumPy divides by
+    max(n - ddof, 0): a slice with too few has no finite value nor slope (as above), the
+    others keep theirs."""
+    x = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]])
+    mask = np.array([[True, False, True], [True, True, True]])
+    f = lambda a: getattr(dnp, fn)(a, axis=1, ddof=2, where=mask)  # noqa: E731
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom <= 0 for slice"), \
+            np.errstate(all="ignore"):
+        got = f(x)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(got, getattr(np, fn)(x, axis=1, ddof=2, where=mask))
+        jacs = dt.jacfwd(f)(x), dt.jacrev(f)(x)
+    assert got[0] == np.inf and np.isfinite(got[1])
+    want = dt.jacrev(lambda r: getattr(dnp, fn)(r, ddof=2))(x[1])  # the unmasked primitive
+    for jac in jacs:
+        assert not np.isfinite(jac[0]).all()
+        np.testing.assert_allclose(jac[1][1], want, rtol=1e-12)
 
 
 def test_jvp_tangent_has_its_primals_dtype():

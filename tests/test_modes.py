@@ -213,6 +213,31 @@ def test_jacobian_auto_follows_choice_and_rejects_bad_mode():
         dt.jacobian(f, chunk=0)
 
 
+@pytest.mark.parametrize("shape", [(1, 30), (30, 1)], ids=["fwd picked", "rev picked"])
+@pytest.mark.parametrize("mode", ("auto", "fwd", "rev"))
+def test_jacobian_has_aux_as_jax(mode, shape):
+    # was: dt.jacobian had no has_aux, where jacfwd, jacrev and JAX's jacobians have it
+    n, m = shape
+    w = np.linspace(-1.0, 1.0, n * m).reshape(m, n)
+    x = np.linspace(0.2, 0.9, n)
+
+    def f(a, scale=1.0):
+        y = dnp.tanh(w @ a) * scale
+        return y, {"y": y, "n": 3}
+
+    jac = dt.jacobian(f, mode=mode, has_aux=True)
+    for _ in range(2):  # the second call reuses auto's choice
+        got, aux = jac(x, scale=2.0)
+        ref, ref_aux = jax.jacobian(lambda a: f(a, 2.0), has_aux=True)(jnp.asarray(x))
+        assert _rel_tree(got, ref) < 1e-12
+        np.testing.assert_allclose(aux["y"], ref_aux["y"], rtol=1e-13)
+        assert isinstance(aux["y"], np.ndarray) and aux["n"] == 3
+    if mode == "auto":
+        assert dt.choose_mode(lambda a: f(a)[0], x).mode == ("fwd" if n == 1 else "rev")
+    with pytest.raises(TypeError, match="has_aux=True requires the function to return a pair"):
+        dt.jacobian(lambda a: dnp.sin(a), mode=mode, has_aux=True)(x)
+
+
 @pytest.mark.parametrize("mode", HESSIAN_MODES)
 def test_hessian_of_pytree_output_with_mixed_dtypes(mode):
     """Several output leaves: each leaf's k x k blocks in their row argument's dtype."""

@@ -232,6 +232,8 @@ F32 = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
 Y3, X2 = np.arange(8.0).reshape(2, 2, 2), np.array([[0.0, 1.0], [3.0, 7.0]])
 EXPONENTS = np.array([1024, -1100, 5000, -2000, 3])
 TIE, LEFT_IN = np.array([1.0, 5.0, 1.0, 1.0]), np.array([True, False, False, False])
+# rows selecting 0, 1, 2 and 3 entries: ddof = 2 leaves the first three without a degree of freedom
+A4, STEPS = np.arange(12.0).reshape(4, 3) ** 1.5, np.tri(4, 3, -1, bool)
 
 # name -> (dualtape call, numpy call on the same arguments, arguments): values and dtypes
 EDGES = {
@@ -260,6 +262,10 @@ EDGES = {
     "nansum int": (dnp.nansum, np.nansum, (np.array([1, 2]),)),
     "nansum bool": (dnp.nansum, np.nansum, (np.array([True, True]),)),
     "var fractional ddof": (lambda a: dnp.var(a, ddof=1.5), lambda a: np.var(a, ddof=1.5), (np.array([1.0, 2.0, 4.0, 7.0]),)),
+    "var where ddof rows": (lambda a: dnp.var(a, axis=1, ddof=2, where=STEPS), lambda a: np.var(a, axis=1, ddof=2, where=STEPS), (A4,)),
+    "std where none selected": (lambda a: dnp.std(a, axis=0, where=STEPS), lambda a: np.std(a, axis=0, where=STEPS), (A4,)),
+    "var where int": (lambda a: dnp.var(a, where=a > 1), lambda a: np.var(a, where=a > 1), (np.arange(5),)),
+    "std where float32": (lambda a: dnp.std(a, where=a > 1, ddof=1), lambda a: np.std(a, where=a > 1, ddof=1), (F32,)),
     "std fractional ddof": (lambda a: dnp.std(a, ddof=0.5), lambda a: np.std(a, ddof=0.5), (np.array([1.0, 2.0, 4.0, 7.0]),)),
     "trapezoid 2-D x, axis -2": (lambda y, x: dnp.trapezoid(y, x, axis=-2), lambda y, x: np.trapezoid(y, x, axis=-2), (Y3, X2)),
     "trapezoid 2-D x, axis -1": (lambda y, x: dnp.trapezoid(y, x, axis=-1), lambda y, x: np.trapezoid(y, x, axis=-1),

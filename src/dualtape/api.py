@@ -19,6 +19,8 @@ from .argchecks import (
     check_direction,
     check_integer_cotangent,
     dynamic,
+    flatten_each,
+    flatten_named,
     input_leaf,
     is_integer_output,
     leaf_names,
@@ -30,7 +32,7 @@ from .dispatch import Tracer, is_jax
 from .forward import Dual
 from .ops import shape_of
 from .reverse import Tape, TapeValue, backward, collector_paused
-from .tree import LEAF, TreeDef, flatten, unflatten
+from .tree import LEAF, TreeDef, unflatten
 
 __all__ = ["jvp", "vjp", "grad", "value_and_grad", "hvp", "new_level"]
 
@@ -71,7 +73,7 @@ def jvp_core(f: Callable, args: tuple, argnums: tuple[int, ...], single: bool, t
     if has_aux:
         out, aux = _split_aux(out)
         aux = _strip(aux, level, leaves)
-    out_leaves, out_td = flatten(out)
+    out_leaves, out_td = flatten_named(out, "output")
     batch = shape_of(tangents[0])[:nb] if nb and tangents else ()
     primals_out, tangents_out = [], []
     for k, o in enumerate(out_leaves):
@@ -153,7 +155,7 @@ def _split_aux(out: Any) -> tuple[Any, Any]:
 def _strip(tree: Any, level: int, given: list) -> Any:
     """``tree`` with the values traced at ``level`` replaced by their values (for aux), none
     sharing memory with the arrays ``given`` (the inputs) or with one another."""
-    leaves, td = flatten(tree)
+    leaves, td = flatten_named(tree, "aux")
     out = []
     for x in leaves:
         forward.check_returned(x, level)
@@ -188,7 +190,7 @@ class Recording:
         if type(out) is TapeValue:  # one traced output, the common case: no tree to walk
             out_leaves, self.out_td = [out], LEAF
         else:
-            out_leaves, self.out_td = flatten(out)
+            out_leaves, self.out_td = flatten_named(out, "output")
         self.out_index: list[int | None] = []
         self.out_leaves: list[Any] = []
         for k, o in enumerate(out_leaves):
@@ -221,6 +223,8 @@ class Recording:
                 g = np.full(batch + shape_of(p), g, _F64 if type(p) is float else p.dtype)
             elif type(g) is not float and g.dtype != (p.dtype if type(p) is not float else _F64):
                 g = in_dtype(g, p)  # a Python float's is float64, as JAX's (x64) is
+            if type(p) is np.ndarray and type(g) is not np.ndarray and not isinstance(g, Tracer):
+                g = np.asarray(g)  # a 0-d array's cotangent is a 0-d array (NumPy gave a scalar)
             out.append(g)
         return _unaliased(out, [*cts, *self.in_leaves] if given else self.in_leaves)
 
@@ -279,8 +283,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
         raise ValueError(f"tangents: got {len(tangents)} tangents for {len(primals)} primals")
     if not primals:
         raise ValueError("primals: need at least one argument")
-    p_leaves, p_td = flatten(tuple(primals))
-    t_leaves, t_td = flatten(tuple(tangents))
+    p_leaves, p_td = flatten_each(tuple(primals), [f"primal {k}" for k in range(len(primals))])
+    t_leaves, t_td = flatten_each(tuple(tangents), [f"tangent {k}" for k in range(len(tangents))])
     t_leaves = _as_numpy(t_leaves)  # a JAX tangent gives a NumPy one back, as a JAX primal does
     if not p_leaves and any(p is None for p in primals):
         raise TypeError(f"primals: nothing to differentiate (got {tuple(primals)!r}); "
@@ -332,7 +336,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     out = unflatten(rec.out_td, [o.copy() if type(o) is np.ndarray else o for o in rec.out_leaves])
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        c_leaves, c_td = flatten(cotangent)
+        c_leaves, c_td = flatten_named(cotangent, "cotangent")
         c_leaves = _as_numpy(c_leaves)
         if c_td != rec.out_td:
             raise ValueError(f"cotangent: structure {c_td} does not match the output {rec.out_td}"

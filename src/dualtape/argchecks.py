@@ -11,7 +11,7 @@ import numpy as np
 from .dispatch import Tracer
 from .dispatch import is_jax as _is_jax
 from .ops import shape_of
-from .tree import LEAF, TreeDef, flatten, unflatten
+from .tree import LEAF, TreeDef, UnsortableKeys, flatten, unflatten
 
 __all__ = [
     "argnums_for",
@@ -20,6 +20,8 @@ __all__ = [
     "check_integer_cotangent",
     "dtype_of",
     "dynamic",
+    "flatten_each",
+    "flatten_named",
     "input_leaf",
     "is_count",
     "is_integral",
@@ -157,6 +159,24 @@ def argnums_for(argnums: int | Sequence[int]) -> Any:
     return nums_for
 
 
+def flatten_named(tree: Any, what: str) -> tuple[list, TreeDef]:
+    """``flatten(tree)``, its error for a dict whose keys cannot be sorted naming ``what``."""
+    try:
+        return flatten(tree)
+    except UnsortableKeys as e:
+        raise UnsortableKeys(f"{what}: {e}") from None
+
+
+def flatten_each(trees: tuple, names: Sequence[str]) -> tuple[list, TreeDef]:
+    """``flatten(trees)`` (a tuple of arguments), its error naming the argument at fault."""
+    try:
+        return flatten(trees)
+    except UnsortableKeys:
+        for tree, name in zip(trees, names, strict=True):
+            flatten_named(tree, name)
+        raise
+
+
 def _is_float_leaf(x: Any) -> bool:
     return type(x) is float or (type(x) is np.ndarray and x.dtype.kind == "f")
 
@@ -168,8 +188,11 @@ def dynamic(args: tuple, argnums: tuple[int, ...], single: bool,
     dyn = args[argnums[0]] if single else tuple([args[i] for i in argnums])
     if _is_float_leaf(dyn):
         return [dyn], LEAF  # one float leaf: nothing to check
-    leaves, td = flatten(dyn)
     what = "argument {}".format
+    if single:
+        leaves, td = flatten_named(dyn, what(argnums[0]))
+    else:
+        leaves, td = flatten_each(dyn, [what(i) for i in argnums])
     if not leaves and (not allow_empty or any(args[i] is None for i in argnums)):
         # an argument None is a mistake far likelier than JAX's empty pytree
         raise TypeError(f"{what(argnums[0] if single else argnums)}: nothing to differentiate "

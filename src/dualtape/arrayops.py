@@ -259,12 +259,12 @@ class ArrayOps:
 
     # npcov: more array methods
     def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-            keepdims: bool = False) -> Any:
-        return dnp.var(self, axis, dtype, out, ddof, keepdims)
+            keepdims: bool = False, *, where: Any = None) -> Any:
+        return dnp.var(self, axis, dtype, out, ddof, keepdims, where=where)
 
     def std(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-            keepdims: bool = False) -> Any:
-        return dnp.std(self, axis, dtype, out, ddof, keepdims)
+            keepdims: bool = False, *, where: Any = None) -> Any:
+        return dnp.std(self, axis, dtype, out, ddof, keepdims, where=where)
 
     def cumprod(self, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
         return dnp.cumprod(self, axis, dtype, out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .api import in_dtype
+from .api import _split_aux, in_dtype
 from .argchecks import check_callable
 from .argchecks import dynamic as _dynamic
 from .argchecks import normalize_argnums as _argnums
@@ -41,7 +41,7 @@ def _signature(args: tuple, argnums: int | Sequence[int]) -> tuple:
 
 
 def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, *, mode: str = "auto",
-             chunk: int | None = None) -> Callable[..., Any]:
+             chunk: int | None = None, has_aux: bool = False) -> Callable[..., Any]:
     """The Jacobian of ``fun``, by the mode you name or by the one predicted to be cheaper.
 
     Shaped like ``jax.jacfwd``'s (output shape + input shape, nested as output pytree of
@@ -50,13 +50,14 @@ def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, *, mode: str = "au
     :func:`dualtape.choose_mode` on the first call (one counted evaluation, one counted
     JVP and one counted recording and pullback, no timing) and reuses its choice for later
     calls whose inputs have the same structure, shapes and dtypes; an explicit ``chunk``
-    then replaces the chunk it picked.
+    then replaces the chunk it picked.  With ``has_aux`` ``fun`` returns ``(output, aux)``
+    and the result is ``(jacobian, aux)``, as in JAX (the choice looks at the output alone).
     """
     check_callable(fun)
     _check_mode(mode, JACOBIAN_MODES)
     check_chunk(chunk)
     if mode != "auto":
-        return _ENGINES[mode](fun, argnums, chunk=chunk)
+        return _ENGINES[mode](fun, argnums, chunk=chunk, has_aux=has_aux)
     choices: dict[tuple, Any] = {}
 
     def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
@@ -65,10 +66,13 @@ def jacobian(fun: Callable, argnums: int | Sequence[int] = 0, *, mode: str = "au
         key = _signature(args, argnums)
         choice = choices.get(key)
         if choice is None:
-            bound = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
+            if has_aux:  # the choice costs the output: aux is dropped, as the engines drop it
+                bound = lambda *a: _split_aux(fun(*a, **kwargs))[0]  # noqa: E731
+            else:
+                bound = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
             choice = choices[key] = choose_mode(bound, *args, argnums=argnums)
         k = chunk if chunk is not None else choice.chunk
-        return _ENGINES[choice.mode](fun, argnums, chunk=k)(*args, **kwargs)
+        return _ENGINES[choice.mode](fun, argnums, chunk=k, has_aux=has_aux)(*args, **kwargs)
 
     jacobian_fun.__name__ = f"jacobian({getattr(fun, '__name__', 'f')})"
     return jacobian_fun

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["flatten", "unflatten", "register_pytree_node", "TreeDef"]
+__all__ = ["flatten", "unflatten", "register_pytree_node", "TreeDef", "UnsortableKeys"]
 
 #: Registered container types: ``type -> (flatten_func, unflatten_func)``.
 _NODES: dict[type, tuple[Callable[[Any], tuple[Iterable[Any], Any]],
@@ -90,10 +90,55 @@ class TreeDef:
 LEAF = TreeDef("leaf")
 
 
+class UnsortableKeys(TypeError):
+    """A dict in a pytree whose keys cannot be sorted (keys of different types): its leaves
+    have no order, as in JAX, which sorts them too."""
+
+
 def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """Leaves of ``tree`` in a fixed order (dict keys sorted), and its structure."""
     leaves: list[Any] = []
-    return leaves, _flatten(tree, leaves)
+    try:
+        return leaves, _flatten(tree, leaves)
+    except UnsortableKeys:
+        path, keys = _unsortable(tree, "")
+        where = f"the dict at {path}" if path else "the dict"
+        raise UnsortableKeys(
+            f"{where} has keys that cannot be sorted ({keys}); pytrees order a dict's leaves "
+            "by its sorted keys, as JAX's do: use keys of one type, or an OrderedDict "
+            "(ordered as inserted)") from None
+
+
+def _sorted_keys(d: dict) -> tuple:
+    try:
+        return tuple(sorted(d))
+    except TypeError:
+        raise UnsortableKeys from None  # flatten names the dict and its keys
+
+
+def _unsortable(tree: Any, path: str) -> tuple[str, str]:
+    """The path to the first dict in ``tree`` whose keys cannot be sorted, and those keys."""
+    t = type(tree)
+    if t is dict or t is defaultdict:
+        try:
+            sorted(tree)
+        except TypeError:
+            shown = ", ".join(f"{k!r} ({type(k).__name__})" for k in list(tree)[:4])
+            return path, shown + (", ..." if len(tree) > 4 else "")
+        items = [(f"[{k!r}]", tree[k]) for k in sorted(tree)]
+    elif t is OrderedDict:
+        items = [(f"[{k!r}]", v) for k, v in tree.items()]
+    elif isinstance(tree, (tuple, list)):
+        items = [(f"[{i}]", v) for i, v in enumerate(tree)]
+    elif t in _NODES:
+        items = [(f"[{i}]", v) for i, v in enumerate(_NODES[t][0](tree)[0])]
+    else:
+        items = []
+    for step, child in items:
+        found = _unsortable(child, path + step)
+        if found[1]:
+            return found
+    return path, ""
 
 
 #: Leaf types common enough to test for before walking a tuple: floats and NumPy arrays.
@@ -116,7 +161,7 @@ def _flatten(tree: Any, leaves: list[Any]) -> TreeDef:
     if t is tuple or t is list:
         return TreeDef(t.__name__, None, tuple(_flatten(c, leaves) for c in tree))
     if t is dict:
-        keys = tuple(sorted(tree))
+        keys = _sorted_keys(tree)
         return TreeDef("dict", keys, tuple(_flatten(tree[k], leaves) for k in keys))
     if tree is None:
         return TreeDef("none")
@@ -126,7 +171,7 @@ def _flatten(tree: Any, leaves: list[Any]) -> TreeDef:
         keys = tuple(tree)
         return TreeDef("odict", keys, tuple(_flatten(tree[k], leaves) for k in keys))
     if t is defaultdict:
-        keys = tuple(sorted(tree))
+        keys = _sorted_keys(tree)
         return TreeDef("ddict", (tree.default_factory, keys),
                        tuple(_flatten(tree[k], leaves) for k in keys))
     node = _NODES.get(t)

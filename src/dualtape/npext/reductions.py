@@ -20,18 +20,40 @@ __all__ = ["average", "cumprod", "nanmax", "nanmean", "nanmin", "nanstd", "nansu
 
 @jax_twin()
 def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Any:
-    """Variance over ``axis``, dividing by ``n - ddof`` (``ddof`` may be fractional, as in NumPy)."""
+        keepdims: bool = False, *, where: Any = None) -> Any:
+    """Variance over ``axis``, dividing by ``n - ddof`` (``ddof`` may be fractional, as in NumPy).
+
+    ``where`` (a mask broadcast to ``a``) selects the entries, as NumPy's: ``n`` is then the
+    number selected in each slice, and a slice with ``n - ddof <= 0`` divides by 0 (inf, or
+    NaN where nothing is selected) with NumPy's warning.
+    """
     unsupported("var", dtype=dtype, out=out)
     ddof = int(ddof) if float(ddof).is_integer() else float(ddof)
+    if where is not None:
+        return _masked_var(a, axis, ddof, builtins.bool(keepdims), where)
     return R.var(a, axis=dnp._axis_tuple(a, axis), ddof=ddof, keepdims=builtins.bool(keepdims))
+
+
+def _masked_var(a: Any, axis: Any, ddof: float, keepdims: bool, where: Any) -> Any:
+    """``var`` of the entries ``where`` selects, from differentiable ops: the masked mean, the
+    masked sum of squares, and NumPy's divisor ``max(n - ddof, 0)``."""
+    mask = np.broadcast_to(np.asarray(concrete(where), dtype=builtins.bool), dnp.shape(a))
+    axes = dnp._axis_tuple(a, axis)
+    centred = ops.where(mask, ops.sub(a, dnp.mean(a, axis=axis, keepdims=True, where=mask)), 0.0)
+    total = ops.sum_(ops.square(centred), axis=axes, keepdims=keepdims)
+    fdt = np.asarray(concrete(total)).dtype  # the mean's float dtype (float64 for integers)
+    dof = np.maximum(np.sum(mask, axis=axes, keepdims=keepdims) - ddof, 0).astype(fdt)
+    if not dof.all():
+        warnings.warn("Degrees of freedom <= 0 for slice.", RuntimeWarning, stacklevel=4)
+    return ops.div(total, dof)
 
 
 @jax_twin()
 def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Any:
-    """Standard deviation: ``sqrt(var)``; its slope is infinite where the variance is 0 (as JAX)."""
-    return ops.sqrt(var(a, axis, dtype, out, ddof, keepdims))
+        keepdims: bool = False, *, where: Any = None) -> Any:
+    """Standard deviation: ``sqrt(var)``; its slope is infinite where the variance is 0 (as JAX).
+    ``where`` selects the entries, as in :func:`var`."""
+    return ops.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where))
 
 
 @jax_twin()

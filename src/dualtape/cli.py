@@ -189,7 +189,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
               "figures and summary were redrawn from it); to measure afresh, delete that "
               "folder or pass --out DIR", file=sys.stderr)
     if report.failed:
-        more = f" (and {len(report.failed) - 1} more, see summary.md)" if len(report.failed) > 1 \
+        where = "summary.md" if study.run is None else "the note column of data.csv"
+        more = f" (and {len(report.failed) - 1} more, see {where})" if len(report.failed) > 1 \
             else ""
         return _fail("dualtape study run", f"{len(report.failed)} failed cell(s): "
                      f"{report.failed[0]}{more}", EXIT_FAILED)

@@ -35,10 +35,14 @@ def regret_share(model: CostModel, profiles: dict, cells: dict) -> tuple[float, 
 
 def main(out: Path) -> None:
     cells: dict[tuple, dict[str, float]] = defaultdict(dict)
+    label: dict[tuple, str] = {}
     with open(out / "data.csv", newline="") as f:
         for r in csv.DictReader(f):
+            if r.get("status") == "failed":  # a cell that raised has no times
+                continue
             key = (r["problem"], int(r["n"]), int(r["m"]), int(r["depth"]))
-            cells[key][r["method"]] = float(r["time_s"])
+            if label.setdefault(key, r["cell"]) == r["cell"]:  # an instance once, as verdicts
+                cells[key][r["method"]] = float(r["time_s"])
     profiles = {}
     for key in cells:
         problem, n, m, depth = key

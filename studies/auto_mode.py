@@ -58,7 +58,9 @@ COLUMNS = ("problem", "n", "m", "depth", "method", "time_s", "time_q1", "time_q3
 def cells(quick: bool, sizes: Sequence[int] | None = None,
           problems: Sequence[str] | None = None) -> list[tuple[str, int, int, int]]:
     """Every (problem, n, m, depth) the study measures.  ``sizes`` replaces the dense
-    map's grid and the other families' n (each keeps its m and depth)."""
+    map's grid and the other families' n (each keeps its m and depth).  Requests that
+    give the same instance (the MLP rounds n to a parameter count: mlp_loss at 8 and 16
+    are both n = 8) are one cell, the first of them."""
     grid = sizes or (QUICK_GRID if quick else GRID)
     dense = [("dense_two_layer", n, m, 1) for n in grid for m in grid]
     others = QUICK_OTHERS if quick else OTHERS
@@ -68,7 +70,19 @@ def cells(quick: bool, sizes: Sequence[int] | None = None,
     every = dense + others
     allowed = list(dict.fromkeys(c[0] for c in every))
     chosen = pick(problems, allowed, "--problems", f"{NAME}'s problems")
-    return [c for c in every if c[0] in chosen]
+    seen, out = set(), []
+    for c in (c for c in every if c[0] in chosen):
+        real = _instance_sizes(*c)
+        if real not in seen:
+            seen.add(real)
+            out.append(c)
+    return out
+
+
+def _instance_sizes(problem: str, n: int, m: int, depth: int) -> tuple[str, int, int, int]:
+    # The sizes the instance built for this request really has (a family may round n or m).
+    inst = get_problem(problem).instance(n, m, depth)
+    return problem, inst.n, inst.m, depth
 
 
 def measure_cell(problem: str, n: int, m: int, depth: int,
@@ -106,10 +120,15 @@ def load(out: Path | str) -> list[dict[str, Any]]:
 
 
 def verdicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per cell: the pick, the fastest method and the regret."""
+    """One entry per instance: the pick, the fastest method and the regret.  An instance
+    measured again under another request's label (an earlier run's ``--sizes``) counts once,
+    by the cell that measured it first."""
     out: dict[tuple, dict[str, Any]] = {}
+    label: dict[tuple, str] = {}
     for r in rows:
         key = (r["problem"], r["n"], r["m"], r["depth"])
+        if label.setdefault(key, r["cell"]) != r["cell"]:
+            continue
         cell = out.setdefault(key, {"problem": key[0], "n": key[1], "m": key[2],
                                     "depth": key[3], "regret": r["regret"]})
         if r["picked"]:

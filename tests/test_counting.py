@@ -15,6 +15,7 @@ How the expected numbers follow from the rules (x has n elements, float64):
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import numpy as np
@@ -23,6 +24,7 @@ import pytest
 import dualtape as dt
 import dualtape.numpy as dnp
 from dualtape import registry
+from dualtape.counting import recomputing
 from dualtape.ops import decomp
 
 N = 5
@@ -222,6 +224,50 @@ def test_counter_stops_at_exit_and_after_an_error():
     assert registry.counting is None
     dnp.sin(X)
     assert c2.n_ops == 1
+
+
+def _in_thread(body):
+    # Run body in another thread and return what it returned (or raise what it raised).
+    out = {}
+
+    def target():
+        try:
+            out["value"] = body()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            out["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(30)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_a_count_sees_only_its_own_threads_primitives():
+    # the counter was a process global: another thread's sin, exp and grad were counted here
+    f = lambda x: dnp.sum(dnp.exp(x) * x)
+    plain = dt.grad(f)(X)
+
+    def other():
+        dnp.sin(X)
+        with dt.count() as theirs:
+            mine_seen = registry.counting
+            grads = dt.grad(f)(X)
+        with recomputing():
+            dnp.tanh(X)
+        return theirs, mine_seen, grads, registry.counting
+
+    with dt.count() as c:
+        dnp.cos(X)
+        theirs, seen, grads, after = _in_thread(other)
+        assert registry.counting is c
+    assert dict(c.by_name) == {"cos": 1} and c.n_ops == 1 and c.n_recomputed == 0
+    assert c.tape_entries == 0 and c.tape_bytes == 0
+    with dt.count() as alone:
+        dt.grad(f)(X)
+    assert _snapshot(theirs) == _snapshot(alone) and seen is theirs and after is None
+    np.testing.assert_array_equal(grads, plain)  # results unchanged while another thread counts
 
 
 def test_counting_does_not_change_results():

@@ -308,3 +308,45 @@ def test_a_lost_scheduler_is_not_a_failed_cell():
     assert not _connection_lost(Client(), RuntimeError("the cell's own error"))
     Client.status = "closed"
     assert _connection_lost(Client(), RuntimeError("anything, once the client is closed"))
+
+
+def test_a_scheduler_without_workers_is_an_error_after_the_wait(tmp_path, monkeypatch):
+    # a scheduler nobody works for made the run wait silently forever
+    monkeypatch.setattr(cluster, "WORKER_WAIT_S", 1.0, raising=False)
+    outcome = {}
+
+    def go(client):
+        try:
+            run(small_study("idle"), out=tmp_path / "idle", quick=True, figures=False,
+                client=client)
+        except StudyError as exc:
+            outcome["error"] = str(exc)
+
+    with distributed.LocalCluster(n_workers=0, processes=False,
+                                  dashboard_address=None) as idle, \
+            distributed.Client(idle) as client:
+        t0 = time.monotonic()
+        waiter = threading.Thread(target=go, args=(client,), daemon=True)
+        waiter.start()
+        waiter.join(20)
+        assert not waiter.is_alive(), "still waiting for a worker after 20 s"
+        assert time.monotonic() - t0 < 15
+        message = outcome["error"]
+        assert message.startswith("--scheduler: no Dask worker joined the scheduler at "
+                                  f"{idle.scheduler_address} within 1 s")
+        assert "--worker-wait" in message
+        assert not (tmp_path / "idle").exists()  # refused before it began: no folder left
+        with pytest.raises(StudyError, match="within 0.5 s"):
+            run(small_study("idle"), out=tmp_path / "idle", quick=True, figures=False,
+                client=client, worker_wait=0.5)
+
+
+def test_worker_wait_needs_a_cluster_and_a_positive_number(capsys):
+    from dualtape.cli import main
+
+    assert main(["study", "run", "tiny", "--worker-wait", "5"]) == 2
+    assert "--worker-wait: waits for Dask workers" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["study", "run", "tiny", "--scheduler", "tcp://x:1", "--worker-wait", "0"])
+    assert exc.value.code == 2
+    assert "expected a positive number of seconds, got '0'" in capsys.readouterr().err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from study_helpers import comparable, read_csv, small_study
 
-from dualtape.study import measure, run
+from dualtape.study import StudyError, measure, run
 
 
 @pytest.fixture(scope="module")
@@ -141,17 +141,67 @@ def test_a_study_with_its_own_run_appends_each_cell_and_resumes(tmp_path):
     assert [r["outcome"] for r in runs["runs"]] == ["interrupted", "completed"]
 
 
-def test_own_run_measures_a_repeated_cell_once_and_records_a_crash_as_failed(tmp_path):
-    import json
-
+def test_own_run_measures_a_repeated_cell_once(tmp_path):
     calls = []
     report = _custom(calls, cells=(("a", 1), ("a", 1), ("b", 1)))(tmp_path / "dup")
     assert report.ok and calls == [("a", 1), ("b", 1)]
+
+
+def test_own_run_records_a_failing_cell_and_goes_on_as_a_sweep_does(tmp_path):
+    # a cell that raised used to stop the whole run with a traceback
+    import json
+
+    from dualtape.study.custom import load_csv
+
+    calls = []
+    report = _custom(calls, fail_at=2)(tmp_path)
+    assert calls == [("a", 1), ("a", 2), ("b", 1)] and report.cells_measured == 3
+    assert not report.ok and report.failed == ["a 2: RuntimeError: a cell's own error"]
+    rows = read_csv(tmp_path / "data.csv")
+    assert [(r["cell"], r["status"]) for r in rows] == [
+        ("a 1", "ok"), ("a 1", "ok"), ("a 2", "failed"), ("b 1", "ok"), ("b 1", "ok")]
+    assert rows[2]["note"] == "RuntimeError: a cell's own error" and rows[2]["value"] == ""
+    runs = json.loads((tmp_path / "env.json").read_text())["runs"]
+    assert [r["outcome"] for r in runs] == ["completed"]
+    assert [r["cell"] for r in load_csv(tmp_path, "own", ("n",), ("value",))] == ["a 1"] * 2 + \
+        ["b 1"] * 2  # plots and summaries see the cells that succeeded
+    # a rerun counts the failed cell as done, as a sweep does, and still reports it
     calls.clear()
-    with pytest.raises(RuntimeError):
-        _custom(calls, fail_at=2)(tmp_path / "crash")
-    runs = json.loads((tmp_path / "crash" / "env.json").read_text())["runs"]
-    assert [r["outcome"] for r in runs] == ["failed"]
+    again = _custom(calls)(tmp_path)
+    assert calls == [] and again.cells_already_done == 3 and again.failed == report.failed
+
+
+def test_own_run_whose_cells_all_fail_ends_with_failed_cells_and_no_summary(tmp_path):
+    from dualtape.study.custom import load_csv, run_cells
+
+    def boom(name, n, missing):
+        raise ValueError(f"no {name} at {n}")
+
+    def never(_, out):
+        raise AssertionError("nothing succeeded: no figure, no summary")
+
+    report = run_cells("own", tmp_path, [("a", 1), ("b", 2)], boom, ("name", "n", "method"),
+                       parts=("method", ["x", "y"]), plot=never, summary=never)
+    assert report.failed == ["a 1 x: ValueError: no a at 1", "a 1 y: ValueError: no a at 1",
+                             "b 2 x: ValueError: no b at 2", "b 2 y: ValueError: no b at 2"]
+    assert report.files == [tmp_path / "data.csv", tmp_path / "env.json"]
+    with pytest.raises(StudyError, match="every cell .* failed"):
+        load_csv(tmp_path, "own")
+
+
+def test_own_run_folder_written_before_the_status_column_is_read_and_upgraded(tmp_path):
+    from dualtape.study.custom import load_csv
+
+    old = ("run_id,study,cell,name,n,value,host,group_rows\n"
+           "r0,own,a 1,a,1,0.5,h,2\nr0,own,a 1,a,1,0.25,h,2\n")
+    (tmp_path / "data.csv").write_text(old)
+    assert [r["value"] for r in load_csv(tmp_path, "own", ("n",), ("value",))] == [0.5, 0.25]
+    calls = []
+    report = _custom(calls)(tmp_path)
+    assert report.ok and calls == [("a", 2), ("b", 1)]
+    rows = read_csv(tmp_path / "data.csv")
+    assert list(rows[0])[-4:] == ["status", "note", "host", "group_rows"]
+    assert [r["status"] for r in rows] == [""] * 2 + ["ok"] * 4
 
 
 def test_hessian_modes_honours_sizes_problems_and_methods_and_resumes(tmp_path):
@@ -185,7 +235,7 @@ def test_a_killed_run_is_called_killed_and_its_rows_are_kept(tmp_path):
 import os, signal, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from study_helpers import small_study
-from dualtape.study import measure, run
+from dualtape.study import StudyError, measure, run
 real, calls = measure.timings, []
 def dying(runner, cfg):
     calls.append(1)

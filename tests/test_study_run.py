@@ -161,3 +161,33 @@ def test_run_refuses_bad_arguments_by_name(tmp_path, kwargs, message):
     with pytest.raises(StudyError, match=message.replace("(", r"\(")):
         run("jacobian_scaling", quick=True, **kwargs)
     assert not (tmp_path / "x").exists()
+
+
+def test_auto_mode_measures_an_instance_two_sizes_give_once(tmp_path):
+    # mlp_loss at n = 8 and 16 is one instance (n = 8): it was measured twice under two
+    # labels, and the summary mixed the two cells' picks and regrets
+    study = inspect.getmodule(get_study("auto_mode").run)
+    assert study.cells(True, [8, 16], ["mlp_loss"]) == [("mlp_loss", 8, 1, 2)]
+    assert study.cells(True, [16, 8, 28], ["mlp_loss"]) == [("mlp_loss", 16, 1, 2),
+                                                              ("mlp_loss", 28, 1, 2)]
+    report = run("auto_mode", out=tmp_path, quick=True, sizes=[8, 16], problems=["mlp_loss"])
+    assert report.ok and report.cells_planned == report.cells_measured == 1
+    rows = read_csv(tmp_path / "data.csv")
+    assert {r["cell"] for r in rows} == {"mlp_loss 8 1 2"} and {r["n"] for r in rows} == {"8"}
+    assert sum(int(r["picked"]) for r in rows) == 1
+    text = (tmp_path / "summary.md").read_text()
+    assert "of the 1 cells" in text and text.count("| mlp_loss | 8 | 1 |") == 2  # worst, every
+
+
+def test_auto_mode_summary_counts_an_instance_measured_under_two_labels_once():
+    # a folder an earlier run filled under another request's label: one verdict, the first
+    study = inspect.getmodule(get_study("auto_mode").run)
+    rows = [{"cell": cell, "problem": "mlp_loss", "n": 8, "m": 1, "depth": 2, "method": meth,
+             "time_s": t, "picked": picked, "fastest": fastest, "regret": regret}
+            for cell, regret, picks in (("mlp_loss 8 1 2", 1.0, (1, 0)),
+                                        ("mlp_loss 16 1 2", 2.0, (0, 1)))
+            for meth, t, picked, fastest in (("fwd", 1.0, picks[0], 1),
+                                             ("rev", 2.0, picks[1], 0))]
+    assert study.verdicts(rows) == [{"problem": "mlp_loss", "n": 8, "m": 1, "depth": 2,
+                                     "regret": 1.0, "pick": "fwd", "pick_s": 1.0,
+                                     "fastest": "fwd", "fastest_s": 1.0}]

@@ -3,7 +3,8 @@
 ``dualtape study list``                       studies, problems and methods
 ``dualtape study run NAME [--quick] ...``     measure, plot and summarise a study
 ``dualtape study run NAME --workers N``       the same, each cell a task on Dask workers
-                                             (or ``--scheduler ADDRESS``, ``--scheduler-file F``)
+                                             (or ``--scheduler ADDRESS``, ``--scheduler-file F``;
+                                             ``--worker-wait SECONDS`` for a first worker, 60)
 ``dualtape study plot NAME``                  redraw the figures from data.csv
 ``dualtape study summary NAME``               rewrite summary.md from data.csv
 ``dualtape compare FILE.py:FUNC [--n N] ...``  every way to differentiate FUNC, timed
@@ -35,6 +36,16 @@ def _positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _os_error(exc: OSError) -> str:
@@ -96,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--workers", type=_positive_int, metavar="N",
                        help="start a Dask LocalCluster of N single-threaded worker processes "
                        "here (parallel timings interfere: for counts and checks, or idle cores)")
+    run.add_argument("--worker-wait", type=_seconds, metavar="SECONDS",
+                     help="with --scheduler or --scheduler-file: how long to wait for a first "
+                     "worker to join before giving up with an error (default 60)")
 
     for action, text in (("plot", "redraw the figures (PNG and SVG) from data.csv"),
                          ("summary", "rewrite summary.md from data.csv")):
@@ -149,6 +163,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from dualtape.study.cluster import require_dask
 
         require_dask(flag)  # without the extra, fail at once
+    if args.worker_wait is not None and flag is None:
+        raise st.StudyError("waits for Dask workers: give it with --scheduler, "
+                            "--scheduler-file or --workers", "--worker-wait")
     study = st.get_study(args.name)
     if flag is not None and study.run is not None:  # before any cluster starts
         raise st.StudyError(f"study {study.name!r} brings its own run, which cannot be spread "
@@ -169,7 +186,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
         with connect(scheduler=args.scheduler, scheduler_file=args.scheduler_file,
                      workers=args.workers) as client:
-            report = st.run(study, client=client, **kwargs)
+            report = st.run(study, client=client, worker_wait=args.worker_wait, **kwargs)
     if report.repaired_bytes:
         print(f"note: dropped a torn last line ({report.repaired_bytes} bytes) left by an "
               "interrupted run", file=sys.stderr)
@@ -189,7 +206,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
               "figures and summary were redrawn from it); to measure afresh, delete that "
               "folder or pass --out DIR", file=sys.stderr)
     if report.failed:
-        more = f" (and {len(report.failed) - 1} more, see summary.md)" if len(report.failed) > 1 \
+        where = "summary.md" if study.run is None else "the note column of data.csv"
+        more = f" (and {len(report.failed) - 1} more, see {where})" if len(report.failed) > 1 \
             else ""
         return _fail("dualtape study run", f"{len(report.failed)} failed cell(s): "
                      f"{report.failed[0]}{more}", EXIT_FAILED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter as _Tally
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +12,9 @@ from . import dispatch
 
 __all__ = ["OpCounter", "count", "recomputing"]
 
-# How many recomputations (checkpointing's second forward runs) are in progress.
-_recompute_depth = 0
+# How many dt.count() blocks are open, in every thread together (under _OPEN_LOCK).
+_open = 0
+_OPEN_LOCK = threading.Lock()
 
 
 def _held(values: tuple) -> list:
@@ -61,12 +63,13 @@ class OpCounter:
 
     def record(self, prim: Any, ans: Any, args: tuple, params: dict) -> None:
         flops = int(prim.flops(ans, *args, **params))
+        recomputed = dispatch.this_thread.recompute_depth > 0
         c: OpCounter | None = self
         while c is not None:
             c.n_ops += 1
             c.flops += flops
             c.by_name[prim.name] += 1
-            if _recompute_depth:
+            if recomputed:
                 c.n_recomputed += 1
                 c.recomputed_by_name[prim.name] += 1
             c = c._parent
@@ -99,7 +102,8 @@ class OpCounter:
 
 @contextmanager
 def count() -> Iterator[OpCounter]:
-    """Count every primitive application inside the block.
+    """Count every primitive application inside the block, in this thread only (other
+    threads' operations are not counted, whether they count or not).
 
     >>> import dualtape as dt, dualtape.numpy as dnp
     >>> with dt.count() as c:
@@ -107,21 +111,32 @@ def count() -> Iterator[OpCounter]:
     >>> c.by_name["sin"], c.by_name["cos"]
     (1, 1)
     """
-    previous = dispatch.counting
+    here = dispatch.this_thread
+    previous = here.counter
     counter = OpCounter(previous)
-    dispatch.counting = counter
+    here.counter = counter
+    _opened(1)
     try:
         yield counter
     finally:
-        dispatch.counting = previous
+        here.counter = previous
+        _opened(-1)
+
+
+def _opened(k: int) -> None:
+    # Route records to the threads' counters while any count is open, else keep the fast paths.
+    global _open
+    with _OPEN_LOCK:
+        _open += k
+        dispatch.counting = dispatch.ROUTER if _open else None
 
 
 @contextmanager
 def recomputing() -> Iterator[None]:
     """Mark the primitives applied inside the block as recomputation (see ``n_recomputed``)."""
-    global _recompute_depth
-    _recompute_depth += 1
+    here = dispatch.this_thread
+    here.recompute_depth += 1
     try:
         yield
     finally:
-        _recompute_depth -= 1
+        here.recompute_depth -= 1

@@ -441,8 +441,9 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         prim = Primitive(self.name, lambda *a: out, jvp=None,
                          vjp=self._backward(nd, res, out, list(vals), mine[0][0], layout, tds),
                          flops=_no_flops, saves="meta", variadic=True)
-        if dispatch.counting is not None:  # fwd computed the primal: count it here, once
-            dispatch.counting.record(prim, out, tuple(vals), NO_PARAMS)
+        counter = dispatch.counting  # read once: another thread's count may close meanwhile
+        if counter is not None:  # fwd computed the primal: count it here, once
+            counter.record(prim, out, tuple(vals), NO_PARAMS)
         # the tape's own step of the engine protocol: one entry, this level's arguments as parents
         ans = _nested_in_order(top.extend(prim, out, vals, mine, NO_PARAMS), self.name)
         return ans if layout.td is None else layout.unpack(ans)

@@ -18,14 +18,17 @@ for one and two operands, without ``bind``'s loop and keyword dictionary, becaus
 is most of the cost of scalar code.  They hand a traced operand to the engine's
 ``process1``/``process2`` only when the other operand is plain or on the same level.
 
-The active operation counter (:func:`dualtape.count`) is ``counting``, here.  Evaluations
-are counted only here; the only other readers are ``Value``'s node builders (which
-skip the call to :func:`evaluate2` when nothing counts) and the tape, which counts
-the bytes it saves.
+The operation counters (:func:`dualtape.count`) live here: ``counting`` is None while no
+thread counts (the one test every fast path makes) and :data:`ROUTER` while any does, which
+hands each record to the counter opened in the calling thread (``this_thread.counter``), so
+a count sees only its own thread's primitives.  Evaluations are counted only here; the
+only other readers are ``Value``'s node builders (which skip the call to
+:func:`evaluate2` when nothing counts) and the tape, which counts the bytes it saves.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
@@ -33,8 +36,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "NO_PARAMS", "PLAIN_TYPES", "Tracer", "bind", "concrete", "counting", "evaluate", "evaluate1",
-    "evaluate2", "fusing", "is_jax", "method2", "op1", "op2", "opn", "unwrap",
+    "NO_PARAMS", "PLAIN_TYPES", "ROUTER", "Tracer", "bind", "concrete", "counting", "evaluate", "evaluate1",
+    "evaluate2", "fusing", "is_jax", "method2", "op1", "op2", "opn", "this_thread", "unwrap",
 ]
 
 # Types that never need an engine: every fast path checks membership first.
@@ -46,7 +49,35 @@ PLAIN_TYPES = frozenset(
 # Shared by every call without parameters; never mutated.
 NO_PARAMS: Any = MappingProxyType({})
 
-# The active counter (dualtape.counting.OpCounter) or None; set by dualtape.count().
+
+
+# Per thread: the innermost counter dt.count() opened in it, and its recomputation depth.
+class _ThisThread(threading.local):
+    counter: Any = None
+    recompute_depth = 0
+
+
+this_thread = _ThisThread()
+
+
+# ``counting`` while any thread counts: a record goes to the calling thread's own counter.
+class _Router:
+    __slots__ = ()
+
+    def record(self, prim: Any, ans: Any, args: tuple, params: Any) -> None:
+        c = this_thread.counter
+        if c is not None:
+            c.record(prim, ans, args, params)
+
+    def record_saved(self, values: tuple, entry: bool = True) -> None:
+        c = this_thread.counter
+        if c is not None:
+            c.record_saved(values, entry)
+
+
+ROUTER = _Router()
+
+# None while no thread counts, else ROUTER (set by dualtape.count()): the fast paths' one test.
 counting: Any = None
 
 
@@ -202,8 +233,9 @@ def evaluate(prim: Any, vals: tuple, params: Any) -> Any:
         if type(v) not in PLAIN_TYPES and isinstance(v, Tracer):
             return bind(prim, vals, params)
     ans = prim.impl(*vals, **params)
-    if counting is not None:
-        counting.record(prim, ans, vals, params)
+    counter = counting  # read once: another thread's count may close meanwhile
+    if counter is not None:
+        counter.record(prim, ans, vals, params)
     return ans
 
 

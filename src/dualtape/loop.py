@@ -176,8 +176,9 @@ class _Run:
             self.pos = act[2]
         elif kind == "store":
             self.snaps[a] = self.cur
-            if dispatch.counting is not None:  # snapshots count as saved for the backward pass
-                dispatch.counting.record_saved(tuple(flatten(self.cur)[0]), entry=False)
+            counter = dispatch.counting  # read once: another thread's count may close meanwhile
+            if counter is not None:  # snapshots count as saved for the backward pass
+                counter.record_saved(tuple(flatten(self.cur)[0]), entry=False)
             loop.stats.peak_snapshots = max(loop.stats.peak_snapshots, len(self.snaps))
         elif kind == "restore":
             self.cur, self.pos = self.snaps[a], a

@@ -29,9 +29,9 @@ _NO_PARAMS = NO_PARAMS  # older name, kept for imports written against it
 
 
 def __getattr__(name: str) -> Any:
-    # ``registry.counting``: the active counter, kept in dualtape.dispatch where it is read.
+    # ``registry.counting``: this thread's active counter, kept in dualtape.dispatch.
     if name == "counting":
-        return dispatch.counting
+        return dispatch.this_thread.counter
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -258,8 +258,9 @@ class TapeValue(ArrayOps, Tracer):
         entries.append((prim, params, parents, saved, saved_ans))  # an Entry's fields, in order
         if tape.values is not None:
             tape.values.append(ans)
-        if dispatch.counting is not None:
-            dispatch.counting.record_saved((*saved, saved_ans))
+        counter = dispatch.counting  # read once: another thread's count may close meanwhile
+        if counter is not None:
+            counter.record_saved((*saved, saved_ans))
         return out
 
 

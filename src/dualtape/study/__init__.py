@@ -140,6 +140,7 @@ def run(
     figures: bool = True,
     command: list[str] | None = None,
     client: Any = None,
+    worker_wait: float | None = None,
 ) -> RunReport:
     """Measure a study (or a lone problem) into ``out``, then plot and summarise it.
 
@@ -148,8 +149,10 @@ def run(
     and ``methods`` restrict the study; ``timing`` overrides its timing
     profile.  With a Dask ``client`` (``distributed.Client``) each cell is one
     task on its cluster and rows are appended as tasks complete (see
-    ``dualtape.study.cluster``).  A study with its own ``run`` callable gets
-    ``out``, ``quick``, ``progress`` and ``command``, and those of ``sizes``,
+    ``dualtape.study.cluster``); a scheduler that has no worker after ``worker_wait``
+    seconds (``cluster.WORKER_WAIT_S``, 60, by default) is a ``StudyError``.  A study
+    with its own ``run`` callable gets ``out``, ``quick``, ``progress`` and
+    ``command``, and those of ``sizes``,
     ``problems`` and ``methods`` that are given (a study whose ``run`` has no such
     parameter refuses them), and must return a ``RunReport``.
     """
@@ -169,7 +172,8 @@ def run(
                         sizes=sizes, problems=problems, methods=methods, progress=progress,
                         command=command)
     report = execute(s, out=out, quick=quick, sizes=sizes, problems=problems, methods=methods,
-                     timing=timing, progress=progress, command=command, client=client)
+                     timing=timing, progress=progress, command=command, client=client,
+                     worker_wait=worker_wait)
     if figures and not report.interrupted:
         report.files += plot(s, out=report.out)
         report.files.append(summary(s, out=report.out))

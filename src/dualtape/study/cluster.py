@@ -40,6 +40,9 @@ CHECKED_VERSIONS = ("dualtape", "numpy", "jax")
 #: Keys of a worker's environment that change from task to task (left out of its identity).
 _VOLATILE = ("date_utc", "load_average", "command", "cwd")
 
+#: Seconds a run waits for a first worker to join the scheduler (``--worker-wait``).
+WORKER_WAIT_S = 60.0
+
 _CELL_LOCK = threading.Lock()
 _WORKER_ENV: dict[str, Any] = {}
 
@@ -121,6 +124,20 @@ def _check_scheduler_file(path: Path, flag: str) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("address"), str):
         raise StudyError(f"'{path}' is not a Dask scheduler file (no \"address\" string; "
                          "`dask scheduler --scheduler-file F` writes one)", flag)
+
+
+def wait_for_workers(client: Any, timeout: float | None = None) -> None:
+    """Wait up to ``timeout`` seconds (``WORKER_WAIT_S`` by default) for a worker to join
+    the client's scheduler, or raise a ``StudyError`` naming the scheduler and the wait:
+    without one, the tasks would wait for a worker forever, silently."""
+    timeout = WORKER_WAIT_S if timeout is None else timeout
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        address = client.scheduler.address
+        raise StudyError(f"no Dask worker joined the scheduler at {address} within "
+                         f"{timeout:g} s; start one (`dask worker {address}`) or wait longer "
+                         "(--worker-wait SECONDS)", "--scheduler") from None
 
 
 def checked_versions() -> dict[str, str | None]:

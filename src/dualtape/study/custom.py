@@ -4,8 +4,10 @@ Such a study splits its work into cells (tuples such as ``(problem, n)``) and me
 each into rows of its own columns; :func:`run_cells` appends every cell's rows to
 ``data.csv`` as soon as it is measured, through the same ``RunSession`` as the sweep
 studies (folder lock, ``env.json`` run entries, durable appends), so an interrupted
-run resumes where it stopped.  Then it draws the study's figures (PNG and SVG) and
-writes ``summary.md``.
+run resumes where it stopped.  A cell that raises is recorded as a sweep's is: a row
+with status ``failed`` and the error in ``note``, which a rerun counts as done, and the
+run goes on to the next cell.  Then it draws the study's figures (PNG and SVG) from the
+cells that succeeded and writes ``summary.md``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from . import stop
 from .plots import save_figure
 from .session import RunSession, kept_rows
 from .spec import StudyError, choose
-from .storage import DATA_FILE, ENV_FILE, custom_layout, read_complete, read_env
+from .storage import CUSTOM_TAIL, DATA_FILE, ENV_FILE, custom_layout, read_complete, read_env
 from .sweep import RunReport
 
-__all__ = ["cell_label", "load_csv", "measured_quick", "pick", "run_cells", "save_figure",
-           "study_main"]
+__all__ = ["cell_label", "failed_cells", "load_csv", "measured_quick", "pick", "run_cells",
+           "save_figure", "study_main"]
+
+FAILED = "failed"
 
 
 def pick(values: Sequence[Any] | None, allowed: Sequence[Any], arg: str, what: str) -> list:
@@ -49,6 +53,9 @@ def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Calla
     With ``parts = (column, values)`` a cell is complete once it has a row for every
     value of that column (say every method); ``measure(*cell, missing)`` then gets the
     values still missing.  An interrupted run (Ctrl-C) keeps every cell measured so far.
+    A cell whose ``measure`` raises gets one row per missing part with status ``failed``
+    and the error as its note (a rerun counts it as done, as a sweep's failed cell), and
+    the run goes on; ``RunReport.failed`` lists every failed cell of the folder.
     """
     key = ("cell", parts[0]) if parts else ("cell",)
     cells = list(dict.fromkeys(cells))  # a size given twice (--sizes 1 1) is one cell
@@ -72,11 +79,22 @@ def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Calla
         try:
             for k, (cell, label, missing) in enumerate(todo):
                 stop.check()  # a signal's stop that a GC callback swallowed lands here
-                rows = measure(*cell, missing) if parts else measure(*cell)
-                session.emit([{**r, "cell": label} for r in rows])
+                try:
+                    rows = [{"status": "ok", **r, "cell": label}
+                            for r in (measure(*cell, missing) if parts else measure(*cell))]
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:  # a broken cell is a failed row, never a stopped run
+                    note = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                    rows = [{"cell": label, **({parts[0]: p} if parts else {}),
+                             "status": FAILED, "note": note} for p in missing]
+                session.emit(rows)
                 report.cells_measured += 1
                 if progress:
-                    print(f"  [{k + 1}/{len(todo)}] {label}", file=sys.stderr, flush=True)
+                    failed = f" failed: {rows[0]['note']}" if rows and \
+                        rows[0]["status"] == FAILED else ""
+                    print(f"  [{k + 1}/{len(todo)}] {label}{failed}", file=sys.stderr,
+                          flush=True)
             outcome = "completed"
         except KeyboardInterrupt:
             report.interrupted = True
@@ -86,10 +104,21 @@ def run_cells(name: str, out: Path | str, cells: Sequence[tuple], measure: Calla
             session.finish(cells_measured=report.cells_measured, elapsed_s=report.elapsed_s,
                            outcome=outcome)
     out = session.out
+    report.failed = failed_cells(session.writer.rows, parts[0] if parts else None)
     report.files = [out / DATA_FILE, out / ENV_FILE]
-    if not report.interrupted:
+    if not report.interrupted and any(r["status"] != FAILED for r in session.writer.rows):
         report.files += [*plot(None, out=out), summary(None, out=out)]
     return report
+
+
+def failed_cells(rows: Sequence[dict[str, str]], part: str | None = None) -> list[str]:
+    """One description per failed cell (and part) of a custom study's rows: label and error."""
+    out: dict[tuple, str] = {}
+    for r in rows:
+        if r.get("status") == FAILED:
+            name = f"{r['cell']} {r[part]}" if part else r["cell"]
+            out.setdefault((r["cell"], r[part] if part else ""), f"{name}: {r['note']}")
+    return list(out.values())
 
 
 def study_main(name: str, argv: list[str] | None = None) -> int:
@@ -109,18 +138,24 @@ def measured_quick(out: Path | str, study: str) -> bool:
 def load_csv(out: Path | str, study: str, ints: Sequence[str] = (),
              floats: Sequence[str] = (), key: Sequence[str] = ("cell",)) -> list[dict[str, Any]]:
     """The rows of ``out/data.csv`` with the named columns parsed as ints and floats
-    (an empty float cell is ``None``): the complete measurements only, as ``run_cells``
-    wrote them with this ``key`` (an interrupted run's torn line and unfinished group are
-    left out). A file without any is a ``StudyError`` that says to run the study."""
+    (an empty float cell is ``None``): the complete measurements that succeeded only, as
+    ``run_cells`` wrote them with this ``key`` (an interrupted run's torn line and
+    unfinished group, and failed cells, are left out). A file without any is a
+    ``StudyError`` that says to run the study."""
     path = Path(out) / DATA_FILE
     if not path.exists():
         raise StudyError(f"no results in '{out}' (no {DATA_FILE}); run "
                          f"`dualtape study run {study}` first", "--out")
     with path.open(encoding="utf-8", errors="replace") as fh:
         header = fh.readline().rstrip("\r\n").split(",")
-    columns = header[3:-2] if header[:3] == ["run_id", "study", "cell"] \
+    tail = len(CUSTOM_TAIL) if header[-len(CUSTOM_TAIL):] == list(CUSTOM_TAIL) else 2
+    columns = header[3:-tail] if header[:3] == ["run_id", "study", "cell"] \
         and header[-2:] == ["host", "group_rows"] else header  # else read_rows refuses it
-    rows, _ = read_complete(path, study, custom_layout(columns, key))
+    every, _ = read_complete(path, study, custom_layout(columns, key))
+    rows = [r for r in every if r["status"] != FAILED]
+    if every and not rows:
+        raise StudyError(f"every cell in '{out}' failed (see the note column of its "
+                         f"{DATA_FILE}); nothing to plot or summarise", "--out")
     if not rows:
         raise StudyError(f"no complete measurements in '{out}' yet (an interrupted run?); "
                          f"run `dualtape study run {study} --out {out}` to measure them", "--out")

@@ -42,7 +42,7 @@ except ImportError:  # not on Windows: runs there are not locked
 from ..measure.files import append_durable, write_atomic, write_json
 from .spec import StudyError
 
-__all__ = ["COLUMNS", "DATA_FILE", "ENV_FILE", "HEADER", "LOCK_FILE", "TIDY", "Layout",
+__all__ = ["COLUMNS", "CUSTOM_TAIL", "DATA_FILE", "ENV_FILE", "HEADER", "LOCK_FILE", "TIDY", "Layout",
            "ResultsWriter", "check_owner", "complete_groups", "custom_layout", "format_value",
            "lock_folder", "prepare_dir", "read_complete", "read_env", "read_json", "read_rows",
            "row_key", "run_alive", "write_atomic", "write_json"]
@@ -60,6 +60,8 @@ DATA_FILE = "data.csv"
 ENV_FILE = "env.json"
 LOCK_FILE = ".lock"
 KEY_COLUMNS = ("sweep", "problem", "method", "n", "m", "depth", "group")
+#: The columns after a custom study's own (``custom_layout``).
+CUSTOM_TAIL = ("status", "note", "host", "group_rows")
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,11 @@ TIDY = Layout(COLUMNS, KEY_COLUMNS, (LEGACY_COLUMNS, COLUMNS[:-1]), ("n", "m", "
 
 def custom_layout(columns: Sequence[str], key: Sequence[str] = ("cell",)) -> Layout:
     """The layout of a study with its own ``columns``: theirs, framed by the run, the
-    study, the cell (its label), the host and the group's row count."""
-    return Layout(("run_id", "study", "cell", *columns, "host", "group_rows"), tuple(key))
+    study, the cell (its label), the status (``ok`` or ``failed``) and note (the error
+    of a failed cell), the host and the group's row count.  Files written before the
+    status and note columns are read (their rows are ``ok``) and upgraded on append."""
+    return Layout(("run_id", "study", "cell", *columns, *CUSTOM_TAIL), tuple(key),
+                  (("run_id", "study", "cell", *columns, "host", "group_rows"),))
 
 
 def format_value(v: Any) -> str:

@@ -305,21 +305,25 @@ def execute(
     progress: bool = True,
     command: list[str] | None = None,
     client: Any = None,
+    worker_wait: float | None = None,
 ) -> RunReport:
     """Measure every missing cell of ``study`` into ``out``; see ``dualtape.study.run``.
 
-    With a Dask ``client`` every cell is one task on the cluster (``.cluster``).
+    With a Dask ``client`` every cell is one task on the cluster (``.cluster``); a
+    scheduler without a worker for ``worker_wait`` seconds is a ``StudyError``.
     """
     out = Path(out) if out is not None else default_out(study.name, quick)
     with RunSession(study.name, out, quick=quick, sizes=sizes, command=command) as session:
         report = _measure(session, study, quick=quick, sizes=sizes, problems=problems,
-                          methods=methods, timing=timing, progress=progress, client=client)
+                          methods=methods, timing=timing, progress=progress, client=client,
+                          worker_wait=worker_wait)
     return report
 
 
 def _measure(session: RunSession, study: Study, *, quick: bool, sizes: Sequence[int] | None,
              problems: Sequence[str] | None, methods: Sequence[str] | None,
-             timing: TimingConfig | None, progress: bool, client: Any) -> RunReport:
+             timing: TimingConfig | None, progress: bool, client: Any,
+             worker_wait: float | None) -> RunReport:
     """``execute``'s work inside its locked session."""
     out, writer = session.out, session.writer
     cells, complete = plan(study, quick=quick, sizes=sizes, problems=problems,
@@ -328,6 +332,10 @@ def _measure(session: RunSession, study: Study, *, quick: bool, sizes: Sequence[
     report = RunReport(study.name, out, cells_planned=len(cells) + complete,
                        cells_already_done=complete, repaired_bytes=writer.repaired_bytes,
                        dropped_rows=writer.dropped_rows)
+    if client is not None and cells:
+        from .cluster import wait_for_workers
+
+        wait_for_workers(client, worker_wait)  # before the run's entry: nothing began
     session.start(report.cells_planned)
     emit = session.emit
 

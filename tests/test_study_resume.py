@@ -49,6 +49,30 @@ def test_resume_after_interruption_gives_the_same_rows(tmp_path, monkeypatch, un
     assert len({r["run_id"] for r in resumed}) == 2  # rows tell which run measured them
 
 
+def test_a_sweep_that_an_exception_ends_is_recorded_as_failed(tmp_path, monkeypatch):
+    # an error outside the cells (a full disk, a lost scheduler) was recorded as completed
+    import json
+
+    from dualtape.study import sweep
+
+    real, calls = sweep.measure_cell, []
+
+    def breaks(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "measure_cell", breaks)
+    with pytest.raises(OSError, match="No space left"):
+        run(small_study(sizes=(2, 3)), out=tmp_path, figures=False)
+    runs = json.loads((tmp_path / "env.json").read_text())["runs"]
+    assert [(r["outcome"], r["cells_measured"]) for r in runs] == [("failed", 1)]
+    monkeypatch.undo()
+    again = run(small_study(sizes=(2, 3)), out=tmp_path, figures=False)
+    assert again.ok and again.cells_already_done == 1
+
+
 def test_resume_after_a_torn_write(tmp_path, uninterrupted):
     study = small_study(sizes=(2, 3))
     run(study, out=tmp_path, figures=False, methods=["primal", "fwd_chunk1"])

@@ -357,6 +357,7 @@ def _measure(session: RunSession, study: Study, *, quick: bool, sizes: Sequence[
             bar.update(cell.weight())
 
     cluster_info = None
+    outcome = "failed"  # unless the loop ends or is interrupted: an exception propagates
     try:
         if client is not None and cells:
             from .cluster import ClusterRun, run_cells
@@ -368,15 +369,17 @@ def _measure(session: RunSession, study: Study, *, quick: bool, sizes: Sequence[
                 stop.check()  # a signal's stop that a GC callback swallowed lands here
                 measure_cell(cell, INSTANCES, timing, emit)
                 advance(cell)
+        outcome = "completed"
     except KeyboardInterrupt:
         report.interrupted = True
+        outcome = "interrupted"
     finally:
         if bar is not None:
             bar.close()
         report.elapsed_s = time.perf_counter() - start
         extra = {"cluster": cluster_info.record()} if cluster_info is not None else {}
         session.finish(cells_measured=report.cells_measured, elapsed_s=report.elapsed_s,
-                       outcome="interrupted" if report.interrupted else "completed", **extra)
+                       outcome=outcome, **extra)
     report.failed = failed_cells(writer.rows)
     report.files = [out / DATA_FILE, out / ENV_FILE]
     return report

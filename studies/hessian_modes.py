@@ -71,6 +71,17 @@ def instance(problem: str, n: int):
     return inst.f, inst.x
 
 
+def _distinct(cells: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    # Requests that build one instance (the MLP rounds n: 8 and 16 are both n = 8) are one cell.
+    seen, out = set(), []
+    for p, n in cells:
+        real = (p, instance(p, n)[1].size)
+        if real not in seen:
+            seen.add(real)
+            out.append((p, n))
+    return out
+
+
 def measure_cell(problem: str, n: int, timing: TimingConfig,
                  methods: Sequence[str] = METHODS) -> list[dict[str, Any]]:
     """``methods``' times (interleaved), FLOPs and errors against jax.hessian at one cell."""
@@ -214,7 +225,7 @@ def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = 
     chosen = pick(problems, list(SIZES), "--problems", f"{NAME}'s problems")
     wanted = pick(methods, METHODS, "--methods", f"{NAME}'s methods")
     default = QUICK_SIZES if quick else SIZES
-    todo = [(p, n) for p in chosen for n in (sizes or default[p])]
+    todo = _distinct([(p, n) for p in chosen for n in (sizes or default[p])])
     return run_cells(NAME, out, todo, lambda p, n, missing: measure_cell(p, n, timing, missing),
                      COLUMNS, parts=("method", wanted), quick=quick, sizes=sizes,
                      command=command, plot=plot, summary=summary, progress=progress)

@@ -244,6 +244,16 @@ def test_hessian_modes_honours_sizes_problems_and_methods_and_resumes(tmp_path):
     assert sorted(r["method"] for r in rows) == ["fwd-rev", "hvp"]
 
 
+def test_hessian_modes_measures_sizes_that_build_one_instance_once(tmp_path):
+    # the MLP rounds n to a parameter count: 8 and 16 are both n = 8, measured twice before
+    from dualtape.study import get_study
+
+    report = run(get_study("hessian_modes"), out=tmp_path, quick=True, sizes=[8, 16],
+                 problems=["mlp_loss"], methods=["hvp"])
+    assert report.ok and report.cells_measured == 1
+    assert [(r["n"], r["cell"]) for r in read_csv(tmp_path / "data.csv")] == [("8", "mlp_loss 8")]
+
+
 def test_a_killed_run_is_called_killed_and_its_rows_are_kept(tmp_path):
     """SIGKILL leaves the run's entry "running": the summary (the folder unlocked) and the
     next run (holding the lock) both know it died, and the rerun completes the cells."""

@@ -350,3 +350,47 @@ def test_worker_wait_needs_a_cluster_and_a_positive_number(capsys):
         main(["study", "run", "tiny", "--scheduler", "tcp://x:1", "--worker-wait", "0"])
     assert exc.value.code == 2
     assert "expected a positive number of seconds, got '0'" in capsys.readouterr().err
+
+
+_SLOW: dict = {"real": cluster.measure_task}
+
+
+def _slow_measure(*args, **kwargs):
+    # module level, so Dask sends it by reference (a closure over an Event cannot be pickled)
+    _SLOW["started"].set()
+    time.sleep(0.3)
+    return _SLOW["real"](*args, **kwargs)
+
+
+def test_a_run_whose_workers_all_leave_stops_with_an_error_and_keeps_its_cells(tmp_path,
+                                                                              monkeypatch):
+    # every worker gone mid-run left the remaining tasks waiting forever, silently
+    started = _SLOW["started"] = threading.Event()
+    monkeypatch.setattr(cluster, "measure_task", _slow_measure)
+    monkeypatch.setattr(cluster, "POLL_S", 0.2)
+    outcome = {}
+
+    def go(client):
+        try:
+            run(small_study("left"), out=tmp_path / "left", figures=False, client=client,
+                worker_wait=1.0)
+        except StudyError as exc:
+            outcome["error"] = str(exc)
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as local, \
+            distributed.Client(local) as client:
+        waiter = threading.Thread(target=go, args=(client,), daemon=True)
+        waiter.start()
+        assert started.wait(20)
+        time.sleep(0.5)  # a cell or two measured
+        local.scale(0)
+        waiter.join(30)
+        assert not waiter.is_alive(), "still waiting for a worker 30 s after the last left"
+    message = outcome["error"]
+    assert message.startswith("--scheduler: every Dask worker left the scheduler at ")
+    assert "within 1 s" in message and "--worker-wait" in message
+    env = json.loads((tmp_path / "left" / "env.json").read_text())
+    assert env["runs"][-1]["outcome"] == "failed"
+    kept = read_csv(tmp_path / "left" / "data.csv")
+    assert kept and all(r["status"] == "ok" for r in kept)  # nothing measured was lost

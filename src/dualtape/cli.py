@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "here (parallel timings interfere: for counts and checks, or idle cores)")
     run.add_argument("--worker-wait", type=_seconds, metavar="SECONDS",
                      help="with --scheduler or --scheduler-file: how long to wait for a first "
-                     "worker to join before giving up with an error (default 60)")
+                     "worker to join, or for one to come back once every worker has left, "
+                     "before giving up with an error (default 60)")
 
     for action, text in (("plot", "redraw the figures (PNG and SVG) from data.csv"),
                          ("summary", "rewrite summary.md from data.csv")):

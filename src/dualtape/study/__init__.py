@@ -150,7 +150,8 @@ def run(
     profile.  With a Dask ``client`` (``distributed.Client``) each cell is one
     task on its cluster and rows are appended as tasks complete (see
     ``dualtape.study.cluster``); a scheduler that has no worker after ``worker_wait``
-    seconds (``cluster.WORKER_WAIT_S``, 60, by default) is a ``StudyError``.  A study
+    seconds (``cluster.WORKER_WAIT_S``, 60, by default), at the start or once every worker
+    has left, is a ``StudyError``.  A study
     with its own ``run`` callable gets ``out``, ``quick``, ``progress`` and
     ``command``, and those of ``sizes``,
     ``problems`` and ``methods`` that are given (a study whose ``run`` has no such

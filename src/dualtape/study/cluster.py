@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +41,8 @@ CHECKED_VERSIONS = ("dualtape", "numpy", "jax")
 #: Keys of a worker's environment that change from task to task (left out of its identity).
 _VOLATILE = ("date_utc", "load_average", "command", "cwd")
 
-#: Seconds a run waits for a first worker to join the scheduler (``--worker-wait``).
+#: Seconds a run waits for a first worker to join the scheduler, or for one to come back
+#: once every worker has left (``--worker-wait``).
 WORKER_WAIT_S = 60.0
 
 _CELL_LOCK = threading.Lock()
@@ -219,16 +221,50 @@ def _connection_lost(client: Any, exc: Exception) -> bool:
     return getattr(client, "status", "running") not in ("running", "connecting")
 
 
+#: Seconds between checks that some worker is still there while no task completes.
+POLL_S = 1.0
+
+
+def _as_completed(client: Any, futures: dict, worker_wait: float) -> Iterator[Any]:
+    """The futures as they complete; a ``StudyError`` once no worker has been connected for
+    ``worker_wait`` seconds (every worker gone: the tasks would wait forever, silently)."""
+    distributed = require_dask()
+    pending = list(futures)
+    gone_since = None
+    while pending:
+        try:
+            finished, waiting = distributed.wait(pending, timeout=POLL_S, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            finished, waiting = (), pending
+        if finished:
+            gone_since = None
+            yield from finished
+            pending = list(waiting)
+            continue
+        if client.scheduler_info().get("workers"):
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.monotonic()
+        elif time.monotonic() - gone_since > worker_wait:
+            address = client.scheduler.address
+            raise StudyError(f"every Dask worker left the scheduler at {address}, and none came "
+                             f"back within {worker_wait:g} s; the cells measured so far are "
+                             "kept, and running the same command again measures the rest "
+                             "(--worker-wait SECONDS waits longer)", "--scheduler")
+
+
 def run_cells(client: Any, cells: list[Any], timing: TimingConfig,
               write: Callable[[list[dict[str, Any]]], None],
               done: Callable[[Any], None], failed_rows: Callable[[Any, str], list[dict]],
-              info: ClusterRun) -> None:
+              info: ClusterRun, worker_wait: float | None = None) -> None:
     """Submit one task per cell and write each cell's rows as its task completes.
 
     ``write`` appends rows durably, ``done(cell)`` advances the progress bar, and
     ``failed_rows(cell, note)`` builds the failed rows of a cell whose task was lost.
+    With no worker left for ``worker_wait`` seconds (``WORKER_WAIT_S`` by default) the run
+    stops with a ``StudyError``; the cells measured so far are kept.
     """
-    distributed = require_dask()
+    require_dask()
     ours = checked_versions()
     identities = client.run(_identity)
     for address, theirs in identities.items():
@@ -247,7 +283,8 @@ def run_cells(client: Any, cells: list[Any], timing: TimingConfig,
                for cell in cells}
     seen: set[str] = set()
     try:
-        for future in distributed.as_completed(futures):
+        for future in _as_completed(client, futures, WORKER_WAIT_S if worker_wait is None
+                                    else worker_wait):
             cell = futures.pop(future)
             try:
                 result = future.result()

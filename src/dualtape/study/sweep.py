@@ -363,7 +363,7 @@ def _measure(session: RunSession, study: Study, *, quick: bool, sizes: Sequence[
             from .cluster import ClusterRun, run_cells
 
             cluster_info = ClusterRun()
-            run_cells(client, cells, timing, emit, advance, failed_rows, cluster_info)
+            run_cells(client, cells, timing, emit, advance, failed_rows, cluster_info, worker_wait)
         else:
             for cell in cells:
                 stop.check()  # a signal's stop that a GC callback swallowed lands here

@@ -7,6 +7,7 @@ workers, an interrupted client, version skew, and the one-line error without Das
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from study_helpers import comparable, read_csv, small_study
 
+from dualtape.measure.timing import TimingConfig
 from dualtape.study import Method, StudyError, cluster, get_method, run
 from dualtape.study.storage import HEADER, LEGACY_HEADER
 
@@ -352,28 +354,16 @@ def test_worker_wait_needs_a_cluster_and_a_positive_number(capsys):
     assert "expected a positive number of seconds, got '0'" in capsys.readouterr().err
 
 
-_SLOW: dict = {"real": cluster.measure_task}
-
-
-def _slow_measure(*args, **kwargs):
-    # module level, so Dask sends it by reference (a closure over an Event cannot be pickled)
-    _SLOW["started"].set()
-    time.sleep(0.3)
-    return _SLOW["real"](*args, **kwargs)
-
-
 def test_a_run_whose_workers_all_leave_stops_with_an_error_and_keeps_its_cells(tmp_path,
                                                                               monkeypatch):
     # every worker gone mid-run left the remaining tasks waiting forever, silently
-    started = _SLOW["started"] = threading.Event()
-    monkeypatch.setattr(cluster, "measure_task", _slow_measure)
     monkeypatch.setattr(cluster, "POLL_S", 0.2)
+    slow = dataclasses.replace(small_study("left"), timing=TimingConfig(target_s=0.02, repeats=3))
     outcome = {}
 
     def go(client):
         try:
-            run(small_study("left"), out=tmp_path / "left", figures=False, client=client,
-                worker_wait=1.0)
+            run(slow, out=tmp_path / "left", figures=False, client=client, worker_wait=1.0)
         except StudyError as exc:
             outcome["error"] = str(exc)
 
@@ -382,8 +372,9 @@ def test_a_run_whose_workers_all_leave_stops_with_an_error_and_keeps_its_cells(t
             distributed.Client(local) as client:
         waiter = threading.Thread(target=go, args=(client,), daemon=True)
         waiter.start()
-        assert started.wait(20)
-        time.sleep(0.5)  # a cell or two measured
+        data, t0 = tmp_path / "left" / "data.csv", time.monotonic()
+        while not (data.exists() and len(read_csv(data))) and time.monotonic() - t0 < 30:
+            time.sleep(0.05)  # until a cell is measured
         local.scale(0)
         waiter.join(30)
         assert not waiter.is_alive(), "still waiting for a worker 30 s after the last left"

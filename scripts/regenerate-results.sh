@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Regenerate everything under results/ (and docs/lesson-day1.md, docs/coverage.md) from the current code.
 # Needs every extra: python -m pip install -e ".[dev]"   (study, peers, dask, sparse)
-# Takes about 40 minutes on 2 cores; run it on a quiet machine. Timing-sensitive parts run first.
+# Takes about 80 minutes on 2 cores (--speed about 60); run it on a quiet machine. Timing-sensitive parts run first.
 # Pass study names to regenerate only those studies (and skip the benchmarks): scripts/regenerate-results.sh auto_mode
+# Pass --speed to regenerate only the speed suite's files, the cluster timing and the profiles (no study)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ALL_STUDIES="auto_mode jacobian_scaling gradient_cost memory_depth fan_out hessian_modes sparse_jacobians checkpointing vanishing_gradients lesson_mlp"
+speed_only=0
+if [ "${1:-}" = "--speed" ]; then
+    speed_only=1
+    shift
+fi
 if [ "$#" -gt 0 ]; then
     studies="$*"
 else
@@ -22,6 +28,7 @@ else
         --out results/benchmarks/ab_one_blas_thread.csv
     python -m benchmarks.workloads.gradbench_report results/benchmarks   # gradbench_ratios.csv
     studies="$ALL_STUDIES"
+    if [ "$speed_only" -eq 1 ]; then studies=""; fi
 fi
 for study in $studies; do
     rm -rf "results/$study"
@@ -30,6 +37,8 @@ done
 if [ "$#" -eq 0 ]; then
     python -m benchmarks.study_cluster
     python -m benchmarks.profile
-    python docs/build_lesson_day1.py
-    python scripts/coverage_table.py
+    if [ "$speed_only" -eq 0 ]; then
+        python docs/build_lesson_day1.py
+        python scripts/coverage_table.py
+    fi
 fi

@@ -20,11 +20,11 @@ else
     python -m benchmarks.cold                    # fresh processes: settled, cold and held heaps
     # W3 and W4 in fresh processes again with one BLAS thread (a two-thread GEMM is slow in some processes)
     OPENBLAS_NUM_THREADS=1 python -m benchmarks.cold --workloads 3,4 --out results/benchmarks/cold_one_blas_thread
-    # W1-W4 and GradBench's array evals against the last committed run's code (session 23), in one run
-    python -m benchmarks.ab --against d673838 1 2 3 4 7:lse:5000 7:lse:160000 7:llsq:512x128 \
+    # W1-W4 and GradBench's array evals against the last committed run's code (session 24), in one run
+    python -m benchmarks.ab --against 108293f 1 2 3 4 7:lse:5000 7:lse:160000 7:llsq:512x128 \
         7:llsq:8196x128 7:kmeans:10x1000x8 7:kmeans:100x10000x16 7:gmm:2x5x1000 7:gmm:20x50x1000
     # the GEMM-bound cases again with one BLAS thread (two threads on two cores time bimodally)
-    OPENBLAS_NUM_THREADS=1 python -m benchmarks.ab --against d673838 --rounds 9 3 4:512x512 \
+    OPENBLAS_NUM_THREADS=1 python -m benchmarks.ab --against 108293f --rounds 9 3 4:512x512 \
         --out results/benchmarks/ab_one_blas_thread.csv
     python -m benchmarks.workloads.gradbench_report results/benchmarks   # gradbench_ratios.csv
     studies="$ALL_STUDIES"

@@ -27,6 +27,7 @@ import numpy as np
 
 from dualtape.study import RunReport, Study, TimingConfig, get_problem
 from dualtape.study.custom import (
+    distinct,
     load_csv,
     measured_quick,
     pick,
@@ -70,13 +71,7 @@ def cells(quick: bool, sizes: Sequence[int] | None = None,
     every = dense + others
     allowed = list(dict.fromkeys(c[0] for c in every))
     chosen = pick(problems, allowed, "--problems", f"{NAME}'s problems")
-    seen, out = set(), []
-    for c in (c for c in every if c[0] in chosen):
-        real = _instance_sizes(*c)
-        if real not in seen:
-            seen.add(real)
-            out.append(c)
-    return out
+    return distinct([c for c in every if c[0] in chosen], lambda c: _instance_sizes(*c))
 
 
 def _instance_sizes(problem: str, n: int, m: int, depth: int) -> tuple[str, int, int, int]:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from dualtape.study import RunReport, Study, TimingConfig, get_problem
-from dualtape.study.custom import load_csv, pick, run_cells, save_figure, study_main
+from dualtape.study.custom import distinct, load_csv, pick, run_cells, save_figure, study_main
 from dualtape.study.storage import write_atomic
 
 NAME = "hessian_modes"
@@ -69,17 +69,6 @@ def instance(problem: str, n: int):
         return quadratic_tanh(n)
     inst = get_problem("mlp_loss").instance(n, 1, 2)
     return inst.f, inst.x
-
-
-def _distinct(cells: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    # Requests that build one instance (the MLP rounds n: 8 and 16 are both n = 8) are one cell.
-    seen, out = set(), []
-    for p, n in cells:
-        real = (p, instance(p, n)[1].size)
-        if real not in seen:
-            seen.add(real)
-            out.append((p, n))
-    return out
 
 
 def measure_cell(problem: str, n: int, timing: TimingConfig,
@@ -225,7 +214,8 @@ def run(study: Study | None = None, *, out: Path | str = RESULTS, quick: bool = 
     chosen = pick(problems, list(SIZES), "--problems", f"{NAME}'s problems")
     wanted = pick(methods, METHODS, "--methods", f"{NAME}'s methods")
     default = QUICK_SIZES if quick else SIZES
-    todo = _distinct([(p, n) for p in chosen for n in (sizes or default[p])])
+    todo = distinct([(p, n) for p in chosen for n in (sizes or default[p])],
+                    lambda c: (c[0], instance(*c)[1].size))
     return run_cells(NAME, out, todo, lambda p, n, missing: measure_cell(p, n, timing, missing),
                      COLUMNS, parts=("method", wanted), quick=quick, sizes=sizes,
                      command=command, plot=plot, summary=summary, progress=progress)

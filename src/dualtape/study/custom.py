@@ -25,7 +25,7 @@ from .spec import StudyError, choose
 from .storage import CUSTOM_TAIL, DATA_FILE, ENV_FILE, custom_layout, read_complete, read_env
 from .sweep import RunReport
 
-__all__ = ["cell_label", "failed_cells", "load_csv", "measured_quick", "pick", "run_cells",
+__all__ = ["cell_label", "distinct", "failed_cells", "load_csv", "measured_quick", "pick", "run_cells",
            "save_figure", "study_main"]
 
 FAILED = "failed"
@@ -34,6 +34,18 @@ FAILED = "failed"
 def pick(values: Sequence[Any] | None, allowed: Sequence[Any], arg: str, what: str) -> list:
     """``allowed``, or the chosen ``values`` of them (``--problems``, ``--methods``)."""
     return list(allowed) if values is None else choose(list(values), list(allowed), arg, what)
+
+
+def distinct(cells: Sequence[tuple], instance: Callable[[tuple], Any]) -> list[tuple]:
+    """``cells`` with only the first of those whose ``instance(cell)`` (the sizes the cell
+    really builds: a family may round n) is the same, so no instance is measured twice."""
+    seen, out = set(), []
+    for cell in cells:
+        key = instance(cell)
+        if key not in seen:
+            seen.add(key)
+            out.append(cell)
+    return out
 
 
 def cell_label(cell: Sequence[Any]) -> str:
